@@ -1,0 +1,53 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ServeServer, DEFAULT_SERVE_PORT } from '../../serve/serve-server';
+import { isLoopbackHost } from '../../serve/security';
+import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
+import { openCore } from '../runtime';
+import { parsePort, type CommandContext } from '../command';
+
+interface ServeFlags {
+  port: number;
+  host: string;
+  dataDir?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function registerServe(program: Command, context: CommandContext): void {
+  program
+    .command('serve')
+    .description('serve the ComfyDesk app to a browser on this machine (guarded by a per-run token)')
+    .option('-p, --port <port>', 'port to listen on (0 picks a free one)', parsePort, DEFAULT_SERVE_PORT)
+    .option('--host <host>', 'address to listen on; anything but loopback is reachable from the network', '127.0.0.1')
+    .option('--data-dir <dir>', 'folder for settings, workflows, outputs and history (default: the desktop app\'s)')
+    .option('--json', 'print the address as JSON')
+    .option('-v, --verbose', 'log debug details to stderr')
+    .action((flags: ServeFlags) => context.run(flags.json, () => serve(context.io, flags, context.rendererDir)));
+}
+
+async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise<number> {
+  const { core, log } = await openCore(io, { mode: 'serve', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose });
+  const server = new ServeServer({ core, rendererDir, host: flags.host, port: flags.port, log: log.child('serve') });
+  try {
+    await server.start();
+  } catch (error) {
+    await core.stop();
+    throw error;
+  }
+  if (flags.json) {
+    writeJson(io, { url: server.url, host: server.host, port: server.port });
+  } else {
+    writeLine(io.stdout, `ComfyDesk is ready: ${server.url}`);
+    writeLine(io.stdout, 'Open that link in a browser. Press Ctrl+C to stop.');
+  }
+  if (!isLoopbackHost(flags.host)) {
+    writeLine(io.stderr, `Warning: listening on ${flags.host}, so other machines on the network can reach ComfyDesk. Anyone with the link (token included) can use it; prefer an SSH tunnel to 127.0.0.1.`);
+  }
+  const signal = await io.interrupted;
+  log.info('stopping', { signal });
+  await server.stop();
+  await core.stop();
+  if (!flags.json) writeLine(io.stderr, 'ComfyDesk stopped.');
+  return ExitCode.ok;
+}

@@ -1,0 +1,36 @@
+import { join } from 'node:path';
+import Conf from 'conf';
+import { createCore, type Core } from '../core/create-core';
+import { createLogger, streamSink, type Logger, type LogLevel } from '../core/lib/logger';
+import { defaultDataDir, resolvePaths, type Paths } from '../core/paths';
+import { confSettingsStore } from '../core/settings/settings-store';
+import { APP_VERSION } from '../core/version';
+import type { CliIo } from './io';
+
+/** Options every subcommand that needs the core shares. */
+export interface RuntimeOptions {
+  dataDir?: string;
+  verbose?: boolean;
+  mode: 'serve' | 'cli';
+}
+
+export function cliLogger(io: CliIo, verbose: boolean | undefined, scope: string): Logger {
+  const level: LogLevel = verbose ? 'debug' : ((io.env.COMFYDESK_LOG_LEVEL as LogLevel | undefined) ?? 'warn');
+  return createLogger(streamSink(io.stderr), { level, scope });
+}
+
+export function cliPaths(io: CliIo, dataDir: string | undefined): Paths {
+  return resolvePaths(dataDir ?? defaultDataDir(io.env));
+}
+
+/** Starts the same core the desktop app runs, with file-based settings in the data folder. */
+export async function openCore(io: CliIo, options: RuntimeOptions): Promise<{ core: Core; paths: Paths; log: Logger }> {
+  const paths = cliPaths(io, options.dataDir);
+  const log = cliLogger(io, options.verbose, options.mode);
+  const settingsStore = confSettingsStore(
+    () => new Conf({ cwd: paths.dataDir, configName: 'settings', projectName: 'comfydesk', clearInvalidConfig: false }),
+    join(paths.dataDir, 'settings.json'),
+  );
+  const core = await createCore({ mode: options.mode, version: APP_VERSION, paths, settingsStore, log });
+  return { core, paths, log };
+}

@@ -1,0 +1,71 @@
+import type { EventMap } from '@shared/contract/events';
+import type { AppMode } from '@shared/domain/app';
+import { appHandlers } from './app/app-handlers';
+import { NoticeCenter } from './app/notice-center';
+import { Disposer } from './lib/disposer';
+import { Emitter } from './lib/emitter';
+import type { Logger } from './lib/logger';
+import type { Paths } from './paths';
+import { Router, type Handlers } from './router';
+import { settingsHandlers } from './settings/settings-handlers';
+import { SettingsService } from './settings/settings-service';
+import type { SettingsStore } from './settings/settings-store';
+
+export interface CoreOptions {
+  mode: AppMode;
+  version: string;
+  paths: Paths;
+  settingsStore: SettingsStore;
+  log: Logger;
+  /** @default process.platform */
+  platform?: string;
+}
+
+/** The running core: one router for every transport, one event bus, and a way to stop it all. */
+export interface Core {
+  router: Router;
+  /** Every contract event; transports forward these to their clients. */
+  events: Emitter<EventMap>;
+  settings: SettingsService;
+  notices: NoticeCenter;
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every service in dependency order, starts them, and wires their
+ * events onto the contract's event bus. The Electron shell, serve mode, the CLI and the
+ * integration tests all start ComfyDesk through here.
+ */
+export async function createCore(options: CoreOptions): Promise<Core> {
+  const { log } = options;
+  const disposer = new Disposer(log);
+  const events = new Emitter<EventMap>(log.child('events'));
+
+  const notices = new NoticeCenter();
+  disposer.add(notices.on('raised', (notice) => events.emit('app.notice', notice)));
+
+  const settings = new SettingsService({ store: options.settingsStore, notices, log: log.child('settings') });
+  await settings.start();
+  disposer.add(() => settings.stop());
+  disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
+
+  const handlers: Handlers = {
+    ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform }),
+    ...settingsHandlers(settings),
+  };
+
+  const router = new Router({ handlers, log: log.child('router') });
+
+  let stopped = false;
+  return {
+    router,
+    events,
+    settings,
+    notices,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await disposer.dispose();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { join } from 'node:path';
+import { app, BrowserWindow, dialog, ipcMain, screen, session, shell } from 'electron';
+import ElectronStore from 'electron-store';
+import { createCore, type Core } from '../core/create-core';
+import { isAppError } from '../core/lib/errors';
+import { createLogger, streamSink } from '../core/lib/logger';
+import { APP_NAME, resolvePaths } from '../core/paths';
+import { confSettingsStore } from '../core/settings/settings-store';
+import { APP_VERSION } from '../core/version';
+import { bindIpcTransport } from './ipc-transport';
+import { applySecurityPolicy } from './security';
+import { createMainWindow, isAppUrl, type RendererLocation } from './window';
+import type { WindowState } from './window-state';
+
+/** Exit code when the desktop app cannot start (documented in the README). */
+export const STARTUP_FAILURE_EXIT_CODE = 3;
+
+/**
+ * The Electron shell: one instance, one secured window, the core behind IPC. It wires; the core
+ * thinks.
+ */
+export async function startDesktop(options: { outDir: string; devUrl?: string }): Promise<void> {
+  app.setName(APP_NAME);
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
+  const log = createLogger(streamSink(process.stderr), { level: 'info', scope: 'desktop' });
+  const renderer: RendererLocation = { file: join(options.outDir, 'renderer', 'index.html'), devUrl: options.devUrl };
+  const preloadPath = join(options.outDir, 'preload', 'index.cjs');
+
+  await app.whenReady();
+  applySecurityPolicy({ app, defaultSession: session.defaultSession, shell, isAppUrl: (url) => isAppUrl(url, renderer), log: log.child('security') });
+
+  let core: Core;
+  try {
+    const paths = resolvePaths(app.getPath('userData'));
+    const settingsStore = confSettingsStore(() => new ElectronStore({ name: 'settings', clearInvalidConfig: false }), join(paths.dataDir, 'settings.json'));
+    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log });
+  } catch (error) {
+    log.error('startup failed', { error });
+    const message = isAppError(error) ? error.userMessage : 'ComfyDesk could not start. The log has details.';
+    dialog.showErrorBox('ComfyDesk could not start', message);
+    app.exit(STARTUP_FAILURE_EXIT_CODE);
+    return;
+  }
+
+  const windowStore = new ElectronStore<WindowState>({ name: 'window-state' });
+  const stateStore = { get: (): WindowState => windowStore.store, set: (state: WindowState) => (windowStore.store = state) };
+  let mainWindow: BrowserWindow | undefined;
+  const openWindow = () => {
+    mainWindow = createMainWindow({ BrowserWindow, preloadPath, renderer, stateStore, displays: screen.getAllDisplays().map((display) => display.workArea) });
+    mainWindow.on('closed', () => (mainWindow = undefined));
+  };
+
+  const unbindIpc = bindIpcTransport({
+    ipcMain,
+    router: core.router,
+    events: core.events,
+    targets: () => BrowserWindow.getAllWindows().map((window) => window.webContents),
+    isTrustedSender: (event) => event.senderFrame !== null && event.senderFrame === event.sender.mainFrame && isAppUrl(event.senderFrame.url, renderer),
+    log: log.child('ipc'),
+  });
+
+  openWindow();
+
+  app.on('second-instance', () => {
+    if (!mainWindow) return openWindow();
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
+  app.on('activate', () => {
+    if (!mainWindow) openWindow();
+  });
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit();
+  });
+
+  let stopping = false;
+  app.on('will-quit', (event) => {
+    if (stopping) return;
+    stopping = true;
+    event.preventDefault();
+    unbindIpc();
+    void core.stop().finally(() => app.quit()); // quit once the core released its sockets and files
+  });
+}

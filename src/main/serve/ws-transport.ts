@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import type { WebSocket, WebSocketServer } from 'ws';
+import type { EventMap } from '@shared/contract/events';
+import type { EventEnvelope, ResponseEnvelope } from '@shared/protocol';
+import type { Emitter } from '../core/lib/emitter';
+import type { Logger } from '../core/lib/logger';
+import type { Router } from '../core/router';
+
+const PING_INTERVAL_MS = 30_000;
+
+/**
+ * The WebSocket transport: JSON text frames in, envelopes through the router, responses and every
+ * contract event out. It moves envelopes; it does not think.
+ */
+export function attachWsTransport(deps: { wss: WebSocketServer; router: Router; events: Emitter<EventMap>; log: Logger }): () => void {
+  const { wss, router, events, log } = deps;
+  const alive = new WeakSet<WebSocket>();
+
+  const send = (socket: WebSocket, message: ResponseEnvelope | EventEnvelope) => {
+    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
+  };
+
+  wss.on('connection', (socket) => {
+    const context = { clientId: randomUUID(), transport: 'ws' as const };
+    alive.add(socket);
+    socket.on('pong', () => alive.add(socket));
+    socket.on('message', (data, isBinary) => {
+      let message: unknown;
+      try {
+        message = isBinary ? undefined : JSON.parse(data.toString());
+      } catch {
+        message = undefined;
+      }
+      router.handle(message, context).then(
+        (response) => send(socket, response),
+        (error: unknown) => log.error('router failed', { error }),
+      );
+    });
+    socket.on('error', (error) => log.warn('client socket error', { error }));
+  });
+
+  const unsubscribe = events.onAny((event, payload) => {
+    const frame = JSON.stringify({ kind: 'event', event, payload } satisfies EventEnvelope);
+    for (const socket of wss.clients) {
+      if (socket.readyState === socket.OPEN) socket.send(frame);
+    }
+  });
+
+  // Browsers answer pings; a socket that misses one interval is gone (sleeping laptop, dead tunnel).
+  const pinger = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (!alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      alive.delete(socket);
+      socket.ping();
+    }
+  }, PING_INTERVAL_MS);
+  pinger.unref();
+
+  return () => {
+    clearInterval(pinger);
+    unsubscribe();
+  };
+}

@@ -1,0 +1,59 @@
+import type { AppInfo } from '@shared/domain/app';
+import type { ApiClient, LinkState } from '../api';
+import { ApiError } from '../api';
+import type { Toasts } from './toasts.svelte';
+
+/** The app's own facts and the link to the core; raises the core's notices as toasts. */
+export class AppState {
+  #info = $state.raw<AppInfo | undefined>(undefined);
+  #link = $state<LinkState>('connecting');
+  readonly #api: ApiClient;
+  readonly #toasts: Toasts;
+
+  constructor(api: ApiClient, toasts: Toasts) {
+    this.#api = api;
+    this.#toasts = toasts;
+    this.#link = api.linkState;
+  }
+
+  get info(): AppInfo | undefined {
+    return this.#info;
+  }
+
+  get link(): LinkState {
+    return this.#link;
+  }
+
+  connect(): () => void {
+    const offLink = this.#api.onLink((state) => {
+      this.#link = state;
+      if (state === 'open') void this.refresh(); // errors become a toast inside refresh
+    });
+    const offNotice = this.#api.on('app.notice', (notice) => this.#showNotice(notice.id, notice.level, notice.message));
+    if (this.#api.linkState === 'open') void this.refresh(); // as above
+    return () => {
+      offLink();
+      offNotice();
+    };
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const info = await this.#api.call('app.info', {});
+      this.#info = info;
+      for (const notice of info.notices) this.#showNotice(notice.id, notice.level, notice.message);
+    } catch (error) {
+      this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
+    }
+  }
+
+  #showNotice(id: string, level: AppInfo['notices'][number]['level'], message: string): void {
+    this.#toasts.push({
+      id,
+      level,
+      message,
+      // Tell the core once the user has read it, so another window does not show it again.
+      onDismiss: () => void this.#api.call('app.dismissNotice', { id }).catch(() => undefined),
+    });
+  }
+}

@@ -1,0 +1,20 @@
+import type { RequestEnvelope } from './protocol';
+
+// Bridge constants and the preload's shape. Kept apart from protocol.ts so the preload bundles
+// no zod: type imports vanish at build time, and nothing else here has dependencies.
+
+/** IPC channel names: exactly two, no per-command channels. */
+export const IPC_COMMAND_CHANNEL = 'comfydesk:command';
+export const IPC_EVENT_CHANNEL = 'comfydesk:event';
+
+/** WebSocket path of serve mode. */
+export const WS_PATH = '/ws';
+
+/**
+ * The one object the Electron preload exposes as `window.comfydesk`. It carries envelopes and
+ * nothing else: no domain code, no validation, so it stays tiny under `sandbox: true`.
+ */
+export interface ComfydeskBridge {
+  invoke(envelope: RequestEnvelope): Promise<unknown>;
+  subscribe(listener: (message: unknown) => void): () => void;
+}

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+/**
+ * Every error code that may cross the bridge. Codes are snake_case and stable: the renderer and
+ * the CLI branch on them, so rename one only together with its users.
+ */
+export const ErrorCode = z.enum([
+  // Bridge and routing
+  'invalid_message',
+  'unknown_command',
+  'invalid_input',
+  'invalid_output',
+  'timeout',
+  'disconnected',
+  'cancelled',
+  'internal',
+  // Local data and files
+  'not_found',
+  'settings_corrupt',
+  'io_error',
+  'disk_full',
+  'permission_denied',
+]);
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** The only error shape that crosses the bridge: no stacks, no causes, no arbitrary properties. */
+export const SerializedError = z.object({
+  code: ErrorCode,
+  /** One or two sentences for a person: what happened, what was kept, what to do next. */
+  userMessage: z.string(),
+  /** Serialisable facts the UI may show or branch on (ids, paths, ComfyUI's own messages). */
+  details: z.record(z.string(), z.unknown()).optional(),
+});
+export type SerializedError = z.infer<typeof SerializedError>;

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/** Where the core runs; the renderer adapts a few affordances (file pickers, "open in tab"). */
+export const AppMode = z.enum(['desktop', 'serve', 'cli']);
+export type AppMode = z.infer<typeof AppMode>;
+
+export const NoticeLevel = z.enum(['info', 'success', 'warning', 'error']);
+export type NoticeLevel = z.infer<typeof NoticeLevel>;
+
+/** Something the user should read once: shown as a toast, kept until dismissed. */
+export const Notice = z.object({
+  id: z.string(),
+  level: NoticeLevel,
+  message: z.string(),
+  createdAt: z.number().int(),
+});
+export type Notice = z.infer<typeof Notice>;
+
+export const AppInfo = z.object({
+  name: z.string(),
+  version: z.string(),
+  mode: AppMode,
+  platform: z.string(),
+  /** Notices raised before this client connected (e.g. a settings file moved aside at start). */
+  notices: z.array(Notice),
+});
+export type AppInfo = z.infer<typeof AppInfo>;

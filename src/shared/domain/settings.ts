@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+export const Theme = z.enum(['dark', 'light', 'system']);
+export type Theme = z.infer<typeof Theme>;
+
+/** Appearance and window behaviour. */
+export const GeneralSettings = z.object({
+  theme: Theme.default('dark'),
+});
+
+/**
+ * Everything ComfyDesk persists as settings. Each section has defaults so a settings file written by
+ * an older version still parses; a section that fails to parse falls back to its defaults and the
+ * original file is kept beside it.
+ */
+export const Settings = z.object({
+  general: GeneralSettings.default(GeneralSettings.parse({})),
+});
+export type Settings = z.infer<typeof Settings>;
+
+/** A change to settings: any subset of sections, each merged one level deep into the current value. */
+export const SettingsPatch = z.object({
+  general: GeneralSettings.partial().optional(),
+});
+export type SettingsPatch = z.infer<typeof SettingsPatch>;

@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { expect, test } from './fixtures';
+import { AppPage } from './pages/app-page';
+
+const version = (JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+
+test('the served app shows the Generate page, answers a command and receives an event', async ({ page, browser, served }) => {
+  const app = new AppPage(page);
+
+  await test.step('open the link serve mode printed', async () => {
+    await app.open(served.url);
+  });
+
+  await test.step('see the regions of the Generate page', async () => {
+    await expect(app.navLink('Generate')).toHaveAttribute('aria-current', 'page');
+    await expect(app.region('I want to…')).toBeVisible();
+    await expect(page.getByLabel('What do you want to make?')).toBeVisible();
+    await expect(app.region('Workflows')).toBeVisible();
+    await expect(app.region('Generate')).toBeVisible();
+    await expect(page.getByLabel('Prompt', { exact: true })).toBeVisible();
+    await expect(app.region('Output & queue')).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Generate', exact: true })).toBeDisabled();
+    await page.screenshot({ path: 'test-results/screenshots/generate-page.png', fullPage: true });
+  });
+
+  await test.step('a command round trip: Settings shows the version the core reports', async () => {
+    await app.goTo('Settings');
+    await expect(page.getByTestId('app-version')).toHaveText(version);
+  });
+
+  await test.step('an event: a theme change in another tab reaches this one', async () => {
+    expect(await app.theme()).toBe('dark');
+    const other = new AppPage(await browser.newPage());
+    await other.open(served.url);
+    await other.goTo('Settings');
+    await other.themeOption('Light').check();
+    await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
+    await expect(app.themeOption('Light')).toBeChecked();
+    await page.screenshot({ path: 'test-results/screenshots/settings-light.png', fullPage: true });
+    await other.page.close();
+  });
+});
+
+test('the collapsible regions and the narrow layout keep working', async ({ page, served }) => {
+  const app = new AppPage(page);
+  await app.open(served.url);
+  await test.step('collapse and expand the intent bar', async () => {
+    await page.getByRole('button', { name: 'Collapse intent bar' }).click();
+    await expect(page.getByLabel('What do you want to make?')).toBeHidden();
+    await page.getByRole('button', { name: 'Expand intent bar' }).click();
+    await expect(page.getByLabel('What do you want to make?')).toBeVisible();
+  });
+  await test.step('switch the output panel to the queue view', async () => {
+    await page.getByRole('tab', { name: 'Queue' }).click();
+    await expect(page.getByRole('tabpanel')).toContainText('The queue is empty');
+  });
+  await test.step('a narrow window still shows navigation and the panels', async () => {
+    await page.setViewportSize({ width: 760, height: 900 });
+    await expect(app.navLink('Workflows')).toBeVisible();
+    await expect(app.region('Generate')).toBeVisible();
+    await page.screenshot({ path: 'test-results/screenshots/generate-narrow.png', fullPage: true });
+  });
+});
+
+test('without the token the app is not served', async ({ page, served }) => {
+  const response = await page.goto(served.url.replace(/\?token=.*/, ''));
+  expect(response?.status()).toBe(401);
+  await expect(page.locator('body')).toContainText('?token=');
+});

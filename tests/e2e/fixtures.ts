@@ -1,0 +1,56 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test as base, expect } from '@playwright/test';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+export interface ServedApp {
+  /** The URL serve mode printed, token included. */
+  url: string;
+  port: number;
+  dataDir: string;
+}
+
+/** Starts the built CLI's serve mode on a free port with its own data folder, and stops it after. */
+async function startServe(): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'comfydesk-e2e-'));
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const line = await new Promise<string>((resolvePromise, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const first = stdout.split('\n').find((candidate) => candidate.startsWith('{'));
+      if (first) {
+        clearTimeout(timer);
+        resolvePromise(first);
+      }
+    });
+    child.on('close', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+  const { url, port } = JSON.parse(line) as { url: string; port: number };
+  return {
+    app: { url, port, dataDir },
+    child,
+    stop: async () => {
+      const exited = new Promise((resolvePromise) => child.once('close', resolvePromise));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const test = base.extend<{ served: ServedApp }>({
+  served: async ({}, use) => {
+    const server = await startServe();
+    await use(server.app);
+    await server.stop();
+  },
+});
+
+export { expect };

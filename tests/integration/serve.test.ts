@@ -1,0 +1,103 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { resolve } from 'node:path';
+import { silentLogger } from '../../src/main/core/lib/logger';
+import { ServeServer } from '../../src/main/serve/serve-server';
+import { startTestCore, waitFor } from '../support/core';
+import { ROOT } from '../support/cli';
+
+const rendererDir = resolve(ROOT, 'out', 'renderer');
+
+let server: ServeServer;
+let stopCore: () => Promise<void>;
+
+beforeEach(async () => {
+  const started = await startTestCore();
+  stopCore = started.stop;
+  server = new ServeServer({ core: started.core, rendererDir, port: 0, log: silentLogger });
+  await server.start();
+});
+
+afterEach(async () => {
+  await server.stop();
+  await stopCore();
+});
+
+function base(): string {
+  return `http://127.0.0.1:${server.port}`;
+}
+
+/** Tries a WebSocket upgrade and reports the HTTP status the server answered (101 = accepted). */
+async function upgradeStatus(path: string, headers: Record<string, string> = {}): Promise<number> {
+  const { request } = await import('node:http');
+  return new Promise((resolvePromise, reject) => {
+    const req = request(`${base()}${path}`, { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers } });
+    req.on('upgrade', (response, socket) => {
+      socket.destroy();
+      resolvePromise(response.statusCode ?? 0);
+    });
+    req.on('response', (response) => {
+      response.resume();
+      resolvePromise(response.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('serve mode guards', () => {
+  test('the printed URL carries a fresh token and points at loopback', () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/);
+  });
+
+  test('a request without the token gets 401; with it, the app and a same-site cookie', async () => {
+    const denied = await fetch(`${base()}/`);
+    expect(denied.status).toBe(401);
+    expect(await denied.text()).toContain('?token=');
+    expect((await fetch(`${base()}/?token=wrong`)).status).toBe(401);
+
+    const ok = await fetch(`${base()}/?token=${server.token}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('<div id="app">');
+    const cookie = ok.headers.get('set-cookie') ?? '';
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(ok.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+
+    // The page's own assets load with the cookie alone.
+    const asset = /src="\.\/(assets\/[^"]+\.js)"/.exec(await (await fetch(`${base()}/?token=${server.token}`)).text())?.[1];
+    expect(asset).toBeDefined();
+    expect((await fetch(`${base()}/${asset}`)).status).toBe(401);
+    expect((await fetch(`${base()}/${asset}`, { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);
+  });
+
+  test('a Host header that is not loopback is refused (DNS rebinding)', async () => {
+    const { request } = await import('node:http');
+    const status = await new Promise<number>((resolvePromise, reject) => {
+      const req = request(`${base()}/?token=${server.token}`, { headers: { Host: 'evil.example' } }, (response) => {
+        response.resume();
+        resolvePromise(response.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+  });
+
+  test('a WebSocket upgrade without the token, with a wrong one, or from a foreign Origin is refused', async () => {
+    expect(await upgradeStatus('/ws')).toBe(401);
+    expect(await upgradeStatus('/ws?token=nope')).toBe(401);
+    expect(await upgradeStatus(`/ws?token=${server.token}`, { Origin: 'https://evil.example' })).toBe(403);
+    expect(await upgradeStatus(`/elsewhere?token=${server.token}`)).toBe(404);
+    expect(await upgradeStatus(`/ws?token=${server.token}`, { Origin: `http://127.0.0.1:${server.port}` })).toBe(101);
+    expect(await upgradeStatus(`/ws?token=${server.token}`)).toBe(101);
+  });
+
+  test('stopping closes open sockets', async () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws?token=${server.token}`);
+    await new Promise((resolvePromise) => (socket.onopen = resolvePromise));
+    const closed = new Promise<number>((resolvePromise) => (socket.onclose = (event) => resolvePromise(event.code)));
+    await server.stop();
+    expect(await closed).toBe(1001);
+    await waitFor(() => socket.readyState === WebSocket.CLOSED);
+  });
+});

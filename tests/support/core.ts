@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createCore, type Core } from '../../src/main/core/create-core';
+import { silentLogger, type Logger } from '../../src/main/core/lib/logger';
+import { resolvePaths } from '../../src/main/core/paths';
+import { MemorySettingsStore } from '../../src/main/core/settings/settings-store';
+
+/** A temporary folder removed by the returned cleanup. */
+export function tempDir(prefix = 'comfydesk-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A real core on a temporary data folder with in-memory settings. */
+export async function startTestCore(options: { log?: Logger; dataDir?: string } = {}): Promise<{ core: Core; dataDir: string; stop: () => Promise<void> }> {
+  const dir = options.dataDir ? undefined : tempDir('comfydesk-core-');
+  const dataDir = options.dataDir ?? dir!.path;
+  const core = await createCore({ mode: 'serve', version: '0.0.0-test', paths: resolvePaths(dataDir), settingsStore: new MemorySettingsStore(), log: options.log ?? silentLogger });
+  return {
+    core,
+    dataDir,
+    stop: async () => {
+      await core.stop();
+      dir?.remove();
+    },
+  };
+}
+
+/** Waits until `check` passes or the deadline ends (no fixed sleeps in tests). */
+export async function waitFor<T>(check: () => T | Promise<T>, options: { timeoutMs?: number; intervalMs?: number; message?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 5000);
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== false && value !== undefined && value !== null) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 20));
+  }
+  throw new Error(`${options.message ?? 'condition not met in time'}${lastError ? `: ${String(lastError)}` : ''}`);
+}

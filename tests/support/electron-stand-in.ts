@@ -1,0 +1,263 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * A stand-in for the `electron` module: enough of Electron's main-process and preload API for the
+ * shell's code to run in plain Node, recording what it did (windows, IPC handlers, permissions,
+ * opened links, quit calls) so tests assert outcomes. `app.quit()` records instead of exiting.
+ *
+ * Use: `const electron = vi.hoisted(() => createElectronStandIn())` is not possible across files,
+ * so tests do `vi.mock('electron', async () => (await import('../support/electron-stand-in')).standIn())`.
+ */
+
+type Listener = (...args: unknown[]) => unknown;
+
+export interface Frame {
+  url: string;
+}
+
+export class StandInWebContents extends EventEmitter {
+  static #nextId = 1;
+  readonly id = StandInWebContents.#nextId++;
+  readonly mainFrame: Frame = { url: '' };
+  readonly sent: Array<{ channel: string; args: unknown[] }> = [];
+  windowOpenHandler: ((details: { url: string }) => { action: 'allow' | 'deny' }) | undefined;
+  #destroyed = false;
+
+  send(channel: string, ...args: unknown[]): void {
+    this.sent.push({ channel, args });
+    this.emit(`ipc:${channel}`, ...args);
+  }
+
+  setWindowOpenHandler(handler: (details: { url: string }) => { action: 'allow' | 'deny' }): void {
+    this.windowOpenHandler = handler;
+  }
+
+  isDestroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  destroy(): void {
+    this.#destroyed = true;
+  }
+
+  /** Simulates a navigation attempt; returns true when the app prevented it. */
+  tryNavigate(url: string): boolean {
+    let prevented = false;
+    this.emit('will-navigate', { preventDefault: () => (prevented = true) }, url);
+    return prevented;
+  }
+}
+
+interface WindowRegistry {
+  windows: StandInBrowserWindow[];
+  onCreated: (contents: StandInWebContents) => void;
+  calls: { focus: number };
+}
+
+export class StandInBrowserWindow extends EventEmitter {
+  /** Set by createElectronStandIn: each test module has one stand-in. */
+  static registry: WindowRegistry = { windows: [], onCreated: () => undefined, calls: { focus: 0 } };
+  static getAllWindows(): StandInBrowserWindow[] {
+    return StandInBrowserWindow.registry.windows.filter((window) => !window.isDestroyed());
+  }
+  readonly options: Record<string, unknown>;
+  readonly webContents = new StandInWebContents();
+  loaded: { file?: string; url?: string } = {};
+  readonly flags = { maximized: false, minimized: false, destroyed: false, visible: false };
+  bounds: { x: number; y: number; width: number; height: number };
+
+  constructor(options: Record<string, unknown> = {}) {
+    super();
+    this.options = options;
+    this.bounds = { x: Number(options.x ?? 0), y: Number(options.y ?? 0), width: Number(options.width ?? 800), height: Number(options.height ?? 600) };
+    StandInBrowserWindow.registry.windows.push(this);
+    StandInBrowserWindow.registry.onCreated(this.webContents);
+  }
+  async loadFile(file: string): Promise<void> {
+    this.loaded = { file };
+    this.webContents.mainFrame.url = new URL(`file://${file}`).href;
+    this.emit('ready-to-show');
+  }
+  async loadURL(url: string): Promise<void> {
+    this.loaded = { url };
+    this.webContents.mainFrame.url = url;
+    this.emit('ready-to-show');
+  }
+  show(): void {
+    this.flags.visible = true;
+  }
+  isVisible(): boolean {
+    return this.flags.visible;
+  }
+  focus(): void {
+    StandInBrowserWindow.registry.calls.focus += 1;
+  }
+  maximize(): void {
+    this.flags.maximized = true;
+    this.emit('maximize');
+  }
+  isMaximized(): boolean {
+    return this.flags.maximized;
+  }
+  isMinimized(): boolean {
+    return this.flags.minimized;
+  }
+  restore(): void {
+    this.flags.minimized = false;
+  }
+  getNormalBounds(): { x: number; y: number; width: number; height: number } {
+    return { ...this.bounds };
+  }
+  setBounds(bounds: Partial<{ x: number; y: number; width: number; height: number }>): void {
+    this.bounds = { ...this.bounds, ...bounds };
+    this.emit('resize');
+  }
+  isDestroyed(): boolean {
+    return this.flags.destroyed;
+  }
+  close(): void {
+    this.emit('close');
+    this.flags.destroyed = true;
+    this.webContents.destroy();
+    this.emit('closed');
+  }
+}
+
+export function createElectronStandIn() {
+  const windows: StandInBrowserWindow[] = [];
+  const ipcHandlers = new Map<string, Listener>();
+  const rendererListeners = new Map<string, Set<Listener>>();
+  const exposed: Record<string, unknown> = {};
+  const openedExternal: string[] = [];
+  const errorBoxes: Array<{ title: string; content: string }> = [];
+  const calls = { quit: 0, exit: [] as number[], focus: 0 };
+  const permission: { request?: Listener; check?: Listener } = {};
+  let hasSingleInstanceLock = true;
+
+  StandInBrowserWindow.registry = { windows, onCreated: (contents) => app.emit('web-contents-created', {}, contents), calls };
+
+  const app = Object.assign(new EventEmitter(), {
+    name: 'electron',
+    setName(name: string) {
+      app.name = name;
+    },
+    getName: () => app.name,
+    getVersion: () => '0.0.0-stand-in',
+    getPath: (_name: string) => process.env.STAND_IN_USER_DATA ?? '/tmp/comfydesk-stand-in',
+    requestSingleInstanceLock: () => hasSingleInstanceLock,
+    whenReady: () => Promise.resolve(),
+    isReady: () => true,
+    quit() {
+      calls.quit += 1;
+    },
+    exit(code = 0) {
+      calls.exit.push(code);
+    },
+  });
+
+  const ipcMain = {
+    handle(channel: string, listener: Listener) {
+      if (ipcHandlers.has(channel)) throw new Error(`Attempted to register a second handler for '${channel}'`);
+      ipcHandlers.set(channel, listener);
+    },
+    removeHandler(channel: string) {
+      ipcHandlers.delete(channel);
+    },
+    on() {
+      return ipcMain;
+    },
+  };
+
+  /** The renderer side: `invoke` goes to the handler as Electron would, with a sender event. */
+  let rendererContents: StandInWebContents | undefined;
+  let rendererFrame: Frame | undefined;
+  const ipcRenderer = {
+    async invoke(channel: string, ...args: unknown[]) {
+      const handler = ipcHandlers.get(channel);
+      if (!handler) throw new Error(`No handler registered for '${channel}'`);
+      const sender = rendererContents ?? new StandInWebContents();
+      const event = { sender, senderFrame: rendererFrame ?? sender.mainFrame };
+      return structuredClone(await handler(event, ...args.map((arg) => structuredClone(arg))));
+    },
+    on(channel: string, listener: Listener) {
+      let set = rendererListeners.get(channel);
+      if (!set) {
+        set = new Set();
+        rendererListeners.set(channel, set);
+      }
+      set.add(listener);
+      const forward = (...args: unknown[]) => listener({}, ...args);
+      (listener as Listener & { forward?: Listener }).forward = forward;
+      rendererContents?.on(`ipc:${channel}`, forward);
+      return ipcRenderer;
+    },
+    removeListener(channel: string, listener: Listener) {
+      rendererListeners.get(channel)?.delete(listener);
+      const forward = (listener as Listener & { forward?: Listener }).forward;
+      if (forward) rendererContents?.off(`ipc:${channel}`, forward);
+      return ipcRenderer;
+    },
+  };
+
+  const module = {
+    app,
+    BrowserWindow: StandInBrowserWindow,
+    ipcMain,
+    ipcRenderer,
+    contextBridge: {
+      exposeInMainWorld(key: string, value: unknown) {
+        exposed[key] = value;
+      },
+    },
+    shell: {
+      async openExternal(url: string) {
+        openedExternal.push(url);
+      },
+      async openPath(path: string) {
+        openedExternal.push(path);
+        return '';
+      },
+    },
+    session: {
+      defaultSession: {
+        setPermissionRequestHandler(handler: Listener) {
+          permission.request = handler;
+        },
+        setPermissionCheckHandler(handler: Listener) {
+          permission.check = handler;
+        },
+      },
+    },
+    screen: {
+      getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }],
+    },
+    dialog: {
+      showErrorBox(title: string, content: string) {
+        errorBoxes.push({ title, content });
+      },
+    },
+  };
+
+  const recorded = {
+    windows,
+    ipcHandlers,
+    exposed,
+    openedExternal,
+    errorBoxes,
+    calls,
+    permission,
+    /** Makes the next `requestSingleInstanceLock()` fail, as when another instance runs. */
+    setSingleInstanceLock(value: boolean) {
+      hasSingleInstanceLock = value;
+    },
+    /** Which web contents and frame the stand-in renderer speaks as. */
+    speakAs(contents: StandInWebContents, frame?: Frame) {
+      rendererContents = contents;
+      rendererFrame = frame;
+    },
+  };
+
+  return { module: { ...module, default: module }, recorded };
+}
+
+export type ElectronStandIn = ReturnType<typeof createElectronStandIn>;

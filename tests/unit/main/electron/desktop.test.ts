@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test, vi } from 'vitest';
+import { IPC_COMMAND_CHANNEL } from '@shared/bridge';
+
+const userData = mkdtempSync(join(tmpdir(), 'comfydesk-desktop-'));
+process.env.STAND_IN_USER_DATA = userData;
+
+const standIn = await vi.hoisted(async () => (await import('../../../support/electron-stand-in')).createElectronStandIn());
+vi.mock('electron', () => standIn.module);
+
+const { startDesktop } = await import('../../../../src/main/electron/desktop');
+
+afterAll(async () => {
+  // Quitting stops the core the shell started.
+  standIn.module.app.emit('will-quit', { preventDefault: () => undefined });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  rmSync(userData, { recursive: true, force: true });
+});
+
+describe('the desktop shell', () => {
+  test('a second instance quits at once and opens no window', async () => {
+    standIn.recorded.setSingleInstanceLock(false);
+    await startDesktop({ outDir: '/app/out' });
+    expect(standIn.recorded.calls.quit).toBe(1);
+    expect(standIn.recorded.windows).toHaveLength(0);
+    standIn.recorded.setSingleInstanceLock(true);
+  });
+
+  test('the first instance opens one secured window on the built renderer and binds IPC', async () => {
+    await startDesktop({ outDir: '/app/out' });
+    expect(standIn.module.app.name).toBe('ComfyDesk');
+    expect(standIn.recorded.windows).toHaveLength(1);
+    const window = standIn.recorded.windows[0]!;
+    expect(window.loaded.file).toBe('/app/out/renderer/index.html');
+    expect(window.options).toMatchObject({ webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false, preload: '/app/out/preload/index.cjs' } });
+    expect(standIn.recorded.ipcHandlers.has(IPC_COMMAND_CHANNEL)).toBe(true);
+
+    standIn.recorded.speakAs(window.webContents);
+    const response = await standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, { kind: 'request', id: '1', command: 'app.info', input: {} });
+    expect(response).toMatchObject({ ok: true, output: { mode: 'desktop', name: 'ComfyDesk' } });
+  });
+
+  test('starting a second copy brings the existing window forward instead', () => {
+    const before = standIn.recorded.calls.focus;
+    standIn.module.app.emit('second-instance');
+    expect(standIn.recorded.calls.focus).toBe(before + 1);
+    expect(standIn.recorded.windows).toHaveLength(1);
+  });
+});
