@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
+import { ROOT } from './paths';
 
-export const ROOT = resolve(import.meta.dirname, '..', '..');
+export { ROOT };
 export const CLI = resolve(ROOT, 'bin', 'comfydesk.js');
 
 export interface CliResult {

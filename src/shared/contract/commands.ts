@@ -1,20 +1,18 @@
-import { z } from 'zod';
-import { AppInfo } from '../domain/app';
-import { Settings, SettingsPatch } from '../domain/settings';
-
-const Empty = z.object({}).strict();
+import type { z } from 'zod';
+import { appCommands } from './app';
+import type { CommandSpec } from './common';
+import { settingsCommands } from './settings';
 
 /**
  * THE command table: every request the renderer (or any client) may make, with its input and
- * output schema. Adding a command is one entry here plus its handler; the router's handler table
- * will not compile until the handler exists.
+ * output schema. Each area keeps its entries in its own file (`./app`, `./settings`, …); adding a
+ * command is one entry there plus its handler — the router's handler table will not compile until
+ * the handler exists.
  */
 export const commands = {
-  'app.info': { input: Empty, output: AppInfo },
-  'app.dismissNotice': { input: z.object({ id: z.string() }).strict(), output: z.object({}) },
-  'settings.get': { input: Empty, output: Settings },
-  'settings.update': { input: SettingsPatch.strict(), output: Settings },
-} as const satisfies Record<string, { input: z.ZodType; output: z.ZodType }>;
+  ...appCommands,
+  ...settingsCommands,
+} as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;
 export type CommandName = keyof Commands;

@@ -1,15 +1,15 @@
-import { z } from 'zod';
-import { Notice } from '../domain/app';
-import { Settings } from '../domain/settings';
+import type { z } from 'zod';
+import { appEvents } from './app';
+import { settingsEvents } from './settings';
 
 /**
- * THE event table: everything the core pushes to clients. Payloads are whole snapshots or
- * versioned deltas, so a client that reconnects re-fetches state instead of trusting it saw
- * every event.
+ * THE event table: everything the core pushes to clients, gathered from each area's file.
+ * Payloads are whole snapshots or versioned deltas, so a client that reconnects re-fetches state
+ * instead of trusting it saw every event.
  */
 export const events = {
-  'settings.changed': Settings,
-  'app.notice': Notice,
+  ...appEvents,
+  ...settingsEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;
