@@ -43,6 +43,18 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        resolve: { alias },
+        test: {
+          // Speed targets are measured here (npm run bench), never asserted in tests.
+          name: 'bench',
+          environment: 'node',
+          include: ['bench/**/*.bench.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+          disableConsoleIntercept: true,
+        },
+      },
     ],
   },
 });

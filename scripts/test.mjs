@@ -34,7 +34,7 @@ const built = run('Build', bin('electron-vite'), ['build']);
 checks.push({ name: 'build', passed: built });
 writeFileSync(join(results, 'reports', 'checks.json'), JSON.stringify(checks, null, 2));
 
-run('Unit and integration tests (vitest)', bin('vitest'), ['run', '--reporter=default', '--reporter=hanging-process', '--reporter=json', `--outputFile.json=${join(results, 'reports', 'vitest.json')}`]);
+run('Unit and integration tests (vitest)', bin('vitest'), ['run', '--project', 'unit', '--project', 'renderer', '--project', 'integration', '--reporter=default', '--reporter=hanging-process', '--reporter=json', `--outputFile.json=${join(results, 'reports', 'vitest.json')}`]);
 if (built) {
   run('End-to-end tests (Playwright)', bin('playwright'), ['test'], { PLAYWRIGHT_JSON_OUTPUT_NAME: join(results, 'reports', 'playwright.json') });
 }
