@@ -1,8 +1,10 @@
 import { join } from 'node:path';
+import { silenceSqliteExperimentalWarning } from '../core/lib/quiet-warnings';
 import { runCli } from './program';
 import type { CliIo } from './io';
 
 // The CLI entry (out/main/cli.js). Serve mode finds the built renderer beside it.
+silenceSqliteExperimentalWarning();
 const interrupted = new Promise<NodeJS.Signals>((resolve) => {
   process.once('SIGINT', () => resolve('SIGINT'));
   process.once('SIGTERM', () => resolve('SIGTERM'));
