@@ -1,6 +1,7 @@
 import type { EventMap } from '@shared/contract/events';
 import type { AppMode } from '@shared/domain/app';
 import { appHandlers } from './app/app-handlers';
+import type { DesktopPort } from './app/desktop-port';
 import { NoticeCenter } from './app/notice-center';
 import { Disposer } from './lib/disposer';
 import { Emitter } from './lib/emitter';
@@ -19,6 +20,8 @@ export interface CoreOptions {
   log: Logger;
   /** @default process.platform */
   platform?: string;
+  /** The desktop shell's powers (open folders, links); absent in serve mode and the CLI. */
+  desktop?: DesktopPort;
 }
 
 /** The running core: one router for every transport, one event bus, and a way to stop it all. */
@@ -50,7 +53,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
 
   const handlers: Handlers = {
-    ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform }),
+    ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform, paths: options.paths, desktop: options.desktop }),
     ...settingsHandlers(settings),
   };
 

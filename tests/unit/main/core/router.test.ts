@@ -6,8 +6,9 @@ import { Router, type Handlers } from '../../../../src/main/core/router';
 function makeRouter(overrides: Partial<Handlers> = {}) {
   const sink = new MemorySink();
   const handlers: Handlers = {
-    'app.info': () => ({ name: 'ComfyDesk', version: '1.0.0', mode: 'cli', platform: 'linux', notices: [] }),
+    'app.info': () => ({ name: 'ComfyDesk', version: '1.0.0', mode: 'cli', platform: 'linux', canOpenFolders: false, folders: { data: '/d', logs: '/l', outputs: '/o', workflows: '/w' }, notices: [] }),
     'app.dismissNotice': () => ({}),
+    'app.openFolder': () => ({ opened: false, path: '/l' }),
     'settings.get': () => ({ general: { theme: 'dark' } }),
     'settings.update': (patch) => ({ general: { theme: patch.general?.theme ?? 'dark' } }),
     ...overrides,
