@@ -296,6 +296,19 @@ export function createElectronStandIn() {
         errorBoxes.push({ title, content });
       },
     },
+    protocol: {
+      registered: [] as unknown[],
+      handlers: new Map<string, (request: { url: string }) => unknown>(),
+      registerSchemesAsPrivileged(schemes: unknown[]) {
+        module.protocol.registered.push(...schemes);
+      },
+      handle(scheme: string, handler: (request: { url: string }) => unknown) {
+        module.protocol.handlers.set(scheme, handler);
+      },
+    },
+    net: {
+      fetch: async (url: string) => new Response(`fetched ${url}`),
+    },
     Tray: StandInTray,
     Notification: StandInNotification,
     Menu: {

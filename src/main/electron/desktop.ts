@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain, screen, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, screen, session, shell } from 'electron';
 import ElectronStore from 'electron-store';
 import { createCore, type Core } from '../core/create-core';
 import type { DesktopPort } from '../core/app/desktop-port';
@@ -10,6 +10,7 @@ import { APP_NAME, resolvePaths } from '../core/paths';
 import { confSettingsStore } from '../core/settings/settings-store';
 import { APP_VERSION } from '../core/version';
 import { installCrashHandler } from './crash';
+import { handleMediaProtocol, registerMediaScheme } from './media-protocol';
 import { bindIpcTransport } from './ipc-transport';
 import { applySecurityPolicy } from './security';
 import { createMainWindow, isAppUrl, type RendererLocation } from './window';
@@ -35,7 +36,9 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   const renderer: RendererLocation = { file: join(options.outDir, 'renderer', 'index.html'), devUrl: options.devUrl };
   const preloadPath = join(options.outDir, 'preload', 'index.cjs');
 
+  registerMediaScheme(protocol);
   await app.whenReady();
+  handleMediaProtocol({ protocol, net, outputsDir: paths.outputsDir });
   applySecurityPolicy({ app, defaultSession: session.defaultSession, shell, isAppUrl: (url) => isAppUrl(url, renderer), log: log.child('security') });
 
   let core: Core;

@@ -27,8 +27,8 @@ export function registerServe(program: Command, context: CommandContext): void {
 }
 
 async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise<number> {
-  const { core, log } = await openCore(io, { mode: 'serve', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose });
-  const server = new ServeServer({ core, rendererDir, host: flags.host, port: flags.port, log: log.child('serve') });
+  const { core, log, paths } = await openCore(io, { mode: 'serve', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose });
+  const server = new ServeServer({ core, rendererDir, mediaDir: paths.outputsDir, host: flags.host, port: flags.port, log: log.child('serve') });
   try {
     await server.start();
   } catch (error) {
