@@ -1,4 +1,5 @@
 import { isFinished, type Job } from '@shared/domain/job';
+import { describeProgress, formatEta } from '@shared/format';
 
 /** What the tray, taskbar and dock show, derived from the job list. */
 export interface DesktopStatus {
@@ -57,21 +58,6 @@ export function ringStep(percent: number): number {
   return Math.max(0, Math.min(RING_STEPS, Math.round((percent / 100) * RING_STEPS)));
 }
 
-export function formatEta(seconds: number | null | undefined): string | undefined {
-  if (seconds === null || seconds === undefined) return undefined;
-  if (seconds < 60) return `~${Math.max(1, Math.round(seconds))} s left`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `~${minutes} min ${Math.round(seconds % 60)} s left`;
-  return `~${Math.floor(minutes / 60)} h ${minutes % 60} min left`;
-}
-
-/** "KSampler (step 15/30)" or just the node's title. */
-export function describeProgress(job: Job): string {
-  const progress = job.progress;
-  if (!progress?.nodeTitle) return 'starting…';
-  return progress.step !== null && progress.steps !== null ? `${progress.nodeTitle} (step ${progress.step}/${progress.steps})` : progress.nodeTitle;
-}
-
 /** The tray tooltip for a status. */
 export function tooltipFor(status: DesktopStatus): string {
   if (status.state === 'running' && status.current) {
@@ -79,7 +65,7 @@ export function tooltipFor(status: DesktopStatus): string {
     const percent = Math.floor(job.progress?.percent ?? 0);
     const eta = formatEta(job.progress?.etaSeconds);
     const queued = status.queueCount > 0 ? ` · ${status.queueCount} waiting` : '';
-    return `ComfyDesk — ${job.workflowName} ${percent}% · ${describeProgress(job)}${eta ? ` · ${eta}` : ''}${queued}`;
+    return `ComfyDesk — ${job.workflowName} ${percent}% · ${describeProgress(job.progress)}${eta ? ` · ${eta}` : ''}${queued}`;
   }
   if (status.state === 'error' && status.lastFailure) {
     return `ComfyDesk — last job failed: ${status.lastFailure.error?.message ?? status.lastFailure.workflowName}`;

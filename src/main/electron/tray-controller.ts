@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import type { BrowserWindow, MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import type { Job } from '@shared/domain/job';
 import type { Logger } from '../core/lib/logger';
-import { DesktopStatusTracker, describeProgress, formatEta, ringStep, tooltipFor, type DesktopStatus, type FinishedJob } from './desktop-status';
+import { describeProgress, formatEta } from '@shared/format';
+import { DesktopStatusTracker, ringStep, tooltipFor, type DesktopStatus, type FinishedJob } from './desktop-status';
 
 /** The parts of Electron the controller drives; the shell passes the real ones, tests the stand-in. */
 export interface TrayElectron {
@@ -112,7 +113,7 @@ export class TrayController {
       const job = status.current;
       const eta = formatEta(job.progress?.etaSeconds);
       items.push({ label: `${job.workflowName} — ${Math.floor(job.progress?.percent ?? 0)}%`, enabled: false });
-      items.push({ label: `${describeProgress(job)}${eta ? ` · ${eta}` : ''}`, enabled: false });
+      items.push({ label: `${describeProgress(job.progress)}${eta ? ` · ${eta}` : ''}`, enabled: false });
     } else {
       items.push({ label: status.state === 'error' ? 'Last job failed' : 'Nothing running', enabled: false });
     }
