@@ -1,11 +1,11 @@
-import type { ApiNode, ApiPrompt, ConversionResult, ConversionWarning, ExposedInput, MissingNodeType, NodeMapEntry, WidgetSource } from '@shared/domain/generation';
+import type { ApiNode, ApiPrompt, ControlMode, ConversionResult, ConversionWarning, ExposedInput, MissingNodeType, NodeMapEntry, WidgetSource } from '@shared/domain/generation';
 import { inputOptions, type ObjectInfo } from '../../comfy/object-info';
 import { AppError } from '../../lib/errors';
 import { ExecGraph, MODE_BYPASSED, MODE_MUTED, type ExecNode } from './exec-graph';
 import { LinkResolver } from './resolve';
 import { applyTextReplacements, resolveDynamicPrompt, SAVE_NODE_TYPES, type RandomSource, type ReplacementNode } from './transforms';
 import { readUiWorkflow, SUBGRAPH_INPUT_NODE_ID, SUBGRAPH_OUTPUT_NODE_ID } from './ui-graph';
-import { widgetTypeOf } from './widget-layout';
+import { CONTROL_MODES, widgetTypeOf } from './widget-layout';
 import { detectWorkflowFormat } from './workflow-format';
 
 /** What a conversion depends on besides the workflow. */
@@ -50,6 +50,10 @@ export function assertNoMissingNodes(result: Pick<ConversionResult, 'missingNode
 }
 
 /** A literal array would read as a link, so the API wants it boxed (§6.7). */
+function isControlMode(value: unknown): value is ControlMode {
+  return typeof value === 'string' && (CONTROL_MODES as readonly string[]).includes(value);
+}
+
 function boxArray(value: unknown): unknown {
   return Array.isArray(value) ? { __value__: value } : value;
 }
@@ -126,6 +130,7 @@ class UiConversion {
       if (primitive.node.type !== 'PrimitiveNode' || primitive.member || !primitive.graph) continue;
       const saved = primitive.node.widgetsValues;
       let value = Array.isArray(saved) ? saved[0] : undefined;
+      const control = Array.isArray(saved) ? saved[1] : undefined;
       if (value === undefined) continue;
       if (primitive.node.properties['Run widget replace on values'] === true && typeof value === 'string') value = applyTextReplacements(value, this.#replacements(), this.#now);
       const source: WidgetSource = { graph: primitive.graph.id, nodeId: primitive.node.id, slot: 0 };
@@ -141,7 +146,11 @@ class UiConversion {
           target.promotedOverrides.set(input.name, { value, sources: [source] });
         } else if (target.kind === 'executable') {
           const existing = target.widgets.get(name);
-          if (existing) target.widgets.set(name, { value, sources: [...existing.sources, source] });
+          if (existing) {
+            target.widgets.set(name, { value, sources: [...existing.sources, source] });
+            // The primitive's own control (seed randomize/fixed…) is the one that governs the value now.
+            if (isControlMode(control) && target.controls.has(name)) target.controls.set(name, control);
+          }
           else {
             this.#warn({
               code: 'primitive_target_missing',
