@@ -77,6 +77,8 @@ describe('frontend-only nodes', () => {
     const result = convert(builder.workflow());
     expect(result.prompt['3']!.inputs.seed).toBe(777);
     expect(result.prompt).not.toHaveProperty('30');
+    // The primitive's own control mode now governs the seed.
+    expect(result.nodeMap['3']!.controls.seed).toBe('fixed');
     expect(result.nodeMap['3']!.widgetSources.seed).toEqual([
       { graph: 'root', nodeId: '3', slot: 0 },
       { graph: 'root', nodeId: '30', slot: 0 },
