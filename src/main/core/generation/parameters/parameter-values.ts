@@ -70,7 +70,7 @@ export function validateParameterValues(parameters: readonly Parameter[], values
 export function assertValidParameterValues(parameters: readonly Parameter[], values: ParameterValues): void {
   const issues = validateParameterValues(parameters, values);
   if (issues.length === 0) return;
-  throw new AppError('parameter_invalid', `${issues.map((issue) => issue.message).join(' ')} Nothing was queued; correct ${issues.length === 1 ? 'it' : 'them'} and try again.`, { details: { issues } });
+  throw new AppError('parameter_invalid', `${issues.map((issue) => issue.message).join(' ')} Correct ${issues.length === 1 ? 'it' : 'them'} and try again; nothing was sent.`, { details: { issues } });
 }
 
 /**

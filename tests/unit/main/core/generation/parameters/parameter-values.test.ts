@@ -52,7 +52,7 @@ describe('validating chosen values', () => {
 
   test('assertValidParameterValues throws parameter_invalid with every message and keeps the issues as details', () => {
     expect(() => assertValidParameterValues(parameters, { steps: 0 })).toThrow(expect.objectContaining({ code: 'parameter_invalid', details: { issues: [expect.objectContaining({ parameterId: 'steps' })] } }));
-    expect(() => assertValidParameterValues(parameters, { steps: 0 })).toThrow('"Steps" must be at least 1 (got 0). Nothing was queued; correct it and try again.');
+    expect(() => assertValidParameterValues(parameters, { steps: 0 })).toThrow('"Steps" must be at least 1 (got 0). Correct it and try again; nothing was sent.');
   });
 });
 
