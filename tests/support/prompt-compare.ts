@@ -1,4 +1,4 @@
-import type { ApiPrompt } from '@shared/domain/generation';
+import { isApiLink, type ApiPrompt } from '@shared/domain/generation';
 import type { ObjectInfo } from '../../src/main/core/comfy/object-info';
 import { widgetDefault, widgetTypeOf } from '../../src/main/core/generation/convert/widget-layout';
 
@@ -36,12 +36,8 @@ export interface PromptComparison {
   titleMismatches: string[];
 }
 
-function isLink(value: unknown): value is [string, number] {
-  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'number';
-}
-
 function literals(inputs: Record<string, unknown>): string {
-  return JSON.stringify(Object.entries(inputs).filter(([, value]) => !isLink(value)).sort(([a], [b]) => a.localeCompare(b)));
+  return JSON.stringify(Object.entries(inputs).filter(([, value]) => !isApiLink(value)).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 function specOf(objectInfo: ObjectInfo, classType: string, input: string): unknown {
@@ -93,7 +89,7 @@ export function comparePrompts(actual: ApiPrompt, expected: ApiPrompt, objectInf
         continue;
       }
       let gotValue = got.inputs[name];
-      if (isLink(gotValue)) gotValue = [actualToExpected.get(gotValue[0]) ?? `unmapped:${gotValue[0]}`, gotValue[1]];
+      if (isApiLink(gotValue)) gotValue = [actualToExpected.get(gotValue[0]) ?? `unmapped:${gotValue[0]}`, gotValue[1]];
       if (JSON.stringify(gotValue) !== JSON.stringify(wantValue)) {
         mismatches.push(`node ${expectedId} ${want.class_type}.${name}: ${JSON.stringify(gotValue)}, saved ${JSON.stringify(wantValue)}`);
       }
@@ -103,7 +99,7 @@ export function comparePrompts(actual: ApiPrompt, expected: ApiPrompt, objectInf
       const spec = specOf(objectInfo, got.class_type, name);
       const valueType = widgetTypeOf(spec);
       const fallback = valueType === undefined ? undefined : widgetDefault({ role: 'value', inputName: name, valueType, spec });
-      if (!isLink(gotValue) && fallback !== undefined && JSON.stringify(fallback) === JSON.stringify(gotValue)) {
+      if (!isApiLink(gotValue) && fallback !== undefined && JSON.stringify(fallback) === JSON.stringify(gotValue)) {
         accepted.push({ kind: 'input_added_after_save', nodeId: expectedId, detail: `${got.class_type}.${name} = ${JSON.stringify(gotValue)}` });
       } else {
         mismatches.push(`node ${expectedId} ${got.class_type}.${name}: ${JSON.stringify(gotValue)} is extra`);

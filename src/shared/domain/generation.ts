@@ -24,6 +24,14 @@ export type ApiNode = z.infer<typeof ApiNode>;
 export const ApiPrompt = z.record(z.string(), ApiNode);
 export type ApiPrompt = z.infer<typeof ApiPrompt>;
 
+/** A link inside an API prompt: `["<source execution id>", <output index>]` (literal lists are boxed as `{"__value__": …}`). */
+export type ApiLink = [string, number];
+
+/** Whether an API prompt input value is a link rather than a literal. */
+export function isApiLink(value: unknown): value is ApiLink {
+  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'number';
+}
+
 /** Which format a workflow file was in: the frontend's graph (`ui`) or an API prompt (`api`). */
 export const WorkflowFormat = z.enum(['ui', 'api']);
 export type WorkflowFormat = z.infer<typeof WorkflowFormat>;

@@ -1,4 +1,4 @@
-import type { ApiNode, ApiPrompt, ControlMode, ConversionResult, ConversionWarning, ExposedInput, MissingNodeType, NodeMapEntry, WidgetSource } from '@shared/domain/generation';
+import { isApiLink, type ApiNode, type ApiPrompt, type ControlMode, type ConversionResult, type ConversionWarning, type ExposedInput, type MissingNodeType, type NodeMapEntry, type WidgetSource } from '@shared/domain/generation';
 import { inputOptions, type ObjectInfo } from '../../comfy/object-info';
 import { AppError } from '../../lib/errors';
 import { ExecGraph, MODE_BYPASSED, MODE_MUTED, type ExecNode } from './exec-graph';
@@ -58,10 +58,6 @@ function boxArray(value: unknown): unknown {
   return Array.isArray(value) ? { __value__: value } : value;
 }
 
-function isLink(value: unknown): value is [string, number] {
-  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'number';
-}
-
 class UiConversion {
   readonly #options: ConvertOptions;
   readonly #random: RandomSource;
@@ -96,7 +92,7 @@ class UiConversion {
     // Inputs fed by nodes that are not sent (muted, unknown) are removed: muting is not pass-through (§6.8 step 14).
     for (const apiNode of Object.values(prompt)) {
       for (const [name, value] of Object.entries(apiNode.inputs)) {
-        if (isLink(value) && !Object.hasOwn(prompt, value[0])) delete apiNode.inputs[name];
+        if (isApiLink(value) && !Object.hasOwn(prompt, value[0])) delete apiNode.inputs[name];
       }
     }
     for (const [id, entry] of Object.entries(nodeMap)) {
@@ -290,7 +286,7 @@ class UiConversion {
       for (const target of targets) {
         const value = prompt[target.nodeId]?.inputs[target.inputName];
         const key = `${target.nodeId}\u0000${target.inputName}`;
-        if (value === undefined || isLink(value) || seen.has(key)) continue;
+        if (value === undefined || isApiLink(value) || seen.has(key)) continue;
         seen.add(key);
         result.push({ nodeId: target.nodeId, inputName: target.inputName, label, instanceId: instance.id });
       }
@@ -340,7 +336,7 @@ export function missingRequiredInputs(prompt: ApiPrompt, objectInfo: ObjectInfo,
   const visit = (id: string) => {
     if (reachable.has(id) || !Object.hasOwn(prompt, id)) return;
     reachable.add(id);
-    for (const value of Object.values(prompt[id]!.inputs)) if (isLink(value)) visit(value[0]);
+    for (const value of Object.values(prompt[id]!.inputs)) if (isApiLink(value)) visit(value[0]);
   };
   for (const [id, node] of Object.entries(prompt)) if (objectInfo[node.class_type]?.output_node) visit(id);
   const warnings: ConversionWarning[] = [];

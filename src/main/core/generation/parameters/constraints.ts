@@ -48,6 +48,13 @@ export function modelFolderOf(graph: PromptGraph, ref: InputRef): string | null 
   return values.some((value) => typeof value === 'string' && MODEL_FILE.test(value)) ? null : undefined;
 }
 
+/** The kind of file a loader combo takes, from its upload flags (LoadImage, LoadVideo, LoadAudio…). */
+export function uploadMediaOf(options: Record<string, unknown>): 'image' | 'video' | 'audio' | undefined {
+  if (options.image_upload || options.animated_image_upload) return 'image';
+  if (options.video_upload) return 'video';
+  return options.audio_upload ? 'audio' : undefined;
+}
+
 const VALUE_TYPES = new Set<string>(['INT', 'FLOAT', 'STRING', 'BOOLEAN', 'COMBO']);
 
 /** The value type of a widget input, or undefined for sockets and frontend-only widget types. */
@@ -99,7 +106,7 @@ export function constraintsFor(graph: PromptGraph, target: InputRef, consumers: 
     const list = comboOptions(spec);
     if (list) constraints.options = list;
     if (typeof options.remote === 'object' && options.remote !== null) constraints.isRemote = true;
-    const media = options.image_upload || options.animated_image_upload ? 'image' : options.video_upload ? 'video' : options.audio_upload ? 'audio' : undefined;
+    const media = uploadMediaOf(options);
     if (media) {
       constraints.media = media;
       // Loaders validate the file themselves, so any existing (or uploaded) file passes (§4.5).

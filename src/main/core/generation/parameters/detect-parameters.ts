@@ -1,6 +1,6 @@
 import type { ControlMode, ConversionResult, Parameter, ParameterConstraints, ParameterGroup, ParameterKind, ValueType } from '@shared/domain/generation';
 import type { ObjectInfo } from '../../comfy/object-info';
-import { constraintsFor, modelFolderOf, valueTypeOf } from './constraints';
+import { constraintsFor, modelFolderOf, uploadMediaOf, valueTypeOf } from './constraints';
 import { promptTextInputs, samplerSettingsNodes, samplersOf, tracePrompts } from './conditioning';
 import { PromptGraph, type InputRef } from './prompt-graph';
 
@@ -217,8 +217,7 @@ class Detector {
     for (const id of this.#graph.order) {
       for (const name of Object.keys(this.#graph.node(id)!.inputs)) {
         if (!this.#graph.isLiteral(id, name) || this.#graph.typeOf(id, name) !== 'COMBO') continue;
-        const options = this.#graph.optionsOf(id, name);
-        const media = options.image_upload || options.animated_image_upload ? 'image' : options.video_upload ? 'video' : options.audio_upload ? 'audio' : undefined;
+        const media = uploadMediaOf(this.#graph.optionsOf(id, name));
         if (!media) continue;
         const kind: ParameterKind = media === 'image' && /mask/i.test(this.#graph.classType(id)) ? 'mask' : media;
         const count = (counts.get(kind) ?? 0) + 1;

@@ -1,7 +1,7 @@
-import type { ApiPrompt, ControlMode, Parameter, ParameterAssignment, ParameterIssue, ParameterValues } from '@shared/domain/generation';
+import { isApiLink, type ApiPrompt, type ControlMode, type Parameter, type ParameterAssignment, type ParameterIssue, type ParameterValues } from '@shared/domain/generation';
 import { AppError } from '../../lib/errors';
 import { nextControlledValue, type RandomSource } from '../convert/transforms';
-import { isPromptLink, PRIMITIVE_VALUE_NODES } from './prompt-graph';
+import { PRIMITIVE_VALUE_NODES } from './prompt-graph';
 
 /**
  * Checking, injecting and multiplying the values a person chose (protocol doc §6.8 steps 16–17):
@@ -89,8 +89,8 @@ export function applyParameterValues(prompt: ApiPrompt, parameters: readonly Par
       const node = result[target.nodeId];
       if (!node) continue;
       const current = node.inputs[target.inputName];
-      const source = isPromptLink(current) ? result[current[0]] : undefined;
-      if (isPromptLink(current) && source && PRIMITIVE_VALUE_NODES.has(source.class_type)) {
+      const source = isApiLink(current) ? result[current[0]] : undefined;
+      if (isApiLink(current) && source && PRIMITIVE_VALUE_NODES.has(source.class_type)) {
         source.inputs.value = value;
         assignments.push({ nodeId: current[0], inputName: 'value', value });
       } else {

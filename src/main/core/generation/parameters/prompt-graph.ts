@@ -1,12 +1,5 @@
-import type { ApiNode, ApiPrompt, NodeMapEntry } from '@shared/domain/generation';
+import { isApiLink, type ApiLink, type ApiNode, type ApiPrompt, type NodeMapEntry } from '@shared/domain/generation';
 import { inputOptions, inputType, type NodeDef, type ObjectInfo } from '../../comfy/object-info';
-
-/** An API prompt link: `["<source id>", <output index>]`. */
-export type PromptLink = [string, number];
-
-export function isPromptLink(value: unknown): value is PromptLink {
-  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'number';
-}
 
 /** One input of one node: what parameters point at. */
 export interface InputRef {
@@ -46,7 +39,7 @@ export class PromptGraph {
     seen.add(id);
     let depth = 0;
     for (const value of Object.values(this.prompt[id]?.inputs ?? {})) {
-      if (isPromptLink(value) && Object.hasOwn(this.prompt, value[0])) depth = Math.max(depth, this.depth(value[0], seen) + 1);
+      if (isApiLink(value) && Object.hasOwn(this.prompt, value[0])) depth = Math.max(depth, this.depth(value[0], seen) + 1);
     }
     this.#depth.set(id, depth);
     return depth;
@@ -80,15 +73,15 @@ export class PromptGraph {
     return inputOptions(this.spec(id, inputName));
   }
 
-  link(id: string, inputName: string): PromptLink | undefined {
+  link(id: string, inputName: string): ApiLink | undefined {
     const value = this.prompt[id]?.inputs[inputName];
-    return isPromptLink(value) && Object.hasOwn(this.prompt, value[0]) ? value : undefined;
+    return isApiLink(value) && Object.hasOwn(this.prompt, value[0]) ? value : undefined;
   }
 
   /** Whether the input holds a literal (not a link). */
   isLiteral(id: string, inputName: string): boolean {
     const inputs = this.prompt[id]?.inputs;
-    return inputs !== undefined && Object.hasOwn(inputs, inputName) && !isPromptLink(inputs[inputName]);
+    return inputs !== undefined && Object.hasOwn(inputs, inputName) && !isApiLink(inputs[inputName]);
   }
 
   literal(id: string, inputName: string): unknown {
@@ -143,7 +136,7 @@ export class PromptGraph {
     const result = new Set<string>();
     const visit = (current: string) => {
       for (const value of Object.values(this.prompt[current]?.inputs ?? {})) {
-        if (isPromptLink(value) && Object.hasOwn(this.prompt, value[0]) && !result.has(value[0])) {
+        if (isApiLink(value) && Object.hasOwn(this.prompt, value[0]) && !result.has(value[0])) {
           result.add(value[0]);
           visit(value[0]);
         }

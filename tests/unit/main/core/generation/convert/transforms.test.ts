@@ -1,11 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { applyTextReplacements, formatDate, nextControlledValue, RANDOM_SEED_MAX, resolveDynamicPrompt, type ReplacementNode } from '../../../../../../src/main/core/generation/convert/transforms';
-
-/** Returns the given numbers in turn, like a seeded generator. */
-function sequence(...values: number[]): () => number {
-  let index = 0;
-  return () => values[index++ % values.length]!;
-}
+import { sequence } from '../../../../../support/sequence';
 
 describe('dynamic prompts', () => {
   test('each {a|b} group picks one option; nested groups resolve inside the chosen option', () => {

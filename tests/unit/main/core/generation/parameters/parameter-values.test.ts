@@ -6,6 +6,7 @@ import { applyParameterValues, assertValidParameterValues, planRuns, validatePar
 import { writeValuesToWorkflow } from '../../../../../../src/main/core/generation/parameters/write-back';
 import { recordedObjectInfo } from '../../../../../support/corpus';
 import { GraphBuilder, textToImage } from '../../../../../support/workflow-builder';
+import { sequence } from '../../../../../support/sequence';
 
 const objectInfo = recordedObjectInfo();
 
@@ -13,12 +14,6 @@ function setup(builder = textToImage(objectInfo)) {
   const workflow = builder.workflow();
   const conversion = convertWorkflow(workflow, { objectInfo, random: () => 0 });
   return { workflow, conversion, parameters: detectParameters(conversion, objectInfo) };
-}
-
-/** Returns the given numbers in turn, like a seeded generator. */
-function sequence(...values: number[]): () => number {
-  let index = 0;
-  return () => values[index++ % values.length]!;
 }
 
 describe('validating chosen values', () => {
