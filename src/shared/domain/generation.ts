@@ -75,6 +75,7 @@ export const ConversionWarningCode = z.enum([
 ]);
 export type ConversionWarningCode = z.infer<typeof ConversionWarningCode>;
 
+/** Something about the conversion a person may need to know, tied to a node where there is one. */
 export const ConversionWarning = z.object({
   code: ConversionWarningCode,
   severity: z.enum(['info', 'warning']),

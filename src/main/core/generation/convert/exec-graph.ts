@@ -18,6 +18,7 @@ export const MODE_MUTED = 2;
 /** Mode 4: the node passes a matching input through. */
 export const MODE_BYPASSED = 4;
 
+/** What a flattened node is: sent to the server, frontend-only, a subgraph or group-node instance, or of a type the server lacks. */
 export type ExecKind = 'executable' | 'virtual' | 'subgraph' | 'group' | 'unknown';
 
 /** A widget value after alignment and PrimitiveNode propagation, with every place it is saved. */
@@ -26,6 +27,7 @@ export interface ResolvedWidget {
   sources: WidgetSource[];
 }
 
+/** One node of the flattened graph under its execution id, with what conversion needs to know about it. */
 export interface ExecNode {
   /** Execution id: `"5"`, `"12:5"` inside subgraph instance 12, `"37:0"` inside group node 37. */
   id: string;
@@ -76,6 +78,7 @@ export interface GroupLayout {
   memberInputs: UiInputSlot[][];
 }
 
+/** What flattening depends on: the server's node definitions and where warnings go. */
 export interface ExecGraphOptions {
   objectInfo: ObjectInfo;
   warn(warning: ConversionWarning): void;

@@ -13,6 +13,7 @@ export const SUBGRAPH_INPUT_NODE_ID = '-10';
 /** Node id of a subgraph's output node: a link ending here feeds the instance's output. */
 export const SUBGRAPH_OUTPUT_NODE_ID = '-20';
 
+/** A node's saved input socket. */
 export interface UiInputSlot {
   name: string;
   /** Socket type (`MODEL`, `INT`, `*`, unions like `FLOAT,INT`). */
@@ -24,12 +25,14 @@ export interface UiInputSlot {
   label?: string;
 }
 
+/** A node's saved output socket and the links leaving it. */
 export interface UiOutputSlot {
   name: string;
   type: string;
   links: string[];
 }
 
+/** A saved node (§6.2), ids as strings. */
 export interface UiNode {
   id: string;
   type: string;
@@ -43,6 +46,7 @@ export interface UiNode {
   properties: Record<string, unknown>;
 }
 
+/** A link in either saved encoding, as an object with numeric slots (§6.3). */
 export interface UiLink {
   id: string;
   originId: string;
@@ -60,6 +64,7 @@ export interface SubgraphSlot {
   label?: string;
 }
 
+/** The root graph or one subgraph definition, indexed. */
 export interface UiGraph {
   /** `root` or the subgraph definition's UUID. */
   id: string;
@@ -85,6 +90,7 @@ export interface GroupNodeDefinition {
   config: Record<string, unknown>;
 }
 
+/** A whole UI workflow: its root graph, subgraph definitions by UUID and legacy group nodes by name. */
 export interface UiWorkflow {
   root: UiGraph;
   subgraphs: Map<string, UiGraph>;

@@ -11,6 +11,7 @@ import { comboOptions, inputOptions, inputType, orderedInputs, type NodeDef } fr
 /** What a slot holds: an input's value, or a UI-only companion the API never sees. */
 export type SlotRole = 'value' | 'control' | 'filter' | 'upload' | 'ui' | 'force_input';
 
+/** One position of a node's `widgets_values`. */
 export interface WidgetSlot {
   role: SlotRole;
   /** The input the slot belongs to; for `value` slots, the API input name (dotted for V3 dynamic combo children). */
@@ -105,6 +106,7 @@ function slotsForInput(name: string, spec: unknown, options: LayoutOptions): Wid
   return slots;
 }
 
+/** Variants of the layout. */
 export interface LayoutOptions {
   /**
    * Also give `forceInput` inputs a slot: files saved before frontend 1.16 stored a dummy value for

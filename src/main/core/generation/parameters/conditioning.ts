@@ -12,6 +12,7 @@ const SAMPLER_TYPES = new Set(['KSampler', 'KSamplerAdvanced', 'SamplerCustom', 
 /** Conditioning that no longer carries its text (Flux-style negatives). Tracing stops there. */
 const TEXT_DISCARDING_TYPES = new Set(['ConditioningZeroOut']);
 
+/** Whether a node samples: a core sampler, or a node taking positive/negative conditioning or a guider and giving a LATENT. */
 export function isSampler(graph: PromptGraph, id: string): boolean {
   if (SAMPLER_TYPES.has(graph.classType(id))) return true;
   const def = graph.def(id);

@@ -109,6 +109,7 @@ export interface PlannedRun {
   assignments: ParameterAssignment[];
 }
 
+/** What {@link planRuns} needs: the converted prompt, its parameters and the person's choices. */
 export interface PlanRunsOptions {
   prompt: ApiPrompt;
   parameters: readonly Parameter[];
