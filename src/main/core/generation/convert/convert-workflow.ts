@@ -295,8 +295,7 @@ class UiConversion {
       if (instance.mode === MODE_MUTED || instance.mode === MODE_BYPASSED) continue;
       for (const input of instance.inputs) {
         if (input.link !== null || !this.#graph.promotedValue(instance, input.name)) continue;
-        const definitionInput = instance.subgraph!.inputs.find((candidate) => candidate.name === input.name);
-        add(instance, input.label ?? definitionInput?.label ?? input.name, this.#promotedTargets(instance, input.name, 0));
+        add(instance, input.label ?? input.name, this.#promotedTargets(instance, input.name, 0));
       }
       for (const [innerId, widgetName] of proxyWidgets(instance.node.properties.proxyWidgets)) {
         if (innerId === '-1') {

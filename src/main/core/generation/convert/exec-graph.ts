@@ -132,7 +132,8 @@ export class ExecGraph {
       exec.subgraph = subgraph;
       exec.inputs = subgraph.inputs.map((input) => {
         const saved = node.inputs.find((candidate) => candidate.name === input.name);
-        return { name: input.name, type: saved?.type ?? input.type, link: saved?.link ?? null, ...(saved?.widgetName ? { widgetName: saved.widgetName } : {}) };
+        const label = saved?.label ?? input.label;
+        return { name: input.name, type: saved?.type ?? input.type, link: saved?.link ?? null, ...(saved?.widgetName ? { widgetName: saved.widgetName } : {}), ...(label ? { label } : {}) };
       });
       exec.outputTypes = subgraph.outputs.map((output) => output.type);
       if (openSubgraphs.has(subgraph.id)) {

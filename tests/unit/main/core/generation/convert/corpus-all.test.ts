@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import type { ApiPrompt } from '@shared/domain/generation';
+import { ConversionResult, type ApiPrompt } from '@shared/domain/generation';
 import type { ObjectInfo } from '../../../../../../src/main/core/comfy/object-info';
 import { convertWorkflow } from '../../../../../../src/main/core/generation/convert/convert-workflow';
 import { isApiPrompt, isUiWorkflow } from '../../../../../../src/main/core/generation/convert/workflow-format';
@@ -51,6 +51,8 @@ describe.skipIf(!CORPUS_DIR)('every UI workflow in the corpus', () => {
     let missing = 0;
     for (const { name, workflow } of workflows) {
       const result = convertWorkflow(workflow, { objectInfo, random: () => 0.5, now: () => new Date(2025, 0, 1) });
+      // The shared schema is what crosses the bridge later: every real result must fit it.
+      expect(ConversionResult.safeParse(result).success, name).toBe(true);
       if (result.missingNodeTypes.length > 0) {
         missing += 1;
         for (const entry of result.missingNodeTypes) expect(objectInfo[entry.type], `${name}: ${entry.type}`).toBeUndefined();

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import type { Parameter } from '@shared/domain/generation';
+import { Parameter } from '@shared/domain/generation';
 import type { ObjectInfo } from '../../../../../../src/main/core/comfy/object-info';
 import { convertWorkflow } from '../../../../../../src/main/core/generation/convert/convert-workflow';
 import { detectParameters } from '../../../../../../src/main/core/generation/parameters/detect-parameters';
@@ -297,12 +297,13 @@ describe.skipIf(!CORPUS_DIR)('the corpus templates', () => {
     expect(images).toBeGreaterThanOrEqual(5);
   });
 
-  test('across every convertible template, parameters are well formed: current values fit their constraints and no input is claimed twice', () => {
+  test('across every convertible template, parameters are well formed: they fit the shared schema, current values fit their constraints, no input is claimed twice', () => {
     for (const entry of templates) {
       const parameters = convertible(entry);
       if (!parameters) continue;
       const targets = parameters.flatMap((parameter) => targetsOf(parameter)!);
       expect(new Set(targets).size, entry.name).toBe(targets.length);
+      expect(Parameter.array().safeParse(parameters).success, entry.name).toBe(true);
       for (const parameter of parameters) {
         const { value, constraints } = parameter;
         if (constraints.type === 'INT') expect(Number.isInteger(value), `${entry.name} ${parameter.id}`).toBe(true);
