@@ -96,6 +96,11 @@ describe('comfydesk convert', () => {
     expect(result.stderr).toContain('missing custom nodes: FancyUpscale (fancy-nodes)');
     const json = await runCli(['convert', jsonFile('custom.json', builder.workflow()), '--object-info', RECORDED_OBJECT_INFO, '--json']);
     expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'missing_custom_nodes', details: { missingNodeTypes: [{ type: 'FancyUpscale', cnrId: 'fancy-nodes' }] } } });
+    // Listing parameters still works, with the missing nodes said on stderr.
+    const params = await runCli(['convert', jsonFile('custom.json', builder.workflow()), '--object-info', RECORDED_OBJECT_INFO, '--params']);
+    expect(params.code).toBe(0);
+    expect(params.stdout).toContain('prompt');
+    expect(params.stderr).toContain('warning: missing custom nodes: FancyUpscale (fancy-nodes)');
   });
 
   test('without node definitions, or with both sources, it is a usage error (exit 2)', async () => {

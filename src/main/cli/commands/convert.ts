@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ConversionWarning, Parameter, ParameterGroup, ParameterValues } from '@shared/domain/generation';
 import { parseObjectInfo, type ObjectInfo } from '../../core/comfy/object-info';
-import { assertNoMissingNodes, convertWorkflow } from '../../core/generation/convert/convert-workflow';
+import { assertNoMissingNodes, convertWorkflow, describeMissingNodes } from '../../core/generation/convert/convert-workflow';
 import { detectParameters } from '../../core/generation/parameters/detect-parameters';
 import { applyParameterValues, assertValidParameterValues } from '../../core/generation/parameters/parameter-values';
 import { AppError, fileError, systemErrorCode } from '../../core/lib/errors';
@@ -190,6 +190,7 @@ async function convert(io: CliIo, file: string, flags: ConvertFlags, deps: { fet
     if (flags.json) writeJson(io, { parameters: parameters.map((parameter) => (Object.hasOwn(values, parameter.id) ? { ...parameter, value: values[parameter.id] } : parameter)), warnings: conversion.warnings, missingNodeTypes: conversion.missingNodeTypes });
     else {
       writeWarnings(io, shown);
+      if (conversion.missingNodeTypes.length > 0) writeLine(io.stderr, `warning: ${describeMissingNodes(conversion.missingNodeTypes)}`);
       writeParameters(io, parameters, values);
     }
     return ExitCode.ok;

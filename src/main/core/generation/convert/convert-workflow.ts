@@ -38,15 +38,16 @@ export function convertWorkflow(raw: unknown, options: ConvertOptions): Conversi
  */
 export function assertNoMissingNodes(result: Pick<ConversionResult, 'missingNodeTypes'>): void {
   if (result.missingNodeTypes.length === 0) return;
-  const names = result.missingNodeTypes.map((missing) => {
+  throw new AppError('missing_custom_nodes', describeMissingNodes(result.missingNodeTypes), { details: { missingNodeTypes: result.missingNodeTypes } });
+}
+
+/** "missing custom nodes: A (pack), B. Install them…" — the sentence shown wherever missing node types are reported. */
+export function describeMissingNodes(missingNodeTypes: readonly MissingNodeType[]): string {
+  const names = missingNodeTypes.map((missing) => {
     const pack = missing.cnrId ?? missing.auxId;
     return pack && pack !== missing.type ? `${missing.type} (${pack})` : missing.type;
   });
-  throw new AppError(
-    'missing_custom_nodes',
-    `missing custom nodes: ${names.join(', ')}. Install them in ComfyUI (ComfyUI Manager can find them by these names) and restart it; the workflow is unchanged.`,
-    { details: { missingNodeTypes: result.missingNodeTypes } },
-  );
+  return `missing custom nodes: ${names.join(', ')}. Install them in ComfyUI (ComfyUI Manager can find them by these names) and restart it; the workflow is unchanged.`;
 }
 
 /** A literal array would read as a link, so the API wants it boxed (§6.7). */
