@@ -20,6 +20,13 @@ export const ErrorCode = z.enum([
   'io_error',
   'disk_full',
   'permission_denied',
+  // Generation: conversion and parameters
+  'workflow_invalid',
+  'object_info_invalid',
+  'missing_custom_nodes',
+  'parameter_invalid',
+  'comfy_unreachable',
+  'comfy_unexpected_response',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
