@@ -1,8 +1,7 @@
+import { isApiLink, type ApiPrompt } from '@shared/domain/generation';
 import type { JobProgress } from '@shared/domain/job';
 import { estimateEtaSeconds } from './eta';
 
-/** An API prompt as far as progress cares: node ids, classes and inputs (links are `[id, slot]`). */
-export type ApiPrompt = Record<string, { class_type: string; inputs: Record<string, unknown>; _meta?: { title?: string } }>;
 
 export interface ProgressTrackerOptions {
   prompt: ApiPrompt;
@@ -13,10 +12,6 @@ export interface ProgressTrackerOptions {
   /** Durations of past runs of the same workflow on the same server, ms. */
   pastDurationsMs?: number[];
   now: () => number;
-}
-
-function isLink(value: unknown): value is [string, number] {
-  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'number';
 }
 
 /**
@@ -139,7 +134,7 @@ export class ProgressTracker {
       const id = stack.pop()!;
       if (seen.has(id) || !prompt[id]) continue;
       seen.add(id);
-      for (const value of Object.values(prompt[id].inputs)) if (isLink(value)) stack.push(value[0]);
+      for (const value of Object.values(prompt[id].inputs)) if (isApiLink(value)) stack.push(value[0]);
     }
     return seen;
   }

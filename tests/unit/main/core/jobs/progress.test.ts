@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { estimateEtaSeconds, median } from '../../../../../src/main/core/jobs/eta';
-import { ProgressTracker, type ApiPrompt } from '../../../../../src/main/core/jobs/progress-tracker';
+import type { ApiPrompt } from '@shared/domain/generation';
+import { ProgressTracker } from '../../../../../src/main/core/jobs/progress-tracker';
 
 const OUTPUTS = new Set(['SaveImage', 'PreviewImage']);
 
