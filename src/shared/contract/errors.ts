@@ -20,6 +20,9 @@ export const ErrorCode = z.enum([
   'io_error',
   'disk_full',
   'permission_denied',
+  // Workflow library
+  'workflow_not_found',
+  'workflow_root_invalid',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 
