@@ -7,6 +7,7 @@ import { createLogger, streamSink } from '../core/lib/logger';
 import { APP_NAME, resolvePaths } from '../core/paths';
 import { confSettingsStore } from '../core/settings/settings-store';
 import { APP_VERSION } from '../core/version';
+import { headSizeFetcher } from '../core/workflows/ports';
 import { bindIpcTransport } from './ipc-transport';
 import { applySecurityPolicy } from './security';
 import { createMainWindow, isAppUrl, type RendererLocation } from './window';
@@ -36,7 +37,8 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   try {
     const paths = resolvePaths(app.getPath('userData'));
     const settingsStore = confSettingsStore(() => new ElectronStore({ name: 'settings', clearInvalidConfig: false }), join(paths.dataDir, 'settings.json'));
-    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log });
+    const library = { fetchModelSize: headSizeFetcher(), revealFile: async (file: string) => (shell.showItemInFolder(file), true) };
+    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, library });
   } catch (error) {
     log.error('startup failed', { error });
     const message = isAppError(error) ? error.userMessage : 'ComfyDesk could not start. The log has details.';

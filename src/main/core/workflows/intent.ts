@@ -117,7 +117,16 @@ export function recognizeIntent(text: string, rules: readonly IntentRule[] = INT
 }
 
 /** Words that say nothing about which workflow fits best. */
-const FILLER = new Set('a an the this that my our some i me we you want wanna would like to into from of with and or for in on make makes making turn create generate get do please can could short long quick new'.split(' '));
+const FILLER = new Set(
+  [
+    'a an the this that my our some i me we you want wanna would like to into from of with and or for in on',
+    'make makes making turn create generate get do please can could short long quick new',
+    // The words that chose the type; "clip" would otherwise favour every workflow with a CLIP loader.
+    'image images photo photos picture pictures video videos clip clips animation text',
+  ]
+    .join(' ')
+    .split(' '),
+);
 
 const STATUS_RANK: Record<WorkflowStatus, number> = { ready: 0, update: 1, missing: 2, not_connected: 3, unknown_nodes: 4, invalid: 5 };
 

@@ -82,7 +82,7 @@ describe('Router', () => {
 
   test('call() runs a command in-process with the same validation', async () => {
     const { router } = makeRouter();
-    await expect(router.call('settings.get', {})).resolves.toEqual({ general: { theme: 'dark' } });
+    await expect(router.call('settings.get', {})).resolves.toEqual(settingsWith('dark'));
     await expect(router.call('settings.update', { general: { theme: 'x' as 'dark' } })).rejects.toMatchObject({ error: { code: 'invalid_input' } });
   });
 });
