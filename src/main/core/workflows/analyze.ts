@@ -82,7 +82,9 @@ class Collector {
   }
 
   get models(): ModelRef[] {
-    return [...this.#models.values()].sort((a, b) => (a.folder ?? '~').localeCompare(b.folder ?? '~') || a.name.localeCompare(b.name));
+    // Known folders in order, models of unknown loaders last.
+    const folderOrder = (model: ModelRef) => (model.folder === null ? 1 : 0);
+    return [...this.#models.values()].sort((a, b) => folderOrder(a) - folderOrder(b) || (a.folder ?? '').localeCompare(b.folder ?? '') || a.name.localeCompare(b.name));
   }
 }
 
