@@ -90,7 +90,7 @@ export const INTENT_RULES: readonly IntentRule[] = [
     patterns: [
       re(String.raw`\b(i2i|img2img|image[- ]to[- ]image)\b`),
       re(String.raw`\b${EDIT_VERB} ${DETERMINER} ${IMAGE}\b`),
-      re(String.raw`\b${DETERMINER} ${IMAGE}\b.*\b(into|to look like|in the style of)\b`),
+      re(String.raw`\b(this|my|the|that|our) ${IMAGE}\b.*\b(into|look like|in the style of|as an?)\b`),
     ],
   },
   {
