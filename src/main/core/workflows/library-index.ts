@@ -39,6 +39,10 @@ export class LibraryIndex {
   #version = 0;
   #pendingUpserts = new Set<string>();
   #pendingRemovals = new Set<string>();
+  /** Records changed since the search index last caught up: indexed on the next search, so a warm start stays quick. */
+  readonly #unindexed = new Set<string>();
+  /** Each record's place in name order, rebuilt after changes: sorting by a number beats comparing strings. */
+  #nameRank: Map<string, number> | undefined;
 
   constructor(context: CompatibilityContext) {
     this.#context = context;
@@ -88,15 +92,8 @@ export class LibraryIndex {
       if (existing === record) continue;
       this.#records.set(record.id, record);
       this.#compat.set(record.id, checkCompatibility(record, this.#context));
-      this.#search.set(record.id, {
-        name: record.name,
-        category: record.category,
-        type: TYPE_WORDS[record.type],
-        description: record.description,
-        models: record.models.map((model) => model.name),
-        path: record.path,
-        nodeTypes: record.nodeTypes,
-      });
+      this.#unindexed.add(record.id);
+      this.#nameRank = undefined;
       this.#pendingRemovals.delete(record.id);
       this.#pendingUpserts.add(record.id);
     }
@@ -107,6 +104,8 @@ export class LibraryIndex {
       if (!this.#records.delete(id)) continue;
       this.#compat.delete(id);
       this.#search.delete(id);
+      this.#unindexed.delete(id);
+      this.#nameRank = undefined;
       this.#pendingUpserts.delete(id);
       this.#pendingRemovals.add(id);
     }
@@ -137,8 +136,48 @@ export class LibraryIndex {
     return delta;
   }
 
+  /** Whether some records still wait to be added to the search index. */
+  get isIndexPending(): boolean {
+    return this.#unindexed.size > 0;
+  }
+
+  /**
+   * Adds up to `limit` waiting records to the search index (all by default). The service calls it
+   * in small slices while idle, so the first search after a start rarely has to wait.
+   */
+  catchUp(limit = Number.POSITIVE_INFINITY): void {
+    let done = 0;
+    for (const id of this.#unindexed) {
+      if (done >= limit) return;
+      done += 1;
+      this.#unindexed.delete(id);
+      const record = this.#records.get(id);
+      if (!record) continue;
+      this.#search.set(id, {
+        name: record.name,
+        category: record.category,
+        type: TYPE_WORDS[record.type],
+        description: record.description,
+        models: record.models.map((model) => model.name),
+        path: record.path,
+        nodeTypes: record.nodeTypes,
+      });
+    }
+  }
+
+  #ranks(): Map<string, number> {
+    if (!this.#nameRank) {
+      const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
+      const sorted = [...this.#records.values()].sort((a, b) => collator.compare(a.name, b.name) || collator.compare(a.path, b.path));
+      this.#nameRank = new Map(sorted.map((record, index) => [record.id, index]));
+    }
+    return this.#nameRank;
+  }
+
   /** Free text (typo-tolerant, ranked) plus filters, with per-facet counts. */
   search(query: LibraryQuery): SearchResult {
+    // Filters alone need no text index; only free text waits for it to catch up.
+    if (query.text.trim() !== '') this.catchUp();
     const scores = this.#search.search(query.text);
     const candidates = scores ? [...scores.keys()].map((id) => this.#records.get(id)!) : [...this.#records.values()];
     const statusOf = (record: WorkflowRecord) => this.#compat.get(record.id)!.status;
@@ -162,7 +201,8 @@ export class LibraryIndex {
       if (category && input && state && type) count(counts.outputTypes, record.outputTypes);
       if (category && input && output && type) count(counts.statuses, [status]);
     }
-    matched.sort((a, b) => (scores ? scores.get(b.id)! - scores.get(a.id)! : 0) || a.name.localeCompare(b.name) || a.path.localeCompare(b.path));
+    const rank = this.#ranks();
+    matched.sort((a, b) => (scores ? scores.get(b.id)! - scores.get(a.id)! : 0) || rank.get(a.id)! - rank.get(b.id)!);
     const list = (map: Map<string, number>): FacetCount[] => [...map].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
     return {
       version: this.#version,
@@ -173,6 +213,7 @@ export class LibraryIndex {
 
   /** Relevance of free text to each workflow (ids not listed do not match); undefined for empty text. */
   relevance(text: string): Map<string, number> | undefined {
+    this.catchUp();
     return this.#search.search(text);
   }
 }

@@ -78,6 +78,7 @@ export class LibraryService {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   #sizeFetches = 0;
+  #indexing: ReturnType<typeof setImmediate> | undefined;
   #started = false;
   #stopped = false;
 
@@ -128,6 +129,7 @@ export class LibraryService {
     this.#abort.abort();
     clearTimeout(this.#flushTimer);
     clearTimeout(this.#saveTimer);
+    clearImmediate(this.#indexing);
     await this.#disposer.dispose();
     this.#disposer = new Disposer(this.#deps.log);
     await Promise.all([...this.#roots.values()].map((root) => root.stop()));
@@ -305,6 +307,17 @@ export class LibraryService {
     this.#emitter.emit('changed', delta);
     this.#scheduleSave();
     this.#fetchMissingSizes();
+    this.#indexInBackground();
+  }
+
+  /** Builds the search index a slice at a time between other work, so neither a start nor a search stalls. */
+  #indexInBackground(): void {
+    if (this.#indexing !== undefined || this.#stopped || !this.#index.isIndexPending) return;
+    this.#indexing = setImmediate(() => {
+      this.#indexing = undefined;
+      this.#index.catchUp(250);
+      this.#indexInBackground();
+    });
   }
 
   #scheduleSave(): void {

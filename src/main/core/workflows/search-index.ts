@@ -61,6 +61,8 @@ export class SearchIndex {
   readonly #postings = new Map<string, Map<string, number>>();
   readonly #documents = new Map<string, Map<string, number>>();
   #dictionary: string[] | undefined;
+  /** Dictionary matches per query word; cleared whenever the dictionary changes. */
+  readonly #matchCache = new Map<string, Array<[string, number]>>();
 
   constructor(weights: FieldWeights) {
     this.#weights = weights;
@@ -87,6 +89,7 @@ export class SearchIndex {
         posting = new Map();
         this.#postings.set(token, posting);
         this.#dictionary = undefined;
+        this.#matchCache.clear();
       }
       posting.set(id, weight);
     }
@@ -102,6 +105,7 @@ export class SearchIndex {
       if (posting?.size === 0) {
         this.#postings.delete(token);
         this.#dictionary = undefined;
+        this.#matchCache.clear();
       }
     }
     this.#documents.delete(id);
@@ -139,16 +143,24 @@ export class SearchIndex {
   }
 
   #matches(word: string): Array<[string, number]> {
+    const cached = this.#matchCache.get(word);
+    if (cached) return cached;
     const found: Array<[string, number]> = [];
     if (this.#postings.has(word)) found.push([word, EXACT]);
-    const maxEdits = word.length >= 8 ? 2 : word.length >= 4 ? 1 : 0;
+    // Numbers match exactly or by prefix only: "12" is not a typo of "13".
+    const isNumber = /^\d+$/.test(word);
+    const maxEdits = isNumber ? 0 : word.length >= 8 ? 2 : word.length >= 4 ? 1 : 0;
     this.#dictionary ??= [...this.#postings.keys()];
+    const shortest = word.length - maxEdits;
+    const longest = word.length + maxEdits;
     for (const token of this.#dictionary) {
       if (token === word) continue;
       if (token.startsWith(word)) found.push([token, PREFIX]);
-      else if (word.length >= 3 && token.includes(word)) found.push([token, INFIX]);
-      else if (maxEdits > 0 && token.length >= 3 && withinEdits(word, token.length > word.length + maxEdits ? token.slice(0, word.length) : token, maxEdits)) found.push([token, TYPO]);
+      else if (!isNumber && word.length >= 3 && token.includes(word)) found.push([token, INFIX]);
+      else if (maxEdits > 0 && token.length >= shortest && token.length <= longest && withinEdits(word, token, maxEdits)) found.push([token, TYPO]);
     }
+    if (this.#matchCache.size > 500) this.#matchCache.clear();
+    this.#matchCache.set(word, found);
     return found;
   }
 }
