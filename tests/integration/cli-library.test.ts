@@ -1,10 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { WorkflowRecord } from '@shared/domain/workflow';
 import { runCli } from '../support/cli';
 import { tempDir } from '../support/core';
-import { textToImageApi, textToImageUi } from '../support/workflows';
+import { textToImageApi, textToImageUi, writeTree } from '../support/workflows';
 
 const dirs: Array<{ remove: () => void }> = [];
 afterEach(() => {
@@ -14,11 +13,7 @@ afterEach(() => {
 function folder(files: Record<string, string> = {}): string {
   const dir = tempDir('comfydesk-cli-library-');
   dirs.push(dir);
-  for (const [path, content] of Object.entries(files)) {
-    mkdirSync(join(dir.path, path, '..'), { recursive: true });
-    writeFileSync(join(dir.path, path), content);
-  }
-  return dir.path;
+  return writeTree(dir.path, files);
 }
 
 describe('comfydesk scan', () => {

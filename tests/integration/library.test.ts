@@ -19,7 +19,7 @@ import { SAMPLE_WORKFLOWS } from '../../src/main/core/workflows/resources';
 import { readWorkflowFile } from '../../src/main/core/workflows/scan-file';
 import type { ReadWorkflow } from '../../src/main/core/workflows/scan-root';
 import { tempDir, waitFor } from '../support/core';
-import { textToImageUi, uiNode, uiWorkflow } from '../support/workflows';
+import { textToImageUi, uiNode, uiWorkflow, writeTree } from '../support/workflows';
 
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
@@ -31,11 +31,7 @@ const json = (value: unknown) => JSON.stringify(value, null, 2);
 function folder(files: Record<string, string> = {}): string {
   const dir = tempDir('comfydesk-library-');
   cleanups.push(() => dir.remove());
-  for (const [path, content] of Object.entries(files)) {
-    mkdirSync(join(dir.path, path, '..'), { recursive: true });
-    writeFileSync(join(dir.path, path), content);
-  }
-  return dir.path;
+  return writeTree(dir.path, files);
 }
 
 /** A fake inventory source: tests set what the "server" has. */

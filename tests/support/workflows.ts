@@ -1,3 +1,6 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 /**
  * Small hand-written ComfyUI workflows for tests: each builder returns the JSON a ComfyUI frontend
  * would save, with only the parts the library reads.
@@ -67,4 +70,13 @@ export function textToImageApi(checkpoint = 'sd15.safetensors'): Record<string, 
     '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] }, _meta: { title: 'VAE Decode' } },
     '9': { class_type: 'SaveImage', inputs: { filename_prefix: 'ComfyUI', images: ['8', 0] }, _meta: { title: 'Save Image' } },
   };
+}
+
+/** Writes files (relative path → content) below `root`, creating folders as needed; returns `root`. */
+export function writeTree(root: string, files: Record<string, string | Buffer>): string {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  return root;
 }

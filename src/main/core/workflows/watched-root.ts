@@ -43,6 +43,8 @@ export class WatchedRoot {
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #retries = new Map<string, number>();
   readonly #disposer: Disposer;
+  /** Ends a first scan still under way when the root is stopped. */
+  readonly #abort = new AbortController();
   #state: RootStatus['state'] = 'scanning';
   #message: string | null = null;
   #watcher: FSWatcher | undefined;
@@ -74,6 +76,7 @@ export class WatchedRoot {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#abort.abort();
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     await this.#disposer.dispose();
@@ -91,7 +94,7 @@ export class WatchedRoot {
     try {
       if (this.#deps.isWatching ?? true) await this.#watch();
       if (this.#stopped) return;
-      const result = await scanRoot(this.path, { previous, read: this.#deps.read });
+      const result = await scanRoot(this.path, { previous, read: this.#deps.read, signal: this.#abort.signal });
       if (this.#stopped) return;
       for (const [folder, images] of result.images) this.#images.set(folder, images);
       const found = new Map(result.records.map((record) => [record.path, record]));
@@ -102,6 +105,7 @@ export class WatchedRoot {
       this.#setState(this.#watcher ? 'watching' : 'scanned', skipped.length > 0 ? `Some folders could not be read and were skipped: ${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? '…' : ''}.` : null);
       log.debug('root scanned', { path: this.path, files: result.records.length, read: result.readCount });
     } catch (error) {
+      if (this.#stopped) return; // stopped mid-scan: nothing to report
       log.warn('root scan failed', { path: this.path, error });
       this.#setState('error', `ComfyDesk could not read this folder (${systemErrorCode(error) ?? 'unknown error'}). Check that it is reachable and readable.`);
     }
@@ -146,7 +150,11 @@ export class WatchedRoot {
     watcher.on('addDir', (absolute) => void this.#onAddDir(this.#relative(absolute)));
     watcher.on('unlinkDir', (absolute) => this.#onUnlinkDir(this.#relative(absolute)));
     watcher.on('error', (error) => this.#deps.log.warn('watch error', { path: this.path, error }));
-    await new Promise<void>((resolve) => watcher.once('ready', resolve));
+    // A root stopped before chokidar is ready must not leave its start waiting forever.
+    await new Promise<void>((resolve) => {
+      watcher.once('ready', resolve);
+      this.#abort.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
   }
 
   #onFile(rel: string, event: 'add' | 'change' | 'unlink'): void {

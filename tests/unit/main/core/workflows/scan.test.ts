@@ -1,10 +1,10 @@
-import { mkdirSync, openSync, closeSync, ftruncateSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { parseWorkflowText, readableName } from '../../../../../src/main/core/workflows/scan-file';
 import { scanRoot, type ReadWorkflow } from '../../../../../src/main/core/workflows/scan-root';
 import { tempDir } from '../../../../support/core';
-import { textToImageApi, textToImageUi } from '../../../../support/workflows';
+import { textToImageApi, textToImageUi, writeTree } from '../../../../support/workflows';
 
 const dirs: Array<{ remove: () => void }> = [];
 afterEach(() => {
@@ -14,11 +14,7 @@ afterEach(() => {
 function library(files: Record<string, string | Buffer>): string {
   const dir = tempDir('comfydesk-scan-');
   dirs.push(dir);
-  for (const [path, content] of Object.entries(files)) {
-    mkdirSync(join(dir.path, path, '..'), { recursive: true });
-    writeFileSync(join(dir.path, path), content);
-  }
-  return dir.path;
+  return writeTree(dir.path, files);
 }
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
