@@ -5,6 +5,7 @@ import { Empty } from './common';
 const WorkflowId = z.object({ id: z.string().min(1).max(128) }).strict();
 const RootPath = z.object({ path: z.string().min(1).max(4096) }).strict();
 
+/** The workflow library's commands: browse, search, details, folders, and the intent bar. */
 export const workflowsCommands = {
   /** The whole library with each workflow's status against the connected server. */
   'workflows.list': { input: Empty, output: LibrarySnapshot },
@@ -22,6 +23,7 @@ export const workflowsCommands = {
   'intent.match': { input: z.object({ text: z.string().max(500) }).strict(), output: IntentMatch },
 } as const;
 
+/** `library.changed` carries versioned deltas of cards; `library.roots` the watched folders' status. */
 export const workflowsEvents = {
   'library.changed': LibraryDelta,
   'library.roots': z.array(RootStatus),

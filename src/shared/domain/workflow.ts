@@ -31,6 +31,7 @@ export type ModelRef = z.infer<typeof ModelRef>;
 export const WorkflowProblemCode = z.enum(['too_large', 'unreadable', 'empty', 'invalid_json', 'truncated', 'not_workflow', 'collection', 'bad_shape']);
 export type WorkflowProblemCode = z.infer<typeof WorkflowProblemCode>;
 
+/** Why a file could not be used, for its error card. */
 export const WorkflowProblem = z.object({
   code: WorkflowProblemCode,
   /** A sentence for a person: what is wrong with the file and what to do. */
@@ -77,6 +78,7 @@ export type WorkflowRecord = z.infer<typeof WorkflowRecord>;
 export const WorkflowStatus = z.enum(['ready', 'missing', 'update', 'unknown_nodes', 'not_connected', 'invalid']);
 export type WorkflowStatus = z.infer<typeof WorkflowStatus>;
 
+/** A model file the connected server does not have. */
 export const MissingModel = ModelRef.extend({
   /** Download size in bytes, when the catalog or the download address tells it. */
   sizeBytes: z.number().optional(),
@@ -91,9 +93,11 @@ export const ModelUpdate = z.object({
 });
 export type ModelUpdate = z.infer<typeof ModelUpdate>;
 
+/** Where a time estimate comes from: this workflow's past runs, or the model catalog's hint. */
 export const EstimateSource = z.enum(['history', 'catalog']);
 export type EstimateSource = z.infer<typeof EstimateSource>;
 
+/** A workflow checked against the connected server (or its absence). */
 export const Compatibility = z.object({
   status: WorkflowStatus,
   /** The server the check was made against; null when none is connected. */
@@ -115,6 +119,7 @@ export type Compatibility = z.infer<typeof Compatibility>;
 export const WorkflowCard = WorkflowRecord.omit({ nodeTypes: true }).extend({ compat: Compatibility });
 export type WorkflowCard = z.infer<typeof WorkflowCard>;
 
+/** Whether the connected server has a model file; unknown without a server or for an unlisted folder. */
 export const ModelState = z.enum(['installed', 'missing', 'unknown']);
 export type ModelState = z.infer<typeof ModelState>;
 
@@ -149,6 +154,7 @@ export const LibraryDelta = z.object({
 });
 export type LibraryDelta = z.infer<typeof LibraryDelta>;
 
+/** How a watched folder came to be in the library. */
 export const RootSource = z.enum(['app', 'settings', 'session']);
 export type RootSource = z.infer<typeof RootSource>;
 
@@ -177,9 +183,11 @@ export const LibraryQuery = z.object({
 });
 export type LibraryQuery = z.infer<typeof LibraryQuery>;
 
+/** One filter value and how many workflows it would show. */
 export const FacetCount = z.object({ value: z.string(), count: z.number().int() });
 export type FacetCount = z.infer<typeof FacetCount>;
 
+/** The answer to a library query: matching ids, best first, and counts per filter value. */
 export const SearchResult = z.object({
   version: z.number().int(),
   /** Matching workflow ids, best first. */

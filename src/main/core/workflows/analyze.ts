@@ -16,6 +16,7 @@ export interface WorkflowFacts {
   nodeTypes: string[];
 }
 
+/** The scanner's verdict on a parsed file: its facts, or why it is not a usable workflow. */
 export type Analysis = { facts: WorkflowFacts } | { problem: WorkflowProblem };
 
 type Json = Record<string, unknown>;

@@ -13,6 +13,7 @@ export interface PreparedInventory {
 
 const normalizeName = (name: string) => name.replaceAll('\\', '/');
 
+/** Prepares an inventory once for the thousands of lookups a library check makes. */
 export function prepareInventory(inventory: ServerInventory): PreparedInventory {
   const models = new Map<string, Set<string>>();
   for (const [folder, names] of Object.entries(inventory.models)) {

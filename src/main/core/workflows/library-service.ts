@@ -29,6 +29,7 @@ export interface LibrarySettingsPort {
   on(name: 'changed', listener: (settings: Settings) => void): Unsubscribe;
 }
 
+/** What the library service is built from; tests pass fakes for the ports. */
 export interface LibraryServiceDeps {
   settings: LibrarySettingsPort;
   /** ComfyDesk's own workflows folder, seeded with the samples when it does not exist yet. */

@@ -18,6 +18,7 @@ export interface ModelInput {
   folder: string;
 }
 
+/** What the library knows about one node type. */
 export interface NodeTypeInfo {
   /** Media the user supplies through this node (a file to load, a prompt to type). */
   inputs?: readonly MediaType[];
@@ -201,6 +202,7 @@ const MODEL_EXTENSION = /\.(safetensors|ckpt|pt|pt2|pth|bin|pkl|sft|gguf)$/i;
 /** VAELoader values that name a built-in decoder rather than a file (protocol doc §7.2). */
 export const SYNTHETIC_MODEL_NAMES: ReadonlySet<string> = new Set(['taesd', 'taesdxl', 'taesd3', 'taef1', 'pixel_space', 'None', 'none']);
 
+/** Whether a widget value names a model file (by its extension); used for loaders the table does not know. */
 export function looksLikeModelFile(value: string): boolean {
   return value.length < 512 && MODEL_EXTENSION.test(value);
 }
@@ -208,6 +210,7 @@ export function looksLikeModelFile(value: string): boolean {
 /** Legacy folder keys the server accepts in loaders (`clip`, `unet`) mapped to the current ones. */
 export const FOLDER_ALIASES: Readonly<Record<string, string>> = { clip: 'text_encoders', unet: 'diffusion_models', t2i_adapter: 'controlnet' };
 
+/** A model folder key as the server lists it today: the first path segment, legacy aliases mapped. */
 export function canonicalFolder(folder: string): string {
   const head = folder.split(/[\\/]/)[0] ?? folder;
   return FOLDER_ALIASES[head] ?? head;

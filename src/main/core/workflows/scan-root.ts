@@ -7,6 +7,7 @@ import { thumbnailFor, walkRoot, type WalkProblem } from './walk';
 /** How a workflow file is read; tests pass a counting or failing one. */
 export type ReadWorkflow = (absPath: string) => Promise<FileRead>;
 
+/** How `scanRoot` reads a folder. */
 export interface ScanRootOptions {
   /** Records of an earlier scan by relative path: files whose size and time are unchanged are not read again. */
   previous?: ReadonlyMap<string, WorkflowRecord>;
@@ -16,6 +17,7 @@ export interface ScanRootOptions {
   read?: ReadWorkflow;
 }
 
+/** What a scan of one root found. */
 export interface ScanRootResult {
   records: WorkflowRecord[];
   /** Folders that could not be read (permissions); their files are missing from `records`. */

@@ -55,6 +55,7 @@ export function withinEdits(a: string, b: string, max: number): boolean {
   return previous[cols - 1]! <= max;
 }
 
+/** The index itself: documents by id, tokens with their best field weight, and a token dictionary for fuzzy matches. */
 export class SearchIndex {
   readonly #weights: FieldWeights;
   /** token → document → best field weight of that token in the document. */

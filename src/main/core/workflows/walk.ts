@@ -14,10 +14,12 @@ export function isHiddenName(name: string): boolean {
   return name.startsWith('.');
 }
 
+/** A file the library reads as a workflow: a visible `.json` file. */
 export function isWorkflowFileName(name: string): boolean {
   return !isHiddenName(name) && name.toLowerCase().endsWith('.json');
 }
 
+/** An image file that may be a workflow's thumbnail. */
 export function isThumbnailName(name: string): boolean {
   const lower = name.toLowerCase();
   return !isHiddenName(name) && THUMBNAIL_EXTENSIONS.some((extension) => lower.endsWith(extension));
@@ -31,6 +33,7 @@ export interface WalkedFolder {
   images: string[];
 }
 
+/** A folder the walk could not read, and why. */
 export interface WalkProblem {
   path: string;
   message: string;

@@ -9,6 +9,7 @@ import { scanFile, scanRoot, type ReadWorkflow } from './scan-root';
 import { readWorkflowFile } from './scan-file';
 import { MAX_DEPTH, isHiddenName, isThumbnailName, isWorkflowFileName, thumbnailFor, walkRoot } from './walk';
 
+/** What one watched root is built from. */
 export interface WatchedRootDeps {
   path: string;
   source: RootSource;

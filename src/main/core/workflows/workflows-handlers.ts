@@ -1,6 +1,7 @@
 import type { Handlers } from '../router';
 import type { LibraryService } from './library-service';
 
+/** The workflow library's commands (workflows.*, intent.match), each answered by the library service. */
 export function workflowsHandlers(
   library: LibraryService,
 ): Pick<
