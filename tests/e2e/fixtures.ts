@@ -14,9 +14,9 @@ export interface ServedApp {
 }
 
 /** Starts the built CLI's serve mode on a free port with its own data folder, and stops it after. */
-async function startServe(): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
+async function startServe(extraArgs: string[] = []): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'comfydesk-e2e-'));
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir, ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const line = await new Promise<string>((resolvePromise, reject) => {
@@ -45,9 +45,11 @@ async function startServe(): Promise<{ app: ServedApp; child: ChildProcess; stop
   };
 }
 
-export const test = base.extend<{ served: ServedApp }>({
-  served: async ({}, use) => {
-    const server = await startServe();
+export const test = base.extend<{ served: ServedApp; serveArgs: string[] }>({
+  /** Extra `comfydesk serve` arguments for a spec (`test.use({ serveArgs: ['--workflows', dir] })`). */
+  serveArgs: [[], { option: true }],
+  served: async ({ serveArgs }, use) => {
+    const server = await startServe(serveArgs);
     await use(server.app);
     await server.stop();
   },

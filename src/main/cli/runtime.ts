@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import Conf from 'conf';
-import { createCore, type Core } from '../core/create-core';
+import { createCore, type Core, type CoreOptions } from '../core/create-core';
 import { RotatingFileLog, teeSinks } from '../core/lib/file-log';
 import { createLogger, filterSink, streamSink, type Logger, type LogLevel } from '../core/lib/logger';
 import { defaultDataDir, resolvePaths, type Paths } from '../core/paths';
@@ -13,6 +13,8 @@ export interface RuntimeOptions {
   dataDir?: string;
   verbose?: boolean;
   mode: 'serve' | 'cli';
+  /** Workflow library options (extra roots, read-once mode). */
+  library?: CoreOptions['library'];
 }
 
 /**
@@ -39,6 +41,6 @@ export async function openCore(io: CliIo, options: RuntimeOptions): Promise<{ co
     () => new Conf({ cwd: paths.dataDir, configName: 'settings', projectName: 'comfydesk', clearInvalidConfig: false }),
     join(paths.dataDir, 'settings.json'),
   );
-  const core = await createCore({ mode: options.mode, version: APP_VERSION, paths, settingsStore, log });
+  const core = await createCore({ mode: options.mode, version: APP_VERSION, paths, settingsStore, log, library: options.library });
   return { core, paths, log };
 }

@@ -11,6 +11,7 @@ import { confSettingsStore } from '../core/settings/settings-store';
 import { APP_VERSION } from '../core/version';
 import { installCrashHandler } from './crash';
 import { handleMediaProtocol, registerMediaScheme } from './media-protocol';
+import { headSizeFetcher } from '../core/workflows/ports';
 import { bindIpcTransport } from './ipc-transport';
 import { applySecurityPolicy } from './security';
 import { createMainWindow, isAppUrl, type RendererLocation } from './window';
@@ -52,7 +53,8 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
       showItemInFolder: (path) => shell.showItemInFolder(path),
       openExternal: (url) => shell.openExternal(url),
     };
-    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, desktop });
+    const library = { fetchModelSize: headSizeFetcher(), revealFile: async (file: string) => (shell.showItemInFolder(file), true) };
+    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, desktop, library });
   } catch (error) {
     log.error('startup failed', { error });
     const message = isAppError(error) ? error.userMessage : 'ComfyDesk could not start. The log has details.';

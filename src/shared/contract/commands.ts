@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appCommands } from './app';
 import type { CommandSpec } from './common';
 import { settingsCommands } from './settings';
+import { workflowsCommands } from './workflows';
 
 /**
  * THE command table: every request the renderer (or any client) may make, with its input and
@@ -12,6 +13,7 @@ import { settingsCommands } from './settings';
 export const commands = {
   ...appCommands,
   ...settingsCommands,
+  ...workflowsCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

@@ -27,6 +27,9 @@ export const ErrorCode = z.enum([
   'parameter_invalid',
   'comfy_unreachable',
   'comfy_unexpected_response',
+  // Workflow library
+  'workflow_not_found',
+  'workflow_root_invalid',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

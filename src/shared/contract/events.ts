@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { appEvents } from './app';
 import { settingsEvents } from './settings';
+import { workflowsEvents } from './workflows';
 
 /**
  * THE event table: everything the core pushes to clients, gathered from each area's file.
@@ -10,6 +11,7 @@ import { settingsEvents } from './settings';
 export const events = {
   ...appEvents,
   ...settingsEvents,
+  ...workflowsEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;
