@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { appCommands } from './app';
 import type { CommandSpec } from './common';
+import { connectionsCommands } from './connections';
 import { settingsCommands } from './settings';
 
 /**
@@ -12,6 +13,7 @@ import { settingsCommands } from './settings';
 export const commands = {
   ...appCommands,
   ...settingsCommands,
+  ...connectionsCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

@@ -20,6 +20,22 @@ export const ErrorCode = z.enum([
   'io_error',
   'disk_full',
   'permission_denied',
+  // Connections: ComfyUI servers, URLs and SSH tunnels
+  'invalid_url',
+  'connection_not_found',
+  'comfy_unreachable',
+  'comfy_timeout',
+  'comfy_tls_error',
+  'comfy_not_comfyui',
+  'comfy_http_error',
+  'comfy_invalid_prompt',
+  'comfy_offline',
+  'ssh_unreachable',
+  'ssh_auth_failed',
+  'ssh_key_unreadable',
+  'ssh_host_key_unknown',
+  'ssh_host_key_changed',
+  'tunnel_dropped',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { appEvents } from './app';
+import { connectionsEvents } from './connections';
 import { settingsEvents } from './settings';
 
 /**
@@ -10,6 +11,7 @@ import { settingsEvents } from './settings';
 export const events = {
   ...appEvents,
   ...settingsEvents,
+  ...connectionsEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;

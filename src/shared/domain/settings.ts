@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConnectionsSettings } from './connection';
 
 export const Theme = z.enum(['dark', 'light', 'system']);
 export type Theme = z.infer<typeof Theme>;
@@ -15,11 +16,13 @@ export const GeneralSettings = z.object({
  */
 export const Settings = z.object({
   general: GeneralSettings.default(GeneralSettings.parse({})),
+  connections: ConnectionsSettings.default(ConnectionsSettings.parse({})),
 });
 export type Settings = z.infer<typeof Settings>;
 
 /** A change to settings: any subset of sections, each merged one level deep into the current value. */
 export const SettingsPatch = z.object({
   general: GeneralSettings.partial().optional(),
+  connections: ConnectionsSettings.partial().optional(),
 });
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
