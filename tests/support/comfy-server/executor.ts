@@ -116,7 +116,8 @@ export class PromptExecutor {
       if (!prompt[id] || this.#cache.get(id)!.signature !== signature(id)) this.#cache.delete(id);
     }
     const cachedNodes = Object.keys(prompt).filter((id) => this.#cache.has(id));
-    const currentOutputs = [...cachedNodes];
+    // caches.outputs.all_node_ids(): after set_prompt, every node of this prompt.
+    const currentOutputs = Object.keys(prompt);
     addMessage('execution_cached', { nodes: cachedNodes, prompt_id: promptId }, false);
 
     const progress = new Map<string, { state: 'running' | 'finished'; value: number; max: number }>();
@@ -319,18 +320,20 @@ function randomLetters(count: number): string {
 export function executionOrder(prompt: Record<string, PromptNode>, outputs: string[], isCached: (id: string) => boolean): string[] {
   const order: string[] = [];
   const seen = new Set<string>();
-  const visit = (id: string) => {
+  const visit = (id: string, isOutput: boolean) => {
     if (seen.has(id)) return;
+    // A cached dependency never enters the list; a cached output does (its UI is replayed).
+    if (!isOutput && isCached(id)) return;
     seen.add(id);
     if (!isCached(id)) {
       for (const value of Object.values(prompt[id]?.inputs ?? {})) {
-        if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && prompt[value[0]]) visit(value[0]);
+        if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && prompt[value[0]]) visit(value[0], false);
       }
     }
     order.push(id);
   };
   const keys = Object.keys(prompt);
-  for (const id of [...outputs].sort((a, b) => keys.indexOf(a) - keys.indexOf(b))) visit(id);
+  for (const id of [...outputs].sort((a, b) => keys.indexOf(a) - keys.indexOf(b))) visit(id, true);
   return order;
 }
 
