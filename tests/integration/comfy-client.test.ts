@@ -103,7 +103,7 @@ describe('ComfyClient against the protocol server', () => {
     expect(appError.code).toBe('comfy_invalid_prompt');
     expect(appError.userMessage).toContain('node 1 (EmptyImage): Value -5 smaller than min of 1 — width');
     expect(appError.details).toMatchObject({ error: { type: 'prompt_outputs_failed_validation' }, nodeErrors: { 1: { class_type: 'EmptyImage', errors: [{ type: 'value_smaller_than_min' }] } } });
-    const missing = await comfy.queuePrompt({ prompt: { 1: { class_type: 'NoSuchNode', inputs: {} } } }).catch((caught: unknown) => caught as AppError);
+    const missing = (await comfy.queuePrompt({ prompt: { 1: { class_type: 'NoSuchNode', inputs: {} } } }).catch((caught: unknown) => caught)) as AppError;
     expect(missing.userMessage).toBe("ComfyUI rejected the prompt: Cannot execute because node NoSuchNode does not exist. (Node ID '#1').");
   });
 

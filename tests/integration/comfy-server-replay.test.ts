@@ -79,7 +79,7 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
     expect(recorder.frames[1]).toMatchObject({ msg: { data: a.ws[1]!.frame === 'text' ? a.ws[1]!.msg.data : {} } });
     recorder.close();
     const anonymous = await SocketRecorder.open(server.url);
-    const sid = (anonymous.frames[0] as { msg: { data: { sid: string } } }).msg.data.sid;
+    const sid = (anonymous.frames[0] as unknown as { msg: { data: { sid: string } } }).msg.data.sid;
     expect(sid).toMatch(/^[0-9a-f]{32}$/);
     anonymous.close();
   });
