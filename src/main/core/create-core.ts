@@ -2,6 +2,9 @@ import type { EventMap } from '@shared/contract/events';
 import type { AppMode } from '@shared/domain/app';
 import { appHandlers } from './app/app-handlers';
 import { NoticeCenter } from './app/notice-center';
+import { ConnectionManager, type ConnectionOptions } from './connections/connection-manager';
+import { connectionsHandlers } from './connections/connections-handlers';
+import { MemorySecretStore, type SecretStore } from './connections/secret-store';
 import { Disposer } from './lib/disposer';
 import { Emitter } from './lib/emitter';
 import type { Logger } from './lib/logger';
@@ -19,6 +22,12 @@ export interface CoreOptions {
   log: Logger;
   /** @default process.platform */
   platform?: string;
+  /** Where connection secrets live. @default memory for this session only (serve mode, CLI) */
+  secretStore?: SecretStore;
+  /** Opens ComfyUI's own page in a window (desktop only). */
+  openWindow?: (url: string) => Promise<void>;
+  /** Connection timing, known_hosts and agent overrides (tests, CLI). */
+  connections?: ConnectionOptions;
 }
 
 /** The running core: one router for every transport, one event bus, and a way to stop it all. */
@@ -28,6 +37,8 @@ export interface Core {
   events: Emitter<EventMap>;
   settings: SettingsService;
   notices: NoticeCenter;
+  /** Profiles, health, ComfyUI clients and server inventories. */
+  connections: ConnectionManager;
   stop(): Promise<void>;
 }
 
@@ -49,9 +60,16 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => settings.stop());
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
 
+  const connections = new ConnectionManager({ settings, secrets: options.secretStore ?? new MemorySecretStore(), log: log.child('connections'), openWindow: options.openWindow, ...options.connections });
+  disposer.add(connections.on('changed', (snapshot) => events.emit('connections.changed', snapshot)));
+  disposer.add(connections.on('health', (health) => events.emit('connections.health', health)));
+  await connections.start();
+  disposer.add(() => connections.stop());
+
   const handlers: Handlers = {
     ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform }),
     ...settingsHandlers(settings),
+    ...connectionsHandlers(connections),
   };
 
   const router = new Router({ handlers, log: log.child('router') });
@@ -62,6 +80,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     events,
     settings,
     notices,
+    connections,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -2,14 +2,22 @@ import { describe, expect, test } from 'vitest';
 import { AppError } from '../../../../src/main/core/lib/errors';
 import { createLogger, MemorySink } from '../../../../src/main/core/lib/logger';
 import { Router, type Handlers } from '../../../../src/main/core/router';
+import { commandNames } from '../../../../src/shared/contract/commands';
+import { Settings } from '../../../../src/shared/domain/settings';
+
+/** Settings with the given theme and every other section at its defaults. */
+const settingsWith = (theme: 'dark' | 'light' | 'system') => Settings.parse({ general: { theme } });
 
 function makeRouter(overrides: Partial<Handlers> = {}) {
   const sink = new MemorySink();
+  // Commands this suite does not exercise answer with an error, so the table stays complete as areas add commands.
+  const untested = Object.fromEntries(commandNames.map((name) => [name, () => Promise.reject(new AppError('internal', `${name} is not used by the router tests`))])) as unknown as Handlers;
   const handlers: Handlers = {
+    ...untested,
     'app.info': () => ({ name: 'ComfyDesk', version: '1.0.0', mode: 'cli', platform: 'linux', notices: [] }),
     'app.dismissNotice': () => ({}),
-    'settings.get': () => ({ general: { theme: 'dark' } }),
-    'settings.update': (patch) => ({ general: { theme: patch.general?.theme ?? 'dark' } }),
+    'settings.get': () => settingsWith('dark'),
+    'settings.update': (patch) => settingsWith(patch.general?.theme ?? 'dark'),
     ...overrides,
   };
   return { router: new Router({ handlers, log: createLogger(sink.sink, { level: 'debug' }) }), sink };
@@ -21,7 +29,7 @@ describe('Router', () => {
   test('a valid request reaches its handler and the output comes back', async () => {
     const { router } = makeRouter();
     const response = await router.handle({ kind: 'request', id: 'r1', command: 'settings.update', input: { general: { theme: 'light' } } }, context);
-    expect(response).toEqual({ kind: 'response', id: 'r1', ok: true, output: { general: { theme: 'light' } } });
+    expect(response).toEqual({ kind: 'response', id: 'r1', ok: true, output: settingsWith('light') });
   });
 
   test('something that is not an envelope gets invalid_message, echoing the id when there is one', async () => {
@@ -42,7 +50,7 @@ describe('Router', () => {
     const { router } = makeRouter({
       'settings.update': () => {
         ran = true;
-        return { general: { theme: 'dark' } };
+        return settingsWith('dark');
       },
     });
     const response = await router.handle({ kind: 'request', id: '1', command: 'settings.update', input: { general: { theme: 7 } } }, context);
@@ -78,7 +86,7 @@ describe('Router', () => {
 
   test('call() runs a command in-process with the same validation', async () => {
     const { router } = makeRouter();
-    await expect(router.call('settings.get', {})).resolves.toEqual({ general: { theme: 'dark' } });
+    await expect(router.call('settings.get', {})).resolves.toEqual(settingsWith('dark'));
     await expect(router.call('settings.update', { general: { theme: 'x' as 'dark' } })).rejects.toMatchObject({ error: { code: 'invalid_input' } });
   });
 });
