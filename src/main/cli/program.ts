@@ -1,14 +1,16 @@
 import { Command, CommanderError } from 'commander';
 import { APP_VERSION } from '../core/version';
 import { createRunner, type CommandContext } from './command';
+import { registerModels } from './commands/models';
 import { registerServe } from './commands/serve';
+import { registerStatus } from './commands/status';
 import { ExitCode, type CliIo } from './io';
 
 /**
  * Every subcommand registers itself here with one line. Each one: a description, `--json` where it
  * prints results, errors through the shared runner, and an exit code from `ExitCode`.
  */
-const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe];
+const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe, registerStatus, registerModels];
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo, options: { rendererDir: string }): Promise<number> {

@@ -270,6 +270,13 @@ export class ComfyClient {
     return this.#stringList(await this.#json(response, path), path);
   }
 
+  /** Every model folder with its files, in the server's folder order (folders that fail to list are left out). */
+  async listAllModels(options: RequestOptions = {}): Promise<Record<string, string[]>> {
+    const folders = await this.listModelFolders(options);
+    const files = await Promise.all(folders.map((folder) => this.listModels(folder, options).catch(() => undefined)));
+    return Object.fromEntries(folders.flatMap((folder, index) => (files[index] ? [[folder, files[index]]] : [])));
+  }
+
   // ---- files ----
 
   /** Uploads an input file (image, video, audio). Use the returned `name`: ComfyUI may rename it. */

@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import {
   ConnectionProfile,
   type ConnectionDraft,
@@ -17,6 +14,7 @@ import type { BackoffOptions } from '../comfy/backoff';
 import type { ComfyClient, FetchLike } from '../comfy/comfy-client';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError, systemErrorCode } from '../lib/errors';
+import { defaultKnownHostsPath, readKnownHostsFile } from './known-hosts';
 import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
 import { SECRET_NAMES, secretKey, type SecretStore } from './secret-store';
@@ -276,7 +274,7 @@ export class ConnectionManager {
   }
 
   #build(profile: ConnectionProfile, secrets: ConnectionSecretsValue, options: { readInventory: boolean }): ServerConnection {
-    const knownHostsPath = this.#deps.knownHostsPath ?? join(homedir(), '.ssh', 'known_hosts');
+    const knownHostsPath = this.#deps.knownHostsPath ?? defaultKnownHostsPath();
     return new ServerConnection({
       profile,
       secrets,
@@ -284,9 +282,10 @@ export class ConnectionManager {
       agentSocket: this.#deps.agentSocket,
       readKnownHosts: async () => {
         try {
-          return await readFile(knownHostsPath, 'utf8');
+          return await readKnownHostsFile(knownHostsPath);
         } catch (error) {
-          if (systemErrorCode(error) !== 'ENOENT') this.#deps.log.warn('known_hosts unreadable', { path: knownHostsPath, code: systemErrorCode(error) });
+          // An unreadable file trusts nothing: every host is then unknown and needs confirming.
+          this.#deps.log.warn('known_hosts unreadable', { path: knownHostsPath, code: systemErrorCode(error) });
           return '';
         }
       },

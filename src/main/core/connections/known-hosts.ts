@@ -1,4 +1,23 @@
 import { createHash, createHmac } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { systemErrorCode } from '../lib/errors';
+
+/** Where ssh keeps the hosts it knows. */
+export function defaultKnownHostsPath(): string {
+  return join(homedir(), '.ssh', 'known_hosts');
+}
+
+/** The known_hosts text, or '' when the file does not exist (a first SSH connection). Other read errors throw. */
+export async function readKnownHostsFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if (systemErrorCode(error) === 'ENOENT') return '';
+    throw error;
+  }
+}
 
 /** OpenSSH's fingerprint of a public key blob: `SHA256:` + unpadded base64 of its SHA-256. */
 export function fingerprintOf(keyBlob: Buffer): string {

@@ -38,6 +38,8 @@ export interface ServerConnectionDeps {
   healthIntervalMs?: number;
   /** Deadline of one health check. @default 8000 */
   checkTimeoutMs?: number;
+  /** Deadline of the SSH connect and handshake. @default 10000 */
+  connectTimeoutMs?: number;
   backoff?: BackoffOptions;
   /** Read node types and models after coming online (and after reconnects). @default true */
   readInventory?: boolean;
@@ -160,19 +162,8 @@ export class ServerConnection {
   async refreshInventory(): Promise<ServerInventory> {
     const client = this.#client;
     if (!client) throw new AppError('comfy_offline', `${this.profile.name} is not connected right now.`);
-    const [{ objectInfo }, folders] = await Promise.all([client.getObjectInfo({ refresh: true }), client.listModelFolders()]);
-    const models: Record<string, string[]> = {};
-    await Promise.all(
-      folders.map(async (folder) => {
-        try {
-          models[folder] = await client.listModels(folder);
-        } catch (error) {
-          this.#deps.log.debug('model folder unreadable', { folder, error });
-        }
-      }),
-    );
-    const ordered = Object.fromEntries(folders.filter((folder) => models[folder]).map((folder) => [folder, models[folder]!]));
-    this.#inventory = { serverId: this.profile.id, nodeTypes: Object.keys(objectInfo).sort(), models: ordered, fetchedAt: this.#now() };
+    const [{ objectInfo }, models] = await Promise.all([client.getObjectInfo({ refresh: true }), client.listAllModels()]);
+    this.#inventory = { serverId: this.profile.id, nodeTypes: Object.keys(objectInfo).sort(), models, fetchedAt: this.#now() };
     this.#emitter.emit('inventory', this.#inventory);
     return this.#inventory;
   }
@@ -208,6 +199,7 @@ export class ServerConnection {
       passphrase: this.#deps.secrets.passphrase,
       agentSocket: this.#deps.agentSocket,
       readKnownHosts: this.#deps.readKnownHosts,
+      readyTimeoutMs: this.#deps.connectTimeoutMs,
       log: this.#deps.log.child('ssh'),
       backoff: this.#deps.backoff,
     });
