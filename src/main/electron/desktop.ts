@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain, screen, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, safeStorage, screen, session, shell } from 'electron';
 import ElectronStore from 'electron-store';
 import { createCore, type Core } from '../core/create-core';
 import { isAppError } from '../core/lib/errors';
@@ -7,7 +7,9 @@ import { createLogger, streamSink } from '../core/lib/logger';
 import { APP_NAME, resolvePaths } from '../core/paths';
 import { confSettingsStore } from '../core/settings/settings-store';
 import { APP_VERSION } from '../core/version';
+import { createComfyWindowOpener } from './comfy-window';
 import { bindIpcTransport } from './ipc-transport';
+import { createDesktopSecretStore } from './safe-storage-secrets';
 import { applySecurityPolicy } from './security';
 import { createMainWindow, isAppUrl, type RendererLocation } from './window';
 import type { WindowState } from './window-state';
@@ -36,7 +38,10 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   try {
     const paths = resolvePaths(app.getPath('userData'));
     const settingsStore = confSettingsStore(() => new ElectronStore({ name: 'settings', clearInvalidConfig: false }), join(paths.dataDir, 'settings.json'));
-    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log });
+    // Secrets live in their own encrypted file, never in settings.json.
+    const secretFile = new ElectronStore<Record<string, string>>({ name: 'secrets', clearInvalidConfig: false });
+    const secretStore = await createDesktopSecretStore({ safeStorage, file: { read: () => secretFile.store, write: (values) => (secretFile.store = values) }, platform: process.platform, log: log.child('secrets') });
+    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, secretStore, openWindow: createComfyWindowOpener({ BrowserWindow }) });
   } catch (error) {
     log.error('startup failed', { error });
     const message = isAppError(error) ? error.userMessage : 'ComfyDesk could not start. The log has details.';
