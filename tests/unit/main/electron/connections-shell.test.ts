@@ -5,7 +5,7 @@ import { silentLogger } from '../../../../src/main/core/lib/logger';
 const standIn = await vi.hoisted(async () => (await import('../../../support/electron-stand-in')).createElectronStandIn());
 vi.mock('electron', () => standIn.module);
 
-const { createDesktopSecretStore, SafeStorageSecretStore } = await import('../../../../src/main/electron/safe-storage-secrets');
+const { createDesktopSecretStore } = await import('../../../../src/main/electron/safe-storage-secrets');
 const { createComfyWindowOpener } = await import('../../../../src/main/electron/comfy-window');
 
 function memoryFile(initial: Record<string, string> = {}) {
@@ -19,12 +19,12 @@ describe('desktop secrets', () => {
     const store = await createDesktopSecretStore({ safeStorage: standIn.module.safeStorage, file, platform: 'linux', log: silentLogger });
     expect(store.kind).toBe('os-keychain');
     store.set('connection:pod:passphrase', 'correct horse');
-    await (store as InstanceType<typeof SafeStorageSecretStore>).flushed();
+    await (store as { flushed(): Promise<void> }).flushed();
     expect(JSON.stringify(file.values)).not.toContain('correct horse');
     const reopened = await createDesktopSecretStore({ safeStorage: standIn.module.safeStorage, file, platform: 'linux', log: silentLogger });
     expect(reopened.get('connection:pod:passphrase')).toBe('correct horse');
     reopened.delete('connection:pod:passphrase');
-    await (reopened as InstanceType<typeof SafeStorageSecretStore>).flushed();
+    await (reopened as { flushed(): Promise<void> }).flushed();
     expect(file.values).toEqual({});
   });
 
