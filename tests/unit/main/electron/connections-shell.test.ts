@@ -19,12 +19,12 @@ describe('desktop secrets', () => {
     const store = await createDesktopSecretStore({ safeStorage: standIn.module.safeStorage, file, platform: 'linux', log: silentLogger });
     expect(store.kind).toBe('os-keychain');
     store.set('connection:pod:passphrase', 'correct horse');
-    await (store as { flushed(): Promise<void> }).flushed();
+    await (store as unknown as { flushed(): Promise<void> }).flushed();
     expect(JSON.stringify(file.values)).not.toContain('correct horse');
     const reopened = await createDesktopSecretStore({ safeStorage: standIn.module.safeStorage, file, platform: 'linux', log: silentLogger });
     expect(reopened.get('connection:pod:passphrase')).toBe('correct horse');
     reopened.delete('connection:pod:passphrase');
-    await (reopened as { flushed(): Promise<void> }).flushed();
+    await (reopened as unknown as { flushed(): Promise<void> }).flushed();
     expect(file.values).toEqual({});
   });
 
