@@ -26,6 +26,8 @@ export interface CoreOptions {
   secretStore?: SecretStore;
   /** Opens ComfyUI's own page in a window (desktop only). */
   openWindow?: (url: string) => Promise<void>;
+  /** The system's file dialog (desktop only); resolves to a path or null when cancelled. */
+  pickFile?: (options: { title: string }) => Promise<string | null>;
   /** Connection timing, known_hosts and agent overrides (tests, CLI). */
   connections?: ConnectionOptions;
 }
@@ -69,7 +71,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const handlers: Handlers = {
     ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform }),
     ...settingsHandlers(settings),
-    ...connectionsHandlers(connections),
+    ...connectionsHandlers(connections, options.pickFile),
   };
 
   const router = new Router({ handlers, log: log.child('router') });

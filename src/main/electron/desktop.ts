@@ -14,6 +14,12 @@ import { applySecurityPolicy } from './security';
 import { createMainWindow, isAppUrl, type RendererLocation } from './window';
 import type { WindowState } from './window-state';
 
+/** The system's open-file dialog, starting in ~/.ssh where keys usually are. */
+async function pickFile(fileDialog: Pick<typeof dialog, 'showOpenDialog'>, options: { title: string }): Promise<string | null> {
+  const result = await fileDialog.showOpenDialog({ title: options.title, defaultPath: join(app.getPath('home'), '.ssh'), properties: ['openFile', 'showHiddenFiles'] });
+  return result.canceled ? null : (result.filePaths[0] ?? null);
+}
+
 /** Exit code when the desktop app cannot start (documented in the README). */
 export const STARTUP_FAILURE_EXIT_CODE = 3;
 
@@ -41,7 +47,7 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     // Secrets live in their own encrypted file, never in settings.json.
     const secretFile = new ElectronStore<Record<string, string>>({ name: 'secrets', clearInvalidConfig: false });
     const secretStore = await createDesktopSecretStore({ safeStorage, file: { read: () => secretFile.store, write: (values) => (secretFile.store = values) }, platform: process.platform, log: log.child('secrets') });
-    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, secretStore, openWindow: createComfyWindowOpener({ BrowserWindow }) });
+    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, secretStore, openWindow: createComfyWindowOpener({ BrowserWindow }), pickFile: (options) => pickFile(dialog, options) });
   } catch (error) {
     log.error('startup failed', { error });
     const message = isAppError(error) ? error.userMessage : 'ComfyDesk could not start. The log has details.';

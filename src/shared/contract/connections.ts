@@ -26,6 +26,8 @@ export const connectionsCommands = {
   'connections.trustHostKey': { input: z.object({ id: z.string().min(1), fingerprint: HostKeyFingerprint }).strict(), output: ConnectionsSnapshot },
   /** Opens the connection's own ComfyUI page: a window in the desktop app, a URL for the browser otherwise. */
   'connections.open': { input: ById, output: OpenResult },
+  /** Asks the desktop app for a private key file with the system's file dialog; `null` when cancelled. Not available in serve mode (a browser cannot name a path on this machine). */
+  'connections.pickKeyFile': { input: Empty, output: z.object({ path: z.string().nullable() }) },
   /** Installed models by folder on a server (the active one when no id is given). */
   'models.list': { input: z.object({ serverId: z.string().min(1).optional(), refresh: z.boolean().default(false) }).strict(), output: ModelsListing },
 } as const;
