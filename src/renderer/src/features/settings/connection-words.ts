@@ -43,4 +43,4 @@ export function profileAddress(profile: ConnectionProfile): string {
   return profile.url;
 }
 
-export const KIND_WORDS: Record<ConnectionProfile['kind'], string> = { local: 'This computer', url: 'URL', ssh: 'SSH tunnel' };
+export const KIND_WORDS: Record<ConnectionProfile['kind'], string> = { local: 'Local', url: 'URL', ssh: 'SSH tunnel' };
