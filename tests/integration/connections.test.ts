@@ -9,6 +9,7 @@ import type { ConnectionHealth } from '../../src/shared/domain/connection';
 import type { ServerInventory } from '../../src/shared/domain/inventory';
 import type { Core } from '../../src/main/core/create-core';
 import { RouterCallError } from '../../src/main/core/router';
+import { createLogger, MemorySink } from '../../src/main/core/lib/logger';
 import { startComfyServer, type ComfyTestServer } from '../support/comfy-server';
 import { startTestCore, tempDir, waitFor } from '../support/core';
 import { SSHD_PATH, startSshd, type TestSshd } from '../support/sshd';
@@ -27,10 +28,11 @@ afterEach(async () => {
 });
 
 /** A core whose only profile (active) points at `url`, plus recorded health and inventory events. */
-async function coreWith(profiles: unknown[] = [], options: { activeId?: string | null; knownHostsPath?: string; openWindow?: (url: string) => Promise<void> } = {}) {
+async function coreWith(profiles: unknown[] = [], options: { activeId?: string | null; knownHostsPath?: string; openWindow?: (url: string) => Promise<void>; sink?: MemorySink } = {}) {
   const known = tempDir('comfydesk-known-');
   const knownHostsPath = options.knownHostsPath ?? join(known.path, 'known_hosts');
   const started = await startTestCore({
+    ...(options.sink ? { log: createLogger(options.sink.sink, { level: 'debug' }) } : {}),
     settings: { connections: { profiles, activeId: options.activeId ?? null, alsoOnline: [] } },
     core: { connections: { ...FAST, knownHostsPath }, openWindow: options.openWindow },
   });
@@ -112,7 +114,8 @@ describe('connections through the core', () => {
       response.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ system: { comfyui_version: '0.3.64', os: 'posix' }, devices: [{ name: 'cuda:0 NVIDIA RTX 4090', type: 'cuda', vram_total: 24e9, vram_free: 20e9 }] }));
     });
     const port = await listen(proxy);
-    const { core } = await coreWith([], { activeId: null });
+    const sink = new MemorySink();
+    const { core } = await coreWith([], { activeId: null, sink });
     const draft = { kind: 'url' as const, name: 'Pod', url: `http://127.0.0.1:${port}`, authHeader: { scheme: 'bearer' as const } };
     const without = await core.router.call('connections.test', { profile: draft });
     expect(without).toMatchObject({ state: 'error', code: 'comfy_http_error' });
@@ -126,6 +129,9 @@ describe('connections through the core', () => {
     expect(seen).toBe('Bearer s3cret');
     const cleared = await core.router.call('connections.save', { profile: { ...saved.profiles[0]! }, secrets: { headerValue: '' } });
     expect(cleared.withSecrets).toEqual([]);
+    // Debug logging included, no secret ever reaches the log.
+    expect(sink.records.length).toBeGreaterThan(0);
+    expect(JSON.stringify(sink.records, (_key, value: unknown) => (value instanceof Error ? `${value.message} ${String(value.cause)}` : value))).not.toContain('s3cret');
   });
 
   test('bad input: a malformed URL is refused, an unreachable port is offline at once', async () => {
