@@ -1,9 +1,10 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runCli } from '../support/cli';
+import { CLI, runCli } from '../support/cli';
 import { startComfyServer, type ComfyTestServer } from '../support/comfy-server';
 import { tempDir } from '../support/core';
 import { SSHD_PATH, startSshd, type TestSshd } from '../support/sshd';
@@ -132,6 +133,24 @@ describe.skipIf(!SSHD_PATH)('comfydesk status --ssh and host keys', () => {
     const changed = await runCli(ssh(['--accept-host-key', sshd.hostKeyFingerprint()]), { env: env() });
     expect(changed.code).toBe(1);
     expect(JSON.parse(changed.stdout)).toMatchObject({ state: 'error', code: 'ssh_host_key_changed', reason: expect.stringContaining('WARNING: the host key changed') });
+  });
+
+  // `script` gives the CLI a real terminal, so it asks instead of refusing.
+  const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+  test.skipIf(!hasScript)('on a terminal an unknown host shows its fingerprint and asks; answering yes goes on', async () => {
+    writeFileSync(knownHosts, '');
+    const command = [process.execPath, CLI, 'status', '--ssh', `${sshd.user}@127.0.0.1:${sshd.port}`, '--key', sshd.clientKeyPath, '--remote', `127.0.0.1:${comfy.port}`].map((part) => `'${part}'`).join(' ');
+    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { ...process.env, ...env() }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('[y/N]') && !child.stdin.writableEnded) child.stdin.end('y\n');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(output).toContain(`ssh-ed25519 key fingerprint is ${sshd.hostKeyFingerprint()}.`);
+    expect(output).toContain('Trust this host for this check? [y/N]');
+    expect(output).toMatch(/online — ComfyUI 0\.3\.64/);
+    expect(code).toBe(0);
   });
 
   test('a wrong key is an authentication error in words', async () => {

@@ -221,6 +221,8 @@ describe('ComfyClient against the protocol server', () => {
     const status = events.slice(before).find((event) => event.type === 'status');
     expect(status?.type === 'status' && status.data).toMatchObject({ sid: comfy.clientId, status: { exec_info: { queue_remaining: 0 } } });
     expect(server.socketClientIds()).toContain(comfy.clientId);
+    // The handshake is sent again on the new connection, and the server answers it.
+    expect(events.slice(before).some((event) => event.type === 'feature_flags')).toBe(true);
     // The restart lost the prompt: the queue and history say so, which is how callers reconcile.
     expect((await comfy.getQueue()).running).toEqual([]);
     expect(await comfy.getHistory(promptId)).toBeUndefined();

@@ -1,3 +1,5 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { SshProfile } from '../../src/shared/domain/connection';
 import { AppError } from '../../src/main/core/lib/errors';
@@ -25,9 +27,9 @@ describe.skipIf(!SSHD_PATH)('SSH tunnel against a real OpenSSH sshd', () => {
     await sshd.start();
   });
 
-  function tunnel(overrides: Partial<SshProfile> = {}, options: { knownHosts?: string; passphrase?: string } = {}): { tunnel: SshTunnel; states: Array<{ state: TunnelState; step: string }> } {
+  function tunnel(overrides: Partial<SshProfile> = {}, options: { knownHosts?: string; passphrase?: string; agentSocket?: string } = {}): { tunnel: SshTunnel; states: Array<{ state: TunnelState; step: string }> } {
     const profile = SshProfile.parse({ id: 'pod', name: 'Pod', kind: 'ssh', host: sshd.host, port: sshd.port, username: sshd.user, keyPath: sshd.clientKeyPath, remotePort: comfy.port, ...overrides });
-    const made = new SshTunnel({ profile, passphrase: options.passphrase, readKnownHosts: async () => options.knownHosts ?? sshd.knownHostsLine(), log: silentLogger, backoff: { initialDelayMs: 50, maxDelayMs: 400 }, keepaliveIntervalMs: 1000 });
+    const made = new SshTunnel({ profile, passphrase: options.passphrase, agentSocket: options.agentSocket, readKnownHosts: async () => options.knownHosts ?? sshd.knownHostsLine(), log: silentLogger, backoff: { initialDelayMs: 50, maxDelayMs: 400 }, keepaliveIntervalMs: 1000 });
     tunnels.push(made);
     const states: Array<{ state: TunnelState; step: string }> = [];
     made.on('state', ({ state, step }) => states.push({ state, step }));
@@ -49,6 +51,28 @@ describe.skipIf(!SSHD_PATH)('SSH tunnel against a real OpenSSH sshd', () => {
     expect((await fetch(`http://127.0.0.1:${withPassphrase.localPort}/api/features`)).status).toBe(200);
     await expect(tunnel({ keyPath: sshd.protectedKeyPath }).tunnel.start()).rejects.toMatchObject({ code: 'ssh_key_unreadable', userMessage: expect.stringContaining('protected by a passphrase') });
     await expect(tunnel({ keyPath: sshd.protectedKeyPath }, { passphrase: 'wrong' }).tunnel.start()).rejects.toMatchObject({ code: 'ssh_key_unreadable', userMessage: expect.stringContaining('not right') });
+  });
+
+  test('ssh-agent auth: the key held by a running agent opens the tunnel', async () => {
+    const socket = join(sshd.dir, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
+    try {
+      await waitFor(() => {
+        try {
+          execFileSync('ssh-add', [sshd.clientKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' });
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      const made = tunnel({ auth: 'agent', keyPath: undefined }, { agentSocket: socket }).tunnel;
+      await made.start();
+      expect((await fetch(`http://127.0.0.1:${made.localPort}/api/features`)).status).toBe(200);
+    } finally {
+      const exited = new Promise((resolve) => agent.once('exit', resolve));
+      agent.kill();
+      await exited;
+    }
   });
 
   test('a key the server does not accept fails with a clear authentication error', async () => {
