@@ -11,12 +11,14 @@ export interface SshTarget {
   port: number;
 }
 
+/** Commander parser for `--server`: an http(s) base URL. */
 export function parseServerUrl(value: string): string {
   const parsed = BaseUrl.safeParse(value);
   if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues[0]?.message ?? 'is not an http(s) URL.');
   return parsed.data;
 }
 
+/** Commander parser for `--ssh USER@HOST[:PORT]` (port 22 when absent). */
 export function parseSshTarget(value: string): SshTarget {
   const match = /^([^@\s]+)@(\[[^\]]+\]|[^:\s]+)(?::(\d{1,5}))?$/.exec(value);
   if (!match) throw new InvalidArgumentError('must look like USER@HOST or USER@HOST:PORT.');
@@ -25,6 +27,7 @@ export function parseSshTarget(value: string): SshTarget {
   return { username: match[1]!, host: match[2]!.replace(/^\[|\]$/g, ''), port };
 }
 
+/** Commander parser for `--remote HOST:PORT`. */
 export function parseRemote(value: string): { host: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
@@ -32,6 +35,7 @@ export function parseRemote(value: string): { host: string; port: number } {
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
+/** Commander parser for `--accept-host-key SHA256:…`. */
 export function parseFingerprint(value: string): string {
   const parsed = HostKeyFingerprint.safeParse(value);
   if (!parsed.success) throw new InvalidArgumentError('must be a fingerprint like SHA256:… (as ssh-keygen -lf prints it).');

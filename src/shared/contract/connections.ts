@@ -4,6 +4,7 @@ import { Empty } from './common';
 
 const ById = z.object({ id: z.string().min(1) }).strict();
 
+/** Connections and models: profiles, health, tests, host keys, Open ComfyUI, installed models. */
 export const connectionsCommands = {
   /** Profiles, which are online, the health of each, and where secrets are kept. */
   'connections.list': { input: Empty, output: ConnectionsSnapshot },
@@ -32,6 +33,7 @@ export const connectionsCommands = {
   'models.list': { input: z.object({ serverId: z.string().min(1).optional(), refresh: z.boolean().default(false) }).strict(), output: ModelsListing },
 } as const;
 
+/** Pushed whenever the profiles or a connection's health change. */
 export const connectionsEvents = {
   /** The whole snapshot after any change to profiles, the active one, or which are online. */
   'connections.changed': ConnectionsSnapshot,

@@ -4,6 +4,7 @@ import { z } from 'zod';
 export const DEFAULT_LOCAL_URL = 'http://127.0.0.1:8188';
 /** Where ComfyUI listens on a pod, as seen from the SSH server. */
 export const DEFAULT_REMOTE_HOST = '127.0.0.1';
+/** ComfyUI's default port. */
 export const DEFAULT_REMOTE_PORT = 8188;
 /** The id of the profile every fresh install starts with. */
 export const LOCAL_PROFILE_ID = 'local';
@@ -44,11 +45,13 @@ const ProfileBase = z.object({
   name: z.string().trim().min(1, 'Give the connection a name.').max(80),
 });
 
+/** ComfyUI on this machine. */
 export const LocalProfile = ProfileBase.extend({
   kind: z.literal('local'),
   url: BaseUrl.default(DEFAULT_LOCAL_URL),
 });
 
+/** ComfyUI at any http(s) address, e.g. a RunPod proxy URL. */
 export const UrlProfile = ProfileBase.extend({
   kind: z.literal('url'),
   url: BaseUrl,
@@ -56,12 +59,14 @@ export const UrlProfile = ProfileBase.extend({
   authHeader: AuthHeader.optional(),
 });
 
+/** How the SSH user signs in. */
 export const SshAuthMethod = z.enum(['key', 'agent']);
 export type SshAuthMethod = z.infer<typeof SshAuthMethod>;
 
 /** A host key fingerprint as OpenSSH prints it: `SHA256:` + unpadded base64. */
 export const HostKeyFingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'A fingerprint looks like SHA256: followed by 43 characters.');
 
+/** ComfyUI on a remote machine, reached through an SSH local port forward. */
 export const SshProfile = ProfileBase.extend({
   kind: z.literal('ssh'),
   host: z.string().trim().min(1, 'Enter the SSH host.').max(255).regex(/^[^\s@/]+$/, 'Enter a host name or address only (no user@ or path).'),
@@ -118,6 +123,7 @@ export const ConnectionDraft = z.discriminatedUnion('kind', [
 ]);
 export type ConnectionDraft = z.infer<typeof ConnectionDraft>;
 
+/** connecting → online; offline (retrying by itself) or error (needs the user). */
 export const HealthState = z.enum(['connecting', 'online', 'offline', 'error']);
 export type HealthState = z.infer<typeof HealthState>;
 

@@ -9,13 +9,16 @@ import { pyStr } from './validate';
 // The prompt worker of the emulation: ComfyUI 0.3.64's execute_async / execute (execution.py) and
 // the progress hooks (main.py, comfy_execution/progress.py), message for message.
 
+/** A queue item as ComfyUI keeps it: number, prompt id, prompt, extra_data, outputs to execute. */
 export type QueueTuple = [number, string, Record<string, PromptNode>, Record<string, unknown>, string[]];
+/** One node of an API prompt. */
 export interface PromptNode {
   class_type: string;
   inputs: Record<string, unknown>;
   [key: string]: unknown;
 }
 
+/** An IMAGE as the emulation carries it between nodes. */
 export interface ImageValue {
   kind: 'image';
   width: number;
@@ -56,6 +59,7 @@ interface CacheEntry {
   ui: Record<string, unknown> | undefined;
 }
 
+/** What one run leaves for the history entry. */
 export interface RunResult {
   success: boolean;
   messages: Array<[string, Record<string, unknown>]>;

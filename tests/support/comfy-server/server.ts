@@ -16,6 +16,7 @@ export const MODEL_FOLDERS = ['checkpoints', 'configs', 'loras', 'vae', 'text_en
 const SERVER_FEATURES = { supports_preview_metadata: true, max_upload_size: 104857600 };
 const MIME: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.flac': 'audio/flac', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.json': 'application/json', '.txt': 'text/plain' };
 
+/** How to start the emulated ComfyUI. */
 export interface ComfyServerOptions {
   /** @default 0 (a free port) */
   port?: number;

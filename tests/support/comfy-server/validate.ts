@@ -3,6 +3,7 @@ import type { NodeDefinition } from './object-info';
 // A port of ComfyUI 0.3.64's validate_prompt / validate_inputs (execution.py), with the same error
 // types, messages, details and extra_info, so clients see exactly what a real server sends.
 
+/** One error as ComfyUI reports it (top-level `error` or a node's `errors[]`). */
 export interface ValidationError {
   type: string;
   message: string;
@@ -10,12 +11,14 @@ export interface ValidationError {
   extra_info: Record<string, unknown>;
 }
 
+/** One entry of `node_errors`. */
 export interface NodeErrorEntry {
   errors: ValidationError[];
   dependent_outputs: string[];
   class_type: string;
 }
 
+/** validate_prompt's outcome. */
 export type ValidationResult =
   | { ok: true; outputs: string[]; nodeErrors: Record<string, NodeErrorEntry> }
   | { ok: false; error: ValidationError; nodeErrors: Record<string, NodeErrorEntry> };

@@ -11,6 +11,7 @@ interface ModelsFlags {
   verbose?: boolean;
 }
 
+/** `comfydesk models --server URL [--json]`: installed models by folder. */
 export function registerModels(program: Command, context: CommandContext): void {
   program
     .command('models')

@@ -18,6 +18,7 @@ interface StatusFlags {
   verbose?: boolean;
 }
 
+/** `comfydesk status (--server URL | --ssh USER@HOST[:PORT] …) [--json]`: one health check, with the app's host-key rules. */
 export function registerStatus(program: Command, context: CommandContext): void {
   program
     .command('status')

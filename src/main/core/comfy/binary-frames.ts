@@ -32,6 +32,7 @@ export interface TextFrame {
   promptId?: string;
 }
 
+/** A decoded binary frame: a preview, a text frame, or a type this client does not use. */
 export type BinaryFrame = { kind: 'preview'; preview: PreviewFrame } | { kind: 'text'; text: TextFrame } | { kind: 'unknown'; eventType: number };
 
 /** Why a frame could not be decoded (a truncated or malformed frame; never thrown past the socket). */

@@ -18,8 +18,10 @@ import {
 } from './messages';
 import { parseObjectInfo, type ObjectInfo, type ObjectInfoProblem } from './object-info';
 
+/** The part of fetch the client uses (injectable for tests). */
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
+/** What a ComfyClient needs; one client per server. */
 export interface ComfyClientDeps {
   /** ComfyUI's base URL, e.g. http://127.0.0.1:8188 or https://pod-8188.proxy.runpod.net (a path prefix is kept). */
   baseUrl: string;
@@ -37,6 +39,7 @@ export interface ComfyClientDeps {
   socket?: { backoff?: BackoffOptions; pingIntervalMs?: number; featureFlags?: Record<string, unknown> };
 }
 
+/** Per-request options: a caller's abort signal and deadline. */
 export interface RequestOptions {
   signal?: AbortSignal;
   /** Overrides the client's deadline for this request. */
@@ -59,6 +62,7 @@ export interface QueuePromptInput {
   partialExecutionTargets?: string[];
 }
 
+/** What POST /prompt answered for an accepted prompt. */
 export interface QueuedPrompt {
   promptId: string;
   number: number;
@@ -77,6 +81,7 @@ export interface QueueItem {
   clientId?: string;
 }
 
+/** ComfyUI's whole queue: every client's jobs. */
 export interface QueueSnapshot {
   running: QueueItem[];
   /** Sorted in execution order (ComfyUI returns its raw heap). */
@@ -90,6 +95,7 @@ export interface FileRef {
   type?: 'input' | 'output' | 'temp';
 }
 
+/** A file to upload to ComfyUI's input (or temp/output) folder. */
 export interface UploadInput {
   data: Blob | Buffer | Uint8Array;
   filename: string;

@@ -15,6 +15,7 @@ export interface ComfySocketEvents {
   closed: { code: number; reason: string; retryInMs: number | undefined };
 }
 
+/** What the socket needs: where, as whom, and its timing. */
 export interface ComfySocketDeps {
   /** ComfyUI's base URL (http or https; a path prefix is kept). */
   baseUrl: string;

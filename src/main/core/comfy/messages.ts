@@ -8,6 +8,7 @@ const NodeId = z.string();
 const PromptId = z.string();
 const Timestamp = z.number();
 
+/** `status`: the queue length, and on connect the socket's `sid`. */
 export const StatusData = z
   .object({
     status: z.object({ exec_info: z.object({ queue_remaining: z.number() }).loose() }).loose(),
@@ -59,6 +60,7 @@ export const COMFY_MESSAGE_SCHEMAS = {
 } as const;
 
 type Schemas = typeof COMFY_MESSAGE_SCHEMAS;
+/** Every JSON message type the client parses. */
 export type ComfyMessageType = keyof Schemas;
 
 /** A parsed JSON message: `{ type, data }` with `data` typed by `type`. */
@@ -67,6 +69,7 @@ export type ComfyJsonEvent = { [K in ComfyMessageType]: { type: K; data: z.outpu
 /** Everything the socket delivers: JSON messages plus decoded binary frames. */
 export type ComfyEvent = ComfyJsonEvent | { type: 'preview'; data: PreviewFrame } | { type: 'text'; data: TextFrame };
 
+/** True for message types with a schema (the rest are ignored). */
 export function isKnownMessageType(type: string): type is ComfyMessageType {
   return Object.hasOwn(COMFY_MESSAGE_SCHEMAS, type);
 }
@@ -98,14 +101,17 @@ export const NodeValidationError = z
   .loose();
 export type NodeValidationError = z.infer<typeof NodeValidationError>;
 
+/** `node_errors`: per node id, its validation errors and the outputs they block. */
 export const NodeErrors = z.record(
   z.string(),
   z.object({ errors: z.array(NodeValidationError), dependent_outputs: z.array(z.string()).default([]), class_type: z.string() }).loose(),
 );
 export type NodeErrors = z.infer<typeof NodeErrors>;
 
+/** POST /prompt 200: the prompt id, its number, and non-fatal node_errors. */
 export const PromptAccepted = z.object({ prompt_id: z.string(), number: z.number(), node_errors: NodeErrors.default({}) }).loose();
 
+/** POST /prompt 400: ComfyUI's error and node_errors. */
 export const PromptRejected = z
   .object({
     error: z.union([z.object({ type: z.string(), message: z.string(), details: z.string().default(''), extra_info: z.record(z.string(), z.unknown()).default({}) }).loose(), z.string()]),
@@ -116,8 +122,10 @@ export const PromptRejected = z
 /** A queue item: `[number, prompt_id, prompt, extra_data, outputs_to_execute]` (newer servers may append more). */
 export const QueueTuple = z.tuple([z.number(), z.string(), z.record(z.string(), z.unknown()), z.record(z.string(), z.unknown()), z.array(z.string())]).rest(z.unknown());
 
+/** GET /queue. */
 export const QueueResponse = z.object({ queue_running: z.array(QueueTuple), queue_pending: z.array(QueueTuple) }).loose();
 
+/** One GET /history entry (protocol doc §4.3). */
 export const HistoryEntry = z
   .object({
     prompt: QueueTuple,
@@ -132,8 +140,10 @@ export const HistoryEntry = z
   .loose();
 export type HistoryEntry = z.infer<typeof HistoryEntry>;
 
+/** GET /history and /history/{id}: entries by prompt id. */
 export const HistoryResponse = z.record(z.string(), HistoryEntry);
 
+/** GET /system_stats: version, OS and devices. */
 export const SystemStats = z
   .object({
     system: z
@@ -146,5 +156,6 @@ export const SystemStats = z
   .loose();
 export type SystemStats = z.infer<typeof SystemStats>;
 
+/** POST /upload/image|mask: the name ComfyUI stored the file under. */
 export const UploadResult = z.object({ name: z.string(), subfolder: z.string().default(''), type: z.string().default('input') }).loose();
 export type UploadResult = z.infer<typeof UploadResult>;

@@ -20,6 +20,7 @@ import type { SettingsService } from '../settings/settings-service';
 import { SECRET_NAMES, secretKey, type SecretStore } from './secret-store';
 import { ServerConnection, type ConnectionSecretsValue } from './server-connection';
 
+/** What the connection manager tells the core. */
 export interface ConnectionManagerEvents {
   /** Profiles, the active one, which are online: after every change. */
   changed: ConnectionsSnapshot;
@@ -45,6 +46,7 @@ export interface ConnectionOptions {
   autoConnect?: boolean;
 }
 
+/** The manager's collaborators: settings for profiles, the secret store, and the shell's window opener. */
 export interface ConnectionManagerDeps extends ConnectionOptions {
   settings: SettingsService;
   secrets: SecretStore;

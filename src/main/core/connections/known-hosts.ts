@@ -81,6 +81,7 @@ export function patternsMatch(patterns: string, name: string): boolean {
   return matched;
 }
 
+/** The outcome of a host-key check. */
 export type HostKeyVerdict =
   | { status: 'known'; fingerprint: string }
   | { status: 'unknown'; fingerprint: string }

@@ -34,6 +34,7 @@ export class MemorySecretStore implements SecretStore {
 export const SECRET_NAMES = ['passphrase', 'headerValue'] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
+/** The secret store key of one secret of one profile. */
 export function secretKey(profileId: string, name: SecretName): string {
   return `connection:${profileId}:${name}`;
 }

@@ -18,11 +18,13 @@ export function needsUser(error: AppError): boolean {
   return NEEDS_USER.has(error.code) || (error.code === 'comfy_http_error' && (status === 401 || status === 403));
 }
 
+/** A profile's secrets as read from the secret store. */
 export interface ConnectionSecretsValue {
   passphrase?: string;
   headerValue?: string;
 }
 
+/** What one online connection needs. */
 export interface ServerConnectionDeps {
   profile: ConnectionProfile;
   /** From the secret store; never logged. */
@@ -45,6 +47,7 @@ export interface ServerConnectionDeps {
   readInventory?: boolean;
 }
 
+/** What one connection reports: its health and its server's inventory. */
 export interface ServerConnectionEvents {
   health: ConnectionHealth;
   inventory: ServerInventory;

@@ -11,13 +11,16 @@ import { checkHostKey, keyTypeOf } from './known-hosts';
 
 const { Client } = ssh2;
 
+/** Where a tunnel is in its life. */
 export type TunnelState = 'connecting' | 'open' | 'reconnecting' | 'failed' | 'closed';
 
+/** What the tunnel reports. */
 export interface SshTunnelEvents {
   /** Each step, in words ("Connecting to pod:22…", "Tunnel open"), and failures. */
   state: { state: TunnelState; step: string; error?: AppError };
 }
 
+/** What the tunnel needs: the profile, its secret and how to read known_hosts. */
 export interface SshTunnelDeps {
   profile: SshProfile;
   /** The private key's passphrase (from the secret store). Never logged. */

@@ -10,6 +10,7 @@ export function healthTone(state: HealthState | undefined): 'ok' | 'busy' | 'off
 
 const STATE_WORDS: Record<HealthState, string> = { online: 'Online', connecting: 'Connecting', offline: 'Offline', error: 'Needs attention' };
 
+/** A health state in one word or two. */
 export function stateWord(state: HealthState | undefined): string {
   return state ? STATE_WORDS[state] : 'Not checked';
 }
@@ -43,4 +44,5 @@ export function profileAddress(profile: ConnectionProfile): string {
   return profile.url;
 }
 
+/** The badge of each kind of connection. */
 export const KIND_WORDS: Record<ConnectionProfile['kind'], string> = { local: 'Local', url: 'URL', ssh: 'SSH tunnel' };
