@@ -146,10 +146,10 @@ export class ConnectionManager {
       else this.#deps.secrets.set(secretKey(id, name), value);
     }
     const profiles = existing ? settings.profiles.map((item) => (item.id === id ? profile : item)) : [...settings.profiles, profile];
-    this.#lastHealth.delete(id);
     const activeId = settings.activeId ?? id;
     // Secrets are not in settings, so a secret-only change must restart the connection itself.
     if (this.#connections.has(id)) void this.#disconnect(id);
+    this.#lastHealth.delete(id); // after the disconnect, which remembers errors: an edited profile starts afresh
     this.#update({ ...settings, profiles, activeId });
     return this.snapshot();
   }
@@ -211,8 +211,8 @@ export class ConnectionManager {
     if (!seen || seen.kind !== 'unknown' || seen.fingerprint !== fingerprint) {
       throw new AppError('ssh_host_key_unknown', `That fingerprint is not the one ${profile.host} presented. Test the connection again and compare the fingerprint it shows.`, { details: { fingerprint } });
     }
-    this.#lastHealth.delete(id);
     if (this.#connections.has(id)) void this.#disconnect(id);
+    this.#lastHealth.delete(id); // the host-key error is answered
     const settings = this.#settings();
     this.#update({ ...settings, profiles: settings.profiles.map((item) => (item.id === id && item.kind === 'ssh' ? { ...item, pinnedHostKey: fingerprint } : item)) });
     return this.snapshot();
