@@ -222,7 +222,7 @@ describe('ComfyClient against the protocol server', () => {
     expect(status?.type === 'status' && status.data).toMatchObject({ sid: comfy.clientId, status: { exec_info: { queue_remaining: 0 } } });
     expect(server.socketClientIds()).toContain(comfy.clientId);
     // The handshake is sent again on the new connection, and the server answers it.
-    expect(events.slice(before).some((event) => event.type === 'feature_flags')).toBe(true);
+    await waitFor(() => events.slice(before).some((event) => event.type === 'feature_flags'), { message: 'no handshake reply after the reconnect' });
     // The restart lost the prompt: the queue and history say so, which is how callers reconcile.
     expect((await comfy.getQueue()).running).toEqual([]);
     expect(await comfy.getHistory(promptId)).toBeUndefined();
