@@ -118,7 +118,8 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
   });
 
   test('interrupt lands at the next node boundary; a wrong id does nothing (G)', async () => {
-    server.setTiming({ nodeMs: 40 });
+    // Each node takes long enough that the interrupt request lands before the next node starts, even on a busy machine.
+    server.setTiming({ nodeMs: 250 });
     const g = transcript<{ post: Posted; ws: TranscriptFrame[] }>('G_interrupt');
     const start = socket.frames.length;
     const { json } = await post({ ...g.post.request_json, client_id: CLIENT });
