@@ -1,4 +1,5 @@
 import { startComfyServer, type ComfyTestServer } from '../support/comfy-server';
+import { SSHD_PATH, startSshd } from '../support/sshd';
 import { expect, test } from './fixtures';
 import { AppPage } from './pages/app-page';
 import { ConnectionsPage } from './pages/connections-page';
@@ -76,4 +77,47 @@ test('a user adds a ComfyUI server, tests it, makes it the default and sees its 
     await connections.section.getByRole('button', { name: 'Confirm deleting This computer' }).click();
     await expect(connections.connection('This computer')).toBeHidden();
   });
+});
+
+test('an SSH tunnel: the unknown host key is reviewed and trusted, then the pod is online', async ({ page, served }) => {
+  test.skip(!SSHD_PATH, 'needs openssh-server');
+  const sshd = await startSshd();
+  try {
+    const app = new AppPage(page);
+    const connections = new ConnectionsPage(page);
+    await app.open(served.url);
+    await app.goTo('Settings');
+
+    await test.step('add the SSH connection with its key file', async () => {
+      await connections.startAdding();
+      await connections.dialog.getByRole('radio', { name: 'SSH tunnel' }).check();
+      await connections.dialog.getByRole('textbox', { name: 'Name', exact: true }).fill('Pod');
+      await connections.dialog.getByRole('textbox', { name: 'SSH host' }).fill('127.0.0.1');
+      await connections.dialog.getByRole('textbox', { name: 'Port', exact: true }).fill(String(sshd.port));
+      await connections.dialog.getByRole('textbox', { name: 'User', exact: true }).fill(sshd.user);
+      await connections.dialog.getByRole('textbox', { name: 'Private key file' }).fill(sshd.clientKeyPath);
+      await connections.dialog.getByRole('textbox', { name: 'ComfyUI on the server (host:port)' }).fill(`127.0.0.1:${comfy.port}`);
+      await expect(connections.dialog.getByRole('button', { name: 'Browse…' })).toHaveCount(0); // a browser cannot pick a file on the server
+      await page.screenshot({ path: 'test-results/screenshots/connection-dialog-ssh.png' });
+      await connections.dialog.getByRole('button', { name: 'Save' }).click();
+      await connections.section.getByRole('button', { name: 'Make Pod the default' }).click();
+    });
+
+    await test.step('the unknown host key stops it; the review shows the fingerprint', async () => {
+      await expect(connections.status('Pod')).toContainText('Needs attention');
+      await connections.connection('Pod').getByRole('button', { name: 'Review host key…' }).click();
+      const dialog = page.getByRole('alertdialog', { name: 'Trust 127.0.0.1:' + sshd.port + '?' });
+      await expect(dialog.getByLabel('Fingerprint')).toHaveText(sshd.hostKeyFingerprint());
+      await page.screenshot({ path: 'test-results/screenshots/host-key-review.png' });
+      await dialog.getByRole('button', { name: 'Trust and connect' }).click();
+    });
+
+    await test.step('trusted: the tunnel opens and the pod is online', async () => {
+      await expect(connections.status('Pod')).toContainText('Online');
+      await expect(app.navigation.getByText('Pod: online')).toBeVisible();
+      await page.screenshot({ path: 'test-results/screenshots/settings-ssh-online.png', fullPage: true });
+    });
+  } finally {
+    await sshd.stop();
+  }
 });
