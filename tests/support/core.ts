@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCore, type Core } from '../../src/main/core/create-core';
+import { createCore, type Core, type CoreOptions } from '../../src/main/core/create-core';
 import { silentLogger, type Logger } from '../../src/main/core/lib/logger';
 import { resolvePaths } from '../../src/main/core/paths';
 import { MemorySettingsStore } from '../../src/main/core/settings/settings-store';
@@ -13,10 +13,10 @@ export function tempDir(prefix = 'comfydesk-test-'): { path: string; remove: () 
 }
 
 /** A real core on a temporary data folder with in-memory settings. */
-export async function startTestCore(options: { log?: Logger; dataDir?: string } = {}): Promise<{ core: Core; dataDir: string; stop: () => Promise<void> }> {
+export async function startTestCore(options: { log?: Logger; dataDir?: string; settings?: unknown; core?: Partial<CoreOptions> } = {}): Promise<{ core: Core; dataDir: string; stop: () => Promise<void> }> {
   const dir = options.dataDir ? undefined : tempDir('comfydesk-core-');
   const dataDir = options.dataDir ?? dir!.path;
-  const core = await createCore({ mode: 'serve', version: '0.0.0-test', paths: resolvePaths(dataDir), settingsStore: new MemorySettingsStore(), log: options.log ?? silentLogger });
+  const core = await createCore({ mode: 'serve', version: '0.0.0-test', paths: resolvePaths(dataDir), settingsStore: new MemorySettingsStore(options.settings), log: options.log ?? silentLogger, ...options.core });
   return {
     core,
     dataDir,

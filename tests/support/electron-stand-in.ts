@@ -193,6 +193,9 @@ export function createElectronStandIn() {
   const calls = { quit: 0, exit: [] as number[], focus: 0 };
   const permission: { request?: Listener; check?: Listener } = {};
   let hasSingleInstanceLock = true;
+  const openDialogs: Array<Record<string, unknown>> = [];
+  const nextOpenDialog: string[] = [];
+  const encryption: { available: boolean; backend: 'basic_text' | 'gnome_libsecret' } = { available: true, backend: 'gnome_libsecret' };
 
   StandInBrowserWindow.registry = { windows, onCreated: (contents) => app.emit('web-contents-created', {}, contents), calls };
 
@@ -295,6 +298,23 @@ export function createElectronStandIn() {
       showErrorBox(title: string, content: string) {
         errorBoxes.push({ title, content });
       },
+      /** Answers with the paths a test queued in `recorded.nextOpenDialog` (cancelled when none). */
+      async showOpenDialog(options: Record<string, unknown>) {
+        openDialogs.push(options);
+        const paths = nextOpenDialog.splice(0);
+        return { canceled: paths.length === 0, filePaths: paths };
+      },
+    },
+    /** A reversible stand-in cipher: tests check that stored values are not the plain text. */
+    safeStorage: {
+      isAsyncEncryptionAvailable: async () => encryption.available,
+      getSelectedStorageBackend: () => encryption.backend,
+      encryptStringAsync: async (plain: string) => Buffer.from(`enc:${Buffer.from(plain, 'utf8').toString('hex')}`, 'utf8'),
+      decryptStringAsync: async (encrypted: Buffer) => {
+        const text = encrypted.toString('utf8');
+        if (!text.startsWith('enc:')) throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString.');
+        return { shouldReEncrypt: false, result: Buffer.from(text.slice(4), 'hex').toString('utf8') };
+      },
     },
     protocol: {
       registered: [] as unknown[],
@@ -331,6 +351,11 @@ export function createElectronStandIn() {
     setSingleInstanceLock(value: boolean) {
       hasSingleInstanceLock = value;
     },
+    openDialogs,
+    /** Paths the next open-file dialog returns. */
+    nextOpenDialog,
+    /** What safeStorage reports: whether encryption is available and which Linux backend it uses. */
+    encryption,
     /** Which web contents and frame the stand-in renderer speaks as. */
     speakAs(contents: StandInWebContents, frame?: Frame) {
       rendererContents = contents;

@@ -4,14 +4,16 @@ import { createRunner, type CommandContext } from './command';
 import { registerConvert } from './commands/convert';
 import { registerIntent } from './commands/intent';
 import { registerScan } from './commands/scan';
+import { registerModels } from './commands/models';
 import { registerServe } from './commands/serve';
+import { registerStatus } from './commands/status';
 import { ExitCode, type CliIo } from './io';
 
 /**
  * Every subcommand registers itself here with one line. Each one: a description, `--json` where it
  * prints results, errors through the shared runner, and an exit code from `ExitCode`.
  */
-const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe, registerScan, registerIntent, registerConvert];
+const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe, registerScan, registerIntent, registerConvert, registerStatus, registerModels];
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo, options: { rendererDir: string }): Promise<number> {

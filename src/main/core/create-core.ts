@@ -4,6 +4,10 @@ import type { AppMode } from '@shared/domain/app';
 import { appHandlers } from './app/app-handlers';
 import type { DesktopPort } from './app/desktop-port';
 import { NoticeCenter } from './app/notice-center';
+import { ActiveInventorySource } from './connections/active-inventory';
+import { ConnectionManager, type ConnectionOptions } from './connections/connection-manager';
+import { connectionsHandlers } from './connections/connections-handlers';
+import { MemorySecretStore, type SecretStore } from './connections/secret-store';
 import { Disposer } from './lib/disposer';
 import { Emitter } from './lib/emitter';
 import type { Logger } from './lib/logger';
@@ -28,12 +32,20 @@ export interface CoreOptions {
   platform?: string;
   /** The desktop shell's powers (open folders, links); absent in serve mode and the CLI. */
   desktop?: DesktopPort;
-  /** What the connected ComfyUI server has installed; without it workflow status is "not connected". */
+  /** What the connected ComfyUI server has installed. @default the default connection's, while online */
   inventory?: InventorySource;
   /** Past run durations for time estimates. */
   runStats?: RunStats;
   /** Workflow library options: extra roots for this run, read-once mode, size lookups, revealing files. */
   library?: Pick<LibraryServiceDeps, 'sessionRoots' | 'isWatching' | 'debounceMs' | 'fetchModelSize' | 'revealFile' | 'read' | 'saveDelayMs'>;
+  /** Where connection secrets live. @default memory for this session only (serve mode, CLI) */
+  secretStore?: SecretStore;
+  /** Opens ComfyUI's own page in a window (desktop only). */
+  openWindow?: (url: string) => Promise<void>;
+  /** The system's file dialog (desktop only); resolves to a path or null when cancelled. */
+  pickFile?: (options: { title: string }) => Promise<string | null>;
+  /** Connection timing, known_hosts and agent overrides (tests, CLI). */
+  connections?: ConnectionOptions;
 }
 
 /** The running core: one router for every transport, one event bus, and a way to stop it all. */
@@ -44,6 +56,8 @@ export interface Core {
   settings: SettingsService;
   notices: NoticeCenter;
   library: LibraryService;
+  /** Profiles, health, ComfyUI clients and server inventories. */
+  connections: ConnectionManager;
   stop(): Promise<void>;
 }
 
@@ -65,6 +79,16 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => settings.stop());
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
 
+  const connections = new ConnectionManager({ settings, secrets: options.secretStore ?? new MemorySecretStore(), log: log.child('connections'), openWindow: options.openWindow, ...options.connections });
+  disposer.add(connections.on('changed', (snapshot) => events.emit('connections.changed', snapshot)));
+  disposer.add(connections.on('health', (health) => events.emit('connections.health', health)));
+  await connections.start();
+  disposer.add(() => connections.stop());
+
+  // The library checks workflows against the default server, unless a caller supplies its own source.
+  const activeInventory = new ActiveInventorySource(connections);
+  disposer.add(() => activeInventory.dispose());
+
   const userCatalog = await readCatalogFile(join(options.paths.dataDir, 'model-catalog.json'), log.child('catalog'));
   const library = new LibraryService({
     ...options.library,
@@ -72,7 +96,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     appFolder: options.paths.workflowsDir,
     cacheFile: join(options.paths.dataDir, 'cache', 'library-index.json'),
     catalog: new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]),
-    inventory: options.inventory,
+    inventory: options.inventory ?? activeInventory,
     runStats: options.runStats,
     samples: SAMPLE_WORKFLOWS,
     log: log.child('library'),
@@ -86,6 +110,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform, paths: options.paths, desktop: options.desktop }),
     ...settingsHandlers(settings),
     ...workflowsHandlers(library),
+    ...connectionsHandlers(connections, options.pickFile),
   };
 
   const router = new Router({ handlers, log: log.child('router') });
@@ -97,6 +122,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     settings,
     notices,
     library,
+    connections,
     async stop() {
       if (stopped) return;
       stopped = true;

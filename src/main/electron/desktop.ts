@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain, net, protocol, screen, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, safeStorage, screen, session, shell } from 'electron';
 import ElectronStore from 'electron-store';
 import { createCore, type Core } from '../core/create-core';
 import type { DesktopPort } from '../core/app/desktop-port';
@@ -12,10 +12,18 @@ import { APP_VERSION } from '../core/version';
 import { installCrashHandler } from './crash';
 import { handleMediaProtocol, registerMediaScheme } from './media-protocol';
 import { headSizeFetcher } from '../core/workflows/ports';
+import { createComfyWindowOpener } from './comfy-window';
 import { bindIpcTransport } from './ipc-transport';
+import { createDesktopSecretStore } from './safe-storage-secrets';
 import { applySecurityPolicy } from './security';
 import { createMainWindow, isAppUrl, type RendererLocation } from './window';
 import type { WindowState } from './window-state';
+
+/** The system's open-file dialog, starting in ~/.ssh where keys usually are. */
+async function pickFile(fileDialog: Pick<typeof dialog, 'showOpenDialog'>, options: { title: string }): Promise<string | null> {
+  const result = await fileDialog.showOpenDialog({ title: options.title, defaultPath: join(app.getPath('home'), '.ssh'), properties: ['openFile', 'showHiddenFiles'] });
+  return result.canceled ? null : (result.filePaths[0] ?? null);
+}
 
 /** Exit code when the desktop app cannot start (documented in the README). */
 export const STARTUP_FAILURE_EXIT_CODE = 3;
@@ -54,7 +62,10 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
       openExternal: (url) => shell.openExternal(url),
     };
     const library = { fetchModelSize: headSizeFetcher(), revealFile: async (file: string) => (shell.showItemInFolder(file), true) };
-    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, desktop, library });
+    // Secrets live in their own encrypted file, never in settings.json.
+    const secretFile = new ElectronStore<Record<string, string>>({ name: 'secrets', clearInvalidConfig: false });
+    const secretStore = await createDesktopSecretStore({ safeStorage, file: { read: () => secretFile.store, write: (values) => (secretFile.store = values) }, platform: process.platform, log: log.child('secrets') });
+    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, desktop, library, secretStore, openWindow: createComfyWindowOpener({ BrowserWindow }), pickFile: (options) => pickFile(dialog, options) });
   } catch (error) {
     log.error('startup failed', { error });
     const message = isAppError(error) ? error.userMessage : 'ComfyDesk could not start. The log has details.';

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { appCommands } from './app';
 import type { CommandSpec } from './common';
+import { connectionsCommands } from './connections';
 import { settingsCommands } from './settings';
 import { workflowsCommands } from './workflows';
 
@@ -14,6 +15,7 @@ export const commands = {
   ...appCommands,
   ...settingsCommands,
   ...workflowsCommands,
+  ...connectionsCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

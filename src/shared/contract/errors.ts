@@ -25,11 +25,26 @@ export const ErrorCode = z.enum([
   'object_info_invalid',
   'missing_custom_nodes',
   'parameter_invalid',
-  'comfy_unreachable',
   'comfy_unexpected_response',
   // Workflow library
   'workflow_not_found',
   'workflow_root_invalid',
+  // Connections: ComfyUI servers, URLs and SSH tunnels
+  'invalid_url',
+  'connection_not_found',
+  'comfy_unreachable',
+  'comfy_timeout',
+  'comfy_tls_error',
+  'comfy_not_comfyui',
+  'comfy_http_error',
+  'comfy_invalid_prompt',
+  'comfy_offline',
+  'ssh_unreachable',
+  'ssh_auth_failed',
+  'ssh_key_unreadable',
+  'ssh_host_key_unknown',
+  'ssh_host_key_changed',
+  'tunnel_dropped',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { appEvents } from './app';
+import { connectionsEvents } from './connections';
 import { settingsEvents } from './settings';
 import { workflowsEvents } from './workflows';
 
@@ -12,6 +13,7 @@ export const events = {
   ...appEvents,
   ...settingsEvents,
   ...workflowsEvents,
+  ...connectionsEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;

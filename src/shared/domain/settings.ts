@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ConnectionsSettings } from './connection';
 
 export const Theme = z.enum(['dark', 'light', 'system']);
 export type Theme = z.infer<typeof Theme>;
@@ -24,6 +25,7 @@ export const LibrarySettings = z.object({
 export const Settings = z.object({
   general: GeneralSettings.default(GeneralSettings.parse({})),
   library: LibrarySettings.default(LibrarySettings.parse({})),
+  connections: ConnectionsSettings.default(ConnectionsSettings.parse({})),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -31,5 +33,6 @@ export type Settings = z.infer<typeof Settings>;
 export const SettingsPatch = z.object({
   general: GeneralSettings.partial().optional(),
   library: LibrarySettings.partial().optional(),
+  connections: ConnectionsSettings.partial().optional(),
 });
 export type SettingsPatch = z.infer<typeof SettingsPatch>;

@@ -1,5 +1,6 @@
 import { createContext } from 'svelte';
 import type { AppState } from './app.svelte';
+import type { ConnectionsState } from './connections.svelte';
 import type { LibraryState } from './library.svelte';
 import type { Navigation } from './navigation.svelte';
 import type { SettingsState } from './settings.svelte';
@@ -12,3 +13,4 @@ export const [getSettings, setSettings] = createContext<SettingsState>();
 export const [getToasts, setToasts] = createContext<Toasts>();
 export const [getNavigation, setNavigation] = createContext<Navigation>();
 export const [getLibrary, setLibrary] = createContext<LibraryState>();
+export const [getConnections, setConnections] = createContext<ConnectionsState>();

@@ -2,14 +2,18 @@ import { describe, expect, test } from 'vitest';
 import { AppError } from '../../../../src/main/core/lib/errors';
 import { createLogger, MemorySink } from '../../../../src/main/core/lib/logger';
 import { Router, type Handlers } from '../../../../src/main/core/router';
-import { Settings, type Theme } from '../../../../src/shared/domain/settings';
+import { commandNames } from '../../../../src/shared/contract/commands';
+import { Settings } from '../../../../src/shared/domain/settings';
 
-const settingsWith = (theme: Theme) => Settings.parse({ general: { theme } });
+/** Settings with the given theme and every other section at its defaults. */
+const settingsWith = (theme: 'dark' | 'light' | 'system') => Settings.parse({ general: { theme } });
 
 function makeRouter(overrides: Partial<Handlers> = {}) {
   const sink = new MemorySink();
-  // Only the commands these tests call; the router never reaches the others.
-  const handlers: Partial<Handlers> = {
+  // Commands this suite does not exercise answer with an error, so the table stays complete as areas add commands.
+  const untested = Object.fromEntries(commandNames.map((name) => [name, () => Promise.reject(new AppError('internal', `${name} is not used by the router tests`))])) as unknown as Handlers;
+  const handlers: Handlers = {
+    ...untested,
     'app.info': () => ({ name: 'ComfyDesk', version: '1.0.0', mode: 'cli', platform: 'linux', canOpenFolders: false, folders: { data: '/d', logs: '/l', outputs: '/o', workflows: '/w' }, notices: [] }),
     'app.dismissNotice': () => ({}),
     'settings.get': () => settingsWith('dark'),

@@ -1,0 +1,442 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { AppError } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import type { Unsubscribe } from '../lib/emitter';
+import type { BackoffOptions } from './backoff';
+import { ComfySocket, type ComfySocketEvents } from './comfy-socket';
+import { describeAddress, notComfyUi, requestFailure } from './http-errors';
+import {
+  HistoryResponse,
+  PromptAccepted,
+  PromptRejected,
+  QueueResponse,
+  SystemStats,
+  UploadResult,
+  type HistoryEntry,
+  type NodeErrors,
+} from './messages';
+import { parseObjectInfo, type ObjectInfo, type ObjectInfoProblem } from './object-info';
+
+/** The part of fetch the client uses (injectable for tests). */
+export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+/** What a ComfyClient needs; one client per server. */
+export interface ComfyClientDeps {
+  /** ComfyUI's base URL, e.g. http://127.0.0.1:8188 or https://pod-8188.proxy.runpod.net (a path prefix is kept). */
+  baseUrl: string;
+  /** Extra headers sent with every request and the socket (a protected proxy's auth header). Never logged. */
+  headers?: Record<string, string>;
+  /** The socket's client id; keep it across reconnects. @default a random UUID */
+  clientId?: string;
+  log: Logger;
+  /** @default globalThis.fetch */
+  fetch?: FetchLike;
+  /** Deadline of ordinary requests. @default 15000 */
+  timeoutMs?: number;
+  /** Deadline of `/object_info`, which lists model files and can take seconds on big installs. @default 60000 */
+  objectInfoTimeoutMs?: number;
+  socket?: { backoff?: BackoffOptions; pingIntervalMs?: number; featureFlags?: Record<string, unknown> };
+}
+
+/** Per-request options: a caller's abort signal and deadline. */
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Overrides the client's deadline for this request. */
+  timeoutMs?: number;
+}
+
+/** What `POST /prompt` takes (protocol doc §2.1). */
+export interface QueuePromptInput {
+  /** The API prompt: `{ "<node id>": { class_type, inputs } }`. */
+  prompt: Record<string, unknown>;
+  /** Our own id for the prompt. @default crypto.randomUUID() — lowercase UUID, accepted by every server version. */
+  promptId?: string;
+  /** Stored with the job and echoed in /queue and /history (e.g. `extra_pnginfo`). `client_id` is added for us. */
+  extraData?: Record<string, unknown>;
+  /** Jump the queue. */
+  front?: boolean;
+  /** Explicit priority; lower runs first. */
+  number?: number;
+  /** Only run these output node ids. */
+  partialExecutionTargets?: string[];
+}
+
+/** What POST /prompt answered for an accepted prompt. */
+export interface QueuedPrompt {
+  promptId: string;
+  number: number;
+  /** Non-empty when some outputs were dropped for failing validation: surface these as a warning. */
+  nodeErrors: NodeErrors;
+}
+
+/** One job in ComfyUI's queue. */
+export interface QueueItem {
+  number: number;
+  promptId: string;
+  prompt: Record<string, unknown>;
+  extraData: Record<string, unknown>;
+  outputsToExecute: string[];
+  /** The `client_id` it was queued with (absent for other tools that sent none). */
+  clientId?: string;
+}
+
+/** ComfyUI's whole queue: every client's jobs. */
+export interface QueueSnapshot {
+  running: QueueItem[];
+  /** Sorted in execution order (ComfyUI returns its raw heap). */
+  pending: QueueItem[];
+}
+
+/** A file reference in ComfyUI's input/output/temp folders. */
+export interface FileRef {
+  filename: string;
+  subfolder?: string;
+  type?: 'input' | 'output' | 'temp';
+}
+
+/** A file to upload to ComfyUI's input (or temp/output) folder. */
+export interface UploadInput {
+  data: Blob | Buffer | Uint8Array;
+  filename: string;
+  /** @default 'input' */
+  type?: 'input' | 'temp' | 'output';
+  subfolder?: string;
+  /** Replace a file of the same name instead of getting `name (1).ext`. */
+  overwrite?: boolean;
+}
+
+/**
+ * A client for one ComfyUI server: every REST endpoint the app needs, with deadlines, abort and
+ * errors that carry ComfyUI's own messages, plus the live event socket. Core code only: no Electron.
+ */
+export class ComfyClient {
+  readonly clientId: string;
+  readonly baseUrl: string;
+  readonly #deps: ComfyClientDeps;
+  readonly #fetch: FetchLike;
+  readonly #socket: ComfySocket;
+  #objectInfo: Promise<{ objectInfo: ObjectInfo; problems: ObjectInfoProblem[] }> | undefined;
+
+  constructor(deps: ComfyClientDeps) {
+    this.#deps = deps;
+    this.baseUrl = deps.baseUrl.replace(/\/+$/, '');
+    this.clientId = deps.clientId ?? randomUUID();
+    this.#fetch = deps.fetch ?? ((input, init) => fetch(input, init));
+    this.#socket = new ComfySocket({
+      baseUrl: this.baseUrl,
+      clientId: this.clientId,
+      headers: deps.headers,
+      log: deps.log.child('socket'),
+      backoff: deps.socket?.backoff,
+      pingIntervalMs: deps.socket?.pingIntervalMs,
+      featureFlags: deps.socket?.featureFlags,
+    });
+  }
+
+  // ---- socket ----
+
+  /** Opens the event socket (and keeps it open, reconnecting after drops). */
+  connect(): void {
+    this.#socket.start();
+  }
+
+  /** Closes the socket and forgets cached data. Safe to call twice. */
+  close(): void {
+    this.#socket.stop();
+  }
+
+  get isSocketOpen(): boolean {
+    return this.#socket.isOpen;
+  }
+
+  /** The server's feature flags from the socket handshake. */
+  get serverFlags(): Record<string, unknown> {
+    return this.#socket.serverFlags;
+  }
+
+  /** `event` (every message and frame), `open` (with isReconnect), `closed`. */
+  on<K extends keyof ComfySocketEvents>(name: K, listener: (payload: ComfySocketEvents[K]) => void): Unsubscribe {
+    return this.#socket.on(name, listener);
+  }
+
+  /** Retries the socket now instead of waiting out the backoff. */
+  reconnectNow(): void {
+    this.#socket.reconnectNow();
+  }
+
+  // ---- prompts and queue ----
+
+  /** Queues a prompt with our client id. Validation failures become `comfy_invalid_prompt` with ComfyUI's `node_errors`. */
+  async queuePrompt(input: QueuePromptInput, options: RequestOptions = {}): Promise<QueuedPrompt> {
+    const promptId = input.promptId ?? randomUUID();
+    const body: Record<string, unknown> = { prompt: input.prompt, client_id: this.clientId, prompt_id: promptId };
+    if (input.extraData) body.extra_data = input.extraData;
+    if (input.front !== undefined) body.front = input.front;
+    if (input.number !== undefined) body.number = input.number;
+    if (input.partialExecutionTargets) body.partial_execution_targets = input.partialExecutionTargets;
+    const response = await this.#request('/prompt', { method: 'POST', json: body }, options);
+    if (response.status === 400) {
+      const rejected = PromptRejected.safeParse(await this.#json(response, '/prompt'));
+      if (!rejected.success) throw notComfyUi(this.#url('/prompt'), 'an error without ComfyUI\'s error shape');
+      throw promptRejection(rejected.data);
+    }
+    await this.#ensureOk(response, '/prompt');
+    const accepted = this.#parse(PromptAccepted, await this.#json(response, '/prompt'), '/prompt');
+    return { promptId: accepted.prompt_id, number: accepted.number, nodeErrors: accepted.node_errors };
+  }
+
+  /** Running and pending jobs of every client on this server; pending sorted by execution order. */
+  async getQueue(options: RequestOptions = {}): Promise<QueueSnapshot> {
+    const raw = this.#parse(QueueResponse, await this.#getJson('/queue', options), '/queue');
+    const toItem = (tuple: z.infer<typeof QueueResponse>['queue_running'][number]): QueueItem => {
+      const [number, promptId, prompt, extraData, outputsToExecute] = tuple;
+      const clientId = typeof extraData.client_id === 'string' ? extraData.client_id : undefined;
+      return { number, promptId, prompt, extraData, outputsToExecute, ...(clientId ? { clientId } : {}) };
+    };
+    const pending = raw.queue_pending.map(toItem).sort((a, b) => a.number - b.number || (a.promptId < b.promptId ? -1 : a.promptId > b.promptId ? 1 : 0));
+    return { running: raw.queue_running.map(toItem), pending };
+  }
+
+  /** Removes pending jobs (running ones are ignored by ComfyUI: interrupt those). */
+  async deleteFromQueue(promptIds: string[], options: RequestOptions = {}): Promise<void> {
+    await this.#postEmpty('/queue', { delete: promptIds }, options);
+  }
+
+  /** Drops every pending job on the server — every client's. */
+  async clearQueue(options: RequestOptions = {}): Promise<void> {
+    await this.#postEmpty('/queue', { clear: true }, options);
+  }
+
+  /** Interrupts `promptId` if it is the one running (a no-op otherwise); without an id, whatever runs. */
+  async interrupt(promptId?: string, options: RequestOptions = {}): Promise<void> {
+    await this.#postEmpty('/interrupt', promptId ? { prompt_id: promptId } : {}, options);
+  }
+
+  // ---- history ----
+
+  /** One history entry, or undefined while it is not written yet (ComfyUI answers `{}`). */
+  async getHistory(promptId: string, options: RequestOptions = {}): Promise<HistoryEntry | undefined> {
+    const history = this.#parse(HistoryResponse, await this.#getJson(`/history/${encodeURIComponent(promptId)}`, options), '/history');
+    return history[promptId];
+  }
+
+  /** History entries, oldest first. `maxItems` alone gives the newest N. Always paginate: entries can be large. */
+  async listHistory(query: { maxItems?: number; offset?: number } = {}, options: RequestOptions = {}): Promise<Array<{ promptId: string; entry: HistoryEntry }>> {
+    const params = new URLSearchParams();
+    if (query.maxItems !== undefined) params.set('max_items', String(Math.trunc(query.maxItems)));
+    if (query.offset !== undefined) params.set('offset', String(Math.trunc(query.offset)));
+    const path = `/history${params.size > 0 ? `?${params.toString()}` : ''}`;
+    const history = this.#parse(HistoryResponse, await this.#getJson(path, options), '/history');
+    return Object.entries(history).map(([promptId, entry]) => ({ promptId, entry }));
+  }
+
+  async deleteHistory(promptIds: string[], options: RequestOptions = {}): Promise<void> {
+    await this.#postEmpty('/history', { delete: promptIds }, options);
+  }
+
+  async clearHistory(options: RequestOptions = {}): Promise<void> {
+    await this.#postEmpty('/history', { clear: true }, options);
+  }
+
+  // ---- nodes and models ----
+
+  /**
+   * Every node definition, cached for this server until `refresh` is asked (model lists and
+   * installed nodes change: refresh before converting a workflow).
+   */
+  async getObjectInfo(options: RequestOptions & { refresh?: boolean } = {}): Promise<{ objectInfo: ObjectInfo; problems: ObjectInfoProblem[] }> {
+    if (options.refresh || !this.#objectInfo) {
+      const loading = this.#getJson('/object_info', { timeoutMs: this.#deps.objectInfoTimeoutMs ?? 60_000, ...options }).then((raw) => {
+        try {
+          return parseObjectInfo(raw);
+        } catch {
+          throw notComfyUi(this.#url('/object_info'), 'object_info is not an object');
+        }
+      });
+      this.#objectInfo = loading;
+      loading.catch(() => {
+        if (this.#objectInfo === loading) this.#objectInfo = undefined; // a failed load is not cached
+      });
+    }
+    return this.#objectInfo;
+  }
+
+  /** Model folder keys (checkpoints, loras, vae, …). */
+  async listModelFolders(options: RequestOptions = {}): Promise<string[]> {
+    return this.#stringList(await this.#getJson('/models', options), '/models');
+  }
+
+  /** Files in one model folder, relative to it, with the server's own path separator. */
+  async listModels(folder: string, options: RequestOptions = {}): Promise<string[]> {
+    const path = `/models/${encodeURIComponent(folder)}`;
+    const response = await this.#request(path, { method: 'GET' }, options);
+    if (response.status === 404) throw new AppError('not_found', `ComfyUI has no model folder "${folder}".`, { details: { folder } });
+    await this.#ensureOk(response, path);
+    return this.#stringList(await this.#json(response, path), path);
+  }
+
+  /** Every model folder with its files, in the server's folder order (folders that fail to list are left out). */
+  async listAllModels(options: RequestOptions = {}): Promise<Record<string, string[]>> {
+    const folders = await this.listModelFolders(options);
+    const files = await Promise.all(folders.map((folder) => this.listModels(folder, options).catch(() => undefined)));
+    return Object.fromEntries(folders.flatMap((folder, index) => (files[index] ? [[folder, files[index]]] : [])));
+  }
+
+  // ---- files ----
+
+  /** Uploads an input file (image, video, audio). Use the returned `name`: ComfyUI may rename it. */
+  async uploadImage(input: UploadInput, options: RequestOptions = {}): Promise<z.infer<typeof UploadResult>> {
+    return this.#upload('/upload/image', input, undefined, options);
+  }
+
+  /** Uploads a mask whose alpha replaces the alpha of `originalRef`. */
+  async uploadMask(input: UploadInput & { originalRef: FileRef }, options: RequestOptions = {}): Promise<z.infer<typeof UploadResult>> {
+    return this.#upload('/upload/mask', input, input.originalRef, options);
+  }
+
+  /** A file from ComfyUI's folders as a streaming Response (for large videos). The caller reads or cancels its body. */
+  async view(file: FileRef, options: RequestOptions = {}): Promise<Response> {
+    const params = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder ?? '', type: file.type ?? 'output' });
+    const path = `/view?${params.toString()}`;
+    const response = await this.#request(path, { method: 'GET' }, { ...options, timeoutMs: options.timeoutMs ?? 120_000 });
+    if (response.status === 404) throw new AppError('not_found', `ComfyUI has no file ${file.filename}${file.subfolder ? ` in ${file.subfolder}` : ''} (${file.type ?? 'output'}).`, { details: { ...file } });
+    await this.#ensureOk(response, '/view');
+    return response;
+  }
+
+  /** A file's bytes and content type. */
+  async viewBytes(file: FileRef, options: RequestOptions = {}): Promise<{ bytes: Buffer; contentType: string }> {
+    const response = await this.view(file, options);
+    return { bytes: Buffer.from(await response.arrayBuffer()), contentType: response.headers.get('content-type') ?? 'application/octet-stream' };
+  }
+
+  // ---- system ----
+
+  /** Version, OS and devices (GPU name, VRAM). */
+  async systemStats(options: RequestOptions = {}): Promise<z.infer<typeof SystemStats>> {
+    return this.#parse(SystemStats, await this.#getJson('/system_stats', options), '/system_stats');
+  }
+
+  /** Server feature flags (`supports_preview_metadata`, `max_upload_size`, …). */
+  async features(options: RequestOptions = {}): Promise<Record<string, unknown>> {
+    const raw = await this.#getJson('/features', options);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw notComfyUi(this.#url('/features'), 'features is not an object');
+    return raw as Record<string, unknown>;
+  }
+
+  /** Asks the worker to unload models and/or free memory after the current prompt. */
+  async free(input: { unloadModels?: boolean; freeMemory?: boolean }, options: RequestOptions = {}): Promise<void> {
+    await this.#postEmpty('/free', { unload_models: input.unloadModels ?? false, free_memory: input.freeMemory ?? false }, options);
+  }
+
+  /** The full URL of an API path (for messages and for opening ComfyUI). */
+  url(path = '/'): string {
+    return this.#url(path).toString();
+  }
+
+  // ---- plumbing ----
+
+  #url(path: string): URL {
+    // Every route is served under /api too; the protocol doc recommends it (custom-node routes and the frontend cannot shadow it).
+    return new URL(`${this.baseUrl}/api${path}`);
+  }
+
+  async #request(path: string, init: { method: string; json?: unknown; body?: FormData }, options: RequestOptions): Promise<Response> {
+    const url = this.#url(path);
+    const timeoutMs = options.timeoutMs ?? this.#deps.timeoutMs ?? 15_000;
+    const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
+    const headers: Record<string, string> = { ...this.#deps.headers };
+    let body: string | FormData | undefined;
+    if (init.json !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      body = JSON.stringify(init.json);
+    } else if (init.body) {
+      body = init.body;
+    }
+    try {
+      return await this.#fetch(url, { method: init.method, headers, body, signal: AbortSignal.any(signals), redirect: 'follow' });
+    } catch (error) {
+      throw requestFailure(error, url, timeoutMs);
+    }
+  }
+
+  async #getJson(path: string, options: RequestOptions): Promise<unknown> {
+    const response = await this.#request(path, { method: 'GET' }, options);
+    await this.#ensureOk(response, path);
+    return this.#json(response, path, options.timeoutMs);
+  }
+
+  async #postEmpty(path: string, json: unknown, options: RequestOptions): Promise<void> {
+    const response = await this.#request(path, { method: 'POST', json }, options);
+    await this.#ensureOk(response, path);
+    await response.arrayBuffer().catch(() => undefined); // ComfyUI answers these with an empty body
+  }
+
+  async #json(response: Response, path: string, timeoutMs?: number): Promise<unknown> {
+    const type = response.headers.get('content-type') ?? '';
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw requestFailure(error, this.#url(path), timeoutMs ?? this.#deps.timeoutMs ?? 15_000);
+    }
+    if (/text\/html/i.test(type) || /^\s*</.test(text)) throw notComfyUi(this.#url(path), 'it sent a web page');
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw notComfyUi(this.#url(path), `${path} is not JSON`);
+    }
+  }
+
+  async #ensureOk(response: Response, path: string): Promise<void> {
+    if (response.ok) return;
+    const text = await response.text().catch(() => '');
+    const where = describeAddress(this.#url(path));
+    if (response.status === 401 || response.status === 403) {
+      throw new AppError('comfy_http_error', `${where} refused access (HTTP ${response.status}). If the server sits behind a protected proxy, add its token in Settings › Connections.`, {
+        details: { status: response.status, path },
+      });
+    }
+    if (response.status === 404) throw notComfyUi(this.#url(path), `${path} does not exist there`);
+    throw new AppError('comfy_http_error', `ComfyUI at ${where} answered HTTP ${response.status} to ${path}${text && !/^\s*</.test(text) ? `: ${text.trim().slice(0, 300)}` : ''}.`, {
+      details: { status: response.status, path, body: text.slice(0, 2000) },
+    });
+  }
+
+  #parse<S extends z.ZodType>(schema: S, raw: unknown, path: string): z.output<S> {
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw notComfyUi(this.#url(path), `${path} has an unexpected shape`);
+    return parsed.data;
+  }
+
+  #stringList(raw: unknown, path: string): string[] {
+    if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string')) throw notComfyUi(this.#url(path), `${path} is not a list of names`);
+    return raw as string[];
+  }
+
+  async #upload(path: string, input: UploadInput, originalRef: FileRef | undefined, options: RequestOptions): Promise<z.infer<typeof UploadResult>> {
+    const form = new FormData();
+    const blob = input.data instanceof Blob ? input.data : new Blob([input.data as Uint8Array<ArrayBuffer>]);
+    form.set('image', blob, input.filename);
+    form.set('type', input.type ?? 'input');
+    if (input.subfolder) form.set('subfolder', input.subfolder);
+    if (input.overwrite) form.set('overwrite', 'true');
+    if (originalRef) form.set('original_ref', JSON.stringify({ filename: originalRef.filename, subfolder: originalRef.subfolder ?? '', type: originalRef.type ?? 'input' }));
+    const response = await this.#request(path, { method: 'POST', body: form }, { ...options, timeoutMs: options.timeoutMs ?? 120_000 });
+    if (response.status === 413) throw new AppError('comfy_http_error', `${input.filename} is larger than ComfyUI accepts (its --max-upload-size).`, { details: { status: 413, filename: input.filename } });
+    await this.#ensureOk(response, path);
+    return this.#parse(UploadResult, await this.#json(response, path), path);
+  }
+}
+
+/** A 400 from POST /prompt as an AppError whose message names the failing nodes and ComfyUI's own words. */
+export function promptRejection(rejected: z.infer<typeof PromptRejected>): AppError {
+  const error = typeof rejected.error === 'string' ? { type: 'error', message: rejected.error, details: '', extra_info: {} } : rejected.error;
+  const lines = Object.entries(rejected.node_errors).flatMap(([nodeId, node]) =>
+    node.errors.map((item) => `node ${nodeId} (${node.class_type}): ${item.message}${item.details ? ` — ${item.details}` : ''}`),
+  );
+  const head = `ComfyUI rejected the prompt: ${error.message}${error.details && lines.length === 0 ? ` (${error.details})` : ''}`;
+  const userMessage = lines.length > 0 ? `${head}. ${lines.slice(0, 5).join('; ')}${lines.length > 5 ? `; and ${lines.length - 5} more` : ''}.` : `${head}.`;
+  return new AppError('comfy_invalid_prompt', userMessage, { details: { error, nodeErrors: rejected.node_errors } });
+}

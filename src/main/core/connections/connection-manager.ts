@@ -1,0 +1,337 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ConnectionProfile,
+  type ConnectionDraft,
+  type ConnectionHealth,
+  type ConnectionSecrets,
+  type ConnectionsSettings,
+  type ConnectionsSnapshot,
+  type ModelsListing,
+  type OpenResult,
+} from '@shared/domain/connection';
+import type { ServerInventory } from '@shared/domain/inventory';
+import type { BackoffOptions } from '../comfy/backoff';
+import type { ComfyClient, FetchLike } from '../comfy/comfy-client';
+import { Emitter, type Unsubscribe } from '../lib/emitter';
+import { AppError, systemErrorCode } from '../lib/errors';
+import { defaultKnownHostsPath, readKnownHostsFile } from './known-hosts';
+import type { Logger } from '../lib/logger';
+import type { SettingsService } from '../settings/settings-service';
+import { SECRET_NAMES, secretKey, type SecretStore } from './secret-store';
+import { ServerConnection, type ConnectionSecretsValue } from './server-connection';
+
+/** What the connection manager tells the core. */
+export interface ConnectionManagerEvents {
+  /** Profiles, the active one, which are online: after every change. */
+  changed: ConnectionsSnapshot;
+  /** One connection's health, on every change. */
+  health: ConnectionHealth;
+  /** A server's node types and model files, whenever they were (re)read. */
+  inventory: ServerInventory;
+}
+
+/** Options that differ between the app and tests. */
+export interface ConnectionOptions {
+  /** @default ~/.ssh/known_hosts */
+  knownHostsPath?: string;
+  /** @default process.env.SSH_AUTH_SOCK */
+  agentSocket?: string;
+  /** @default 15000 */
+  healthIntervalMs?: number;
+  /** Deadline of one health check. @default 8000 */
+  checkTimeoutMs?: number;
+  backoff?: BackoffOptions;
+  fetch?: FetchLike;
+  /** Keep the active and chosen profiles online. Off for one-shot CLI runs. @default true */
+  autoConnect?: boolean;
+}
+
+/** The manager's collaborators: settings for profiles, the secret store, and the shell's window opener. */
+export interface ConnectionManagerDeps extends ConnectionOptions {
+  settings: SettingsService;
+  secrets: SecretStore;
+  log: Logger;
+  /** Opens ComfyUI's own page in a desktop window (the Electron shell provides it). */
+  openWindow?: (url: string) => Promise<void>;
+  now?: () => number;
+}
+
+/**
+ * Owns the connection profiles (in settings) and their secrets (in the secret store), keeps the
+ * active profile and any others the user chose online, and tells everyone about their health and
+ * inventories. Other areas reach ComfyUI through `client(serverId)` and check workflows against
+ * `inventory(serverId)`.
+ */
+export class ConnectionManager {
+  readonly #deps: ConnectionManagerDeps;
+  readonly #emitter: Emitter<ConnectionManagerEvents>;
+  readonly #connections = new Map<string, { connection: ServerConnection; signature: string; off: Unsubscribe[] }>();
+  /** Health of profiles that are not online: the last test or the last state before going offline. */
+  readonly #lastHealth = new Map<string, ConnectionHealth>();
+  #offSettings: Unsubscribe | undefined;
+  #started = false;
+
+  constructor(deps: ConnectionManagerDeps) {
+    this.#deps = deps;
+    this.#emitter = new Emitter(deps.log);
+  }
+
+  on<K extends keyof ConnectionManagerEvents>(name: K, listener: (payload: ConnectionManagerEvents[K]) => void): Unsubscribe {
+    return this.#emitter.on(name, listener);
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    this.#offSettings = this.#deps.settings.on('changed', () => this.#reconcile());
+    this.#reconcile();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#started) return;
+    this.#started = false;
+    this.#offSettings?.();
+    await Promise.all([...this.#connections.keys()].map((id) => this.#disconnect(id)));
+  }
+
+  // ---- what other areas use ----
+
+  /** The ComfyUI client of an online profile (undefined while it is offline). @default the active profile */
+  client(serverId?: string): ComfyClient | undefined {
+    const id = serverId ?? this.#settings().activeId ?? undefined;
+    return id ? this.#connections.get(id)?.connection.client : undefined;
+  }
+
+  /** The node types and model files of an online server, once read. */
+  inventory(serverId: string): ServerInventory | undefined {
+    return this.#connections.get(serverId)?.connection.inventory;
+  }
+
+  health(serverId: string): ConnectionHealth {
+    return this.#connections.get(serverId)?.connection.health ?? this.#lastHealth.get(serverId) ?? this.#idleHealth(serverId);
+  }
+
+  get activeId(): string | null {
+    return this.#settings().activeId;
+  }
+
+  snapshot(): ConnectionsSnapshot {
+    const settings = this.#settings();
+    return {
+      profiles: settings.profiles,
+      activeId: settings.activeId,
+      online: [...this.#connections.keys()],
+      health: settings.profiles.map((profile) => this.health(profile.id)),
+      withSecrets: settings.profiles.filter((profile) => SECRET_NAMES.some((name) => this.#deps.secrets.get(secretKey(profile.id, name)) !== undefined)).map((profile) => profile.id),
+      secretStorage: this.#deps.secrets.kind,
+    };
+  }
+
+  // ---- commands ----
+
+  save(draft: ConnectionDraft, secrets: ConnectionSecrets = {}): ConnectionsSnapshot {
+    const settings = this.#settings();
+    const id = draft.id ?? randomUUID();
+    const existing = settings.profiles.find((profile) => profile.id === id);
+    let profile = ConnectionProfile.parse({ ...draft, id });
+    // A pinned host key belongs to one host and port: editing either drops it, so the new host is checked again.
+    if (profile.kind === 'ssh' && existing?.kind === 'ssh' && (existing.host !== profile.host || existing.port !== profile.port)) {
+      profile = { ...profile, pinnedHostKey: undefined };
+    }
+    if (profile.kind === 'ssh' && !existing) profile = { ...profile, pinnedHostKey: draft.kind === 'ssh' ? draft.pinnedHostKey : undefined };
+    for (const name of SECRET_NAMES) {
+      const value = secrets[name];
+      if (value === undefined) continue;
+      if (value === '') this.#deps.secrets.delete(secretKey(id, name));
+      else this.#deps.secrets.set(secretKey(id, name), value);
+    }
+    const profiles = existing ? settings.profiles.map((item) => (item.id === id ? profile : item)) : [...settings.profiles, profile];
+    const activeId = settings.activeId ?? id;
+    // Secrets are not in settings, so a secret-only change must restart the connection itself.
+    if (this.#connections.has(id)) void this.#disconnect(id);
+    this.#lastHealth.delete(id); // after the disconnect, which remembers errors: an edited profile starts afresh
+    this.#update({ ...settings, profiles, activeId });
+    return this.snapshot();
+  }
+
+  delete(id: string): ConnectionsSnapshot {
+    const settings = this.#settings();
+    this.#profile(id);
+    for (const name of SECRET_NAMES) this.#deps.secrets.delete(secretKey(id, name));
+    const profiles = settings.profiles.filter((profile) => profile.id !== id);
+    this.#lastHealth.delete(id);
+    this.#update({ profiles, activeId: settings.activeId === id ? (profiles[0]?.id ?? null) : settings.activeId, alsoOnline: settings.alsoOnline.filter((item) => item !== id) });
+    return this.snapshot();
+  }
+
+  setActive(id: string): ConnectionsSnapshot {
+    this.#profile(id);
+    this.#update({ ...this.#settings(), activeId: id });
+    return this.snapshot();
+  }
+
+  setOnline(id: string, online: boolean): ConnectionsSnapshot {
+    this.#profile(id);
+    const settings = this.#settings();
+    if (!online && settings.activeId === id) {
+      throw new AppError('invalid_input', 'The default connection stays online. Make another connection the default first.');
+    }
+    const alsoOnline = online ? [...new Set([...settings.alsoOnline, id])] : settings.alsoOnline.filter((item) => item !== id);
+    this.#update({ ...settings, alsoOnline });
+    return this.snapshot();
+  }
+
+  /** One check of a saved profile or an unsaved draft; nothing is kept except what it teaches about host keys. */
+  async test(input: { id: string } | { profile: ConnectionDraft; secrets?: ConnectionSecrets }): Promise<ConnectionHealth> {
+    let profile: ConnectionProfile;
+    let secrets: ConnectionSecretsValue;
+    if ('id' in input) {
+      profile = this.#profile(input.id);
+      secrets = this.#secretsOf(profile.id);
+    } else {
+      const id = input.profile.id ?? 'draft';
+      profile = ConnectionProfile.parse({ ...input.profile, id });
+      const stored = this.#secretsOf(id);
+      secrets = { passphrase: input.secrets?.passphrase || stored.passphrase, headerValue: input.secrets?.headerValue || stored.headerValue };
+    }
+    const connection = this.#build(profile, secrets, { readInventory: false });
+    const health = await connection.probe();
+    if ('id' in input || input.profile.id) {
+      if (!this.#connections.has(profile.id)) this.#lastHealth.set(profile.id, health);
+      this.#emitter.emit('health', this.health(profile.id));
+    }
+    return health;
+  }
+
+  /** Pins an SSH host key the user confirmed: it must be the one the server presented. */
+  trustHostKey(id: string, fingerprint: string): ConnectionsSnapshot {
+    const profile = this.#profile(id);
+    if (profile.kind !== 'ssh') throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
+    const seen = this.health(id).hostKey;
+    if (!seen || seen.kind !== 'unknown' || seen.fingerprint !== fingerprint) {
+      throw new AppError('ssh_host_key_unknown', `That fingerprint is not the one ${profile.host} presented. Test the connection again and compare the fingerprint it shows.`, { details: { fingerprint } });
+    }
+    if (this.#connections.has(id)) void this.#disconnect(id);
+    this.#lastHealth.delete(id); // the host-key error is answered
+    const settings = this.#settings();
+    this.#update({ ...settings, profiles: settings.profiles.map((item) => (item.id === id && item.kind === 'ssh' ? { ...item, pinnedHostKey: fingerprint } : item)) });
+    return this.snapshot();
+  }
+
+  /** ComfyUI's own page: a desktop window when the shell can open one, otherwise the URL for the caller's browser. */
+  async open(id: string, options: { canOpenWindow: boolean }): Promise<OpenResult> {
+    const profile = this.#profile(id);
+    const url = profile.kind === 'ssh' ? this.#connections.get(id)?.connection.localUrl : profile.url;
+    if (!url) throw new AppError('comfy_offline', `${profile.name} is not connected, so its tunnel has no local address yet. Bring it online first.`);
+    if (options.canOpenWindow && this.#deps.openWindow) {
+      await this.#deps.openWindow(url);
+      return { url, openedBy: 'window' };
+    }
+    if (profile.kind === 'ssh') {
+      return {
+        url,
+        openedBy: 'client',
+        note: `This is the SSH tunnel's local end on the machine running ComfyDesk. It opens only in a browser on that machine; from elsewhere, forward the port yourself (ssh -L ${url.split(':').at(-1)}:${profile.remoteHost}:${profile.remotePort} ${profile.username}@${profile.host}${profile.port === 22 ? '' : ` -p ${profile.port}`}).`,
+      };
+    }
+    if (profile.kind === 'url' && profile.authHeader) return { url, openedBy: 'client', note: 'The browser does not send ComfyDesk\'s saved token: the proxy may ask you to sign in.' };
+    return { url, openedBy: 'client' };
+  }
+
+  /** Installed models by folder on a server (the active one by default). */
+  async models(serverId: string | undefined, refresh: boolean): Promise<ModelsListing> {
+    const id = serverId ?? this.#settings().activeId;
+    if (!id) throw new AppError('connection_not_found', 'There is no ComfyUI connection yet. Add one in Settings › Connections.');
+    const profile = this.#profile(id);
+    const connection = this.#connections.get(id)?.connection;
+    if (!connection?.client) throw new AppError('comfy_offline', `${profile.name} is not connected right now. ${this.health(id).reason ?? ''}`.trim());
+    const inventory = !refresh && connection.inventory ? connection.inventory : await connection.refreshInventory();
+    return { serverId: id, folders: Object.entries(inventory.models).map(([name, files]) => ({ name, files })), fetchedAt: inventory.fetchedAt };
+  }
+
+  // ---- internals ----
+
+  #settings(): ConnectionsSettings {
+    return this.#deps.settings.get().connections;
+  }
+
+  #update(connections: ConnectionsSettings): void {
+    this.#deps.settings.update({ connections });
+  }
+
+  #profile(id: string): ConnectionProfile {
+    const profile = this.#settings().profiles.find((item) => item.id === id);
+    if (!profile) throw new AppError('connection_not_found', 'That connection no longer exists. It may have been deleted in another window.', { details: { id } });
+    return profile;
+  }
+
+  #secretsOf(id: string): ConnectionSecretsValue {
+    const passphrase = this.#deps.secrets.get(secretKey(id, 'passphrase'));
+    const headerValue = this.#deps.secrets.get(secretKey(id, 'headerValue'));
+    return { ...(passphrase !== undefined ? { passphrase } : {}), ...(headerValue !== undefined ? { headerValue } : {}) };
+  }
+
+  #idleHealth(id: string): ConnectionHealth {
+    return { serverId: id, state: 'offline', reason: 'Not connected.', isSocketOpen: false, checkedAt: (this.#deps.now ?? Date.now)() };
+  }
+
+  #build(profile: ConnectionProfile, secrets: ConnectionSecretsValue, options: { readInventory: boolean }): ServerConnection {
+    const knownHostsPath = this.#deps.knownHostsPath ?? defaultKnownHostsPath();
+    return new ServerConnection({
+      profile,
+      secrets,
+      log: this.#deps.log.child(profile.id),
+      agentSocket: this.#deps.agentSocket,
+      readKnownHosts: async () => {
+        try {
+          return await readKnownHostsFile(knownHostsPath);
+        } catch (error) {
+          // An unreadable file trusts nothing: every host is then unknown and needs confirming.
+          this.#deps.log.warn('known_hosts unreadable', { path: knownHostsPath, code: systemErrorCode(error) });
+          return '';
+        }
+      },
+      now: this.#deps.now,
+      fetch: this.#deps.fetch,
+      healthIntervalMs: this.#deps.healthIntervalMs,
+      checkTimeoutMs: this.#deps.checkTimeoutMs,
+      backoff: this.#deps.backoff,
+      readInventory: options.readInventory,
+    });
+  }
+
+  #reconcile(): void {
+    if (!this.#started) return;
+    const settings = this.#settings();
+    const wanted = new Map<string, ConnectionProfile>();
+    if (this.#deps.autoConnect ?? true) {
+      for (const profile of settings.profiles) {
+        if (profile.id === settings.activeId || settings.alsoOnline.includes(profile.id)) wanted.set(profile.id, profile);
+      }
+    }
+    for (const [id, entry] of this.#connections) {
+      const profile = wanted.get(id);
+      if (!profile || JSON.stringify(profile) !== entry.signature) void this.#disconnect(id);
+    }
+    for (const [id, profile] of wanted) {
+      if (this.#connections.has(id)) continue;
+      const connection = this.#build(profile, this.#secretsOf(id), { readInventory: true });
+      const off = [connection.on('health', (health) => this.#emitter.emit('health', health)), connection.on('inventory', (inventory) => this.#emitter.emit('inventory', inventory))];
+      this.#connections.set(id, { connection, signature: JSON.stringify(profile), off });
+      connection.start();
+    }
+    this.#emitter.emit('changed', this.snapshot());
+  }
+
+  async #disconnect(id: string): Promise<void> {
+    const entry = this.#connections.get(id);
+    if (!entry) return;
+    this.#connections.delete(id);
+    for (const off of entry.off) off();
+    const last = entry.connection.health;
+    // Keep what needs the user (an unknown host key to confirm), forget the rest.
+    if (last.state === 'error') this.#lastHealth.set(id, last);
+    await entry.connection.stop();
+    if (this.#started && this.#settings().profiles.some((profile) => profile.id === id)) this.#emitter.emit('health', this.health(id));
+  }
+}

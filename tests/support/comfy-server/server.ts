@@ -1,0 +1,688 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { extname, join, relative, resolve, sep } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { annotatedFileExists, PromptExecutor, type ExecutionHost, type InjectedFailure, type PromptNode, type QueueTuple } from './executor';
+import { loadObjectInfo, type NodeDefinition } from './object-info';
+import { validatePrompt } from './validate';
+
+/** Model file extensions ComfyUI lists (folder_paths.supported_pt_extensions). */
+const MODEL_EXTENSIONS = new Set(['.ckpt', '.pt', '.pt2', '.bin', '.pth', '.safetensors', '.pkl', '.sft']);
+/** The folder keys a stock 0.3.64 answers to GET /models, in its order (transcript O). */
+export const MODEL_FOLDERS = ['checkpoints', 'configs', 'loras', 'vae', 'text_encoders', 'diffusion_models', 'clip_vision', 'style_models', 'embeddings', 'diffusers', 'vae_approx', 'controlnet', 'gligen', 'upscale_models', 'custom_nodes', 'hypernetworks', 'photomaker', 'classifiers', 'model_patches', 'audio_encoders'];
+const SERVER_FEATURES = { supports_preview_metadata: true, max_upload_size: 104857600 };
+const MIME: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.flac': 'audio/flac', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.json': 'application/json', '.txt': 'text/plain' };
+
+/** How to start the emulated ComfyUI. */
+export interface ComfyServerOptions {
+  /** @default 0 (a free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** Base folder for input/output/temp/models; a temporary one (removed on stop) when absent. */
+  dataDir?: string;
+  /** ms every ordinary node takes. @default 0 */
+  nodeMs?: number;
+  /** Overrides PeerSlowSteps' step_ms when set (tests keep runs short or long without new prompts). */
+  stepMs?: number;
+  /** Model files to create: folder key → relative paths. */
+  models?: Record<string, string[]>;
+  /** Reported by /system_stats. @default '0.3.64' */
+  version?: string;
+  /** The first device /system_stats lists. @default a CPU device like the recorded server's */
+  device?: { name: string; type: string; vram_total: number; vram_free: number };
+}
+
+/** Everything a test can see or change about the emulated server. */
+export interface ComfyTestServer {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Raw queue state: running and pending tuples (pending is the raw heap, as ComfyUI keeps it). */
+  queue(): { running: QueueTuple[]; pending: QueueTuple[] };
+  /** History entries by prompt id, in completion order. */
+  history(): Record<string, Record<string, unknown>>;
+  /** Client ids of the sockets connected now. */
+  socketClientIds(): string[];
+  /** Every HTTP request the server received, in order (method and path with query). */
+  readonly requests: Array<{ method: string; path: string }>;
+  /** Makes the next run of a matching node fail or drop every socket. */
+  injectFailure(failure: InjectedFailure): void;
+  /** Delays every HTTP answer by `ms` (a slow server). */
+  setResponseDelay(ms: number): void;
+  setTiming(timing: { nodeMs?: number; stepMs?: number | undefined }): void;
+  /** Closes every WebSocket (a dropped link), keeping the server up. */
+  dropSockets(): void;
+  /** Waits until nothing runs and nothing is pending. */
+  waitForIdle(timeoutMs?: number): Promise<void>;
+  /** Stops and starts again on the same port: queue, history and temp files are gone, as after a real restart. */
+  restart(): Promise<void>;
+  /** Stops listening, leaving the port closed (a crashed server), until `start()`. */
+  crash(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts a ComfyUI protocol server on 127.0.0.1 (port 0 by default) that behaves like ComfyUI 0.3.64. */
+export async function startComfyServer(options: ComfyServerOptions = {}): Promise<ComfyTestServer> {
+  const server = new EmulatedComfy(options);
+  await server.start();
+  return server;
+}
+
+class EmulatedComfy implements ComfyTestServer {
+  readonly dataDir: string;
+  readonly requests: Array<{ method: string; path: string }> = [];
+  readonly #ownsDataDir: boolean;
+  readonly #options: ComfyServerOptions;
+  readonly #objectInfo: Record<string, NodeDefinition> = loadObjectInfo();
+  readonly #dirs: ExecutionHost['dirs'];
+  readonly #sockets = new Map<string, WebSocket>();
+  readonly #socketFlags = new Map<string, Record<string, unknown>>();
+  readonly #executor: PromptExecutor;
+  #http: Server | undefined;
+  #wss: WebSocketServer | undefined;
+  #port = 0;
+  #number = 0;
+  #heap: QueueTuple[] = [];
+  #running: QueueTuple | undefined;
+  #history = new Map<string, Record<string, unknown>>();
+  #interrupted = false;
+  #lastNodeId: string | null = null;
+  #currentClient: string | null = null;
+  #failures: InjectedFailure[] = [];
+  #responseDelayMs = 0;
+  #timing: { nodeMs: number; stepMs: number | undefined };
+  #worker: Promise<void> | undefined;
+  #generation = 0;
+  #timers = new Set<NodeJS.Timeout>();
+  #idleWaiters: Array<() => void> = [];
+  #freeMemory = false;
+
+  constructor(options: ComfyServerOptions) {
+    this.#options = options;
+    this.#ownsDataDir = options.dataDir === undefined;
+    this.dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'comfy-test-server-'));
+    this.#dirs = { input: join(this.dataDir, 'input'), output: join(this.dataDir, 'output'), temp: join(this.dataDir, 'temp') };
+    for (const dir of Object.values(this.#dirs)) mkdirSync(dir, { recursive: true });
+    for (const [folder, files] of Object.entries(options.models ?? {})) {
+      for (const file of files) {
+        const path = join(this.dataDir, 'models', folder, file);
+        mkdirSync(resolve(path, '..'), { recursive: true });
+        writeFileSync(path, 'weights');
+      }
+    }
+    this.#timing = { nodeMs: options.nodeMs ?? 0, stepMs: options.stepMs };
+    this.#executor = new PromptExecutor(this.#host());
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  queue(): { running: QueueTuple[]; pending: QueueTuple[] } {
+    return { running: this.#running ? [this.#running] : [], pending: [...this.#heap] };
+  }
+
+  history(): Record<string, Record<string, unknown>> {
+    return Object.fromEntries(this.#history);
+  }
+
+  socketClientIds(): string[] {
+    return [...this.#sockets.keys()];
+  }
+
+  injectFailure(failure: InjectedFailure): void {
+    this.#failures.push(failure);
+  }
+
+  setResponseDelay(ms: number): void {
+    this.#responseDelayMs = ms;
+  }
+
+  setTiming(timing: { nodeMs?: number; stepMs?: number | undefined }): void {
+    this.#timing = { nodeMs: timing.nodeMs ?? this.#timing.nodeMs, stepMs: 'stepMs' in timing ? timing.stepMs : this.#timing.stepMs };
+  }
+
+  dropSockets(): void {
+    for (const socket of this.#sockets.values()) socket.terminate();
+    this.#sockets.clear();
+  }
+
+  async waitForIdle(timeoutMs = 10_000): Promise<void> {
+    if (!this.#running && this.#heap.length === 0) return;
+    await new Promise<void>((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error('the test server did not become idle in time')), timeoutMs);
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolvePromise();
+      });
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.#http) return;
+    const http = createServer((request, response) => void this.#handle(request, response));
+    const wss = new WebSocketServer({ noServer: true });
+    http.on('upgrade', (request, socket, head) => {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      if (url.pathname !== '/ws' && url.pathname !== '/api/ws') {
+        socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      if (!originAllowed(request)) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => this.#onSocket(ws, url.searchParams.get('clientId') ?? ''));
+    });
+    await new Promise<void>((resolvePromise, reject) => {
+      http.once('error', reject);
+      http.listen(this.#port || this.#options.port || 0, this.#options.host ?? '127.0.0.1', () => resolvePromise());
+    });
+    this.#port = (http.address() as AddressInfo).port;
+    this.#http = http;
+    this.#wss = wss;
+  }
+
+  async crash(): Promise<void> {
+    this.#generation += 1; // the running prompt's worker stops at its next step
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.dropSockets();
+    const http = this.#http;
+    const wss = this.#wss;
+    this.#http = undefined;
+    this.#wss = undefined;
+    wss?.close();
+    if (http) {
+      http.closeAllConnections();
+      await new Promise<void>((resolvePromise) => http.close(() => resolvePromise()));
+    }
+    this.#heap = [];
+    this.#running = undefined;
+    this.#history.clear();
+    this.#lastNodeId = null;
+    this.#currentClient = null;
+    this.#executor.reset();
+    rmSync(this.#dirs.temp, { recursive: true, force: true });
+    mkdirSync(this.#dirs.temp, { recursive: true });
+    this.#worker = undefined;
+    this.#notifyIdle();
+  }
+
+  async restart(): Promise<void> {
+    await this.crash();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.crash();
+    if (this.#ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  // ---- websocket ----
+
+  #onSocket(ws: WebSocket, requestedId: string): void {
+    const sid = requestedId || randomUUID().replace(/-/g, '');
+    // Reusing a client id replaces the old socket: it stays open but hears nothing more.
+    this.#sockets.delete(sid);
+    this.#sockets.set(sid, ws);
+    this.#socketFlags.set(sid, {});
+    send(ws, { type: 'status', data: { status: this.#queueInfo(), sid } });
+    if (this.#currentClient === sid && this.#lastNodeId !== null) send(ws, { type: 'executing', data: { node: this.#lastNodeId } });
+    let first = true;
+    ws.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      try {
+        const message = JSON.parse(data.toString()) as { type?: unknown; data?: unknown };
+        if (first && message.type === 'feature_flags') {
+          this.#socketFlags.set(sid, (message.data as Record<string, unknown> | undefined) ?? {});
+          send(ws, { type: 'feature_flags', data: SERVER_FEATURES });
+        }
+        first = false;
+      } catch {
+        // ComfyUI logs invalid JSON from a client and carries on.
+      }
+    });
+    ws.on('close', () => {
+      if (this.#sockets.get(sid) === ws) {
+        this.#sockets.delete(sid);
+        this.#socketFlags.delete(sid);
+      }
+    });
+    ws.on('error', () => undefined);
+  }
+
+  #sendJson(type: string, data: unknown, sid: string | null): void {
+    if (sid === null) for (const ws of this.#sockets.values()) send(ws, { type, data });
+    else {
+      const ws = this.#sockets.get(sid);
+      if (ws) send(ws, { type, data });
+    }
+  }
+
+  #sendBinary(frame: Buffer, sid: string | null): void {
+    const targets = sid === null ? [...this.#sockets.values()] : [this.#sockets.get(sid)].filter((ws): ws is WebSocket => ws !== undefined);
+    for (const ws of targets) if (ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
+  }
+
+  #queueUpdated(): void {
+    this.#sendJson('status', { status: this.#queueInfo() }, null);
+  }
+
+  #queueInfo(): { exec_info: { queue_remaining: number } } {
+    return { exec_info: { queue_remaining: this.#heap.length + (this.#running ? 1 : 0) } };
+  }
+
+  // ---- worker ----
+
+  #host(): ExecutionHost {
+    const timing = () => this.#timing;
+    return {
+      objectInfo: this.#objectInfo,
+      dirs: this.#dirs,
+      sendJson: (type, data, sid) => this.#sendJson(type, data, sid),
+      sendBinary: (frame, sid) => this.#sendBinary(frame, sid),
+      supportsPreviewMetadata: (sid) => sid !== null && this.#socketFlags.get(sid)?.supports_preview_metadata === true,
+      isInterrupted: () => this.#interrupted,
+      takeFailure: (nodeId, classType) => {
+        const index = this.#failures.findIndex((failure) => (failure.nodeId === undefined || failure.nodeId === nodeId) && (failure.classType === undefined || failure.classType === classType));
+        return index < 0 ? undefined : this.#failures.splice(index, 1)[0];
+      },
+      dropSockets: () => this.dropSockets(),
+      setLastNodeId: (nodeId) => (this.#lastNodeId = nodeId),
+      // A getter, so setTiming() applies to a run already under way.
+      get timing() {
+        return timing();
+      },
+      sleep: (ms) => this.#sleep(ms),
+    };
+  }
+
+  #sleep(ms: number): Promise<void> {
+    const generation = this.#generation;
+    return new Promise((resolvePromise, reject) => {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (generation !== this.#generation) reject(new Error('server stopped'));
+        else resolvePromise();
+      }, ms);
+      this.#timers.add(timer);
+    });
+  }
+
+  #kick(): void {
+    if (this.#worker || this.#heap.length === 0) return;
+    const generation = this.#generation;
+    this.#worker = (async () => {
+      while (this.#heap.length > 0 && generation === this.#generation) {
+        const item = heapPop(this.#heap);
+        this.#running = item;
+        this.#queueUpdated();
+        this.#interrupted = false;
+        this.#currentClient = typeof item[3].client_id === 'string' ? item[3].client_id : null;
+        let result;
+        try {
+          result = await this.#executor.run(item);
+        } catch {
+          return; // the server stopped mid-run: nothing is written, as after a crash
+        }
+        if (generation !== this.#generation) return;
+        const extra = { ...item[3] };
+        delete extra.auth_token_comfy_org;
+        delete extra.api_key_comfy_org;
+        this.#history.set(item[1], {
+          prompt: [item[0], item[1], item[2], extra, item[4]],
+          outputs: result.outputs,
+          status: { status_str: result.success ? 'success' : 'error', completed: result.success, messages: result.messages },
+          meta: result.meta,
+        });
+        this.#running = undefined;
+        this.#queueUpdated();
+        if (this.#currentClient !== null) this.#sendJson('executing', { node: null, prompt_id: item[1] }, this.#currentClient);
+        if (this.#freeMemory) {
+          this.#executor.reset();
+          this.#freeMemory = false;
+        }
+      }
+    })().finally(() => {
+      if (generation !== this.#generation) return;
+      this.#worker = undefined;
+      this.#notifyIdle();
+      this.#kick();
+    });
+  }
+
+  #notifyIdle(): void {
+    if (this.#running || this.#heap.length > 0) return;
+    for (const waiter of this.#idleWaiters.splice(0)) waiter();
+  }
+
+  // ---- http ----
+
+  async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    this.requests.push({ method: request.method ?? 'GET', path: url.pathname + url.search });
+    if (this.#responseDelayMs > 0) await this.#sleep(this.#responseDelayMs).catch(() => undefined);
+    if (!originAllowed(request)) return plain(response, 403, '403: Forbidden');
+    const path = url.pathname.startsWith('/api/') ? url.pathname.slice(4) : url.pathname;
+    const body = request.method === 'POST' ? await readBody(request) : Buffer.alloc(0);
+    try {
+      await this.#route(request.method ?? 'GET', path, url.searchParams, body, request, response);
+    } catch {
+      plain(response, 500, '500 Internal Server Error\n\nServer got itself in trouble');
+    }
+  }
+
+  async #route(method: string, path: string, query: URLSearchParams, body: Buffer, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const jsonBody = (): Record<string, unknown> => JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    if (method === 'GET') {
+      if (path === '/') return plain(response, 200, '<!doctype html><title>ComfyUI</title>', 'text/html');
+      if (path === '/system_stats') return json(response, 200, this.#systemStats());
+      if (path === '/features') return json(response, 200, SERVER_FEATURES);
+      if (path === '/prompt') return json(response, 200, this.#queueInfo());
+      if (path === '/queue') return json(response, 200, { queue_running: this.#running ? [this.#running] : [], queue_pending: this.#heap });
+      if (path === '/object_info') return json(response, 200, this.#objectInfo);
+      if (path.startsWith('/object_info/')) {
+        const name = decodeURIComponent(path.slice('/object_info/'.length));
+        return json(response, 200, this.#objectInfo[name] ? { [name]: this.#objectInfo[name] } : {});
+      }
+      if (path === '/history') return json(response, 200, this.#listHistory(query));
+      if (path.startsWith('/history/')) {
+        const id = decodeURIComponent(path.slice('/history/'.length));
+        const entry = this.#history.get(id);
+        return json(response, 200, entry ? { [id]: entry } : {});
+      }
+      if (path === '/models') return json(response, 200, MODEL_FOLDERS);
+      if (path.startsWith('/models/')) {
+        const folder = decodeURIComponent(path.slice('/models/'.length));
+        if (!MODEL_FOLDERS.includes(folder)) return plain(response, 404, '404: Not Found');
+        return json(response, 200, listModelFiles(join(this.dataDir, 'models', folder)));
+      }
+      if (path === '/embeddings' || path === '/extensions') return json(response, 200, []);
+      if (path === '/view') return this.#view(query, response);
+      return plain(response, 404, '404: Not Found');
+    }
+    if (method === 'POST') {
+      if (path === '/prompt') return this.#postPrompt(jsonBody(), response);
+      if (path === '/queue') {
+        const data = jsonBody();
+        if (data.clear) {
+          this.#heap = [];
+          this.#queueUpdated();
+        }
+        if (Array.isArray(data.delete)) {
+          for (const id of data.delete) {
+            const index = this.#heap.findIndex((item) => item[1] === id);
+            if (index < 0) continue;
+            if (this.#heap.length === 1) {
+              this.#heap = [];
+              this.#queueUpdated();
+            } else {
+              this.#heap.splice(index, 1);
+              heapify(this.#heap);
+            }
+            this.#queueUpdated();
+          }
+        }
+        this.#notifyIdle();
+        return empty(response);
+      }
+      if (path === '/interrupt') {
+        let data: Record<string, unknown> = {};
+        try {
+          data = jsonBody();
+        } catch {
+          data = {};
+        }
+        const target = typeof data.prompt_id === 'string' && data.prompt_id ? data.prompt_id : undefined;
+        if (target === undefined || this.#running?.[1] === target) this.#interrupted = true;
+        return empty(response);
+      }
+      if (path === '/free') {
+        const data = jsonBody();
+        if (data.free_memory) this.#freeMemory = true;
+        if (data.free_memory && !this.#running) {
+          this.#executor.reset();
+          this.#freeMemory = false;
+        }
+        return empty(response);
+      }
+      if (path === '/history') {
+        const data = jsonBody();
+        if (data.clear) this.#history.clear();
+        if (Array.isArray(data.delete)) for (const id of data.delete) this.#history.delete(String(id));
+        return empty(response);
+      }
+      if (path === '/upload/image' || path === '/upload/mask') return this.#upload(path, body, request, response);
+      return plain(response, 405, '405: Method Not Allowed');
+    }
+    return plain(response, 405, '405: Method Not Allowed');
+  }
+
+  #postPrompt(data: Record<string, unknown>, response: ServerResponse): void {
+    let number: number;
+    if ('number' in data) number = Number(data.number);
+    else {
+      number = this.#number;
+      if (data.front) number = -number;
+      this.#number += 1;
+    }
+    if (!('prompt' in data)) {
+      return json(response, 400, { error: { type: 'no_prompt', message: 'No prompt provided', details: 'No prompt provided', extra_info: {} }, node_errors: {} });
+    }
+    const prompt = data.prompt as Record<string, PromptNode>;
+    const promptId = data.prompt_id === undefined ? randomUUID() : data.prompt_id === null ? 'None' : String(data.prompt_id);
+    const partial = Array.isArray(data.partial_execution_targets) ? data.partial_execution_targets.map(String) : undefined;
+    const result = validatePrompt(prompt, this.#objectInfo, partial, (name) => annotatedFileExists(this.#dirs, name));
+    const extraData = typeof data.extra_data === 'object' && data.extra_data !== null ? { ...(data.extra_data as Record<string, unknown>) } : {};
+    if ('client_id' in data) extraData.client_id = data.client_id;
+    if (!result.ok) return json(response, 400, { error: result.error, node_errors: result.nodeErrors });
+    heapPush(this.#heap, [number, promptId, prompt, extraData, result.outputs]);
+    this.#queueUpdated();
+    json(response, 200, { prompt_id: promptId, number, node_errors: result.nodeErrors });
+    this.#kick();
+  }
+
+  #listHistory(query: URLSearchParams): Record<string, unknown> {
+    const maxRaw = query.get('max_items');
+    const offsetRaw = query.get('offset');
+    const maxItems = maxRaw === null ? undefined : pyInt(maxRaw);
+    let offset = offsetRaw === null ? -1 : pyInt(offsetRaw);
+    const entries = [...this.#history.entries()];
+    if (offset < 0 && maxItems !== undefined) offset = entries.length - maxItems;
+    const out: Record<string, unknown> = {};
+    let count = 0;
+    entries.forEach(([id, entry], index) => {
+      if (index < offset || (maxItems !== undefined && count >= maxItems)) return;
+      out[id] = entry;
+      count += 1;
+    });
+    return out;
+  }
+
+  #systemStats(): Record<string, unknown> {
+    const device = this.#options.device ?? { name: 'cpu', type: 'cpu', vram_total: 25276510208, vram_free: 24603373568 };
+    return {
+      system: {
+        os: 'posix',
+        ram_total: 25276510208,
+        ram_free: 24603373568,
+        comfyui_version: this.#options.version ?? '0.3.64',
+        required_frontend_version: '1.27.10',
+        installed_templates_version: null,
+        required_templates_version: '0.1.95',
+        python_version: '3.11.2 (main, Apr 28 2025, 14:11:48) [GCC 12.2.0]',
+        pytorch_version: '1.13.0a0',
+        embedded_python: false,
+        argv: ['main.py', '--cpu', '--listen', '127.0.0.1', '--port', String(this.#port)],
+      },
+      devices: [{ ...device, index: null, torch_vram_total: device.vram_total, torch_vram_free: device.vram_free }],
+    };
+  }
+
+  #view(query: URLSearchParams, response: ServerResponse): void {
+    let filename = query.get('filename') ?? '';
+    let type = query.get('type') ?? 'output';
+    const annotated = / \[(input|output|temp)\]$/.exec(filename);
+    if (annotated) {
+      type = annotated[1]!;
+      filename = filename.slice(0, annotated.index);
+    }
+    if (!filename || filename.startsWith('/') || filename.includes('..')) return plain(response, 400, '', 'application/octet-stream');
+    if (type !== 'input' && type !== 'output' && type !== 'temp') return plain(response, 400, '', 'application/octet-stream');
+    const base = this.#dirs[type];
+    const folder = resolve(base, query.get('subfolder') ?? '');
+    if (relative(base, folder).startsWith('..')) return plain(response, 403, '', 'application/octet-stream');
+    const file = join(folder, filename);
+    if (!existsSync(file) || !statSync(file).isFile()) return plain(response, 404, '', 'application/octet-stream');
+    const bytes = readFileSync(file);
+    let contentType = MIME[extname(filename).toLowerCase()] ?? 'application/octet-stream';
+    if (/html|javascript|css/.test(contentType)) contentType = 'application/octet-stream';
+    response.writeHead(200, { 'Content-Type': contentType, 'Content-Length': bytes.length, 'Content-Disposition': `filename="${filename}"` });
+    response.end(bytes);
+  }
+
+  async #upload(path: string, body: Buffer, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const form = await new Request('http://localhost/', { method: 'POST', headers: { 'content-type': request.headers['content-type'] ?? '' }, body }).formData();
+    const image = form.get('image');
+    if (!(image instanceof File)) return plain(response, 400, '');
+    const type = String(form.get('type') ?? 'input');
+    if (type !== 'input' && type !== 'temp' && type !== 'output') throw new Error(`unknown upload type ${type}`);
+    const subfolder = String(form.get('subfolder') ?? '');
+    const base = this.#dirs[type];
+    const folder = resolve(base, subfolder);
+    if (relative(base, folder).startsWith('..') || !image.name || image.name.includes('/') || image.name.includes('..')) return plain(response, 400, '');
+    mkdirSync(folder, { recursive: true });
+    const bytes = Buffer.from(await image.arrayBuffer());
+    const overwrite = ['true', '1'].includes(String(form.get('overwrite') ?? '').toLowerCase());
+    let name = image.name;
+    if (path === '/upload/mask') {
+      // The real server composites the mask's alpha into the original; the emulation checks the reference and keeps the upload.
+      const original = JSON.parse(String(form.get('original_ref') ?? '{}')) as { filename?: string };
+      if (!original.filename) return plain(response, 400, '');
+    } else if (!overwrite) {
+      const ext = extname(name);
+      const stem = name.slice(0, name.length - ext.length);
+      for (let index = 1; existsSync(join(folder, name)); index += 1) {
+        if (readFileSync(join(folder, name)).equals(bytes)) break;
+        name = `${stem} (${index})${ext}`;
+      }
+    }
+    writeFileSync(join(folder, name), bytes);
+    json(response, 200, { name, subfolder, type });
+  }
+}
+
+function originAllowed(request: IncomingMessage): boolean {
+  const origin = request.headers.origin;
+  const host = request.headers.host;
+  if (!origin || !host) return true;
+  try {
+    const parsed = new URL(origin);
+    if (!parsed.host) return true;
+    return parsed.host === host;
+  } catch {
+    return true;
+  }
+}
+
+function pyInt(value: string): number {
+  if (!/^\s*[+-]?\d+\s*$/.test(value)) throw new Error(`invalid literal for int(): ${value}`);
+  return Number.parseInt(value, 10);
+}
+
+function listModelFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  const walk = (folder: string) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (MODEL_EXTENSIONS.has(extname(entry.name).toLowerCase())) out.push(relative(dir, path).split(sep).join('/'));
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+function send(ws: WebSocket, message: unknown): void {
+  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
+}
+
+function readBody(request: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolvePromise, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => resolvePromise(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}
+
+function json(response: ServerResponse, status: number, value: unknown): void {
+  const text = JSON.stringify(value);
+  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+function plain(response: ServerResponse, status: number, text: string, type = 'text/plain; charset=utf-8'): void {
+  response.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+function empty(response: ServerResponse): void {
+  response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 });
+  response.end();
+}
+
+// Python's heapq on (number, prompt_id, …) tuples: the pending list is a heap, not sorted (§2.3).
+function before(a: QueueTuple, b: QueueTuple): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
+function heapPush(heap: QueueTuple[], item: QueueTuple): void {
+  heap.push(item);
+  let index = heap.length - 1;
+  while (index > 0) {
+    const parent = (index - 1) >> 1;
+    if (!before(heap[index]!, heap[parent]!)) break;
+    [heap[index], heap[parent]] = [heap[parent]!, heap[index]!];
+    index = parent;
+  }
+}
+
+function siftDown(heap: QueueTuple[], start: number): void {
+  let index = start;
+  for (;;) {
+    const left = index * 2 + 1;
+    const right = left + 1;
+    let smallest = index;
+    if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
+    if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
+    if (smallest === index) return;
+    [heap[index], heap[smallest]] = [heap[smallest]!, heap[index]!];
+    index = smallest;
+  }
+}
+
+function heapPop(heap: QueueTuple[]): QueueTuple {
+  const top = heap[0]!;
+  const last = heap.pop()!;
+  if (heap.length > 0) {
+    heap[0] = last;
+    siftDown(heap, 0);
+  }
+  return top;
+}
+
+function heapify(heap: QueueTuple[]): void {
+  for (let index = (heap.length >> 1) - 1; index >= 0; index -= 1) siftDown(heap, index);
+}
