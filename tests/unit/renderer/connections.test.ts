@@ -4,6 +4,11 @@ import type { ConnectionHealth, ConnectionsSnapshot } from '../../../src/shared/
 import ConnectionsHarness from './ConnectionsHarness.svelte';
 import { fakeApi } from './fake-api';
 
+/** What app.info answers in serve mode or in the desktop app. */
+function appInfo(mode: 'serve' | 'desktop') {
+  return { name: 'ComfyDesk', version: '1', mode, platform: 'linux', canOpenFolders: mode === 'desktop', folders: { data: '/d', logs: '/d/logs', outputs: '/d/outputs', workflows: '/d/workflows' }, notices: [] };
+}
+
 afterEach(() => cleanup());
 
 const FINGERPRINT = `SHA256:${'Q'.repeat(43)}`;
@@ -27,7 +32,7 @@ const unknownKey: ConnectionHealth = { serverId: 'pod', state: 'error', code: 's
 
 describe('the connection status in the sidebar', () => {
   test('shows the default server\'s name, state, version and latency, and follows health events', async () => {
-    const fake = fakeApi({ 'connections.list': () => snapshot([{ serverId: 'pod', state: 'connecting', step: 'Opening the SSH tunnel to root@pod.example:22…', isSocketOpen: false, checkedAt: 1 }]), 'app.info': () => ({ name: 'ComfyDesk', version: '1', mode: 'serve', platform: 'linux', notices: [] }) });
+    const fake = fakeApi({ 'connections.list': () => snapshot([{ serverId: 'pod', state: 'connecting', step: 'Opening the SSH tunnel to root@pod.example:22…', isSocketOpen: false, checkedAt: 1 }]), 'app.info': () => appInfo('serve') });
     render(ConnectionsHarness, { api: fake.api, show: 'sidebar' });
     const status = await screen.findByRole('status', { name: 'Connection status' });
     await waitFor(() => expect(status.textContent).toContain('RunPod A100: connecting'));
@@ -42,7 +47,7 @@ describe('the connection status in the sidebar', () => {
 
 describe('Settings › Connections', () => {
   test('lists each connection with its state and facts, in words', async () => {
-    const fake = fakeApi({ 'connections.list': () => snapshot([online]), 'app.info': () => ({ name: 'ComfyDesk', version: '1', mode: 'serve', platform: 'linux', notices: [] }) });
+    const fake = fakeApi({ 'connections.list': () => snapshot([online]), 'app.info': () => appInfo('serve') });
     render(ConnectionsHarness, { api: fake.api, show: 'settings' });
     const pod = await screen.findByRole('listitem', { name: 'RunPod A100' });
     expect(within(pod).getByRole('status', { name: 'RunPod A100 status' }).textContent).toContain('Online');
@@ -59,7 +64,7 @@ describe('Settings › Connections', () => {
         trusted = input;
         return snapshot([{ serverId: 'pod', state: 'connecting', step: 'Opening the SSH tunnel…', isSocketOpen: false, checkedAt: 2 }]);
       },
-      'app.info': () => ({ name: 'ComfyDesk', version: '1', mode: 'serve', platform: 'linux', notices: [] }),
+      'app.info': () => appInfo('serve'),
     });
     render(ConnectionsHarness, { api: fake.api, show: 'settings' });
     await fireEvent.click(await screen.findByRole('button', { name: 'Review host key…' }));
@@ -72,7 +77,7 @@ describe('Settings › Connections', () => {
 
   test('a changed host key is shown as a refusal with both fingerprints and no way to trust it', async () => {
     const changed: ConnectionHealth = { ...unknownKey, code: 'ssh_host_key_changed', hostKey: { kind: 'changed', host: 'pod.example', port: 2222, fingerprint: FINGERPRINT, expectedFingerprint: `SHA256:${'Z'.repeat(43)}`, keyType: 'ssh-ed25519' } };
-    const fake = fakeApi({ 'connections.list': () => snapshot([changed]), 'app.info': () => ({ name: 'ComfyDesk', version: '1', mode: 'serve', platform: 'linux', notices: [] }) });
+    const fake = fakeApi({ 'connections.list': () => snapshot([changed]), 'app.info': () => appInfo('serve') });
     render(ConnectionsHarness, { api: fake.api, show: 'settings' });
     await fireEvent.click(await screen.findByRole('button', { name: 'Review host key…' }));
     const dialog = screen.getByRole('alertdialog', { name: 'Host key changed for pod.example:2222' });
@@ -91,7 +96,7 @@ describe('Settings › Connections', () => {
         if (host === '') throw { code: 'invalid_input', userMessage: 'The request had invalid values.', details: { issues: [{ path: 'profile.host', message: 'Enter the SSH host.' }] } };
         return snapshot([online]);
       },
-      'app.info': () => ({ name: 'ComfyDesk', version: '1', mode: 'desktop', platform: 'linux', notices: [] }),
+      'app.info': () => appInfo('desktop'),
     });
     render(ConnectionsHarness, { api: fake.api, show: 'settings' });
     await fireEvent.click(await screen.findByRole('button', { name: 'Add connection' }));
@@ -119,7 +124,7 @@ describe('the Models page', () => {
     const fake = fakeApi({
       'connections.list': () => snapshot([online]),
       'models.list': () => ({ serverId: 'pod', folders: [{ name: 'checkpoints', files: ['flux1-dev-fp8.safetensors'] }, { name: 'loras', files: [] }, { name: 'vae', files: ['ae.safetensors'] }], fetchedAt: 1 }),
-      'app.info': () => ({ name: 'ComfyDesk', version: '1', mode: 'serve', platform: 'linux', notices: [] }),
+      'app.info': () => appInfo('serve'),
     });
     render(ConnectionsHarness, { api: fake.api, show: 'models' });
     const region = await screen.findByRole('region', { name: 'Installed models' });
@@ -131,7 +136,7 @@ describe('the Models page', () => {
   test('an offline server says why instead of listing', async () => {
     const fake = fakeApi({
       'connections.list': () => snapshot([{ serverId: 'pod', state: 'offline', reason: 'Connection refused on 127.0.0.1:8188 — is ComfyUI running?', isSocketOpen: false, checkedAt: 1 }]),
-      'app.info': () => ({ name: 'ComfyDesk', version: '1', mode: 'serve', platform: 'linux', notices: [] }),
+      'app.info': () => appInfo('serve'),
     });
     render(ConnectionsHarness, { api: fake.api, show: 'models' });
     expect(await screen.findByText('RunPod A100 is not connected')).toBeTruthy();
