@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appCommands } from './app';
 import type { CommandSpec } from './common';
 import { connectionsCommands } from './connections';
+import { jobsCommands } from './jobs';
 import { settingsCommands } from './settings';
 import { workflowsCommands } from './workflows';
 
@@ -14,6 +15,7 @@ import { workflowsCommands } from './workflows';
 export const commands = {
   ...appCommands,
   ...settingsCommands,
+  ...jobsCommands,
   ...workflowsCommands,
   ...connectionsCommands,
 } as const satisfies Record<string, CommandSpec>;

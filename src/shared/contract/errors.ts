@@ -45,6 +45,10 @@ export const ErrorCode = z.enum([
   'ssh_host_key_unknown',
   'ssh_host_key_changed',
   'tunnel_dropped',
+  // Jobs and history
+  'job_not_found',
+  'job_not_retryable',
+  'input_too_large',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

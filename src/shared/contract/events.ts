@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { appEvents } from './app';
 import { connectionsEvents } from './connections';
+import { jobsEvents } from './jobs';
 import { settingsEvents } from './settings';
 import { workflowsEvents } from './workflows';
 
@@ -12,6 +13,7 @@ import { workflowsEvents } from './workflows';
 export const events = {
   ...appEvents,
   ...settingsEvents,
+  ...jobsEvents,
   ...workflowsEvents,
   ...connectionsEvents,
 } as const satisfies Record<string, z.ZodType>;

@@ -89,3 +89,58 @@ export const Job = z.object({
   batch: z.object({ index: z.number().int(), count: z.number().int() }).nullable(),
 });
 export type Job = z.infer<typeof Job>;
+
+/** How a batch changes the seed between runs (overrides the workflow's own control mode). */
+export const SeedMode = z.enum(['randomize', 'fixed', 'increment']);
+export type SeedMode = z.infer<typeof SeedMode>;
+
+/** A file the user dropped or picked, kept by ComfyDesk until a run uploads it to the server. */
+export const StagedInput = z.object({
+  /** Refer to it as a parameter value: `{ "staged": id }`. */
+  id: z.string(),
+  name: z.string(),
+  mime: z.string(),
+  sizeBytes: z.number().int().nonnegative(),
+});
+export type StagedInput = z.infer<typeof StagedInput>;
+
+/** A parameter value that names a staged file (for image, video, audio and mask inputs). */
+export const StagedRef = z.object({ staged: z.string() }).strict();
+export type StagedRef = z.infer<typeof StagedRef>;
+
+/** Queue one workflow with the user's values, once or as a batch. */
+export const EnqueueRequest = z.object({
+  workflowId: z.string().min(1),
+  /** The connection to run on. @default the default connection */
+  serverId: z.string().optional(),
+  /** Parameter id → value (see `Parameter.id`); staged files as `{ staged: id }`. */
+  values: z.record(z.string(), z.unknown()).default({}),
+  /** Runs in this batch; seeds follow `seedMode`. @default 1 */
+  count: z.number().int().min(1).max(100).default(1),
+  /** @default the workflow's own control mode for its seed */
+  seedMode: SeedMode.optional(),
+});
+export type EnqueueRequest = z.infer<typeof EnqueueRequest>;
+
+/** The live queue: every unfinished job (ours and other clients') in execution order. */
+export const JobsSnapshot = z.object({
+  jobs: z.array(Job),
+  /** ComfyDesk stopped releasing its held jobs; the running one still finishes. */
+  paused: z.boolean(),
+});
+export type JobsSnapshot = z.infer<typeof JobsSnapshot>;
+
+/** Counts for badges and the tray (the seed's `queue_updated`). */
+export const QueueCounts = z.object({ running: z.number().int(), pending: z.number().int(), paused: z.boolean() });
+export type QueueCounts = z.infer<typeof QueueCounts>;
+
+/** A live preview frame of a running job. */
+export const PreviewFrame = z.object({
+  jobId: z.string(),
+  promptId: z.string(),
+  mime: z.string(),
+  /** The frame as a data: URL, ready for an <img>. */
+  dataUrl: z.string(),
+  nodeId: z.string().nullable(),
+});
+export type PreviewFrame = z.infer<typeof PreviewFrame>;

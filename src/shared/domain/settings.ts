@@ -17,6 +17,26 @@ export const LibrarySettings = z.object({
   folders: z.array(z.string()).default([]),
 });
 
+/** How generations run and where results go. */
+export const GenerationSettings = z.object({
+  /** ComfyDesk's jobs sent to one server at a time; more overlap upload and queueing. @default 1 */
+  maxInFlightPerServer: z.number().int().min(1).max(8).default(1),
+  /** Live previews shown per second at most. @default 4 */
+  previewsPerSecond: z.number().min(0).max(30).default(4),
+  /** Where outputs are saved; empty = the data folder's `outputs`. */
+  outputsDir: z.string().default(''),
+});
+
+/** How the desktop app behaves around the window. */
+export const DesktopSettings = z.object({
+  /** Native notifications when a job finishes or fails (not while the window is in front). */
+  notifications: z.boolean().default(true),
+  /** Closing the window keeps ComfyDesk in the tray, so queued jobs keep running. */
+  closeToTray: z.boolean().default(true),
+  /** Start with only the tray icon. */
+  startMinimized: z.boolean().default(false),
+});
+
 /**
  * Everything ComfyDesk persists as settings. Each section has defaults so a settings file written by
  * an older version still parses; a section that fails to parse falls back to its defaults and the
@@ -26,6 +46,8 @@ export const Settings = z.object({
   general: GeneralSettings.default(GeneralSettings.parse({})),
   library: LibrarySettings.default(LibrarySettings.parse({})),
   connections: ConnectionsSettings.default(ConnectionsSettings.parse({})),
+  generation: GenerationSettings.default(GenerationSettings.parse({})),
+  desktop: DesktopSettings.default(DesktopSettings.parse({})),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -34,5 +56,7 @@ export const SettingsPatch = z.object({
   general: GeneralSettings.partial().optional(),
   library: LibrarySettings.partial().optional(),
   connections: ConnectionsSettings.partial().optional(),
+  generation: GenerationSettings.partial().optional(),
+  desktop: DesktopSettings.partial().optional(),
 });
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
