@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { appCommands } from './app';
 import type { CommandSpec } from './common';
+import { llmCommands } from './llm';
 import { settingsCommands } from './settings';
 
 /**
@@ -12,6 +13,7 @@ import { settingsCommands } from './settings';
 export const commands = {
   ...appCommands,
   ...settingsCommands,
+  ...llmCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { appEvents } from './app';
+import { llmEvents } from './llm';
 import { settingsEvents } from './settings';
 
 /**
@@ -10,6 +11,7 @@ import { settingsEvents } from './settings';
 export const events = {
   ...appEvents,
   ...settingsEvents,
+  ...llmEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;

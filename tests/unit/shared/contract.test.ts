@@ -22,7 +22,7 @@ describe('the contract', () => {
   });
 
   test('settings.get output fills defaults for an empty object', () => {
-    expect(commands['settings.get'].output.parse({})).toEqual({ general: { theme: 'dark' } });
+    expect(commands['settings.get'].output.parse({})).toMatchObject({ general: { theme: 'dark' } });
   });
 
   test('app.info output refuses a payload that lacks fields', () => {

@@ -1,15 +1,27 @@
 import { describe, expect, test } from 'vitest';
+import { commandNames } from '@shared/contract/commands';
+import { Settings } from '@shared/domain/settings';
 import { AppError } from '../../../../src/main/core/lib/errors';
 import { createLogger, MemorySink } from '../../../../src/main/core/lib/logger';
 import { Router, type Handlers } from '../../../../src/main/core/router';
 
 function makeRouter(overrides: Partial<Handlers> = {}) {
   const sink = new MemorySink();
+  // Commands these tests do not call fail loudly, so the table stays complete as areas add commands.
+  const unused = Object.fromEntries(
+    commandNames.map((name) => [
+      name,
+      () => {
+        throw new Error(`${name} is not part of this test`);
+      },
+    ]),
+  ) as unknown as Handlers;
   const handlers: Handlers = {
+    ...unused,
     'app.info': () => ({ name: 'ComfyDesk', version: '1.0.0', mode: 'cli', platform: 'linux', notices: [] }),
     'app.dismissNotice': () => ({}),
-    'settings.get': () => ({ general: { theme: 'dark' } }),
-    'settings.update': (patch) => ({ general: { theme: patch.general?.theme ?? 'dark' } }),
+    'settings.get': () => Settings.parse({}),
+    'settings.update': (patch) => Settings.parse({ general: { theme: patch.general?.theme ?? 'dark' } }),
     ...overrides,
   };
   return { router: new Router({ handlers, log: createLogger(sink.sink, { level: 'debug' }) }), sink };
@@ -21,7 +33,7 @@ describe('Router', () => {
   test('a valid request reaches its handler and the output comes back', async () => {
     const { router } = makeRouter();
     const response = await router.handle({ kind: 'request', id: 'r1', command: 'settings.update', input: { general: { theme: 'light' } } }, context);
-    expect(response).toEqual({ kind: 'response', id: 'r1', ok: true, output: { general: { theme: 'light' } } });
+    expect(response).toMatchObject({ kind: 'response', id: 'r1', ok: true, output: { general: { theme: 'light' } } });
   });
 
   test('something that is not an envelope gets invalid_message, echoing the id when there is one', async () => {
@@ -42,7 +54,7 @@ describe('Router', () => {
     const { router } = makeRouter({
       'settings.update': () => {
         ran = true;
-        return { general: { theme: 'dark' } };
+        return Settings.parse({});
       },
     });
     const response = await router.handle({ kind: 'request', id: '1', command: 'settings.update', input: { general: { theme: 7 } } }, context);
@@ -78,7 +90,7 @@ describe('Router', () => {
 
   test('call() runs a command in-process with the same validation', async () => {
     const { router } = makeRouter();
-    await expect(router.call('settings.get', {})).resolves.toEqual({ general: { theme: 'dark' } });
+    await expect(router.call('settings.get', {})).resolves.toMatchObject({ general: { theme: 'dark' } });
     await expect(router.call('settings.update', { general: { theme: 'x' as 'dark' } })).rejects.toMatchObject({ error: { code: 'invalid_input' } });
   });
 });

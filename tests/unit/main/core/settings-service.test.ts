@@ -31,7 +31,7 @@ describe('SettingsService', () => {
     await service.start();
     expect(service.get().general.theme).toBe('dark');
     service.update({ general: { theme: 'light' } });
-    expect(JSON.parse(readFileSync(location, 'utf8'))).toEqual({ general: { theme: 'light' } });
+    expect(JSON.parse(readFileSync(location, 'utf8'))).toMatchObject({ general: { theme: 'light' } });
 
     const again = new SettingsService({ store: fileStore().store, notices: new NoticeCenter(), log: silentLogger });
     await again.start();
@@ -72,7 +72,7 @@ describe('SettingsService', () => {
     service.on('changed', (settings) => seen.push(settings.general.theme));
     service.update({ general: { theme: 'system' } });
     expect(seen).toEqual(['system']);
-    expect(store.value).toEqual({ general: { theme: 'system' } });
+    expect(store.value).toMatchObject({ general: { theme: 'system' } });
   });
 
   test('a write that fails is reported and the old value stays', async () => {
