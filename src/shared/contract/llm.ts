@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DownloadProgress, EnhanceRequest, EnhanceResult, LlmModelList, LlmStatus, OpenAiEndpoint } from '../domain/llm';
+import { sectionPatch } from '../domain/settings';
 import { Empty } from './common';
 import { SerializedError } from './errors';
 
@@ -36,7 +37,7 @@ export const llmCommands = {
   /** Cancels a queued or running enhancement; it ends with a `cancelled` error. */
   'llm.cancel': { input: z.object({ id: z.string().min(1).max(128) }).strict(), output: z.object({}) },
   /** Asks an OpenAI-compatible server which models it serves (the settings' "Test connection"). */
-  'llm.checkEndpoint': { input: OpenAiEndpoint.partial().strict(), output: z.object({ models: z.array(z.string()) }) },
+  'llm.checkEndpoint': { input: sectionPatch(OpenAiEndpoint).strict(), output: z.object({ models: z.array(z.string()) }) },
 } as const;
 
 export const llmEvents = {

@@ -11,6 +11,9 @@ export interface OpenAiBackendDeps {
   temperature?: number;
 }
 
+/** Told to the user when a generation fails: their prompt stays as it was. */
+const KEPT = 'Your prompt is unchanged. ';
+
 /**
  * Enhancement through a server the user already runs — Ollama, llama.cpp's `llama-server`, LM
  * Studio — over the OpenAI chat-completions API with streaming (server-sent events).
@@ -29,7 +32,7 @@ export class OpenAiBackend {
     if (!endpoint.model.trim()) {
       throw new AppError('invalid_input', `Choose which model ${endpoint.baseUrl} should use in Settings › AI prompt enhancement (for Ollama, e.g. "qwen2.5:1.5b-instruct").`);
     }
-    const response = await this.#request(endpoint, 'chat/completions', request.signal, {
+    const response = await this.#request(endpoint, 'chat/completions', request.signal, KEPT, {
       model: endpoint.model,
       messages: [
         { role: 'system', content: request.system },
@@ -51,14 +54,15 @@ export class OpenAiBackend {
 
   /** The model names the server offers (`GET /models`). */
   async listModels(endpoint: Pick<OpenAiEndpoint, 'baseUrl' | 'apiKey'>, signal: AbortSignal): Promise<string[]> {
-    const response = await this.#request(endpoint, 'models', signal);
+    const response = await this.#request(endpoint, 'models', signal, '');
     const body = await readJson(response, endpoint);
     const data = typeof body === 'object' && body !== null ? (body as { data?: unknown }).data : undefined;
     if (!Array.isArray(data)) throw new AppError('llm_endpoint_error', `${endpoint.baseUrl} answered, but not with a list of models. Check the address (it usually ends in /v1).`);
     return data.flatMap((entry: unknown) => (typeof entry === 'object' && entry !== null && typeof (entry as { id?: unknown }).id === 'string' ? [(entry as { id: string }).id] : []));
   }
 
-  async #request(endpoint: Pick<OpenAiEndpoint, 'baseUrl' | 'apiKey'>, path: string, signal: AbortSignal, body?: unknown): Promise<Response> {
+  /** `kept` is what the user reads about their prompt when generating (see KEPT); empty otherwise. */
+  async #request(endpoint: Pick<OpenAiEndpoint, 'baseUrl' | 'apiKey'>, path: string, signal: AbortSignal, kept: string, body?: unknown): Promise<Response> {
     const url = `${endpoint.baseUrl.replace(/\/+$/, '')}/${path}`;
     const headers: Record<string, string> = { accept: body ? 'text/event-stream, application/json' : 'application/json' };
     if (body) headers['content-type'] = 'application/json';
@@ -69,7 +73,7 @@ export class OpenAiBackend {
     } catch (error) {
       signal.throwIfAborted();
       const code = systemErrorCode(error instanceof Error ? error.cause : undefined);
-      throw new AppError('llm_endpoint_unreachable', `${endpoint.baseUrl} is not answering${code ? ` (${code})` : ''}. Your prompt is unchanged; start the server (e.g. \`ollama serve\`) or check its address in Settings › AI prompt enhancement.`, {
+      throw new AppError('llm_endpoint_unreachable', `${endpoint.baseUrl} is not answering${code ? ` (${code})` : ''}. ${kept}Start the server (e.g. \`ollama serve\`) or check its address in Settings › AI prompt enhancement.`, {
         cause: error,
         details: { url },
       });
@@ -83,7 +87,7 @@ export class OpenAiBackend {
           : response.status === 404
             ? `does not know that model or path${serverMessage ? ` (${serverMessage})` : ''}`
             : `answered ${response.status}${serverMessage ? `: ${serverMessage}` : ''}`;
-      throw new AppError('llm_endpoint_error', `${endpoint.baseUrl} ${why}. Your prompt is unchanged; check Settings › AI prompt enhancement.`, {
+      throw new AppError('llm_endpoint_error', `${endpoint.baseUrl} ${why}. ${kept}Check Settings › AI prompt enhancement.`, {
         details: { url, status: response.status, serverMessage },
       });
     }
