@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { APP_VERSION } from '../core/version';
 import { createRunner, type CommandContext } from './command';
+import { registerEnhance } from './commands/enhance';
+import { registerLlm } from './commands/llm';
 import { registerServe } from './commands/serve';
 import { ExitCode, type CliIo } from './io';
 
@@ -8,7 +10,7 @@ import { ExitCode, type CliIo } from './io';
  * Every subcommand registers itself here with one line. Each one: a description, `--json` where it
  * prints results, errors through the shared runner, and an exit code from `ExitCode`.
  */
-const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe];
+const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe, registerEnhance, registerLlm];
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo, options: { rendererDir: string }): Promise<number> {
