@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { test as base, expect } from '@playwright/test';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -14,8 +14,12 @@ export interface ServedApp {
 }
 
 /** Starts the built CLI's serve mode on a free port with its own data folder, and stops it after. */
-async function startServe(): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
+async function startServe(seedFiles: SeedFiles | undefined): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'comfydesk-e2e-'));
+  for (const [path, content] of Object.entries(seedFiles ?? {})) {
+    mkdirSync(dirname(join(dataDir, path)), { recursive: true });
+    writeFileSync(join(dataDir, path), content);
+  }
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -45,9 +49,14 @@ async function startServe(): Promise<{ app: ServedApp; child: ChildProcess; stop
   };
 }
 
-export const test = base.extend<{ served: ServedApp }>({
-  served: async ({}, use) => {
-    const server = await startServe();
+/** Files to write into the data folder before serve mode starts, by path relative to it (e.g. `settings.json`). */
+export type SeedFiles = Record<string, string | Uint8Array>;
+
+export const test = base.extend<{ served: ServedApp; seedFiles: SeedFiles | undefined }>({
+  /** `test.use({ seedFiles: { 'settings.json': '…' } })` starts the app with those files in place. */
+  seedFiles: [undefined, { option: true }],
+  served: async ({ seedFiles }, use) => {
+    const server = await startServe(seedFiles);
     await use(server.app);
     await server.stop();
   },

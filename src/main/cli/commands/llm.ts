@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { DownloadFinished } from '@shared/contract/llm';
 import type { DownloadProgress, LlmModel } from '@shared/domain/llm';
+import { formatBytes, formatTimeLeft } from '@shared/format';
 import type { Core } from '../../core/create-core';
-import { formatBytes } from '../../core/llm/gguf';
 import { RouterCallError } from '../../core/router';
 import type { CommandContext } from '../command';
 import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
@@ -121,6 +121,6 @@ function progressLine(progress: DownloadProgress): string {
   const { receivedBytes, totalBytes, bytesPerSecond, etaSeconds } = progress;
   const parts = [totalBytes ? `${Math.floor((receivedBytes / totalBytes) * 100)}%` : '', totalBytes ? `${formatBytes(receivedBytes)} of ${formatBytes(totalBytes)}` : formatBytes(receivedBytes)];
   if (bytesPerSecond > 0) parts.push(`${formatBytes(bytesPerSecond)}/s`);
-  if (etaSeconds !== null && etaSeconds > 0) parts.push(etaSeconds < 90 ? `${Math.ceil(etaSeconds)} s left` : `${Math.ceil(etaSeconds / 60)} min left`);
+  if (etaSeconds !== null && etaSeconds > 0) parts.push(`${formatTimeLeft(etaSeconds)} left`);
   return parts.filter(Boolean).join(' · ');
 }

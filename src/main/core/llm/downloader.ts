@@ -3,9 +3,10 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { DownloadProgress } from '@shared/domain/llm';
+import { formatBytes } from '@shared/format';
 import { AppError, fileError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { formatBytes } from './gguf';
+
 
 /** What to download and how to check it. */
 export interface DownloadRequest {

@@ -1,5 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { formatBytes } from '@shared/format';
 import { AppError, fileError, systemErrorCode } from '../lib/errors';
 
 /**
@@ -368,16 +369,4 @@ function missing(path: string, keys: string[]): AppError {
     `${basename(path)} cannot be used: its header lacks ${keys.join(', ')}, which loading needs. Nothing was loaded; choose another GGUF file (a chat/instruct model converted by a recent llama.cpp).`,
     { details: { path, missing: keys } },
   );
-}
-
-/** Bytes as a short human size (1.2 GB, 512 MB). */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit += 1;
-  }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }

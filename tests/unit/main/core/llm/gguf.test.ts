@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { formatBytes, inspectGguf } from '../../../../../src/main/core/llm/gguf';
+import { inspectGguf } from '../../../../../src/main/core/llm/gguf';
 import { tempDir } from '../../../../support/core';
 import { tinyGgufBytes } from '../../../../fixtures/tiny-gguf';
 
@@ -100,11 +100,5 @@ describe('GGUF header check', () => {
       bytes.writeUInt32LE(77, name + 'output_norm.weight'.length + 4 + 8);
     });
     expect((await problemOf(fileWith(badFormat))).userMessage).toMatch(/number format \(77\)/);
-  });
-
-  test('sizes read naturally', () => {
-    expect(formatBytes(512)).toBe('512 bytes');
-    expect(formatBytes(1_117_320_736)).toBe('1.1 GB');
-    expect(formatBytes(64_000_000)).toBe('64 MB');
   });
 });
