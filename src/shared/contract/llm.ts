@@ -21,6 +21,7 @@ export const DownloadFinished = z.discriminatedUnion('ok', [
 ]);
 export type DownloadFinished = z.infer<typeof DownloadFinished>;
 
+/** Prompt enhancement: status, models and their downloads, and enhancements that stream. */
 export const llmCommands = {
   /** What the enhancer is doing now. */
   'llm.status': { input: Empty, output: LlmStatus },
@@ -40,6 +41,7 @@ export const llmCommands = {
   'llm.checkEndpoint': { input: sectionPatch(OpenAiEndpoint).strict(), output: z.object({ models: z.array(z.string()) }) },
 } as const;
 
+/** Snapshots of status and models, download progress, and the tokens and end of each enhancement (keyed by id). */
 export const llmEvents = {
   'llm.statusChanged': LlmStatus,
   'llm.modelsChanged': LlmModelList,

@@ -21,6 +21,7 @@ function parseStyle(value: string): EnhanceStyle {
   return parsed.data;
 }
 
+/** `comfydesk enhance TEXT`: one enhancement, streamed, through the same core as the app. */
 export function registerEnhance(program: Command, context: CommandContext): void {
   program
     .command('enhance')

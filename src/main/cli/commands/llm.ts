@@ -16,6 +16,7 @@ interface LlmFlags {
   verbose?: boolean;
 }
 
+/** `comfydesk llm list|download|remove`: the local models, e.g. fetched onto a pod's network volume. */
 export function registerLlm(program: Command, context: CommandContext): void {
   const llm = program.command('llm').description('manage the local models used for prompt enhancement');
   const common = (command: Command) =>

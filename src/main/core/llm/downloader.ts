@@ -22,12 +22,14 @@ export interface DownloadRequest {
   onProgress?: (progress: DownloadProgress) => void;
 }
 
+/** A finished, verified download. */
 export interface DownloadResult {
   path: string;
   sizeBytes: number;
   sha256: string;
 }
 
+/** What the downloader needs from the world; tests pass a local fetch, a fake free-space probe, no retry delay. */
 export interface FileDownloaderDeps {
   log: Logger;
   /** @default globalThis.fetch */

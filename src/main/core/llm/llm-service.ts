@@ -32,6 +32,7 @@ export const realSchedule: Schedule = (callback, delayMs) => {
   return () => clearTimeout(timer);
 };
 
+/** The service's collaborators and limits. */
 export interface LlmServiceDeps {
   settings: SettingsService;
   store: LlmModelStore;

@@ -8,6 +8,7 @@ import { inspectGguf, type GgufSummary } from './gguf';
 
 type Binding = typeof import('node-llama-cpp');
 
+/** How the engine runs models; tests turn GPU probing off and decode greedily. */
 export interface LocalEngineDeps {
   log: Logger;
   /** 'auto' uses CUDA, Vulkan or Metal when node-llama-cpp finds one, else the CPU. @default 'auto' */

@@ -18,6 +18,7 @@ interface ModelStoreEvents {
   finished: DownloadFinished;
 }
 
+/** The store's collaborators: settings (models folder, selection), the downloader, and overrides for tests. */
 export interface LlmModelStoreDeps {
   settings: SettingsService;
   downloader: FileDownloader;

@@ -3,6 +3,7 @@ import { AppError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { GenerateRequest, GenerateResult } from './backend';
 
+/** The backend's collaborators. */
 export interface OpenAiBackendDeps {
   log: Logger;
   /** @default globalThis.fetch */

@@ -8,6 +8,7 @@
 /** Words as a person counts them (runs of letters or digits, with inner apostrophes and hyphens). */
 const WORD = /[\p{L}\p{N}]+(?:['’-][\p{L}\p{N}]+)*/gu;
 
+/** How many words `text` has. */
 export function countWords(text: string): number {
   return text.match(WORD)?.length ?? 0;
 }
@@ -40,6 +41,7 @@ const QUOTES = /^["'“”‘’«»`]+|["'“”‘’«»`]+$/g;
 /** Trailing words that leave a cut sentence dangling. */
 const DANGLING = new Set(['and', 'or', 'with', 'of', 'the', 'a', 'an', 'in', 'on', 'at', 'to', 'for', 'by', 'from', 'as', 'into']);
 
+/** An answer reduced to the prompt alone. */
 export interface CleanedPrompt {
   text: string;
   /** True when the answer was longer than the word limit and was cut. */
@@ -139,6 +141,7 @@ export function subjectWords(prompt: string): string[] {
   return words;
 }
 
+/** Whether an enhanced prompt still names the original's subject. */
 export interface SubjectCheck {
   isKept: boolean;
   /** Subject words of the original that the enhanced text lost. */

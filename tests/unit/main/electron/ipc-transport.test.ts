@@ -58,7 +58,7 @@ describe('IPC transport (Electron stand-in)', () => {
     const { api } = await setup();
     const received = new Promise((resolve) => api.on('settings.changed', resolve));
     await api.call('settings.update', { general: { theme: 'light' } });
-    await expect(received).resolves.toEqual({ general: { theme: 'light' } });
+    await expect(received).resolves.toMatchObject({ general: { theme: 'light' } });
   });
 
   test('an invalid message gets a typed error, not a crash', async () => {
