@@ -54,6 +54,8 @@ export function cleanEnhancedPrompt(raw: string, options: { maxWords: number }):
   // Reasoning models think aloud first; an unclosed block means the answer never started.
   text = text.replace(/<think>[\s\S]*?(?:<\/think>|$)/gi, '');
   text = text.replace(/^```[^\n]*$/gm, '');
+  // Broken multi-byte sequences (U+FFFD) and control characters are never part of a prompt.
+  text = text.replace(/[\uFFFD\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B]/g, '');
 
   const lines = text.split('\n').map((line) => line.trim());
   const kept: string[] = [];

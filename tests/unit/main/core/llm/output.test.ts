@@ -27,6 +27,10 @@ describe('cleaning a model answer down to the prompt', () => {
     expect(clean('<think>still thinking about the fox').text).toBe('');
   });
 
+  test('broken characters and control codes are dropped', () => {
+    expect(clean('a red fox\uFFFD in the\u0007 snow\u200B').text).toBe('a red fox in the snow');
+  });
+
   test('of several alternatives only the first is kept', () => {
     expect(clean('1. A red fox in snow at dawn\n2. A red fox in snow at dusk').text).toBe('A red fox in snow at dawn');
     expect(clean('- A red fox in snow\n- A grey wolf in snow').text).toBe('A red fox in snow');
