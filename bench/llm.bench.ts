@@ -69,7 +69,7 @@ function rows(name: string, result: Awaited<ReturnType<typeof measure>>): BenchR
 }
 
 function machine(result: { compute: string | null; threads: number | null }): string {
-  return `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} logical cores; ran on ${result.compute ?? '?'} with ${result.threads ?? '?'} threads`;
+  return `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${availableParallelism()} logical cores; ran on ${result.compute ?? '?'} with ${result.threads ?? '?'} thread${result.threads === 1 ? '' : 's'}`;
 }
 
 test('tiny GGUF model: load, first token and tokens/s (CPU)', async () => {

@@ -14,9 +14,12 @@ export interface LocalEngineDeps {
   /** 'auto' uses CUDA, Vulkan or Metal when node-llama-cpp finds one, else the CPU. @default 'auto' */
   gpu?: 'auto' | false;
   /**
-   * Upper bound on CPU threads. node-llama-cpp's own default (at least 4) oversubscribes small
-   * machines and runs them 100× slower, so ComfyDesk never asks for more than the machine has.
-   * @default os.availableParallelism()
+   * Upper bound on CPU threads. llama.cpp's threads wait for each other at every step, spinning:
+   * one that has to share its core with another busy program stalls them all, and generation gets
+   * 10–100× slower (node-llama-cpp's own default of at least 4 does this to small machines even when
+   * idle). So ComfyDesk uses the physical cores minus one, leaving a core for the window, ComfyUI or
+   * the browser; on a 2-core machine that is one thread.
+   * @default os.availableParallelism() - 1, at least 1
    */
   maxThreads?: number;
   /** Context window in tokens (capped at what the model was trained with). @default 2048 */
@@ -152,7 +155,9 @@ export class LocalEngine {
 
   async #startLlama(): Promise<Llama> {
     const binding = await this.#getBinding();
-    const maxThreads = Math.max(1, this.#deps.maxThreads ?? availableParallelism());
+    // One core stays free unless the caller chose a number (see maxThreads).
+    const spare = this.#deps.maxThreads === undefined ? 1 : 0;
+    const maxThreads = Math.max(1, this.#deps.maxThreads ?? availableParallelism() - spare);
     const log = this.#deps.log.child('llama.cpp');
     try {
       const llama = await binding.getLlama({
@@ -164,7 +169,8 @@ export class LocalEngine {
         logger: (level, message) => (level === binding.LlamaLogLevel.error || level === binding.LlamaLogLevel.fatal ? log.warn(message) : log.debug(message)),
       });
       // Physical cores do the math; hyper-threads past them only contend.
-      this.#threads = Math.max(1, Math.min(maxThreads, llama.cpuMathCores || maxThreads));
+      const physical = llama.cpuMathCores > 0 ? llama.cpuMathCores - spare : maxThreads;
+      this.#threads = Math.max(1, Math.min(maxThreads, physical));
       this.#llamaReady = llama;
       return llama;
     } catch (error) {
