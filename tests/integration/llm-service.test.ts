@@ -38,12 +38,12 @@ afterEach(async () => {
   for (const harness of running.splice(0)) await harness.stop();
 });
 
-async function startService(): Promise<Harness> {
+async function startService(options: { realTimers?: boolean; idleSeconds?: number } = {}): Promise<Harness> {
   const dir = tempDir('comfydesk-llm-');
   const modelPath = join(dir.path, 'tiny.gguf');
   writeTinyGguf(modelPath);
   const settings = new SettingsService({
-    store: new MemorySettingsStore({ llm: { enabled: true, model: modelPath, idleTimeoutSeconds: IDLE_SECONDS } }),
+    store: new MemorySettingsStore({ llm: { enabled: true, model: modelPath, idleTimeoutSeconds: options.idleSeconds ?? IDLE_SECONDS } }),
     notices: new NoticeCenter(),
     log: silentLogger,
   });
@@ -56,7 +56,7 @@ async function startService(): Promise<Harness> {
     // Greedy decoding on the CPU: the same answer every run, no GPU probing.
     engine: new LocalEngine({ log: silentLogger, gpu: false, temperature: 0 }),
     openai: new OpenAiBackend({ log: silentLogger }),
-    schedule: schedule.schedule,
+    schedule: options.realTimers ? undefined : schedule.schedule,
     timeLimitMs: TIME_LIMIT_MS,
     log: silentLogger,
   });
@@ -123,9 +123,10 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   test('cancelling mid-stream ends the request with "cancelled" and keeps the model loaded', async () => {
     const harness = await startService();
     const { id } = harness.service.enhance({ prompt: 'a lighthouse at night', style: 'cinematic' });
-    await waitFor(() => (harness.tokens.get(id)?.length ?? 0) > 0, { timeoutMs: 30_000 });
-    harness.service.cancel(id);
+    // Cancel on the first token, while generation is surely still running.
+    harness.service.on('token', (token) => token.id === id && harness.service.cancel(id));
     const finished = await harness.finished(id);
+    expect(harness.tokens.get(id)!.length).toBeLessThan(5);
     expect(finished).toMatchObject({ ok: false, error: { code: 'cancelled' } });
     expect(harness.service.status().loadedModel).toBe(harness.modelPath);
   });
@@ -146,6 +147,14 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
     expect((await harness.finished(second.id)).ok).toBe(true);
     expect(harness.statuses.filter((status) => status.activity === 'loading').length).toBe(loadsBefore + 1);
     expect(harness.service.status().loadedModel).toBe(harness.modelPath);
+  });
+
+  test('with real timers, a short idle timeout unloads the model by itself', async () => {
+    const harness = await startService({ realTimers: true, idleSeconds: 1 });
+    await harness.finished(harness.service.enhance({ prompt: 'a quiet harbour' }).id);
+    expect(harness.service.status().loadedModel).toBe(harness.modelPath);
+    await waitFor(() => harness.service.status().activity === 'unloaded', { timeoutMs: 10_000 });
+    expect(harness.statuses.at(-1)).toMatchObject({ activity: 'unloaded', loadedModel: null, unloadAt: null });
   });
 
   test('two requests made together run one after the other, never interleaved', async () => {
@@ -175,9 +184,11 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   test('a request that runs past the time limit is stopped with llm_timeout', async () => {
     const harness = await startService();
     const { id } = harness.service.enhance({ prompt: 'a market street at dusk' });
-    await waitFor(() => (harness.tokens.get(id)?.length ?? 0) > 0, { timeoutMs: 30_000 });
-    expect(harness.schedule.fire(TIME_LIMIT_MS)).toBe(1);
+    let fired = 0;
+    // The time limit runs out while the first token is being delivered.
+    harness.service.on('token', (token) => token.id === id && fired === 0 && (fired = harness.schedule.fire(TIME_LIMIT_MS)));
     const finished = await harness.finished(id);
+    expect(fired).toBe(1);
     expect(finished).toMatchObject({ ok: false, error: { code: 'llm_timeout' } });
     expect(finished.ok === false && finished.error.userMessage).toMatch(/took longer than 60 s.*prompt is unchanged/);
   });
@@ -240,8 +251,10 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
     const harness = await startService();
     const a = harness.service.enhance({ prompt: 'a castle on a hill' });
     const b = harness.service.enhance({ prompt: 'a boat on a lake' });
-    await waitFor(() => (harness.tokens.get(a.id)?.length ?? 0) > 0, { timeoutMs: 30_000 });
-    await harness.service.stop();
+    let stopped: Promise<void> | undefined;
+    harness.service.on('token', (token) => token.id === a.id && (stopped ??= harness.service.stop()));
+    await waitFor(() => stopped !== undefined, { timeoutMs: 30_000 });
+    await stopped;
     expect(await harness.finished(a.id)).toMatchObject({ ok: false, error: { code: 'cancelled' } });
     expect(await harness.finished(b.id)).toMatchObject({ ok: false, error: { code: 'cancelled' } });
     expect(harness.service.status()).toMatchObject({ activity: 'unloaded', loadedModel: null });
