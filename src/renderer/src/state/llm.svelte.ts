@@ -149,7 +149,8 @@ export class LlmState {
     const enhancement = new Enhancement(prompt, style);
     this.#current = enhancement;
     this.#early = [];
-    this.#api.call('llm.enhance', { prompt, style }).then(
+    // The caller follows the returned enhancement, not this call: both outcomes land in it.
+    void this.#api.call('llm.enhance', { prompt, style }).then(
       ({ id }) => {
         enhancement.started(id);
         for (const event of this.#early.splice(0)) if (event.id === id) event.deliver(enhancement);
@@ -162,6 +163,7 @@ export class LlmState {
   /** Stops the running enhancement (the core answers with a `cancelled` end). */
   cancelEnhancement(): void {
     const id = this.#current?.id;
+    // The end arrives as `llm.finished`; a failed cancel request only needs telling.
     if (id) void this.#api.call('llm.cancel', { id }).catch((error: unknown) => this.#report(error));
   }
 
