@@ -18,3 +18,8 @@ export interface ComfydeskBridge {
   invoke(envelope: RequestEnvelope): Promise<unknown>;
   subscribe(listener: (message: unknown) => void): () => void;
 }
+
+/** The Electron scheme that serves generated outputs to the window (`comfydesk-media://outputs/<path>`). */
+export const MEDIA_SCHEME = 'comfydesk-media';
+/** The path under which serve mode serves generated outputs. */
+export const SERVE_MEDIA_PREFIX = '/media/';

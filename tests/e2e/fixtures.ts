@@ -14,13 +14,13 @@ export interface ServedApp {
 }
 
 /** Starts the built CLI's serve mode on a free port with its own data folder, and stops it after. */
-async function startServe(seedFiles: SeedFiles | undefined): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
+async function startServe(extraArgs: string[] = [], seedFiles: SeedFiles = {}): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'comfydesk-e2e-'));
-  for (const [path, content] of Object.entries(seedFiles ?? {})) {
+  for (const [path, content] of Object.entries(seedFiles)) {
     mkdirSync(dirname(join(dataDir, path)), { recursive: true });
     writeFileSync(join(dataDir, path), content);
   }
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir, ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const line = await new Promise<string>((resolvePromise, reject) => {
@@ -52,11 +52,13 @@ async function startServe(seedFiles: SeedFiles | undefined): Promise<{ app: Serv
 /** Files to write into the data folder before serve mode starts, by path relative to it (e.g. `settings.json`). */
 export type SeedFiles = Record<string, string | Uint8Array>;
 
-export const test = base.extend<{ served: ServedApp; seedFiles: SeedFiles | undefined }>({
+export const test = base.extend<{ served: ServedApp; serveArgs: string[]; seedFiles: SeedFiles }>({
+  /** Extra `comfydesk serve` arguments for a spec (`test.use({ serveArgs: ['--workflows', dir] })`). */
+  serveArgs: [[], { option: true }],
   /** `test.use({ seedFiles: { 'settings.json': '…' } })` starts the app with those files in place. */
-  seedFiles: [undefined, { option: true }],
-  served: async ({ seedFiles }, use) => {
-    const server = await startServe(seedFiles);
+  seedFiles: [{}, { option: true }],
+  served: async ({ serveArgs, seedFiles }, use) => {
+    const server = await startServe(serveArgs, seedFiles);
     await use(server.app);
     await server.stop();
   },

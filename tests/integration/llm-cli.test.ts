@@ -88,7 +88,7 @@ describe('comfydesk llm', () => {
     expect(list.models.map((model) => model.id)).toEqual(LLM_CATALOG.map((model) => model.id));
     const again = await runCli(['llm', 'list', '--data-dir', dir]);
     expect(again.stdout).toContain(`Models folder: ${models}`);
-    expect(again.stdout).toMatch(/\* qwen2\.5-1\.5b-instruct\s+not installed\s+1\.1 GB/);
+    expect(again.stdout).toMatch(/\* qwen2\.5-1\.5b-instruct\s+not installed\s+1\.0 GB/);
   });
 
   test('download fetches from an HF_ENDPOINT mirror and rejects a file whose checksum does not match the catalog', async () => {

@@ -139,7 +139,7 @@ describe('FileDownloader against a local server with Range support', () => {
       sizeBytes: 2_000_000_000,
       signal: new AbortController().signal,
     });
-    await expect(failure).rejects.toMatchObject({ code: 'disk_full', userMessage: expect.stringMatching(/needs 2\.0 GB .* has 10 MB free/) });
+    await expect(failure).rejects.toMatchObject({ code: 'disk_full', userMessage: expect.stringMatching(/needs 1\.9 GB .* has 10 MB free/) });
     expect(server.requests).toEqual([]);
   });
 

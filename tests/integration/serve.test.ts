@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { silentLogger } from '../../src/main/core/lib/logger';
 import { ServeServer } from '../../src/main/serve/serve-server';
 import { startTestCore, waitFor } from '../support/core';
@@ -8,12 +9,17 @@ import { ROOT } from '../support/cli';
 const rendererDir = resolve(ROOT, 'out', 'renderer');
 
 let server: ServeServer;
+let mediaDir: string;
 let stopCore: () => Promise<void>;
 
 beforeEach(async () => {
   const started = await startTestCore();
   stopCore = started.stop;
-  server = new ServeServer({ core: started.core, rendererDir, port: 0, log: silentLogger });
+  mediaDir = join(started.dataDir, 'outputs');
+  mkdirSync(join(mediaDir, 'day'), { recursive: true });
+  writeFileSync(join(mediaDir, 'day', 'fox 1.png'), 'png bytes');
+  writeFileSync(join(started.dataDir, 'secret.txt'), 'not for the page');
+  server = new ServeServer({ core: started.core, rendererDir, mediaDir, port: 0, log: silentLogger });
   await server.start();
 });
 
@@ -68,6 +74,18 @@ describe('serve mode guards', () => {
     expect(asset).toBeDefined();
     expect((await fetch(`${base()}/${asset}`)).status).toBe(401);
     expect((await fetch(`${base()}/${asset}`, { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);
+  });
+
+  test('outputs are served under /media/ with the same token rules, and nothing outside the outputs folder', async () => {
+    expect((await fetch(`${base()}/media/day/fox%201.png`)).status).toBe(401);
+    const page = await fetch(`${base()}/?token=${server.token}`);
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const image = await fetch(`${base()}/media/day/fox%201.png`, { headers: { cookie } });
+    expect(image.status).toBe(200);
+    expect(await image.text()).toBe('png bytes');
+    expect((await fetch(`${base()}/media/day/missing.png`, { headers: { cookie } })).status).toBe(404);
+    expect((await fetch(`${base()}/media/..%2Fsecret.txt`, { headers: { cookie } })).status).toBe(404);
+    expect((await fetch(`${base()}/media/%2e%2e/secret.txt`, { headers: { cookie } })).status).toBe(404);
   });
 
   test('a Host header that is not loopback is refused (DNS rebinding)', async () => {

@@ -63,7 +63,8 @@ export class StandInBrowserWindow extends EventEmitter {
   readonly options: Record<string, unknown>;
   readonly webContents = new StandInWebContents();
   loaded: { file?: string; url?: string } = {};
-  readonly flags = { maximized: false, minimized: false, destroyed: false, visible: false };
+  readonly flags = { maximized: false, minimized: false, destroyed: false, visible: false, focused: false };
+  progressBar: { value: number; mode?: string } = { value: -1 };
   bounds: { x: number; y: number; width: number; height: number };
 
   constructor(options: Record<string, unknown> = {}) {
@@ -91,6 +92,16 @@ export class StandInBrowserWindow extends EventEmitter {
   }
   focus(): void {
     StandInBrowserWindow.registry.calls.focus += 1;
+    this.flags.focused = true;
+  }
+  blur(): void {
+    this.flags.focused = false;
+  }
+  isFocused(): boolean {
+    return this.flags.focused;
+  }
+  setProgressBar(value: number, options?: { mode?: string }): void {
+    this.progressBar = { value, ...(options?.mode ? { mode: options.mode } : {}) };
   }
   maximize(): void {
     this.flags.maximized = true;
@@ -120,6 +131,55 @@ export class StandInBrowserWindow extends EventEmitter {
     this.flags.destroyed = true;
     this.webContents.destroy();
     this.emit('closed');
+  }
+}
+
+/** A tray icon that records what the app set on it. */
+export class StandInTray extends EventEmitter {
+  static created: StandInTray[] = [];
+  image: unknown;
+  tooltip = '';
+  menu: { items: Array<Record<string, unknown>> } | undefined;
+  destroyed = false;
+  constructor(image: unknown) {
+    super();
+    this.image = image;
+    StandInTray.created.push(this);
+  }
+  setImage(image: unknown): void {
+    this.image = image;
+  }
+  setToolTip(text: string): void {
+    this.tooltip = text;
+  }
+  setContextMenu(menu: { items: Array<Record<string, unknown>> }): void {
+    this.menu = menu;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+  /** Clicks the menu item with this label, as a user would. */
+  clickMenuItem(label: string): void {
+    const item = this.menu?.items.find((candidate) => candidate.label === label);
+    if (!item) throw new Error(`no menu item "${label}" in ${JSON.stringify(this.menu?.items.map((candidate) => candidate.label))}`);
+    (item.click as () => void)();
+  }
+}
+
+/** A native notification that records itself when shown. */
+export class StandInNotification extends EventEmitter {
+  static shown: StandInNotification[] = [];
+  static supported = true;
+  static isSupported(): boolean {
+    return StandInNotification.supported;
+  }
+  readonly options: { title: string; body: string; icon?: unknown };
+  constructor(options: { title: string; body: string; icon?: unknown }) {
+    super();
+    this.options = options;
+  }
+  show(): void {
+    StandInNotification.shown.push(this);
   }
 }
 
@@ -235,6 +295,27 @@ export function createElectronStandIn() {
       showErrorBox(title: string, content: string) {
         errorBoxes.push({ title, content });
       },
+    },
+    protocol: {
+      registered: [] as unknown[],
+      handlers: new Map<string, (request: { url: string }) => unknown>(),
+      registerSchemesAsPrivileged(schemes: unknown[]) {
+        module.protocol.registered.push(...schemes);
+      },
+      handle(scheme: string, handler: (request: { url: string }) => unknown) {
+        module.protocol.handlers.set(scheme, handler);
+      },
+    },
+    net: {
+      fetch: async (url: string) => new Response(`fetched ${url}`),
+    },
+    Tray: StandInTray,
+    Notification: StandInNotification,
+    Menu: {
+      buildFromTemplate: (items: Array<Record<string, unknown>>) => ({ items }),
+    },
+    nativeImage: {
+      createFromPath: (path: string) => ({ path }),
     },
   };
 

@@ -24,6 +24,11 @@ export function parsePositiveInt(value: string): number {
   return number;
 }
 
+/** Commander's collector for a repeatable option (`--workflows a --workflows b`). */
+export function collectValues(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function createRunner(io: CliIo, setExitCode: (code: number) => void): CommandContext['run'] {
   return async (asJson, body) => {
     try {

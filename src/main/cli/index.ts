@@ -1,8 +1,12 @@
 import { join } from 'node:path';
-import { runCli } from './program';
+import { silenceSqliteExperimentalWarning } from '../core/lib/quiet-warnings';
 import type { CliIo } from './io';
 
-// The CLI entry (out/main/cli.js). Serve mode finds the built renderer beside it.
+// The CLI entry (out/main/cli.js). Serve mode finds the built renderer beside it. The program is
+// loaded after the warning filter is in place, since node:sqlite warns as soon as it is imported.
+silenceSqliteExperimentalWarning();
+const { runCli } = await import('./program');
+
 const interrupted = new Promise<NodeJS.Signals>((resolve) => {
   process.once('SIGINT', () => resolve('SIGINT'));
   process.once('SIGTERM', () => resolve('SIGTERM'));

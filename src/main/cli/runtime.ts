@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import Conf from 'conf';
-import { createCore, type Core } from '../core/create-core';
-import { createLogger, streamSink, type Logger, type LogLevel } from '../core/lib/logger';
+import { createCore, type Core, type CoreOptions } from '../core/create-core';
+import { RotatingFileLog, teeSinks } from '../core/lib/file-log';
+import { createLogger, filterSink, streamSink, type Logger, type LogLevel } from '../core/lib/logger';
 import { defaultDataDir, resolvePaths, type Paths } from '../core/paths';
 import { confSettingsStore } from '../core/settings/settings-store';
 import { APP_VERSION } from '../core/version';
@@ -12,11 +13,20 @@ export interface RuntimeOptions {
   dataDir?: string;
   verbose?: boolean;
   mode: 'serve' | 'cli';
+  /** Workflow library options (extra roots, read-once mode). */
+  library?: CoreOptions['library'];
 }
 
-export function cliLogger(io: CliIo, verbose: boolean | undefined, scope: string): Logger {
+/**
+ * Warnings and errors on stderr (everything with --verbose). Long-running serve mode also keeps the
+ * rotating, redacted log file in the data folder, like the desktop app.
+ */
+export function cliLogger(io: CliIo, verbose: boolean | undefined, scope: string, logsDir?: string): Logger {
   const level: LogLevel = verbose ? 'debug' : ((io.env.COMFYDESK_LOG_LEVEL as LogLevel | undefined) ?? 'warn');
-  return createLogger(streamSink(io.stderr), { level, scope });
+  const terminal = filterSink(streamSink(io.stderr), level);
+  if (!logsDir) return createLogger(terminal, { level, scope });
+  const file = filterSink(new RotatingFileLog({ dir: logsDir }).sink, 'info');
+  return createLogger(teeSinks(file, terminal), { level: 'debug', scope });
 }
 
 export function cliPaths(io: CliIo, dataDir: string | undefined): Paths {
@@ -26,11 +36,11 @@ export function cliPaths(io: CliIo, dataDir: string | undefined): Paths {
 /** Starts the same core the desktop app runs, with file-based settings in the data folder. */
 export async function openCore(io: CliIo, options: RuntimeOptions): Promise<{ core: Core; paths: Paths; log: Logger }> {
   const paths = cliPaths(io, options.dataDir);
-  const log = cliLogger(io, options.verbose, options.mode);
+  const log = cliLogger(io, options.verbose, options.mode, options.mode === 'serve' ? paths.logsDir : undefined);
   const settingsStore = confSettingsStore(
     () => new Conf({ cwd: paths.dataDir, configName: 'settings', projectName: 'comfydesk', clearInvalidConfig: false }),
     join(paths.dataDir, 'settings.json'),
   );
-  const core = await createCore({ mode: options.mode, version: APP_VERSION, paths, settingsStore, log });
+  const core = await createCore({ mode: options.mode, version: APP_VERSION, paths, settingsStore, log, library: options.library });
   return { core, paths, log };
 }

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import type { EventMap } from '@shared/contract/events';
 import type { AppMode } from '@shared/domain/app';
 import { appHandlers } from './app/app-handlers';
+import type { DesktopPort } from './app/desktop-port';
 import { NoticeCenter } from './app/notice-center';
 import { Disposer } from './lib/disposer';
 import { Emitter } from './lib/emitter';
@@ -16,6 +18,11 @@ import { Router, type Handlers } from './router';
 import { settingsHandlers } from './settings/settings-handlers';
 import { SettingsService } from './settings/settings-service';
 import type { SettingsStore } from './settings/settings-store';
+import { ModelCatalog, readCatalogFile } from './workflows/catalog';
+import { LibraryService, type LibraryServiceDeps } from './workflows/library-service';
+import type { InventorySource, RunStats } from './workflows/ports';
+import { SAMPLE_WORKFLOWS, bundledCatalog } from './workflows/resources';
+import { workflowsHandlers } from './workflows/workflows-handlers';
 
 export interface CoreOptions {
   mode: AppMode;
@@ -25,6 +32,14 @@ export interface CoreOptions {
   log: Logger;
   /** @default process.platform */
   platform?: string;
+  /** The desktop shell's powers (open folders, links); absent in serve mode and the CLI. */
+  desktop?: DesktopPort;
+  /** What the connected ComfyUI server has installed; without it workflow status is "not connected". */
+  inventory?: InventorySource;
+  /** Past run durations for time estimates. */
+  runStats?: RunStats;
+  /** Workflow library options: extra roots for this run, read-once mode, size lookups, revealing files. */
+  library?: Pick<LibraryServiceDeps, 'sessionRoots' | 'isWatching' | 'debounceMs' | 'fetchModelSize' | 'revealFile' | 'read' | 'saveDelayMs'>;
   /** Overrides for prompt enhancement (tests: no GPU probing, greedy decoding, a local fetch). */
   llm?: Pick<LocalEngineDeps, 'gpu' | 'temperature' | 'maxThreads'> & {
     fetch?: typeof fetch;
@@ -41,6 +56,7 @@ export interface Core {
   events: Emitter<EventMap>;
   settings: SettingsService;
   notices: NoticeCenter;
+  library: LibraryService;
   stop(): Promise<void>;
 }
 
@@ -62,6 +78,22 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => settings.stop());
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
 
+  const userCatalog = await readCatalogFile(join(options.paths.dataDir, 'model-catalog.json'), log.child('catalog'));
+  const library = new LibraryService({
+    ...options.library,
+    settings,
+    appFolder: options.paths.workflowsDir,
+    cacheFile: join(options.paths.dataDir, 'cache', 'library-index.json'),
+    catalog: new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]),
+    inventory: options.inventory,
+    runStats: options.runStats,
+    samples: SAMPLE_WORKFLOWS,
+    log: log.child('library'),
+  });
+  disposer.add(library.on('changed', (delta) => events.emit('library.changed', delta)));
+  disposer.add(library.on('roots', (roots) => events.emit('library.roots', roots)));
+  await library.start();
+  disposer.add(() => library.stop());
   const llmLog = log.child('llm');
   const llmStore = new LlmModelStore({
     settings,
@@ -88,8 +120,9 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(llm.on('downloadFinished', (finished) => events.emit('llm.downloadFinished', finished)));
 
   const handlers: Handlers = {
-    ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform }),
+    ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform, paths: options.paths, desktop: options.desktop }),
     ...settingsHandlers(settings),
+    ...workflowsHandlers(library),
     ...llmHandlers({ service: llm, store: llmStore }),
   };
 
@@ -101,6 +134,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     events,
     settings,
     notices,
+    library,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -1,12 +1,17 @@
 import { join } from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain, screen, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, screen, session, shell } from 'electron';
 import ElectronStore from 'electron-store';
 import { createCore, type Core } from '../core/create-core';
-import { isAppError } from '../core/lib/errors';
+import type { DesktopPort } from '../core/app/desktop-port';
+import { AppError, isAppError } from '../core/lib/errors';
+import { RotatingFileLog, teeSinks } from '../core/lib/file-log';
 import { createLogger, streamSink } from '../core/lib/logger';
 import { APP_NAME, resolvePaths } from '../core/paths';
 import { confSettingsStore } from '../core/settings/settings-store';
 import { APP_VERSION } from '../core/version';
+import { installCrashHandler } from './crash';
+import { handleMediaProtocol, registerMediaScheme } from './media-protocol';
+import { headSizeFetcher } from '../core/workflows/ports';
 import { bindIpcTransport } from './ipc-transport';
 import { applySecurityPolicy } from './security';
 import { createMainWindow, isAppUrl, type RendererLocation } from './window';
@@ -25,18 +30,31 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     app.quit();
     return;
   }
-  const log = createLogger(streamSink(process.stderr), { level: 'info', scope: 'desktop' });
+  const paths = resolvePaths(app.getPath('userData'));
+  const logFile = new RotatingFileLog({ dir: paths.logsDir });
+  const log = createLogger(teeSinks(logFile.sink, streamSink(process.stderr)), { level: 'info', scope: 'desktop' });
+  installCrashHandler({ logsDir: paths.logsDir, log, showError: (message) => dialog.showErrorBox('ComfyDesk stopped unexpectedly', message), exit: (code) => app.exit(code) });
   const renderer: RendererLocation = { file: join(options.outDir, 'renderer', 'index.html'), devUrl: options.devUrl };
   const preloadPath = join(options.outDir, 'preload', 'index.cjs');
 
+  registerMediaScheme(protocol);
   await app.whenReady();
+  handleMediaProtocol({ protocol, net, outputsDir: paths.outputsDir });
   applySecurityPolicy({ app, defaultSession: session.defaultSession, shell, isAppUrl: (url) => isAppUrl(url, renderer), log: log.child('security') });
 
   let core: Core;
   try {
-    const paths = resolvePaths(app.getPath('userData'));
     const settingsStore = confSettingsStore(() => new ElectronStore({ name: 'settings', clearInvalidConfig: false }), join(paths.dataDir, 'settings.json'));
-    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log });
+    const desktop: DesktopPort = {
+      openPath: async (path) => {
+        const failure = await shell.openPath(path);
+        if (failure) throw new AppError('io_error', `The system could not open ${path}: ${failure}`);
+      },
+      showItemInFolder: (path) => shell.showItemInFolder(path),
+      openExternal: (url) => shell.openExternal(url),
+    };
+    const library = { fetchModelSize: headSizeFetcher(), revealFile: async (file: string) => (shell.showItemInFolder(file), true) };
+    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, desktop, library });
   } catch (error) {
     log.error('startup failed', { error });
     const message = isAppError(error) ? error.userMessage : 'ComfyDesk could not start. The log has details.';

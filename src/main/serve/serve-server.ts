@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
-import { WS_PATH } from '@shared/protocol';
+import { SERVE_MEDIA_PREFIX, WS_PATH } from '@shared/bridge';
 import type { Core } from '../core/create-core';
 import { AppError, systemErrorCode } from '../core/lib/errors';
 import type { Logger } from '../core/lib/logger';
@@ -14,6 +14,8 @@ export interface ServeOptions {
   core: Pick<Core, 'router' | 'events'>;
   /** The built renderer (out/renderer). */
   rendererDir: string;
+  /** Generated outputs, served under /media/ to the page (same token rules). */
+  mediaDir?: string;
   /** @default '127.0.0.1' */
   host?: string;
   /** 0 picks a free port. @default 8082 */
@@ -24,6 +26,9 @@ export interface ServeOptions {
 }
 
 export const DEFAULT_SERVE_PORT = 8082;
+
+/** Where serve mode exposes the outputs folder to the page. */
+export const MEDIA_PREFIX = SERVE_MEDIA_PREFIX;
 
 /**
  * Serve mode: the built renderer over HTTP and the contract over a WebSocket at /ws, both behind a
@@ -67,7 +72,9 @@ export class ServeServer {
       throw new AppError('not_found', `The app's web files are missing (${rendererDir}). Run "npm run build" first.`);
     }
     const statics = sirv(rendererDir, { etag: true, dev: false, dotfiles: false, setHeaders: (res) => setHeaders(res) });
-    const server = createServer((request, response) => this.#handleHttp(request, response, statics));
+    // dev mode: outputs appear while serving, so look files up per request instead of indexing once.
+    const media = this.#options.mediaDir ? sirv(this.#options.mediaDir, { dev: true, etag: true, dotfiles: false, setHeaders: (res) => setHeaders(res) }) : undefined;
+    const server = createServer((request, response) => this.#handleHttp(request, response, statics, media));
     const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
     server.on('upgrade', (request, socket, head) => this.#handleUpgrade(request, socket, head, wss));
     this.#detachTransport = attachWsTransport({ wss, router: this.#options.core.router, events: this.#options.core.events, log: this.#log.child('ws') });
@@ -106,7 +113,7 @@ export class ServeServer {
     return false;
   }
 
-  #handleHttp(request: IncomingMessage, response: ServerResponse, statics: ReturnType<typeof sirv>): void {
+  #handleHttp(request: IncomingMessage, response: ServerResponse, statics: ReturnType<typeof sirv>, media: ReturnType<typeof sirv> | undefined): void {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!isAllowedHostHeader(request.headers.host, this.host)) {
       return deny(response, 403, 'This address is not allowed to reach ComfyDesk.');
@@ -120,6 +127,12 @@ export class ServeServer {
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       return deny(response, 405, 'Only GET is served here.');
+    }
+    if (url.pathname.startsWith(MEDIA_PREFIX)) {
+      if (!media) return deny(response, 404, 'Not found.');
+      // sirv resolves inside its folder and refuses traversal; strip the prefix it does not know.
+      request.url = `/${request.url!.slice(MEDIA_PREFIX.length)}`;
+      return media(request, response, () => deny(response, 404, 'That output is no longer on disk.'));
     }
     statics(request, response, () => deny(response, 404, 'Not found.'));
   }

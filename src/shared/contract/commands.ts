@@ -3,6 +3,7 @@ import { appCommands } from './app';
 import type { CommandSpec } from './common';
 import { llmCommands } from './llm';
 import { settingsCommands } from './settings';
+import { workflowsCommands } from './workflows';
 
 /**
  * THE command table: every request the renderer (or any client) may make, with its input and
@@ -13,6 +14,7 @@ import { settingsCommands } from './settings';
 export const commands = {
   ...appCommands,
   ...settingsCommands,
+  ...workflowsCommands,
   ...llmCommands,
 } as const satisfies Record<string, CommandSpec>;
 

@@ -20,6 +20,16 @@ export const ErrorCode = z.enum([
   'io_error',
   'disk_full',
   'permission_denied',
+  // Generation: conversion and parameters
+  'workflow_invalid',
+  'object_info_invalid',
+  'missing_custom_nodes',
+  'parameter_invalid',
+  'comfy_unreachable',
+  'comfy_unexpected_response',
+  // Workflow library
+  'workflow_not_found',
+  'workflow_root_invalid',
   // Prompt enhancement (llm)
   'llm_model_missing',
   'llm_model_invalid',

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appEvents } from './app';
 import { llmEvents } from './llm';
 import { settingsEvents } from './settings';
+import { workflowsEvents } from './workflows';
 
 /**
  * THE event table: everything the core pushes to clients, gathered from each area's file.
@@ -11,6 +12,7 @@ import { settingsEvents } from './settings';
 export const events = {
   ...appEvents,
   ...settingsEvents,
+  ...workflowsEvents,
   ...llmEvents,
 } as const satisfies Record<string, z.ZodType>;
 

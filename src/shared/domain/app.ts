@@ -16,11 +16,18 @@ export const Notice = z.object({
 });
 export type Notice = z.infer<typeof Notice>;
 
+/** ComfyDesk's own folders a user may want to open. */
+export const AppFolder = z.enum(['data', 'logs', 'outputs', 'workflows']);
+export type AppFolder = z.infer<typeof AppFolder>;
+
 export const AppInfo = z.object({
   name: z.string(),
   version: z.string(),
   mode: AppMode,
   platform: z.string(),
+  /** Whether folders and links open on this machine (desktop) or are only shown (serve mode). */
+  canOpenFolders: z.boolean(),
+  folders: z.record(AppFolder, z.string()),
   /** Notices raised before this client connected (e.g. a settings file moved aside at start). */
   notices: z.array(Notice),
 });

@@ -9,6 +9,14 @@ export const GeneralSettings = z.object({
   theme: Theme.default('dark'),
 });
 
+/** Which folders the workflow library watches. */
+export const LibrarySettings = z.object({
+  /** Watch ComfyDesk's own workflows folder (seeded with sample workflows on first start). */
+  includeAppFolder: z.boolean().default(true),
+  /** Further folders of ComfyUI workflows, as absolute paths. */
+  folders: z.array(z.string()).default([]),
+});
+
 /**
  * The patch schema of a settings section: every field optional and *without* its default. zod's
  * `.partial()` keeps defaults, so a patch `{ enabled: true }` would come out with every other field
@@ -28,6 +36,7 @@ export function sectionPatch<T extends z.ZodRawShape>(section: z.ZodObject<T>) {
  */
 export const Settings = z.object({
   general: GeneralSettings.default(GeneralSettings.parse({})),
+  library: LibrarySettings.default(LibrarySettings.parse({})),
   llm: LlmSettings.default(LlmSettings.parse({})),
 });
 export type Settings = z.infer<typeof Settings>;
@@ -35,6 +44,7 @@ export type Settings = z.infer<typeof Settings>;
 /** A change to settings: any subset of sections, each merged one level deep into the current value. */
 export const SettingsPatch = z.object({
   general: GeneralSettings.partial().optional(),
+  library: sectionPatch(LibrarySettings).optional(),
   llm: sectionPatch(LlmSettings).optional(),
 });
 export type SettingsPatch = z.infer<typeof SettingsPatch>;

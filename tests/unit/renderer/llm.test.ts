@@ -171,15 +171,15 @@ describe('Settings › AI prompt enhancement', () => {
     render(LlmHarness, { api: core.api, view: 'settings', toasts });
     const phi = (await screen.findByText('Phi-3 Mini 4k Instruct (Q4)')).closest('li')!;
     expect(within(phi).getByTestId('model-state').textContent).toContain('Not installed');
-    expect(phi.textContent).toContain('1.1 GB on disk');
+    expect(phi.textContent).toContain('1.0 GB on disk');
     await fireEvent.click(within(phi).getByRole('button', { name: 'Download Phi-3 Mini 4k Instruct (Q4)' }));
     await waitFor(() => expect(core.callsOf('llm.download')).toEqual([{ modelId: 'phi-3-mini-4k-instruct' }]));
 
     core.emit('llm.downloadProgress', { downloadId: 'd1', modelId: 'phi-3-mini-4k-instruct', progress: { receivedBytes: 500_000_000, totalBytes: 1_000_000_000, bytesPerSecond: 10_000_000, etaSeconds: 50 } });
     const bar = await within(phi).findByRole('progressbar', { name: 'Downloading Phi-3 Mini 4k Instruct (Q4)' });
-    expect(bar.getAttribute('value')).toBe('50');
+    expect(bar.getAttribute('aria-valuenow')).toBe('50');
     expect(within(phi).getByTestId('model-state').textContent).toContain('Downloading 50%');
-    expect(phi.textContent).toContain('500 MB of 1.0 GB · 10 MB/s · 50 s left');
+    expect(phi.textContent).toContain('477 MB of 954 MB · 9.5 MB/s · ~50 s left');
     await fireEvent.click(within(phi).getByRole('button', { name: 'Cancel the download of Phi-3 Mini 4k Instruct (Q4)' }));
     await waitFor(() => expect(core.callsOf('llm.cancelDownload')).toEqual([{ modelId: 'phi-3-mini-4k-instruct' }]));
 

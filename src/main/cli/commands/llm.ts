@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { DownloadFinished } from '@shared/contract/llm';
 import type { DownloadProgress, LlmModel } from '@shared/domain/llm';
-import { formatBytes, formatTimeLeft } from '@shared/format';
+import { formatBytes, formatEta } from '@shared/format';
 import type { Core } from '../../core/create-core';
 import { RouterCallError } from '../../core/router';
 import type { CommandContext } from '../command';
@@ -117,11 +117,11 @@ async function download(cli: CliIo, core: Core, id: string, flags: LlmFlags): Pr
   }
 }
 
-/** "45% · 512 MB of 1.1 GB · 12 MB/s · 1 min left" */
+/** "45% · 512 MB of 1.0 GB · 12 MB/s · ~1 min 5 s left" */
 function progressLine(progress: DownloadProgress): string {
   const { receivedBytes, totalBytes, bytesPerSecond, etaSeconds } = progress;
   const parts = [totalBytes ? `${Math.floor((receivedBytes / totalBytes) * 100)}%` : '', totalBytes ? `${formatBytes(receivedBytes)} of ${formatBytes(totalBytes)}` : formatBytes(receivedBytes)];
   if (bytesPerSecond > 0) parts.push(`${formatBytes(bytesPerSecond)}/s`);
-  if (etaSeconds !== null && etaSeconds > 0) parts.push(`${formatTimeLeft(etaSeconds)} left`);
+  if (etaSeconds !== null && etaSeconds > 0) parts.push(formatEta(etaSeconds) ?? '');
   return parts.filter(Boolean).join(' · ');
 }

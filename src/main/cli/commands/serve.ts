@@ -4,12 +4,14 @@ import { ServeServer, DEFAULT_SERVE_PORT } from '../../serve/serve-server';
 import { isLoopbackHost } from '../../serve/security';
 import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
 import { openCore } from '../runtime';
-import { parsePort, type CommandContext } from '../command';
+import { collectValues, parsePort, type CommandContext } from '../command';
+import { headSizeFetcher } from '../../core/workflows/ports';
 
 interface ServeFlags {
   port: number;
   host: string;
   dataDir?: string;
+  workflows: string[];
   json?: boolean;
   verbose?: boolean;
 }
@@ -21,14 +23,16 @@ export function registerServe(program: Command, context: CommandContext): void {
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', parsePort, DEFAULT_SERVE_PORT)
     .option('--host <host>', 'address to listen on; anything but loopback is reachable from the network', '127.0.0.1')
     .option('--data-dir <dir>', 'folder for settings, workflows, outputs and history (default: the desktop app\'s)')
+    .option('--workflows <dir>', 'also show the workflows in this folder, for this run only (repeatable)', collectValues, [])
     .option('--json', 'print the address as JSON')
     .option('-v, --verbose', 'log debug details to stderr')
     .action((flags: ServeFlags) => context.run(flags.json, () => serve(context.io, flags, context.rendererDir)));
 }
 
 async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise<number> {
-  const { core, log } = await openCore(io, { mode: 'serve', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose });
-  const server = new ServeServer({ core, rendererDir, host: flags.host, port: flags.port, log: log.child('serve') });
+  const library = { sessionRoots: flags.workflows.map((dir) => resolve(io.cwd, dir)), fetchModelSize: headSizeFetcher() };
+  const { core, log, paths } = await openCore(io, { mode: 'serve', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose, library });
+  const server = new ServeServer({ core, rendererDir, mediaDir: paths.outputsDir, host: flags.host, port: flags.port, log: log.child('serve') });
   try {
     await server.start();
   } catch (error) {

@@ -45,6 +45,14 @@ export function createLogger(sink: LogSink, options: { level?: LogLevel; scope?:
   return make(options.scope ?? '');
 }
 
+/** Passes on only records at or above `level`. */
+export function filterSink(sink: LogSink, level: LogLevel): LogSink {
+  const minRank = LEVEL_RANK[level];
+  return (record) => {
+    if (LEVEL_RANK[record.level] >= minRank) sink(record);
+  };
+}
+
 /** Renders a record as one readable line (errors with their stack and cause). */
 export function formatLogRecord(record: LogRecord): string {
   const time = new Date(record.time).toISOString();

@@ -1,4 +1,4 @@
-import type { AppInfo } from '@shared/domain/app';
+import type { AppFolder, AppInfo } from '@shared/domain/app';
 import type { ApiClient, LinkState } from '../api';
 import { ApiError } from '../api';
 import type { Toasts } from './toasts.svelte';
@@ -42,6 +42,16 @@ export class AppState {
       const info = await this.#api.call('app.info', {});
       this.#info = info;
       for (const notice of info.notices) this.#showNotice(notice.id, notice.level, notice.message);
+    } catch (error) {
+      this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
+    }
+  }
+
+  /** Opens one of ComfyDesk's folders; in a browser (serve mode) shows where it is instead. */
+  async openFolder(folder: AppFolder): Promise<void> {
+    try {
+      const result = await this.#api.call('app.openFolder', { folder });
+      if (!result.opened) this.#toasts.push({ level: 'info', message: `On the machine running ComfyDesk, the ${folder} folder is ${result.path}` });
     } catch (error) {
       this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
     }

@@ -1,5 +1,6 @@
 import { createContext } from 'svelte';
 import type { AppState } from './app.svelte';
+import type { LibraryState } from './library.svelte';
 import type { LlmState } from './llm.svelte';
 import type { Navigation } from './navigation.svelte';
 import type { SettingsState } from './settings.svelte';
@@ -11,4 +12,5 @@ export const [getAppState, setAppState] = createContext<AppState>();
 export const [getSettings, setSettings] = createContext<SettingsState>();
 export const [getToasts, setToasts] = createContext<Toasts>();
 export const [getNavigation, setNavigation] = createContext<Navigation>();
+export const [getLibrary, setLibrary] = createContext<LibraryState>();
 export const [getLlm, setLlm] = createContext<LlmState>();

@@ -49,3 +49,15 @@ describe('the desktop shell', () => {
     expect(standIn.recorded.windows).toHaveLength(1);
   });
 });
+
+describe('outputs in the desktop window', () => {
+  test('the media scheme is privileged before ready and serves only files inside the outputs folder', async () => {
+    const protocol = standIn.module.protocol;
+    expect(protocol.registered).toEqual([expect.objectContaining({ scheme: 'comfydesk-media' })]);
+    const handler = protocol.handlers.get('comfydesk-media')!;
+    const ok = (await handler({ url: 'comfydesk-media://outputs/day/a.png' })) as Response;
+    expect(await ok.text()).toBe(`fetched file://${userData}/outputs/day/a.png`);
+    const outside = (await handler({ url: 'comfydesk-media://outputs/..%2F..%2Fsettings.json' })) as Response;
+    expect(outside.status).toBe(404);
+  });
+});

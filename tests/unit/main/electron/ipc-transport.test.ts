@@ -10,6 +10,7 @@ const { createCore } = await import('../../../../src/main/core/create-core');
 const { MemorySettingsStore } = await import('../../../../src/main/core/settings/settings-store');
 const { silentLogger } = await import('../../../../src/main/core/lib/logger');
 const { resolvePaths } = await import('../../../../src/main/core/paths');
+const { tempDir } = await import('../../../support/core');
 const { ApiClient } = await import('../../../../src/renderer/src/api/client');
 const { createIpcTransport } = await import('../../../../src/renderer/src/api/ipc-transport');
 
@@ -20,7 +21,8 @@ afterEach(async () => {
 });
 
 async function setup() {
-  const core = await createCore({ mode: 'desktop', version: '9.9.9', paths: resolvePaths('/tmp/unused'), settingsStore: new MemorySettingsStore(), log: silentLogger });
+  const dataDir = tempDir();
+  const core = await createCore({ mode: 'desktop', version: '9.9.9', paths: resolvePaths(dataDir.path), settingsStore: new MemorySettingsStore(), log: silentLogger });
   const window = new standIn.module.BrowserWindow({});
   await window.loadFile(APP_FILE);
   const unbind = bindIpcTransport({
@@ -36,7 +38,7 @@ async function setup() {
   await import('../../../../src/preload/index');
   const bridge = standIn.recorded.exposed.comfydesk as ComfydeskBridge;
   const api = new ApiClient(createIpcTransport(bridge), { timeoutMs: 2000 });
-  cleanups.push(() => core.stop(), unbind, () => api.close(), () => window.close());
+  cleanups.push(() => dataDir.remove(), () => core.stop(), unbind, () => api.close(), () => window.close());
   return { core, window, bridge, api };
 }
 

@@ -32,7 +32,15 @@ export class FakeCore {
   readonly api: ApiClient;
 
   constructor() {
-    this.handle('app.info', () => ({ name: 'ComfyDesk', version: '0.0.0', mode: 'serve', platform: 'linux', notices: [] }));
+    this.handle('app.info', () => ({
+      name: 'ComfyDesk',
+      version: '0.0.0',
+      mode: 'serve',
+      platform: 'linux',
+      canOpenFolders: false,
+      folders: { data: '/d', logs: '/l', outputs: '/o', workflows: '/w' },
+      notices: [],
+    }));
     this.handle('settings.get', () => this.settings);
     this.handle('settings.update', (patch) => {
       const next: Record<string, unknown> = { ...this.settings };

@@ -1,0 +1,254 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { ConversionWarning, Parameter, ParameterGroup, ParameterValues } from '@shared/domain/generation';
+import { parseObjectInfo, type ObjectInfo } from '../../core/comfy/object-info';
+import { assertNoMissingNodes, convertWorkflow, describeMissingNodes } from '../../core/generation/convert/convert-workflow';
+import { detectParameters } from '../../core/generation/parameters/detect-parameters';
+import { applyParameterValues, assertValidParameterValues } from '../../core/generation/parameters/parameter-values';
+import { AppError, fileError, systemErrorCode } from '../../core/lib/errors';
+import { parsePositiveInt, type CommandContext } from '../command';
+import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
+
+/**
+ * Where `--server` gets `/object_info` from. A function so the ComfyUI client can take over later
+ * (and tests can stand in): it resolves to the parsed JSON or throws an AppError a person can act on.
+ */
+export type ObjectInfoSource = (serverUrl: string, options: { timeoutMs: number }) => Promise<unknown>;
+
+/** How long `--server` waits for `/object_info` (big servers list thousands of nodes). @default 30000 ms */
+export const DEFAULT_SERVER_TIMEOUT_MS = 30_000;
+
+interface ConvertFlags {
+  objectInfo?: string;
+  server?: string;
+  timeout: number;
+  set: string[];
+  params?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** Registers `comfydesk convert` with the given object_info source. */
+export function createConvertRegistration(deps: { fetchObjectInfo: ObjectInfoSource }): (program: Command, context: CommandContext) => void {
+  return (program, context) => {
+    program
+      .command('convert')
+      .description('convert a ComfyUI workflow (UI or API format) into the API prompt ComfyUI runs, or list its parameters')
+      .argument('<file>', 'the workflow JSON file (as saved by ComfyUI, an API prompt, or a RunPod request)')
+      .option('--object-info <file>', 'node definitions saved from the target server (GET /object_info); conversion depends on them')
+      .option('--server <url>', 'read node definitions from this ComfyUI instead (e.g. http://127.0.0.1:8188)')
+      .option('--timeout <ms>', 'how long to wait for --server to answer, in milliseconds', parsePositiveInt, DEFAULT_SERVER_TIMEOUT_MS)
+      .option('--set <name=value>', 'set a parameter before printing, by its id (prompt, seed, steps, 3.cfg…); repeatable', collect, [])
+      .option('--params', 'print the detected parameters (ids, values, limits) instead of the prompt')
+      .option('--json', 'print one JSON document: {prompt, warnings, missingNodeTypes} or, with --params, {parameters, warnings}')
+      .option('-v, --verbose', 'also print informational notes about the conversion on stderr')
+      .action((file: string, flags: ConvertFlags) => context.run(flags.json, () => convert(context.io, file, flags, deps)));
+  };
+}
+
+/** Talks to ComfyUI over HTTP: `GET {server}/api/object_info` (falling back to `/object_info` on older servers). */
+export async function fetchObjectInfoOverHttp(serverUrl: string, options: { timeoutMs: number; fetch?: typeof fetch }): Promise<unknown> {
+  const doFetch = options.fetch ?? fetch;
+  const base = new URL(serverUrl.endsWith('/') ? serverUrl : `${serverUrl}/`);
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  const request = async (path: string) => {
+    try {
+      const response = await doFetch(new URL(path, base), { signal, headers: { accept: 'application/json' } });
+      return { response, body: response.ok ? await response.text() : '' };
+    } catch (error) {
+      throw unreachable(serverUrl, options.timeoutMs, error);
+    }
+  };
+  let { response, body } = await request('api/object_info');
+  if (response.status === 404) ({ response, body } = await request('object_info'));
+  if (!response.ok) {
+    throw new AppError('comfy_unexpected_response', `${serverUrl} answered ${response.status} ${response.statusText} to /object_info; it does not look like ComfyUI. Check the address (and the port).`, {
+      details: { status: response.status },
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body) as unknown;
+  } catch (error) {
+    throw new AppError('comfy_unexpected_response', `${serverUrl} answered /object_info with something other than JSON; it does not look like ComfyUI. Check the address.`, { cause: error });
+  }
+  const looksLikeObjectInfo = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.values(parsed).some((entry) => typeof entry === 'object' && entry !== null && 'input' in entry && 'output' in entry);
+  if (!looksLikeObjectInfo) throw new AppError('comfy_unexpected_response', `${serverUrl} answered /object_info, but not with node definitions; it does not look like ComfyUI.`);
+  return parsed;
+}
+
+function unreachable(serverUrl: string, timeoutMs: number, error: unknown): AppError {
+  const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+  if (timedOut) {
+    return new AppError('comfy_unreachable', `ComfyUI at ${serverUrl} did not answer within ${timeoutMs / 1000} s. Check that it is running and the address is right, or allow more time with --timeout.`, { cause: error });
+  }
+  // Node's fetch wraps the socket error (ECONNREFUSED, ENOTFOUND…) as its cause.
+  const cause = error instanceof Error ? error.cause : undefined;
+  const code = systemErrorCode(cause) ?? systemErrorCode(error);
+  const reason = code ?? (cause instanceof Error ? cause.message : undefined);
+  return new AppError('comfy_unreachable', `ComfyUI at ${serverUrl} isn't answering${reason ? ` (${reason})` : ''}. Start ComfyUI or check the address.`, { cause: error, details: code ? { code } : {} });
+}
+
+/** The default registration, talking to the server over HTTP. */
+export const registerConvert = createConvertRegistration({ fetchObjectInfo: (serverUrl, options) => fetchObjectInfoOverHttp(serverUrl, options) });
+
+function collect(value: string, previous: string[]): string[] {
+  if (!value.includes('=')) throw new InvalidArgumentError('must look like NAME=VALUE (e.g. steps=30).');
+  return [...previous, value];
+}
+
+async function readJsonFile(io: CliIo, file: string, what: 'workflow' | 'object_info'): Promise<unknown> {
+  const path = resolve(io.cwd, file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw fileError(error, 'read', path);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const code = what === 'workflow' ? 'workflow_invalid' : 'object_info_invalid';
+    throw new AppError(code, `${path} is not valid JSON (${error instanceof Error ? error.message : String(error)}). Save it again from ComfyUI.`, { cause: error });
+  }
+}
+
+async function loadObjectInfo(io: CliIo, flags: ConvertFlags, deps: { fetchObjectInfo: ObjectInfoSource }): Promise<ObjectInfo> {
+  if (flags.objectInfo && flags.server) throw new CliError('Use --object-info or --server, not both.', { exitCode: ExitCode.usage, code: 'invalid_input' });
+  let raw: unknown;
+  if (flags.objectInfo) raw = await readJsonFile(io, flags.objectInfo, 'object_info');
+  else if (flags.server) {
+    let url: URL;
+    try {
+      url = new URL(flags.server);
+    } catch {
+      throw new CliError(`--server must be a URL such as http://127.0.0.1:8188 (got "${flags.server}").`, { exitCode: ExitCode.usage, code: 'invalid_input' });
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new CliError('--server must be an http:// or https:// URL.', { exitCode: ExitCode.usage, code: 'invalid_input' });
+    raw = await deps.fetchObjectInfo(flags.server, { timeoutMs: flags.timeout });
+  } else {
+    throw new CliError('convert needs the server\'s node definitions: pass --object-info FILE or --server URL.', { exitCode: ExitCode.usage, code: 'invalid_input' });
+  }
+  try {
+    return parseObjectInfo(raw).objectInfo;
+  } catch (error) {
+    throw new AppError('object_info_invalid', 'The node definitions are not an object_info document (a JSON object of node types). Save GET /object_info from the server again.', { cause: error });
+  }
+}
+
+/** `--set name=value`, typed by the parameter it names (numbers, booleans, text as written). */
+export function parseSetValues(assignments: readonly string[], parameters: readonly Parameter[]): ParameterValues {
+  const values: ParameterValues = {};
+  for (const assignment of assignments) {
+    const equals = assignment.indexOf('=');
+    const name = assignment.slice(0, equals);
+    const raw = assignment.slice(equals + 1);
+    const parameter = parameters.find((candidate) => candidate.id === name);
+    values[name] = parameter ? typedValue(parameter, raw) : raw;
+  }
+  return values;
+}
+
+function typedValue(parameter: Parameter, raw: string): unknown {
+  const { type, options } = parameter.constraints;
+  const number = raw.trim() === '' ? Number.NaN : Number(raw);
+  switch (type) {
+    case 'INT':
+    case 'FLOAT':
+      // A value that is not a number is passed on as text, so validation can say what was wrong.
+      return Number.isFinite(number) ? number : raw;
+    case 'BOOLEAN':
+      if (/^(true|yes|on|1)$/i.test(raw)) return true;
+      if (/^(false|no|off|0)$/i.test(raw)) return false;
+      return raw;
+    case 'COMBO':
+      return options?.includes(raw) || !Number.isFinite(number) || !options?.includes(number) ? raw : number;
+    default:
+      return raw;
+  }
+}
+
+async function convert(io: CliIo, file: string, flags: ConvertFlags, deps: { fetchObjectInfo: ObjectInfoSource }): Promise<number> {
+  const workflow = await readJsonFile(io, file, 'workflow');
+  const objectInfo = await loadObjectInfo(io, flags, deps);
+  const conversion = convertWorkflow(workflow, { objectInfo });
+  const parameters = detectParameters(conversion, objectInfo);
+  const values = parseSetValues(flags.set, parameters);
+  try {
+    assertValidParameterValues(parameters, values);
+  } catch (error) {
+    if (error instanceof AppError && Object.keys(values).some((id) => !parameters.some((parameter) => parameter.id === id))) {
+      throw new AppError(error.code, `${error.userMessage} Run "comfydesk convert ${file} --params" to list the parameter ids.`, { cause: error, ...(error.details ? { details: error.details } : {}) });
+    }
+    throw error;
+  }
+  const { prompt } = applyParameterValues(conversion.prompt, parameters, values);
+  const shown = conversion.warnings.filter((warning) => flags.verbose || warning.severity === 'warning');
+
+  if (flags.params) {
+    if (flags.json) writeJson(io, { parameters: parameters.map((parameter) => (Object.hasOwn(values, parameter.id) ? { ...parameter, value: values[parameter.id] } : parameter)), warnings: conversion.warnings, missingNodeTypes: conversion.missingNodeTypes });
+    else {
+      writeWarnings(io, shown);
+      if (conversion.missingNodeTypes.length > 0) writeLine(io.stderr, `warning: ${describeMissingNodes(conversion.missingNodeTypes)}`);
+      writeParameters(io, parameters, values);
+    }
+    return ExitCode.ok;
+  }
+  // Nothing that cannot run is printed as runnable: missing node types are an error here.
+  assertNoMissingNodes(conversion);
+  if (flags.json) writeJson(io, { format: conversion.format, prompt, warnings: conversion.warnings, missingNodeTypes: conversion.missingNodeTypes });
+  else {
+    writeWarnings(io, shown);
+    io.stdout.write(`${JSON.stringify(prompt, null, 2)}\n`);
+  }
+  return ExitCode.ok;
+}
+
+function writeWarnings(io: CliIo, warnings: readonly ConversionWarning[]): void {
+  for (const warning of warnings) writeLine(io.stderr, `${warning.severity}: ${warning.message}`);
+}
+
+const GROUP_TITLES: Record<ParameterGroup, string> = {
+  prompt: 'Prompt',
+  inputs: 'Inputs',
+  size: 'Size',
+  sampling: 'Sampling',
+  video: 'Video',
+  models: 'Models',
+  exposed: 'Exposed by subgraphs',
+  advanced: 'Advanced',
+};
+
+function summarize(parameter: Parameter): string {
+  const { constraints } = parameter;
+  const parts: string[] = [constraints.type.toLowerCase()];
+  if (constraints.min !== undefined || constraints.max !== undefined) parts.push(`${constraints.min ?? '…'}–${constraints.max ?? '…'}`);
+  if (constraints.media) parts.push(`${constraints.media} file`);
+  else if (constraints.options) parts.push(`${constraints.options.length} choices`);
+  if (parameter.seedControl) parts.push(parameter.seedControl);
+  return parts.join(', ');
+}
+
+function writeParameters(io: CliIo, parameters: readonly Parameter[], values: ParameterValues): void {
+  const idWidth = Math.min(28, Math.max(...parameters.map((parameter) => parameter.id.length), 2));
+  const labelWidth = Math.min(28, Math.max(...parameters.map((parameter) => parameter.label.length), 5));
+  let group: ParameterGroup | undefined;
+  let section: string | undefined;
+  for (const parameter of parameters) {
+    if (parameter.group !== group) {
+      group = parameter.group;
+      section = undefined;
+      writeLine(io.stdout, `${GROUP_TITLES[group]}:`);
+    }
+    if ((group === 'advanced' || group === 'exposed') && parameter.section !== section) {
+      section = parameter.section;
+      writeLine(io.stdout, `  ${section}`);
+    }
+    const value = Object.hasOwn(values, parameter.id) ? values[parameter.id] : parameter.value;
+    let shown = JSON.stringify(value) ?? '';
+    if (shown.length > 60) shown = `${shown.slice(0, 57)}…"`;
+    const indent = group === 'advanced' || group === 'exposed' ? '    ' : '  ';
+    writeLine(io.stdout, `${indent}${parameter.id.padEnd(idWidth)}  ${parameter.label.padEnd(labelWidth)}  ${shown}  (${summarize(parameter)})`);
+  }
+}

@@ -1,0 +1,179 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { WorkflowProblem, WorkflowRecord } from '@shared/domain/workflow';
+import { systemErrorCode } from '../lib/errors';
+import { analyzeWorkflow, type WorkflowFacts } from './analyze';
+
+/** Files larger than this become an error card instead of being parsed. @default 20 MiB */
+export const MAX_WORKFLOW_BYTES = 20 * 1024 * 1024;
+
+/** What is known about a workflow file before its content is read. */
+export interface FileFacts {
+  /** The watched folder (absolute). */
+  root: string;
+  /** Relative to `root`, `/` separators. */
+  path: string;
+  sizeBytes: number;
+  modifiedMs: number;
+  /** Image beside the file with the same base name, relative to `root`. */
+  thumbnail: string | null;
+}
+
+/** The stable id of a workflow: the same file in the same root always gets the same id. */
+export function workflowId(root: string, path: string): string {
+  return createHash('sha256').update(root).update('\u0000').update(path).digest('base64url').slice(0, 16);
+}
+
+/** A file name made readable: no extension, no `.workflow`/`.prompt` suffix, separators as spaces, first letter upper case. */
+export function readableName(path: string): string {
+  const base = path.slice(path.lastIndexOf('/') + 1).replace(/\.json$/i, '').replace(/\.(workflow|prompt|api)$/i, '');
+  const spaced = base.replace(/[_]+/g, ' ').replace(/(?<=\S)-(?=\S)/g, ' ').replace(/\s+/g, ' ').trim();
+  const name = spaced === '' ? base : spaced;
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/** The category when the workflow names none: its first folder below the root. */
+export function folderCategory(path: string): string {
+  const slash = path.indexOf('/');
+  return slash > 0 ? path.slice(0, slash) : 'Uncategorized';
+}
+
+const TYPE_PHRASES: Record<WorkflowFacts['type'], string> = {
+  t2i: 'Makes an image from text',
+  i2i: 'Changes an image',
+  inpaint: 'Repaints part of an image',
+  upscale: 'Upscales an image',
+  t2v: 'Makes a video from text',
+  i2v: 'Makes a video from an image',
+  v2v: 'Changes a video',
+  audio: 'Makes audio',
+  '3d': 'Makes a 3D model',
+  text: 'Answers with text',
+  other: 'A ComfyUI workflow',
+};
+
+const MAIN_MODEL_FOLDERS = ['checkpoints', 'diffusion_models', 'upscale_models'];
+
+/** A one-line description from what the workflow does, for workflows that carry none of their own. */
+export function describe(facts: WorkflowFacts): string {
+  const main = facts.models.find((model) => model.folder !== null && MAIN_MODEL_FOLDERS.includes(model.folder)) ?? facts.models[0];
+  return main ? `${TYPE_PHRASES[facts.type]} with ${main.name}.` : `${TYPE_PHRASES[facts.type]}.`;
+}
+
+/** Turns file bytes into text: strips a UTF-8 BOM, decodes UTF-16 files saved by some Windows editors. */
+export function decodeWorkflowBytes(bytes: Buffer): string {
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return bytes.toString('utf8', 3);
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.toString('utf16le', 2);
+  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2)).swap16().toString('utf16le');
+  return bytes.toString('utf8');
+}
+
+/** Parses workflow text, telling a file cut short apart from one that is not JSON at all. */
+export function parseWorkflowText(source: string): { value: unknown } | { problem: WorkflowProblem } {
+  const trimmedLength = source.trimEnd().length;
+  if (trimmedLength === 0 || source.trim() === '') return { problem: { code: 'empty', reason: 'The file is empty. Save the workflow from ComfyUI again.' } };
+  try {
+    return { value: JSON.parse(source) as unknown };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const position = /position (\d+)/.exec(message);
+    const atEnd = /end of JSON input|Unterminated string/i.test(message) || (position !== null && Number(position[1]) >= trimmedLength - 1);
+    if (atEnd) {
+      return { problem: { code: 'truncated', reason: 'The file ends in the middle of the workflow: it was cut short (an interrupted save or copy). Save it from ComfyUI again.' } };
+    }
+    const line = /line (\d+)/.exec(message)?.[1];
+    return { problem: { code: 'invalid_json', reason: `The file is not valid JSON${line ? ` (line ${line})` : ''}, so it cannot be a ComfyUI workflow.` } };
+  }
+}
+
+/** The record of a file that could not be used, shown as an error card. */
+export function errorRecord(file: FileFacts, problem: WorkflowProblem): WorkflowRecord {
+  return {
+    id: workflowId(file.root, file.path),
+    root: file.root,
+    path: file.path,
+    format: null,
+    name: readableName(file.path),
+    description: problem.reason,
+    category: folderCategory(file.path),
+    inputTypes: [],
+    outputTypes: [],
+    type: 'other',
+    models: [],
+    nodeCount: 0,
+    nodeTypes: [],
+    thumbnail: file.thumbnail,
+    fileSizeBytes: file.sizeBytes,
+    modifiedMs: file.modifiedMs,
+    error: problem,
+  };
+}
+
+/** The record of a file from its bytes. Never throws: whatever is wrong becomes the record's `error`. */
+export function recordFromBytes(file: FileFacts, bytes: Buffer): WorkflowRecord {
+  const parsed = parseWorkflowText(decodeWorkflowBytes(bytes));
+  if ('problem' in parsed) return errorRecord(file, parsed.problem);
+  const analysis = analyzeWorkflow(parsed.value);
+  if ('problem' in analysis) return errorRecord(file, analysis.problem);
+  const { facts } = analysis;
+  return {
+    id: workflowId(file.root, file.path),
+    root: file.root,
+    path: file.path,
+    format: facts.format,
+    name: facts.name ?? readableName(file.path),
+    description: facts.description ?? describe(facts),
+    category: facts.category ?? folderCategory(file.path),
+    inputTypes: facts.inputTypes,
+    outputTypes: facts.outputTypes,
+    type: facts.type,
+    models: facts.models,
+    nodeCount: facts.nodeCount,
+    nodeTypes: facts.nodeTypes,
+    thumbnail: file.thumbnail,
+    fileSizeBytes: file.sizeBytes,
+    modifiedMs: file.modifiedMs,
+    error: null,
+  };
+}
+
+/** The content of a workflow file, or why it could not be read. */
+export type FileRead = { bytes: Buffer; sizeBytes: number; modifiedMs: number } | { problem: WorkflowProblem; sizeBytes: number; modifiedMs: number; isGone?: boolean };
+
+/** Reads a workflow file; one open, one stat, one read. Files over `maxBytes` are not read at all. */
+export async function readWorkflowFile(absPath: string, maxBytes = MAX_WORKFLOW_BYTES): Promise<FileRead> {
+  let handle;
+  try {
+    handle = await open(absPath, 'r');
+  } catch (error) {
+    return unreadable(error);
+  }
+  try {
+    const stats = await handle.stat();
+    if (stats.size > maxBytes) {
+      const megabytes = (stats.size / (1024 * 1024)).toFixed(1);
+      return {
+        problem: { code: 'too_large', reason: `The file is ${megabytes} MB; workflows are far smaller, so ComfyDesk does not read files over ${Math.round(maxBytes / (1024 * 1024))} MB.` },
+        sizeBytes: stats.size,
+        modifiedMs: stats.mtimeMs,
+      };
+    }
+    return { bytes: await handle.readFile(), sizeBytes: stats.size, modifiedMs: stats.mtimeMs };
+  } catch (error) {
+    return unreadable(error);
+  } finally {
+    await handle.close();
+  }
+}
+
+function unreadable(error: unknown): FileRead {
+  const code = systemErrorCode(error);
+  if (code === 'ENOENT') return { problem: { code: 'unreadable', reason: 'The file is gone.' }, sizeBytes: 0, modifiedMs: 0, isGone: true };
+  const reason =
+    code === 'EACCES' || code === 'EPERM'
+      ? 'ComfyDesk is not allowed to read this file. Check its permissions.'
+      : code === 'EISDIR'
+        ? 'This is a folder, not a file.'
+        : `The file could not be read${code ? ` (${code})` : ''}.`;
+  return { problem: { code: 'unreadable', reason }, sizeBytes: 0, modifiedMs: 0 };
+}

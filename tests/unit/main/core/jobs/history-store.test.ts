@@ -1,0 +1,140 @@
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Job } from '@shared/domain/job';
+import { NoticeCenter } from '../../../../../src/main/core/app/notice-center';
+import { HistoryStore, HISTORY_SCHEMA_VERSION } from '../../../../../src/main/core/jobs/history-store';
+import { silentLogger } from '../../../../../src/main/core/lib/logger';
+import { tempDir } from '../../../../support/core';
+
+const dirs: Array<{ remove: () => void }> = [];
+const stores: HistoryStore[] = [];
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.stop();
+  for (const dir of dirs.splice(0)) dir.remove();
+});
+
+function job(overrides: Partial<Job> = {}): Job {
+  return {
+    id: 'job-1',
+    promptId: 'p-1',
+    origin: 'comfydesk',
+    serverId: 'local',
+    workflowId: 'wf-1',
+    workflowName: 'Text to image',
+    status: 'succeeded',
+    parameters: { positive: 'a red fox in the snow', seed: 42 },
+    promptText: 'a red fox in the snow',
+    createdAt: 1000,
+    queuedAt: 1001,
+    startedAt: 2000,
+    finishedAt: 12_000,
+    progress: null,
+    error: null,
+    outputs: [{ kind: 'image', nodeId: '9', filename: 'ComfyUI_00001_.png', subfolder: '', type: 'output', localPath: 'x/ComfyUI_00001_.png' }],
+    position: 0,
+    batch: null,
+    ...overrides,
+  };
+}
+
+async function open(file?: string, notices?: NoticeCenter) {
+  const dir = tempDir('comfydesk-history-');
+  dirs.push(dir);
+  const store = new HistoryStore({ file: file ?? join(dir.path, 'history.db'), log: silentLogger, notices, now: () => new Date('2026-11-23T10:00:00Z') });
+  await store.start();
+  stores.push(store);
+  return { store, dir: dir.path };
+}
+
+describe('HistoryStore', () => {
+  test('a saved job survives closing and reopening the database, with its prompt and outputs', async () => {
+    const { store, dir } = await open();
+    store.save({ job: job(), apiPrompt: { '3': { class_type: 'KSampler', inputs: {} } }, sourceWorkflow: { nodes: [] } });
+    await store.stop();
+    const again = new HistoryStore({ file: join(dir, 'history.db'), log: silentLogger });
+    await again.start();
+    stores.push(again);
+    const record = again.get('job-1');
+    expect(record?.job).toMatchObject({ workflowName: 'Text to image', status: 'succeeded', parameters: { seed: 42 } });
+    expect(record?.job.outputs[0]?.localPath).toBe('x/ComfyUI_00001_.png');
+    expect(record?.apiPrompt).toEqual({ '3': { class_type: 'KSampler', inputs: {} } });
+  });
+
+  test('search finds jobs by words of the prompt (prefixes too), newest first, and tolerates FTS syntax in input', async () => {
+    const { store } = await open();
+    store.save({ job: job({ id: 'a', promptText: 'a red fox in the snow', createdAt: 1 }), apiPrompt: null, sourceWorkflow: null });
+    store.save({ job: job({ id: 'b', promptText: 'portrait of a fox', createdAt: 2 }), apiPrompt: null, sourceWorkflow: null });
+    store.save({ job: job({ id: 'c', promptText: 'city at night', createdAt: 3 }), apiPrompt: null, sourceWorkflow: null });
+    expect(store.list({ text: 'fox' }).map((j) => j.id)).toEqual(['b', 'a']);
+    expect(store.list({ text: 'sno' }).map((j) => j.id)).toEqual(['a']);
+    expect(store.list({ text: 'night" (*' }).map((j) => j.id)).toEqual(['c']);
+    expect(store.list().map((j) => j.id)).toEqual(['c', 'b', 'a']);
+    expect(store.list({ limit: 1, offset: 1 }).map((j) => j.id)).toEqual(['b']);
+  });
+
+  test('an update replaces the record and the search index follows', async () => {
+    const { store } = await open();
+    store.save({ job: job({ promptText: 'old words' }), apiPrompt: null, sourceWorkflow: null });
+    store.save({ job: job({ promptText: 'new words', status: 'failed' }), apiPrompt: null, sourceWorkflow: null });
+    expect(store.count()).toBe(1);
+    expect(store.list({ text: 'old' })).toEqual([]);
+    expect(store.list({ text: 'new' })[0]?.status).toBe('failed');
+  });
+
+  test('durations of past successful runs feed the ETA, per workflow and server', async () => {
+    const { store } = await open();
+    store.save({ job: job({ id: '1', startedAt: 0, finishedAt: 10_000 }), apiPrompt: null, sourceWorkflow: null });
+    store.save({ job: job({ id: '2', startedAt: 0, finishedAt: 20_000 }), apiPrompt: null, sourceWorkflow: null });
+    store.save({ job: job({ id: '3', startedAt: 0, finishedAt: 99_000, status: 'failed' }), apiPrompt: null, sourceWorkflow: null });
+    store.save({ job: job({ id: '4', startedAt: 0, finishedAt: 5000, serverId: 'pod' }), apiPrompt: null, sourceWorkflow: null });
+    expect(store.durations('wf-1', 'local').sort()).toEqual([10_000, 20_000]);
+  });
+
+  test('unfinished jobs are found after a restart, and delete returns what it removed', async () => {
+    const { store } = await open();
+    store.save({ job: job({ id: 'held', status: 'held', position: 2 }), apiPrompt: null, sourceWorkflow: null });
+    store.save({ job: job({ id: 'run', status: 'running', position: 1 }), apiPrompt: null, sourceWorkflow: null });
+    store.save({ job: job({ id: 'done' }), apiPrompt: null, sourceWorkflow: null });
+    expect(store.unfinished().map((record) => record.job.id)).toEqual(['run', 'held']);
+    expect(store.delete('done')?.job.id).toBe('done');
+    expect(store.get('done')).toBeUndefined();
+  });
+
+  test('a damaged database is moved aside, the user is told, and a fresh one works', async () => {
+    const dir = tempDir('comfydesk-history-');
+    dirs.push(dir);
+    const file = join(dir.path, 'history.db');
+    writeFileSync(file, 'this is not a database, just some text that happens to be here');
+    const notices = new NoticeCenter();
+    const { store } = await open(file, notices);
+    store.save({ job: job(), apiPrompt: null, sourceWorkflow: null });
+    expect(store.count()).toBe(1);
+    expect(readdirSync(dir.path).some((name) => name.startsWith('history.db.corrupt-2026-11-23'))).toBe(true);
+    expect(notices.list()[0]?.message).toContain('history.db.corrupt-');
+  });
+
+  test('the schema is migrated in place: the version is recorded and reopening does not recreate it', async () => {
+    const { store, dir } = await open();
+    store.save({ job: job(), apiPrompt: null, sourceWorkflow: null });
+    await store.stop();
+    const { DatabaseSync } = await import('node:sqlite');
+    const raw = new DatabaseSync(join(dir, 'history.db'));
+    expect((raw.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(HISTORY_SCHEMA_VERSION);
+    raw.close();
+    await store.start();
+    expect(store.count()).toBe(1);
+  });
+
+  test('a database from a newer ComfyDesk is refused, not damaged', async () => {
+    const dir = tempDir('comfydesk-history-');
+    dirs.push(dir);
+    const file = join(dir.path, 'history.db');
+    const { DatabaseSync } = await import('node:sqlite');
+    const raw = new DatabaseSync(file);
+    raw.exec('PRAGMA user_version = 999');
+    raw.close();
+    const store = new HistoryStore({ file, log: silentLogger });
+    await expect(store.start()).rejects.toMatchObject({ code: 'io_error', userMessage: expect.stringContaining('newer ComfyDesk') });
+  });
+});
