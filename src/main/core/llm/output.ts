@@ -1,3 +1,5 @@
+import { withinEdits } from '../workflows/search-index';
+
 /**
  * What comes back from a small model is rarely the bare prompt: "Sure! Here is your enhanced
  * prompt:", quotes, markdown, a note at the end, a `<think>` block. These functions reduce an
@@ -178,26 +180,5 @@ function stem(word: string): string {
 /** Whether `candidate` is `word` with a typo fixed: short words must match exactly (cat ≠ car). */
 function isTypoOf(word: string, candidate: string): boolean {
   const allowed = word.length >= 8 ? 2 : word.length >= 5 ? 1 : 0;
-  if (allowed === 0 || Math.abs(word.length - candidate.length) > allowed) return false;
-  return editDistance(word, candidate, allowed) <= allowed;
-}
-
-/** Edit distance counting a swap of two neighbouring letters as one edit ("castel" → "castle"), stopping early past `limit`. */
-function editDistance(a: string, b: string, limit: number): number {
-  let before: number[] = [];
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i += 1) {
-    const current = [i];
-    let rowMin = i;
-    for (let j = 1; j <= b.length; j += 1) {
-      let value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, before[j - 2]! + 1);
-      current.push(value);
-      rowMin = Math.min(rowMin, value);
-    }
-    if (rowMin > limit) return rowMin;
-    before = previous;
-    previous = current;
-  }
-  return previous[b.length]!;
+  return allowed > 0 && withinEdits(word, candidate, allowed);
 }
