@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appCommands } from './app';
 import type { CommandSpec } from './common';
 import { connectionsCommands } from './connections';
+import { llmCommands } from './llm';
 import { settingsCommands } from './settings';
 import { workflowsCommands } from './workflows';
 
@@ -16,6 +17,7 @@ export const commands = {
   ...settingsCommands,
   ...workflowsCommands,
   ...connectionsCommands,
+  ...llmCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

@@ -45,6 +45,16 @@ export const ErrorCode = z.enum([
   'ssh_host_key_unknown',
   'ssh_host_key_changed',
   'tunnel_dropped',
+  // Prompt enhancement (llm)
+  'llm_model_missing',
+  'llm_model_invalid',
+  'llm_load_failed',
+  'llm_timeout',
+  'llm_empty_output',
+  'llm_endpoint_unreachable',
+  'llm_endpoint_error',
+  'llm_download_failed',
+  'llm_checksum_mismatch',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { appEvents } from './app';
 import { connectionsEvents } from './connections';
+import { llmEvents } from './llm';
 import { settingsEvents } from './settings';
 import { workflowsEvents } from './workflows';
 
@@ -14,6 +15,7 @@ export const events = {
   ...settingsEvents,
   ...workflowsEvents,
   ...connectionsEvents,
+  ...llmEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;
