@@ -1,11 +1,15 @@
 import { createContext } from 'svelte';
 import type { AppState } from './app.svelte';
 import type { ConnectionsState } from './connections.svelte';
+import type { GenerationState } from './generation.svelte';
+import type { HistoryState } from './history.svelte';
+import type { JobsState } from './jobs.svelte';
 import type { LibraryState } from './library.svelte';
 import type { LlmState } from './llm.svelte';
 import type { Navigation } from './navigation.svelte';
 import type { SettingsState } from './settings.svelte';
 import type { Toasts } from './toasts.svelte';
+import type { WebNotifications } from './web-notifications.svelte';
 
 // One typed context pair per state class: App.svelte sets them once, components get them, and a
 // test can mount any component with instances of its own.
@@ -16,3 +20,7 @@ export const [getNavigation, setNavigation] = createContext<Navigation>();
 export const [getLibrary, setLibrary] = createContext<LibraryState>();
 export const [getConnections, setConnections] = createContext<ConnectionsState>();
 export const [getLlm, setLlm] = createContext<LlmState>();
+export const [getJobs, setJobs] = createContext<JobsState>();
+export const [getGeneration, setGeneration] = createContext<GenerationState>();
+export const [getHistory, setHistory] = createContext<HistoryState>();
+export const [getWebNotifications, setWebNotifications] = createContext<WebNotifications>();

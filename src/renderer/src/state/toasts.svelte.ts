@@ -6,6 +6,8 @@ export interface Toast {
   message: string;
   /** Called when the user dismisses it (e.g. to tell the core a notice was read). */
   onDismiss?: () => void;
+  /** One button beside the message ("Retry"); the toast closes when it is used. */
+  action?: { label: string; run: () => void };
 }
 
 /** Toasts in the window: errors stay until dismissed, the rest fade after a few seconds. */

@@ -1,0 +1,209 @@
+import { isFinished, type Job } from '@shared/domain/job';
+import type { ApiClient } from '../api';
+import { ApiError } from '../api';
+import type { Toasts } from './toasts.svelte';
+
+export interface HistoryStateOptions {
+  /** Jobs fetched per page. @default 40 */
+  pageSize?: number;
+  /** Pause after typing before the search runs, ms. @default 200 */
+  searchDelayMs?: number;
+}
+
+/** What the viewer shows: one finished job and which of its outputs is in front. */
+export interface ViewerTarget {
+  job: Job;
+  index: number;
+}
+
+/**
+ * Past generations for the Recent view: `history.list` newest first, a search by prompt text,
+ * pages loaded as the list scrolls, jobs that finish in this session added at the top; plus the
+ * viewer (which job and output is open) and what can be done with a result — reveal, delete.
+ */
+export class HistoryState {
+  #items = $state.raw<Job[]>([]);
+  #text = $state('');
+  #isLoading = $state(false);
+  #hasMore = $state(false);
+  #isLoaded = $state(false);
+  #viewer = $state.raw<ViewerTarget | undefined>(undefined);
+  #deleting = $state.raw<Job | undefined>(undefined);
+  #searchSeq = 0;
+  #searchTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #api: ApiClient;
+  readonly #toasts: Toasts;
+  readonly #pageSize: number;
+  readonly #searchDelayMs: number;
+
+  constructor(api: ApiClient, toasts: Toasts, options: HistoryStateOptions = {}) {
+    this.#api = api;
+    this.#toasts = toasts;
+    this.#pageSize = options.pageSize ?? 40;
+    this.#searchDelayMs = options.searchDelayMs ?? 200;
+  }
+
+  get items(): Job[] {
+    return this.#items;
+  }
+
+  get text(): string {
+    return this.#text;
+  }
+
+  get isLoading(): boolean {
+    return this.#isLoading;
+  }
+
+  get isLoaded(): boolean {
+    return this.#isLoaded;
+  }
+
+  /** Whether older jobs are left to load. */
+  get hasMore(): boolean {
+    return this.#hasMore;
+  }
+
+  get viewer(): ViewerTarget | undefined {
+    return this.#viewer;
+  }
+
+  /** The job whose deletion waits for the person's answer (with or without its files). */
+  get deleting(): Job | undefined {
+    return this.#deleting;
+  }
+
+  /** Asks before deleting a job from history. */
+  askDelete(job: Job): void {
+    this.#deleting = job;
+  }
+
+  cancelDelete(): void {
+    this.#deleting = undefined;
+  }
+
+  connect(): () => void {
+    const offUpdated = this.#api.on('jobs.updated', (job) => {
+      if (isFinished(job.status) && job.origin === 'comfydesk') this.#upsert(job);
+    });
+    const offLink = this.#api.onLink((state) => {
+      if (state === 'open') void this.refresh(); // errors become a toast inside refresh
+    });
+    if (this.#api.linkState === 'open') void this.refresh(); // as above
+    return () => {
+      offUpdated();
+      offLink();
+      clearTimeout(this.#searchTimer);
+    };
+  }
+
+  /** Searches the prompts (after a short pause while typing). */
+  setText(text: string): void {
+    this.#text = text;
+    clearTimeout(this.#searchTimer);
+    this.#searchTimer = setTimeout(() => void this.refresh(), this.#searchDelayMs);
+  }
+
+  /** Reads the first page again. */
+  async refresh(): Promise<void> {
+    clearTimeout(this.#searchTimer);
+    await this.#page(0, true);
+  }
+
+  /** Reads the next page of older jobs. */
+  async loadMore(): Promise<void> {
+    if (this.#isLoading || !this.#hasMore) return;
+    await this.#page(this.#items.length, false);
+  }
+
+  /** Opens the viewer on a job's output. */
+  view(job: Job, index = 0): void {
+    this.#viewer = { job, index: Math.max(0, Math.min(index, job.outputs.length - 1)) };
+  }
+
+  /** Opens the viewer on a job known only by id (a link or a notification). */
+  async viewById(jobId: string, index = 0): Promise<void> {
+    const known = this.#items.find((job) => job.id === jobId);
+    if (known) return this.view(known, index);
+    try {
+      const { job } = await this.#api.call('history.get', { jobId });
+      this.view(job, index);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  /** Shows another output of the job in the viewer. */
+  showOutput(index: number): void {
+    const viewer = this.#viewer;
+    if (viewer && index >= 0 && index < viewer.job.outputs.length) this.#viewer = { ...viewer, index };
+  }
+
+  closeViewer(): void {
+    this.#viewer = undefined;
+  }
+
+  /**
+   * Shows a saved output in the file manager. In a browser, where that is impossible, answers its
+   * path so the page can say where it is.
+   */
+  async reveal(jobId: string, index: number): Promise<string | undefined> {
+    try {
+      const { isRevealed, path } = await this.#api.call('outputs.reveal', { jobId, index });
+      if (!isRevealed) this.#toasts.push({ level: 'info', message: `On the machine running ComfyDesk, this output is ${path}` });
+      return path;
+    } catch (error) {
+      this.#report(error);
+      return undefined;
+    }
+  }
+
+  /** Forgets a job; with `deleteFiles`, its saved outputs too. */
+  async remove(jobId: string, deleteFiles: boolean): Promise<boolean> {
+    try {
+      await this.#api.call('history.delete', { jobId, deleteFiles });
+      this.#items = this.#items.filter((job) => job.id !== jobId);
+      if (this.#viewer?.job.id === jobId) this.#viewer = undefined;
+      if (this.#deleting?.id === jobId) this.#deleting = undefined;
+      this.#toasts.push({ level: 'success', message: deleteFiles ? 'Deleted from history, with its files.' : 'Deleted from history; the files are still in the outputs folder.' });
+      return true;
+    } catch (error) {
+      this.#report(error);
+      return false;
+    }
+  }
+
+  async #page(offset: number, isFirst: boolean): Promise<void> {
+    const seq = ++this.#searchSeq;
+    const text = this.#text.trim();
+    this.#isLoading = true;
+    try {
+      const { jobs } = await this.#api.call('history.list', { ...(text ? { text } : {}), limit: this.#pageSize, offset });
+      if (seq !== this.#searchSeq) return;
+      const existing = isFirst ? [] : this.#items;
+      const ids = new Set(existing.map((job) => job.id));
+      this.#items = [...existing, ...jobs.filter((job) => !ids.has(job.id))];
+      this.#hasMore = jobs.length === this.#pageSize;
+      this.#isLoaded = true;
+    } catch (error) {
+      if (seq === this.#searchSeq) this.#report(error);
+    } finally {
+      if (seq === this.#searchSeq) this.#isLoading = false;
+    }
+  }
+
+  #upsert(job: Job): void {
+    const text = this.#text.trim().toLowerCase();
+    const index = this.#items.findIndex((item) => item.id === job.id);
+    if (index >= 0) {
+      this.#items = this.#items.with(index, job);
+    } else if (!text || job.promptText.toLowerCase().includes(text)) {
+      this.#items = [job, ...this.#items];
+    }
+    if (this.#viewer?.job.id === job.id) this.#viewer = { ...this.#viewer, job };
+  }
+
+  #report(error: unknown): void {
+    this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
+  }
+}

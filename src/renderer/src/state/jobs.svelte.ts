@@ -1,0 +1,350 @@
+import { isFinished, type Job, type JobProgress, type JobsSnapshot, type QueueCounts } from '@shared/domain/job';
+import type { ApiClient } from '../api';
+import { ApiError } from '../api';
+import type { Toasts } from './toasts.svelte';
+
+/**
+ * Runs `flush` once soon and returns a cancel function. The default runs it on the next animation
+ * frame, with a timer as a fallback because hidden tabs get no frames (and the title and
+ * notifications must still follow a job there).
+ */
+export type FlushScheduler = (flush: () => void) => () => void;
+
+/** Fallback delay while the page is hidden and animation frames stop, ms. */
+const HIDDEN_FLUSH_MS = 250;
+
+/** The next animation frame, or a short timer when frames do not come (hidden tab, no DOM). */
+export const nextFrame: FlushScheduler = (flush) => {
+  let isDone = false;
+  const once = () => {
+    if (isDone) return;
+    isDone = true;
+    cancel();
+    flush();
+  };
+  const frame = typeof requestAnimationFrame === 'function' ? requestAnimationFrame(once) : undefined;
+  const timer = setTimeout(once, HIDDEN_FLUSH_MS);
+  const cancel = () => {
+    if (frame !== undefined) cancelAnimationFrame(frame);
+    clearTimeout(timer);
+  };
+  return () => {
+    isDone = true;
+    cancel();
+  };
+};
+
+/** A job whose status changed, with the status it had before (undefined when it was new to this window). */
+export interface JobTransition {
+  job: Job;
+  previous: Job['status'] | undefined;
+}
+
+export interface JobsStateOptions {
+  /** How event bursts are coalesced into one update. @default nextFrame */
+  schedule?: FlushScheduler;
+}
+
+const STATUS_RANK: Partial<Record<Job['status'], number>> = { running: 0, queued: 1, held: 2 };
+
+/**
+ * The live queue as the window sees it: every unfinished job (ours and other clients') from
+ * `jobs.list`, kept current by `jobs.updated` / `jobs.removed`, with `generation.progress` merged
+ * into each job and the latest `generation.preview` frame per job. Events are coalesced and applied
+ * at most once per animation frame, so 100 queued jobs and progress at 30 events a second cost one
+ * small update per frame, and only the rows whose job changed re-render.
+ */
+export class JobsState {
+  #jobs = $state.raw<ReadonlyMap<string, Job>>(new Map());
+  #previews = $state.raw<ReadonlyMap<string, string>>(new Map());
+  #paused = $state(false);
+  #counts = $state.raw<QueueCounts | undefined>(undefined);
+  #lastFinished = $state.raw<Job | undefined>(undefined);
+  #isLoaded = $state(false);
+  /** First-seen order, the tie-break that keeps rows from jumping around. */
+  readonly #seen = new Map<string, number>();
+  #seq = 0;
+  /** Ids whose end this window has already reported, so a late update does not report it twice. */
+  readonly #reported = new Set<string>();
+  readonly #pendingJobs = new Map<string, Job | null>();
+  readonly #pendingProgress = new Map<string, JobProgress>();
+  readonly #pendingPreviews = new Map<string, string>();
+  #pendingCounts: QueueCounts | undefined;
+  #cancelFlush: (() => void) | undefined;
+  readonly #transitionListeners = new Set<(transitions: JobTransition[]) => void>();
+  readonly #api: ApiClient;
+  readonly #toasts: Toasts;
+  readonly #schedule: FlushScheduler;
+
+  readonly #queue = $derived.by(() => sortQueue([...this.#jobs.values()].filter((job) => !isFinished(job.status)), this.#seen));
+  readonly #current = $derived.by(() => {
+    const own = this.#queue.filter((job) => job.origin === 'comfydesk');
+    return own.find((job) => job.status === 'running') ?? this.#lastFinished ?? own[0];
+  });
+
+  constructor(api: ApiClient, toasts: Toasts, options: JobsStateOptions = {}) {
+    this.#api = api;
+    this.#toasts = toasts;
+    this.#schedule = options.schedule ?? nextFrame;
+  }
+
+  get isLoaded(): boolean {
+    return this.#isLoaded;
+  }
+
+  /** Unfinished jobs by id. */
+  get jobs(): ReadonlyMap<string, Job> {
+    return this.#jobs;
+  }
+
+  /** Every unfinished job in the order it will run: running, then queued on a server, then held by ComfyDesk. */
+  get queue(): Job[] {
+    return this.#queue;
+  }
+
+  /** ComfyDesk's own held jobs, in the order they will be released (what Move up/down reorders). */
+  get held(): Job[] {
+    return this.#queue.filter((job) => job.status === 'held' && job.origin === 'comfydesk');
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /** Running and pending counts (the core's `jobs.queue`, or counted from the list until it speaks). */
+  get counts(): QueueCounts {
+    if (this.#counts) return this.#counts;
+    const running = this.#queue.filter((job) => job.status === 'running').length;
+    return { running, pending: this.#queue.length - running, paused: this.#paused };
+  }
+
+  /** What the sidebar badge shows: jobs running or waiting. */
+  get badgeCount(): number {
+    const counts = this.counts;
+    return counts.running + counts.pending;
+  }
+
+  /**
+   * The job the Current view shows: ours that is running; else the last of ours that finished in
+   * this session (so its result stays in view); else ours that runs next.
+   */
+  get current(): Job | undefined {
+    return this.#current;
+  }
+
+  /** Our job running now, if any (for the mini status, the title and the favicon). */
+  get running(): Job | undefined {
+    const current = this.#current;
+    return current?.status === 'running' ? current : undefined;
+  }
+
+  /** The latest live preview of a job, as a data: URL. */
+  previewOf(jobId: string): string | undefined {
+    return this.#previews.get(jobId);
+  }
+
+  /** Where a held job stands among the held ones (0 = next), or -1. */
+  heldIndex(jobId: string): number {
+    return this.held.findIndex((job) => job.id === jobId);
+  }
+
+  /** Told, once per flush, about jobs whose status changed (not about the snapshot fetched at start). */
+  onTransitions(listener: (transitions: JobTransition[]) => void): () => void {
+    this.#transitionListeners.add(listener);
+    return () => this.#transitionListeners.delete(listener);
+  }
+
+  connect(): () => void {
+    const offs = [
+      this.#api.on('jobs.updated', (job) => {
+        this.#pendingJobs.set(job.id, job);
+        // The job's own progress is newer than any frame that came before it.
+        this.#pendingProgress.delete(job.id);
+        this.#request();
+      }),
+      this.#api.on('jobs.removed', ({ jobId }) => {
+        this.#pendingJobs.set(jobId, null);
+        this.#pendingProgress.delete(jobId);
+        this.#request();
+      }),
+      this.#api.on('generation.progress', ({ jobId, progress }) => {
+        const pending = this.#pendingJobs.get(jobId);
+        if (pending) this.#pendingJobs.set(jobId, { ...pending, progress });
+        else this.#pendingProgress.set(jobId, progress);
+        this.#request();
+      }),
+      this.#api.on('generation.preview', (frame) => {
+        this.#pendingPreviews.set(frame.jobId, frame.dataUrl);
+        this.#request();
+      }),
+      this.#api.on('jobs.queue', (counts) => {
+        this.#pendingCounts = counts;
+        this.#request();
+      }),
+      this.#api.onLink((state) => {
+        if (state === 'open') void this.refresh(); // errors become a toast inside refresh
+      }),
+    ];
+    if (this.#api.linkState === 'open') void this.refresh(); // as above
+    return () => {
+      for (const off of offs) off();
+      this.#cancelFlush?.();
+      this.#cancelFlush = undefined;
+    };
+  }
+
+  /** Fetches the whole live queue again (at start and after a reconnect, when events may have been missed). */
+  async refresh(): Promise<void> {
+    try {
+      this.#applySnapshot(await this.#api.call('jobs.list', {}));
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  /** Applies every event received so far now, instead of on the next frame. */
+  flush(): void {
+    this.#cancelFlush?.();
+    this.#cancelFlush = undefined;
+    if (this.#pendingJobs.size + this.#pendingProgress.size + this.#pendingPreviews.size === 0 && !this.#pendingCounts) return;
+    const jobs = new Map(this.#jobs);
+    const transitions: JobTransition[] = [];
+    let lastFinished = this.#lastFinished;
+    for (const [id, job] of this.#pendingJobs) {
+      if (job === null) {
+        jobs.delete(id);
+        continue;
+      }
+      const before = jobs.get(id);
+      this.#see(id);
+      if (!isFinished(job.status)) {
+        // A new job of ours means the user asked for more: show it rather than the last result.
+        if (!before && job.origin === 'comfydesk' && lastFinished) lastFinished = undefined;
+        jobs.set(id, job);
+        if (before?.status !== job.status) transitions.push({ job, previous: before?.status });
+        continue;
+      }
+      // Finished jobs leave the live queue; history keeps them. Ours stays in view as the last result.
+      jobs.delete(id);
+      if (job.origin === 'comfydesk' && (before || lastFinished?.id === id || !this.#reported.has(id))) lastFinished = job;
+      if (!this.#reported.has(id)) {
+        this.#reported.add(id);
+        transitions.push({ job, previous: before?.status });
+      }
+    }
+    for (const [id, progress] of this.#pendingProgress) {
+      const job = jobs.get(id);
+      if (job && !isFinished(job.status)) jobs.set(id, { ...job, progress });
+    }
+    if (this.#pendingJobs.size > 0 || this.#pendingProgress.size > 0) this.#jobs = jobs;
+    if (lastFinished !== this.#lastFinished) this.#lastFinished = lastFinished;
+    if (this.#pendingPreviews.size > 0 || this.#pendingJobs.size > 0) this.#previews = this.#keptPreviews(jobs, lastFinished);
+    if (this.#pendingCounts) {
+      this.#counts = this.#pendingCounts;
+      this.#paused = this.#pendingCounts.paused;
+    }
+    this.#pendingJobs.clear();
+    this.#pendingProgress.clear();
+    this.#pendingPreviews.clear();
+    this.#pendingCounts = undefined;
+    if (transitions.length > 0) for (const listener of this.#transitionListeners) listener(transitions);
+  }
+
+  /** Cancels a job: interrupts it when running, removes it from the server's queue, or drops it when held. */
+  async cancel(jobId: string): Promise<boolean> {
+    return this.#run(() => this.#api.call('jobs.cancel', { jobId }));
+  }
+
+  /** Queues a finished, failed or lost job again with the same values; answers the new job ids. */
+  async retry(jobId: string): Promise<string[] | undefined> {
+    try {
+      const { jobIds } = await this.#api.call('jobs.retry', { jobId });
+      return jobIds;
+    } catch (error) {
+      this.#report(error);
+      return undefined;
+    }
+  }
+
+  /** Moves a held job of ours to `toIndex` among the held ones (0 = next to be sent). */
+  async move(jobId: string, toIndex: number): Promise<boolean> {
+    return this.#run(() => this.#api.call('jobs.move', { jobId, toIndex: Math.max(0, toIndex) }));
+  }
+
+  /** Pauses or resumes releasing held jobs; a job already running still finishes. */
+  async setPaused(paused: boolean): Promise<boolean> {
+    return this.#run(async () => {
+      const result = await this.#api.call('jobs.setPaused', { paused });
+      this.#paused = result.paused;
+      if (this.#counts) this.#counts = { ...this.#counts, paused: result.paused };
+    });
+  }
+
+  /** Forgets the last finished job shown in the Current view (e.g. after it was deleted from history). */
+  dismissCurrent(jobId: string): void {
+    if (this.#lastFinished?.id === jobId) this.#lastFinished = undefined;
+  }
+
+  #applySnapshot(snapshot: JobsSnapshot): void {
+    // The snapshot already contains whatever the events received before it said.
+    this.#cancelFlush?.();
+    this.#cancelFlush = undefined;
+    this.#pendingJobs.clear();
+    this.#pendingProgress.clear();
+    this.#pendingCounts = undefined;
+    const jobs = new Map<string, Job>();
+    for (const job of snapshot.jobs) {
+      this.#see(job.id);
+      jobs.set(job.id, job);
+    }
+    this.#jobs = jobs;
+    this.#paused = snapshot.paused;
+    this.#counts = undefined;
+    this.#previews = this.#keptPreviews(jobs, this.#lastFinished);
+    if (this.#pendingPreviews.size > 0) this.#request();
+    this.#isLoaded = true;
+  }
+
+  #keptPreviews(jobs: ReadonlyMap<string, Job>, lastFinished: Job | undefined): ReadonlyMap<string, string> {
+    const previews = new Map<string, string>();
+    for (const [id, url] of this.#previews) if (jobs.has(id) || lastFinished?.id === id) previews.set(id, url);
+    for (const [id, url] of this.#pendingPreviews) if (jobs.has(id) || lastFinished?.id === id) previews.set(id, url);
+    return previews;
+  }
+
+  #see(id: string): void {
+    if (!this.#seen.has(id)) this.#seen.set(id, this.#seq++);
+  }
+
+  #request(): void {
+    this.#cancelFlush ??= this.#schedule(() => {
+      this.#cancelFlush = undefined;
+      this.flush();
+    });
+  }
+
+  async #run(action: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await action();
+      return true;
+    } catch (error) {
+      this.#report(error);
+      return false;
+    }
+  }
+
+  #report(error: unknown): void {
+    this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
+  }
+}
+
+/** Running first, then queued on a server (in the order they were seen), then held by their position. */
+function sortQueue(jobs: Job[], seen: ReadonlyMap<string, number>): Job[] {
+  const order = (job: Job) => seen.get(job.id) ?? Number.MAX_SAFE_INTEGER;
+  return jobs.sort((a, b) => {
+    const rank = (STATUS_RANK[a.status] ?? 3) - (STATUS_RANK[b.status] ?? 3);
+    if (rank !== 0) return rank;
+    if (a.status === 'held' && b.status === 'held' && a.position !== b.position) return a.position - b.position;
+    return order(a) - order(b);
+  });
+}
