@@ -77,6 +77,15 @@ export class JobsState {
   readonly #schedule: FlushScheduler;
 
   readonly #queue = $derived.by(() => sortQueue([...this.#jobs.values()].filter((job) => !isFinished(job.status)), this.#seen));
+  /** The previous held list, returned again while it holds the same jobs so rows that read it stay still. */
+  #heldCache: Job[] = [];
+  readonly #held = $derived.by(() => {
+    const next = this.#queue.filter((job) => job.status === 'held' && job.origin === 'comfydesk');
+    const previous = this.#heldCache;
+    if (next.length === previous.length && next.every((job, index) => job === previous[index])) return previous;
+    this.#heldCache = next;
+    return next;
+  });
   readonly #current = $derived.by(() => {
     const own = this.#queue.filter((job) => job.origin === 'comfydesk');
     return own.find((job) => job.status === 'running') ?? this.#lastFinished ?? own[0];
@@ -104,7 +113,7 @@ export class JobsState {
 
   /** ComfyDesk's own held jobs, in the order they will be released (what Move up/down reorders). */
   get held(): Job[] {
-    return this.#queue.filter((job) => job.status === 'held' && job.origin === 'comfydesk');
+    return this.#held;
   }
 
   get paused(): boolean {

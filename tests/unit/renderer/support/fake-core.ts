@@ -30,6 +30,7 @@ export class FakeCore {
   readonly #messages = new Listeners<unknown>();
   readonly #states = new Listeners<LinkState>();
   readonly api: ApiClient;
+  #link: LinkState = 'open';
 
   constructor() {
     this.handle('app.info', () => ({
@@ -49,8 +50,11 @@ export class FakeCore {
       this.emit('settings.changed', this.settings);
       return this.settings;
     });
+    const link = () => this.#link;
     const transport: ClientTransport = {
-      state: 'open',
+      get state() {
+        return link();
+      },
       send: (envelope: RequestEnvelope) => {
         const answer = this.#answer(envelope);
         this.#inFlight.add(answer);
@@ -66,6 +70,12 @@ export class FakeCore {
   handle<N extends CommandName>(command: N, handler: Handler<N>): this {
     this.#handlers.set(command, handler as (input: never) => unknown);
     return this;
+  }
+
+  /** The link to the core drops or comes back, as a transport reports it. */
+  setLink(state: LinkState): void {
+    this.#link = state;
+    this.#states.emit(state);
   }
 
   emit<N extends EventName>(event: N, payload: EventPayload<N>): void {
