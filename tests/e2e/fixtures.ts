@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { test as base, expect } from '@playwright/test';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -14,8 +14,12 @@ export interface ServedApp {
 }
 
 /** Starts the built CLI's serve mode on a free port with its own data folder, and stops it after. */
-async function startServe(extraArgs: string[] = []): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
+async function startServe(extraArgs: string[] = [], seedFiles: SeedFiles = {}): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'comfydesk-e2e-'));
+  for (const [path, content] of Object.entries(seedFiles)) {
+    mkdirSync(dirname(join(dataDir, path)), { recursive: true });
+    writeFileSync(join(dataDir, path), content);
+  }
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir, ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -45,11 +49,16 @@ async function startServe(extraArgs: string[] = []): Promise<{ app: ServedApp; c
   };
 }
 
-export const test = base.extend<{ served: ServedApp; serveArgs: string[] }>({
+/** Files to write into the data folder before serve mode starts, by path relative to it (e.g. `settings.json`). */
+export type SeedFiles = Record<string, string | Uint8Array>;
+
+export const test = base.extend<{ served: ServedApp; serveArgs: string[]; seedFiles: SeedFiles }>({
   /** Extra `comfydesk serve` arguments for a spec (`test.use({ serveArgs: ['--workflows', dir] })`). */
   serveArgs: [[], { option: true }],
-  served: async ({ serveArgs }, use) => {
-    const server = await startServe(serveArgs);
+  /** `test.use({ seedFiles: { 'settings.json': '…' } })` starts the app with those files in place. */
+  seedFiles: [{}, { option: true }],
+  served: async ({ serveArgs, seedFiles }, use) => {
+    const server = await startServe(serveArgs, seedFiles);
     await use(server.app);
     await server.stop();
   },

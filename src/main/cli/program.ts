@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { APP_VERSION } from '../core/version';
 import { createRunner, type CommandContext } from './command';
 import { registerConvert } from './commands/convert';
+import { registerEnhance } from './commands/enhance';
 import { registerIntent } from './commands/intent';
+import { registerLlm } from './commands/llm';
 import { registerScan } from './commands/scan';
 import { registerModels } from './commands/models';
 import { registerServe } from './commands/serve';
@@ -13,7 +15,7 @@ import { ExitCode, type CliIo } from './io';
  * Every subcommand registers itself here with one line. Each one: a description, `--json` where it
  * prints results, errors through the shared runner, and an exit code from `ExitCode`.
  */
-const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe, registerScan, registerIntent, registerConvert, registerStatus, registerModels];
+const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe, registerScan, registerIntent, registerConvert, registerStatus, registerModels, registerEnhance, registerLlm];
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo, options: { rendererDir: string }): Promise<number> {

@@ -11,6 +11,12 @@ import { MemorySecretStore, type SecretStore } from './connections/secret-store'
 import { Disposer } from './lib/disposer';
 import { Emitter } from './lib/emitter';
 import type { Logger } from './lib/logger';
+import { FileDownloader } from './llm/downloader';
+import { llmHandlers } from './llm/llm-handlers';
+import { LlmService } from './llm/llm-service';
+import { LocalEngine, type LocalEngineDeps } from './llm/local-engine';
+import { LlmModelStore } from './llm/model-store';
+import { OpenAiBackend } from './llm/openai-backend';
 import type { Paths } from './paths';
 import { Router, type Handlers } from './router';
 import { settingsHandlers } from './settings/settings-handlers';
@@ -46,6 +52,13 @@ export interface CoreOptions {
   pickFile?: (options: { title: string }) => Promise<string | null>;
   /** Connection timing, known_hosts and agent overrides (tests, CLI). */
   connections?: ConnectionOptions;
+  /** Overrides for prompt enhancement (tests: no GPU probing, greedy decoding, a local fetch). */
+  llm?: Pick<LocalEngineDeps, 'gpu' | 'temperature' | 'maxThreads'> & {
+    fetch?: typeof fetch;
+    timeLimitMs?: number;
+    /** A Hugging Face mirror for catalog downloads. @default process.env.HF_ENDPOINT */
+    hfEndpoint?: string;
+  };
 }
 
 /** The running core: one router for every transport, one event bus, and a way to stop it all. */
@@ -105,12 +118,37 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(library.on('roots', (roots) => events.emit('library.roots', roots)));
   await library.start();
   disposer.add(() => library.stop());
+  const llmLog = log.child('llm');
+  const llmStore = new LlmModelStore({
+    settings,
+    downloader: new FileDownloader({ log: llmLog.child('download'), fetch: options.llm?.fetch }),
+    defaultModelsDir: options.paths.llmModelsDir,
+    hfEndpoint: options.llm?.hfEndpoint ?? process.env.HF_ENDPOINT,
+    log: llmLog,
+  });
+  const llm = new LlmService({
+    settings,
+    store: llmStore,
+    engine: new LocalEngine({ log: llmLog, gpu: options.llm?.gpu, temperature: options.llm?.temperature, maxThreads: options.llm?.maxThreads }),
+    openai: new OpenAiBackend({ log: llmLog, fetch: options.llm?.fetch, temperature: options.llm?.temperature }),
+    timeLimitMs: options.llm?.timeLimitMs,
+    log: llmLog,
+  });
+  await llm.start();
+  disposer.add(() => llm.stop());
+  disposer.add(llm.on('status', (status) => events.emit('llm.statusChanged', status)));
+  disposer.add(llm.on('models', (list) => events.emit('llm.modelsChanged', list)));
+  disposer.add(llm.on('token', (token) => events.emit('llm.token', token)));
+  disposer.add(llm.on('finished', (finished) => events.emit('llm.finished', finished)));
+  disposer.add(llm.on('downloadProgress', (progress) => events.emit('llm.downloadProgress', progress)));
+  disposer.add(llm.on('downloadFinished', (finished) => events.emit('llm.downloadFinished', finished)));
 
   const handlers: Handlers = {
     ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform, paths: options.paths, desktop: options.desktop }),
     ...settingsHandlers(settings),
     ...workflowsHandlers(library),
     ...connectionsHandlers(connections, options.pickFile),
+    ...llmHandlers({ service: llm, store: llmStore }),
   };
 
   const router = new Router({ handlers, log: log.child('router') });

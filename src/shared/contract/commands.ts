@@ -3,6 +3,7 @@ import { appCommands } from './app';
 import type { CommandSpec } from './common';
 import { connectionsCommands } from './connections';
 import { jobsCommands } from './jobs';
+import { llmCommands } from './llm';
 import { settingsCommands } from './settings';
 import { workflowsCommands } from './workflows';
 
@@ -18,6 +19,7 @@ export const commands = {
   ...jobsCommands,
   ...workflowsCommands,
   ...connectionsCommands,
+  ...llmCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

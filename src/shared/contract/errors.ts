@@ -49,6 +49,16 @@ export const ErrorCode = z.enum([
   'job_not_found',
   'job_not_retryable',
   'input_too_large',
+  // Prompt enhancement (llm)
+  'llm_model_missing',
+  'llm_model_invalid',
+  'llm_load_failed',
+  'llm_timeout',
+  'llm_empty_output',
+  'llm_endpoint_unreachable',
+  'llm_endpoint_error',
+  'llm_download_failed',
+  'llm_checksum_mismatch',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appEvents } from './app';
 import { connectionsEvents } from './connections';
 import { jobsEvents } from './jobs';
+import { llmEvents } from './llm';
 import { settingsEvents } from './settings';
 import { workflowsEvents } from './workflows';
 
@@ -16,6 +17,7 @@ export const events = {
   ...jobsEvents,
   ...workflowsEvents,
   ...connectionsEvents,
+  ...llmEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;

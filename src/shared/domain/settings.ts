@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConnectionsSettings } from './connection';
+import { LlmSettings } from './llm';
 
 export const Theme = z.enum(['dark', 'light', 'system']);
 export type Theme = z.infer<typeof Theme>;
@@ -38,6 +39,18 @@ export const DesktopSettings = z.object({
 });
 
 /**
+ * The patch schema of a settings section: every field optional and *without* its default. zod's
+ * `.partial()` keeps defaults, so a patch `{ enabled: true }` would come out with every other field
+ * reset to its default and the merge would overwrite the user's values.
+ */
+export function sectionPatch<T extends z.ZodRawShape>(section: z.ZodObject<T>) {
+  const shape = Object.fromEntries(
+    Object.entries(section.shape).map(([key, field]) => [key, ((field instanceof z.ZodDefault ? field.unwrap() : field) as z.ZodType).optional()]),
+  ) as unknown as { [K in keyof T]: z.ZodOptional<T[K] extends z.ZodDefault<infer Inner> ? Inner : T[K]> };
+  return z.object(shape);
+}
+
+/**
  * Everything ComfyDesk persists as settings. Each section has defaults so a settings file written by
  * an older version still parses; a section that fails to parse falls back to its defaults and the
  * original file is kept beside it.
@@ -48,15 +61,17 @@ export const Settings = z.object({
   connections: ConnectionsSettings.default(ConnectionsSettings.parse({})),
   generation: GenerationSettings.default(GenerationSettings.parse({})),
   desktop: DesktopSettings.default(DesktopSettings.parse({})),
+  llm: LlmSettings.default(LlmSettings.parse({})),
 });
 export type Settings = z.infer<typeof Settings>;
 
 /** A change to settings: any subset of sections, each merged one level deep into the current value. */
 export const SettingsPatch = z.object({
-  general: GeneralSettings.partial().optional(),
-  library: LibrarySettings.partial().optional(),
-  connections: ConnectionsSettings.partial().optional(),
-  generation: GenerationSettings.partial().optional(),
-  desktop: DesktopSettings.partial().optional(),
+  general: sectionPatch(GeneralSettings).optional(),
+  library: sectionPatch(LibrarySettings).optional(),
+  connections: sectionPatch(ConnectionsSettings).optional(),
+  llm: sectionPatch(LlmSettings).optional(),
+  generation: sectionPatch(GenerationSettings).optional(),
+  desktop: sectionPatch(DesktopSettings).optional(),
 });
 export type SettingsPatch = z.infer<typeof SettingsPatch>;

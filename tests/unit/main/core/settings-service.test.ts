@@ -86,3 +86,16 @@ describe('SettingsService', () => {
     expect(service.get().general.theme).toBe('dark');
   });
 });
+
+describe('settings patches', () => {
+  test('changing one field of a section keeps the section\'s other fields (defaults are not re-applied)', async () => {
+    const store = new MemorySettingsStore({ library: { includeAppFolder: true, folders: ['/a', '/b'] }, general: { theme: 'light' } });
+    const service = new SettingsService({ store, notices: new NoticeCenter(), log: silentLogger });
+    await service.start();
+    const { SettingsPatch } = await import('../../../../src/shared/domain/settings');
+    service.update(SettingsPatch.parse({ library: { includeAppFolder: false } }));
+    expect(service.get().library).toEqual({ includeAppFolder: false, folders: ['/a', '/b'] });
+    service.update(SettingsPatch.parse({ general: {} }));
+    expect(service.get().general.theme).toBe('light');
+  });
+});

@@ -1,0 +1,89 @@
+import { isAbsolute, resolve } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { EnhanceFinished } from '@shared/contract/llm';
+import { ENHANCE_STYLES, EnhanceStyle } from '@shared/domain/llm';
+import { RouterCallError } from '../../core/router';
+import type { CommandContext } from '../command';
+import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
+import { openCore } from '../runtime';
+
+interface EnhanceFlags {
+  style?: EnhanceStyle;
+  model?: string;
+  dataDir?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+function parseStyle(value: string): EnhanceStyle {
+  const parsed = EnhanceStyle.safeParse(value.toLowerCase());
+  if (!parsed.success) throw new InvalidArgumentError(`must be one of ${EnhanceStyle.options.join(', ')}.`);
+  return parsed.data;
+}
+
+/** `comfydesk enhance TEXT`: one enhancement, streamed, through the same core as the app. */
+export function registerEnhance(program: Command, context: CommandContext): void {
+  program
+    .command('enhance')
+    .description('rewrite a prompt with the local LLM (or the OpenAI-compatible server chosen in settings)')
+    .argument('<text>', 'the prompt to enhance')
+    .option('-s, --style <style>', `${ENHANCE_STYLES.map((style) => `${style.value} (${style.description})`).join(', ')}; default: the one in settings`, parseStyle)
+    .option('-m, --model <id|path>', 'a catalog model id or a .gguf file for this run (uses the local model even when settings choose a server)')
+    .option('--data-dir <dir>', "folder for settings and models (default: the desktop app's)")
+    .option('--json', 'print JSON lines: each token as it comes, then the result')
+    .option('-v, --verbose', 'log debug details to stderr')
+    .action((text: string, flags: EnhanceFlags) => context.run(flags.json, () => enhance(context.io, text, flags)));
+}
+
+async function enhance(io: CliIo, text: string, flags: EnhanceFlags): Promise<number> {
+  const { core } = await openCore(io, { mode: 'cli', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose });
+  try {
+    // A model given as a path is relative to where the command runs; a catalog id stays as it is.
+    const model = flags.model && (flags.model.includes('/') || flags.model.includes('\\') || flags.model.toLowerCase().endsWith('.gguf')) && !isAbsolute(flags.model) ? resolve(io.cwd, flags.model) : flags.model;
+    const live = !flags.json && io.stderr.isTTY === true;
+    let id: string | undefined;
+    let outcome: ((finished: EnhanceFinished) => void) | undefined;
+    const done = new Promise<EnhanceFinished>((resolvePromise) => (outcome = resolvePromise));
+    const offToken = core.events.on('llm.token', (token) => {
+      if (token.id !== id) return;
+      if (flags.json) writeJson(io, { type: 'token', text: token.text });
+      else if (live) io.stderr.write(token.text);
+    });
+    const offStatus = core.events.on('llm.statusChanged', (status) => {
+      if (live && status.activity === 'loading') writeLine(io.stderr, `Loading ${status.model === model || !model ? status.model : model}…`);
+    });
+    // The service starts work only after replying with the id, so no event for it can come earlier.
+    const offFinished = core.events.on('llm.finished', (finished) => {
+      if (finished.id === id) outcome?.(finished);
+    });
+    try {
+      ({ id } = await core.router.call('llm.enhance', { prompt: text, ...(flags.style ? { style: flags.style } : {}), ...(model ? { model } : {}) }));
+      const result = await Promise.race([done, io.interrupted.then(() => 'interrupted' as const)]);
+      if (result === 'interrupted') {
+        await core.router.call('llm.cancel', { id });
+        await done;
+        if (live) writeLine(io.stderr);
+        return ExitCode.interrupted;
+      }
+      if (live) writeLine(io.stderr);
+      if (!result.ok) throw new RouterCallError(result.error);
+      const kept = result.result.isSubjectKept;
+      const prompt = kept ? result.result.text : result.result.original;
+      if (flags.json) {
+        writeJson(io, { type: 'result', prompt, ...result.result });
+      } else {
+        if (!kept) {
+          writeLine(io.stderr, `comfydesk: the enhanced prompt lost ${result.result.missingWords.map((word) => `"${word}"`).join(', ')}, so your original prompt is kept. The model suggested: ${result.result.text}`);
+        }
+        writeLine(io.stdout, prompt);
+      }
+      return ExitCode.ok;
+    } finally {
+      offToken();
+      offStatus();
+      offFinished();
+    }
+  } finally {
+    await core.stop();
+  }
+}
