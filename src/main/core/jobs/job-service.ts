@@ -67,6 +67,8 @@ interface Entry {
   lastPreviewAt: number;
   /** The server's queue number once queued (orders our queued jobs like the server does). */
   number?: number;
+  /** When POST /prompt was sent (ms): a /queue read started before then cannot know the prompt. */
+  sentAt?: number;
 }
 
 /** Our attachment to one server's client: its socket events and poll timing. */
@@ -79,6 +81,8 @@ interface ServerState {
   /** Our job whose prompt the server runs now (attributes events that carry no prompt id). */
   runningPromptId?: string;
   isReconciling: boolean;
+  /** Something changed while a reconcile was running: run it once more afterwards. */
+  isReconcileDue: boolean;
 }
 
 const FOREIGN_PREFIX = 'foreign:';
@@ -338,7 +342,7 @@ export class JobService {
     }
     if (!this.#servers.has(serverId)) {
       if (!this.#interestingServers().has(serverId)) return;
-      const next: ServerState = { client, off: [], lastPollAt: 0, isReconciling: false };
+      const next: ServerState = { client, off: [], lastPollAt: 0, isReconciling: false, isReconcileDue: false };
       next.off.push(
         client.on('event', (event) => this.#onEvent(serverId, event)),
         client.on('open', ({ isReconnect }) => {
@@ -375,8 +379,14 @@ export class JobService {
   async #reconcile(serverId: string): Promise<void> {
     const state = this.#servers.get(serverId);
     const client = state?.client;
-    if (!state || !client || state.isReconciling) return;
+    if (!state || !client) return;
+    if (state.isReconciling) {
+      state.isReconcileDue = true;
+      return;
+    }
     state.isReconciling = true;
+    state.isReconcileDue = false;
+    const askedAt = this.#now();
     try {
       const queue = await client.getQueue();
       this.#refreshForeign(serverId, client, queue);
@@ -385,6 +395,7 @@ export class JobService {
       for (const entry of [...this.#entries.values()]) {
         const { job } = entry;
         if (job.serverId !== serverId || !job.promptId || isFinished(job.status) || entry.isSubmitting || entry.isFinalizing) continue;
+        if (entry.sentAt !== undefined && entry.sentAt >= askedAt) continue;
         if (running.has(job.promptId)) {
           state.runningPromptId = job.promptId;
           if (job.status !== 'running') this.#markRunning(entry);
@@ -401,6 +412,7 @@ export class JobService {
       this.#deps.log.debug('reconcile failed', { serverId, error });
     } finally {
       state.isReconciling = false;
+      if (state.isReconcileDue) void this.#reconcile(serverId);
     }
   }
 
@@ -442,6 +454,7 @@ export class JobService {
       entry.uploads = [];
       // Remember the id before sending: if the answer is lost, reconciliation finds the prompt by it.
       entry.job = { ...entry.job, promptId };
+      entry.sentAt = this.#now();
       const queued = await client.queuePrompt({ prompt: entry.prompt, promptId, extraData: { extra_pnginfo: { workflow: entry.sourceWorkflow } } });
       entry.number = queued.number;
       entry.outputClassTypes ??= await this.#outputClassTypes(client);
@@ -585,13 +598,11 @@ export class JobService {
   #scheduleQueueRefresh(serverId: string): void {
     const state = this.#servers.get(serverId);
     if (!state || state.queueRefreshTimer) return;
-    // `status` often comes twice in a row; one /queue read covers both.
+    // `status` often comes twice in a row; one /queue read covers both. It also notices our pending
+    // jobs that another client removed from the server's queue.
     state.queueRefreshTimer = setTimeout(() => {
       state.queueRefreshTimer = undefined;
-      void state.client
-        .getQueue()
-        .then((queue) => this.#refreshForeign(serverId, state.client, queue))
-        .catch((error: unknown) => this.#deps.log.debug('queue refresh failed', { serverId, error }));
+      void this.#reconcile(serverId);
     }, 150);
     state.queueRefreshTimer.unref();
   }
