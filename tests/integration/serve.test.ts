@@ -19,7 +19,7 @@ beforeEach(async () => {
   mkdirSync(join(mediaDir, 'day'), { recursive: true });
   writeFileSync(join(mediaDir, 'day', 'fox 1.png'), 'png bytes');
   writeFileSync(join(started.dataDir, 'secret.txt'), 'not for the page');
-  server = new ServeServer({ core: started.core, rendererDir, mediaDir, port: 0, log: silentLogger });
+  server = new ServeServer({ core: started.core, rendererDir, mediaDir: () => mediaDir, port: 0, log: silentLogger });
   await server.start();
 });
 

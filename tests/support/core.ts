@@ -28,13 +28,13 @@ export async function startTestCore(options: { log?: Logger; dataDir?: string; s
 }
 
 /** Waits until `check` passes or the deadline ends (no fixed sleeps in tests). */
-export async function waitFor<T>(check: () => T | Promise<T>, options: { timeoutMs?: number; intervalMs?: number; message?: string } = {}): Promise<T> {
+export async function waitFor<T>(check: () => T | Promise<T>, options: { timeoutMs?: number; intervalMs?: number; message?: string } = {}): Promise<Exclude<T, false | undefined | null>> {
   const deadline = Date.now() + (options.timeoutMs ?? 5000);
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
       const value = await check();
-      if (value !== false && value !== undefined && value !== null) return value;
+      if (value !== false && value !== undefined && value !== null) return value as Exclude<T, false | undefined | null>;
     } catch (error) {
       lastError = error;
     }

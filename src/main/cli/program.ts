@@ -7,6 +7,8 @@ import { registerIntent } from './commands/intent';
 import { registerLlm } from './commands/llm';
 import { registerScan } from './commands/scan';
 import { registerModels } from './commands/models';
+import { registerCancel, registerQueue } from './commands/queue';
+import { registerRun } from './commands/run';
 import { registerServe } from './commands/serve';
 import { registerStatus } from './commands/status';
 import { ExitCode, type CliIo } from './io';
@@ -15,7 +17,7 @@ import { ExitCode, type CliIo } from './io';
  * Every subcommand registers itself here with one line. Each one: a description, `--json` where it
  * prints results, errors through the shared runner, and an exit code from `ExitCode`.
  */
-const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe, registerScan, registerIntent, registerConvert, registerStatus, registerModels, registerEnhance, registerLlm];
+const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe, registerScan, registerIntent, registerConvert, registerStatus, registerModels, registerEnhance, registerLlm, registerRun, registerQueue, registerCancel];
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo, options: { rendererDir: string }): Promise<number> {

@@ -8,6 +8,13 @@ import { ActiveInventorySource } from './connections/active-inventory';
 import { ConnectionManager, type ConnectionOptions } from './connections/connection-manager';
 import { connectionsHandlers } from './connections/connections-handlers';
 import { MemorySecretStore, type SecretStore } from './connections/secret-store';
+import { GenerationService } from './generation/generation-service';
+import { StagedInputs } from './generation/staging';
+import { median } from './jobs/eta';
+import { HistoryStore } from './jobs/history-store';
+import { JobService, type JobServiceDeps } from './jobs/job-service';
+import { jobsHandlers } from './jobs/jobs-handlers';
+import { connectionDirectory } from './jobs/server-directory';
 import { Disposer } from './lib/disposer';
 import { Emitter } from './lib/emitter';
 import type { Logger } from './lib/logger';
@@ -29,6 +36,10 @@ import { SAMPLE_WORKFLOWS, bundledCatalog } from './workflows/resources';
 import { workflowsHandlers } from './workflows/workflows-handlers';
 
 export interface CoreOptions {
+  /** The history database. @default <dataDir>/history.db */
+  historyFile?: string;
+  /** Job timing overrides (tests: faster polls). */
+  jobs?: Pick<JobServiceDeps, 'busyPollMs' | 'idlePollMs' | 'historyWaitMs' | 'now'>;
   mode: AppMode;
   version: string;
   paths: Paths;
@@ -71,6 +82,10 @@ export interface Core {
   library: LibraryService;
   /** Profiles, health, ComfyUI clients and server inventories. */
   connections: ConnectionManager;
+  jobs: JobService;
+  history: HistoryStore;
+  /** Where outputs are saved now (settings › generation, else the data folder's `outputs`). */
+  outputsDir(): string;
   stop(): Promise<void>;
 }
 
@@ -102,6 +117,12 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const activeInventory = new ActiveInventorySource(connections);
   disposer.add(() => activeInventory.dispose());
 
+  // Generation history: past runs also give the library its time estimates.
+  const history = new HistoryStore({ file: options.historyFile ?? join(options.paths.dataDir, 'history.db'), log: log.child('history'), notices });
+  await history.start();
+  disposer.add(() => history.stop());
+  const runStats: RunStats = { medianDurationMs: (workflowId, serverId) => median(history.durations(workflowId, serverId)) };
+
   const userCatalog = await readCatalogFile(join(options.paths.dataDir, 'model-catalog.json'), log.child('catalog'));
   const library = new LibraryService({
     ...options.library,
@@ -110,7 +131,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     cacheFile: join(options.paths.dataDir, 'cache', 'library-index.json'),
     catalog: new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]),
     inventory: options.inventory ?? activeInventory,
-    runStats: options.runStats,
+    runStats: options.runStats ?? runStats,
     samples: SAMPLE_WORKFLOWS,
     log: log.child('library'),
   });
@@ -143,12 +164,41 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(llm.on('downloadProgress', (progress) => events.emit('llm.downloadProgress', progress)));
   disposer.add(llm.on('downloadFinished', (finished) => events.emit('llm.downloadFinished', finished)));
 
+  // Jobs: held queue, runs against servers, progress, outputs.
+  const outputsDir = () => settings.get().generation.outputsDir || options.paths.outputsDir;
+  const servers = connectionDirectory(connections);
+  disposer.add(() => servers.dispose());
+  const staged = new StagedInputs({ dir: join(options.paths.dataDir, 'cache', 'staged') });
+  const generation = new GenerationService({ servers, findWorkflow: (id) => library.records().find((record) => record.id === id), staged });
+  const jobs = new JobService({
+    history,
+    servers,
+    staged,
+    outputsDir,
+    limits: () => settings.get().generation,
+    log: log.child('jobs'),
+    notices,
+    ...options.jobs,
+  });
+  disposer.add(jobs.on('updated', (job) => events.emit('jobs.updated', job)));
+  disposer.add(jobs.on('removed', (removed) => events.emit('jobs.removed', removed)));
+  disposer.add(jobs.on('queue', (counts) => events.emit('jobs.queue', counts)));
+  disposer.add(jobs.on('started', (started) => events.emit('generation.started', started)));
+  disposer.add(jobs.on('progress', (progress) => events.emit('generation.progress', progress)));
+  disposer.add(jobs.on('preview', (preview) => events.emit('generation.preview', preview)));
+  disposer.add(jobs.on('complete', (complete) => events.emit('generation.complete', complete)));
+  disposer.add(jobs.on('error', (error) => events.emit('generation.error', error)));
+  await jobs.start();
+  disposer.add(() => jobs.stop());
+  disposer.add(() => staged.clear());
+
   const handlers: Handlers = {
     ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform, paths: options.paths, desktop: options.desktop }),
     ...settingsHandlers(settings),
     ...workflowsHandlers(library),
     ...connectionsHandlers(connections, options.pickFile),
     ...llmHandlers({ service: llm, store: llmStore }),
+    ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),
   };
 
   const router = new Router({ handlers, log: log.child('router') });
@@ -161,6 +211,9 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     notices,
     library,
     connections,
+    jobs,
+    history,
+    outputsDir,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -47,7 +47,6 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
 
   registerMediaScheme(protocol);
   await app.whenReady();
-  handleMediaProtocol({ protocol, net, outputsDir: paths.outputsDir });
   applySecurityPolicy({ app, defaultSession: session.defaultSession, shell, isAppUrl: (url) => isAppUrl(url, renderer), log: log.child('security') });
 
   let core: Core;
@@ -73,6 +72,8 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     app.exit(STARTUP_FAILURE_EXIT_CODE);
     return;
   }
+
+  handleMediaProtocol({ protocol, net, outputsDir: () => core.outputsDir() });
 
   const windowStore = new ElectronStore<WindowState>({ name: 'window-state' });
   const stateStore = { get: (): WindowState => windowStore.store, set: (state: WindowState) => (windowStore.store = state) };

@@ -29,9 +29,9 @@ export function resolveMediaPath(url: string, outputsDir: string): string | unde
 }
 
 /** Serves files of the outputs folder, and nothing else, to our window. */
-export function handleMediaProtocol(deps: { protocol: Pick<Protocol, 'handle'>; net: Pick<Net, 'fetch'>; outputsDir: string }): void {
+export function handleMediaProtocol(deps: { protocol: Pick<Protocol, 'handle'>; net: Pick<Net, 'fetch'>; outputsDir: () => string }): void {
   deps.protocol.handle(MEDIA_SCHEME, (request) => {
-    const file = resolveMediaPath(request.url, deps.outputsDir);
+    const file = resolveMediaPath(request.url, deps.outputsDir());
     if (!file) return new Response('Not found', { status: 404 });
     return deps.net.fetch(pathToFileURL(file).toString());
   });

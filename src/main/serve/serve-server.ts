@@ -14,8 +14,8 @@ export interface ServeOptions {
   core: Pick<Core, 'router' | 'events'>;
   /** The built renderer (out/renderer). */
   rendererDir: string;
-  /** Generated outputs, served under /media/ to the page (same token rules). */
-  mediaDir?: string;
+  /** Generated outputs, served under /media/ to the page (same token rules); read per request, as settings may move it. */
+  mediaDir?: () => string;
   /** @default '127.0.0.1' */
   host?: string;
   /** 0 picks a free port. @default 8082 */
@@ -72,10 +72,9 @@ export class ServeServer {
       throw new AppError('not_found', `The app's web files are missing (${rendererDir}). Run "npm run build" first.`);
     }
     const statics = sirv(rendererDir, { etag: true, dev: false, dotfiles: false, setHeaders: (res) => setHeaders(res) });
-    // dev mode: outputs appear while serving, so look files up per request instead of indexing once.
-    const media = this.#options.mediaDir ? sirv(this.#options.mediaDir, { dev: true, etag: true, dotfiles: false, setHeaders: (res) => setHeaders(res) }) : undefined;
-    const server = createServer((request, response) => this.#handleHttp(request, response, statics, media));
-    const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+    const server = createServer((request, response) => this.#handleHttp(request, response, statics, this.#media()));
+    // Large enough for an input file handed over as base64 (generation.stageInput takes up to 64 MB).
+    const wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
     server.on('upgrade', (request, socket, head) => this.#handleUpgrade(request, socket, head, wss));
     this.#detachTransport = attachWsTransport({ wss, router: this.#options.core.router, events: this.#options.core.events, log: this.#log.child('ws') });
 
@@ -105,6 +104,18 @@ export class ServeServer {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+  }
+
+  #mediaHandler: { dir: string; handler: ReturnType<typeof sirv> } | undefined;
+
+  /** The outputs handler for the current outputs folder (dev mode: files appear while serving). */
+  #media(): ReturnType<typeof sirv> | undefined {
+    const dir = this.#options.mediaDir?.();
+    if (!dir) return undefined;
+    if (this.#mediaHandler?.dir !== dir) {
+      this.#mediaHandler = { dir, handler: sirv(dir, { dev: true, etag: true, dotfiles: false, setHeaders: (res) => setHeaders(res) }) };
+    }
+    return this.#mediaHandler.handler;
   }
 
   #isAuthorized(request: IncomingMessage, url: URL): 'query' | 'cookie' | false {

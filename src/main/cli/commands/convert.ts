@@ -2,17 +2,20 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ConversionWarning, Parameter, ParameterGroup, ParameterValues } from '@shared/domain/generation';
+import { ComfyClient } from '../../core/comfy/comfy-client';
 import { parseObjectInfo, type ObjectInfo } from '../../core/comfy/object-info';
+import { silentLogger } from '../../core/lib/logger';
 import { assertNoMissingNodes, convertWorkflow, describeMissingNodes } from '../../core/generation/convert/convert-workflow';
 import { detectParameters } from '../../core/generation/parameters/detect-parameters';
 import { applyParameterValues, assertValidParameterValues } from '../../core/generation/parameters/parameter-values';
 import { AppError, fileError, systemErrorCode } from '../../core/lib/errors';
 import { parsePositiveInt, type CommandContext } from '../command';
 import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
+import { collectAssignments, parseSetValues } from '../parameter-flags';
 
 /**
- * Where `--server` gets `/object_info` from. A function so the ComfyUI client can take over later
- * (and tests can stand in): it resolves to the parsed JSON or throws an AppError a person can act on.
+ * Where `--server` gets `/object_info` from: the ComfyUI client, or a stand-in in tests. It resolves
+ * to the node definitions or throws an AppError a person can act on.
  */
 export type ObjectInfoSource = (serverUrl: string, options: { timeoutMs: number }) => Promise<unknown>;
 
@@ -39,7 +42,7 @@ export function createConvertRegistration(deps: { fetchObjectInfo: ObjectInfoSou
       .option('--object-info <file>', 'node definitions saved from the target server (GET /object_info); conversion depends on them')
       .option('--server <url>', 'read node definitions from this ComfyUI instead (e.g. http://127.0.0.1:8188)')
       .option('--timeout <ms>', 'how long to wait for --server to answer, in milliseconds', parsePositiveInt, DEFAULT_SERVER_TIMEOUT_MS)
-      .option('--set <name=value>', 'set a parameter before printing, by its id (prompt, seed, steps, 3.cfg…); repeatable', collect, [])
+      .option('--set <name=value>', 'set a parameter before printing, by its id (prompt, seed, steps, 3.cfg…); repeatable', collectAssignments, [])
       .option('--params', 'print the detected parameters (ids, values, limits) instead of the prompt')
       .option('--json', 'print one JSON document: {prompt, warnings, missingNodeTypes} or, with --params, {parameters, warnings}')
       .option('-v, --verbose', 'also print informational notes about the conversion on stderr')
@@ -47,56 +50,14 @@ export function createConvertRegistration(deps: { fetchObjectInfo: ObjectInfoSou
   };
 }
 
-/** Talks to ComfyUI over HTTP: `GET {server}/api/object_info` (falling back to `/object_info` on older servers). */
-export async function fetchObjectInfoOverHttp(serverUrl: string, options: { timeoutMs: number; fetch?: typeof fetch }): Promise<unknown> {
-  const doFetch = options.fetch ?? fetch;
-  const base = new URL(serverUrl.endsWith('/') ? serverUrl : `${serverUrl}/`);
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  const request = async (path: string) => {
-    try {
-      const response = await doFetch(new URL(path, base), { signal, headers: { accept: 'application/json' } });
-      return { response, body: response.ok ? await response.text() : '' };
-    } catch (error) {
-      throw unreachable(serverUrl, options.timeoutMs, error);
-    }
-  };
-  let { response, body } = await request('api/object_info');
-  if (response.status === 404) ({ response, body } = await request('object_info'));
-  if (!response.ok) {
-    throw new AppError('comfy_unexpected_response', `${serverUrl} answered ${response.status} ${response.statusText} to /object_info; it does not look like ComfyUI. Check the address (and the port).`, {
-      details: { status: response.status },
-    });
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body) as unknown;
-  } catch (error) {
-    throw new AppError('comfy_unexpected_response', `${serverUrl} answered /object_info with something other than JSON; it does not look like ComfyUI. Check the address.`, { cause: error });
-  }
-  const looksLikeObjectInfo = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) && Object.values(parsed).some((entry) => typeof entry === 'object' && entry !== null && 'input' in entry && 'output' in entry);
-  if (!looksLikeObjectInfo) throw new AppError('comfy_unexpected_response', `${serverUrl} answered /object_info, but not with node definitions; it does not look like ComfyUI.`);
-  return parsed;
-}
+/** The real source: ComfyDesk's ComfyUI client (the same requests, deadlines and error wording as the app). */
+export const registerConvert = createConvertRegistration({
+  fetchObjectInfo: async (serverUrl, options) => {
+    const client = new ComfyClient({ baseUrl: serverUrl, log: silentLogger, timeoutMs: options.timeoutMs, objectInfoTimeoutMs: options.timeoutMs });
+    return (await client.getObjectInfo()).objectInfo;
+  },
+});
 
-function unreachable(serverUrl: string, timeoutMs: number, error: unknown): AppError {
-  const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-  if (timedOut) {
-    return new AppError('comfy_unreachable', `ComfyUI at ${serverUrl} did not answer within ${timeoutMs / 1000} s. Check that it is running and the address is right, or allow more time with --timeout.`, { cause: error });
-  }
-  // Node's fetch wraps the socket error (ECONNREFUSED, ENOTFOUND…) as its cause.
-  const cause = error instanceof Error ? error.cause : undefined;
-  const code = systemErrorCode(cause) ?? systemErrorCode(error);
-  const reason = code ?? (cause instanceof Error ? cause.message : undefined);
-  return new AppError('comfy_unreachable', `ComfyUI at ${serverUrl} isn't answering${reason ? ` (${reason})` : ''}. Start ComfyUI or check the address.`, { cause: error, details: code ? { code } : {} });
-}
-
-/** The default registration, talking to the server over HTTP. */
-export const registerConvert = createConvertRegistration({ fetchObjectInfo: (serverUrl, options) => fetchObjectInfoOverHttp(serverUrl, options) });
-
-function collect(value: string, previous: string[]): string[] {
-  if (!value.includes('=')) throw new InvalidArgumentError('must look like NAME=VALUE (e.g. steps=30).');
-  return [...previous, value];
-}
 
 async function readJsonFile(io: CliIo, file: string, what: 'workflow' | 'object_info'): Promise<unknown> {
   const path = resolve(io.cwd, file);
@@ -138,37 +99,6 @@ async function loadObjectInfo(io: CliIo, flags: ConvertFlags, deps: { fetchObjec
 }
 
 /** `--set name=value`, typed by the parameter it names (numbers, booleans, text as written). */
-export function parseSetValues(assignments: readonly string[], parameters: readonly Parameter[]): ParameterValues {
-  const values: ParameterValues = {};
-  for (const assignment of assignments) {
-    const equals = assignment.indexOf('=');
-    const name = assignment.slice(0, equals);
-    const raw = assignment.slice(equals + 1);
-    const parameter = parameters.find((candidate) => candidate.id === name);
-    values[name] = parameter ? typedValue(parameter, raw) : raw;
-  }
-  return values;
-}
-
-function typedValue(parameter: Parameter, raw: string): unknown {
-  const { type, options } = parameter.constraints;
-  const number = raw.trim() === '' ? Number.NaN : Number(raw);
-  switch (type) {
-    case 'INT':
-    case 'FLOAT':
-      // A value that is not a number is passed on as text, so validation can say what was wrong.
-      return Number.isFinite(number) ? number : raw;
-    case 'BOOLEAN':
-      if (/^(true|yes|on|1)$/i.test(raw)) return true;
-      if (/^(false|no|off|0)$/i.test(raw)) return false;
-      return raw;
-    case 'COMBO':
-      return options?.includes(raw) || !Number.isFinite(number) || !options?.includes(number) ? raw : number;
-    default:
-      return raw;
-  }
-}
-
 async function convert(io: CliIo, file: string, flags: ConvertFlags, deps: { fetchObjectInfo: ObjectInfoSource }): Promise<number> {
   const workflow = await readJsonFile(io, file, 'workflow');
   const objectInfo = await loadObjectInfo(io, flags, deps);

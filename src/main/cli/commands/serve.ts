@@ -31,8 +31,8 @@ export function registerServe(program: Command, context: CommandContext): void {
 
 async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise<number> {
   const library = { sessionRoots: flags.workflows.map((dir) => resolve(io.cwd, dir)), fetchModelSize: headSizeFetcher() };
-  const { core, log, paths } = await openCore(io, { mode: 'serve', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose, library });
-  const server = new ServeServer({ core, rendererDir, mediaDir: paths.outputsDir, host: flags.host, port: flags.port, log: log.child('serve') });
+  const { core, log } = await openCore(io, { mode: 'serve', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose, library });
+  const server = new ServeServer({ core, rendererDir, mediaDir: () => core.outputsDir(), host: flags.host, port: flags.port, log: log.child('serve') });
   try {
     await server.start();
   } catch (error) {

@@ -5,7 +5,8 @@ import { Command } from 'commander';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Parameter } from '@shared/domain/generation';
 import { createRunner, type CommandContext } from '../../../../src/main/cli/command';
-import { createConvertRegistration, fetchObjectInfoOverHttp, parseSetValues, type ObjectInfoSource } from '../../../../src/main/cli/commands/convert';
+import { createConvertRegistration, type ObjectInfoSource } from '../../../../src/main/cli/commands/convert';
+import { parseSetValues } from '../../../../src/main/cli/parameter-flags';
 import type { CliIo } from '../../../../src/main/cli/io';
 import { AppError } from '../../../../src/main/core/lib/errors';
 import { recordedObjectInfo } from '../../../support/corpus';
@@ -55,16 +56,6 @@ describe('the object_info source behind --server', () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(JSON.parse(result.stderr)).toEqual({ error: { code: 'comfy_unreachable', message: 'The tunnel to gpu-pod is down. Reconnect it in Settings.' } });
-  });
-
-  test('the HTTP source asks /api/object_info first and accepts node definitions only', async () => {
-    const asked: string[] = [];
-    const fakeFetch = (async (input: URL) => {
-      asked.push(input.href);
-      return new Response(JSON.stringify({ KSampler: { input: {}, output: [] } }), { status: 200 });
-    }) as typeof fetch;
-    expect(await fetchObjectInfoOverHttp('http://pod:8188/base', { timeoutMs: 1000, fetch: fakeFetch })).toEqual({ KSampler: { input: {}, output: [] } });
-    expect(asked).toEqual(['http://pod:8188/base/api/object_info']);
   });
 });
 

@@ -1,0 +1,167 @@
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { ApiPrompt, ControlMode, ConversionResult, Parameter, ParameterTarget, ParameterValues } from '@shared/domain/generation';
+import { StagedRef, type SeedMode } from '@shared/domain/job';
+import type { WorkflowRecord } from '@shared/domain/workflow';
+import type { ObjectInfo } from '../comfy/object-info';
+import { AppError, fileError } from '../lib/errors';
+import type { ServerDirectory } from '../jobs/server-directory';
+import { assertNoMissingNodes, convertWorkflow } from './convert/convert-workflow';
+import { detectParameters } from './parameters/detect-parameters';
+import { planRuns } from './parameters/parameter-values';
+import { writeValuesToWorkflow } from './parameters/write-back';
+import type { StagedInputs } from './staging';
+
+/** Where a workflow comes from: the library (by id) or a file named on the command line. */
+export type WorkflowSource = { workflowId: string } | { file: string };
+
+/** A staged file a run must upload before queueing, and the prompt inputs that take its name. */
+export interface StagedUpload {
+  stagedId: string;
+  targets: ParameterTarget[];
+}
+
+/** One run, ready for the queue: everything a job needs, independent of the library and the form. */
+export interface PreparedRun {
+  workflowId: string | null;
+  workflowName: string;
+  serverId: string;
+  /** The API prompt with the run's values (staged files still to be uploaded into it). */
+  prompt: ApiPrompt;
+  /** The source workflow with the run's values written back (sent as extra_pnginfo.workflow). */
+  sourceWorkflow: unknown;
+  /** The values as the person chose them for this run, seeds resolved. */
+  values: ParameterValues;
+  /** The positive prompt text, for display and history search. */
+  promptText: string;
+  /** Execution id → title, for progress and errors. */
+  titles: Record<string, string>;
+  uploads: StagedUpload[];
+}
+
+/** Converted workflow and its parameters on one server. */
+export interface LoadedWorkflow {
+  workflowId: string | null;
+  name: string;
+  raw: unknown;
+  conversion: ConversionResult;
+  parameters: Parameter[];
+  objectInfo: ObjectInfo;
+}
+
+export interface GenerationServiceDeps {
+  servers: ServerDirectory;
+  /** Finds a library workflow by id (absent in the CLI's one-file runs). */
+  findWorkflow?: (id: string) => WorkflowRecord | undefined;
+  staged: StagedInputs;
+  /** @default Math.random */
+  random?: () => number;
+  /** @default () => new Date() */
+  now?: () => Date;
+}
+
+/**
+ * Turns a workflow and a person's values into runs: converts it with the server's own node
+ * definitions, detects its parameters, validates the values, plans batches (seeds per run) and
+ * writes the values back into the workflow kept with the outputs.
+ */
+export class GenerationService {
+  readonly #deps: GenerationServiceDeps;
+
+  constructor(deps: GenerationServiceDeps) {
+    this.#deps = deps;
+  }
+
+  /** Converts the workflow for `serverId` and lists what a person can change. */
+  async load(source: WorkflowSource, serverId: string): Promise<LoadedWorkflow> {
+    const client = this.#deps.servers.client(serverId);
+    if (!client) {
+      throw new AppError('comfy_offline', `${this.#deps.servers.label(serverId)} is not connected right now, so the workflow cannot be checked against it. Connect it in Settings › Connections.`, { details: { serverId } });
+    }
+    const [{ name, workflowId, raw }, { objectInfo }] = await Promise.all([this.#read(source), client.getObjectInfo()]);
+    const conversion = convertWorkflow(raw, { objectInfo, random: this.#deps.random, now: this.#deps.now });
+    const parameters = detectParameters(conversion, objectInfo);
+    return { workflowId, name, raw, conversion, parameters, objectInfo };
+  }
+
+  /**
+   * Validates `values` and plans `count` runs. Staged files (values `{ staged: id }`) are checked
+   * to exist now and uploaded by the queue when a run is released.
+   */
+  prepare(loaded: LoadedWorkflow, serverId: string, input: { values: ParameterValues; count: number; seedMode?: SeedMode }): PreparedRun[] {
+    assertNoMissingNodes(loaded.conversion);
+    const { values, uploads } = this.#resolveStaged(loaded.parameters, input.values);
+    const seedControls: Record<string, ControlMode> = {};
+    if (input.seedMode) for (const parameter of loaded.parameters) if (parameter.kind === 'seed') seedControls[parameter.id] = input.seedMode;
+    const runs = planRuns({ prompt: loaded.conversion.prompt, parameters: loaded.parameters, values, count: input.count, seedControls, random: this.#deps.random });
+    const titles = Object.fromEntries(Object.entries(loaded.conversion.nodeMap).map(([id, entry]) => [id, entry.title]));
+    for (const [id, node] of Object.entries(loaded.conversion.prompt)) titles[id] ??= node._meta?.title ?? node.class_type;
+    return runs.map((run) => ({
+      workflowId: loaded.workflowId,
+      workflowName: loaded.name,
+      serverId,
+      prompt: run.prompt,
+      sourceWorkflow: loaded.conversion.format === 'ui' && isRecord(loaded.raw) ? writeValuesToWorkflow(loaded.raw, loaded.conversion.nodeMap, run.assignments) : run.prompt,
+      values: run.values,
+      promptText: promptTextOf(loaded.parameters, run.values),
+      titles,
+      uploads,
+    }));
+  }
+
+  /** Swaps staged-file values for their names (so validation sees a file name) and remembers where to upload them. */
+  #resolveStaged(parameters: readonly Parameter[], values: ParameterValues): { values: ParameterValues; uploads: StagedUpload[] } {
+    const resolved: ParameterValues = { ...values };
+    const uploads: StagedUpload[] = [];
+    for (const parameter of parameters) {
+      const ref = StagedRef.safeParse(values[parameter.id]);
+      if (!ref.success) continue;
+      const staged = this.#deps.staged.get(ref.data.staged);
+      if (!staged) throw new AppError('not_found', `The file for "${parameter.label}" is no longer available; add it again.`, { details: { parameterId: parameter.id } });
+      resolved[parameter.id] = staged.name;
+      uploads.push({ stagedId: staged.id, targets: parameter.targets });
+    }
+    return { values: resolved, uploads };
+  }
+
+  async #read(source: WorkflowSource): Promise<{ name: string; workflowId: string | null; raw: unknown }> {
+    let path: string;
+    let name: string;
+    let workflowId: string | null = null;
+    if ('workflowId' in source) {
+      const record = this.#deps.findWorkflow?.(source.workflowId);
+      if (!record) throw new AppError('workflow_not_found', 'That workflow is no longer in your library (was the file moved or deleted?).', { details: { workflowId: source.workflowId } });
+      if (record.error) throw new AppError('workflow_invalid', `${record.name} cannot be used: ${record.error.reason}`, { details: { workflowId: record.id } });
+      path = join(record.root, record.path);
+      name = record.name;
+      workflowId = record.id;
+    } else {
+      path = source.file;
+      name = basename(source.file).replace(/\.json$/i, '');
+    }
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw fileError(error, 'read', path);
+    }
+    try {
+      return { name, workflowId, raw: JSON.parse(text.replace(/^\uFEFF/, '')) as unknown };
+    } catch {
+      throw new AppError('workflow_invalid', `${path} is not valid JSON; open it in ComfyUI and save it again.`, { details: { path } });
+    }
+  }
+}
+
+/** The positive prompt of a run, for display and search (several prompt fields are joined). */
+function promptTextOf(parameters: readonly Parameter[], values: ParameterValues): string {
+  return parameters
+    .filter((parameter) => parameter.kind === 'prompt')
+    .map((parameter) => values[parameter.id] ?? parameter.value)
+    .filter((value): value is string => typeof value === 'string' && value.trim() !== '')
+    .join(' · ');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,106 @@
+import { rmSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import type { DesktopPort } from '../app/desktop-port';
+import type { GenerationService } from '../generation/generation-service';
+import type { StagedInputs } from '../generation/staging';
+import { AppError } from '../lib/errors';
+import type { Handlers } from '../router';
+import type { HistoryStore } from './history-store';
+import type { JobService } from './job-service';
+import type { ServerDirectory } from './server-directory';
+
+export interface JobsHandlerDeps {
+  jobs: JobService;
+  generation: GenerationService;
+  staged: StagedInputs;
+  servers: ServerDirectory;
+  history: HistoryStore;
+  outputsDir: () => string;
+  desktop: DesktopPort | undefined;
+}
+
+type JobsCommand =
+  | 'generation.form'
+  | 'generation.stageInput'
+  | 'jobs.enqueue'
+  | 'jobs.list'
+  | 'jobs.cancel'
+  | 'jobs.retry'
+  | 'jobs.move'
+  | 'jobs.setPaused'
+  | 'history.list'
+  | 'history.get'
+  | 'history.delete'
+  | 'outputs.reveal';
+
+/** A path under the outputs folder, or undefined when a stored path would lead outside it. */
+export function outputPath(outputsDir: string, localPath: string): string | undefined {
+  const full = resolve(outputsDir, localPath);
+  const inside = relative(outputsDir, full);
+  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? full : undefined;
+}
+
+export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand> {
+  const serverFor = (serverId: string | undefined): string => {
+    const id = serverId ?? deps.servers.defaultId();
+    if (!id) throw new AppError('comfy_offline', 'No ComfyUI server is set up yet. Add one in Settings › Connections.');
+    return id;
+  };
+  const recordOf = (jobId: string) => {
+    const record = deps.history.get(jobId);
+    if (!record) throw new AppError('job_not_found', 'That job is not in the history (it may have been deleted).', { details: { jobId } });
+    return record;
+  };
+
+  return {
+    'generation.form': async ({ workflowId, serverId }) => {
+      const id = serverFor(serverId);
+      const loaded = await deps.generation.load({ workflowId }, id);
+      return { workflowId, serverId: id, format: loaded.conversion.format, parameters: loaded.parameters, warnings: loaded.conversion.warnings, missingNodeTypes: loaded.conversion.missingNodeTypes };
+    },
+    'generation.stageInput': ({ name, mime, dataBase64 }) => deps.staged.stage(name, mime, Buffer.from(dataBase64, 'base64')),
+    'jobs.enqueue': async (request) => {
+      const id = serverFor(request.serverId);
+      const loaded = await deps.generation.load({ workflowId: request.workflowId }, id);
+      const runs = deps.generation.prepare(loaded, id, { values: request.values, count: request.count, seedMode: request.seedMode });
+      const outputClassTypes = new Set(Object.entries(loaded.objectInfo).filter(([, def]) => def.output_node === true).map(([name]) => name));
+      return { jobIds: deps.jobs.enqueue(runs, { outputClassTypes }) };
+    },
+    'jobs.list': () => deps.jobs.snapshot(),
+    'jobs.cancel': async ({ jobId }) => {
+      await deps.jobs.cancel(jobId);
+      return {};
+    },
+    'jobs.retry': ({ jobId }) => ({ jobIds: deps.jobs.retry(jobId) }),
+    'jobs.move': ({ jobId, toIndex }) => {
+      deps.jobs.move(jobId, toIndex);
+      return {};
+    },
+    'jobs.setPaused': ({ paused }) => ({ paused: deps.jobs.setPaused(paused) }),
+    'history.list': (query) => ({ jobs: deps.history.list(query) }),
+    'history.get': ({ jobId }) => {
+      const record = recordOf(jobId);
+      return { job: record.job, apiPrompt: record.apiPrompt };
+    },
+    'history.delete': ({ jobId, deleteFiles }) => {
+      const job = deps.jobs.forget(jobId);
+      if (!job) throw new AppError('job_not_found', 'That job is not in the history (it may have been deleted).', { details: { jobId } });
+      if (deleteFiles) {
+        const dir = deps.outputsDir();
+        for (const output of job.outputs) {
+          const path = output.localPath ? outputPath(dir, output.localPath) : undefined;
+          if (path) rmSync(path, { force: true });
+        }
+      }
+      return {};
+    },
+    'outputs.reveal': ({ jobId, index }) => {
+      const output = recordOf(jobId).job.outputs[index];
+      if (!output?.localPath) throw new AppError('not_found', 'That output was not saved on this machine.');
+      const path = outputPath(deps.outputsDir(), output.localPath) ?? join(deps.outputsDir(), output.localPath);
+      if (!deps.desktop) return { isRevealed: false, path };
+      deps.desktop.showItemInFolder(path);
+      return { isRevealed: true, path };
+    },
+  };
+}

@@ -1,0 +1,50 @@
+import type { ComfyClient } from '../comfy/comfy-client';
+import { Emitter, type Unsubscribe } from '../lib/emitter';
+import type { ConnectionManager } from '../connections/connection-manager';
+
+/**
+ * Where jobs find their ComfyUI servers. The app uses its connection profiles; `comfydesk run
+ * --server URL` uses one client of its own. Jobs only need a client per server id and to hear when
+ * a server (re)appears, so they can release held jobs and reconcile their state.
+ */
+export interface ServerDirectory {
+  /** The client of an online server, or undefined while it is not reachable. */
+  client(serverId: string): ComfyClient | undefined;
+  /** The server jobs go to when the user does not pick one. */
+  defaultId(): string | null;
+  /** A name for messages ("Local", "RunPod A100"). */
+  label(serverId: string): string;
+  /** Called with a server id whenever its client appears, changes, or its health changes. */
+  onChange(listener: (serverId: string) => void): Unsubscribe;
+}
+
+/** The app's servers: its connection profiles, through the connection manager. */
+export function connectionDirectory(connections: ConnectionManager): ServerDirectory & { dispose(): void } {
+  const emitter = new Emitter<{ change: string }>();
+  const offs = [
+    connections.on('health', (health) => emitter.emit('change', health.serverId)),
+    connections.on('changed', (snapshot) => {
+      for (const id of snapshot.online) emitter.emit('change', id);
+    }),
+  ];
+  return {
+    client: (serverId) => (connections.health(serverId).state === 'online' ? connections.client(serverId) : undefined),
+    defaultId: () => connections.activeId,
+    label: (serverId) => connections.snapshot().profiles.find((profile) => profile.id === serverId)?.name ?? serverId,
+    onChange: (listener) => emitter.on('change', listener),
+    dispose: () => offs.forEach((off) => off()),
+  };
+}
+
+/** One fixed server (the CLI's `--server`): online whenever its client is. */
+export function singleServerDirectory(serverId: string, client: ComfyClient, label: string): ServerDirectory & { notify(): void } {
+  const emitter = new Emitter<{ change: string }>();
+  client.on('open', () => emitter.emit('change', serverId));
+  return {
+    client: (id) => (id === serverId ? client : undefined),
+    defaultId: () => serverId,
+    label: () => label,
+    onChange: (listener) => emitter.on('change', listener),
+    notify: () => emitter.emit('change', serverId),
+  };
+}
