@@ -28,6 +28,10 @@ export class StandInWebContents extends EventEmitter {
     this.emit(`ipc:${channel}`, ...args);
   }
 
+  getURL(): string {
+    return this.mainFrame.url;
+  }
+
   setWindowOpenHandler(handler: (details: { url: string }) => { action: 'allow' | 'deny' }): void {
     this.windowOpenHandler = handler;
   }
@@ -87,6 +91,9 @@ export class StandInBrowserWindow extends EventEmitter {
   show(): void {
     this.flags.visible = true;
   }
+  hide(): void {
+    this.flags.visible = false;
+  }
   isVisible(): boolean {
     return this.flags.visible;
   }
@@ -126,8 +133,11 @@ export class StandInBrowserWindow extends EventEmitter {
   isDestroyed(): boolean {
     return this.flags.destroyed;
   }
+  /** Like a user closing the window: listeners may prevent it (close to tray). */
   close(): void {
-    this.emit('close');
+    let prevented = false;
+    this.emit('close', { preventDefault: () => (prevented = true) });
+    if (prevented) return;
     this.flags.destroyed = true;
     this.webContents.destroy();
     this.emit('closed');
@@ -206,6 +216,7 @@ export function createElectronStandIn() {
     },
     getName: () => app.name,
     getVersion: () => '0.0.0-stand-in',
+    isPackaged: false,
     getPath: (_name: string) => process.env.STAND_IN_USER_DATA ?? '/tmp/comfydesk-stand-in',
     requestSingleInstanceLock: () => hasSingleInstanceLock,
     whenReady: () => Promise.resolve(),

@@ -14,6 +14,9 @@ import { handleMediaProtocol, registerMediaScheme } from './media-protocol';
 import { headSizeFetcher } from '../core/workflows/ports';
 import { createComfyWindowOpener } from './comfy-window';
 import { bindIpcTransport } from './ipc-transport';
+import { feedJobs } from './job-feed';
+import { TrayController } from './tray-controller';
+import { trayElectron } from './tray-electron';
 import { createDesktopSecretStore } from './safe-storage-secrets';
 import { applySecurityPolicy } from './security';
 import { createMainWindow, isAppUrl, type RendererLocation } from './window';
@@ -78,30 +81,66 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   const windowStore = new ElectronStore<WindowState>({ name: 'window-state' });
   const stateStore = { get: (): WindowState => windowStore.store, set: (state: WindowState) => (windowStore.store = state) };
   let mainWindow: BrowserWindow | undefined;
-  const openWindow = () => {
-    mainWindow = createMainWindow({ BrowserWindow, preloadPath, renderer, stateStore, displays: screen.getAllDisplays().map((display) => display.workArea) });
-    mainWindow.on('closed', () => (mainWindow = undefined));
+  let isQuitting = false;
+  const desktopSettings = () => core.settings.get().desktop;
+  const openWindow = (show = true) => {
+    const window = createMainWindow({ BrowserWindow, preloadPath, renderer, stateStore, displays: screen.getAllDisplays().map((display) => display.workArea), show });
+    mainWindow = window;
+    window.on('closed', () => (mainWindow = undefined));
+    // Close to tray: queued jobs keep running and finish with a notification.
+    window.on('close', (event) => {
+      if (isQuitting || !desktopSettings().closeToTray) return;
+      event.preventDefault();
+      window.hide();
+    });
+    window.on('focus', () => tray.windowFocused());
   };
+  const showWindow = () => {
+    if (!mainWindow) return openWindow();
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.show();
+    mainWindow.focus();
+  };
+
+  const tray = new TrayController({
+    electron: trayElectron,
+    actions: {
+      showWindow,
+      showJob: (jobId) => {
+        showWindow();
+        core.events.emit('app.showJob', { jobId });
+      },
+      setPaused: (paused) => core.jobs.setPaused(paused),
+      openOutputs: () => void shell.openPath(core.outputsDir()), // fire-and-forget: the folder opens or the OS says why
+      quit: () => {
+        isQuitting = true;
+        app.quit();
+      },
+    },
+    trayIconsDir: app.isPackaged ? join(process.resourcesPath, 'tray') : join(options.outDir, '..', 'resources', 'tray'),
+    outputsDir: core.outputsDir(),
+    window: () => mainWindow,
+    notificationsEnabled: () => desktopSettings().notifications,
+    log: log.child('tray'),
+  });
+  tray.start();
+  const stopFeed = feedJobs(core, (jobs, paused) => tray.update(jobs, paused));
 
   const unbindIpc = bindIpcTransport({
     ipcMain,
     router: core.router,
     events: core.events,
-    targets: () => BrowserWindow.getAllWindows().map((window) => window.webContents),
+    // Only our own page hears events: ComfyUI's own window (Open ComfyUI) is a remote page.
+    targets: () => BrowserWindow.getAllWindows().map((window) => window.webContents).filter((contents) => isAppUrl(contents.getURL(), renderer)),
     isTrustedSender: (event) => event.senderFrame !== null && event.senderFrame === event.sender.mainFrame && isAppUrl(event.senderFrame.url, renderer),
     log: log.child('ipc'),
   });
 
-  openWindow();
+  openWindow(!desktopSettings().startMinimized);
 
-  app.on('second-instance', () => {
-    if (!mainWindow) return openWindow();
-    if (mainWindow.isMinimized()) mainWindow.restore();
-    mainWindow.focus();
-  });
-  app.on('activate', () => {
-    if (!mainWindow) openWindow();
-  });
+  app.on('second-instance', showWindow);
+  app.on('activate', showWindow);
+  app.on('before-quit', () => (isQuitting = true));
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
@@ -112,6 +151,8 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     stopping = true;
     event.preventDefault();
     unbindIpc();
+    stopFeed();
+    tray.stop();
     void core.stop().finally(() => app.quit()); // quit once the core released its sockets and files
   });
 }

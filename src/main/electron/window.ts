@@ -49,12 +49,14 @@ export function createMainWindow(deps: {
   renderer: RendererLocation;
   stateStore: WindowStateStore;
   displays: Rectangle[];
+  /** Show the window once it has rendered (false: start in the tray). @default true */
+  show?: boolean;
 }): BrowserWindowType {
   const state = deps.stateStore.get();
   const window = new deps.BrowserWindow(mainWindowOptions(deps.preloadPath, restoreBounds(state, deps.displays)));
   if (state.isMaximized) window.maximize();
   trackWindowState(window, deps.stateStore);
-  window.once('ready-to-show', () => window.show());
+  if (deps.show !== false) window.once('ready-to-show', () => window.show());
   if (deps.renderer.devUrl) void window.loadURL(deps.renderer.devUrl); // load failures surface as did-fail-load
   else void window.loadFile(deps.renderer.file); // same
   return window;

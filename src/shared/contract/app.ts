@@ -11,4 +11,6 @@ export const appCommands = {
 
 export const appEvents = {
   'app.notice': Notice,
+  /** The user asked (from a notification or the tray) to see one job's result. */
+  'app.showJob': z.object({ jobId: z.string() }),
 } as const;

@@ -34,6 +34,8 @@ export interface ComfyServerOptions {
   version?: string;
   /** The first device /system_stats lists. @default a CPU device like the recorded server's */
   device?: { name: string; type: string; vram_total: number; vram_free: number };
+  /** Called just before each JSON message goes out (benchmarks timestamp it). */
+  onJsonSent?: (type: string, data: unknown) => void;
 }
 
 /** Everything a test can see or change about the emulated server. */
@@ -262,6 +264,7 @@ class EmulatedComfy implements ComfyTestServer {
   }
 
   #sendJson(type: string, data: unknown, sid: string | null): void {
+    this.#options.onJsonSent?.(type, data);
     if (sid === null) for (const ws of this.#sockets.values()) send(ws, { type, data });
     else {
       const ws = this.#sockets.get(sid);

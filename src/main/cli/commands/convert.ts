@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ConversionWarning, Parameter, ParameterGroup, ParameterValues } from '@shared/domain/generation';
@@ -8,7 +7,8 @@ import { silentLogger } from '../../core/lib/logger';
 import { assertNoMissingNodes, convertWorkflow, describeMissingNodes } from '../../core/generation/convert/convert-workflow';
 import { detectParameters } from '../../core/generation/parameters/detect-parameters';
 import { applyParameterValues, assertValidParameterValues } from '../../core/generation/parameters/parameter-values';
-import { AppError, fileError, systemErrorCode } from '../../core/lib/errors';
+import { AppError } from '../../core/lib/errors';
+import { readJsonFile } from '../../core/lib/json-file';
 import { parsePositiveInt, type CommandContext } from '../command';
 import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
 import { collectAssignments, parseSetValues } from '../parameter-flags';
@@ -59,26 +59,11 @@ export const registerConvert = createConvertRegistration({
 });
 
 
-async function readJsonFile(io: CliIo, file: string, what: 'workflow' | 'object_info'): Promise<unknown> {
-  const path = resolve(io.cwd, file);
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw fileError(error, 'read', path);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (error) {
-    const code = what === 'workflow' ? 'workflow_invalid' : 'object_info_invalid';
-    throw new AppError(code, `${path} is not valid JSON (${error instanceof Error ? error.message : String(error)}). Save it again from ComfyUI.`, { cause: error });
-  }
-}
 
 async function loadObjectInfo(io: CliIo, flags: ConvertFlags, deps: { fetchObjectInfo: ObjectInfoSource }): Promise<ObjectInfo> {
   if (flags.objectInfo && flags.server) throw new CliError('Use --object-info or --server, not both.', { exitCode: ExitCode.usage, code: 'invalid_input' });
   let raw: unknown;
-  if (flags.objectInfo) raw = await readJsonFile(io, flags.objectInfo, 'object_info');
+  if (flags.objectInfo) raw = await readJsonFile(resolve(io.cwd, flags.objectInfo), 'object_info_invalid');
   else if (flags.server) {
     let url: URL;
     try {
@@ -100,7 +85,7 @@ async function loadObjectInfo(io: CliIo, flags: ConvertFlags, deps: { fetchObjec
 
 /** `--set name=value`, typed by the parameter it names (numbers, booleans, text as written). */
 async function convert(io: CliIo, file: string, flags: ConvertFlags, deps: { fetchObjectInfo: ObjectInfoSource }): Promise<number> {
-  const workflow = await readJsonFile(io, file, 'workflow');
+  const workflow = await readJsonFile(resolve(io.cwd, file), 'workflow_invalid');
   const objectInfo = await loadObjectInfo(io, flags, deps);
   const conversion = convertWorkflow(workflow, { objectInfo });
   const parameters = detectParameters(conversion, objectInfo);

@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { ApiPrompt, ControlMode, ConversionResult, Parameter, ParameterTarget, ParameterValues } from '@shared/domain/generation';
 import { StagedRef, type SeedMode } from '@shared/domain/job';
 import type { WorkflowRecord } from '@shared/domain/workflow';
 import type { ObjectInfo } from '../comfy/object-info';
-import { AppError, fileError } from '../lib/errors';
+import { AppError } from '../lib/errors';
+import { readJsonFile } from '../lib/json-file';
 import type { ServerDirectory } from '../jobs/server-directory';
 import { assertNoMissingNodes, convertWorkflow } from './convert/convert-workflow';
 import { detectParameters } from './parameters/detect-parameters';
@@ -139,17 +139,7 @@ export class GenerationService {
       path = source.file;
       name = basename(source.file).replace(/\.json$/i, '');
     }
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      throw fileError(error, 'read', path);
-    }
-    try {
-      return { name, workflowId, raw: JSON.parse(text.replace(/^\uFEFF/, '')) as unknown };
-    } catch {
-      throw new AppError('workflow_invalid', `${path} is not valid JSON; open it in ComfyUI and save it again.`, { details: { path } });
-    }
+    return { name, workflowId, raw: await readJsonFile(path, 'workflow_invalid') };
   }
 }
 

@@ -50,6 +50,31 @@ describe('the desktop shell', () => {
   });
 });
 
+describe('tray and window behaviour', () => {
+  test('a tray icon is shown; closing the window keeps ComfyDesk in the tray, and a second start shows it again', async () => {
+    const { StandInTray } = await import('../../../support/electron-stand-in');
+    const tray = StandInTray.created.at(-1)!;
+    expect(tray.tooltip).toBe('ComfyDesk — idle');
+    const window = standIn.recorded.windows[0]!;
+    window.close();
+    expect(window.isDestroyed()).toBe(false);
+    expect(window.isVisible()).toBe(false);
+    standIn.module.app.emit('second-instance');
+    expect(window.isVisible()).toBe(true);
+  });
+
+  test('pausing from the tray pauses the core\'s queue; the paused state reaches the tray menu', async () => {
+    const { StandInTray } = await import('../../../support/electron-stand-in');
+    const tray = StandInTray.created.at(-1)!;
+    tray.clickMenuItem('Pause queue');
+    await vi.waitFor(() => expect(tray.menu!.items.some((item) => item.label === 'Resume queue')).toBe(true));
+    standIn.recorded.speakAs(standIn.recorded.windows[0]!.webContents);
+    const list = (await standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, { kind: 'request', id: '2', command: 'jobs.list', input: {} })) as { output: { paused: boolean } };
+    expect(list.output.paused).toBe(true);
+    tray.clickMenuItem('Resume queue');
+  });
+});
+
 describe('outputs in the desktop window', () => {
   test('the media scheme is privileged before ready and serves only files inside the outputs folder', async () => {
     const protocol = standIn.module.protocol;

@@ -1,0 +1,22 @@
+import { readFile } from 'node:fs/promises';
+import type { ErrorCode } from '@shared/contract/errors';
+import { AppError, fileError } from './errors';
+
+/**
+ * Reads a JSON file a person pointed at (a workflow, saved node definitions). A byte order mark
+ * is skipped; a missing or unreadable file and text that is not JSON each get a message that says
+ * what to do. `invalidCode` is the error code for "not JSON" (e.g. `workflow_invalid`).
+ */
+export async function readJsonFile(path: string, invalidCode: ErrorCode): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw fileError(error, 'read', path);
+  }
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
+  } catch (error) {
+    throw new AppError(invalidCode, `${path} is not valid JSON (${error instanceof Error ? error.message : String(error)}). Save it again from ComfyUI.`, { cause: error, details: { path } });
+  }
+}
