@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { test as base, expect } from '@playwright/test';
+import { startComfyServer, type ComfyServerOptions, type ComfyTestServer } from '../support/comfy-server';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -52,13 +53,41 @@ async function startServe(extraArgs: string[] = [], seedFiles: SeedFiles = {}): 
 /** Files to write into the data folder before serve mode starts, by path relative to it (e.g. `settings.json`). */
 export type SeedFiles = Record<string, string | Uint8Array>;
 
-export const test = base.extend<{ served: ServedApp; serveArgs: string[]; seedFiles: SeedFiles }>({
+/** The connection id the `comfy` fixture makes the default. */
+export const TEST_SERVER_ID = 'test-comfy';
+/** Its name as the app shows it. */
+export const TEST_SERVER_NAME = 'Test ComfyUI';
+
+/**
+ * `settings.json` with the test server as the default connection, merged into any settings a
+ * spec seeds itself (its other sections are kept).
+ */
+function withTestServer(seedFiles: SeedFiles, comfy: ComfyTestServer): SeedFiles {
+  const own = seedFiles['settings.json'];
+  const settings = (typeof own === 'string' ? JSON.parse(own) : {}) as Record<string, unknown>;
+  const connections = { profiles: [{ id: TEST_SERVER_ID, kind: 'url', name: TEST_SERVER_NAME, url: comfy.url }], activeId: TEST_SERVER_ID, alsoOnline: [] };
+  return { ...seedFiles, 'settings.json': JSON.stringify({ ...settings, connections }) };
+}
+
+export const test = base.extend<{ served: ServedApp; serveArgs: string[]; seedFiles: SeedFiles; comfyServer: ComfyServerOptions | false; comfy: ComfyTestServer | undefined }>({
   /** Extra `comfydesk serve` arguments for a spec (`test.use({ serveArgs: ['--workflows', dir] })`). */
   serveArgs: [[], { option: true }],
   /** `test.use({ seedFiles: { 'settings.json': '…' } })` starts the app with those files in place. */
   seedFiles: [{}, { option: true }],
-  served: async ({ serveArgs, seedFiles }, use) => {
-    const server = await startServe(serveArgs, seedFiles);
+  /**
+   * `test.use({ comfyServer: { models: {…}, stepMs: 50 } })` also starts the ComfyUI protocol test
+   * server (tests/support/comfy-server) on a free port, and the app starts with it as the default
+   * connection. @default false (no server)
+   */
+  comfyServer: [false, { option: true }],
+  comfy: async ({ comfyServer }, use) => {
+    if (comfyServer === false) return use(undefined);
+    const comfy = await startComfyServer(comfyServer);
+    await use(comfy);
+    await comfy.stop();
+  },
+  served: async ({ serveArgs, seedFiles, comfy }, use) => {
+    const server = await startServe(serveArgs, comfy ? withTestServer(seedFiles, comfy) : seedFiles);
     await use(server.app);
     await server.stop();
   },

@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { annotatedFileExists, PromptExecutor, type ExecutionHost, type InjectedFailure, type PromptNode, type QueueTuple } from './executor';
 import { loadObjectInfo, type NodeDefinition } from './object-info';
 import { validatePrompt } from './validate';
+import { MODEL_INPUT_FOLDERS } from '../../../src/main/core/generation/parameters/constraints';
 
 /** Model file extensions ComfyUI lists (folder_paths.supported_pt_extensions). */
 const MODEL_EXTENSIONS = new Set(['.ckpt', '.pt', '.pt2', '.bin', '.pth', '.safetensors', '.pkl', '.sft']);
@@ -123,6 +124,29 @@ class EmulatedComfy implements ComfyTestServer {
 
   get url(): string {
     return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /**
+   * The node definitions as ComfyUI answers them now: a loader's model combo lists the files in
+   * its model folder (folder_paths.get_filename_list), so a server started with `models` offers them.
+   */
+  #objectInfoNow(): Record<string, NodeDefinition> {
+    const definitions = { ...this.#objectInfo };
+    for (const [classType, inputs] of Object.entries(MODEL_INPUT_FOLDERS)) {
+      const definition = definitions[classType];
+      if (!definition) continue;
+      let copy: NodeDefinition | undefined;
+      for (const [input, folder] of Object.entries(inputs)) {
+        for (const category of ['required', 'optional'] as const) {
+          const spec = definition.input[category]?.[input];
+          if (!spec || !Array.isArray(spec[0])) continue;
+          copy ??= structuredClone(definition);
+          copy.input[category]![input] = [listModelFiles(join(this.dataDir, 'models', folder)), ...spec.slice(1)];
+        }
+      }
+      if (copy) definitions[classType] = copy;
+    }
+    return definitions;
   }
 
   get port(): number {
@@ -393,10 +417,11 @@ class EmulatedComfy implements ComfyTestServer {
       if (path === '/features') return json(response, 200, SERVER_FEATURES);
       if (path === '/prompt') return json(response, 200, this.#queueInfo());
       if (path === '/queue') return json(response, 200, { queue_running: this.#running ? [this.#running] : [], queue_pending: this.#heap });
-      if (path === '/object_info') return json(response, 200, this.#objectInfo);
+      if (path === '/object_info') return json(response, 200, this.#objectInfoNow());
       if (path.startsWith('/object_info/')) {
         const name = decodeURIComponent(path.slice('/object_info/'.length));
-        return json(response, 200, this.#objectInfo[name] ? { [name]: this.#objectInfo[name] } : {});
+        const definitions = this.#objectInfoNow();
+        return json(response, 200, definitions[name] ? { [name]: definitions[name] } : {});
       }
       if (path === '/history') return json(response, 200, this.#listHistory(query));
       if (path.startsWith('/history/')) {
@@ -485,7 +510,7 @@ class EmulatedComfy implements ComfyTestServer {
     const prompt = data.prompt as Record<string, PromptNode>;
     const promptId = data.prompt_id === undefined ? randomUUID() : data.prompt_id === null ? 'None' : String(data.prompt_id);
     const partial = Array.isArray(data.partial_execution_targets) ? data.partial_execution_targets.map(String) : undefined;
-    const result = validatePrompt(prompt, this.#objectInfo, partial, (name) => annotatedFileExists(this.#dirs, name));
+    const result = validatePrompt(prompt, this.#objectInfoNow(), partial, (name) => annotatedFileExists(this.#dirs, name));
     const extraData = typeof data.extra_data === 'object' && data.extra_data !== null ? { ...(data.extra_data as Record<string, unknown>) } : {};
     if ('client_id' in data) extraData.client_id = data.client_id;
     if (!result.ok) return json(response, 400, { error: result.error, node_errors: result.nodeErrors });

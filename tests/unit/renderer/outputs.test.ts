@@ -6,8 +6,8 @@ import { JobsState } from '../../../src/renderer/src/state/jobs.svelte';
 import { Toasts } from '../../../src/renderer/src/state/toasts.svelte';
 import { FakeCore } from './support/fake-core';
 import { manualFrames } from './support/frames';
-import GenerateHarness, { type View } from './support/GenerateHarness.svelte';
-import { job, progress, succeeded } from './support/jobs-data';
+import GenerateHarness from './support/GenerateHarness.svelte';
+import { job, progress, succeeded, type View } from './support/jobs-data';
 
 afterEach(() => cleanup());
 

@@ -86,12 +86,15 @@ export class HistoryState {
     const offUpdated = this.#api.on('jobs.updated', (job) => {
       if (isFinished(job.status) && job.origin === 'comfydesk') this.#upsert(job);
     });
+    // A click on the desktop app's notification asks for that result.
+    const offShow = this.#api.on('app.showJob', ({ jobId }) => void this.viewById(jobId));
     const offLink = this.#api.onLink((state) => {
       if (state === 'open') void this.refresh(); // errors become a toast inside refresh
     });
     if (this.#api.linkState === 'open') void this.refresh(); // as above
     return () => {
       offUpdated();
+      offShow();
       offLink();
       clearTimeout(this.#searchTimer);
     };

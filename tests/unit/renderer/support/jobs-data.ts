@@ -3,6 +3,9 @@ import type { Parameter } from '@shared/domain/generation';
 import type { Job, JobProgress } from '@shared/domain/job';
 import type { WorkflowCard } from '@shared/domain/workflow';
 
+/** The parts of the Generate page GenerateHarness can mount. */
+export type View = 'panel' | 'current' | 'queue' | 'recent' | 'settings' | 'attention';
+
 /** A job as the core sends it; running ours unless told otherwise. */
 export function job(id: string, overrides: Partial<Job> = {}): Job {
   return {

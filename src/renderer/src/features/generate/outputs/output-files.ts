@@ -12,8 +12,13 @@ export function downloadName(output: OutputFile): string {
   return (output.localPath ?? output.filename).split(/[\\/]/).pop() || output.filename;
 }
 
-/** The output a job is shown by in lists: its first image, else its first video, else its first output. */
+/**
+ * The output a job is shown by in lists: its first saved image (a Save node's, not a Preview's
+ * temporary one), else its first image, else its first video, else its first output.
+ */
 export function coverIndex(job: Job): number {
+  const saved = job.outputs.findIndex((output) => output.kind === 'image' && output.type === 'output' && output.localPath);
+  if (saved >= 0) return saved;
   const image = job.outputs.findIndex((output) => output.kind === 'image' && output.localPath);
   if (image >= 0) return image;
   const video = job.outputs.findIndex((output) => output.kind === 'video' && output.localPath);
