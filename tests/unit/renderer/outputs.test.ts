@@ -82,6 +82,29 @@ describe('the Current view', () => {
     expect(screen.queryByRole('dialog')).toBeNull();
   });
 
+  test('video and sound play in place, and a text output is shown as text', async () => {
+    const { core, frames } = await mount('current', [job('a', { status: 'running' })]);
+    core.emit(
+      'jobs.updated',
+      succeeded('a', {
+        outputs: [
+          { kind: 'video', nodeId: '20', filename: 'clip_00001.mp4', subfolder: '', type: 'output', localPath: '2025-01-01/clip.mp4', mime: 'video/mp4' },
+          { kind: 'audio', nodeId: '21', filename: 'song_00001.flac', subfolder: 'audio', type: 'output', localPath: '2025-01-01/song.flac', mime: 'audio/flac' },
+          { kind: 'text', nodeId: '22', filename: '', subfolder: '', type: 'output', text: 'width: 512, height: 512' },
+        ],
+      }),
+    );
+    await core.answered();
+    frames.frame();
+    const result = await screen.findByRole('region', { name: 'Result of Text to image' });
+    const video = result.querySelector('video')!;
+    expect([video.getAttribute('src'), video.hasAttribute('controls'), video.getAttribute('aria-label')]).toEqual(['/media/2025-01-01/clip.mp4', true, 'Output 1 of Text to image']);
+    const audio = result.querySelector('audio')!;
+    expect([audio.getAttribute('src'), audio.hasAttribute('controls')]).toEqual(['/media/2025-01-01/song.flac', true]);
+    expect(result.querySelector('pre')?.textContent).toBe('width: 512, height: 512');
+    expect(within(result).getByRole('button', { name: 'Open output 2 of Text to image' })).toBeTruthy();
+  });
+
   test('a failed job shows ComfyUI’s own message and the node’s title; Retry queues it again', async () => {
     const { core, frames, rerun } = await mount('current', [job('a', { status: 'running' })]);
     core.emit('jobs.updated', job('a', { status: 'failed', error: { message: 'Allocation on device: CUDA out of memory', type: 'torch.OutOfMemoryError', nodeId: '3', nodeTitle: 'KSampler' } }));
