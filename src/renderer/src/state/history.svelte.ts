@@ -1,6 +1,5 @@
 import { isFinished, type Job } from '@shared/domain/job';
 import type { ApiClient } from '../api';
-import { ApiError } from '../api';
 import type { Toasts } from './toasts.svelte';
 
 export interface HistoryStateOptions {
@@ -132,7 +131,7 @@ export class HistoryState {
       const { job } = await this.#api.call('history.get', { jobId });
       this.view(job, index);
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -156,7 +155,7 @@ export class HistoryState {
       if (!isRevealed) this.#toasts.push({ level: 'info', message: `On the machine running ComfyDesk, this output is ${path}` });
       return path;
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
       return undefined;
     }
   }
@@ -171,7 +170,7 @@ export class HistoryState {
       this.#toasts.push({ level: 'success', message: deleteFiles ? 'Deleted from history, with its files.' : 'Deleted from history; the files are still in the outputs folder.' });
       return true;
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
       return false;
     }
   }
@@ -189,7 +188,7 @@ export class HistoryState {
       this.#hasMore = jobs.length === this.#pageSize;
       this.#isLoaded = true;
     } catch (error) {
-      if (seq === this.#searchSeq) this.#report(error);
+      if (seq === this.#searchSeq) this.#toasts.error(error);
     } finally {
       if (seq === this.#searchSeq) this.#isLoading = false;
     }
@@ -204,9 +203,5 @@ export class HistoryState {
       this.#items = [job, ...this.#items];
     }
     if (this.#viewer?.job.id === job.id) this.#viewer = { ...this.#viewer, job };
-  }
-
-  #report(error: unknown): void {
-    this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
   }
 }

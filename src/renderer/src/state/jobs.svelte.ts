@@ -1,6 +1,5 @@
 import { isFinished, type Job, type JobProgress, type JobsSnapshot, type QueueCounts } from '@shared/domain/job';
 import type { ApiClient } from '../api';
-import { ApiError } from '../api';
 import type { Toasts } from './toasts.svelte';
 
 /**
@@ -207,7 +206,7 @@ export class JobsState {
     try {
       this.#applySnapshot(await this.#api.call('jobs.list', {}));
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -261,7 +260,7 @@ export class JobsState {
 
   /** Cancels a job: interrupts it when running, removes it from the server's queue, or drops it when held. */
   async cancel(jobId: string): Promise<boolean> {
-    return this.#run(() => this.#api.call('jobs.cancel', { jobId }));
+    return this.#toasts.attempt(() => this.#api.call('jobs.cancel', { jobId }));
   }
 
   /** Queues a finished, failed or lost job again with the same values; answers the new job ids. */
@@ -270,19 +269,19 @@ export class JobsState {
       const { jobIds } = await this.#api.call('jobs.retry', { jobId });
       return jobIds;
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
       return undefined;
     }
   }
 
   /** Moves a held job of ours to `toIndex` among the held ones (0 = next to be sent). */
   async move(jobId: string, toIndex: number): Promise<boolean> {
-    return this.#run(() => this.#api.call('jobs.move', { jobId, toIndex: Math.max(0, toIndex) }));
+    return this.#toasts.attempt(() => this.#api.call('jobs.move', { jobId, toIndex: Math.max(0, toIndex) }));
   }
 
   /** Pauses or resumes releasing held jobs; a job already running still finishes. */
   async setPaused(paused: boolean): Promise<boolean> {
-    return this.#run(async () => {
+    return this.#toasts.attempt(async () => {
       const result = await this.#api.call('jobs.setPaused', { paused });
       this.#paused = result.paused;
       if (this.#counts) this.#counts = { ...this.#counts, paused: result.paused };
@@ -330,20 +329,6 @@ export class JobsState {
       this.#cancelFlush = undefined;
       this.flush();
     });
-  }
-
-  async #run(action: () => Promise<unknown>): Promise<boolean> {
-    try {
-      await action();
-      return true;
-    } catch (error) {
-      this.#report(error);
-      return false;
-    }
-  }
-
-  #report(error: unknown): void {
-    this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
   }
 }
 

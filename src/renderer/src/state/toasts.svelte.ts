@@ -1,4 +1,5 @@
 import type { NoticeLevel } from '@shared/domain/app';
+import { ApiError } from '../api';
 
 export interface Toast {
   id: string;
@@ -32,6 +33,22 @@ export class Toasts {
       this.#timers.set(id, setTimeout(() => this.dismiss(id), this.#autoHideMs));
     }
     return id;
+  }
+
+  /** Shows a failure as an error toast, in the core's words when it came from the core. */
+  error(error: unknown): void {
+    this.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
+  }
+
+  /** Runs an action; a failure becomes an error toast. Answers whether it worked. */
+  async attempt(action: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await action();
+      return true;
+    } catch (error) {
+      this.error(error);
+      return false;
+    }
   }
 
   dismiss(id: string): void {
