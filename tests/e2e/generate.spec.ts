@@ -4,10 +4,12 @@ import { GeneratePage } from './pages/generate-page';
 import { posterWorkflow } from './support/workflows';
 
 const WORKFLOW = 'Lighthouse poster';
+/** The same graph with its slow step after the seeded sampler, so each run of a batch really runs. */
+const CHAINED = 'Lighthouse series';
 
 test.use({
   comfyServer: { models: { checkpoints: ['sd15.safetensors', 'sdxl.safetensors'] } },
-  seedFiles: { [`workflows/${WORKFLOW}.json`]: JSON.stringify(posterWorkflow()) },
+  seedFiles: { [`workflows/${WORKFLOW}.json`]: JSON.stringify(posterWorkflow()), [`workflows/${CHAINED}.json`]: JSON.stringify(posterWorkflow({ isChained: true })) },
 });
 
 /**
@@ -133,7 +135,53 @@ test('cancelling a running job stops it on the server and says so', async ({ pag
   });
 });
 
-test('a past generation is run again from Recent, and the queue shows it while it waits', async ({ page, served, comfy }) => {
+test('a batch waits in the queue in order; a held run moves up, one is cancelled, and Pause holds the rest', async ({ page, served, comfy }) => {
+  const app = new AppPage(page);
+  const generate = new GeneratePage(page);
+  comfy!.setTiming({ stepMs: 300 });
+  const row = (run: number) => generate.outputs.getByRole('listitem', { name: `${CHAINED}, run ${run} of 3` });
+
+  await test.step('queue three runs', async () => {
+    await app.open(served.url);
+    await generate.choose(CHAINED);
+    await generate.prompt.fill('three in a row');
+    await page.getByRole('spinbutton', { name: 'Runs' }).fill('3');
+    await generate.generateButton.click();
+    await expect(app.navLink('Generate')).toContainText('3');
+  });
+
+  await test.step('the Queue view lists them in the order they run; the first is running', async () => {
+    await generate.tab('Queue').click();
+    const rows = generate.outputs.getByRole('list', { name: 'Queued jobs' }).getByRole('listitem');
+    await expect(rows).toHaveCount(3);
+    await expect(rows.first()).toHaveAccessibleName(`${CHAINED}, run 1 of 3`);
+    await expect(row(1)).toContainText('Running');
+    await expect(row(3)).toContainText('Held by ComfyDesk · #2');
+  });
+
+  await test.step('run 3 moves up before run 2, and run 2 is cancelled', async () => {
+    await row(3).getByRole('button', { name: `Move up: ${CHAINED}, run 3 of 3` }).click();
+    await expect(row(3)).toContainText('#1');
+    await expect(row(2)).toContainText('#2');
+    await row(2).getByRole('button', { name: `Cancel ${CHAINED}, run 2 of 3` }).click();
+    await expect(row(2)).toBeHidden();
+    await page.screenshot({ path: 'test-results/screenshots/generate-queue.png' });
+  });
+
+  await test.step('Pause: the running one finishes and run 3 stays held until Resume', async () => {
+    await generate.outputs.getByRole('button', { name: 'Pause queue' }).click();
+    await expect(generate.outputs).toContainText('Paused');
+    await expect(row(1)).toBeHidden({ timeout: 30_000 });
+    await expect(row(3)).toContainText('Held (queue paused)');
+    expect(comfy!.queue()).toEqual({ running: [], pending: [] });
+    await generate.outputs.getByRole('button', { name: 'Resume queue' }).click();
+    await expect(row(3)).toContainText('Running', { timeout: 20_000 });
+    await row(3).getByRole('button', { name: `Cancel ${CHAINED}, run 3 of 3` }).click();
+    await expect(generate.outputs.getByText('The queue is empty')).toBeVisible({ timeout: 20_000 });
+  });
+});
+
+test('a past generation is run again from Recent with the same settings, and Ctrl+K goes back to the search', async ({ page, served, comfy }) => {
   const app = new AppPage(page);
   const generate = new GeneratePage(page);
   comfy!.setTiming({ stepMs: 20 });

@@ -4,8 +4,15 @@
  * PeerSlowSteps, that the ComfyUI protocol test server runs for real: it reports `steps` steps of
  * `stepMs` each with previews, so the progress bar has something to follow. The saved image is the
  * EmptyImage canvas (orange); the diffusion chain ends in a PreviewImage so it runs too.
+ *
+ * With `isChained`, the stand-in sampler works on the diffusion chain's image instead, so every run
+ * with a new seed runs it again (ComfyUI caches nodes whose inputs did not change).
  */
-export function posterWorkflow(options: { steps?: number; stepMs?: number; title?: string } = {}): Record<string, unknown> {
+export function posterWorkflow(options: { steps?: number; stepMs?: number; title?: string; isChained?: boolean } = {}): Record<string, unknown> {
+  if (options.isChained) {
+    const { '9': _preview, '10': _canvas, ...chain } = posterWorkflow({ ...options, isChained: false }) as Record<string, { inputs: Record<string, unknown> }>;
+    return { ...chain, '11': { ...chain['11']!, inputs: { ...chain['11']!.inputs, image: ['8', 0] } } };
+  }
   return {
     '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd15.safetensors' }, _meta: { title: 'Load Checkpoint' } },
     '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a lighthouse', clip: ['4', 1] }, _meta: { title: 'Positive' } },

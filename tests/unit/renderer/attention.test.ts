@@ -93,10 +93,10 @@ describe('job attention on every page', () => {
     expect(toasts.items).toEqual([]);
     window.location.hash = '#/models';
     await waitFor(() => expect(window.location.hash).toBe('#/models'));
-    await push(job('b1', { status: 'running', batch: { index: 0, count: 2 } }), job('b2', { status: 'held', batch: { index: 1, count: 2 } }));
-    await push(succeeded('b1', { batch: { index: 0, count: 2 } }));
+    await push(job('b1', { status: 'running', batch: { index: 1, count: 2 } }), job('b2', { status: 'held', batch: { index: 2, count: 2 } }));
+    await push(succeeded('b1', { batch: { index: 1, count: 2 } }));
     expect(toasts.items).toEqual([]);
-    await push(succeeded('b2', { batch: { index: 1, count: 2 } }));
+    await push(succeeded('b2', { batch: { index: 2, count: 2 } }));
     expect(toasts.items.map((toast) => [toast.message, toast.action?.label])).toEqual([['The batch of 2 runs of Text to image finished.', 'View']]);
   });
 
