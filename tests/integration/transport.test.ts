@@ -60,7 +60,10 @@ async function wsHarness(): Promise<Harness> {
         const socket = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${token}`);
         socket.onopen = () => socket.send(text);
         socket.onmessage = (event) => {
-          resolve(JSON.parse(String(event.data)));
+          const message = JSON.parse(String(event.data)) as { kind?: string };
+          // Broadcast events (a connection's health, the job queue) may come first; the answer is what counts.
+          if (message.kind === 'event') return;
+          resolve(message);
           socket.close();
         };
         socket.onerror = () => reject(new Error('raw socket failed'));
