@@ -134,6 +134,18 @@ describe('JobsState', () => {
     expect(state.current?.id).toBe('next');
   });
 
+  test('a finished job deleted from history leaves the Current view', async () => {
+    const { core, frames, state } = await connected([job('a', { status: 'running' })]);
+    core.emit('jobs.updated', succeeded('a'));
+    await core.answered();
+    frames.frame();
+    expect(state.current?.id).toBe('a');
+    core.emit('jobs.removed', { jobId: 'a' });
+    await core.answered();
+    frames.frame();
+    expect(state.current).toBeUndefined();
+  });
+
   test('each job that ends is reported once, with the status it had before', async () => {
     const { core, frames, state } = await connected([job('a', { status: 'running' })]);
     const seen: JobTransition[][] = [];

@@ -203,6 +203,15 @@ describe('the Recent view', () => {
     await waitFor(() => expect(within(screen.getByRole('list', { name: 'Past generations' })).getAllByRole('button')[0]?.getAttribute('aria-label')).toBe('Text to image: a snowy owl'));
   });
 
+  test('a job deleted elsewhere leaves the list and the viewer', async () => {
+    const { core, history } = await mount('recent', [], PAST.slice(0, 2));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Text to image: a red fox' }));
+    expect(screen.getByRole('dialog', { name: 'Text to image' })).toBeTruthy();
+    core.emit('jobs.removed', { jobId: 'r1' });
+    await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
+    expect(history.items.map((item) => item.id)).toEqual(['r2']);
+  });
+
   test('deleting from history asks first and can take the files along', async () => {
     const { core, toasts } = await mount('recent', [], PAST.slice(0, 2));
     const thumb = await screen.findByRole('button', { name: 'Text to image: a red fox' });

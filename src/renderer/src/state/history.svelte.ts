@@ -85,6 +85,8 @@ export class HistoryState {
     const offUpdated = this.#api.on('jobs.updated', (job) => {
       if (isFinished(job.status) && job.origin === 'comfydesk') this.#upsert(job);
     });
+    // Deleted elsewhere (another window, the CLI): it goes here too.
+    const offRemoved = this.#api.on('jobs.removed', ({ jobId }) => this.#forget(jobId));
     // A click on the desktop app's notification asks for that result.
     const offShow = this.#api.on('app.showJob', ({ jobId }) => void this.viewById(jobId));
     const offLink = this.#api.onLink((state) => {
@@ -93,6 +95,7 @@ export class HistoryState {
     if (this.#api.linkState === 'open') void this.refresh(); // as above
     return () => {
       offUpdated();
+      offRemoved();
       offShow();
       offLink();
       clearTimeout(this.#searchTimer);
@@ -164,9 +167,7 @@ export class HistoryState {
   async remove(jobId: string, deleteFiles: boolean): Promise<boolean> {
     try {
       await this.#api.call('history.delete', { jobId, deleteFiles });
-      this.#items = this.#items.filter((job) => job.id !== jobId);
-      if (this.#viewer?.job.id === jobId) this.#viewer = undefined;
-      if (this.#deleting?.id === jobId) this.#deleting = undefined;
+      this.#forget(jobId);
       this.#toasts.push({ level: 'success', message: deleteFiles ? 'Deleted from history, with its files.' : 'Deleted from history; the files are still in the outputs folder.' });
       return true;
     } catch (error) {
@@ -192,6 +193,12 @@ export class HistoryState {
     } finally {
       if (seq === this.#searchSeq) this.#isLoading = false;
     }
+  }
+
+  #forget(jobId: string): void {
+    if (this.#items.some((job) => job.id === jobId)) this.#items = this.#items.filter((job) => job.id !== jobId);
+    if (this.#viewer?.job.id === jobId) this.#viewer = undefined;
+    if (this.#deleting?.id === jobId) this.#deleting = undefined;
   }
 
   #upsert(job: Job): void {

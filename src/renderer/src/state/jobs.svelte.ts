@@ -221,6 +221,8 @@ export class JobsState {
     for (const [id, job] of this.#pendingJobs) {
       if (job === null) {
         jobs.delete(id);
+        // Deleted from history: the Current view lets go of it too.
+        if (lastFinished?.id === id) lastFinished = undefined;
         continue;
       }
       const before = jobs.get(id);
@@ -286,11 +288,6 @@ export class JobsState {
       this.#paused = result.paused;
       if (this.#counts) this.#counts = { ...this.#counts, paused: result.paused };
     });
-  }
-
-  /** Forgets the last finished job shown in the Current view (e.g. after it was deleted from history). */
-  dismissCurrent(jobId: string): void {
-    if (this.#lastFinished?.id === jobId) this.#lastFinished = undefined;
   }
 
   #applySnapshot(snapshot: JobsSnapshot): void {
