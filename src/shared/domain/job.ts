@@ -85,7 +85,7 @@ export const Job = z.object({
   outputs: z.array(OutputFile),
   /** Position in ComfyDesk's own held queue (lower runs first). */
   position: z.number(),
-  /** For batches: this run's index and the batch size. */
+  /** For batches: this run's index, counted from 1, and the batch size. */
   batch: z.object({ index: z.number().int(), count: z.number().int() }).nullable(),
 });
 export type Job = z.infer<typeof Job>;

@@ -63,11 +63,11 @@ describe('the generated form', () => {
     const steps = screen.getByRole('spinbutton', { name: 'Steps' }) as HTMLInputElement;
     await fireEvent.input(steps, { target: { value: '0' } });
     expect(steps.getAttribute('aria-invalid')).toBe('true');
-    expect(screen.getByText('Use 1 or more.').id).toBe(steps.getAttribute('aria-describedby'));
+    expect(screen.getByText('"Steps" must be at least 1 (got 0).').id).toBe(steps.getAttribute('aria-describedby'));
     expect(generate.disabled).toBe(true);
     expect(screen.getByText('One field needs attention.')).toBeTruthy();
     await fireEvent.input(steps, { target: { value: '' } });
-    expect(screen.getByText('Enter a whole number.')).toBeTruthy();
+    expect(screen.getByText(/^"Steps" must be a whole number/)).toBeTruthy();
     await fireEvent.input(steps, { target: { value: '30' } });
     expect(steps.getAttribute('aria-invalid')).toBe('false');
     expect(generate.disabled).toBe(false);

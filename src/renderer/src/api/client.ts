@@ -20,6 +20,11 @@ export class ApiError extends Error {
   }
 }
 
+/** What to tell a person about a failed call: the core's user message, else the error's text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof ApiError ? error.userMessage : String(error);
+}
+
 export interface ApiClientOptions {
   /** Per-call deadline unless a call sets its own. @default 30000 */
   timeoutMs?: number;

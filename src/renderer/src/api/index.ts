@@ -10,7 +10,7 @@ declare global {
   }
 }
 
-export { ApiClient, ApiError } from './client';
+export { ApiClient, ApiError, errorMessage } from './client';
 export type { LinkState } from './transport';
 
 const TOKEN_KEY = 'comfydesk.token';

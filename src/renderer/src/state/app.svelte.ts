@@ -1,6 +1,5 @@
 import type { AppFolder, AppInfo } from '@shared/domain/app';
 import type { ApiClient, LinkState } from '../api';
-import { ApiError } from '../api';
 import type { Toasts } from './toasts.svelte';
 
 /** The app's own facts and the link to the core; raises the core's notices as toasts. */
@@ -43,7 +42,7 @@ export class AppState {
       this.#info = info;
       for (const notice of info.notices) this.#showNotice(notice.id, notice.level, notice.message);
     } catch (error) {
-      this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
+      this.#toasts.error(error);
     }
   }
 
@@ -53,7 +52,7 @@ export class AppState {
       const result = await this.#api.call('app.openFolder', { folder });
       if (!result.opened) this.#toasts.push({ level: 'info', message: `On the machine running ComfyDesk, the ${folder} folder is ${result.path}` });
     } catch (error) {
-      this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
+      this.#toasts.error(error);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { ConnectionDraft, ConnectionHealth, ConnectionProfile, ConnectionSecrets, ConnectionsSnapshot, ModelsListing } from '@shared/domain/connection';
 import type { ApiClient } from '../api';
-import { ApiError } from '../api';
+import { ApiError, errorMessage } from '../api';
 import type { Toasts } from './toasts.svelte';
 
 /** The outcome of a save: ok, or the problems to show beside the fields (by field path) and in general. */
@@ -97,7 +97,7 @@ export class ConnectionsState {
     try {
       this.#apply(await this.#api.call('connections.list', {}));
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -148,7 +148,7 @@ export class ConnectionsState {
       if (result.openedBy === 'client') this.#openTab(result.url);
       if (result.note) this.#toasts.push({ level: 'info', message: result.note });
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -157,7 +157,7 @@ export class ConnectionsState {
     try {
       return (await this.#api.call('connections.pickKeyFile', {}, { timeoutMs: 10 * 60_000 })).path ?? undefined;
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
       return undefined;
     }
   }
@@ -170,7 +170,7 @@ export class ConnectionsState {
       this.#modelsError = undefined;
     } catch (error) {
       this.#models = undefined;
-      this.#modelsError = error instanceof ApiError ? error.userMessage : String(error);
+      this.#modelsError = errorMessage(error);
     } finally {
       this.#isLoadingModels = false;
     }
@@ -188,14 +188,11 @@ export class ConnectionsState {
       await action();
       return true;
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
       return false;
     }
   }
 
-  #report(error: unknown): void {
-    this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
-  }
 }
 
 /** Turns a failed save or test into words: invalid fields by path, otherwise the core's message. */

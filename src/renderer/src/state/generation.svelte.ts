@@ -1,9 +1,10 @@
 import type { GenerationForm } from '@shared/contract/jobs';
+import { checkParameterValue } from '@shared/parameter-check';
 import type { Parameter } from '@shared/domain/generation';
 import type { SeedMode, StagedInput } from '@shared/domain/job';
 import type { WorkflowCard } from '@shared/domain/workflow';
 import type { ApiClient } from '../api';
-import { ApiError } from '../api';
+import { ApiError, errorMessage } from '../api';
 
 /** Largest file a run may take (the core refuses bigger ones). @default 64 MiB */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
@@ -357,7 +358,7 @@ export class GenerationState {
     } catch (error) {
       if (seq !== this.#loadSeq) return;
       this.#form = undefined;
-      this.#loadError = error instanceof ApiError ? error.userMessage : String(error);
+      this.#loadError = errorMessage(error);
       // Let the next change (or Try again) load it again.
       this.#loadedKey = '';
     } finally {
@@ -475,28 +476,13 @@ function readBase64(file: Blob): Promise<string> {
 export function fieldProblem(parameter: Parameter, value: unknown, staged?: StagedFile): string | undefined {
   const { constraints } = parameter;
   if (staged?.state === 'failed') return staged.error;
-  switch (constraints.type) {
-    case 'INT':
-    case 'FLOAT': {
-      if (typeof value !== 'number' || !Number.isFinite(value)) return constraints.type === 'INT' ? 'Enter a whole number.' : 'Enter a number.';
-      if (constraints.type === 'INT' && !Number.isInteger(value)) return 'Enter a whole number.';
-      if (constraints.min !== undefined && value < constraints.min) return `Use ${constraints.min} or more.`;
-      if (constraints.max !== undefined && value > constraints.max) return `Use ${constraints.max} or less.`;
-      return undefined;
-    }
-    case 'COMBO': {
-      if (constraints.media || parameter.kind === 'mask') {
-        if (isStagedRef(value)) return undefined;
-        if (typeof value !== 'string' || value === '') return `Add ${constraints.media === 'audio' ? 'an audio file' : constraints.media === 'video' ? 'a video' : 'an image'}.`;
-        const options = constraints.options ?? [];
-        const isKnown = constraints.acceptsAnyFile || constraints.isRemote || options.length === 0 || options.includes(value);
-        return isKnown ? undefined : `${value} is not on the server; drop a file here or pick one.`;
-      }
-      if (constraints.isRemote || !constraints.options) return undefined;
-      if (constraints.options.length === 0) return constraints.folder ? `The server's ${constraints.folder} folder is empty.` : 'The server offers nothing to choose here.';
-      return constraints.options.includes(value as string | number) ? undefined : `${String(value)} is not on this server; pick another.`;
-    }
-    default:
-      return undefined;
+  if (constraints.type === 'COMBO' && (constraints.media || parameter.kind === 'mask')) {
+    // A dropped file stands in for a server-side name until it is uploaded.
+    if (isStagedRef(value)) return undefined;
+    if (typeof value !== 'string' || value === '') return `Add ${constraints.media === 'audio' ? 'an audio file' : constraints.media === 'video' ? 'a video' : 'an image'}.`;
+    const options = constraints.options ?? [];
+    const isKnown = constraints.acceptsAnyFile || constraints.isRemote || options.length === 0 || options.includes(value);
+    return isKnown ? undefined : `${value} is not on the server; drop a file here or pick one.`;
   }
+  return checkParameterValue(parameter, value)?.message;
 }

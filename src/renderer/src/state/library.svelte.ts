@@ -1,6 +1,6 @@
 import type { IntentMatch, LibraryDelta, LibraryQuery, MediaType, RootStatus, SearchResult, WorkflowCard, WorkflowDetails, WorkflowStatus } from '@shared/domain/workflow';
 import type { ApiClient } from '../api';
-import { ApiError } from '../api';
+import { errorMessage } from '../api';
 import type { Toasts } from './toasts.svelte';
 
 /** The filters a user can toggle; each is "any of". */
@@ -140,7 +140,7 @@ export class LibraryState {
       this.#isLoaded = true;
       await this.#search();
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -172,7 +172,7 @@ export class LibraryState {
       this.#intent = match;
       this.#activeChip = chipId;
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -189,7 +189,7 @@ export class LibraryState {
     try {
       this.#details = await this.#api.call('workflows.get', { id });
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -219,7 +219,7 @@ export class LibraryState {
       const { isRevealed, path } = await this.#api.call('workflows.reveal', { id });
       if (!isRevealed) this.#toasts.push({ level: 'info', message: `The file is at ${path}` });
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -228,7 +228,7 @@ export class LibraryState {
       this.#roots = await this.#api.call('workflows.addRoot', { path });
       return undefined;
     } catch (error) {
-      return error instanceof ApiError ? error.userMessage : String(error);
+      return errorMessage(error);
     }
   }
 
@@ -236,7 +236,7 @@ export class LibraryState {
     try {
       this.#roots = await this.#api.call('workflows.removeRoot', { path });
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -271,13 +271,10 @@ export class LibraryState {
       // An answer to an older query must not overwrite a newer one.
       if (seq === this.#searchSeq) this.#result = result;
     } catch (error) {
-      if (seq === this.#searchSeq) this.#report(error);
+      if (seq === this.#searchSeq) this.#toasts.error(error);
     }
   }
 
-  #report(error: unknown): void {
-    this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
-  }
 }
 
 function byName(a: WorkflowCard, b: WorkflowCard): number {
@@ -309,14 +306,6 @@ export const TYPE_LABELS: Record<WorkflowCard['type'], string> = {
   text: 'Text',
   other: 'Workflow',
 };
-
-/** Bytes as a short size ("2.1 GB"). */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
-  if (bytes >= 1e6) return `${Math.round(bytes / 1e6)} MB`;
-  if (bytes >= 1e3) return `${Math.round(bytes / 1e3)} kB`;
-  return `${bytes} B`;
-}
 
 /** Seconds as a short duration ("45 s", "3 min"). */
 export function formatSeconds(seconds: number): string {

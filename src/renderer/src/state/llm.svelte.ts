@@ -2,7 +2,7 @@ import type { ErrorCode } from '@shared/contract/errors';
 import type { EnhanceFinished } from '@shared/contract/llm';
 import type { DownloadProgress, EnhanceResult, EnhanceStyle, LlmModelList, LlmStatus, OpenAiEndpoint } from '@shared/domain/llm';
 import type { ApiClient } from '../api';
-import { ApiError } from '../api';
+import { ApiError, errorMessage } from '../api';
 import type { Toasts } from './toasts.svelte';
 
 /** Where one enhancement is. */
@@ -139,7 +139,7 @@ export class LlmState {
       this.#status = status;
       this.#models = models;
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -155,7 +155,7 @@ export class LlmState {
         enhancement.started(id);
         for (const event of this.#early.splice(0)) if (event.id === id) event.deliver(enhancement);
       },
-      (error: unknown) => enhancement.failed(error instanceof ApiError ? error.code : 'internal', messageOf(error)),
+      (error: unknown) => enhancement.failed(error instanceof ApiError ? error.code : 'internal', errorMessage(error)),
     );
     return enhancement;
   }
@@ -164,7 +164,7 @@ export class LlmState {
   cancelEnhancement(): void {
     const id = this.#current?.id;
     // The end arrives as `llm.finished`; a failed cancel request only needs telling.
-    if (id) void this.#api.call('llm.cancel', { id }).catch((error: unknown) => this.#report(error));
+    if (id) void this.#api.call('llm.cancel', { id }).catch((error: unknown) => this.#toasts.error(error));
   }
 
   async download(modelId: string): Promise<void> {
@@ -184,7 +184,7 @@ export class LlmState {
     try {
       return await this.#api.call('llm.checkEndpoint', endpoint, { timeoutMs: 20_000 });
     } catch (error) {
-      return { error: messageOf(error) };
+      return { error: errorMessage(error) };
     }
   }
 
@@ -205,7 +205,7 @@ export class LlmState {
     try {
       await body();
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     } finally {
       const next = new Set(this.#pending);
       next.delete(modelId);
@@ -219,11 +219,5 @@ export class LlmState {
     this.#models = { ...list, models: list.models.map((model) => (model.id === modelId ? { ...model, state: 'downloading', download: progress } : model)) };
   }
 
-  #report(error: unknown): void {
-    this.#toasts.push({ level: 'error', message: messageOf(error) });
-  }
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof ApiError ? error.userMessage : String(error);
-}

@@ -1,6 +1,5 @@
 import type { Settings, SettingsPatch } from '@shared/domain/settings';
 import type { ApiClient } from '../api';
-import { ApiError } from '../api';
 import type { Toasts } from './toasts.svelte';
 
 /** The settings snapshot, kept in step with the core through `settings.changed`. */
@@ -34,7 +33,7 @@ export class SettingsState {
     try {
       this.#value = await this.#api.call('settings.get', {});
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
     }
   }
 
@@ -43,12 +42,9 @@ export class SettingsState {
       this.#value = await this.#api.call('settings.update', patch);
       return true;
     } catch (error) {
-      this.#report(error);
+      this.#toasts.error(error);
       return false;
     }
   }
 
-  #report(error: unknown): void {
-    this.#toasts.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
-  }
 }

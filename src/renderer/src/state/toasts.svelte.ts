@@ -1,5 +1,5 @@
 import type { NoticeLevel } from '@shared/domain/app';
-import { ApiError } from '../api';
+import { errorMessage } from '../api';
 
 export interface Toast {
   id: string;
@@ -37,7 +37,7 @@ export class Toasts {
 
   /** Shows a failure as an error toast, in the core's words when it came from the core. */
   error(error: unknown): void {
-    this.push({ level: 'error', message: error instanceof ApiError ? error.userMessage : String(error) });
+    this.push({ level: 'error', message: errorMessage(error) });
   }
 
   /** Runs an action; a failure becomes an error toast. Answers whether it worked. */
