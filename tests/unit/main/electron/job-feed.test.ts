@@ -1,11 +1,12 @@
 import { describe, expect, test, vi } from 'vitest';
 import type { EventMap } from '@shared/contract/events';
 import type { Job } from '@shared/domain/job';
+import { job as makeJob } from '../../../support/jobs';
 import { Emitter } from '../../../../src/main/core/lib/emitter';
 import { feedJobs } from '../../../../src/main/electron/job-feed';
 
 function job(status: Job['status'], overrides: Partial<Job> = {}): Job {
-  return { id: 'j', promptId: 'p', origin: 'comfydesk', serverId: 's', workflowId: null, workflowName: 'W', status, parameters: {}, promptText: '', createdAt: 0, queuedAt: null, startedAt: null, finishedAt: null, progress: null, error: null, outputs: [], position: 0, batch: null, ...overrides };
+  return makeJob('j', { status, promptId: 'p', ...overrides });
 }
 
 describe('the tray\'s job feed', () => {

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Job } from '@shared/domain/job';
+import { job as makeJob } from '../../../support/jobs';
 
 const standIn = await vi.hoisted(async () => (await import('../../../support/electron-stand-in')).createElectronStandIn());
 vi.mock('electron', () => standIn.module);
@@ -10,27 +11,7 @@ const { TrayController } = await import('../../../../src/main/electron/tray-cont
 const { silentLogger } = await import('../../../../src/main/core/lib/logger');
 
 function job(overrides: Partial<Job> = {}): Job {
-  return {
-    id: 'j1',
-    promptId: 'p1',
-    origin: 'comfydesk',
-    serverId: 'local',
-    workflowId: 'wf',
-    workflowName: 'Text to image',
-    status: 'held',
-    parameters: {},
-    promptText: 'a red fox in the snow',
-    createdAt: 0,
-    queuedAt: null,
-    startedAt: null,
-    finishedAt: null,
-    progress: null,
-    error: null,
-    outputs: [],
-    position: 0,
-    batch: null,
-    ...overrides,
-  };
+  return makeJob('j1', overrides);
 }
 
 function running(percent: number, overrides: Partial<Job> = {}): Job {

@@ -1,40 +1,13 @@
 import type { GenerationForm } from '@shared/contract/jobs';
 import type { Parameter } from '@shared/domain/generation';
-import type { Job, JobProgress } from '@shared/domain/job';
+import type { Job } from '@shared/domain/job';
 import type { WorkflowCard } from '@shared/domain/workflow';
 
 /** The parts of the Generate page GenerateHarness can mount. */
 export type View = 'panel' | 'current' | 'queue' | 'recent' | 'settings' | 'attention';
 
-/** A job as the core sends it; running ours unless told otherwise. */
-export function job(id: string, overrides: Partial<Job> = {}): Job {
-  return {
-    id,
-    promptId: `p-${id}`,
-    origin: 'comfydesk',
-    serverId: 'local',
-    workflowId: 'wf-t2i',
-    workflowName: 'Text to image',
-    status: 'held',
-    parameters: { prompt: 'a red fox in the snow', seed: 42 },
-    promptText: 'a red fox in the snow',
-    createdAt: 1_700_000_000_000,
-    queuedAt: null,
-    startedAt: null,
-    finishedAt: null,
-    progress: null,
-    error: null,
-    outputs: [],
-    position: 0,
-    batch: null,
-    ...overrides,
-  };
-}
-
-/** Progress as `generation.progress` carries it. */
-export function progress(percent: number, overrides: Partial<JobProgress> = {}): JobProgress {
-  return { percent, nodeId: '3', nodeTitle: 'KSampler', step: 15, steps: 30, etaSeconds: 12, ...overrides };
-}
+export { job, progress } from '../../../support/jobs';
+import { job, progress } from '../../../support/jobs';
 
 /** A finished job of ours with one saved image. */
 export function succeeded(id: string, overrides: Partial<Job> = {}): Job {
