@@ -106,3 +106,8 @@ export function inputOptions(spec: unknown): Record<string, unknown> {
   const options = spec[1] as unknown;
   return typeof options === 'object' && options !== null && !Array.isArray(options) ? (options as Record<string, unknown>) : {};
 }
+
+/** Node classes that can be run targets (`output_node: true`): where a prompt's execution starts. */
+export function outputNodeTypes(objectInfo: ObjectInfo): Set<string> {
+  return new Set(Object.entries(objectInfo).filter(([, def]) => def.output_node === true).map(([name]) => name));
+}

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { ApiPrompt } from '@shared/domain/generation';
 import { isFinished, type Job, type JobError, type JobProgress, type JobStatus, type JobsSnapshot, type OutputFile, type PreviewFrame, type QueueCounts } from '@shared/domain/job';
 import type { ComfyClient, QueueItem, QueueSnapshot } from '../comfy/comfy-client';
-import type { HistoryEntry, NodeErrors } from '../comfy/messages';
-import type { ComfyEvent } from '../comfy/messages';
+import type { ComfyEvent, HistoryEntry, NodeErrors } from '../comfy/messages';
+import { outputNodeTypes } from '../comfy/object-info';
 import type { NoticeCenter } from '../app/notice-center';
 import type { StagedUpload, PreparedRun } from '../generation/generation-service';
 import type { StagedInputs } from '../generation/staging';
@@ -495,7 +495,7 @@ export class JobService {
   async #outputClassTypes(client: ComfyClient): Promise<Set<string>> {
     try {
       const { objectInfo } = await client.getObjectInfo();
-      return new Set(Object.entries(objectInfo).filter(([, def]) => def.output_node === true).map(([name]) => name));
+      return outputNodeTypes(objectInfo);
     } catch {
       return new Set();
     }

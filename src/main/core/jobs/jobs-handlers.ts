@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { DesktopPort } from '../app/desktop-port';
+import { outputNodeTypes } from '../comfy/object-info';
 import type { GenerationService } from '../generation/generation-service';
 import type { StagedInputs } from '../generation/staging';
 import { AppError } from '../lib/errors';
@@ -63,7 +64,7 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
       const id = serverFor(request.serverId);
       const loaded = await deps.generation.load({ workflowId: request.workflowId }, id);
       const runs = deps.generation.prepare(loaded, id, { values: request.values, count: request.count, seedMode: request.seedMode });
-      const outputClassTypes = new Set(Object.entries(loaded.objectInfo).filter(([, def]) => def.output_node === true).map(([name]) => name));
+      const outputClassTypes = outputNodeTypes(loaded.objectInfo);
       return { jobIds: deps.jobs.enqueue(runs, { outputClassTypes }) };
     },
     'jobs.list': () => deps.jobs.snapshot(),
