@@ -6,12 +6,14 @@ import type { Parameter, ParameterValues } from '@shared/domain/generation';
 import { isFinished, type Job, type JobProgress } from '@shared/domain/job';
 import { describeProgress, formatEta } from '@shared/format';
 import { ComfyClient } from '../../core/comfy/comfy-client';
+import { outputNodeTypes } from '../../core/comfy/object-info';
 import { GenerationService } from '../../core/generation/generation-service';
 import { StagedInputs } from '../../core/generation/staging';
 import { HistoryStore } from '../../core/jobs/history-store';
 import { JobService } from '../../core/jobs/job-service';
 import { singleServerDirectory } from '../../core/jobs/server-directory';
 import { AppError } from '../../core/lib/errors';
+import { mediaTypeOf } from '../../core/lib/media-types';
 import type { Logger } from '../../core/lib/logger';
 import { parsePositiveInt, type CommandContext } from '../command';
 import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
@@ -34,21 +36,8 @@ interface RunFlags {
 
 const SERVER_ID = 'cli';
 
-const MEDIA_BY_EXTENSION: Record<string, { kind: 'image' | 'video' | 'audio'; mime: string }> = {
-  '.png': { kind: 'image', mime: 'image/png' },
-  '.jpg': { kind: 'image', mime: 'image/jpeg' },
-  '.jpeg': { kind: 'image', mime: 'image/jpeg' },
-  '.webp': { kind: 'image', mime: 'image/webp' },
-  '.gif': { kind: 'image', mime: 'image/gif' },
-  '.bmp': { kind: 'image', mime: 'image/bmp' },
-  '.mp4': { kind: 'video', mime: 'video/mp4' },
-  '.webm': { kind: 'video', mime: 'video/webm' },
-  '.mov': { kind: 'video', mime: 'video/quicktime' },
-  '.wav': { kind: 'audio', mime: 'audio/wav' },
-  '.mp3': { kind: 'audio', mime: 'audio/mpeg' },
-  '.flac': { kind: 'audio', mime: 'audio/flac' },
-  '.ogg': { kind: 'audio', mime: 'audio/ogg' },
-};
+/** Files LoadImage, LoadVideo and LoadAudio read, accepted by --input. */
+const INPUT_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp', '.mp4', '.webm', '.mov', '.wav', '.mp3', '.flac', '.ogg']);
 
 /** `comfydesk run FILE --server URL …`: queue a workflow, follow it, save its outputs. */
 export function registerRun(program: Command, context: CommandContext): void {
@@ -95,7 +84,7 @@ function stageInputs(flags: RunFlags, io: CliIo, parameters: readonly Parameter[
   const free = parameters.filter((parameter) => parameter.constraints.media || ['image', 'video', 'audio', 'mask'].includes(parameter.kind));
   for (const path of flags.input) {
     const full = resolve(io.cwd, path);
-    const media = MEDIA_BY_EXTENSION[extname(full).toLowerCase()];
+    const media = INPUT_EXTENSIONS.has(extname(full).toLowerCase()) ? (mediaTypeOf(full) as { kind: 'image' | 'video' | 'audio'; mime: string }) : undefined;
     if (!media) throw new CliError(`${path} is not an image, video or audio file ComfyDesk knows (by its extension).`, { code: 'invalid_input' });
     const index = free.findIndex((parameter) => (parameter.constraints.media ?? parameter.kind) === media.kind || (media.kind === 'image' && parameter.kind === 'mask'));
     if (index < 0) throw new CliError(`This workflow has no ${media.kind} input left for ${path}.`, { code: 'invalid_input' });
@@ -159,7 +148,7 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
     const loaded = await generation.load({ file }, SERVER_ID);
     const values = { ...valuesFrom(flags, loaded.parameters), ...stageInputs(flags, io, loaded.parameters, staged) };
     const runs = generation.prepare(loaded, SERVER_ID, { values, count: 1, ...(flags.seed !== undefined ? { seedMode: 'fixed' as const } : {}) });
-    const outputClassTypes = new Set(Object.entries(loaded.objectInfo).filter(([, def]) => def.output_node === true).map(([name]) => name));
+    const outputClassTypes = outputNodeTypes(loaded.objectInfo);
     await history.start();
     await jobs.start();
 

@@ -1,22 +1,9 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { extname, join, relative } from 'node:path';
-import type { OutputFile, OutputKind } from '@shared/domain/job';
+import type { OutputFile } from '@shared/domain/job';
 import type { ComfyClient } from '../comfy/comfy-client';
 import { fileError } from '../lib/errors';
-
-const KIND_BY_EXTENSION: Record<string, OutputKind> = {
-  '.png': 'image', '.jpg': 'image', '.jpeg': 'image', '.webp': 'image', '.gif': 'image', '.bmp': 'image', '.tif': 'image', '.tiff': 'image', '.svg': 'image', '.apng': 'image',
-  '.mp4': 'video', '.webm': 'video', '.mov': 'video', '.mkv': 'video', '.avi': 'video', '.m4v': 'video',
-  '.flac': 'audio', '.mp3': 'audio', '.wav': 'audio', '.ogg': 'audio', '.opus': 'audio', '.m4a': 'audio', '.aac': 'audio',
-  '.glb': '3d', '.gltf': '3d', '.obj': '3d', '.ply': '3d', '.fbx': '3d',
-};
-
-const MIME_BY_EXTENSION: Record<string, string> = {
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif', '.svg': 'image/svg+xml', '.apng': 'image/apng',
-  '.mp4': 'video/mp4', '.webm': 'video/webm', '.mov': 'video/quicktime', '.mkv': 'video/x-matroska',
-  '.flac': 'audio/flac', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.ogg': 'audio/ogg', '.opus': 'audio/opus', '.m4a': 'audio/mp4',
-  '.glb': 'model/gltf-binary', '.gltf': 'model/gltf+json',
-};
+import { mediaTypeOf } from '../lib/media-types';
 
 interface FileItem {
   filename: string;
@@ -45,9 +32,8 @@ export function collectOutputs(outputs: Record<string, Record<string, unknown> |
       }
       for (const item of value) {
         if (!isFileItem(item)) continue;
-        const extension = extname(item.filename).toLowerCase();
-        const mime = MIME_BY_EXTENSION[extension];
-        files.push({ kind: KIND_BY_EXTENSION[extension] ?? 'file', nodeId, filename: item.filename, subfolder: item.subfolder ?? '', type: item.type ?? 'output', ...(mime ? { mime } : {}) });
+        const { kind, mime } = mediaTypeOf(item.filename);
+        files.push({ kind, nodeId, filename: item.filename, subfolder: item.subfolder ?? '', type: item.type ?? 'output', ...(mime ? { mime } : {}) });
       }
     }
   }
