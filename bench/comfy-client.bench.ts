@@ -41,13 +41,24 @@ test('ComfyUI client: request latency and prompt turnaround against the protocol
         3: { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'bench' } },
       },
     });
-    await waitFor(() => events.some((event) => event.type === 'executing' && event.data.node === null && event.data.prompt_id === promptId), { intervalMs: 1 });
+    await waitFor(
+      () =>
+        events.some(
+          (event) => event.type === 'executing' && event.data.node === null && event.data.prompt_id === promptId,
+        ),
+      { intervalMs: 1 },
+    );
     turnaround.push(performance.now() - start);
   }
   printTable('ComfyUI client against the protocol test server', [
     { metric: 'GET /system_stats p50', value: ms(percentile(stats, 50)) },
     { metric: 'GET /system_stats p95', value: ms(percentile(stats, 95)) },
-    { metric: 'POST /prompt → executing null p50', value: ms(percentile(turnaround, 50)), target: '≤ 20 ms (real 0.3.64: 6.7 ms)', met: percentile(turnaround, 50) <= 20 },
+    {
+      metric: 'POST /prompt → executing null p50',
+      value: ms(percentile(turnaround, 50)),
+      target: '≤ 20 ms (real 0.3.64: 6.7 ms)',
+      met: percentile(turnaround, 50) <= 20,
+    },
     { metric: 'POST /prompt → executing null p95', value: ms(percentile(turnaround, 95)) },
   ]);
 });

@@ -39,15 +39,22 @@ test('workflow conversion and parameter detection over the corpus', () => {
   const options = { objectInfo, random: () => 0.5, now: () => new Date(2025, 0, 1) };
   for (const entry of workflows) convertWorkflow(entry.raw, options);
 
-  const conversion = workflows.map((entry) => median(time(RUNS_PER_WORKFLOW, () => convertWorkflow(entry.raw, options))));
+  const conversion = workflows.map((entry) =>
+    median(time(RUNS_PER_WORKFLOW, () => convertWorkflow(entry.raw, options))),
+  );
   const conversions = workflows.map((entry) => convertWorkflow(entry.raw, options));
-  const detection = conversions.map((result) => median(time(RUNS_PER_WORKFLOW, () => detectParameters(result, objectInfo))));
-  printTable(`Conversion: one corpus workflow → API prompt (${workflows.length} files, median of ${RUNS_PER_WORKFLOW} runs each)`, [
-    { metric: 'p50', value: ms(percentile(conversion, 50)) },
-    { metric: 'p95', value: ms(percentile(conversion, 95)) },
-    { metric: 'max', value: ms(Math.max(...conversion)) },
-    { metric: 'all files once', value: ms(conversion.reduce((sum, value) => sum + value, 0)) },
-  ]);
+  const detection = conversions.map((result) =>
+    median(time(RUNS_PER_WORKFLOW, () => detectParameters(result, objectInfo))),
+  );
+  printTable(
+    `Conversion: one corpus workflow → API prompt (${workflows.length} files, median of ${RUNS_PER_WORKFLOW} runs each)`,
+    [
+      { metric: 'p50', value: ms(percentile(conversion, 50)) },
+      { metric: 'p95', value: ms(percentile(conversion, 95)) },
+      { metric: 'max', value: ms(Math.max(...conversion)) },
+      { metric: 'all files once', value: ms(conversion.reduce((sum, value) => sum + value, 0)) },
+    ],
+  );
   printTable(`Parameter detection on the converted prompt (${workflows.length} files)`, [
     { metric: 'p50', value: ms(percentile(detection, 50)) },
     { metric: 'p95', value: ms(percentile(detection, 95)) },
@@ -56,8 +63,11 @@ test('workflow conversion and parameter detection over the corpus', () => {
 
   const largest = workflows.reduce((biggest, entry) => (entry.size > biggest.size ? entry : biggest));
   const largestSamples = time(RUNS_LARGEST, () => detectParameters(convertWorkflow(largest.raw, options), objectInfo));
-  printTable(`Largest corpus file: ${corpusName(largest.file)} (${(largest.size / 1024).toFixed(0)} kB), convert + detect, ${RUNS_LARGEST} runs`, [
-    { metric: 'p50', value: ms(percentile(largestSamples, 50)) },
-    { metric: 'p95', value: ms(percentile(largestSamples, 95)) },
-  ]);
+  printTable(
+    `Largest corpus file: ${corpusName(largest.file)} (${(largest.size / 1024).toFixed(0)} kB), convert + detect, ${RUNS_LARGEST} runs`,
+    [
+      { metric: 'p50', value: ms(percentile(largestSamples, 50)) },
+      { metric: 'p95', value: ms(percentile(largestSamples, 95)) },
+    ],
+  );
 });

@@ -20,7 +20,11 @@ beforeAll(async () => {
   comfy = await startComfyServer({
     stepMs: 33, // ~30 progress events a second, like a fast sampler
     onJsonSent: (type, data) => {
-      if (type === 'progress') sentAt.set(`${(data as { prompt_id: string }).prompt_id}:${(data as { value: number }).value}`, performance.now());
+      if (type === 'progress')
+        sentAt.set(
+          `${(data as { prompt_id: string }).prompt_id}:${(data as { value: number }).value}`,
+          performance.now(),
+        );
     },
   });
   const data = tempDir('comfydesk-bench-gen-');
@@ -35,14 +39,26 @@ beforeAll(async () => {
   );
   const started = await startTestCore({
     dataDir: data.path,
-    settings: { connections: { profiles: [{ id: 'bench', kind: 'url', name: 'Bench', url: comfy.url }], activeId: 'bench', alsoOnline: [] } },
+    settings: {
+      connections: {
+        profiles: [{ id: 'bench', kind: 'url', name: 'Bench', url: comfy.url }],
+        activeId: 'bench',
+        alsoOnline: [],
+      },
+    },
     core: { connections: { healthIntervalMs: 1000, checkTimeoutMs: 2000 } },
   });
   const web = tempDir();
   const server = new ServeServer({ core: started.core, rendererDir: web.path, port: 0, log: silentLogger });
   await server.start();
   api = new ApiClient(createWsTransport({ url: `ws://127.0.0.1:${server.port}/ws?token=${server.token}` }));
-  await waitFor(() => api.linkState === 'open' && started.core.connections.client('bench')?.isSocketOpen && started.core.library.records().length > 0, { timeoutMs: 10_000 });
+  await waitFor(
+    () =>
+      api.linkState === 'open' &&
+      started.core.connections.client('bench')?.isSocketOpen &&
+      started.core.library.records().length > 0,
+    { timeoutMs: 10_000 },
+  );
   workflowId = started.core.library.records()[0]!.id;
   stop = async () => {
     api.close();
@@ -70,9 +86,12 @@ test('ComfyUI progress message → generation.progress in a serve-mode client', 
   });
   await api.call('jobs.enqueue', { workflowId });
   await done;
-  printTable(`Generation: ComfyUI WebSocket progress message → client event over serve mode (${latencies.length} messages at ~30/s, prompt ${promptId.slice(0, 8)})`, [
-    { metric: 'p50', value: ms(percentile(latencies, 50)) },
-    { metric: 'p95', value: ms(percentile(latencies, 95)), target: '≤ 20 ms', met: percentile(latencies, 95) <= 20 },
-    { metric: 'max', value: ms(Math.max(...latencies)) },
-  ]);
+  printTable(
+    `Generation: ComfyUI WebSocket progress message → client event over serve mode (${latencies.length} messages at ~30/s, prompt ${promptId.slice(0, 8)})`,
+    [
+      { metric: 'p50', value: ms(percentile(latencies, 50)) },
+      { metric: 'p95', value: ms(percentile(latencies, 95)), target: '≤ 20 ms', met: percentile(latencies, 95) <= 20 },
+      { metric: 'max', value: ms(Math.max(...latencies)) },
+    ],
+  );
 });

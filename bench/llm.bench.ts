@@ -27,7 +27,10 @@ interface Measured {
  * Loads `path` fresh `RUNS` times (each run: load, one Detailed enhancement, unload) and measures
  * load time, time to first token (prompt processing included) and generation speed after it.
  */
-async function measure(path: string, gpu: 'auto' | false): Promise<{ measured: Measured; compute: string | null; threads: number | null; startMs: number }> {
+async function measure(
+  path: string,
+  gpu: 'auto' | false,
+): Promise<{ measured: Measured; compute: string | null; threads: number | null; startMs: number }> {
   const engine = new LocalEngine({ log: silentLogger, gpu, temperature: 0 });
   const measured: Measured = { loadMs: [], firstTokenMs: [], tokensPerSecond: [], tokens: [] };
   const plan = planEnhancement(PROMPT, 'detailed');
@@ -42,7 +45,11 @@ async function measure(path: string, gpu: 'auto' | false): Promise<{ measured: M
       else measured.loadMs.push(loaded - loadStart);
       let firstAt: number | undefined;
       const started = performance.now();
-      const result = await engine.generate({ ...plan, signal: new AbortController().signal, onText: () => (firstAt ??= performance.now()) });
+      const result = await engine.generate({
+        ...plan,
+        signal: new AbortController().signal,
+        onText: () => (firstAt ??= performance.now()),
+      });
       const ended = performance.now();
       if (firstAt !== undefined) {
         measured.firstTokenMs.push(firstAt - started);
@@ -99,6 +106,7 @@ test('catalog models found on disk: load, first token and tokens/s', async () =>
     description = machine(result);
     table.push(...rows(candidate.name, result));
   }
-  for (const candidate of missing) table.push({ metric: `${candidate.name}: not on disk (${candidate.path})`, value: 'skipped' });
+  for (const candidate of missing)
+    table.push({ metric: `${candidate.name}: not on disk (${candidate.path})`, value: 'skipped' });
   printTable(`LLM: catalog models (${description})`, table);
 });

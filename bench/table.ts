@@ -18,10 +18,21 @@ export interface BenchRow {
 /** Prints one titled table; a missed target is marked, not thrown (machines here are noisy). */
 export function printTable(title: string, rows: BenchRow[]): void {
   const header = ['metric', 'value', 'target', 'met'];
-  const cells = rows.map((row) => [row.metric, row.value, row.target ?? '', row.met === undefined ? '' : row.met ? 'yes' : 'NO']);
+  const cells = rows.map((row) => [
+    row.metric,
+    row.value,
+    row.target ?? '',
+    row.met === undefined ? '' : row.met ? 'yes' : 'NO',
+  ]);
   const widths = header.map((name, column) => Math.max(name.length, ...cells.map((cell) => cell[column]!.length)));
   const line = (values: string[]) => `| ${values.map((value, column) => value.padEnd(widths[column]!)).join(' | ')} |`;
-  const out = [`\n${title}`, line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...cells.map(line), ''];
+  const out = [
+    `\n${title}`,
+    line(header),
+    `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`,
+    ...cells.map(line),
+    '',
+  ];
   process.stdout.write(`${out.join('\n')}\n`);
 }
 

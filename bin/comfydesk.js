@@ -14,7 +14,9 @@ if (major < 22 || (major === 22 && minor < 12)) {
 
 const entry = new URL('../out/main/cli.js', import.meta.url);
 if (!existsSync(entry)) {
-  console.error(`comfydesk: ComfyDesk is not built yet. Run "npm run build" in ${fileURLToPath(new URL('..', import.meta.url))}.`);
+  console.error(
+    `comfydesk: ComfyDesk is not built yet. Run "npm run build" in ${fileURLToPath(new URL('..', import.meta.url))}.`,
+  );
   process.exit(1);
 }
 await import(entry.href);

@@ -29,7 +29,9 @@ function traySvg({ ring, error }) {
 
 async function render(page, svg, size) {
   await page.setViewportSize({ width: size, height: size });
-  await page.setContent(`<html><body style="margin:0;background:transparent"><img src="data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}" width="${size}" height="${size}" style="display:block"></body></html>`);
+  await page.setContent(
+    `<html><body style="margin:0;background:transparent"><img src="data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}" width="${size}" height="${size}" style="display:block"></body></html>`,
+  );
   await page.waitForFunction(() => document.images[0]?.complete);
   return page.screenshot({ omitBackground: true, type: 'png' });
 }
@@ -73,7 +75,10 @@ function buildIcns(images) {
 }
 
 const found = await findChromium();
-const browser = await chromium.launch({ ...(found?.executablePath ? { executablePath: found.executablePath } : {}), args: CHROMIUM_ARGS });
+const browser = await chromium.launch({
+  ...(found?.executablePath ? { executablePath: found.executablePath } : {}),
+  args: CHROMIUM_ARGS,
+});
 const page = await browser.newPage({ deviceScaleFactor: 1 });
 const appSvg = readFileSync(join(resources, 'icon.svg'), 'utf8');
 
@@ -85,7 +90,10 @@ for (const size of APP_SIZES) {
   appImages.push({ size, png });
 }
 writeFileSync(join(resources, 'icon.png'), appImages.find((image) => image.size === 1024).png);
-writeFileSync(join(resources, 'icon.ico'), buildIco(appImages.filter(({ size }) => [16, 24, 32, 48, 64, 128, 256].includes(size))));
+writeFileSync(
+  join(resources, 'icon.ico'),
+  buildIco(appImages.filter(({ size }) => [16, 24, 32, 48, 64, 128, 256].includes(size))),
+);
 writeFileSync(join(resources, 'icon.icns'), buildIcns(appImages));
 
 mkdirSync(join(resources, 'tray'), { recursive: true });
@@ -94,7 +102,10 @@ for (const size of TRAY_SIZES) {
   writeFileSync(join(resources, 'tray', `idle${suffix}.png`), await render(page, traySvg({}), size));
   writeFileSync(join(resources, 'tray', `error${suffix}.png`), await render(page, traySvg({ error: true }), size));
   for (let step = 0; step <= RING_STEPS; step += 1) {
-    writeFileSync(join(resources, 'tray', `running-${step}${suffix}.png`), await render(page, traySvg({ ring: step }), size));
+    writeFileSync(
+      join(resources, 'tray', `running-${step}${suffix}.png`),
+      await render(page, traySvg({ ring: step }), size),
+    );
   }
 }
 await browser.close();

@@ -10,7 +10,11 @@ const require = createRequire(import.meta.url);
 
 // COMFYDESK_SKIP_BUILD=1 lets tests check the launcher without rebuilding under other tests' feet.
 if (process.env.COMFYDESK_SKIP_BUILD !== '1') {
-  const build = spawnSync(process.execPath, [join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'], { cwd: root, stdio: 'inherit' });
+  const build = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules', 'electron-vite', 'bin', 'electron-vite.js'), 'build'],
+    { cwd: root, stdio: 'inherit' },
+  );
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 

@@ -28,15 +28,36 @@ function run(title, command, args, env = {}) {
 // Type checks count as checks of their own: a type error is a failure even if every test passes.
 const checks = [
   { name: 'tsc -b', passed: run('Type check (tsc)', bin('tsc'), ['-b']) },
-  { name: 'svelte-check', passed: run('Type check (svelte-check)', bin('svelte-check'), ['--tsconfig', './tsconfig.web.json', '--fail-on-warnings']) },
+  {
+    name: 'svelte-check',
+    passed: run('Type check (svelte-check)', bin('svelte-check'), [
+      '--tsconfig',
+      './tsconfig.web.json',
+      '--fail-on-warnings',
+    ]),
+  },
 ];
 const built = run('Build', bin('electron-vite'), ['build']);
 checks.push({ name: 'build', passed: built });
 writeFileSync(join(results, 'reports', 'checks.json'), JSON.stringify(checks, null, 2));
 
-run('Unit and integration tests (vitest)', bin('vitest'), ['run', '--project', 'unit', '--project', 'renderer', '--project', 'integration', '--reporter=default', '--reporter=hanging-process', '--reporter=json', `--outputFile.json=${join(results, 'reports', 'vitest.json')}`]);
+run('Unit and integration tests (vitest)', bin('vitest'), [
+  'run',
+  '--project',
+  'unit',
+  '--project',
+  'renderer',
+  '--project',
+  'integration',
+  '--reporter=default',
+  '--reporter=hanging-process',
+  '--reporter=json',
+  `--outputFile.json=${join(results, 'reports', 'vitest.json')}`,
+]);
 if (built) {
-  run('End-to-end tests (Playwright)', bin('playwright'), ['test'], { PLAYWRIGHT_JSON_OUTPUT_NAME: join(results, 'reports', 'playwright.json') });
+  run('End-to-end tests (Playwright)', bin('playwright'), ['test'], {
+    PLAYWRIGHT_JSON_OUTPUT_NAME: join(results, 'reports', 'playwright.json'),
+  });
 }
 
 const summary = summarize(join(results, 'reports'));

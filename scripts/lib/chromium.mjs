@@ -1,7 +1,12 @@
 // Finds a Chromium for the end-to-end tests without downloading anything.
 import { existsSync } from 'node:fs';
 
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+const CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+];
 
 export const INSTALL_HINT =
   'No Chromium was found for the end-to-end tests. Install one, then run the tests again:\n' +
@@ -16,7 +21,9 @@ export const INSTALL_HINT =
  */
 export async function findChromium() {
   if (process.env.CHROMIUM_PATH) {
-    return existsSync(process.env.CHROMIUM_PATH) ? { executablePath: process.env.CHROMIUM_PATH, source: 'env' } : undefined;
+    return existsSync(process.env.CHROMIUM_PATH)
+      ? { executablePath: process.env.CHROMIUM_PATH, source: 'env' }
+      : undefined;
   }
   const system = CANDIDATES.find((path) => existsSync(path));
   if (system) return { executablePath: system, source: 'system' };

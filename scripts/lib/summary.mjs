@@ -41,18 +41,24 @@ export function summarize(dir) {
       if (check.passed) passed += 1;
       else failed += 1;
     }
-    details.push(`checks: ${checks.filter((c) => c.passed).length} passed, ${checks.filter((c) => !c.passed).length} failed (${checks.map((c) => `${c.name} ${c.passed ? 'ok' : 'FAILED'}`).join(', ')})`);
+    details.push(
+      `checks: ${checks.filter((c) => c.passed).length} passed, ${checks.filter((c) => !c.passed).length} failed (${checks.map((c) => `${c.name} ${c.passed ? 'ok' : 'FAILED'}`).join(', ')})`,
+    );
   } else missing.push('checks');
 
   const vitest = readJson(join(dir, 'vitest.json'));
   if (vitest) {
     const vSkipped = (vitest.numPendingTests ?? 0) + (vitest.numTodoTests ?? 0);
     // Files that failed to load count as failures even though they report no tests.
-    const brokenFiles = (vitest.testResults ?? []).filter((file) => file.status === 'failed' && (file.assertionResults ?? []).length === 0).length;
+    const brokenFiles = (vitest.testResults ?? []).filter(
+      (file) => file.status === 'failed' && (file.assertionResults ?? []).length === 0,
+    ).length;
     passed += vitest.numPassedTests;
     failed += vitest.numFailedTests + brokenFiles;
     skipped += vSkipped;
-    details.push(`vitest: ${vitest.numPassedTests} passed, ${vitest.numFailedTests + brokenFiles} failed, ${vSkipped} skipped`);
+    details.push(
+      `vitest: ${vitest.numPassedTests} passed, ${vitest.numFailedTests + brokenFiles} failed, ${vSkipped} skipped`,
+    );
   } else {
     missing.push('vitest');
     failed += 1;

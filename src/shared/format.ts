@@ -12,7 +12,9 @@ export function formatEta(seconds: number | null | undefined): string | undefine
 /** "KSampler (step 15/30)", just the node's title, or "Starting…" before the first node. */
 export function describeProgress(progress: JobProgress | null | undefined): string {
   if (!progress?.nodeTitle) return 'Starting…';
-  return progress.step !== null && progress.steps !== null ? `${progress.nodeTitle} (step ${progress.step}/${progress.steps})` : progress.nodeTitle;
+  return progress.step !== null && progress.steps !== null
+    ? `${progress.nodeTitle} (step ${progress.step}/${progress.steps})`
+    : progress.nodeTitle;
 }
 
 /** A duration in ms as "850 ms", "12.4 s", "3 min 05 s". */

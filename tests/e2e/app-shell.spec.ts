@@ -3,9 +3,15 @@ import { resolve } from 'node:path';
 import { expect, test } from './fixtures';
 import { AppPage } from './pages/app-page';
 
-const version = (JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+const version = (
+  JSON.parse(readFileSync(resolve(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
+).version;
 
-test('the served app shows the Generate page, answers a command and receives an event', async ({ page, browser, served }) => {
+test('the served app shows the Generate page, answers a command and receives an event', async ({
+  page,
+  browser,
+  served,
+}) => {
   const app = new AppPage(page);
 
   await test.step('open the link serve mode printed', async () => {

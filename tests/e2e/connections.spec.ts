@@ -7,7 +7,9 @@ import { ConnectionsPage } from './pages/connections-page';
 let comfy: ComfyTestServer;
 
 test.beforeAll(async () => {
-  comfy = await startComfyServer({ models: { checkpoints: ['sd15.safetensors', 'sdxl/base_1.0.safetensors'], loras: ['film-grain.safetensors'] } });
+  comfy = await startComfyServer({
+    models: { checkpoints: ['sd15.safetensors', 'sdxl/base_1.0.safetensors'], loras: ['film-grain.safetensors'] },
+  });
 });
 
 test.afterAll(async () => {
@@ -29,7 +31,10 @@ test('a user adds a ComfyUI server, tests it, makes it the default and sees its 
     await connections.fillWebAddress('Broken', 'ftp://nowhere');
     await connections.dialog.getByRole('button', { name: 'Save' }).click();
     await expect(connections.dialog.getByText('Enter an address that starts with http:// or https://')).toBeVisible();
-    await expect(connections.dialog.getByRole('textbox', { name: 'Address', exact: true })).toHaveAttribute('aria-invalid', 'true');
+    await expect(connections.dialog.getByRole('textbox', { name: 'Address', exact: true })).toHaveAttribute(
+      'aria-invalid',
+      'true',
+    );
   });
 
   await test.step('test the real address: online, with the ComfyUI version', async () => {
@@ -62,7 +67,9 @@ test('a user adds a ComfyUI server, tests it, makes it the default and sees its 
   await test.step('the Models page lists the installed models by folder', async () => {
     await app.goTo('Models');
     const models = page.getByRole('region', { name: 'Installed models' });
-    await expect(models.getByRole('status').filter({ hasText: 'model files' })).toHaveText('3 model files in 2 folders');
+    await expect(models.getByRole('status').filter({ hasText: 'model files' })).toHaveText(
+      '3 model files in 2 folders',
+    );
     await expect(models.getByRole('button', { name: /checkpoints/ })).toHaveAttribute('aria-expanded', 'true');
     await expect(models.getByText('sdxl/base_1.0.safetensors')).toBeVisible();
     await models.getByLabel('Filter models').fill('grain');
@@ -79,7 +86,10 @@ test('a user adds a ComfyUI server, tests it, makes it the default and sees its 
   });
 });
 
-test('an SSH tunnel: the unknown host key is reviewed and trusted, then the pod is online', async ({ page, served }) => {
+test('an SSH tunnel: the unknown host key is reviewed and trusted, then the pod is online', async ({
+  page,
+  served,
+}) => {
   test.skip(!SSHD_PATH, 'needs openssh-server');
   const sshd = await startSshd();
   try {
@@ -96,7 +106,9 @@ test('an SSH tunnel: the unknown host key is reviewed and trusted, then the pod 
       await connections.dialog.getByRole('textbox', { name: 'Port', exact: true }).fill(String(sshd.port));
       await connections.dialog.getByRole('textbox', { name: 'User', exact: true }).fill(sshd.user);
       await connections.dialog.getByRole('textbox', { name: 'Private key file' }).fill(sshd.clientKeyPath);
-      await connections.dialog.getByRole('textbox', { name: 'ComfyUI on the server (host:port)' }).fill(`127.0.0.1:${comfy.port}`);
+      await connections.dialog
+        .getByRole('textbox', { name: 'ComfyUI on the server (host:port)' })
+        .fill(`127.0.0.1:${comfy.port}`);
       await expect(connections.dialog.getByRole('button', { name: 'Browse…' })).toHaveCount(0); // a browser cannot pick a file on the server
       await page.screenshot({ path: 'test-results/screenshots/connection-dialog-ssh.png' });
       await connections.dialog.getByRole('button', { name: 'Save' }).click();

@@ -12,7 +12,10 @@ test.describe('with enhancement on and the tiny model selected', () => {
     },
   });
 
-  test('Ctrl+E streams an enhancement, keeps the prompt when the subject is lost, and it can be used anyway and undone', async ({ page, served }) => {
+  test('Ctrl+E streams an enhancement, keeps the prompt when the subject is lost, and it can be used anyway and undone', async ({
+    page,
+    served,
+  }) => {
     const app = new AppPage(page);
     const panel = new EnhancePanel(page);
     const original = 'a red fox in the snow';
@@ -28,7 +31,9 @@ test.describe('with enhancement on and the tiny model selected', () => {
       await panel.enhanceWithShortcut();
       await expect(panel.suggestion).toBeVisible();
       // The tiny test model only knows scenery words, so it never names the fox: the subject check says so.
-      await expect(panel.suggestion).toContainText('dropped “red”, “fox”, “snow”, so your prompt was kept', { timeout: 30_000 });
+      await expect(panel.suggestion).toContainText('dropped “red”, “fox”, “snow”, so your prompt was kept', {
+        timeout: 30_000,
+      });
       await expect(panel.prompt).toHaveValue(original);
       await expect(page.getByRole('status').filter({ hasText: 'so your prompt was kept' })).toHaveCount(1);
       await page.screenshot({ path: 'test-results/screenshots/enhance-subject-kept.png', fullPage: true });
@@ -56,7 +61,10 @@ test.describe('with enhancement on and the tiny model selected', () => {
   });
 });
 
-test('turning enhancement on in Settings shows the Enhance control; a model that is not installed points back to Settings', async ({ page, served }) => {
+test('turning enhancement on in Settings shows the Enhance control; a model that is not installed points back to Settings', async ({
+  page,
+  served,
+}) => {
   const app = new AppPage(page);
   const panel = new EnhancePanel(page);
 
@@ -72,7 +80,9 @@ test('turning enhancement on in Settings shows the Enhance control; a model that
     await section.getByRole('switch', { name: 'Enable prompt enhancement' }).check();
     await expect(section.getByRole('radio', { name: 'Qwen 2.5 1.5B Instruct (Q4_K_M)' })).toBeChecked();
     await expect(section.getByRole('button', { name: 'Download Phi-3 Mini 4k Instruct (Q4)' })).toBeVisible();
-    await expect(section.getByRole('listitem').filter({ hasText: 'Llama 3.2 3B' }).getByTestId('model-state')).toHaveText('Not installed');
+    await expect(
+      section.getByRole('listitem').filter({ hasText: 'Llama 3.2 3B' }).getByTestId('model-state'),
+    ).toHaveText('Not installed');
     await page.screenshot({ path: 'test-results/screenshots/settings-llm.png', fullPage: true });
   });
 

@@ -15,19 +15,26 @@ export interface ServedApp {
 }
 
 /** Starts the built CLI's serve mode on a free port with its own data folder, and stops it after. */
-async function startServe(extraArgs: string[] = [], seedFiles: SeedFiles = {}): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
+async function startServe(
+  extraArgs: string[] = [],
+  seedFiles: SeedFiles = {},
+): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'comfydesk-e2e-'));
   for (const [path, content] of Object.entries(seedFiles)) {
     mkdirSync(dirname(join(dataDir, path)), { recursive: true });
     writeFileSync(join(dataDir, path), content);
   }
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir, ...extraArgs], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir, ...extraArgs],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const line = await new Promise<string>((resolvePromise, reject) => {
     let stdout = '';
     const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 20_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
       const first = stdout.split('\n').find((candidate) => candidate.startsWith('{'));
       if (first) {
@@ -65,11 +72,21 @@ export const TEST_SERVER_NAME = 'Test ComfyUI';
 function withTestServer(seedFiles: SeedFiles, comfy: ComfyTestServer): SeedFiles {
   const own = seedFiles['settings.json'];
   const settings = (typeof own === 'string' ? JSON.parse(own) : {}) as Record<string, unknown>;
-  const connections = { profiles: [{ id: TEST_SERVER_ID, kind: 'url', name: TEST_SERVER_NAME, url: comfy.url }], activeId: TEST_SERVER_ID, alsoOnline: [] };
+  const connections = {
+    profiles: [{ id: TEST_SERVER_ID, kind: 'url', name: TEST_SERVER_NAME, url: comfy.url }],
+    activeId: TEST_SERVER_ID,
+    alsoOnline: [],
+  };
   return { ...seedFiles, 'settings.json': JSON.stringify({ ...settings, connections }) };
 }
 
-export const test = base.extend<{ served: ServedApp; serveArgs: string[]; seedFiles: SeedFiles; comfyServer: ComfyServerOptions | false; comfy: ComfyTestServer | undefined }>({
+export const test = base.extend<{
+  served: ServedApp;
+  serveArgs: string[];
+  seedFiles: SeedFiles;
+  comfyServer: ComfyServerOptions | false;
+  comfy: ComfyTestServer | undefined;
+}>({
   /** Extra `comfydesk serve` arguments for a spec (`test.use({ serveArgs: ['--workflows', dir] })`). */
   serveArgs: [[], { option: true }],
   /** `test.use({ seedFiles: { 'settings.json': '…' } })` starts the app with those files in place. */

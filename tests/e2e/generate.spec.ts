@@ -9,7 +9,10 @@ const CHAINED = 'Lighthouse series';
 
 test.use({
   comfyServer: { models: { checkpoints: ['sd15.safetensors', 'sdxl.safetensors'] } },
-  seedFiles: { [`workflows/${WORKFLOW}.json`]: JSON.stringify(posterWorkflow()), [`workflows/${CHAINED}.json`]: JSON.stringify(posterWorkflow({ isChained: true })) },
+  seedFiles: {
+    [`workflows/${WORKFLOW}.json`]: JSON.stringify(posterWorkflow()),
+    [`workflows/${CHAINED}.json`]: JSON.stringify(posterWorkflow({ isChained: true })),
+  },
 });
 
 /**
@@ -32,13 +35,19 @@ const RECORD_NOTIFICATIONS = `
 
 /** What the recorder saw. */
 function notificationsShown(page: import('@playwright/test').Page): Promise<Array<{ title: string; body?: string }>> {
-  return page.evaluate(() => (globalThis as unknown as { __notifications: Array<{ title: string; body?: string }> }).__notifications);
+  return page.evaluate(
+    () => (globalThis as unknown as { __notifications: Array<{ title: string; body?: string }> }).__notifications,
+  );
 }
 
 test.describe('generating in serve mode', () => {
   test.use({ permissions: ['notifications'] });
 
-  test('choose a workflow, write a prompt, Generate: the bar moves, the title and favicon follow, the image appears, and a notification says so', async ({ page, served, comfy }) => {
+  test('choose a workflow, write a prompt, Generate: the bar moves, the title and favicon follow, the image appears, and a notification says so', async ({
+    page,
+    served,
+    comfy,
+  }) => {
     const app = new AppPage(page);
     const generate = new GeneratePage(page);
     await page.addInitScript({ content: RECORD_NOTIFICATIONS });
@@ -85,22 +94,33 @@ test.describe('generating in serve mode', () => {
       // Two images: the diffusion chain's preview (64 px) and the saved poster (256 px), both loaded.
       const thumbnails = result.getByRole('listitem').locator('img');
       await expect(thumbnails).toHaveCount(2);
-      await expect.poll(() => thumbnails.evaluateAll((images) => images.map((image) => (image as unknown as { naturalWidth: number }).naturalWidth).sort((a, b) => a - b))).toEqual([64, 256]);
+      await expect
+        .poll(() =>
+          thumbnails.evaluateAll((images) =>
+            images.map((image) => (image as unknown as { naturalWidth: number }).naturalWidth).sort((a, b) => a - b),
+          ),
+        )
+        .toEqual([64, 256]);
       await expect(page).toHaveTitle('ComfyDesk');
       await expect.poll(() => generate.favicon()).toBe('./favicon.svg');
       await page.screenshot({ path: 'test-results/screenshots/generate-finished.png' });
     });
 
     await test.step('the server ran our prompt, and the browser was notified', async () => {
-      const entries = Object.values(comfy!.history()) as Array<{ prompt: [number, string, Record<string, { inputs: Record<string, unknown> }>] }>;
+      const entries = Object.values(comfy!.history()) as Array<{
+        prompt: [number, string, Record<string, { inputs: Record<string, unknown> }>];
+      }>;
       expect(entries.map((entry) => entry.prompt[2]['6']?.inputs.text)).toEqual([prompt]);
-      await expect.poll(() => notificationsShown(page)).toEqual([
-        { title: 'Generation finished', body: `${WORKFLOW} — ${prompt}` },
-      ]);
+      await expect
+        .poll(() => notificationsShown(page))
+        .toEqual([{ title: 'Generation finished', body: `${WORKFLOW} — ${prompt}` }]);
     });
 
     await test.step('the result opens large in the viewer with what made it; Escape closes it', async () => {
-      await generate.result(WORKFLOW).getByRole('button', { name: `Open output 2 of ${WORKFLOW}` }).click();
+      await generate
+        .result(WORKFLOW)
+        .getByRole('button', { name: `Open output 2 of ${WORKFLOW}` })
+        .click();
       await expect(generate.viewer).toBeVisible();
       await expect(generate.viewer.getByRole('img', { name: `${WORKFLOW}, output 2 of 2` })).toBeVisible();
       await expect(generate.viewer).toContainText(prompt);
@@ -135,7 +155,11 @@ test('cancelling a running job stops it on the server and says so', async ({ pag
   });
 });
 
-test('a batch waits in the queue in order; a held run moves up, one is cancelled, and Pause holds the rest', async ({ page, served, comfy }) => {
+test('a batch waits in the queue in order; a held run moves up, one is cancelled, and Pause holds the rest', async ({
+  page,
+  served,
+  comfy,
+}) => {
   const app = new AppPage(page);
   const generate = new GeneratePage(page);
   comfy!.setTiming({ stepMs: 300 });
@@ -160,10 +184,14 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
   });
 
   await test.step('run 3 moves up before run 2, and run 2 is cancelled', async () => {
-    await row(3).getByRole('button', { name: `Move up: ${CHAINED}, run 3 of 3` }).click();
+    await row(3)
+      .getByRole('button', { name: `Move up: ${CHAINED}, run 3 of 3` })
+      .click();
     await expect(row(3)).toContainText('#1');
     await expect(row(2)).toContainText('#2');
-    await row(2).getByRole('button', { name: `Cancel ${CHAINED}, run 2 of 3` }).click();
+    await row(2)
+      .getByRole('button', { name: `Cancel ${CHAINED}, run 2 of 3` })
+      .click();
     await expect(row(2)).toBeHidden();
     await page.screenshot({ path: 'test-results/screenshots/generate-queue.png' });
   });
@@ -176,12 +204,18 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
     expect(comfy!.queue()).toEqual({ running: [], pending: [] });
     await generate.outputs.getByRole('button', { name: 'Resume queue' }).click();
     await expect(row(3)).toContainText('Running', { timeout: 20_000 });
-    await row(3).getByRole('button', { name: `Cancel ${CHAINED}, run 3 of 3` }).click();
+    await row(3)
+      .getByRole('button', { name: `Cancel ${CHAINED}, run 3 of 3` })
+      .click();
     await expect(generate.outputs.getByText('The queue is empty')).toBeVisible({ timeout: 20_000 });
   });
 });
 
-test('a past generation is run again from Recent with the same settings, and Ctrl+K goes back to the search', async ({ page, served, comfy }) => {
+test('a past generation is run again from Recent with the same settings, and Ctrl+K goes back to the search', async ({
+  page,
+  served,
+  comfy,
+}) => {
   const app = new AppPage(page);
   const generate = new GeneratePage(page);
   comfy!.setTiming({ stepMs: 20 });
@@ -211,8 +245,13 @@ test('a past generation is run again from Recent with the same settings, and Ctr
     await expect(recent.getByRole('button', { name: `${WORKFLOW}: a first lighthouse` })).toHaveCount(2);
     await generate.outputs.getByLabel('Search past generations').fill('nothing like this');
     await expect(generate.outputs).toContainText('Nothing matches');
-    const runs = Object.values(comfy!.history()) as Array<{ prompt: [number, string, Record<string, { inputs: Record<string, unknown> }>] }>;
-    expect(runs.map((entry) => entry.prompt[2]['6']?.inputs.text)).toEqual(['a first lighthouse', 'a first lighthouse']);
+    const runs = Object.values(comfy!.history()) as Array<{
+      prompt: [number, string, Record<string, { inputs: Record<string, unknown> }>];
+    }>;
+    expect(runs.map((entry) => entry.prompt[2]['6']?.inputs.text)).toEqual([
+      'a first lighthouse',
+      'a first lighthouse',
+    ]);
   });
 
   await test.step('Ctrl+K from another page goes back to the workflow search', async () => {

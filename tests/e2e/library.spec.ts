@@ -9,7 +9,10 @@ const FIXTURES = ['Animate a photo', 'Fox in the snow', 'Lighthouse poster', 'Up
 
 test.use({ serveArgs: ['--workflows', FIXTURE_LIBRARY] });
 
-test('the workflow browser searches, filters, follows an intent chip and explains an unusable file', async ({ page, served }) => {
+test('the workflow browser searches, filters, follows an intent chip and explains an unusable file', async ({
+  page,
+  served,
+}) => {
   const app = new AppPage(page);
   const library = new LibraryPage(page);
 
@@ -62,7 +65,10 @@ test('the workflow browser searches, filters, follows an intent chip and explain
   });
 });
 
-test('choosing a workflow selects it for Generate, and the details show its models and file', async ({ page, served }) => {
+test('choosing a workflow selects it for Generate, and the details show its models and file', async ({
+  page,
+  served,
+}) => {
   const app = new AppPage(page);
   const library = new LibraryPage(page);
   await app.open(served.url);

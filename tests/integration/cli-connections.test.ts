@@ -15,8 +15,12 @@ let htmlPort: number;
 let closedPort: number;
 
 beforeAll(async () => {
-  comfy = await startComfyServer({ models: { checkpoints: ['sd15.safetensors', 'xl/base.safetensors'], loras: ['style.safetensors'] } });
-  html = createServer((_request, response) => response.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>router login</html>'));
+  comfy = await startComfyServer({
+    models: { checkpoints: ['sd15.safetensors', 'xl/base.safetensors'], loras: ['style.safetensors'] },
+  });
+  html = createServer((_request, response) =>
+    response.writeHead(200, { 'Content-Type': 'text/html' }).end('<html>router login</html>'),
+  );
   await new Promise<void>((resolve) => html.listen(0, '127.0.0.1', () => resolve()));
   htmlPort = (html.address() as AddressInfo).port;
   const closed = createServer();
@@ -35,9 +39,24 @@ describe('comfydesk status and models', () => {
   test('status --json of a running server: online with latency and server facts', async () => {
     const result = await runCli(['status', '--server', comfy.url, '--json']);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ state: 'online', latencyMs: expect.any(Number), server: { url: comfy.url, comfyuiVersion: '0.3.64', gpuName: 'cpu', vramFreeBytes: expect.any(Number), vramTotalBytes: expect.any(Number), os: 'posix' } });
+    expect(JSON.parse(result.stdout)).toEqual({
+      state: 'online',
+      latencyMs: expect.any(Number),
+      server: {
+        url: comfy.url,
+        comfyuiVersion: '0.3.64',
+        gpuName: 'cpu',
+        vramFreeBytes: expect.any(Number),
+        vramTotalBytes: expect.any(Number),
+        os: 'posix',
+      },
+    });
     const text = await runCli(['status', '--server', comfy.url]);
-    expect(text.stdout).toMatch(new RegExp(`^online — ComfyUI 0\\.3\\.64 at ${comfy.url} \\(\\d+ ms\\)\\ndevice: cpu · [\\d.]+ GB VRAM free of [\\d.]+ GB\\n$`));
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^online — ComfyUI 0\\.3\\.64 at ${comfy.url} \\(\\d+ ms\\)\\ndevice: cpu · [\\d.]+ GB VRAM free of [\\d.]+ GB\\n$`,
+      ),
+    );
   });
 
   test('an unreachable server answers within seconds: offline, with the reason, exit 1', async () => {
@@ -45,7 +64,11 @@ describe('comfydesk status and models', () => {
     const result = await runCli(['status', '--server', `http://127.0.0.1:${closedPort}`, '--json']);
     expect(Date.now() - started).toBeLessThan(8000);
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout)).toMatchObject({ state: 'offline', code: 'comfy_unreachable', reason: `Connection refused on 127.0.0.1:${closedPort} — is ComfyUI running?` });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      state: 'offline',
+      code: 'comfy_unreachable',
+      reason: `Connection refused on 127.0.0.1:${closedPort} — is ComfyUI running?`,
+    });
   });
 
   test('a server that never answers times out after --timeout, never hangs', async () => {
@@ -64,7 +87,9 @@ describe('comfydesk status and models', () => {
   test('something that is not ComfyUI is an error state', async () => {
     const result = await runCli(['status', '--server', `http://127.0.0.1:${htmlPort}`]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toBe(`error — 127.0.0.1:${htmlPort} answered, but not like ComfyUI (it sent a web page). Check that the address points to ComfyUI itself.\n`);
+    expect(result.stdout).toBe(
+      `error — 127.0.0.1:${htmlPort} answered, but not like ComfyUI (it sent a web page). Check that the address points to ComfyUI itself.\n`,
+    );
   });
 
   test('usage errors: a malformed URL, both targets, or none, exit 2', async () => {
@@ -108,7 +133,17 @@ describe.skipIf(!SSHD_PATH)('comfydesk status --ssh and host keys', () => {
     home.remove();
   });
 
-  const ssh = (extra: string[] = []) => ['status', '--ssh', `${sshd.user}@127.0.0.1:${sshd.port}`, '--key', sshd.clientKeyPath, '--remote', `127.0.0.1:${comfy.port}`, '--json', ...extra];
+  const ssh = (extra: string[] = []) => [
+    'status',
+    '--ssh',
+    `${sshd.user}@127.0.0.1:${sshd.port}`,
+    '--key',
+    sshd.clientKeyPath,
+    '--remote',
+    `127.0.0.1:${comfy.port}`,
+    '--json',
+    ...extra,
+  ];
   const env = () => ({ COMFYDESK_KNOWN_HOSTS: knownHosts, SSH_AUTH_SOCK: '' });
 
   test('an unknown host without a terminal is refused with its fingerprint, unless --accept-host-key matches', async () => {
@@ -119,9 +154,20 @@ describe.skipIf(!SSHD_PATH)('comfydesk status --ssh and host keys', () => {
     expect(body).toMatchObject({ state: 'error', code: 'ssh_host_key_unknown' });
     expect(body.reason).toContain(`--accept-host-key ${sshd.hostKeyFingerprint()}`);
     const accepted = await runCli(ssh(['--accept-host-key', sshd.hostKeyFingerprint()]), { env: env() });
-    expect(JSON.parse(accepted.stdout)).toMatchObject({ state: 'online', server: { ssh: `${sshd.user}@127.0.0.1:${sshd.port}`, remote: `127.0.0.1:${comfy.port}`, comfyuiVersion: '0.3.64' } });
+    expect(JSON.parse(accepted.stdout)).toMatchObject({
+      state: 'online',
+      server: {
+        ssh: `${sshd.user}@127.0.0.1:${sshd.port}`,
+        remote: `127.0.0.1:${comfy.port}`,
+        comfyuiVersion: '0.3.64',
+      },
+    });
     const wrong = await runCli(ssh(['--accept-host-key', `SHA256:${'B'.repeat(43)}`]), { env: env() });
-    expect(JSON.parse(wrong.stdout)).toMatchObject({ state: 'error', code: 'ssh_host_key_unknown', reason: expect.stringContaining('not the SHA256:BBBB') });
+    expect(JSON.parse(wrong.stdout)).toMatchObject({
+      state: 'error',
+      code: 'ssh_host_key_unknown',
+      reason: expect.stringContaining('not the SHA256:BBBB'),
+    });
   });
 
   test('a host in known_hosts goes on; a changed key is refused even with --accept-host-key', async () => {
@@ -132,30 +178,65 @@ describe.skipIf(!SSHD_PATH)('comfydesk status --ssh and host keys', () => {
     await sshd.start();
     const changed = await runCli(ssh(['--accept-host-key', sshd.hostKeyFingerprint()]), { env: env() });
     expect(changed.code).toBe(1);
-    expect(JSON.parse(changed.stdout)).toMatchObject({ state: 'error', code: 'ssh_host_key_changed', reason: expect.stringContaining('WARNING: the host key changed') });
+    expect(JSON.parse(changed.stdout)).toMatchObject({
+      state: 'error',
+      code: 'ssh_host_key_changed',
+      reason: expect.stringContaining('WARNING: the host key changed'),
+    });
   });
 
   // `script` gives the CLI a real terminal, so it asks instead of refusing.
   const hasScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
-  test.skipIf(!hasScript)('on a terminal an unknown host shows its fingerprint and asks; answering yes goes on', async () => {
-    writeFileSync(knownHosts, '');
-    const command = [process.execPath, CLI, 'status', '--ssh', `${sshd.user}@127.0.0.1:${sshd.port}`, '--key', sshd.clientKeyPath, '--remote', `127.0.0.1:${comfy.port}`].map((part) => `'${part}'`).join(' ');
-    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { env: { ...process.env, ...env() }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('[y/N]') && !child.stdin.writableEnded) child.stdin.end('y\n');
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(output).toContain(`ssh-ed25519 key fingerprint is ${sshd.hostKeyFingerprint()}.`);
-    expect(output).toContain('Trust this host for this check? [y/N]');
-    expect(output).toMatch(/online — ComfyUI 0\.3\.64/);
-    expect(code).toBe(0);
-  });
+  test.skipIf(!hasScript)(
+    'on a terminal an unknown host shows its fingerprint and asks; answering yes goes on',
+    async () => {
+      writeFileSync(knownHosts, '');
+      const command = [
+        process.execPath,
+        CLI,
+        'status',
+        '--ssh',
+        `${sshd.user}@127.0.0.1:${sshd.port}`,
+        '--key',
+        sshd.clientKeyPath,
+        '--remote',
+        `127.0.0.1:${comfy.port}`,
+      ]
+        .map((part) => `'${part}'`)
+        .join(' ');
+      const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], {
+        env: { ...process.env, ...env() },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('[y/N]') && !child.stdin.writableEnded) child.stdin.end('y\n');
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(output).toContain(`ssh-ed25519 key fingerprint is ${sshd.hostKeyFingerprint()}.`);
+      expect(output).toContain('Trust this host for this check? [y/N]');
+      expect(output).toMatch(/online — ComfyUI 0\.3\.64/);
+      expect(code).toBe(0);
+    },
+  );
 
   test('a wrong key is an authentication error in words', async () => {
     writeFileSync(knownHosts, `${sshd.knownHostsLine()}\n`);
-    const result = await runCli(['status', '--ssh', `${sshd.user}@127.0.0.1:${sshd.port}`, '--key', sshd.wrongKeyPath, '--remote', `127.0.0.1:${comfy.port}`], { env: env() });
-    expect(result.stdout).toBe(`error — Authentication failed for user ${sshd.user} on 127.0.0.1:${sshd.port}. Check the user name and that the server accepts this key.\n`);
+    const result = await runCli(
+      [
+        'status',
+        '--ssh',
+        `${sshd.user}@127.0.0.1:${sshd.port}`,
+        '--key',
+        sshd.wrongKeyPath,
+        '--remote',
+        `127.0.0.1:${comfy.port}`,
+      ],
+      { env: env() },
+    );
+    expect(result.stdout).toBe(
+      `error — Authentication failed for user ${sshd.user} on 127.0.0.1:${sshd.port}. Check the user name and that the server accepts this key.\n`,
+    );
   });
 });

@@ -18,7 +18,11 @@ function folder(files: Record<string, string> = {}): string {
 
 describe('comfydesk scan', () => {
   test('--json prints one record per file, failed files with "error", and exits 0', async () => {
-    const root = folder({ 'Images/t2i.json': JSON.stringify(textToImageUi()), 'api.json': JSON.stringify(textToImageApi()), 'broken.json': '{"nodes": [' });
+    const root = folder({
+      'Images/t2i.json': JSON.stringify(textToImageUi()),
+      'api.json': JSON.stringify(textToImageApi()),
+      'broken.json': '{"nodes": [',
+    });
     const result = await runCli(['scan', root, '--json']);
     expect(result.code).toBe(0);
     const records = JSON.parse(result.stdout) as WorkflowRecord[];
@@ -27,7 +31,13 @@ describe('comfydesk scan', () => {
       ['broken.json', null, 'other', 'truncated'],
       ['Images/t2i.json', 'ui', 't2i', null],
     ]);
-    expect(records[2]).toMatchObject({ category: 'Images', models: [{ name: 'sd15.safetensors', folder: 'checkpoints' }], inputTypes: ['text'], outputTypes: ['image'], nodeCount: 8 });
+    expect(records[2]).toMatchObject({
+      category: 'Images',
+      models: [{ name: 'sd15.safetensors', folder: 'checkpoints' }],
+      inputTypes: ['text'],
+      outputTypes: ['image'],
+      nodeCount: 8,
+    });
   });
 
   test('without --json it prints a readable table and the failures with their reasons', async () => {
@@ -44,16 +54,32 @@ describe('comfydesk scan', () => {
     const result = await runCli(['scan', join(folder(), 'nope'), '--json']);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    expect(JSON.parse(result.stderr)).toMatchObject({ error: { code: 'not_found', message: expect.stringContaining('does not exist') } });
+    expect(JSON.parse(result.stderr)).toMatchObject({
+      error: { code: 'not_found', message: expect.stringContaining('does not exist') },
+    });
   });
 });
 
 describe('comfydesk intent', () => {
   test('matches free text to a type and lists the fitting workflows of the library', async () => {
-    const extra = folder({ 'fox.json': JSON.stringify(textToImageUi('fox.safetensors', { extra: { info: { name: 'Fox portrait' } } })) });
-    const result = await runCli(['intent', 'a portrait of a fox', '--json', '--data-dir', folder(), '--workflows', extra]);
+    const extra = folder({
+      'fox.json': JSON.stringify(textToImageUi('fox.safetensors', { extra: { info: { name: 'Fox portrait' } } })),
+    });
+    const result = await runCli([
+      'intent',
+      'a portrait of a fox',
+      '--json',
+      '--data-dir',
+      folder(),
+      '--workflows',
+      extra,
+    ]);
     expect(result.code).toBe(0);
-    const match = JSON.parse(result.stdout) as { intent: { type: string }; workflows: Array<{ name: string; status: string }>; total: number };
+    const match = JSON.parse(result.stdout) as {
+      intent: { type: string };
+      workflows: Array<{ name: string; status: string }>;
+      total: number;
+    };
     expect(match.intent.type).toBe('t2i');
     expect(match.workflows[0]).toMatchObject({ name: 'Fox portrait', status: 'not_connected' });
     expect(match.total).toBe(2); // the fox workflow and the seeded text-to-image sample

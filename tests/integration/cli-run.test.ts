@@ -30,7 +30,11 @@ function workflowFile(steps: number, color = Math.floor(Math.random() * 0xffffff
     file,
     JSON.stringify({
       '1': { class_type: 'EmptyImage', inputs: { width: 32, height: 32, batch_size: 1, color } },
-      '2': { class_type: 'PeerSlowSteps', inputs: { image: ['1', 0], steps, step_ms: 20, preview: true }, _meta: { title: 'Slow sampler' } },
+      '2': {
+        class_type: 'PeerSlowSteps',
+        inputs: { image: ['1', 0], steps, step_ms: 20, preview: true },
+        _meta: { title: 'Slow sampler' },
+      },
       '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'cli' } },
     }),
   );
@@ -49,17 +53,31 @@ describe('comfydesk run / queue / cancel', () => {
     expect(printed[0]!.startsWith(out)).toBe(true);
   });
 
-  test('run --json prints one event per line with the seed\'s names and fields, ending with generation_complete', async () => {
+  test("run --json prints one event per line with the seed's names and fields, ending with generation_complete", async () => {
     const { file, out } = workflowFile(4);
     const result = await runCli(['run', file, '--server', comfy.url, '--out', out, '--json']);
     expect(result.code).toBe(0);
-    const events = result.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(events[0]).toMatchObject({ event: 'queue_updated' });
     const started = events.find((event) => event.event === 'generation_started')!;
     expect(started.prompt_id).toEqual(expect.any(String));
     const progress = events.filter((event) => event.event === 'generation_progress');
-    expect(progress.some((event) => event.node_name === 'Slow sampler' && event.step === 2 && event.steps === 4)).toBe(true);
-    for (const event of progress) expect(Object.keys(event).sort()).toEqual(['eta', 'event', 'node_name', 'progress', 'prompt_id', 'step', 'steps']);
+    expect(progress.some((event) => event.node_name === 'Slow sampler' && event.step === 2 && event.steps === 4)).toBe(
+      true,
+    );
+    for (const event of progress)
+      expect(Object.keys(event).sort()).toEqual([
+        'eta',
+        'event',
+        'node_name',
+        'progress',
+        'prompt_id',
+        'step',
+        'steps',
+      ]);
     const last = events.at(-1)!;
     expect(last).toMatchObject({ event: 'generation_complete', prompt_id: started.prompt_id });
     expect((last.outputs as Array<{ path: string }>)[0]!.path.startsWith(out)).toBe(true);
@@ -79,23 +97,29 @@ describe('comfydesk run / queue / cancel', () => {
     expect(ok.code).toBe(0);
   });
 
-  test('a run that fails on the server exits 1 with ComfyUI\'s own error text', async () => {
+  test("a run that fails on the server exits 1 with ComfyUI's own error text", async () => {
     const { file, out } = workflowFile(2);
-    comfy.injectFailure({ classType: 'PeerSlowSteps', kind: 'exception', message: 'CUDA out of memory. Tried to allocate 2.00 GiB' });
+    comfy.injectFailure({
+      classType: 'PeerSlowSteps',
+      kind: 'exception',
+      message: 'CUDA out of memory. Tried to allocate 2.00 GiB',
+    });
     const result = await runCli(['run', file, '--server', comfy.url, '--out', out]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('CUDA out of memory. Tried to allocate 2.00 GiB');
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
   });
 
-  test('queue lists another process\'s run, cancel interrupts it, and that run exits non-zero saying it was cancelled', async () => {
+  test("queue lists another process's run, cancel interrupts it, and that run exits non-zero saying it was cancelled", async () => {
     const { file, out } = workflowFile(500);
     const cli = startCli(['run', file, '--server', comfy.url, '--out', out, '--json']);
     running.push(cli);
     const started = JSON.parse(await cli.waitForLine(/generation_started/)) as { prompt_id: string };
     const queue = await runCli(['queue', '--server', comfy.url, '--json']);
     expect(queue.code).toBe(0);
-    expect((JSON.parse(queue.stdout) as { running: Array<{ prompt_id: string }> }).running.map((item) => item.prompt_id)).toEqual([started.prompt_id]);
+    expect(
+      (JSON.parse(queue.stdout) as { running: Array<{ prompt_id: string }> }).running.map((item) => item.prompt_id),
+    ).toEqual([started.prompt_id]);
     const cancelled = await runCli(['cancel', started.prompt_id, '--server', comfy.url]);
     expect(cancelled).toMatchObject({ code: 0 });
     expect(cancelled.stdout).toContain(`Interrupted ${started.prompt_id}`);
@@ -114,7 +138,9 @@ describe('comfydesk run / queue / cancel', () => {
     cli.child.kill('SIGINT');
     expect(await cli.exited).toBe(130);
     await waitFor(() => comfy.queue().running.length === 0);
-    const status = (comfy.history()[started.prompt_id] as { status: { messages: Array<[string]> } }).status.messages.at(-1)![0];
+    const status = (comfy.history()[started.prompt_id] as { status: { messages: Array<[string]> } }).status.messages.at(
+      -1,
+    )![0];
     expect(status).toBe('execution_interrupted');
   });
 

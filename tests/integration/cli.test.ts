@@ -65,7 +65,11 @@ describe('comfydesk CLI', () => {
     const cli = startCli(['serve', '--port', '0', '--json', '--data-dir', dataDir()]);
     running.push(cli);
     const line = await cli.waitForLine(/^\{/);
-    expect(JSON.parse(line)).toMatchObject({ host: '127.0.0.1', port: expect.any(Number), url: expect.stringContaining('?token=') });
+    expect(JSON.parse(line)).toMatchObject({
+      host: '127.0.0.1',
+      port: expect.any(Number),
+      url: expect.stringContaining('?token='),
+    });
   });
 
   test('serve on a non-loopback address warns that the network can reach it', async () => {
@@ -87,7 +91,12 @@ describe('comfydesk CLI', () => {
   // On a developer machine that has the runtime, npm start opens the window instead.
   const hasElectronRuntime = existsSync(resolve(ROOT, 'node_modules', 'electron', 'path.txt'));
   test.skipIf(hasElectronRuntime)('npm start without the Electron runtime explains itself and exits non-zero', () => {
-    const result = spawnSync(process.execPath, [resolve(ROOT, 'scripts', 'start.mjs')], { cwd: ROOT, env: { ...process.env, COMFYDESK_SKIP_ELECTRON_DOWNLOAD: '1', COMFYDESK_SKIP_BUILD: '1' }, encoding: 'utf8', timeout: 60_000 });
+    const result = spawnSync(process.execPath, [resolve(ROOT, 'scripts', 'start.mjs')], {
+      cwd: ROOT,
+      env: { ...process.env, COMFYDESK_SKIP_ELECTRON_DOWNLOAD: '1', COMFYDESK_SKIP_BUILD: '1' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('Electron runtime is missing');
     expect(result.stderr).toContain('npx comfydesk serve');

@@ -16,7 +16,9 @@ let server: ComfyTestServer;
 const clients: ComfyClient[] = [];
 
 beforeAll(async () => {
-  server = await startComfyServer({ models: { checkpoints: ['sd15.safetensors', 'sdxl/base.safetensors'], loras: ['style.safetensors', 'notes.txt'] } });
+  server = await startComfyServer({
+    models: { checkpoints: ['sd15.safetensors', 'sdxl/base.safetensors'], loras: ['style.safetensors', 'notes.txt'] },
+  });
 });
 
 afterAll(() => server.stop());
@@ -26,13 +28,20 @@ afterEach(() => {
 });
 
 function client(options: Partial<ConstructorParameters<typeof ComfyClient>[0]> = {}): ComfyClient {
-  const made = new ComfyClient({ baseUrl: server.url, log: silentLogger, socket: { backoff: { initialDelayMs: 20, maxDelayMs: 200 } }, ...options });
+  const made = new ComfyClient({
+    baseUrl: server.url,
+    log: silentLogger,
+    socket: { backoff: { initialDelayMs: 20, maxDelayMs: 200 } },
+    ...options,
+  });
   clients.push(made);
   return made;
 }
 
 /** Connects a client and collects its events. */
-async function connected(options: Partial<ConstructorParameters<typeof ComfyClient>[0]> = {}): Promise<{ comfy: ComfyClient; events: ComfyEvent[] }> {
+async function connected(
+  options: Partial<ConstructorParameters<typeof ComfyClient>[0]> = {},
+): Promise<{ comfy: ComfyClient; events: ComfyEvent[] }> {
   const comfy = client(options);
   const events: ComfyEvent[] = [];
   comfy.on('event', (event) => events.push(event));
@@ -42,30 +51,49 @@ async function connected(options: Partial<ConstructorParameters<typeof ComfyClie
 }
 
 function finished(events: ComfyEvent[], promptId: string): boolean {
-  return events.some((event) => event.type === 'executing' && event.data.node === null && event.data.prompt_id === promptId);
+  return events.some(
+    (event) => event.type === 'executing' && event.data.node === null && event.data.prompt_id === promptId,
+  );
 }
 
 describe('ComfyClient against the protocol server', () => {
   test('a run delivers every event type in order, with previews decoded and the output in history', async () => {
     const { comfy, events } = await connected();
     expect(comfy.serverFlags).toEqual({ supports_preview_metadata: true, max_upload_size: 104857600 });
-    const { promptId, number, nodeErrors } = await comfy.queuePrompt({ prompt: SLOW_PROMPT(3), extraData: { extra_pnginfo: { workflow: { id: 'w1' } } } });
+    const { promptId, number, nodeErrors } = await comfy.queuePrompt({
+      prompt: SLOW_PROMPT(3),
+      extraData: { extra_pnginfo: { workflow: { id: 'w1' } } },
+    });
     expect(promptId).toMatch(/^[0-9a-f-]{36}$/);
     expect(number).toEqual(expect.any(Number));
     expect(nodeErrors).toEqual({});
     await waitFor(() => finished(events, promptId));
     const types = events.map((event) => event.type);
-    for (const type of ['status', 'execution_start', 'execution_cached', 'progress_state', 'executing', 'progress', 'preview', 'executed', 'execution_success']) expect(types).toContain(type);
+    for (const type of [
+      'status',
+      'execution_start',
+      'execution_cached',
+      'progress_state',
+      'executing',
+      'progress',
+      'preview',
+      'executed',
+      'execution_success',
+    ])
+      expect(types).toContain(type);
     // With preview metadata negotiated, each preview comes before its progress and names its prompt and node.
     const firstPreview = types.indexOf('preview');
     expect(types.indexOf('progress')).toBeGreaterThan(firstPreview);
     const preview = events.find((event) => event.type === 'preview');
-    expect(preview).toMatchObject({ data: { format: 'jpeg', mime: 'image/jpeg', metadata: { prompt_id: promptId, node_id: '2' } } });
+    expect(preview).toMatchObject({
+      data: { format: 'jpeg', mime: 'image/jpeg', metadata: { prompt_id: promptId, node_id: '2' } },
+    });
     expect(preview?.type === 'preview' && preview.data.bytes.subarray(0, 3).toString('hex')).toBe('ffd8ff');
     const entry = await comfy.getHistory(promptId);
     expect(entry?.status?.status_str).toBe('success');
     expect(entry?.prompt[3]).toEqual({ extra_pnginfo: { workflow: { id: 'w1' } }, client_id: comfy.clientId });
-    const image = (entry!.outputs['3'] as { images: Array<{ filename: string; subfolder: string; type: 'output' }> }).images[0]!;
+    const image = (entry!.outputs['3'] as { images: Array<{ filename: string; subfolder: string; type: 'output' }> })
+      .images[0]!;
     const { bytes, contentType } = await comfy.viewBytes(image);
     expect(contentType).toBe('image/png');
     expect(bytes.subarray(1, 4).toString()).toBe('PNG');
@@ -77,7 +105,9 @@ describe('ComfyClient against the protocol server', () => {
     await waitFor(() => finished(events, promptId));
     const preview = events.find((event) => event.type === 'preview');
     expect(preview?.data).not.toHaveProperty('metadata');
-    expect(events.map((event) => event.type).indexOf('progress')).toBeLessThan(events.map((event) => event.type).indexOf('preview'));
+    expect(events.map((event) => event.type).indexOf('progress')).toBeLessThan(
+      events.map((event) => event.type).indexOf('preview'),
+    );
   });
 
   test('text frames (type 3) arrive decoded with their node id', async () => {
@@ -90,10 +120,13 @@ describe('ComfyClient against the protocol server', () => {
       },
     });
     await waitFor(() => finished(events, promptId));
-    expect(events.find((event) => event.type === 'text')?.data).toEqual({ nodeId: '2', text: 'width: 40, height: 30\n batch size: 2' });
+    expect(events.find((event) => event.type === 'text')?.data).toEqual({
+      nodeId: '2',
+      text: 'width: 40, height: 30\n batch size: 2',
+    });
   });
 
-  test('a validation failure is comfy_invalid_prompt carrying node ids and ComfyUI\'s own messages', async () => {
+  test("a validation failure is comfy_invalid_prompt carrying node ids and ComfyUI's own messages", async () => {
     const comfy = client();
     const prompt = SLOW_PROMPT(1);
     prompt[1].inputs.width = -5;
@@ -102,17 +135,31 @@ describe('ComfyClient against the protocol server', () => {
     const appError = error as AppError;
     expect(appError.code).toBe('comfy_invalid_prompt');
     expect(appError.userMessage).toContain('node 1 (EmptyImage): Value -5 smaller than min of 1 — width');
-    expect(appError.details).toMatchObject({ error: { type: 'prompt_outputs_failed_validation' }, nodeErrors: { 1: { class_type: 'EmptyImage', errors: [{ type: 'value_smaller_than_min' }] } } });
-    const missing = (await comfy.queuePrompt({ prompt: { 1: { class_type: 'NoSuchNode', inputs: {} } } }).catch((caught: unknown) => caught)) as AppError;
-    expect(missing.userMessage).toBe("ComfyUI rejected the prompt: Cannot execute because node NoSuchNode does not exist. (Node ID '#1').");
+    expect(appError.details).toMatchObject({
+      error: { type: 'prompt_outputs_failed_validation' },
+      nodeErrors: { 1: { class_type: 'EmptyImage', errors: [{ type: 'value_smaller_than_min' }] } },
+    });
+    const missing = (await comfy
+      .queuePrompt({ prompt: { 1: { class_type: 'NoSuchNode', inputs: {} } } })
+      .catch((caught: unknown) => caught)) as AppError;
+    expect(missing.userMessage).toBe(
+      "ComfyUI rejected the prompt: Cannot execute because node NoSuchNode does not exist. (Node ID '#1').",
+    );
   });
 
-  test('a node exception arrives as execution_error with ComfyUI\'s message, and history says error', async () => {
+  test("a node exception arrives as execution_error with ComfyUI's message, and history says error", async () => {
     const { comfy, events } = await connected();
     server.injectFailure({ classType: 'PeerSlowSteps', kind: 'exception', message: 'CUDA out of memory' });
     const { promptId } = await comfy.queuePrompt({ prompt: SLOW_PROMPT(2) });
     await waitFor(() => finished(events, promptId));
-    expect(events.find((event) => event.type === 'execution_error')).toMatchObject({ data: { node_id: '2', node_type: 'PeerSlowSteps', exception_message: 'CUDA out of memory\n', exception_type: 'Exception' } });
+    expect(events.find((event) => event.type === 'execution_error')).toMatchObject({
+      data: {
+        node_id: '2',
+        node_type: 'PeerSlowSteps',
+        exception_message: 'CUDA out of memory\n',
+        exception_type: 'Exception',
+      },
+    });
     expect((await comfy.getHistory(promptId))?.status).toMatchObject({ status_str: 'error', completed: false });
   });
 
@@ -135,7 +182,9 @@ describe('ComfyClient against the protocol server', () => {
       await comfy.interrupt('some-other-prompt');
       await comfy.interrupt(running.promptId);
       await waitFor(() => finished(events, running.promptId));
-      expect(events.some((event) => event.type === 'execution_interrupted' && event.data.prompt_id === running.promptId)).toBe(true);
+      expect(
+        events.some((event) => event.type === 'execution_interrupted' && event.data.prompt_id === running.promptId),
+      ).toBe(true);
       expect(await comfy.getHistory(second.promptId)).toBeUndefined();
     } finally {
       server.setTiming({ stepMs: undefined });
@@ -181,9 +230,18 @@ describe('ComfyClient against the protocol server', () => {
     await expect(comfy.listModels('unet')).rejects.toMatchObject({ code: 'not_found' });
     const uploaded = await comfy.uploadImage({ data: Buffer.from('png bytes'), filename: 'input.png' });
     expect(uploaded).toEqual({ name: 'input.png', subfolder: '', type: 'input' });
-    expect((await comfy.uploadImage({ data: Buffer.from('other bytes'), filename: 'input.png' })).name).toBe('input (1).png');
-    expect((await comfy.uploadImage({ data: Buffer.from('other bytes'), filename: 'input.png', overwrite: true })).name).toBe('input.png');
-    const mask = await comfy.uploadMask({ data: Buffer.from('mask'), filename: 'mask.png', subfolder: 'clipspace', originalRef: { filename: 'input.png', type: 'input' } });
+    expect((await comfy.uploadImage({ data: Buffer.from('other bytes'), filename: 'input.png' })).name).toBe(
+      'input (1).png',
+    );
+    expect(
+      (await comfy.uploadImage({ data: Buffer.from('other bytes'), filename: 'input.png', overwrite: true })).name,
+    ).toBe('input.png');
+    const mask = await comfy.uploadMask({
+      data: Buffer.from('mask'),
+      filename: 'mask.png',
+      subfolder: 'clipspace',
+      originalRef: { filename: 'input.png', type: 'input' },
+    });
     expect(mask).toEqual({ name: 'mask.png', subfolder: 'clipspace', type: 'input' });
     expect((await comfy.viewBytes({ filename: 'input.png', type: 'input' })).bytes.toString()).toBe('other bytes');
     await expect(comfy.viewBytes({ filename: 'nope.png' })).rejects.toMatchObject({ code: 'not_found' });
@@ -219,10 +277,15 @@ describe('ComfyClient against the protocol server', () => {
     await waitFor(() => opens.includes(true), { message: 'no reconnect' });
     await waitFor(() => events.slice(before).some((event) => event.type === 'status'));
     const status = events.slice(before).find((event) => event.type === 'status');
-    expect(status?.type === 'status' && status.data).toMatchObject({ sid: comfy.clientId, status: { exec_info: { queue_remaining: 0 } } });
+    expect(status?.type === 'status' && status.data).toMatchObject({
+      sid: comfy.clientId,
+      status: { exec_info: { queue_remaining: 0 } },
+    });
     expect(server.socketClientIds()).toContain(comfy.clientId);
     // The handshake is sent again on the new connection, and the server answers it.
-    await waitFor(() => events.slice(before).some((event) => event.type === 'feature_flags'), { message: 'no handshake reply after the reconnect' });
+    await waitFor(() => events.slice(before).some((event) => event.type === 'feature_flags'), {
+      message: 'no handshake reply after the reconnect',
+    });
     // The restart lost the prompt: the queue and history say so, which is how callers reconcile.
     expect((await comfy.getQueue()).running).toEqual([]);
     expect(await comfy.getHistory(promptId)).toBeUndefined();
@@ -239,7 +302,9 @@ describe('ComfyClient against the protocol server', () => {
       await waitFor(() => finished(events, promptId), { timeoutMs: 8000, message: 'the end of the run never arrived' });
       expect(opens).toContain(true);
       // After the reconnect the server replays the running node without a prompt id (§3.6), then the run goes on.
-      const replay = events.findIndex((event) => event.type === 'executing' && event.data.node === '2' && event.data.prompt_id === undefined);
+      const replay = events.findIndex(
+        (event) => event.type === 'executing' && event.data.node === '2' && event.data.prompt_id === undefined,
+      );
       expect(replay).toBeGreaterThan(-1);
       expect(events.slice(replay).some((event) => event.type === 'progress')).toBe(true);
     } finally {

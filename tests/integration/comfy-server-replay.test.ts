@@ -9,7 +9,8 @@ import { TRANSCRIPTS_DIR } from '../support/paths';
 // transcript's scenario against it and compares the sequence of message types and their shapes
 // (ids, timestamps and file names aside) with what the real server sent.
 
-type TranscriptFrame = { frame: 'text'; msg: { type: string; data: Record<string, unknown> } } | { frame: 'binary'; event_type: number };
+type TranscriptFrame =
+  { frame: 'text'; msg: { type: string; data: Record<string, unknown> } } | { frame: 'binary'; event_type: number };
 interface Posted {
   request_json: Record<string, unknown>;
   response_json: Record<string, unknown> | null;
@@ -42,7 +43,10 @@ const CLIENT = 'replay-client';
 
 beforeAll(async () => {
   server = await startComfyServer();
-  socket = await SocketRecorder.open(server.url, { clientId: CLIENT, featureFlags: { supports_preview_metadata: false } });
+  socket = await SocketRecorder.open(server.url, {
+    clientId: CLIENT,
+    featureFlags: { supports_preview_metadata: false },
+  });
 });
 
 afterAll(async () => {
@@ -56,7 +60,10 @@ async function post(body: Record<string, unknown>): Promise<{ status: number; js
 }
 
 /** Runs a transcript's prompt on our client's socket and returns the frames of that run. */
-async function runLike(name: string, recorder = socket): Promise<{ frames: RecordedFrame[]; promptId: string; expected: TranscriptFrame[] }> {
+async function runLike(
+  name: string,
+  recorder = socket,
+): Promise<{ frames: RecordedFrame[]; promptId: string; expected: TranscriptFrame[] }> {
   const t = transcript<{ post: Posted; ws: TranscriptFrame[] }>(name);
   const start = recorder.frames.length;
   const { json } = await post({ ...t.post.request_json, client_id: CLIENT });
@@ -67,14 +74,24 @@ async function runLike(name: string, recorder = socket): Promise<{ frames: Recor
 
 /** The last `status` of an earlier run may arrive after it finished on another socket: start at this run's first queue change. */
 function dropStaleStatus(frames: RecordedFrame[]): RecordedFrame[] {
-  const first = frames.findIndex((frame) => !(frame.frame === 'text' && frame.msg.type === 'status' && (frame.msg.data.status as { exec_info: { queue_remaining: number } }).exec_info.queue_remaining === 0));
+  const first = frames.findIndex(
+    (frame) =>
+      !(
+        frame.frame === 'text' &&
+        frame.msg.type === 'status' &&
+        (frame.msg.data.status as { exec_info: { queue_remaining: number } }).exec_info.queue_remaining === 0
+      ),
+  );
   return frames.slice(Math.max(first, 0));
 }
 
 describe('the protocol test server replays the recorded ComfyUI', () => {
   test('connecting: status with the sid first, then the feature_flags reply to the handshake (A)', async () => {
     const a = transcript<{ ws: TranscriptFrame[] }>('A_connect_feature_flags');
-    const recorder = await SocketRecorder.open(server.url, { clientId: 'peer-a', featureFlags: { supports_preview_metadata: false } });
+    const recorder = await SocketRecorder.open(server.url, {
+      clientId: 'peer-a',
+      featureFlags: { supports_preview_metadata: false },
+    });
     expect(recorder.frames.map(comparable)).toEqual(a.ws.map(comparable));
     expect(recorder.frames[1]).toMatchObject({ msg: { data: a.ws[1]!.frame === 'text' ? a.ws[1]!.msg.data : {} } });
     recorder.close();
@@ -88,30 +105,45 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
     for (const name of ['B_success', 'C_cached_rerun', 'C2_partially_cached', 'E_execution_error']) {
       const { frames, expected, promptId } = await runLike(name);
       expect(frames.map(comparable), name).toEqual(expected.map(comparable));
-      const history = (await (await fetch(`${server.url}/history/${promptId}`)).json()) as Record<string, Record<string, unknown>>;
-      const recorded = transcript<{ history?: { response_json: Record<string, Record<string, unknown>> } }>(name).history?.response_json;
+      const history = (await (await fetch(`${server.url}/history/${promptId}`)).json()) as Record<
+        string,
+        Record<string, unknown>
+      >;
+      const recorded = transcript<{ history?: { response_json: Record<string, Record<string, unknown>> } }>(name)
+        .history?.response_json;
       if (!recorded) continue; // C2 recorded the socket only
       const [recordedEntry] = Object.values(recorded);
       const entry = history[promptId]!;
       expect(Object.keys(entry).sort(), name).toEqual(Object.keys(recordedEntry!).sort());
-      expect((entry.status as { status_str: string }).status_str).toBe((recordedEntry!.status as { status_str: string }).status_str);
-      expect((entry.status as { messages: unknown[][] }).messages.map((message) => message[0])).toEqual((recordedEntry!.status as { messages: unknown[][] }).messages.map((message) => message[0]));
+      expect((entry.status as { status_str: string }).status_str).toBe(
+        (recordedEntry!.status as { status_str: string }).status_str,
+      );
+      expect((entry.status as { messages: unknown[][] }).messages.map((message) => message[0])).toEqual(
+        (recordedEntry!.status as { messages: unknown[][] }).messages.map((message) => message[0]),
+      );
       expect(Object.keys(entry.outputs as object)).toEqual(Object.keys(recordedEntry!.outputs as object));
     }
   });
 
-  test('validation errors answer 400 with ComfyUI\'s exact error and node_errors, and send nothing on the socket (D)', async () => {
+  test("validation errors answer 400 with ComfyUI's exact error and node_errors, and send nothing on the socket (D)", async () => {
     const d = transcript<Record<string, { post: Posted & { response_text?: string } }>>('D_validation_errors');
     for (const [name, scenario] of Object.entries(d)) {
       const before = socket.frames.length;
-      const response = await fetch(`${server.url}/prompt`, { method: 'POST', body: name === 'body_not_json' ? 'this is not json' : JSON.stringify({ ...scenario.post.request_json, client_id: CLIENT }) });
+      const response = await fetch(`${server.url}/prompt`, {
+        method: 'POST',
+        body:
+          name === 'body_not_json'
+            ? 'this is not json'
+            : JSON.stringify({ ...scenario.post.request_json, client_id: CLIENT }),
+      });
       expect(response.status, name).toBe(scenario.post.status);
       if (name === 'body_not_json') {
         expect(await response.text()).toBe(scenario.post.response_text);
         continue;
       }
       const body = (await response.json()) as Record<string, unknown>;
-      const strip = (value: unknown) => JSON.parse(JSON.stringify(value, (key, item: unknown) => (key === 'traceback' ? 'frames' : item))) as unknown;
+      const strip = (value: unknown) =>
+        JSON.parse(JSON.stringify(value, (key, item: unknown) => (key === 'traceback' ? 'frames' : item))) as unknown;
       expect(strip(body), name).toEqual(strip(scenario.post.response_json));
       expect(socket.frames.length, `${name} sent nothing on the socket`).toBe(before);
     }
@@ -124,7 +156,10 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
     const start = socket.frames.length;
     const { json } = await post({ ...g.post.request_json, client_id: CLIENT });
     const promptId = String(json.prompt_id);
-    await socket.waitFor((frame) => frame.frame === 'text' && frame.msg.type === 'executing' && frame.msg.data.node === '12', { from: start });
+    await socket.waitFor(
+      (frame) => frame.frame === 'text' && frame.msg.type === 'executing' && frame.msg.data.node === '12',
+      { from: start },
+    );
     await fetch(`${server.url}/interrupt`, { method: 'POST', body: JSON.stringify({ prompt_id: 'not-running-id' }) });
     await fetch(`${server.url}/interrupt`, { method: 'POST', body: JSON.stringify({ prompt_id: promptId }) });
     const end = socket.frames.indexOf(await socket.waitForFinish(promptId));
@@ -137,14 +172,20 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
     const start = socket.frames.length;
     const { json } = await post({ ...u3.post.request_json, client_id: CLIENT });
     const promptId = String(json.prompt_id);
-    await socket.waitFor((frame) => frame.frame === 'text' && frame.msg.type === 'progress' && frame.msg.data.value === 5, { from: start });
+    await socket.waitFor(
+      (frame) => frame.frame === 'text' && frame.msg.type === 'progress' && frame.msg.data.value === 5,
+      { from: start },
+    );
     await fetch(`${server.url}/interrupt`, { method: 'POST', body: JSON.stringify({ prompt_id: promptId }) });
     const end = socket.frames.indexOf(await socket.waitForFinish(promptId));
     expect(socket.frames.slice(start, end + 1).map(comparable)).toEqual(u3.ws.map(comparable));
   });
 
   test('progress with previews: type-4 frames before progress with metadata, type-1 after it without (U1, U2)', async () => {
-    const meta = await SocketRecorder.open(server.url, { clientId: 'peer-meta', featureFlags: { supports_preview_metadata: true } });
+    const meta = await SocketRecorder.open(server.url, {
+      clientId: 'peer-meta',
+      featureFlags: { supports_preview_metadata: true },
+    });
     const u1 = transcript<{ post: Posted; ws: TranscriptFrame[] }>('U1_progress_and_preview_with_metadata');
     const start = meta.frames.length;
     const { json } = await post({ ...u1.post.request_json, client_id: 'peer-meta' });
@@ -164,9 +205,18 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
       const start = socket.frames.length;
       const { json } = await post({ prompt: t.post.request_json.prompt });
       await server.waitForIdle();
-      await socket.waitFor((frame) => frame.frame === 'text' && frame.msg.type === 'status' && (frame.msg.data.status as { exec_info: { queue_remaining: number } }).exec_info.queue_remaining === 0, { from: start + 2 });
+      await socket.waitFor(
+        (frame) =>
+          frame.frame === 'text' &&
+          frame.msg.type === 'status' &&
+          (frame.msg.data.status as { exec_info: { queue_remaining: number } }).exec_info.queue_remaining === 0,
+        { from: start + 2 },
+      );
       expect(socket.frames.slice(start).map(comparable), name).toEqual((t[key] as TranscriptFrame[]).map(comparable));
-      const history = (await (await fetch(`${server.url}/history/${String(json.prompt_id)}`)).json()) as Record<string, { prompt: unknown[] }>;
+      const history = (await (await fetch(`${server.url}/history/${String(json.prompt_id)}`)).json()) as Record<
+        string,
+        { prompt: unknown[] }
+      >;
       expect(history[String(json.prompt_id)]!.prompt[3]).toEqual({});
     }
   });
@@ -175,20 +225,32 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
     const { frames, expected, promptId } = await runLike('S_binary_text_frame_and_preview_any');
     expect(frames.map(comparable)).toEqual(expected.map(comparable));
     const text = frames.find((frame) => frame.frame === 'binary');
-    expect(text?.frame === 'binary' && text.bytes.subarray(4).toString('latin1')).toContain('width: 40, height: 30\n batch size: 2');
-    const history = (await (await fetch(`${server.url}/history/${promptId}`)).json()) as Record<string, { outputs: Record<string, unknown> }>;
+    expect(text?.frame === 'binary' && text.bytes.subarray(4).toString('latin1')).toContain(
+      'width: 40, height: 30\n batch size: 2',
+    );
+    const history = (await (await fetch(`${server.url}/history/${promptId}`)).json()) as Record<
+      string,
+      { outputs: Record<string, unknown> }
+    >;
     expect(history[promptId]!.outputs['3']).toEqual({ text: ['40'] });
   });
 
   test('PreviewImage writes temp files that /view serves (K)', async () => {
     const { frames, expected, promptId } = await runLike('K_preview_image_temp');
     expect(frames.map(comparable)).toEqual(expected.map(comparable));
-    const history = (await (await fetch(`${server.url}/history/${promptId}`)).json()) as Record<string, { outputs: Record<string, { images: Array<{ filename: string; type: string }> }> }>;
+    const history = (await (await fetch(`${server.url}/history/${promptId}`)).json()) as Record<
+      string,
+      { outputs: Record<string, { images: Array<{ filename: string; type: string }> }> }
+    >;
     const image = history[promptId]!.outputs['2']!.images[0]!;
     expect(image.filename).toMatch(/^ComfyUI_temp_[a-z]{5}_00001_\.png$/);
     const view = await fetch(`${server.url}/view?filename=${image.filename}&subfolder=&type=temp`);
     expect(view.headers.get('content-type')).toBe('image/png');
-    expect(Buffer.from(await view.arrayBuffer()).subarray(1, 4).toString()).toBe('PNG');
+    expect(
+      Buffer.from(await view.arrayBuffer())
+        .subarray(1, 4)
+        .toString(),
+    ).toBe('PNG');
   });
 
   test('queue: pending delete, a running id kept, global interrupt, deleted prompt never in history (H)', async () => {
@@ -196,19 +258,42 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
     const h = transcript<{ running: Posted; pending: Posted }>('H_queue_delete_and_global_interrupt');
     const running = await post({ ...h.running.request_json, client_id: CLIENT });
     const pending = await post({ ...h.pending.request_json, client_id: CLIENT });
-    const queue = (await (await fetch(`${server.url}/queue`)).json()) as { queue_running: unknown[][]; queue_pending: unknown[][] };
+    const queue = (await (await fetch(`${server.url}/queue`)).json()) as {
+      queue_running: unknown[][];
+      queue_pending: unknown[][];
+    };
     expect(queue.queue_running.map((item) => item[1])).toEqual([running.json.prompt_id]);
     expect(queue.queue_pending.map((item) => item[1])).toEqual([pending.json.prompt_id]);
-    expect((await fetch(`${server.url}/queue`, { method: 'POST', body: JSON.stringify({ delete: [running.json.prompt_id] }) })).status).toBe(200);
-    expect((await fetch(`${server.url}/queue`, { method: 'POST', body: JSON.stringify({ delete: [pending.json.prompt_id] }) })).status).toBe(200);
-    const after = (await (await fetch(`${server.url}/queue`)).json()) as { queue_running: unknown[][]; queue_pending: unknown[][] };
+    expect(
+      (
+        await fetch(`${server.url}/queue`, {
+          method: 'POST',
+          body: JSON.stringify({ delete: [running.json.prompt_id] }),
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await fetch(`${server.url}/queue`, {
+          method: 'POST',
+          body: JSON.stringify({ delete: [pending.json.prompt_id] }),
+        })
+      ).status,
+    ).toBe(200);
+    const after = (await (await fetch(`${server.url}/queue`)).json()) as {
+      queue_running: unknown[][];
+      queue_pending: unknown[][];
+    };
     expect(after.queue_running.map((item) => item[1])).toEqual([running.json.prompt_id]);
     expect(after.queue_pending).toEqual([]);
     const interrupt = await fetch(`${server.url}/interrupt`, { method: 'POST' });
     expect(interrupt.headers.get('content-type')).toBe('application/octet-stream');
     await socket.waitForFinish(String(running.json.prompt_id));
     server.setTiming({ nodeMs: 0 });
-    const history = (await (await fetch(`${server.url}/history/${String(running.json.prompt_id)}`)).json()) as Record<string, { status: { messages: unknown[][] } }>;
+    const history = (await (await fetch(`${server.url}/history/${String(running.json.prompt_id)}`)).json()) as Record<
+      string,
+      { status: { messages: unknown[][] } }
+    >;
     expect(history[String(running.json.prompt_id)]!.status.messages.at(-1)![0]).toBe('execution_interrupted');
     expect(await (await fetch(`${server.url}/history/${String(pending.json.prompt_id)}`)).json()).toEqual({});
   });
@@ -218,9 +303,15 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
       const form = new FormData();
       form.set('image', new Blob([bytes]), 'peer_upload.png');
       if (overwrite) form.set('overwrite', 'true');
-      return (await (await fetch(`${server.url}/upload/image`, { method: 'POST', body: form })).json()) as { name: string };
+      return (await (await fetch(`${server.url}/upload/image`, { method: 'POST', body: form })).json()) as {
+        name: string;
+      };
     };
-    const i = transcript<{ upload: Posted; upload_again_overwrite: Posted; upload_different_bytes_no_overwrite: Posted }>('I_upload_and_loadimage');
+    const i = transcript<{
+      upload: Posted;
+      upload_again_overwrite: Posted;
+      upload_different_bytes_no_overwrite: Posted;
+    }>('I_upload_and_loadimage');
     expect(await upload(Buffer.from('first'))).toEqual(i.upload.response_json);
     expect(await upload(Buffer.from('first'))).toEqual(i.upload_again_overwrite.response_json);
     expect(await upload(Buffer.from('second'))).toEqual(i.upload_different_bytes_no_overwrite.response_json);
@@ -238,18 +329,25 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
     expect((await fetch(`${server.url}/history?max_items=x`)).status).toBe(500);
     await fetch(`${server.url}/history`, { method: 'POST', body: JSON.stringify({ delete: [ids.at(-1)] }) });
     expect(await (await fetch(`${server.url}/history/${ids.at(-1)!}`)).json()).toEqual({});
-    expect((await fetch(`${server.url}/queue`, { method: 'POST', body: JSON.stringify({ clear: true }) })).status).toBe(200);
+    expect((await fetch(`${server.url}/queue`, { method: 'POST', body: JSON.stringify({ clear: true }) })).status).toBe(
+      200,
+    );
   });
 
   test('client-chosen prompt ids overwrite history, front numbers are negative, an explicit number is kept (N)', async () => {
-    const n = transcript<{ own_id_first: Posted; own_id_reused: Posted; front: Posted; number: Posted }>('N_client_prompt_id_front_number');
+    const n = transcript<{ own_id_first: Posted; own_id_reused: Posted; front: Posted; number: Posted }>(
+      'N_client_prompt_id_front_number',
+    );
     const first = await post({ ...n.own_id_first.request_json, client_id: CLIENT });
     await socket.waitForFinish('my-own-id-ae9cae');
     const again = await post({ ...n.own_id_reused.request_json, client_id: CLIENT });
     await socket.waitForFinish('my-own-id-ae9cae');
     expect(first.json.prompt_id).toBe('my-own-id-ae9cae');
     expect(again.json.number).toBe(Number(first.json.number) + 1);
-    const history = (await (await fetch(`${server.url}/history/my-own-id-ae9cae`)).json()) as Record<string, { prompt: unknown[]; outputs: Record<string, { images: Array<{ filename: string }> }> }>;
+    const history = (await (await fetch(`${server.url}/history/my-own-id-ae9cae`)).json()) as Record<
+      string,
+      { prompt: unknown[]; outputs: Record<string, { images: Array<{ filename: string }> }> }
+    >;
     expect(history['my-own-id-ae9cae']!.outputs['3']!.images[0]!.filename).toBe('peer_ownid_00002_.png');
     const front = await post({ ...n.front.request_json, client_id: CLIENT });
     expect(Number(front.json.number)).toBeLessThan(0);
@@ -261,13 +359,32 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
 
   test('misc endpoints answer like the recorded server (O)', async () => {
     const o = transcript<Record<string, { status: number; response_json: unknown }>>('O_misc_endpoints');
-    for (const path of ['/system_stats', '/api/system_stats', '/object_info/EmptyImage', '/object_info/NoSuchNode', '/prompt', '/features', '/embeddings', '/extensions', '/models', '/models/checkpoints', '/api/queue', '/view?filename=nope.png&type=output', '/view?filename=../x.png&type=output', '/view?filename=x.png&type=bogus']) {
+    for (const path of [
+      '/system_stats',
+      '/api/system_stats',
+      '/object_info/EmptyImage',
+      '/object_info/NoSuchNode',
+      '/prompt',
+      '/features',
+      '/embeddings',
+      '/extensions',
+      '/models',
+      '/models/checkpoints',
+      '/api/queue',
+      '/view?filename=nope.png&type=output',
+      '/view?filename=../x.png&type=output',
+      '/view?filename=x.png&type=bogus',
+    ]) {
       const response = await fetch(`${server.url}${path}`);
       expect(response.status, path).toBe(o[path]!.status);
       if (response.status !== 200) continue;
-      const body = (await response.json()) as unknown;
-      const withoutArgv = (stats: unknown) => ({ ...(stats as Record<string, unknown>), system: { ...((stats as { system: Record<string, unknown> }).system), argv: 'launch flags' } });
-      if (path.endsWith('system_stats')) expect(shapeOf(withoutArgv(body)), path).toEqual(shapeOf(withoutArgv(o[path]!.response_json)));
+      const body = (await response.json());
+      const withoutArgv = (stats: unknown) => ({
+        ...(stats as Record<string, unknown>),
+        system: { ...(stats as { system: Record<string, unknown> }).system, argv: 'launch flags' },
+      });
+      if (path.endsWith('system_stats'))
+        expect(shapeOf(withoutArgv(body)), path).toEqual(shapeOf(withoutArgv(o[path]!.response_json)));
       else expect(body, path).toEqual(o[path]!.response_json);
     }
   });
@@ -276,8 +393,17 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
     const m = transcript<{ after_reconnect: TranscriptFrame[] }>('M_reconnect_same_client_id');
     server.setTiming({ stepMs: 30 });
     const reconnecting = await SocketRecorder.open(server.url, { clientId: 'peer-m' });
-    const { json } = await post({ prompt: { 1: { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 1 } }, 2: { class_type: 'PeerSlowSteps', inputs: { image: ['1', 0], steps: 20, step_ms: 30, preview: false } }, 3: { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'peer_m' } } }, client_id: 'peer-m' });
-    await reconnecting.waitFor((frame) => frame.frame === 'text' && frame.msg.type === 'executing' && frame.msg.data.node === '2');
+    const { json } = await post({
+      prompt: {
+        1: { class_type: 'EmptyImage', inputs: { width: 8, height: 8, batch_size: 1, color: 1 } },
+        2: { class_type: 'PeerSlowSteps', inputs: { image: ['1', 0], steps: 20, step_ms: 30, preview: false } },
+        3: { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'peer_m' } },
+      },
+      client_id: 'peer-m',
+    });
+    await reconnecting.waitFor(
+      (frame) => frame.frame === 'text' && frame.msg.type === 'executing' && frame.msg.data.node === '2',
+    );
     reconnecting.close();
     const again = await SocketRecorder.open(server.url, { clientId: 'peer-m' });
     expect(again.frames.slice(0, 2).map(comparable)).toEqual(m.after_reconnect.slice(0, 2).map(comparable));
@@ -298,8 +424,14 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
     const b = await post({ ...r.b.request_json, client_id: CLIENT });
     const end = socket.frames.indexOf(await socket.waitForFinish(String(b.json.prompt_id)));
     server.setTiming({ nodeMs: 0 });
-    const withoutStatus = (frames: Array<TranscriptFrame | RecordedFrame>) => frames.filter((frame) => label(frame) !== 'status').map(comparable);
+    const withoutStatus = (frames: Array<TranscriptFrame | RecordedFrame>) =>
+      frames.filter((frame) => label(frame) !== 'status').map(comparable);
     expect(withoutStatus(socket.frames.slice(start, end + 1))).toEqual(withoutStatus(r.ws));
-    expect(socket.frames.slice(start, end + 1).map(describeFrame).filter((type) => type === 'status')).toHaveLength(r.ws.filter((frame) => label(frame) === 'status').length);
+    expect(
+      socket.frames
+        .slice(start, end + 1)
+        .map(describeFrame)
+        .filter((type) => type === 'status'),
+    ).toHaveLength(r.ws.filter((frame) => label(frame) === 'status').length);
   });
 });

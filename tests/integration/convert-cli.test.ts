@@ -56,7 +56,20 @@ describe('comfydesk convert', () => {
   });
 
   test('--set changes parameters by id, typed by what they hold', async () => {
-    const result = await runCli(['convert', workflow(), '--object-info', RECORDED_OBJECT_INFO, '--set', 'prompt=a red fox, 35mm', '--set', 'steps=30', '--set', 'cfg=4.5', '--set', 'sampler=dpmpp_2m']);
+    const result = await runCli([
+      'convert',
+      workflow(),
+      '--object-info',
+      RECORDED_OBJECT_INFO,
+      '--set',
+      'prompt=a red fox, 35mm',
+      '--set',
+      'steps=30',
+      '--set',
+      'cfg=4.5',
+      '--set',
+      'sampler=dpmpp_2m',
+    ]);
     expect(result.code).toBe(0);
     const prompt = JSON.parse(result.stdout) as ApiPrompt;
     expect(prompt['6']!.inputs.text).toBe('a red fox, 35mm');
@@ -64,7 +77,16 @@ describe('comfydesk convert', () => {
   });
 
   test('--set with a value out of range, or a name that is not a parameter, fails with what is allowed', async () => {
-    const result = await runCli(['convert', workflow(), '--object-info', RECORDED_OBJECT_INFO, '--set', 'steps=0', '--set', 'colour=red']);
+    const result = await runCli([
+      'convert',
+      workflow(),
+      '--object-info',
+      RECORDED_OBJECT_INFO,
+      '--set',
+      'steps=0',
+      '--set',
+      'colour=red',
+    ]);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain('"Steps" must be at least 1 (got 0).');
@@ -77,27 +99,68 @@ describe('comfydesk convert', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^Prompt:\n {2}prompt +Prompt +"a cat"/);
     expect(text.stdout).toMatch(/\n {2}seed +Seed +42 +\(int, 0–9007199254740991, randomize\)/);
-    const json = await runCli(['convert', workflow(), '--object-info', RECORDED_OBJECT_INFO, '--params', '--json', '--set', 'steps=12']);
+    const json = await runCli([
+      'convert',
+      workflow(),
+      '--object-info',
+      RECORDED_OBJECT_INFO,
+      '--params',
+      '--json',
+      '--set',
+      'steps=12',
+    ]);
     const { parameters } = JSON.parse(json.stdout) as { parameters: Parameter[] };
-    expect(parameters.find((parameter) => parameter.id === 'steps')).toMatchObject({ value: 12, constraints: { type: 'INT', min: 1, max: 10000 } });
+    expect(parameters.find((parameter) => parameter.id === 'steps')).toMatchObject({
+      value: 12,
+      constraints: { type: 'INT', min: 1, max: 10000 },
+    });
   });
 
-  test('--json prints the prompt with the conversion\'s warnings as one document', async () => {
+  test("--json prints the prompt with the conversion's warnings as one document", async () => {
     const result = await runCli(['convert', workflow(), '--object-info', RECORDED_OBJECT_INFO, '--json']);
     expect(result.code).toBe(0);
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
-    expect(JSON.parse(result.stdout)).toMatchObject({ format: 'ui', prompt: { '9': { class_type: 'SaveImage' } }, warnings: [], missingNodeTypes: [] });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      format: 'ui',
+      prompt: { '9': { class_type: 'SaveImage' } },
+      warnings: [],
+      missingNodeTypes: [],
+    });
   });
 
   test('a workflow needing custom nodes the server lacks names them and exits 1', async () => {
-    const builder = textToImage(recordedObjectInfo()).node(60, 'FancyUpscale', { properties: { cnr_id: 'fancy-nodes' } });
-    const result = await runCli(['convert', jsonFile('custom.json', builder.workflow()), '--object-info', RECORDED_OBJECT_INFO]);
+    const builder = textToImage(recordedObjectInfo()).node(60, 'FancyUpscale', {
+      properties: { cnr_id: 'fancy-nodes' },
+    });
+    const result = await runCli([
+      'convert',
+      jsonFile('custom.json', builder.workflow()),
+      '--object-info',
+      RECORDED_OBJECT_INFO,
+    ]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('missing custom nodes: FancyUpscale (fancy-nodes)');
-    const json = await runCli(['convert', jsonFile('custom.json', builder.workflow()), '--object-info', RECORDED_OBJECT_INFO, '--json']);
-    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'missing_custom_nodes', details: { missingNodeTypes: [{ type: 'FancyUpscale', cnrId: 'fancy-nodes' }] } } });
+    const json = await runCli([
+      'convert',
+      jsonFile('custom.json', builder.workflow()),
+      '--object-info',
+      RECORDED_OBJECT_INFO,
+      '--json',
+    ]);
+    expect(JSON.parse(json.stderr)).toMatchObject({
+      error: {
+        code: 'missing_custom_nodes',
+        details: { missingNodeTypes: [{ type: 'FancyUpscale', cnrId: 'fancy-nodes' }] },
+      },
+    });
     // Listing parameters still works, with the missing nodes said on stderr.
-    const params = await runCli(['convert', jsonFile('custom.json', builder.workflow()), '--object-info', RECORDED_OBJECT_INFO, '--params']);
+    const params = await runCli([
+      'convert',
+      jsonFile('custom.json', builder.workflow()),
+      '--object-info',
+      RECORDED_OBJECT_INFO,
+      '--params',
+    ]);
     expect(params.code).toBe(0);
     expect(params.stdout).toContain('prompt');
     expect(params.stderr).toContain('warning: missing custom nodes: FancyUpscale (fancy-nodes)');
@@ -107,7 +170,14 @@ describe('comfydesk convert', () => {
     const none = await runCli(['convert', workflow()]);
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('pass --object-info FILE or --server URL');
-    const both = await runCli(['convert', workflow(), '--object-info', RECORDED_OBJECT_INFO, '--server', 'http://127.0.0.1:1']);
+    const both = await runCli([
+      'convert',
+      workflow(),
+      '--object-info',
+      RECORDED_OBJECT_INFO,
+      '--server',
+      'http://127.0.0.1:1',
+    ]);
     expect(both.code).toBe(2);
     const badUrl = await runCli(['convert', workflow(), '--server', 'not a url']);
     expect(badUrl.code).toBe(2);
@@ -115,10 +185,21 @@ describe('comfydesk convert', () => {
   });
 
   test('a file that is not JSON, or not a workflow, is refused with what to do', async () => {
-    const notJson = await runCli(['convert', jsonFile('broken.json', '{"nodes": ['), '--object-info', RECORDED_OBJECT_INFO]);
+    const notJson = await runCli([
+      'convert',
+      jsonFile('broken.json', '{"nodes": ['),
+      '--object-info',
+      RECORDED_OBJECT_INFO,
+    ]);
     expect(notJson.code).toBe(1);
     expect(notJson.stderr).toMatch(/broken\.json is not valid JSON .*Save it again from ComfyUI\./);
-    const notWorkflow = await runCli(['convert', jsonFile('other.json', { hello: 'world' }), '--object-info', RECORDED_OBJECT_INFO, '--json']);
+    const notWorkflow = await runCli([
+      'convert',
+      jsonFile('other.json', { hello: 'world' }),
+      '--object-info',
+      RECORDED_OBJECT_INFO,
+      '--json',
+    ]);
     expect(JSON.parse(notWorkflow.stderr)).toMatchObject({ error: { code: 'workflow_invalid' } });
   });
 });
@@ -128,7 +209,9 @@ describe('comfydesk convert --server', () => {
     const requested: string[] = [];
     const url = await serve((path, response) => {
       requested.push(path);
-      response.writeHead(path === '/api/object_info' ? 200 : 404, { 'content-type': 'application/json' }).end(path === '/api/object_info' ? objectInfoText : '{}');
+      response
+        .writeHead(path === '/api/object_info' ? 200 : 404, { 'content-type': 'application/json' })
+        .end(path === '/api/object_info' ? objectInfoText : '{}');
     });
     const file = workflow();
     const fromServer = await runCli(['convert', file, '--server', url]);
@@ -142,7 +225,9 @@ describe('comfydesk convert --server', () => {
     const requested: string[] = [];
     const url = await serve((path, response) => {
       requested.push(path);
-      response.writeHead(path === '/comfy/api/object_info' ? 200 : 404, { 'content-type': 'application/json' }).end(path === '/comfy/api/object_info' ? objectInfoText : 'not found');
+      response
+        .writeHead(path === '/comfy/api/object_info' ? 200 : 404, { 'content-type': 'application/json' })
+        .end(path === '/comfy/api/object_info' ? objectInfoText : 'not found');
     });
     const result = await runCli(['convert', workflow(), '--server', `${url}/comfy`, '--params', '--json']);
     expect(result.code).toBe(0);
@@ -156,17 +241,23 @@ describe('comfydesk convert --server', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     const result = await runCli(['convert', workflow(), '--server', url, '--json']);
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stderr)).toMatchObject({ error: { code: 'comfy_unreachable', message: `Connection refused on ${new URL(url).host} — is ComfyUI running?` } });
+    expect(JSON.parse(result.stderr)).toMatchObject({
+      error: { code: 'comfy_unreachable', message: `Connection refused on ${new URL(url).host} — is ComfyUI running?` },
+    });
   });
 
   test('something that answers but is not ComfyUI is told apart from an unreachable server', async () => {
-    const html = await serve((_path, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<html>router login</html>'));
+    const html = await serve((_path, response) =>
+      response.writeHead(200, { 'content-type': 'text/html' }).end('<html>router login</html>'),
+    );
     const htmlResult = await runCli(['convert', workflow(), '--server', html]);
     expect(htmlResult.code).toBe(1);
     expect(htmlResult.stderr).toContain('answered, but not like ComfyUI');
     const failing = await serve((_path, response) => response.writeHead(500, 'Internal Server Error').end());
     const failingResult = await runCli(['convert', workflow(), '--server', failing, '--json']);
-    expect(JSON.parse(failingResult.stderr)).toMatchObject({ error: { code: expect.stringMatching(/^comfy_/), message: expect.stringContaining('500') } });
+    expect(JSON.parse(failingResult.stderr)).toMatchObject({
+      error: { code: expect.stringMatching(/^comfy_/), message: expect.stringContaining('500') },
+    });
   });
 
   test('a server that never answers runs into --timeout', async () => {

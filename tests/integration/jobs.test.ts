@@ -7,13 +7,25 @@ import type { Core } from '../../src/main/core/create-core';
 import { startComfyServer, type ComfyTestServer } from '../support/comfy-server';
 import { startTestCore, waitFor } from '../support/core';
 
-const FAST_CONNECTIONS = { healthIntervalMs: 300, checkTimeoutMs: 1500, backoff: { initialDelayMs: 50, maxDelayMs: 300 } };
+const FAST_CONNECTIONS = {
+  healthIntervalMs: 300,
+  checkTimeoutMs: 1500,
+  backoff: { initialDelayMs: 50, maxDelayMs: 300 },
+};
 
 /** EmptyImage → PeerSlowSteps (a sampler stand-in that reports steps and previews) → SaveImage. */
 function peerWorkflow(steps = 5): Record<string, unknown> {
   return {
-    '1': { class_type: 'EmptyImage', inputs: { width: 64, height: 64, batch_size: 1, color: 16711680 }, _meta: { title: 'Canvas' } },
-    '2': { class_type: 'PeerSlowSteps', inputs: { image: ['1', 0], steps, step_ms: 30, preview: true }, _meta: { title: 'Slow sampler' } },
+    '1': {
+      class_type: 'EmptyImage',
+      inputs: { width: 64, height: 64, batch_size: 1, color: 16711680 },
+      _meta: { title: 'Canvas' },
+    },
+    '2': {
+      class_type: 'PeerSlowSteps',
+      inputs: { image: ['1', 0], steps, step_ms: 30, preview: true },
+      _meta: { title: 'Slow sampler' },
+    },
     '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'peer' }, _meta: { title: 'Save' } },
   };
 }
@@ -29,22 +41,37 @@ interface Harness {
 
 let harness: Harness | undefined;
 
-async function setup(workflows: Record<string, unknown> = { 'peer.json': peerWorkflow() }, comfyOptions: Parameters<typeof startComfyServer>[0] = {}): Promise<Harness> {
+async function setup(
+  workflows: Record<string, unknown> = { 'peer.json': peerWorkflow() },
+  comfyOptions: Parameters<typeof startComfyServer>[0] = {},
+): Promise<Harness> {
   const comfy = await startComfyServer(comfyOptions);
   const { tempDir } = await import('../support/core');
   const data = tempDir('comfydesk-jobs-');
   mkdirSync(join(data.path, 'workflows'), { recursive: true });
-  for (const [name, content] of Object.entries(workflows)) writeFileSync(join(data.path, 'workflows', name), JSON.stringify(content));
+  for (const [name, content] of Object.entries(workflows))
+    writeFileSync(join(data.path, 'workflows', name), JSON.stringify(content));
   const started = await startTestCore({
     dataDir: data.path,
-    settings: { connections: { profiles: [{ id: 'test', kind: 'url', name: 'Test ComfyUI', url: comfy.url }], activeId: 'test', alsoOnline: [] } },
+    settings: {
+      connections: {
+        profiles: [{ id: 'test', kind: 'url', name: 'Test ComfyUI', url: comfy.url }],
+        activeId: 'test',
+        alsoOnline: [],
+      },
+    },
     core: { connections: FAST_CONNECTIONS, jobs: { busyPollMs: 100, idlePollMs: 300, historyWaitMs: 2000 } },
   });
   const { core } = started;
   const events: Harness['events'] = [];
   core.events.onAny((name, payload) => events.push({ name, payload }));
-  await waitFor(() => core.connections.health('test').state === 'online' && core.connections.client('test')?.isSocketOpen, { timeoutMs: 8000, message: 'test server not online' });
-  await waitFor(() => core.library.records().length >= Object.keys(workflows).length, { message: 'workflows not scanned' });
+  await waitFor(
+    () => core.connections.health('test').state === 'online' && core.connections.client('test')?.isSocketOpen,
+    { timeoutMs: 8000, message: 'test server not online' },
+  );
+  await waitFor(() => core.library.records().length >= Object.keys(workflows).length, {
+    message: 'workflows not scanned',
+  });
   return {
     comfy,
     core,
@@ -72,19 +99,26 @@ function jobOf(core: Core, jobId: string): Job | undefined {
 }
 
 async function finished(core: Core, jobId: string, timeoutMs = 10_000): Promise<Job> {
-  return waitFor(() => {
-    const job = jobOf(core, jobId);
-    return job && ['succeeded', 'failed', 'cancelled', 'lost'].includes(job.status) ? job : undefined;
-  }, { timeoutMs, message: `job ${jobId} did not finish (${jobOf(core, jobId)?.status})` });
+  return waitFor(
+    () => {
+      const job = jobOf(core, jobId);
+      return job && ['succeeded', 'failed', 'cancelled', 'lost'].includes(job.status) ? job : undefined;
+    },
+    { timeoutMs, message: `job ${jobId} did not finish (${jobOf(core, jobId)?.status})` },
+  );
 }
 
 describe('generation against the ComfyUI protocol server', () => {
-  test('the form lists the workflow\'s parameters with the server\'s constraints', async () => {
+  test("the form lists the workflow's parameters with the server's constraints", async () => {
     harness = await setup();
     const form = await harness.core.router.call('generation.form', { workflowId: harness.workflowId('peer.json') });
     expect(form).toMatchObject({ serverId: 'test', format: 'api', missingNodeTypes: [] });
     const width = form.parameters.find((parameter) => parameter.kind === 'width');
-    expect(width).toMatchObject({ targets: [{ nodeId: '1', inputName: 'width' }], value: 64, constraints: { type: 'INT', min: 1 } });
+    expect(width).toMatchObject({
+      targets: [{ nodeId: '1', inputName: 'width' }],
+      value: 64,
+      constraints: { type: 'INT', min: 1 },
+    });
   });
 
   test('a full run: queued with our client id, progress is monotonic to 100, the current node is named by its title, previews arrive, and the output is saved', async () => {
@@ -101,16 +135,22 @@ describe('generation against the ComfyUI protocol server', () => {
     expect(readFileSync(saved).subarray(1, 4).toString()).toBe('PNG');
 
     // The server saw our socket's client id with the prompt.
-    const entry = comfy.history()[job.promptId!] as { prompt: [number, string, unknown, { client_id?: string; extra_pnginfo?: unknown }] };
+    const entry = comfy.history()[job.promptId!] as {
+      prompt: [number, string, unknown, { client_id?: string; extra_pnginfo?: unknown }];
+    };
     expect(entry.prompt[3].client_id).toBe(core.connections.client('test')!.clientId);
     expect(entry.prompt[3].extra_pnginfo).toBeDefined();
 
-    const progress = events.filter((event) => event.name === 'generation.progress').map((event) => (event.payload as EventMap['generation.progress']).progress);
+    const progress = events
+      .filter((event) => event.name === 'generation.progress')
+      .map((event) => (event.payload as EventMap['generation.progress']).progress);
     const percents = progress.map((item) => item.percent);
     expect(percents.length).toBeGreaterThan(3);
     expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(Math.max(...percents)).toBeLessThan(100);
-    expect(progress.some((item) => item.nodeTitle === 'Slow sampler' && item.step === 3 && item.steps === 5)).toBe(true);
+    expect(progress.some((item) => item.nodeTitle === 'Slow sampler' && item.step === 3 && item.steps === 5)).toBe(
+      true,
+    );
     expect(job.progress?.percent).toBe(100);
     expect(events.some((event) => event.name === 'generation.preview')).toBe(true);
     expect(events.filter((event) => event.name === 'generation.started')).toHaveLength(1);
@@ -122,10 +162,15 @@ describe('generation against the ComfyUI protocol server', () => {
     expect(core.history.durations(job.workflowId!, 'test')).toHaveLength(1);
   });
 
-  test('a validation error comes back with the node\'s title and ComfyUI\'s own message; nothing runs', async () => {
-    const broken = { '1': { class_type: 'LoadImage', inputs: { image: 'not-there.png' }, _meta: { title: 'My photo' } }, '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'x' } } };
+  test("a validation error comes back with the node's title and ComfyUI's own message; nothing runs", async () => {
+    const broken = {
+      '1': { class_type: 'LoadImage', inputs: { image: 'not-there.png' }, _meta: { title: 'My photo' } },
+      '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'x' } },
+    };
     harness = await setup({ 'broken.json': broken });
-    const { jobIds } = await harness.core.router.call('jobs.enqueue', { workflowId: harness.workflowId('broken.json') });
+    const { jobIds } = await harness.core.router.call('jobs.enqueue', {
+      workflowId: harness.workflowId('broken.json'),
+    });
     const job = await finished(harness.core, jobIds[0]!);
     expect(job.status).toBe('failed');
     expect(job.error).toMatchObject({ nodeId: '1', nodeTitle: 'My photo' });
@@ -134,7 +179,7 @@ describe('generation against the ComfyUI protocol server', () => {
     expect(Object.keys(harness.comfy.history())).toEqual([]);
   });
 
-  test('a node that raises fails the job with ComfyUI\'s exception, under the node\'s title', async () => {
+  test("a node that raises fails the job with ComfyUI's exception, under the node's title", async () => {
     harness = await setup();
     harness.comfy.injectFailure({ classType: 'PeerSlowSteps', kind: 'exception', message: 'CUDA out of memory' });
     const { jobIds } = await harness.core.router.call('jobs.enqueue', { workflowId: harness.workflowId('peer.json') });
@@ -147,9 +192,15 @@ describe('generation against the ComfyUI protocol server', () => {
   test('cancelling a running job interrupts it by prompt id; cancelling a held one drops it; the server queue is left empty', async () => {
     harness = await setup({ 'peer.json': peerWorkflow(200) });
     const { core, comfy } = harness;
-    const { jobIds } = await core.router.call('jobs.enqueue', { workflowId: harness.workflowId('peer.json'), count: 2, seedMode: 'fixed' });
+    const { jobIds } = await core.router.call('jobs.enqueue', {
+      workflowId: harness.workflowId('peer.json'),
+      count: 2,
+      seedMode: 'fixed',
+    });
     const [first, second] = jobIds as [string, string];
-    await waitFor(() => jobOf(core, first)?.status === 'running' && (jobOf(core, first)?.progress?.step ?? 0) >= 1, { message: 'first job never ran' });
+    await waitFor(() => jobOf(core, first)?.status === 'running' && (jobOf(core, first)?.progress?.step ?? 0) >= 1, {
+      message: 'first job never ran',
+    });
     expect(jobOf(core, second)?.status).toBe('held');
     await core.router.call('jobs.cancel', { jobId: second });
     expect(jobOf(core, second)?.status).toBe('cancelled');
@@ -157,17 +208,25 @@ describe('generation against the ComfyUI protocol server', () => {
     expect((await finished(core, first)).status).toBe('cancelled');
     await comfy.waitForIdle();
     expect(comfy.queue()).toEqual({ running: [], pending: [] });
-    const last = (comfy.history()[jobOf(core, first)!.promptId!] as { status: { messages: Array<[string]> } }).status.messages.at(-1)![0];
+    const last = (
+      comfy.history()[jobOf(core, first)!.promptId!] as { status: { messages: Array<[string]> } }
+    ).status.messages.at(-1)![0];
     expect(last).toBe('execution_interrupted');
   });
 
-  test('cancelling a job pending on the server removes it from the server\'s queue', async () => {
+  test("cancelling a job pending on the server removes it from the server's queue", async () => {
     harness = await setup({ 'peer.json': peerWorkflow(200) });
     const { core, comfy } = harness;
     core.settings.update({ generation: { maxInFlightPerServer: 2 } });
-    const { jobIds } = await core.router.call('jobs.enqueue', { workflowId: harness.workflowId('peer.json'), count: 2, seedMode: 'fixed' });
+    const { jobIds } = await core.router.call('jobs.enqueue', {
+      workflowId: harness.workflowId('peer.json'),
+      count: 2,
+      seedMode: 'fixed',
+    });
     const [first, second] = jobIds as [string, string];
-    await waitFor(() => jobOf(core, second)?.status === 'queued' && comfy.queue().pending.length === 1, { message: 'second job not pending' });
+    await waitFor(() => jobOf(core, second)?.status === 'queued' && comfy.queue().pending.length === 1, {
+      message: 'second job not pending',
+    });
     await core.router.call('jobs.cancel', { jobId: second });
     expect(jobOf(core, second)?.status).toBe('cancelled');
     expect(comfy.queue().pending).toEqual([]);
@@ -179,10 +238,18 @@ describe('generation against the ComfyUI protocol server', () => {
     harness = await setup();
     const { core } = harness;
     core.jobs.setPaused(true);
-    const { jobIds } = await core.router.call('jobs.enqueue', { workflowId: harness.workflowId('peer.json'), count: 3, seedMode: 'increment' });
+    const { jobIds } = await core.router.call('jobs.enqueue', {
+      workflowId: harness.workflowId('peer.json'),
+      count: 3,
+      seedMode: 'increment',
+    });
     expect(jobIds.map((id) => jobOf(core, id)?.status)).toEqual(['held', 'held', 'held']);
     await core.router.call('jobs.move', { jobId: jobIds[2]!, toIndex: 0 });
-    expect((await core.router.call('jobs.list', {})).jobs.map((job) => job.id)).toEqual([jobIds[2], jobIds[0], jobIds[1]]);
+    expect((await core.router.call('jobs.list', {})).jobs.map((job) => job.id)).toEqual([
+      jobIds[2],
+      jobIds[0],
+      jobIds[1],
+    ]);
     const startOrder: string[] = [];
     core.events.on('generation.started', ({ jobId }) => startOrder.push(jobId));
     await core.router.call('jobs.setPaused', { paused: false });
@@ -193,12 +260,18 @@ describe('generation against the ComfyUI protocol server', () => {
   test('jobs queued by other clients appear, marked as foreign, and disappear when done', async () => {
     harness = await setup({ 'peer.json': peerWorkflow(40) });
     const { core, comfy } = harness;
-    const response = await fetch(`${comfy.url}/prompt`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: peerWorkflow(40), client_id: 'someone-else' }) });
+    const response = await fetch(`${comfy.url}/prompt`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ prompt: peerWorkflow(40), client_id: 'someone-else' }),
+    });
     const { prompt_id: promptId } = (await response.json()) as { prompt_id: string };
     const foreign = await waitFor(() => core.jobs.snapshot().jobs.find((job) => job.promptId === promptId));
     expect(foreign).toMatchObject({ origin: 'foreign', serverId: 'test' });
     await comfy.waitForIdle();
-    await waitFor(() => !core.jobs.snapshot().jobs.some((job) => job.promptId === promptId), { message: 'foreign job still listed' });
+    await waitFor(() => !core.jobs.snapshot().jobs.some((job) => job.promptId === promptId), {
+      message: 'foreign job still listed',
+    });
   });
 
   test('when the socket drops mid-run, the REST poll and reconnect still finish the job with its outputs', async () => {
@@ -214,7 +287,10 @@ describe('generation against the ComfyUI protocol server', () => {
   test('a server restart mid-run loses the job, says why, keeps its parameters, and Retry runs it again', async () => {
     harness = await setup({ 'peer.json': peerWorkflow(200) });
     const { core, comfy } = harness;
-    const { jobIds } = await core.router.call('jobs.enqueue', { workflowId: harness.workflowId('peer.json'), values: {} });
+    const { jobIds } = await core.router.call('jobs.enqueue', {
+      workflowId: harness.workflowId('peer.json'),
+      values: {},
+    });
     await waitFor(() => jobOf(core, jobIds[0]!)?.status === 'running');
     await comfy.restart();
     const lost = await finished(core, jobIds[0]!);
@@ -231,17 +307,26 @@ describe('generation against the ComfyUI protocol server', () => {
   test('100 queued jobs: held in order, released one at a time, all finish', async () => {
     harness = await setup({ 'peer.json': peerWorkflow(1) }, { stepMs: 0 });
     const { core, comfy } = harness;
-    const { jobIds } = await core.router.call('jobs.enqueue', { workflowId: harness.workflowId('peer.json'), count: 100, seedMode: 'increment' });
+    const { jobIds } = await core.router.call('jobs.enqueue', {
+      workflowId: harness.workflowId('peer.json'),
+      count: 100,
+      seedMode: 'increment',
+    });
     expect(jobIds).toHaveLength(100);
     let maxOnServer = 0;
-    const watcher = setInterval(() => (maxOnServer = Math.max(maxOnServer, comfy.queue().running.length + comfy.queue().pending.length)), 5);
+    const watcher = setInterval(
+      () => (maxOnServer = Math.max(maxOnServer, comfy.queue().running.length + comfy.queue().pending.length)),
+      5,
+    );
     try {
       for (const id of jobIds) expect((await finished(core, id, 60_000)).status).toBe('succeeded');
     } finally {
       clearInterval(watcher);
     }
     expect(maxOnServer).toBeLessThanOrEqual(1);
-    expect((await core.router.call('history.list', { limit: 200 })).jobs.filter((job) => job.status === 'succeeded')).toHaveLength(100);
+    expect(
+      (await core.router.call('history.list', { limit: 200 })).jobs.filter((job) => job.status === 'succeeded'),
+    ).toHaveLength(100);
   }, 90_000);
 
   test('history: search by prompt words, delete with files', async () => {
@@ -254,7 +339,9 @@ describe('generation against the ComfyUI protocol server', () => {
     await core.router.call('history.delete', { jobId: job.id, deleteFiles: true });
     expect(existsSync(file)).toBe(false);
     expect((await core.router.call('history.list', {})).jobs).toEqual([]);
-    await expect(core.router.call('history.get', { jobId: job.id })).rejects.toMatchObject({ error: { code: 'job_not_found' } });
+    await expect(core.router.call('history.get', { jobId: job.id })).rejects.toMatchObject({
+      error: { code: 'job_not_found' },
+    });
   });
 
   test('unfinished jobs survive a restart of ComfyDesk: held ones wait again, a run that finished meanwhile is picked up from the server', async () => {
@@ -264,11 +351,20 @@ describe('generation against the ComfyUI protocol server', () => {
     mkdirSync(join(dataDir, 'workflows'), { recursive: true });
     writeFileSync(join(dataDir, 'workflows', 'peer.json'), JSON.stringify(peerWorkflow(30)));
     const restartedComfy = await startComfyServer();
-    const settings = { connections: { profiles: [{ id: 'test', kind: 'url', name: 'Test ComfyUI', url: restartedComfy.url }], activeId: 'test', alsoOnline: [] } };
+    const settings = {
+      connections: {
+        profiles: [{ id: 'test', kind: 'url', name: 'Test ComfyUI', url: restartedComfy.url }],
+        activeId: 'test',
+        alsoOnline: [],
+      },
+    };
     const options = { connections: FAST_CONNECTIONS, jobs: { busyPollMs: 100, idlePollMs: 300, historyWaitMs: 2000 } };
     // First run of ComfyDesk: one job sent (running), one held behind it; then ComfyDesk quits.
     const first = await startTestCore({ dataDir, settings, core: options });
-    await waitFor(() => first.core.connections.client('test')?.isSocketOpen && first.core.library.records().length > 0, { timeoutMs: 8000 });
+    await waitFor(
+      () => first.core.connections.client('test')?.isSocketOpen && first.core.library.records().length > 0,
+      { timeoutMs: 8000 },
+    );
     const workflowId = first.core.library.records().find((record) => record.path === 'peer.json')!.id;
     const { jobIds } = await first.core.router.call('jobs.enqueue', { workflowId, count: 2, seedMode: 'fixed' });
     await waitFor(() => jobOf(first.core, jobIds[0]!)?.status === 'running');

@@ -63,9 +63,22 @@ function countingRead(): { read: ReadWorkflow; counts: Map<string, number> } {
   };
 }
 
-async function startLibrary(options: { roots?: string[]; dataDir?: string; overrides?: Partial<LibraryServiceDeps>; includeAppFolder?: boolean } = {}) {
+async function startLibrary(
+  options: {
+    roots?: string[];
+    dataDir?: string;
+    overrides?: Partial<LibraryServiceDeps>;
+    includeAppFolder?: boolean;
+  } = {},
+) {
   const dataDir = options.dataDir ?? folder();
-  const settings = new SettingsService({ store: new MemorySettingsStore({ library: { includeAppFolder: options.includeAppFolder ?? false, folders: options.roots ?? [] } }), notices: new NoticeCenter(), log: silentLogger });
+  const settings = new SettingsService({
+    store: new MemorySettingsStore({
+      library: { includeAppFolder: options.includeAppFolder ?? false, folders: options.roots ?? [] },
+    }),
+    notices: new NoticeCenter(),
+    log: silentLogger,
+  });
   await settings.start();
   const library = new LibraryService({
     settings,
@@ -86,7 +99,11 @@ async function startLibrary(options: { roots?: string[]; dataDir?: string; overr
   return { library, settings, deltas, roots, dataDir };
 }
 
-const names = (library: LibraryService) => library.records().map((record) => record.path).sort();
+const names = (library: LibraryService) =>
+  library
+    .records()
+    .map((record) => record.path)
+    .sort();
 
 describe('the library watches its folders', () => {
   test('added, changed, deleted and renamed files and new sub folders reach the index and the events within a second', async () => {
@@ -100,7 +117,9 @@ describe('the library watches its folders', () => {
     await seen(() => deltas.some((delta) => delta.upserted.some((card) => card.path === 'added.json')));
 
     writeFileSync(join(root, 'added.json'), json(textToImageUi('changed.safetensors')));
-    await seen(() => library.records().find((record) => record.path === 'added.json')?.models[0]?.name === 'changed.safetensors');
+    await seen(
+      () => library.records().find((record) => record.path === 'added.json')?.models[0]?.name === 'changed.safetensors',
+    );
 
     const startId = library.records().find((record) => record.path === 'start.json')!.id;
     rmSync(join(root, 'start.json'));
@@ -111,7 +130,9 @@ describe('the library watches its folders', () => {
 
     mkdirSync(join(root, 'Video', 'Wan'), { recursive: true });
     writeFileSync(join(root, 'Video', 'Wan', 'new.json'), json(textToImageUi()));
-    await seen(() => library.records().some((record) => record.path === 'Video/Wan/new.json' && record.category === 'Video'));
+    await seen(() =>
+      library.records().some((record) => record.path === 'Video/Wan/new.json' && record.category === 'Video'),
+    );
 
     renameSync(join(root, 'Video'), join(root, 'Clips'));
     await seen(() => names(library).join() === 'Clips/Wan/new.json,renamed.json');
@@ -150,7 +171,9 @@ describe('the library watches its folders', () => {
     writeFileSync(join(root, 'flow.png'), Buffer.from('89504e470d0a1a0a', 'hex'));
     await waitFor(() => library.records()[0]?.thumbnail === 'flow.png');
     expect(names(library)).toEqual(['flow.json']);
-    expect(await library.thumbnail(library.records()[0]!.id)).toBe(`data:image/png;base64,${Buffer.from('89504e470d0a1a0a', 'hex').toString('base64')}`);
+    expect(await library.thumbnail(library.records()[0]!.id)).toBe(
+      `data:image/png;base64,${Buffer.from('89504e470d0a1a0a', 'hex').toString('base64')}`,
+    );
   });
 
   test('a second start shows the saved index at once and reads only what changed', async () => {
@@ -167,7 +190,9 @@ describe('the library watches its folders', () => {
     await second.library.ready();
     expect(counts.get('a.json')).toBeUndefined();
     expect(counts.get('b.json')).toBe(1);
-    expect(second.library.records().find((record) => record.path === 'b.json')?.models[0]?.name).toBe('edited.safetensors');
+    expect(second.library.records().find((record) => record.path === 'b.json')?.models[0]?.name).toBe(
+      'edited.safetensors',
+    );
   });
 });
 
@@ -176,12 +201,17 @@ describe('library roots', () => {
     const root = folder({ 'one.json': json(textToImageUi()) });
     const { library, settings, roots } = await startLibrary();
     await expect(library.addRoot('relative/path')).rejects.toMatchObject({ code: 'workflow_root_invalid' });
-    await expect(library.addRoot(join(root, 'nope'))).rejects.toMatchObject({ code: 'workflow_root_invalid', userMessage: expect.stringContaining('does not exist') });
+    await expect(library.addRoot(join(root, 'nope'))).rejects.toMatchObject({
+      code: 'workflow_root_invalid',
+      userMessage: expect.stringContaining('does not exist'),
+    });
     await library.addRoot(root);
     expect(settings.get().library.folders).toEqual([root]);
     await library.ready();
     expect(names(library)).toEqual(['one.json']);
-    expect(roots.at(-1)).toEqual([{ path: root, source: 'settings', state: 'watching', workflowCount: 1, errorCount: 0, message: null }]);
+    expect(roots.at(-1)).toEqual([
+      { path: root, source: 'settings', state: 'watching', workflowCount: 1, errorCount: 0, message: null },
+    ]);
     library.removeRoot(root);
     expect(settings.get().library.folders).toEqual([]);
     expect(library.records()).toEqual([]);
@@ -191,15 +221,27 @@ describe('library roots', () => {
     const gone = join(folder(), 'unplugged-drive');
     const { library } = await startLibrary({ roots: [gone] });
     await library.ready();
-    expect(library.roots()).toEqual([expect.objectContaining({ path: gone, state: 'missing', message: expect.stringContaining('does not exist') })]);
+    expect(library.roots()).toEqual([
+      expect.objectContaining({ path: gone, state: 'missing', message: expect.stringContaining('does not exist') }),
+    ]);
   });
 
   test('a new app folder is seeded with the sample workflows once; deleted samples stay deleted', async () => {
     const dataDir = folder();
     const first = await startLibrary({ dataDir, includeAppFolder: true, overrides: { samples: SAMPLE_WORKFLOWS } });
     await first.library.ready();
-    expect(first.library.records().map((record) => record.name).sort()).toEqual(['Image to image (SD 1.5)', 'Text to image (SD 1.5)', 'Upscale 4× (Real-ESRGAN)']);
-    expect(first.library.records().map((record) => record.type).sort()).toEqual(['i2i', 't2i', 'upscale']);
+    expect(
+      first.library
+        .records()
+        .map((record) => record.name)
+        .sort(),
+    ).toEqual(['Image to image (SD 1.5)', 'Text to image (SD 1.5)', 'Upscale 4× (Real-ESRGAN)']);
+    expect(
+      first.library
+        .records()
+        .map((record) => record.type)
+        .sort(),
+    ).toEqual(['i2i', 't2i', 'upscale']);
     await first.library.stop();
     rmSync(join(dataDir, 'workflows', 'Getting started'), { recursive: true });
     const second = await startLibrary({ dataDir, includeAppFolder: true, overrides: { samples: SAMPLE_WORKFLOWS } });
@@ -214,7 +256,12 @@ describe('compatibility with the connected server', () => {
     json(
       uiWorkflow([
         uiNode({ id: 1, type: 'CheckpointLoaderSimple', widgets: ['sd15.safetensors'] }),
-        uiNode({ id: 2, type: 'LoraLoader', widgets: ['style.safetensors', 1, 1], models: [{ name: 'style.safetensors', url: 'URL', directory: 'loras' }] }),
+        uiNode({
+          id: 2,
+          type: 'LoraLoader',
+          widgets: ['style.safetensors', 1, 1],
+          models: [{ name: 'style.safetensors', url: 'URL', directory: 'loras' }],
+        }),
         uiNode({ id: 3, type: 'SaveImage' }),
       ]),
     );
@@ -226,10 +273,21 @@ describe('compatibility with the connected server', () => {
     await library.ready();
     expect(library.snapshot().items[0]!.compat.status).toBe('not_connected');
 
-    inventory.set({ serverId: 'pod', nodeTypes: ['CheckpointLoaderSimple', 'LoraLoader', 'SaveImage'], models: { checkpoints: ['sd15.safetensors'], loras: [] }, fetchedAt: 1 });
+    inventory.set({
+      serverId: 'pod',
+      nodeTypes: ['CheckpointLoaderSimple', 'LoraLoader', 'SaveImage'],
+      models: { checkpoints: ['sd15.safetensors'], loras: [] },
+      fetchedAt: 1,
+    });
     await waitFor(() => deltas.at(-1)?.upserted[0]?.compat.status === 'missing');
-    expect(library.snapshot()).toMatchObject({ serverId: 'pod', items: [{ compat: { missing: [{ name: 'style.safetensors', folder: 'loras', url: 'URL' }] } }] });
-    expect(library.search({ text: '', categories: [], inputTypes: [], outputTypes: [], statuses: ['missing'], types: [] }).ids).toHaveLength(1);
+    expect(library.snapshot()).toMatchObject({
+      serverId: 'pod',
+      items: [{ compat: { missing: [{ name: 'style.safetensors', folder: 'loras', url: 'URL' }] } }],
+    });
+    expect(
+      library.search({ text: '', categories: [], inputTypes: [], outputTypes: [], statuses: ['missing'], types: [] })
+        .ids,
+    ).toHaveLength(1);
 
     inventory.set(undefined);
     await waitFor(() => deltas.at(-1)?.upserted[0]?.compat.status === 'not_connected');
@@ -245,8 +303,16 @@ describe('compatibility with the connected server', () => {
     const port = (server.address() as { port: number }).port;
     const root = folder({ 'flow.json': loraFlow().replace('"URL"', `"http://127.0.0.1:${port}/style.safetensors"`) });
     const inventory = new FakeInventory();
-    inventory.value = { serverId: 'pod', nodeTypes: ['CheckpointLoaderSimple', 'LoraLoader', 'SaveImage'], models: { checkpoints: ['sd15.safetensors'], loras: [] }, fetchedAt: 1 };
-    const { library } = await startLibrary({ roots: [root], overrides: { inventory, fetchModelSize: headSizeFetcher() } });
+    inventory.value = {
+      serverId: 'pod',
+      nodeTypes: ['CheckpointLoaderSimple', 'LoraLoader', 'SaveImage'],
+      models: { checkpoints: ['sd15.safetensors'], loras: [] },
+      fetchedAt: 1,
+    };
+    const { library } = await startLibrary({
+      roots: [root],
+      overrides: { inventory, fetchModelSize: headSizeFetcher() },
+    });
     await library.ready();
     await waitFor(() => library.snapshot().items[0]?.compat.missingSizeBytes === 123456789);
     expect(library.snapshot().items[0]!.compat).toMatchObject({ status: 'missing', isMissingSizeComplete: true });
@@ -256,7 +322,14 @@ describe('compatibility with the connected server', () => {
 describe('the library through the contract', () => {
   test('list, search, details, intent, thumbnail and reveal answer through the router', async () => {
     const dataDir = folder();
-    const extra = folder({ 'Video/fox.json': json(uiWorkflow([uiNode({ id: 1, type: 'CLIPTextEncode' }), uiNode({ id: 2, type: 'SaveVideo' })], { extra: { info: { name: 'Fox clip' } } })), 'broken.json': '{"nodes": [' });
+    const extra = folder({
+      'Video/fox.json': json(
+        uiWorkflow([uiNode({ id: 1, type: 'CLIPTextEncode' }), uiNode({ id: 2, type: 'SaveVideo' })], {
+          extra: { info: { name: 'Fox clip' } },
+        }),
+      ),
+      'broken.json': '{"nodes": [',
+    });
     const revealed: string[] = [];
     const core = await createCore({
       mode: 'serve',
@@ -269,23 +342,41 @@ describe('the library through the contract', () => {
     cleanups.push(() => core.stop());
     await core.library.ready();
     const list = await core.router.call('workflows.list', {});
-    expect(list.items.map((item) => item.name).sort()).toEqual(['Broken', 'Fox clip', 'Image to image (SD 1.5)', 'Text to image (SD 1.5)', 'Upscale 4× (Real-ESRGAN)']);
+    expect(list.items.map((item) => item.name).sort()).toEqual([
+      'Broken',
+      'Fox clip',
+      'Image to image (SD 1.5)',
+      'Text to image (SD 1.5)',
+      'Upscale 4× (Real-ESRGAN)',
+    ]);
     const broken = list.items.find((item) => item.name === 'Broken')!;
     expect(broken).toMatchObject({ error: { code: 'truncated' }, compat: { status: 'invalid' } });
 
     const found = await core.router.call('workflows.search', { text: 'fox' });
     expect(found.ids).toHaveLength(1);
     const details = await core.router.call('workflows.get', { id: found.ids[0]! });
-    expect(details).toMatchObject({ name: 'Fox clip', filePath: join(extra, 'Video', 'fox.json'), nodes: [{ type: 'CLIPTextEncode', isKnown: null }, { type: 'SaveVideo', isKnown: null }] });
+    expect(details).toMatchObject({
+      name: 'Fox clip',
+      filePath: join(extra, 'Video', 'fox.json'),
+      nodes: [
+        { type: 'CLIPTextEncode', isKnown: null },
+        { type: 'SaveVideo', isKnown: null },
+      ],
+    });
 
     const intent = await core.router.call('intent.match', { text: 'upscale this photo' });
     expect(intent.intent?.type).toBe('upscale');
     expect(intent.ids).toHaveLength(1);
 
     expect(await core.router.call('workflows.thumbnail', { id: found.ids[0]! })).toEqual({ dataUrl: null });
-    expect(await core.router.call('workflows.reveal', { id: found.ids[0]! })).toEqual({ isRevealed: true, path: join(extra, 'Video', 'fox.json') });
+    expect(await core.router.call('workflows.reveal', { id: found.ids[0]! })).toEqual({
+      isRevealed: true,
+      path: join(extra, 'Video', 'fox.json'),
+    });
     expect(revealed).toEqual([join(extra, 'Video', 'fox.json')]);
-    await expect(core.router.call('workflows.get', { id: 'gone' })).rejects.toMatchObject({ error: { code: 'workflow_not_found' } });
+    await expect(core.router.call('workflows.get', { id: 'gone' })).rejects.toMatchObject({
+      error: { code: 'workflow_not_found' },
+    });
 
     const roots = await core.router.call('workflows.roots', {});
     expect(roots.map((root) => root.source)).toEqual(['app', 'session']);

@@ -33,13 +33,23 @@ describe('comfydesk enhance', () => {
     const dir = dataDir();
     const model = join(dir, 'tiny.gguf');
     writeTinyGguf(model);
-    const result = await runCli(['enhance', 'a red fox in the snow', '--model', model, '--style', 'cinematic', '--json', '--data-dir', dir], { timeoutMs: 60_000 });
+    const result = await runCli(
+      ['enhance', 'a red fox in the snow', '--model', model, '--style', 'cinematic', '--json', '--data-dir', dir],
+      { timeoutMs: 60_000 },
+    );
     expect(result.code).toBe(0);
     const output = lines(result.stdout);
     expect(output.length).toBeGreaterThan(2);
     expect(output.slice(0, -1).every((line) => line.type === 'token' && typeof line.text === 'string')).toBe(true);
     const last = output.at(-1)!;
-    expect(last).toMatchObject({ type: 'result', style: 'cinematic', original: 'a red fox in the snow', model, isSubjectKept: false, missingWords: ['red', 'fox', 'snow'] });
+    expect(last).toMatchObject({
+      type: 'result',
+      style: 'cinematic',
+      original: 'a red fox in the snow',
+      model,
+      isSubjectKept: false,
+      missingWords: ['red', 'fox', 'snow'],
+    });
     // The subject was lost, so the prompt to use is the original.
     expect(last.prompt).toBe('a red fox in the snow');
   });
@@ -48,10 +58,15 @@ describe('comfydesk enhance', () => {
     const dir = dataDir();
     writeTinyGguf(join(dir, 'tiny.gguf'));
     // A relative path is taken from where the command runs.
-    const result = await runCli(['enhance', 'a red fox', '--model', join(dir, 'tiny.gguf').replace(`${process.cwd()}/`, ''), '--data-dir', dir], { timeoutMs: 60_000 });
+    const result = await runCli(
+      ['enhance', 'a red fox', '--model', join(dir, 'tiny.gguf').replace(`${process.cwd()}/`, ''), '--data-dir', dir],
+      { timeoutMs: 60_000 },
+    );
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('a red fox\n');
-    expect(result.stderr).toContain('the enhanced prompt lost "red", "fox", so your original prompt is kept. The model suggested:');
+    expect(result.stderr).toContain(
+      'the enhanced prompt lost "red", "fox", so your original prompt is kept. The model suggested:',
+    );
   });
 
   test('a model that is not installed fails with exit 1 and says how to get it', async () => {
@@ -65,9 +80,13 @@ describe('comfydesk enhance', () => {
     const dir = dataDir();
     const bad = join(dir, 'bad.gguf');
     writeTinyGguf(bad, { omitKeys: ['llama.attention.head_count'] });
-    const result = await runCli(['enhance', 'a red fox', '--model', bad, '--json', '--data-dir', dir], { timeoutMs: 60_000 });
+    const result = await runCli(['enhance', 'a red fox', '--model', bad, '--json', '--data-dir', dir], {
+      timeoutMs: 60_000,
+    });
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stderr.trim().split('\n').at(-1)!)).toMatchObject({ error: { code: 'llm_model_invalid', message: expect.stringContaining('lacks llama.attention.head_count') } });
+    expect(JSON.parse(result.stderr.trim().split('\n').at(-1)!)).toMatchObject({
+      error: { code: 'llm_model_invalid', message: expect.stringContaining('lacks llama.attention.head_count') },
+    });
   });
 
   test('an unknown style is a usage error', async () => {
@@ -99,11 +118,16 @@ describe('comfydesk llm', () => {
     server.serve(path, randomBytes(256 * 1024));
     await server.start();
     const dir = dataDir();
-    const result = await runCli(['llm', 'download', entry.id, '--json', '--data-dir', dir], { env: { HF_ENDPOINT: `http://127.0.0.1:${server.port}` }, timeoutMs: 30_000 });
+    const result = await runCli(['llm', 'download', entry.id, '--json', '--data-dir', dir], {
+      env: { HF_ENDPOINT: `http://127.0.0.1:${server.port}` },
+      timeoutMs: 30_000,
+    });
     expect(server.requests.map((request) => request.path)).toEqual([path]);
     expect(result.code).toBe(1);
     expect(lines(result.stdout).every((line) => line.type === 'progress')).toBe(true);
-    expect(JSON.parse(result.stderr.trim().split('\n').at(-1)!)).toMatchObject({ error: { code: 'llm_checksum_mismatch' } });
+    expect(JSON.parse(result.stderr.trim().split('\n').at(-1)!)).toMatchObject({
+      error: { code: 'llm_checksum_mismatch' },
+    });
     const modelsDir = join(dir, 'models', 'llm');
     expect(existsSync(join(modelsDir, entry.fileName))).toBe(false);
     expect(existsSync(join(modelsDir, `${entry.fileName}.part`))).toBe(false);
@@ -123,7 +147,11 @@ describe('comfydesk llm', () => {
     const size = writeTinyGguf(join(modelsDir, entry.fileName));
     const result = await runCli(['llm', 'download', entry.id, '--json', '--data-dir', dir]);
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ type: 'done', alreadyInstalled: true, path: join(modelsDir, entry.fileName) });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      type: 'done',
+      alreadyInstalled: true,
+      path: join(modelsDir, entry.fileName),
+    });
     expect(statSync(join(modelsDir, entry.fileName)).size).toBe(size);
   });
 });

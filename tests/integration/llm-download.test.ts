@@ -65,11 +65,18 @@ describe('FileDownloader against a local server with Range support', () => {
   test('when the server drops the connection mid-transfer, the download resumes with a Range request', async () => {
     server.behaviour.dropAfterBytes = 1024 * 1024;
     server.behaviour.dropCount = 2;
-    const result = await downloader().download({ url: server.url(PATH), destination: destination(), sha256: sha256(CONTENT), signal: new AbortController().signal });
+    const result = await downloader().download({
+      url: server.url(PATH),
+      destination: destination(),
+      sha256: sha256(CONTENT),
+      signal: new AbortController().signal,
+    });
     expect(result.sha256).toBe(sha256(CONTENT));
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     // Each retry asks for the rest from what arrived (bytes in flight when the socket died are lost, so up to the drop point).
-    const offsets = server.requests.map((request) => (request.range ? Number(/^bytes=(\d+)-$/.exec(request.range)![1]) : 0));
+    const offsets = server.requests.map((request) =>
+      request.range ? Number(/^bytes=(\d+)-$/.exec(request.range)![1]) : 0,
+    );
     expect(offsets).toHaveLength(3);
     expect(offsets[0]).toBe(0);
     expect(offsets[1]).toBeGreaterThan(0);
@@ -96,7 +103,12 @@ describe('FileDownloader against a local server with Range support', () => {
     expect(partial.length).toBeGreaterThan(512 * 1024);
 
     server.behaviour.chunkDelayMs = 0;
-    await downloader().download({ url: server.url(PATH), destination: destination(), sha256: sha256(CONTENT), signal: new AbortController().signal });
+    await downloader().download({
+      url: server.url(PATH),
+      destination: destination(),
+      sha256: sha256(CONTENT),
+      signal: new AbortController().signal,
+    });
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     expect(server.requests.at(-1)!.range).toBe(`bytes=${partial.length}-`);
   });
@@ -104,7 +116,12 @@ describe('FileDownloader against a local server with Range support', () => {
   test('a server that ignores Range sends the whole file again, and the result is still exact', async () => {
     server.behaviour.dropAfterBytes = 700_000;
     server.behaviour.supportsRange = false;
-    await downloader().download({ url: server.url(PATH), destination: destination(), sha256: sha256(CONTENT), signal: new AbortController().signal });
+    await downloader().download({
+      url: server.url(PATH),
+      destination: destination(),
+      sha256: sha256(CONTENT),
+      signal: new AbortController().signal,
+    });
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     expect(server.requests.length).toBe(2);
   });
@@ -122,13 +139,26 @@ describe('FileDownloader against a local server with Range support', () => {
         }
         return 1;
       },
-    }).download({ url: server.url(PATH), destination: destination(), sha256: sha256(changed), signal: new AbortController().signal });
+    }).download({
+      url: server.url(PATH),
+      destination: destination(),
+      sha256: sha256(changed),
+      signal: new AbortController().signal,
+    });
     expect(readFileSync(destination()).equals(changed)).toBe(true);
   });
 
   test('a checksum mismatch is rejected: no model file and no partial file are left', async () => {
-    const failure = downloader().download({ url: server.url(PATH), destination: destination(), sha256: 'ab'.repeat(32), signal: new AbortController().signal });
-    await expect(failure).rejects.toMatchObject({ code: 'llm_checksum_mismatch', userMessage: expect.stringContaining('does not match its published checksum') });
+    const failure = downloader().download({
+      url: server.url(PATH),
+      destination: destination(),
+      sha256: 'ab'.repeat(32),
+      signal: new AbortController().signal,
+    });
+    await expect(failure).rejects.toMatchObject({
+      code: 'llm_checksum_mismatch',
+      userMessage: expect.stringContaining('does not match its published checksum'),
+    });
     expect(readdirSync(join(dir.path, 'models'))).toEqual([]);
   });
 
@@ -139,44 +169,86 @@ describe('FileDownloader against a local server with Range support', () => {
       sizeBytes: 2_000_000_000,
       signal: new AbortController().signal,
     });
-    await expect(failure).rejects.toMatchObject({ code: 'disk_full', userMessage: expect.stringMatching(/needs 1\.9 GB .* has 10 MB free/) });
+    await expect(failure).rejects.toMatchObject({
+      code: 'disk_full',
+      userMessage: expect.stringMatching(/needs 1\.9 GB .* has 10 MB free/),
+    });
     expect(server.requests).toEqual([]);
   });
 
   test('a disk that fills up during the download is reported and the partial file is removed', async () => {
     // /dev/full accepts the open and fails every write with ENOSPC, as a full disk does.
-    const failure = downloader({ openForAppend: () => open('/dev/full', 'a') }).download({ url: server.url(PATH), destination: destination(), signal: new AbortController().signal });
-    await expect(failure).rejects.toMatchObject({ code: 'disk_full', userMessage: expect.stringContaining('The disk filled up') });
+    const failure = downloader({ openForAppend: () => open('/dev/full', 'a') }).download({
+      url: server.url(PATH),
+      destination: destination(),
+      signal: new AbortController().signal,
+    });
+    await expect(failure).rejects.toMatchObject({
+      code: 'disk_full',
+      userMessage: expect.stringContaining('The disk filled up'),
+    });
     expect(existsSync(FileDownloader.partPath(destination()))).toBe(false);
   });
 
   test('a missing file on the server is a clear failure, not a retry loop', async () => {
-    const failure = downloader().download({ url: server.url('/nope.gguf'), destination: destination(), signal: new AbortController().signal });
-    await expect(failure).rejects.toMatchObject({ code: 'llm_download_failed', userMessage: expect.stringContaining('no longer has this file (404)') });
+    const failure = downloader().download({
+      url: server.url('/nope.gguf'),
+      destination: destination(),
+      signal: new AbortController().signal,
+    });
+    await expect(failure).rejects.toMatchObject({
+      code: 'llm_download_failed',
+      userMessage: expect.stringContaining('no longer has this file (404)'),
+    });
     expect(server.requests).toHaveLength(1);
   });
 
   test('a server that keeps failing gives up after a few attempts and keeps what it has', async () => {
     server.behaviour.status = 503;
-    const failure = downloader({ maxAttempts: 3 }).download({ url: server.url(PATH), destination: destination(), signal: new AbortController().signal });
-    await expect(failure).rejects.toMatchObject({ code: 'llm_download_failed', userMessage: expect.stringContaining('kept failing (the server answered 503)') });
+    const failure = downloader({ maxAttempts: 3 }).download({
+      url: server.url(PATH),
+      destination: destination(),
+      signal: new AbortController().signal,
+    });
+    await expect(failure).rejects.toMatchObject({
+      code: 'llm_download_failed',
+      userMessage: expect.stringContaining('kept failing (the server answered 503)'),
+    });
     expect(server.requests).toHaveLength(3);
   });
 
   test('a partial file left by a download from another address is not mixed in', async () => {
     const part = FileDownloader.partPath(destination());
-    await downloader().download({ url: server.url(PATH), destination: join(dir.path, 'models', 'warm-up.gguf'), signal: new AbortController().signal });
+    await downloader().download({
+      url: server.url(PATH),
+      destination: join(dir.path, 'models', 'warm-up.gguf'),
+      signal: new AbortController().signal,
+    });
     writeFileSync(part, 'garbage from elsewhere');
     writeFileSync(`${part}.json`, JSON.stringify({ url: 'http://elsewhere.invalid/file.gguf' }));
-    await downloader().download({ url: server.url(PATH), destination: destination(), sha256: sha256(CONTENT), signal: new AbortController().signal });
+    await downloader().download({
+      url: server.url(PATH),
+      destination: destination(),
+      sha256: sha256(CONTENT),
+      signal: new AbortController().signal,
+    });
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     expect(server.requests.at(-1)!.range).toBeUndefined();
   });
 });
 
 describe('LlmModelStore downloads through the catalog', () => {
-  async function store(): Promise<{ store: LlmModelStore; finished: DownloadFinished[]; entry: CatalogModel; modelsDir: string }> {
-    const settings = new SettingsService({ store: new MemorySettingsStore(), notices: new NoticeCenter(), log: silentLogger });
+  async function store(): Promise<{
+    store: LlmModelStore;
+    finished: DownloadFinished[];
+    entry: CatalogModel;
+    modelsDir: string;
+  }> {
+    const settings = new SettingsService({
+      store: new MemorySettingsStore(),
+      notices: new NoticeCenter(),
+      log: silentLogger,
+    });
     await settings.start();
     const entry: CatalogModel = {
       id: 'tiny-test',
@@ -190,7 +262,13 @@ describe('LlmModelStore downloads through the catalog', () => {
       license: 'MIT',
     };
     const modelsDir = join(dir.path, 'llm');
-    const instance = new LlmModelStore({ settings, downloader: downloader(), defaultModelsDir: modelsDir, catalog: [entry], log: silentLogger });
+    const instance = new LlmModelStore({
+      settings,
+      downloader: downloader(),
+      defaultModelsDir: modelsDir,
+      catalog: [entry],
+      log: silentLogger,
+    });
     const finished: DownloadFinished[] = [];
     instance.on('finished', (event) => finished.push(event));
     return { store: instance, finished, entry, modelsDir };
@@ -203,7 +281,10 @@ describe('LlmModelStore downloads through the catalog', () => {
     const first = await models.download('tiny-test');
     const second = await models.download('tiny-test');
     expect(second.downloadId).toBe(first.downloadId);
-    expect((await models.list()).models[0]).toMatchObject({ state: 'downloading', download: { totalBytes: CONTENT.length } });
+    expect((await models.list()).models[0]).toMatchObject({
+      state: 'downloading',
+      download: { totalBytes: CONTENT.length },
+    });
     await waitFor(() => finished.length === 1, { timeoutMs: 20_000 });
     expect(finished[0]).toMatchObject({ ok: true, downloadId: first.downloadId, modelId: 'tiny-test' });
     expect((await models.list()).models[0]).toMatchObject({ state: 'installed' });
@@ -235,7 +316,10 @@ describe('LlmModelStore downloads through the catalog', () => {
     await models.download('tiny-test');
     await waitFor(() => existsSync(join(modelsDir, 'tiny-test.gguf.part')));
     await models.stop();
-    expect(finished[0]).toMatchObject({ ok: false, error: { code: 'cancelled', userMessage: expect.stringContaining('resumes') } });
+    expect(finished[0]).toMatchObject({
+      ok: false,
+      error: { code: 'cancelled', userMessage: expect.stringContaining('resumes') },
+    });
     expect(existsSync(join(modelsDir, 'tiny-test.gguf.part'))).toBe(true);
 
     server.behaviour.chunkDelayMs = 0;

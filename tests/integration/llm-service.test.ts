@@ -43,13 +43,20 @@ async function startService(options: { realTimers?: boolean; idleSeconds?: numbe
   const modelPath = join(dir.path, 'tiny.gguf');
   writeTinyGguf(modelPath);
   const settings = new SettingsService({
-    store: new MemorySettingsStore({ llm: { enabled: true, model: modelPath, idleTimeoutSeconds: options.idleSeconds ?? IDLE_SECONDS } }),
+    store: new MemorySettingsStore({
+      llm: { enabled: true, model: modelPath, idleTimeoutSeconds: options.idleSeconds ?? IDLE_SECONDS },
+    }),
     notices: new NoticeCenter(),
     log: silentLogger,
   });
   await settings.start();
   const schedule = new ManualSchedule();
-  const store = new LlmModelStore({ settings, downloader: new FileDownloader({ log: silentLogger }), defaultModelsDir: join(dir.path, 'models'), log: silentLogger });
+  const store = new LlmModelStore({
+    settings,
+    downloader: new FileDownloader({ log: silentLogger }),
+    defaultModelsDir: join(dir.path, 'models'),
+    log: silentLogger,
+  });
   const service = new LlmService({
     settings,
     store,
@@ -84,7 +91,11 @@ async function startService(options: { realTimers?: boolean; idleSeconds?: numbe
     tokens,
     order,
     // waitFor only resolves with a value that is there.
-    finished: async (id) => (await waitFor(() => results.get(id), { timeoutMs: 30_000, message: `enhancement ${id} did not finish` })) as EnhanceFinished,
+    finished: async (id) =>
+      (await waitFor(() => results.get(id), {
+        timeoutMs: 30_000,
+        message: `enhancement ${id} did not finish`,
+      })) as EnhanceFinished,
     stop: async () => {
       await service.stop();
       await settings.stop();
@@ -104,11 +115,17 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
     const { id } = service.enhance({ prompt: 'a red fox in the snow', style: 'detailed' });
     const finished = await harness.finished(id);
 
-    expect(harness.statuses.map((status) => status.activity)).toEqual(expect.arrayContaining(['loading', 'generating', 'ready']));
+    expect(harness.statuses.map((status) => status.activity)).toEqual(
+      expect.arrayContaining(['loading', 'generating', 'ready']),
+    );
     expect(harness.tokens.get(id)!.length).toBeGreaterThan(0);
     expect(finished.ok).toBe(true);
     if (!finished.ok) return;
-    expect(finished.result).toMatchObject({ original: 'a red fox in the snow', style: 'detailed', model: harness.modelPath });
+    expect(finished.result).toMatchObject({
+      original: 'a red fox in the snow',
+      style: 'detailed',
+      model: harness.modelPath,
+    });
     expect(finished.result.text.length).toBeGreaterThan(0);
     expect(finished.result.tokens).toBeGreaterThan(0);
     // The tiny model only knows a few scenery words, so it never names the fox: the check says so.
@@ -117,7 +134,11 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
     expect(service.status()).toMatchObject({ activity: 'ready', loadedModel: harness.modelPath, compute: 'cpu' });
     expect(service.status().threads).toBeGreaterThanOrEqual(1);
     const models = await service.models();
-    expect(models.models.find((model) => model.id === harness.modelPath)).toMatchObject({ state: 'loaded', isSelected: true, source: 'file' });
+    expect(models.models.find((model) => model.id === harness.modelPath)).toMatchObject({
+      state: 'loaded',
+      isSelected: true,
+      source: 'file',
+    });
   });
 
   test('cancelling mid-stream ends the request with "cancelled" and keeps the model loaded', async () => {
@@ -186,7 +207,10 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
     const { id } = harness.service.enhance({ prompt: 'a market street at dusk' });
     let fired = 0;
     // The time limit runs out while the first token is being delivered.
-    harness.service.on('token', (token) => token.id === id && fired === 0 && (fired = harness.schedule.fire(TIME_LIMIT_MS)));
+    harness.service.on(
+      'token',
+      (token) => token.id === id && fired === 0 && (fired = harness.schedule.fire(TIME_LIMIT_MS)),
+    );
     const finished = await harness.finished(id);
     expect(fired).toBe(1);
     expect(finished).toMatchObject({ ok: false, error: { code: 'llm_timeout' } });
@@ -215,8 +239,18 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   describe('a bad model file is refused with a clear error and never takes the process down', () => {
     const cases: Array<{ name: string; write: (path: string) => void; code: string; message: RegExp }> = [
       { name: 'a missing file', write: () => undefined, code: 'llm_model_missing', message: /does not exist/ },
-      { name: 'a text file', write: (path) => writeFileSync(path, 'this is not a model at all, just some text'), code: 'llm_model_invalid', message: /not a GGUF model file/ },
-      { name: 'a truncated download', write: (path) => writeFileSync(path, tinyGgufBytes().subarray(0, 300_000)), code: 'llm_model_invalid', message: /incomplete/ },
+      {
+        name: 'a text file',
+        write: (path) => writeFileSync(path, 'this is not a model at all, just some text'),
+        code: 'llm_model_invalid',
+        message: /not a GGUF model file/,
+      },
+      {
+        name: 'a truncated download',
+        write: (path) => writeFileSync(path, tinyGgufBytes().subarray(0, 300_000)),
+        code: 'llm_model_invalid',
+        message: /incomplete/,
+      },
       {
         // llama.cpp hits a native assertion on this one and aborts the whole process if it ever loads it.
         name: 'a header without feed_forward_length',
@@ -242,9 +276,13 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
 
   test('a catalog model that is not downloaded says how to get it', async () => {
     const harness = await startService();
-    const finished = await harness.finished(harness.service.enhance({ prompt: 'a red fox', model: 'phi-3-mini-4k-instruct' }).id);
+    const finished = await harness.finished(
+      harness.service.enhance({ prompt: 'a red fox', model: 'phi-3-mini-4k-instruct' }).id,
+    );
     expect(finished).toMatchObject({ ok: false, error: { code: 'llm_model_missing' } });
-    expect(finished.ok === false && finished.error.userMessage).toMatch(/not installed yet.*comfydesk llm download phi-3-mini-4k-instruct/);
+    expect(finished.ok === false && finished.error.userMessage).toMatch(
+      /not installed yet.*comfydesk llm download phi-3-mini-4k-instruct/,
+    );
   });
 
   test('stopping the service cancels what is queued and frees the model', async () => {

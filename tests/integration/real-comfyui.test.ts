@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ComfyClient } from '../../src/main/core/comfy/comfy-client';
 import type { ComfyEvent } from '../../src/main/core/comfy/messages';
 import { ServerConnection } from '../../src/main/core/connections/server-connection';
-import { AppError } from '../../src/main/core/lib/errors';
+import { type AppError } from '../../src/main/core/lib/errors';
 import { silentLogger } from '../../src/main/core/lib/logger';
 import { startComfyServer, type ComfyTestServer } from '../support/comfy-server';
 import { waitFor } from '../support/core';
@@ -20,13 +20,27 @@ const prompt = (color: number, steps: number, stepMs: number) => ({
 /** A fresh colour each run, so the real server's cache never answers instead of running. */
 const freshColor = () => Math.floor(Math.random() * 0xffffff);
 
-async function run(client: ComfyClient, body: Record<string, unknown>): Promise<{ promptId: string; events: ComfyEvent[] }> {
+async function run(
+  client: ComfyClient,
+  body: Record<string, unknown>,
+): Promise<{ promptId: string; events: ComfyEvent[] }> {
   const events: ComfyEvent[] = [];
   const off = client.on('event', (event) => events.push(event));
   const { promptId } = await client.queuePrompt({ prompt: body });
-  await waitFor(() => events.some((event) => event.type === 'executing' && event.data.node === null && event.data.prompt_id === promptId), { timeoutMs: 30_000 });
+  await waitFor(
+    () =>
+      events.some(
+        (event) => event.type === 'executing' && event.data.node === null && event.data.prompt_id === promptId,
+      ),
+    { timeoutMs: 30_000 },
+  );
   off();
-  return { promptId, events: events.filter((event) => !('prompt_id' in event.data) || event.data.prompt_id === promptId || event.type === 'status') };
+  return {
+    promptId,
+    events: events.filter(
+      (event) => !('prompt_id' in event.data) || event.data.prompt_id === promptId || event.type === 'status',
+    ),
+  };
 }
 
 describe.skipIf(!REAL_URL)('the client against a real ComfyUI (COMFYUI_REAL_URL)', () => {
@@ -40,7 +54,9 @@ describe.skipIf(!REAL_URL)('the client against a real ComfyUI (COMFYUI_REAL_URL)
     emulated = await startComfyServer();
     mirror = new ComfyClient({ baseUrl: emulated.url, log: silentLogger });
     mirror.connect();
-    await waitFor(() => real.isSocketOpen && mirror.isSocketOpen && Object.keys(real.serverFlags).length > 0, { timeoutMs: 10_000 });
+    await waitFor(() => real.isSocketOpen && mirror.isSocketOpen && Object.keys(real.serverFlags).length > 0, {
+      timeoutMs: 10_000,
+    });
   });
 
   afterAll(async () => {
@@ -50,8 +66,16 @@ describe.skipIf(!REAL_URL)('the client against a real ComfyUI (COMFYUI_REAL_URL)
   });
 
   test('health: online with version and device facts', async () => {
-    const health = await new ServerConnection({ profile: { id: 'real', name: 'real', kind: 'url', url: REAL_URL! }, secrets: {}, log: silentLogger, readKnownHosts: async () => '' }).probe();
-    expect(health).toMatchObject({ state: 'online', facts: { comfyuiVersion: expect.any(String), gpuName: expect.any(String) } });
+    const health = await new ServerConnection({
+      profile: { id: 'real', name: 'real', kind: 'url', url: REAL_URL! },
+      secrets: {},
+      log: silentLogger,
+      readKnownHosts: async () => '',
+    }).probe();
+    expect(health).toMatchObject({
+      state: 'online',
+      facts: { comfyuiVersion: expect.any(String), gpuName: expect.any(String) },
+    });
   });
 
   test('EmptyImage → PeerSlowSteps → SaveImage: progress, previews with metadata, output and success', async () => {
@@ -64,7 +88,8 @@ describe.skipIf(!REAL_URL)('the client against a real ComfyUI (COMFYUI_REAL_URL)
     expect(events.some((event) => event.type === 'execution_success')).toBe(true);
     const entry = await real.getHistory(promptId);
     expect(entry?.status?.status_str).toBe('success');
-    const image = (entry!.outputs['3'] as { images: Array<{ filename: string; subfolder: string; type: 'output' }> }).images[0]!;
+    const image = (entry!.outputs['3'] as { images: Array<{ filename: string; subfolder: string; type: 'output' }> })
+      .images[0]!;
     expect((await real.viewBytes(image)).bytes.subarray(1, 4).toString()).toBe('PNG');
   });
 
@@ -75,7 +100,7 @@ describe.skipIf(!REAL_URL)('the client against a real ComfyUI (COMFYUI_REAL_URL)
     expect(sequence(b.events)).toEqual(sequence(a.events));
   });
 
-  test('validation errors carry the node id and ComfyUI\'s own message', async () => {
+  test("validation errors carry the node id and ComfyUI's own message", async () => {
     const bad = prompt(freshColor(), 1, 0);
     bad[1].inputs.width = -5;
     const error = (await real.queuePrompt({ prompt: bad }).catch((caught: unknown) => caught)) as AppError;
@@ -87,9 +112,14 @@ describe.skipIf(!REAL_URL)('the client against a real ComfyUI (COMFYUI_REAL_URL)
     const events: ComfyEvent[] = [];
     const off = real.on('event', (event) => events.push(event));
     const { promptId } = await real.queuePrompt({ prompt: prompt(freshColor(), 200, 50) });
-    await waitFor(() => events.some((event) => event.type === 'progress' && event.data.prompt_id === promptId), { timeoutMs: 15_000 });
+    await waitFor(() => events.some((event) => event.type === 'progress' && event.data.prompt_id === promptId), {
+      timeoutMs: 15_000,
+    });
     await real.interrupt(promptId);
-    await waitFor(() => events.some((event) => event.type === 'execution_interrupted' && event.data.prompt_id === promptId), { timeoutMs: 15_000 });
+    await waitFor(
+      () => events.some((event) => event.type === 'execution_interrupted' && event.data.prompt_id === promptId),
+      { timeoutMs: 15_000 },
+    );
     off();
     expect((await real.getQueue()).running.map((item) => item.promptId)).not.toContain(promptId);
   });

@@ -36,7 +36,15 @@ function base(): string {
 async function upgradeStatus(path: string, headers: Record<string, string> = {}): Promise<number> {
   const { request } = await import('node:http');
   return new Promise((resolvePromise, reject) => {
-    const req = request(`${base()}${path}`, { headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers } });
+    const req = request(`${base()}${path}`, {
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        ...headers,
+      },
+    });
     req.on('upgrade', (response, socket) => {
       socket.destroy();
       resolvePromise(response.statusCode ?? 0);
@@ -70,7 +78,9 @@ describe('serve mode guards', () => {
     expect(ok.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
 
     // The page's own assets load with the cookie alone.
-    const asset = /src="\.\/(assets\/[^"]+\.js)"/.exec(await (await fetch(`${base()}/?token=${server.token}`)).text())?.[1];
+    const asset = /src="\.\/(assets\/[^"]+\.js)"/.exec(
+      await (await fetch(`${base()}/?token=${server.token}`)).text(),
+    )?.[1];
     expect(asset).toBeDefined();
     expect((await fetch(`${base()}/${asset}`)).status).toBe(401);
     expect((await fetch(`${base()}/${asset}`, { headers: { cookie: cookie.split(';')[0]! } })).status).toBe(200);

@@ -51,7 +51,10 @@ async function wsHarness(): Promise<Harness> {
   let server = new ServeServer({ core, rendererDir: web.path, port: 0, token, log: silentLogger });
   await server.start();
   const port = server.port;
-  const api = new ApiClient(createWsTransport({ url: `ws://127.0.0.1:${port}/ws?token=${token}`, initialDelayMs: 20, maxDelayMs: 100 }), { timeoutMs: 3000 });
+  const api = new ApiClient(
+    createWsTransport({ url: `ws://127.0.0.1:${port}/ws?token=${token}`, initialDelayMs: 20, maxDelayMs: 100 }),
+    { timeoutMs: 3000 },
+  );
   await waitFor(() => api.linkState === 'open', { message: 'socket did not open' });
   return {
     api,
@@ -102,15 +105,23 @@ for (const [name, makeHarness] of [
 
     test('a failing command rejects with a typed error', async () => {
       harness = await makeHarness();
-      const failure = await harness.api.call('settings.update', { general: { theme: 'neon' as 'dark' } }).catch((error: unknown) => error);
+      const failure = await harness.api
+        .call('settings.update', { general: { theme: 'neon' as 'dark' } })
+        .catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(ApiError);
       expect(failure).toMatchObject({ code: 'invalid_input' });
     });
 
     test('an invalid message gets invalid_message back and the link stays usable', async () => {
       harness = await makeHarness();
-      expect(await harness.sendRaw('{not json')).toMatchObject({ kind: 'response', ok: false, error: { code: 'invalid_message' } });
-      expect(await harness.sendRaw(JSON.stringify({ kind: 'request', id: 'q', command: 'no.such', input: {} }))).toMatchObject({ id: 'q', ok: false, error: { code: 'unknown_command' } });
+      expect(await harness.sendRaw('{not json')).toMatchObject({
+        kind: 'response',
+        ok: false,
+        error: { code: 'invalid_message' },
+      });
+      expect(
+        await harness.sendRaw(JSON.stringify({ kind: 'request', id: 'q', command: 'no.such', input: {} })),
+      ).toMatchObject({ id: 'q', ok: false, error: { code: 'unknown_command' } });
       await expect(harness.api.call('settings.get', {})).resolves.toMatchObject({ general: { theme: 'dark' } });
     });
 
@@ -141,7 +152,13 @@ for (const [name, makeHarness] of [
 
 describe('API client deadlines', () => {
   test('a call that gets no answer ends with timeout, never hangs', async () => {
-    const silent = { state: 'open' as const, send: () => undefined, onMessage: () => () => undefined, onState: () => () => undefined, close: () => undefined };
+    const silent = {
+      state: 'open' as const,
+      send: () => undefined,
+      onMessage: () => () => undefined,
+      onState: () => () => undefined,
+      close: () => undefined,
+    };
     const api = new ApiClient(silent, { timeoutMs: 50 });
     await expect(api.call('app.info', {})).rejects.toMatchObject({ code: 'timeout' });
   });
@@ -151,7 +168,8 @@ describe('API client deadlines', () => {
     const problems: string[] = [];
     const fake = {
       state: 'open' as const,
-      send: (envelope: { id: string }) => queueMicrotask(() => deliver({ kind: 'response', id: envelope.id, ok: true, output: { wrong: true } })),
+      send: (envelope: { id: string }) =>
+        queueMicrotask(() => deliver({ kind: 'response', id: envelope.id, ok: true, output: { wrong: true } })),
       onMessage: (listener: (message: unknown) => void) => {
         deliver = listener;
         return () => undefined;

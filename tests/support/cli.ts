@@ -12,9 +12,16 @@ export interface CliResult {
 }
 
 /** Runs the built CLI to completion (on this test's Node, which is the project's Node 22). */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -43,23 +50,29 @@ export interface RunningCli {
 }
 
 export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const waiters: Array<() => void> = [];
   const notify = () => waiters.splice(0).forEach((waiter) => waiter());
-  child.stdout!.on('data', (chunk: Buffer) => {
+  child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
     notify();
   });
-  child.stderr!.on('data', (chunk: Buffer) => {
+  child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
     notify();
   });
-  const exited = new Promise<number | null>((resolvePromise) => child.on('close', (code) => {
-    notify();
-    resolvePromise(code);
-  }));
+  const exited = new Promise<number | null>((resolvePromise) =>
+    child.on('close', (code) => {
+      notify();
+      resolvePromise(code);
+    }),
+  );
   return {
     child,
     stdout: () => stdout,
@@ -67,7 +80,10 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = 
     exited,
     waitForLine(pattern, timeoutMs = 15_000) {
       return new Promise((resolvePromise, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} in time\nstdout: ${stdout}\nstderr: ${stderr}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no line matching ${pattern} in time\nstdout: ${stdout}\nstderr: ${stderr}`)),
+          timeoutMs,
+        );
         const check = () => {
           const line = stdout.split('\n').find((candidate) => pattern.test(candidate));
           if (line) {
@@ -75,7 +91,11 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = 
             resolvePromise(line);
           } else if (child.exitCode !== null) {
             clearTimeout(timer);
-            reject(new Error(`process exited (${child.exitCode}) before printing ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`));
+            reject(
+              new Error(
+                `process exited (${child.exitCode}) before printing ${pattern}\nstdout: ${stdout}\nstderr: ${stderr}`,
+              ),
+            );
           } else waiters.push(check);
         };
         check();

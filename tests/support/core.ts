@@ -13,10 +13,19 @@ export function tempDir(prefix = 'comfydesk-test-'): { path: string; remove: () 
 }
 
 /** A real core on a temporary data folder with in-memory settings. */
-export async function startTestCore(options: { log?: Logger; dataDir?: string; settings?: unknown; core?: Partial<CoreOptions> } = {}): Promise<{ core: Core; dataDir: string; stop: () => Promise<void> }> {
+export async function startTestCore(
+  options: { log?: Logger; dataDir?: string; settings?: unknown; core?: Partial<CoreOptions> } = {},
+): Promise<{ core: Core; dataDir: string; stop: () => Promise<void> }> {
   const dir = options.dataDir ? undefined : tempDir('comfydesk-core-');
   const dataDir = options.dataDir ?? dir!.path;
-  const core = await createCore({ mode: 'serve', version: '0.0.0-test', paths: resolvePaths(dataDir), settingsStore: new MemorySettingsStore(options.settings), log: options.log ?? silentLogger, ...options.core });
+  const core = await createCore({
+    mode: 'serve',
+    version: '0.0.0-test',
+    paths: resolvePaths(dataDir),
+    settingsStore: new MemorySettingsStore(options.settings),
+    log: options.log ?? silentLogger,
+    ...options.core,
+  });
   return {
     core,
     dataDir,
@@ -28,13 +37,17 @@ export async function startTestCore(options: { log?: Logger; dataDir?: string; s
 }
 
 /** Waits until `check` passes or the deadline ends (no fixed sleeps in tests). */
-export async function waitFor<T>(check: () => T | Promise<T>, options: { timeoutMs?: number; intervalMs?: number; message?: string } = {}): Promise<Exclude<T, false | undefined | null>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  options: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
+): Promise<Exclude<T, false | undefined | null>> {
   const deadline = Date.now() + (options.timeoutMs ?? 5000);
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
       const value = await check();
-      if (value !== false && value !== undefined && value !== null) return value as Exclude<T, false | undefined | null>;
+      if (value !== false && value !== undefined && value !== null)
+        return value as Exclude<T, false | undefined | null>;
     } catch (error) {
       lastError = error;
     }

@@ -13,7 +13,9 @@ export function recordedObjectInfo(): ObjectInfo {
  * came later (see `object_info-supplement.json`); only for comparing the UI/API pairs in full.
  */
 export function supplementedObjectInfo(): ObjectInfo {
-  const supplement = JSON.parse(readFileSync(join(FIXTURES, 'comfyui', 'object_info-supplement.json'), 'utf8')) as Record<string, unknown>;
+  const supplement = JSON.parse(
+    readFileSync(join(FIXTURES, 'comfyui', 'object_info-supplement.json'), 'utf8'),
+  ) as Record<string, unknown>;
   delete supplement._about;
   return { ...recordedObjectInfo(), ...parseObjectInfo(supplement).objectInfo };
 }
@@ -39,5 +41,9 @@ export function corpusPairs(): Array<{ name: string; workflow: string; prompt: s
   if (!CORPUS_DIR) return [];
   return filesUnder(join(CORPUS_DIR, 'comfyui_examples', 'embedded_in_images'))
     .filter((file) => file.endsWith('.workflow.json'))
-    .map((workflow) => ({ name: corpusName(workflow).replace('comfyui_examples/embedded_in_images/', '').replace('.workflow.json', ''), workflow, prompt: workflow.replace(/\.workflow\.json$/, '.prompt.json') }));
+    .map((workflow) => ({
+      name: corpusName(workflow).replace('comfyui_examples/embedded_in_images/', '').replace('.workflow.json', ''),
+      workflow,
+      prompt: workflow.replace(/\.workflow\.json$/, '.prompt.json'),
+    }));
 }

@@ -74,7 +74,12 @@ export class StandInBrowserWindow extends EventEmitter {
   constructor(options: Record<string, unknown> = {}) {
     super();
     this.options = options;
-    this.bounds = { x: Number(options.x ?? 0), y: Number(options.y ?? 0), width: Number(options.width ?? 800), height: Number(options.height ?? 600) };
+    this.bounds = {
+      x: Number(options.x ?? 0),
+      y: Number(options.y ?? 0),
+      width: Number(options.width ?? 800),
+      height: Number(options.height ?? 600),
+    };
     StandInBrowserWindow.registry.windows.push(this);
     StandInBrowserWindow.registry.onCreated(this.webContents);
   }
@@ -171,7 +176,10 @@ export class StandInTray extends EventEmitter {
   /** Clicks the menu item with this label, as a user would. */
   clickMenuItem(label: string): void {
     const item = this.menu?.items.find((candidate) => candidate.label === label);
-    if (!item) throw new Error(`no menu item "${label}" in ${JSON.stringify(this.menu?.items.map((candidate) => candidate.label))}`);
+    if (!item)
+      throw new Error(
+        `no menu item "${label}" in ${JSON.stringify(this.menu?.items.map((candidate) => candidate.label))}`,
+      );
     (item.click as () => void)();
   }
 }
@@ -205,9 +213,16 @@ export function createElectronStandIn() {
   let hasSingleInstanceLock = true;
   const openDialogs: Array<Record<string, unknown>> = [];
   const nextOpenDialog: string[] = [];
-  const encryption: { available: boolean; backend: 'basic_text' | 'gnome_libsecret' } = { available: true, backend: 'gnome_libsecret' };
+  const encryption: { available: boolean; backend: 'basic_text' | 'gnome_libsecret' } = {
+    available: true,
+    backend: 'gnome_libsecret',
+  };
 
-  StandInBrowserWindow.registry = { windows, onCreated: (contents) => app.emit('web-contents-created', {}, contents), calls };
+  StandInBrowserWindow.registry = {
+    windows,
+    onCreated: (contents) => app.emit('web-contents-created', {}, contents),
+    calls,
+  };
 
   const app = Object.assign(new EventEmitter(), {
     name: 'electron',
@@ -320,10 +335,12 @@ export function createElectronStandIn() {
     safeStorage: {
       isAsyncEncryptionAvailable: async () => encryption.available,
       getSelectedStorageBackend: () => encryption.backend,
-      encryptStringAsync: async (plain: string) => Buffer.from(`enc:${Buffer.from(plain, 'utf8').toString('hex')}`, 'utf8'),
+      encryptStringAsync: async (plain: string) =>
+        Buffer.from(`enc:${Buffer.from(plain, 'utf8').toString('hex')}`, 'utf8'),
       decryptStringAsync: async (encrypted: Buffer) => {
         const text = encrypted.toString('utf8');
-        if (!text.startsWith('enc:')) throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString.');
+        if (!text.startsWith('enc:'))
+          throw new Error('Error while decrypting the ciphertext provided to safeStorage.decryptString.');
         return { shouldReEncrypt: false, result: Buffer.from(text.slice(4), 'hex').toString('utf8') };
       },
     },

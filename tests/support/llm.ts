@@ -115,7 +115,11 @@ export class RangeFileServer {
     }
     let start = 0;
     let status = 200;
-    const headers: Record<string, string> = { etag: behaviour.etag, 'accept-ranges': behaviour.supportsRange ? 'bytes' : 'none', 'content-type': 'application/octet-stream' };
+    const headers: Record<string, string> = {
+      etag: behaviour.etag,
+      'accept-ranges': behaviour.supportsRange ? 'bytes' : 'none',
+      'content-type': 'application/octet-stream',
+    };
     const useRange = range && behaviour.supportsRange && (ifRange === undefined || ifRange === behaviour.etag);
     if (useRange) {
       const match = /^bytes=(\d+)-$/.exec(range);
@@ -130,7 +134,8 @@ export class RangeFileServer {
     const body = file.subarray(start);
     headers['content-length'] = String(body.length);
     response.writeHead(status, headers);
-    const dropAt = behaviour.dropAfterBytes !== undefined && (behaviour.dropCount ?? 1) > 0 ? behaviour.dropAfterBytes : undefined;
+    const dropAt =
+      behaviour.dropAfterBytes !== undefined && (behaviour.dropCount ?? 1) > 0 ? behaviour.dropAfterBytes : undefined;
     if (dropAt !== undefined) behaviour.dropCount = (behaviour.dropCount ?? 1) - 1;
     void this.#send(response, body, dropAt);
   }
@@ -177,7 +182,11 @@ export interface FakeCompletion {
  * `GET /v1/models` and streaming `POST /v1/chat/completions` as server-sent events.
  */
 export class FakeOpenAiServer {
-  readonly requests: Array<{ path: string; authorization: string | undefined; body: Record<string, unknown> | undefined }> = [];
+  readonly requests: Array<{
+    path: string;
+    authorization: string | undefined;
+    body: Record<string, unknown> | undefined;
+  }> = [];
   /** Answers in order; the last one repeats. */
   completions: FakeCompletion[] = [{ chunks: ['A red fox', ' in fresh snow', ', golden light'] }];
   models = ['qwen2.5:1.5b-instruct', 'llama3.2:3b'];
@@ -215,27 +224,42 @@ export class FakeOpenAiServer {
     const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
     this.requests.push({ path, authorization: request.headers.authorization, body });
     if (this.refuse) {
-      response.writeHead(this.refuse.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: this.refuse.message, type: 'invalid_request_error' } }));
+      response
+        .writeHead(this.refuse.status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: this.refuse.message, type: 'invalid_request_error' } }));
       return;
     }
     if (path === '/v1/models' && request.method === 'GET') {
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data: this.models.map((id) => ({ id, object: 'model' })) }));
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ object: 'list', data: this.models.map((id) => ({ id, object: 'model' })) }));
       return;
     }
     if (path !== '/v1/chat/completions' || request.method !== 'POST') {
-      response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
+      response
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: 'not found' } }));
       return;
     }
     const index = this.requests.filter((entry) => entry.path === '/v1/chat/completions').length - 1;
     const completion = this.completions[Math.min(index, this.completions.length - 1)]!;
     if (this.ignoreStream) {
       const text = completion.chunks.join('');
-      response.writeHead(200, { 'content-type': 'application/json' }).end(
-        JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage: { completion_tokens: completion.chunks.length } }),
-      );
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(
+          JSON.stringify({
+            choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+            usage: { completion_tokens: completion.chunks.length },
+          }),
+        );
       return;
     }
-    response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    response.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
     let closed!: () => void;
     this.closedEarly.push(new Promise<void>((resolve) => (closed = resolve)));
     let finished = false;
@@ -261,7 +285,9 @@ export class FakeOpenAiServer {
       response.write(event.slice(0, 10));
       response.write(event.slice(10));
     }
-    response.write(`data: ${JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { completion_tokens: completion.chunks.length + 1 } })}\n\n`);
+    response.write(
+      `data: ${JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { completion_tokens: completion.chunks.length + 1 } })}\n\n`,
+    );
     response.write('data: [DONE]\n\n');
     finished = true;
     response.end();

@@ -12,6 +12,7 @@ export const TRANSCRIPTS_DIR = join(FIXTURES, 'comfyui', 'transcripts');
  * COMFYDESK_CORPUS_DIR, else `../shared/corpus` beside the checkout. Undefined when absent; tests
  * that need it are then skipped and counted as skipped.
  */
-export const CORPUS_DIR: string | undefined = [process.env.COMFYDESK_CORPUS_DIR, join(ROOT, '..', 'shared', 'corpus')].find(
-  (candidate): candidate is string => candidate !== undefined && existsSync(join(candidate, 'README.md')),
-);
+export const CORPUS_DIR: string | undefined = [
+  process.env.COMFYDESK_CORPUS_DIR,
+  join(ROOT, '..', 'shared', 'corpus'),
+].find((candidate): candidate is string => candidate !== undefined && existsSync(join(candidate, 'README.md')));

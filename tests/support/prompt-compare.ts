@@ -37,7 +37,11 @@ export interface PromptComparison {
 }
 
 function literals(inputs: Record<string, unknown>): string {
-  return JSON.stringify(Object.entries(inputs).filter(([, value]) => !isApiLink(value)).sort(([a], [b]) => a.localeCompare(b)));
+  return JSON.stringify(
+    Object.entries(inputs)
+      .filter(([, value]) => !isApiLink(value))
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
 }
 
 function specOf(objectInfo: ObjectInfo, classType: string, input: string): unknown {
@@ -57,50 +61,80 @@ export function comparePrompts(actual: ApiPrompt, expected: ApiPrompt, objectInf
   for (const id of Object.keys(expected)) {
     if (idMap.has(id)) continue;
     const node = expected[id]!;
-    const candidate = unmatchedActual.find((other) => other.includes(':') && actual[other]!.class_type === node.class_type && literals(actual[other]!.inputs) === literals(node.inputs) && ![...idMap.values()].includes(other));
+    const candidate = unmatchedActual.find(
+      (other) =>
+        other.includes(':') &&
+        actual[other]!.class_type === node.class_type &&
+        literals(actual[other]!.inputs) === literals(node.inputs) &&
+        ![...idMap.values()].includes(other),
+    );
     if (candidate) {
       idMap.set(id, candidate);
-      accepted.push({ kind: 'legacy_group_node_ids', nodeId: id, detail: `saved as ${id}, converted as ${candidate} (${node.class_type})` });
+      accepted.push({
+        kind: 'legacy_group_node_ids',
+        nodeId: id,
+        detail: `saved as ${id}, converted as ${candidate} (${node.class_type})`,
+      });
     } else {
       mismatches.push(`node ${id} (${node.class_type}) is missing`);
     }
   }
   const mappedActual = new Set(idMap.values());
-  for (const id of Object.keys(actual)) if (!mappedActual.has(id)) mismatches.push(`node ${id} (${actual[id]!.class_type}) is extra`);
+  for (const id of Object.keys(actual))
+    if (!mappedActual.has(id)) mismatches.push(`node ${id} (${actual[id]!.class_type}) is extra`);
   const actualToExpected = new Map([...idMap].map(([expectedId, actualId]) => [actualId, expectedId]));
 
   for (const [expectedId, actualId] of idMap) {
     const want = expected[expectedId]!;
     const got = actual[actualId]!;
-    if (Object.hasOwn(want, 'is_changed')) accepted.push({ kind: 'server_cache_key', nodeId: expectedId, detail: 'is_changed' });
+    if (Object.hasOwn(want, 'is_changed'))
+      accepted.push({ kind: 'server_cache_key', nodeId: expectedId, detail: 'is_changed' });
     if (want.class_type !== got.class_type) {
       mismatches.push(`node ${expectedId}: class ${got.class_type}, saved ${want.class_type}`);
       continue;
     }
     const wantTitle = want._meta?.title;
     if (wantTitle !== undefined && wantTitle !== got._meta?.title) {
-      if (!objectInfo[got.class_type]?.display_name && got._meta?.title === got.class_type) accepted.push({ kind: 'display_name_from_frontend_locale', nodeId: expectedId, detail: `${got.class_type} titled "${wantTitle}"` });
+      if (!objectInfo[got.class_type]?.display_name && got._meta?.title === got.class_type)
+        accepted.push({
+          kind: 'display_name_from_frontend_locale',
+          nodeId: expectedId,
+          detail: `${got.class_type} titled "${wantTitle}"`,
+        });
       else titleMismatches.push(`node ${expectedId}: title "${got._meta?.title}", saved "${wantTitle}"`);
     }
     for (const [name, wantValue] of Object.entries(want.inputs)) {
       if (!Object.hasOwn(got.inputs, name)) {
-        if (specOf(objectInfo, want.class_type, name) === undefined) accepted.push({ kind: 'ui_value_in_saved_prompt', nodeId: expectedId, detail: `${want.class_type}.${name} = ${JSON.stringify(wantValue)}` });
-        else mismatches.push(`node ${expectedId} ${want.class_type}.${name}: missing, saved ${JSON.stringify(wantValue)}`);
+        if (specOf(objectInfo, want.class_type, name) === undefined)
+          accepted.push({
+            kind: 'ui_value_in_saved_prompt',
+            nodeId: expectedId,
+            detail: `${want.class_type}.${name} = ${JSON.stringify(wantValue)}`,
+          });
+        else
+          mismatches.push(`node ${expectedId} ${want.class_type}.${name}: missing, saved ${JSON.stringify(wantValue)}`);
         continue;
       }
       let gotValue = got.inputs[name];
       if (isApiLink(gotValue)) gotValue = [actualToExpected.get(gotValue[0]) ?? `unmapped:${gotValue[0]}`, gotValue[1]];
       if (JSON.stringify(gotValue) !== JSON.stringify(wantValue)) {
-        mismatches.push(`node ${expectedId} ${want.class_type}.${name}: ${JSON.stringify(gotValue)}, saved ${JSON.stringify(wantValue)}`);
+        mismatches.push(
+          `node ${expectedId} ${want.class_type}.${name}: ${JSON.stringify(gotValue)}, saved ${JSON.stringify(wantValue)}`,
+        );
       }
     }
     for (const [name, gotValue] of Object.entries(got.inputs)) {
       if (Object.hasOwn(want.inputs, name)) continue;
       const spec = specOf(objectInfo, got.class_type, name);
       const valueType = widgetTypeOf(spec);
-      const fallback = valueType === undefined ? undefined : widgetDefault({ role: 'value', inputName: name, valueType, spec });
+      const fallback =
+        valueType === undefined ? undefined : widgetDefault({ role: 'value', inputName: name, valueType, spec });
       if (!isApiLink(gotValue) && fallback !== undefined && JSON.stringify(fallback) === JSON.stringify(gotValue)) {
-        accepted.push({ kind: 'input_added_after_save', nodeId: expectedId, detail: `${got.class_type}.${name} = ${JSON.stringify(gotValue)}` });
+        accepted.push({
+          kind: 'input_added_after_save',
+          nodeId: expectedId,
+          detail: `${got.class_type}.${name} = ${JSON.stringify(gotValue)}`,
+        });
       } else {
         mismatches.push(`node ${expectedId} ${got.class_type}.${name}: ${JSON.stringify(gotValue)} is extra`);
       }

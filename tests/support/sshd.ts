@@ -35,7 +35,9 @@ export interface TestSshd {
 }
 
 function keygen(path: string, passphrase = ''): void {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'comfydesk-test', '-f', path], { stdio: 'ignore' });
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'comfydesk-test', '-f', path], {
+    stdio: 'ignore',
+  });
 }
 
 async function freePort(): Promise<number> {
@@ -99,7 +101,10 @@ export async function startSshd(): Promise<TestSshd> {
   keygen(clientKeyPath);
   keygen(protectedKeyPath, 'correct horse');
   keygen(wrongKeyPath);
-  writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKeyPath}.pub`, 'utf8') + readFileSync(`${protectedKeyPath}.pub`, 'utf8'));
+  writeFileSync(
+    join(dir, 'authorized_keys'),
+    readFileSync(`${clientKeyPath}.pub`, 'utf8') + readFileSync(`${protectedKeyPath}.pub`, 'utf8'),
+  );
   const port = await freePort();
   const user = userInfo().username;
   const config = join(dir, 'sshd_config');
@@ -135,7 +140,8 @@ export async function startSshd(): Promise<TestSshd> {
     wrongKeyPath,
     dir,
     hostKeyFingerprint: () => fingerprintOf(hostKeyBlob()),
-    knownHostsLine: () => `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`,
+    knownHostsLine: () =>
+      `[127.0.0.1]:${port} ${readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ')}`,
     async start() {
       if (child) return;
       child = spawn(SSHD_PATH, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -43,7 +43,14 @@ const SUBGRAPH_OUTPUT = -20;
 
 export class GraphBuilder {
   readonly nodes: SavedNode[] = [];
-  readonly links: Array<{ id: number; origin_id: Id; origin_slot: number; target_id: Id; target_slot: number; type: string }> = [];
+  readonly links: Array<{
+    id: number;
+    origin_id: Id;
+    origin_slot: number;
+    target_id: Id;
+    target_slot: number;
+    type: string;
+  }> = [];
   readonly #objectInfo: ObjectInfo;
   #nextLink: number;
 
@@ -56,17 +63,41 @@ export class GraphBuilder {
     const def = this.#objectInfo[type];
     let inputs: SavedInput[];
     let outputs: SavedNode['outputs'];
-    if (options.inputs) inputs = options.inputs.map((input) => ({ name: input.name, type: input.type, link: null, ...(input.widget ? { widget: { name: input.widget } } : {}), ...(input.label ? { label: input.label } : {}) }));
+    if (options.inputs)
+      inputs = options.inputs.map((input) => ({
+        name: input.name,
+        type: input.type,
+        link: null,
+        ...(input.widget ? { widget: { name: input.widget } } : {}),
+        ...(input.label ? { label: input.label } : {}),
+      }));
     else if (type === 'Reroute' || type === 'SetNode') inputs = [{ name: '', type: '*', link: null }];
     else if (def) {
       inputs = [...Object.entries(def.input.required ?? {}), ...Object.entries(def.input.optional ?? {})]
         .filter(([, spec]) => widgetTypeOf(spec) === undefined)
-        .map(([name, spec]) => ({ name, type: Array.isArray(spec) && typeof spec[0] === 'string' ? spec[0] : 'COMBO', link: null }));
+        .map(([name, spec]) => ({
+          name,
+          type: Array.isArray(spec) && typeof spec[0] === 'string' ? spec[0] : 'COMBO',
+          link: null,
+        }));
     } else inputs = [];
     if (options.outputs) outputs = options.outputs.map((output) => ({ ...output, links: [] }));
-    else if (type === 'Reroute' || type === 'GetNode' || type === 'SetNode' || type === 'PrimitiveNode') outputs = [{ name: '', type: '*', links: [] }];
-    else outputs = (def?.output ?? []).map((output, index) => ({ name: def?.output_name?.[index] ?? String(output), type: String(output), links: [] }));
-    const node: SavedNode = { id, type, mode: options.mode ?? 0, inputs, outputs, properties: options.properties ?? {} };
+    else if (type === 'Reroute' || type === 'GetNode' || type === 'SetNode' || type === 'PrimitiveNode')
+      outputs = [{ name: '', type: '*', links: [] }];
+    else
+      outputs = (def?.output ?? []).map((output, index) => ({
+        name: def?.output_name?.[index] ?? String(output),
+        type: String(output),
+        links: [],
+      }));
+    const node: SavedNode = {
+      id,
+      type,
+      mode: options.mode ?? 0,
+      inputs,
+      outputs,
+      properties: options.properties ?? {},
+    };
     if (options.widgets !== undefined) node.widgets_values = options.widgets;
     if (options.title !== undefined) node.title = options.title;
     this.nodes.push(node);
@@ -87,9 +118,16 @@ export class GraphBuilder {
       let index = target.inputs.findIndex((input) => input.name === targetKey);
       if (index === -1) {
         // Linking into a widget gives it a socket, as the frontend does.
-        const spec = this.#objectInfo[target.type]?.input.required?.[String(targetKey)] ?? this.#objectInfo[target.type]?.input.optional?.[String(targetKey)];
+        const spec =
+          this.#objectInfo[target.type]?.input.required?.[String(targetKey)] ??
+          this.#objectInfo[target.type]?.input.optional?.[String(targetKey)];
         const widgetType = widgetTypeOf(spec) ?? type ?? '*';
-        target.inputs.push({ name: String(targetKey), type: widgetType, link: null, widget: { name: String(targetKey) } });
+        target.inputs.push({
+          name: String(targetKey),
+          type: widgetType,
+          link: null,
+          widget: { name: String(targetKey) },
+        });
         index = target.inputs.length - 1;
       }
       target.inputs[index]!.link = id;
@@ -97,7 +135,14 @@ export class GraphBuilder {
       linkType = type ?? target.inputs[index]!.type;
     }
     if (originId !== SUBGRAPH_INPUT) this.#find(originId).outputs[originSlot]?.links.push(id);
-    this.links.push({ id, origin_id: originId, origin_slot: originSlot, target_id: targetId, target_slot: targetSlot, type: linkType });
+    this.links.push({
+      id,
+      origin_id: originId,
+      origin_slot: originSlot,
+      target_id: targetId,
+      target_slot: targetSlot,
+      type: linkType,
+    });
     return this;
   }
 
@@ -108,12 +153,21 @@ export class GraphBuilder {
   }
 
   /** The root graph as a 0.4 workflow (array links). */
-  workflow(extra: { subgraphs?: SubgraphDefinition[]; groupNodes?: Record<string, unknown> } = {}): Record<string, unknown> {
+  workflow(
+    extra: { subgraphs?: SubgraphDefinition[]; groupNodes?: Record<string, unknown> } = {},
+  ): Record<string, unknown> {
     const workflow: Record<string, unknown> = {
       last_node_id: this.nodes.length,
       last_link_id: this.#nextLink - 1,
       nodes: this.nodes,
-      links: this.links.map((link) => [link.id, link.origin_id, link.origin_slot, link.target_id, link.target_slot, link.type]),
+      links: this.links.map((link) => [
+        link.id,
+        link.origin_id,
+        link.origin_slot,
+        link.target_id,
+        link.target_slot,
+        link.type,
+      ]),
       groups: [],
       config: {},
       extra: extra.groupNodes ? { groupNodes: extra.groupNodes } : {},
@@ -124,15 +178,34 @@ export class GraphBuilder {
   }
 
   /** This graph as a subgraph definition (object links) with the given inputs and outputs. */
-  subgraph(id: string, name: string, io: { inputs?: Array<{ name: string; type: string; label?: string }>; outputs?: Array<{ name: string; type: string }> }): SubgraphDefinition {
+  subgraph(
+    id: string,
+    name: string,
+    io: {
+      inputs?: Array<{ name: string; type: string; label?: string }>;
+      outputs?: Array<{ name: string; type: string }>;
+    },
+  ): SubgraphDefinition {
     return {
       id,
       version: 1,
       name,
       inputNode: { id: SUBGRAPH_INPUT, bounding: [0, 0, 10, 10] },
       outputNode: { id: SUBGRAPH_OUTPUT, bounding: [0, 0, 10, 10] },
-      inputs: (io.inputs ?? []).map((input, index) => ({ id: `${id}-in-${index}`, ...input, linkIds: this.links.filter((link) => link.origin_id === SUBGRAPH_INPUT && link.origin_slot === index).map((link) => link.id) })),
-      outputs: (io.outputs ?? []).map((output, index) => ({ id: `${id}-out-${index}`, ...output, linkIds: this.links.filter((link) => link.target_id === SUBGRAPH_OUTPUT && link.target_slot === index).map((link) => link.id) })),
+      inputs: (io.inputs ?? []).map((input, index) => ({
+        id: `${id}-in-${index}`,
+        ...input,
+        linkIds: this.links
+          .filter((link) => link.origin_id === SUBGRAPH_INPUT && link.origin_slot === index)
+          .map((link) => link.id),
+      })),
+      outputs: (io.outputs ?? []).map((output, index) => ({
+        id: `${id}-out-${index}`,
+        ...output,
+        linkIds: this.links
+          .filter((link) => link.target_id === SUBGRAPH_OUTPUT && link.target_slot === index)
+          .map((link) => link.id),
+      })),
       widgets: [],
       nodes: this.nodes,
       links: this.links,
@@ -157,13 +230,18 @@ export interface SubgraphDefinition {
  * A minimal text-to-image graph: checkpoint → two prompts → KSampler → decode → save.
  * Node ids: 4 checkpoint, 5 latent, 6 positive, 7 negative, 3 sampler, 8 decode, 9 save.
  */
-export function textToImage(objectInfo: ObjectInfo, options: { positive?: string; negative?: string; seed?: number; control?: unknown } = {}): GraphBuilder {
+export function textToImage(
+  objectInfo: ObjectInfo,
+  options: { positive?: string; negative?: string; seed?: number; control?: unknown } = {},
+): GraphBuilder {
   return new GraphBuilder(objectInfo)
     .node(4, 'CheckpointLoaderSimple', { widgets: ['sd15.safetensors'] })
     .node(5, 'EmptyLatentImage', { widgets: [512, 768, 1] })
     .node(6, 'CLIPTextEncode', { widgets: [options.positive ?? 'a cat'] })
     .node(7, 'CLIPTextEncode', { widgets: [options.negative ?? 'blurry'] })
-    .node(3, 'KSampler', { widgets: [options.seed ?? 42, options.control ?? 'randomize', 20, 7.5, 'euler', 'normal', 1] })
+    .node(3, 'KSampler', {
+      widgets: [options.seed ?? 42, options.control ?? 'randomize', 20, 7.5, 'euler', 'normal', 1],
+    })
     .node(8, 'VAEDecode')
     .node(9, 'SaveImage', { widgets: ['ComfyUI'] })
     .link([4, 0], [3, 'model'])

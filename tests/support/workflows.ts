@@ -34,12 +34,28 @@ export function uiNode(spec: UiNodeSpec): Record<string, unknown> {
   };
 }
 
-export function uiWorkflow(nodes: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { last_node_id: nodes.length, last_link_id: 0, nodes, links: [], groups: [], config: {}, extra: { ds: { scale: 1, offset: [0, 0] } }, version: 0.4, ...extra };
+export function uiWorkflow(
+  nodes: Array<Record<string, unknown>>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    last_node_id: nodes.length,
+    last_link_id: 0,
+    nodes,
+    links: [],
+    groups: [],
+    config: {},
+    extra: { ds: { scale: 1, offset: [0, 0] } },
+    version: 0.4,
+    ...extra,
+  };
 }
 
 /** A plain SD1.5 text-to-image graph in UI format. */
-export function textToImageUi(checkpoint = 'sd15.safetensors', extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function textToImageUi(
+  checkpoint = 'sd15.safetensors',
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return uiWorkflow(
     [
       uiNode({ id: 1, type: 'CheckpointLoaderSimple', widgets: [checkpoint] }),
@@ -58,17 +74,40 @@ export function textToImageUi(checkpoint = 'sd15.safetensors', extra: Record<str
 /** The same graph as an API prompt, with `_meta` titles as newer ComfyUI exports carry. */
 export function textToImageApi(checkpoint = 'sd15.safetensors'): Record<string, unknown> {
   return {
-    '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: checkpoint }, _meta: { title: 'Load Checkpoint' } },
+    '4': {
+      class_type: 'CheckpointLoaderSimple',
+      inputs: { ckpt_name: checkpoint },
+      _meta: { title: 'Load Checkpoint' },
+    },
     '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['4', 1] }, _meta: { title: 'Positive' } },
     '7': { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['4', 1] }, _meta: { title: 'Negative' } },
-    '5': { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 512, batch_size: 1 }, _meta: { title: 'Empty Latent Image' } },
+    '5': {
+      class_type: 'EmptyLatentImage',
+      inputs: { width: 512, height: 512, batch_size: 1 },
+      _meta: { title: 'Empty Latent Image' },
+    },
     '3': {
       class_type: 'KSampler',
-      inputs: { seed: 1, steps: 20, cfg: 7, sampler_name: 'euler', scheduler: 'normal', denoise: 1, model: ['4', 0], positive: ['6', 0], negative: ['7', 0], latent_image: ['5', 0] },
+      inputs: {
+        seed: 1,
+        steps: 20,
+        cfg: 7,
+        sampler_name: 'euler',
+        scheduler: 'normal',
+        denoise: 1,
+        model: ['4', 0],
+        positive: ['6', 0],
+        negative: ['7', 0],
+        latent_image: ['5', 0],
+      },
       _meta: { title: 'KSampler' },
     },
     '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] }, _meta: { title: 'VAE Decode' } },
-    '9': { class_type: 'SaveImage', inputs: { filename_prefix: 'ComfyUI', images: ['8', 0] }, _meta: { title: 'Save Image' } },
+    '9': {
+      class_type: 'SaveImage',
+      inputs: { filename_prefix: 'ComfyUI', images: ['8', 0] },
+      _meta: { title: 'Save Image' },
+    },
   };
 }
 

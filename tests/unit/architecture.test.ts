@@ -14,16 +14,23 @@ function sourceFiles(dir: string): string[] {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((match) => match[1] ?? match[2] ?? '');
+  return [...text.matchAll(/(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map(
+    (match) => match[1] ?? match[2] ?? '',
+  );
 }
 
 function offenders(dir: string, isForbidden: (specifier: string, file: string) => boolean): string[] {
-  return sourceFiles(join(root, dir)).flatMap((file) => importsOf(file).filter((specifier) => isForbidden(specifier, file)).map((specifier) => `${relative(root, file)} imports ${specifier}`));
+  return sourceFiles(join(root, dir)).flatMap((file) =>
+    importsOf(file)
+      .filter((specifier) => isForbidden(specifier, file))
+      .map((specifier) => `${relative(root, file)} imports ${specifier}`),
+  );
 }
 
 describe('import rules (they hold even if lint is skipped)', () => {
   test('the core and the contract never import electron', () => {
-    const isElectron = (specifier: string) => specifier === 'electron' || specifier.startsWith('electron/') || specifier === 'electron-store';
+    const isElectron = (specifier: string) =>
+      specifier === 'electron' || specifier.startsWith('electron/') || specifier === 'electron-store';
     expect(offenders('src/main/core', isElectron)).toEqual([]);
     expect(offenders('src/shared', isElectron)).toEqual([]);
     expect(offenders('src/main/serve', isElectron)).toEqual([]);
@@ -31,17 +38,35 @@ describe('import rules (they hold even if lint is skipped)', () => {
   });
 
   test('the renderer never imports from src/main', () => {
-    expect(offenders('src/renderer', (specifier, file) => specifier.startsWith('.') && resolve(join(file, '..'), specifier).startsWith(join(root, 'src', 'main')))).toEqual([]);
+    expect(
+      offenders(
+        'src/renderer',
+        (specifier, file) =>
+          specifier.startsWith('.') && resolve(join(file, '..'), specifier).startsWith(join(root, 'src', 'main')),
+      ),
+    ).toEqual([]);
   });
 
   test('the contract imports nothing of ours outside src/shared, and no node: modules', () => {
     expect(
-      offenders('src/shared', (specifier, file) => specifier.startsWith('node:') || (specifier.startsWith('.') && !resolve(join(file, '..'), specifier).startsWith(join(root, 'src', 'shared')))),
+      offenders(
+        'src/shared',
+        (specifier, file) =>
+          specifier.startsWith('node:') ||
+          (specifier.startsWith('.') && !resolve(join(file, '..'), specifier).startsWith(join(root, 'src', 'shared'))),
+      ),
     ).toEqual([]);
   });
 
   test('the core imports nothing from the shells', () => {
-    expect(offenders('src/main/core', (specifier, file) => specifier.startsWith('.') && /src\/main\/(electron|serve|cli)\//.test(resolve(join(file, '..'), specifier) + '/'))).toEqual([]);
+    expect(
+      offenders(
+        'src/main/core',
+        (specifier, file) =>
+          specifier.startsWith('.') &&
+          /src\/main\/(electron|serve|cli)\//.test(resolve(join(file, '..'), specifier) + '/'),
+      ),
+    ).toEqual([]);
   });
 
   test('the preload bundles no zod', () => {

@@ -12,7 +12,14 @@ const interrupted = new Promise<NodeJS.Signals>((resolve) => {
   process.once('SIGTERM', () => resolve('SIGTERM'));
 });
 
-const io: CliIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd(), interrupted };
+const io: CliIo = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  stdin: process.stdin,
+  env: process.env,
+  cwd: process.cwd(),
+  interrupted,
+};
 
 const code = await runCli(process.argv.slice(2), io, { rendererDir: join(import.meta.dirname, '..', 'renderer') });
 process.exitCode = code;

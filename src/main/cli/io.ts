@@ -46,7 +46,12 @@ export function writeLine(stream: NodeJS.WritableStream, text = ''): void {
 /** Any thrown value as the serialised shape the CLI prints. */
 export function toCliFailure(error: unknown): SerializedError & { exitCode: number } {
   if (error instanceof CliError) {
-    return { code: error.code as SerializedError['code'], userMessage: error.message, exitCode: error.exitCode, ...(error.details ? { details: error.details } : {}) };
+    return {
+      code: error.code as SerializedError['code'],
+      userMessage: error.message,
+      exitCode: error.exitCode,
+      ...(error.details ? { details: error.details } : {}),
+    };
   }
   if (error instanceof RouterCallError) return { ...error.error, exitCode: ExitCode.failed };
   if (isAppError(error)) return { ...error.toJSON(), exitCode: ExitCode.failed };
@@ -61,7 +66,9 @@ export function toCliFailure(error: unknown): SerializedError & { exitCode: numb
 export function reportFailure(io: CliIo, error: unknown, asJson: boolean): number {
   const failure = toCliFailure(error);
   if (asJson) {
-    io.stderr.write(`${JSON.stringify({ error: { code: failure.code, message: failure.userMessage, ...(failure.details ? { details: failure.details } : {}) } })}\n`);
+    io.stderr.write(
+      `${JSON.stringify({ error: { code: failure.code, message: failure.userMessage, ...(failure.details ? { details: failure.details } : {}) } })}\n`,
+    );
   } else {
     io.stderr.write(`comfydesk: ${failure.userMessage}\n`);
   }

@@ -17,7 +17,19 @@ import { ExitCode, type CliIo } from './io';
  * Every subcommand registers itself here with one line. Each one: a description, `--json` where it
  * prints results, errors through the shared runner, and an exit code from `ExitCode`.
  */
-const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [registerServe, registerScan, registerIntent, registerConvert, registerStatus, registerModels, registerEnhance, registerLlm, registerRun, registerQueue, registerCancel];
+const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [
+  registerServe,
+  registerScan,
+  registerIntent,
+  registerConvert,
+  registerStatus,
+  registerModels,
+  registerEnhance,
+  registerLlm,
+  registerRun,
+  registerQueue,
+  registerCancel,
+];
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
 export async function runCli(argv: string[], io: CliIo, options: { rendererDir: string }): Promise<number> {
@@ -32,7 +44,11 @@ export async function runCli(argv: string[], io: CliIo, options: { rendererDir: 
       writeOut: (text) => io.stdout.write(text),
       writeErr: (text) => io.stderr.write(text),
     });
-  const context: CommandContext = { io, rendererDir: options.rendererDir, run: createRunner(io, (code) => (exitCode = code)) };
+  const context: CommandContext = {
+    io,
+    rendererDir: options.rendererDir,
+    run: createRunner(io, (code) => (exitCode = code)),
+  };
   for (const register of SUBCOMMANDS) register(program, context);
 
   try {

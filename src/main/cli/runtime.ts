@@ -41,6 +41,13 @@ export async function openCore(io: CliIo, options: RuntimeOptions): Promise<{ co
     () => new Conf({ cwd: paths.dataDir, configName: 'settings', projectName: 'comfydesk', clearInvalidConfig: false }),
     join(paths.dataDir, 'settings.json'),
   );
-  const core = await createCore({ mode: options.mode, version: APP_VERSION, paths, settingsStore, log, library: options.library });
+  const core = await createCore({
+    mode: options.mode,
+    version: APP_VERSION,
+    paths,
+    settingsStore,
+    log,
+    library: options.library,
+  });
   return { core, paths, log };
 }

@@ -1,7 +1,13 @@
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { InvalidArgumentError } from 'commander';
-import { BaseUrl, ConnectionProfile, DEFAULT_REMOTE_HOST, DEFAULT_REMOTE_PORT, HostKeyFingerprint } from '@shared/domain/connection';
+import {
+  BaseUrl,
+  ConnectionProfile,
+  DEFAULT_REMOTE_HOST,
+  DEFAULT_REMOTE_PORT,
+  HostKeyFingerprint,
+} from '@shared/domain/connection';
 import { ExitCode, CliError, type CliIo } from './io';
 
 /** `--ssh USER@HOST[:PORT]` parsed. */
@@ -31,22 +37,38 @@ export function parseSshTarget(value: string): SshTarget {
 export function parseRemote(value: string): { host: string; port: number } {
   const match = /^(\[[^\]]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
   const port = Number(match?.[2]);
-  if (!match || port < 1 || port > 65535) throw new InvalidArgumentError('must look like HOST:PORT, e.g. 127.0.0.1:8188.');
+  if (!match || port < 1 || port > 65535)
+    throw new InvalidArgumentError('must look like HOST:PORT, e.g. 127.0.0.1:8188.');
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
 /** Commander parser for `--accept-host-key SHA256:…`. */
 export function parseFingerprint(value: string): string {
   const parsed = HostKeyFingerprint.safeParse(value);
-  if (!parsed.success) throw new InvalidArgumentError('must be a fingerprint like SHA256:… (as ssh-keygen -lf prints it).');
+  if (!parsed.success)
+    throw new InvalidArgumentError('must be a fingerprint like SHA256:… (as ssh-keygen -lf prints it).');
   return parsed.data;
 }
 
 /** The one-off profile a command checks: a URL, or an SSH tunnel (key file, else ssh-agent). */
-export function targetProfile(flags: { server?: string; ssh?: SshTarget; key?: string; remote?: { host: string; port: number }; acceptHostKey?: string }, cwd: string): ConnectionProfile {
-  if (flags.server && flags.ssh) throw new CliError('Give either --server or --ssh, not both.', { exitCode: ExitCode.usage, code: 'invalid_input' });
+export function targetProfile(
+  flags: {
+    server?: string;
+    ssh?: SshTarget;
+    key?: string;
+    remote?: { host: string; port: number };
+    acceptHostKey?: string;
+  },
+  cwd: string,
+): ConnectionProfile {
+  if (flags.server && flags.ssh)
+    throw new CliError('Give either --server or --ssh, not both.', { exitCode: ExitCode.usage, code: 'invalid_input' });
   if (flags.server) return ConnectionProfile.parse({ id: 'cli', name: flags.server, kind: 'url', url: flags.server });
-  if (!flags.ssh) throw new CliError('Say which server: --server URL or --ssh USER@HOST[:PORT].', { exitCode: ExitCode.usage, code: 'invalid_input' });
+  if (!flags.ssh)
+    throw new CliError('Say which server: --server URL or --ssh USER@HOST[:PORT].', {
+      exitCode: ExitCode.usage,
+      code: 'invalid_input',
+    });
   return ConnectionProfile.parse({
     id: 'cli',
     name: `${flags.ssh.username}@${flags.ssh.host}`,

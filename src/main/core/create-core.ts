@@ -54,7 +54,10 @@ export interface CoreOptions {
   /** Past run durations for time estimates. */
   runStats?: RunStats;
   /** Workflow library options: extra roots for this run, read-once mode, size lookups, revealing files. */
-  library?: Pick<LibraryServiceDeps, 'sessionRoots' | 'isWatching' | 'debounceMs' | 'fetchModelSize' | 'revealFile' | 'read' | 'saveDelayMs'>;
+  library?: Pick<
+    LibraryServiceDeps,
+    'sessionRoots' | 'isWatching' | 'debounceMs' | 'fetchModelSize' | 'revealFile' | 'read' | 'saveDelayMs'
+  >;
   /** Where connection secrets live. @default memory for this session only (serve mode, CLI) */
   secretStore?: SecretStore;
   /** Opens ComfyUI's own page in a window (desktop only). */
@@ -107,7 +110,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => settings.stop());
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
 
-  const connections = new ConnectionManager({ settings, secrets: options.secretStore ?? new MemorySecretStore(), log: log.child('connections'), openWindow: options.openWindow, ...options.connections });
+  const connections = new ConnectionManager({
+    settings,
+    secrets: options.secretStore ?? new MemorySecretStore(),
+    log: log.child('connections'),
+    openWindow: options.openWindow,
+    ...options.connections,
+  });
   disposer.add(connections.on('changed', (snapshot) => events.emit('connections.changed', snapshot)));
   disposer.add(connections.on('health', (health) => events.emit('connections.health', health)));
   await connections.start();
@@ -118,10 +127,16 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => activeInventory.dispose());
 
   // Generation history: past runs also give the library its time estimates.
-  const history = new HistoryStore({ file: options.historyFile ?? join(options.paths.dataDir, 'history.db'), log: log.child('history'), notices });
+  const history = new HistoryStore({
+    file: options.historyFile ?? join(options.paths.dataDir, 'history.db'),
+    log: log.child('history'),
+    notices,
+  });
   await history.start();
   disposer.add(() => history.stop());
-  const runStats: RunStats = { medianDurationMs: (workflowId, serverId) => median(history.durations(workflowId, serverId)) };
+  const runStats: RunStats = {
+    medianDurationMs: (workflowId, serverId) => median(history.durations(workflowId, serverId)),
+  };
 
   const userCatalog = await readCatalogFile(join(options.paths.dataDir, 'model-catalog.json'), log.child('catalog'));
   const library = new LibraryService({
@@ -150,7 +165,12 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const llm = new LlmService({
     settings,
     store: llmStore,
-    engine: new LocalEngine({ log: llmLog, gpu: options.llm?.gpu, temperature: options.llm?.temperature, maxThreads: options.llm?.maxThreads }),
+    engine: new LocalEngine({
+      log: llmLog,
+      gpu: options.llm?.gpu,
+      temperature: options.llm?.temperature,
+      maxThreads: options.llm?.maxThreads,
+    }),
     openai: new OpenAiBackend({ log: llmLog, fetch: options.llm?.fetch, temperature: options.llm?.temperature }),
     timeLimitMs: options.llm?.timeLimitMs,
     log: llmLog,
@@ -169,7 +189,11 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const servers = connectionDirectory(connections);
   disposer.add(() => servers.dispose());
   const staged = new StagedInputs({ dir: join(options.paths.dataDir, 'cache', 'staged') });
-  const generation = new GenerationService({ servers, findWorkflow: (id) => library.records().find((record) => record.id === id), staged });
+  const generation = new GenerationService({
+    servers,
+    findWorkflow: (id) => library.records().find((record) => record.id === id),
+    staged,
+  });
   const jobs = new JobService({
     history,
     servers,
@@ -193,7 +217,14 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => staged.clear());
 
   const handlers: Handlers = {
-    ...appHandlers({ notices, mode: options.mode, version: options.version, platform: options.platform ?? process.platform, paths: options.paths, desktop: options.desktop }),
+    ...appHandlers({
+      notices,
+      mode: options.mode,
+      version: options.version,
+      platform: options.platform ?? process.platform,
+      paths: options.paths,
+      desktop: options.desktop,
+    }),
     ...settingsHandlers(settings),
     ...workflowsHandlers(library),
     ...connectionsHandlers(connections, options.pickFile),

@@ -30,7 +30,10 @@ export function resolvePaths(dataDir: string): Paths {
  * app named ComfyDesk, so the desktop app, serve mode and the CLI share settings and history.
  * `COMFYDESK_HOME` overrides it.
  */
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
+export function defaultDataDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string {
   if (env.COMFYDESK_HOME) return env.COMFYDESK_HOME;
   const home = homedir();
   if (platform === 'darwin') return join(home, 'Library', 'Application Support', APP_NAME);

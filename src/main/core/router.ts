@@ -1,5 +1,11 @@
 import type { z } from 'zod';
-import { commands, isCommandName, type CommandName, type CommandOutput, type ParsedCommandInput } from '@shared/contract/commands';
+import {
+  commands,
+  isCommandName,
+  type CommandName,
+  type CommandOutput,
+  type ParsedCommandInput,
+} from '@shared/contract/commands';
 import type { SerializedError } from '@shared/contract/errors';
 import { RequestEnvelope, type ResponseEnvelope } from '@shared/protocol';
 import { serializeError } from './lib/errors';
@@ -12,7 +18,10 @@ export interface RequestContext {
   transport: 'ipc' | 'ws' | 'local';
 }
 
-type Handler<N extends CommandName> = (input: ParsedCommandInput<N>, context: RequestContext) => Promise<CommandOutput<N>> | CommandOutput<N>;
+type Handler<N extends CommandName> = (
+  input: ParsedCommandInput<N>,
+  context: RequestContext,
+) => Promise<CommandOutput<N>> | CommandOutput<N>;
 
 /** One handler per command: a mapped type, so a command without a handler does not compile. */
 export type Handlers = { [N in CommandName]: Handler<N> };
@@ -42,7 +51,11 @@ export class Router {
     }
     const { id, command, input } = envelope.data;
     if (!isCommandName(command)) {
-      return failure(id, { code: 'unknown_command', userMessage: `Unknown command "${command}".`, details: { command } });
+      return failure(id, {
+        code: 'unknown_command',
+        userMessage: `Unknown command "${command}".`,
+        details: { command },
+      });
     }
     const parsedInput = commands[command].input.safeParse(input ?? {});
     if (!parsedInput.success) {
@@ -61,13 +74,21 @@ export class Router {
   }
 
   /** Calls a handler directly with a typed input (the CLI and tests use this in-process). */
-  async call<N extends CommandName>(command: N, input: z.input<(typeof commands)[N]['input']>, context: RequestContext = LOCAL_CONTEXT): Promise<CommandOutput<N>> {
+  async call<N extends CommandName>(
+    command: N,
+    input: z.input<(typeof commands)[N]['input']>,
+    context: RequestContext = LOCAL_CONTEXT,
+  ): Promise<CommandOutput<N>> {
     const response = await this.handle({ kind: 'request', id: 'local', command, input }, context);
     if (!response.ok) throw new RouterCallError(response.error);
     return response.output as CommandOutput<N>;
   }
 
-  #dispatch<N extends CommandName>(command: N, input: ParsedCommandInput<N>, context: RequestContext): Promise<CommandOutput<N>> | CommandOutput<N> {
+  #dispatch<N extends CommandName>(
+    command: N,
+    input: ParsedCommandInput<N>,
+    context: RequestContext,
+  ): Promise<CommandOutput<N>> | CommandOutput<N> {
     const handler = this.#handlers[command] as Handler<N>;
     return handler(input, context);
   }
@@ -91,7 +112,7 @@ function failure(id: string, error: SerializedError): ResponseEnvelope {
 
 function idOf(message: unknown): string {
   if (typeof message === 'object' && message !== null && 'id' in message) {
-    const { id } = message as { id: unknown };
+    const { id } = message;
     if (typeof id === 'string') return id.slice(0, 128);
   }
   return '';

@@ -5,7 +5,9 @@ import type { BrowserWindow as BrowserWindowType, BrowserWindowConstructorOption
  * (it cannot reach ComfyDesk's bridge) and the same sandboxing as the app's window. Loading it
  * from its own origin keeps ComfyUI's Origin check satisfied.
  */
-export function createComfyWindowOpener(deps: { BrowserWindow: new (options: BrowserWindowConstructorOptions) => BrowserWindowType }): (url: string) => Promise<void> {
+export function createComfyWindowOpener(deps: {
+  BrowserWindow: new (options: BrowserWindowConstructorOptions) => BrowserWindowType;
+}): (url: string) => Promise<void> {
   return async (url) => {
     const window = new deps.BrowserWindow({
       width: 1400,

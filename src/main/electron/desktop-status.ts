@@ -31,7 +31,12 @@ export class DesktopStatusTracker {
     const finished: FinishedJob[] = [];
     for (const job of jobs) {
       const before = this.#lastStatus.get(job.id);
-      if (before !== undefined && !isFinished(before) && (job.status === 'succeeded' || job.status === 'failed') && job.origin === 'comfydesk') {
+      if (
+        before !== undefined &&
+        !isFinished(before) &&
+        (job.status === 'succeeded' || job.status === 'failed') &&
+        job.origin === 'comfydesk'
+      ) {
         finished.push({ job, outcome: job.status });
       }
       this.#lastStatus.set(job.id, job.status);

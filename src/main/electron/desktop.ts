@@ -23,8 +23,15 @@ import { createMainWindow, isAppUrl, type RendererLocation } from './window';
 import type { WindowState } from './window-state';
 
 /** The system's open-file dialog, starting in ~/.ssh where keys usually are. */
-async function pickFile(fileDialog: Pick<typeof dialog, 'showOpenDialog'>, options: { title: string }): Promise<string | null> {
-  const result = await fileDialog.showOpenDialog({ title: options.title, defaultPath: join(app.getPath('home'), '.ssh'), properties: ['openFile', 'showHiddenFiles'] });
+async function pickFile(
+  fileDialog: Pick<typeof dialog, 'showOpenDialog'>,
+  options: { title: string },
+): Promise<string | null> {
+  const result = await fileDialog.showOpenDialog({
+    title: options.title,
+    defaultPath: join(app.getPath('home'), '.ssh'),
+    properties: ['openFile', 'showHiddenFiles'],
+  });
   return result.canceled ? null : (result.filePaths[0] ?? null);
 }
 
@@ -44,17 +51,31 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   const paths = resolvePaths(app.getPath('userData'));
   const logFile = new RotatingFileLog({ dir: paths.logsDir });
   const log = createLogger(teeSinks(logFile.sink, streamSink(process.stderr)), { level: 'info', scope: 'desktop' });
-  installCrashHandler({ logsDir: paths.logsDir, log, showError: (message) => dialog.showErrorBox('ComfyDesk stopped unexpectedly', message), exit: (code) => app.exit(code) });
+  installCrashHandler({
+    logsDir: paths.logsDir,
+    log,
+    showError: (message) => dialog.showErrorBox('ComfyDesk stopped unexpectedly', message),
+    exit: (code) => app.exit(code),
+  });
   const renderer: RendererLocation = { file: join(options.outDir, 'renderer', 'index.html'), devUrl: options.devUrl };
   const preloadPath = join(options.outDir, 'preload', 'index.cjs');
 
   registerMediaScheme(protocol);
   await app.whenReady();
-  applySecurityPolicy({ app, defaultSession: session.defaultSession, shell, isAppUrl: (url) => isAppUrl(url, renderer), log: log.child('security') });
+  applySecurityPolicy({
+    app,
+    defaultSession: session.defaultSession,
+    shell,
+    isAppUrl: (url) => isAppUrl(url, renderer),
+    log: log.child('security'),
+  });
 
   let core: Core;
   try {
-    const settingsStore = confSettingsStore(() => new ElectronStore({ name: 'settings', clearInvalidConfig: false }), join(paths.dataDir, 'settings.json'));
+    const settingsStore = confSettingsStore(
+      () => new ElectronStore({ name: 'settings', clearInvalidConfig: false }),
+      join(paths.dataDir, 'settings.json'),
+    );
     const desktop: DesktopPort = {
       openPath: async (path) => {
         const failure = await shell.openPath(path);
@@ -63,11 +84,30 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
       showItemInFolder: (path) => shell.showItemInFolder(path),
       openExternal: (url) => shell.openExternal(url),
     };
-    const library = { fetchModelSize: headSizeFetcher(), revealFile: async (file: string) => (shell.showItemInFolder(file), true) };
+    const library = {
+      fetchModelSize: headSizeFetcher(),
+      revealFile: async (file: string) => (shell.showItemInFolder(file), true),
+    };
     // Secrets live in their own encrypted file, never in settings.json.
     const secretFile = new ElectronStore<Record<string, string>>({ name: 'secrets', clearInvalidConfig: false });
-    const secretStore = await createDesktopSecretStore({ safeStorage, file: { read: () => secretFile.store, write: (values) => (secretFile.store = values) }, platform: process.platform, log: log.child('secrets') });
-    core = await createCore({ mode: 'desktop', version: APP_VERSION, paths, settingsStore, log, desktop, library, secretStore, openWindow: createComfyWindowOpener({ BrowserWindow }), pickFile: (options) => pickFile(dialog, options) });
+    const secretStore = await createDesktopSecretStore({
+      safeStorage,
+      file: { read: () => secretFile.store, write: (values) => (secretFile.store = values) },
+      platform: process.platform,
+      log: log.child('secrets'),
+    });
+    core = await createCore({
+      mode: 'desktop',
+      version: APP_VERSION,
+      paths,
+      settingsStore,
+      log,
+      desktop,
+      library,
+      secretStore,
+      openWindow: createComfyWindowOpener({ BrowserWindow }),
+      pickFile: (options) => pickFile(dialog, options),
+    });
   } catch (error) {
     log.error('startup failed', { error });
     const message = isAppError(error) ? error.userMessage : 'ComfyDesk could not start. The log has details.';
@@ -79,12 +119,22 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   handleMediaProtocol({ protocol, net, outputsDir: () => core.outputsDir() });
 
   const windowStore = new ElectronStore<WindowState>({ name: 'window-state' });
-  const stateStore = { get: (): WindowState => windowStore.store, set: (state: WindowState) => (windowStore.store = state) };
+  const stateStore = {
+    get: (): WindowState => windowStore.store,
+    set: (state: WindowState) => (windowStore.store = state),
+  };
   let mainWindow: BrowserWindow | undefined;
   let isQuitting = false;
   const desktopSettings = () => core.settings.get().desktop;
   const openWindow = (show = true) => {
-    const window = createMainWindow({ BrowserWindow, preloadPath, renderer, stateStore, displays: screen.getAllDisplays().map((display) => display.workArea), show });
+    const window = createMainWindow({
+      BrowserWindow,
+      preloadPath,
+      renderer,
+      stateStore,
+      displays: screen.getAllDisplays().map((display) => display.workArea),
+      show,
+    });
     mainWindow = window;
     window.on('closed', () => (mainWindow = undefined));
     // Close to tray: queued jobs keep running and finish with a notification.
@@ -117,7 +167,9 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
         app.quit();
       },
     },
-    trayIconsDir: app.isPackaged ? join(process.resourcesPath, 'tray') : join(options.outDir, '..', 'resources', 'tray'),
+    trayIconsDir: app.isPackaged
+      ? join(process.resourcesPath, 'tray')
+      : join(options.outDir, '..', 'resources', 'tray'),
     outputsDir: core.outputsDir(),
     window: () => mainWindow,
     notificationsEnabled: () => desktopSettings().notifications,
@@ -131,8 +183,14 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     router: core.router,
     events: core.events,
     // Only our own page hears events: ComfyUI's own window (Open ComfyUI) is a remote page.
-    targets: () => BrowserWindow.getAllWindows().map((window) => window.webContents).filter((contents) => isAppUrl(contents.getURL(), renderer)),
-    isTrustedSender: (event) => event.senderFrame !== null && event.senderFrame === event.sender.mainFrame && isAppUrl(event.senderFrame.url, renderer),
+    targets: () =>
+      BrowserWindow.getAllWindows()
+        .map((window) => window.webContents)
+        .filter((contents) => isAppUrl(contents.getURL(), renderer)),
+    isTrustedSender: (event) =>
+      event.senderFrame !== null &&
+      event.senderFrame === event.sender.mainFrame &&
+      isAppUrl(event.senderFrame.url, renderer),
     log: log.child('ipc'),
   });
 

@@ -7,7 +7,11 @@ import type { Unsubscribe } from '../core/lib/emitter';
  * (progress can arrive at 30 events a second; the tray needs a few). Finished jobs are passed on
  * once, so their end is seen, then dropped.
  */
-export function feedJobs(core: Pick<Core, 'events' | 'jobs'>, onJobs: (jobs: Job[], paused: boolean) => void, options: { intervalMs?: number } = {}): Unsubscribe {
+export function feedJobs(
+  core: Pick<Core, 'events' | 'jobs'>,
+  onJobs: (jobs: Job[], paused: boolean) => void,
+  options: { intervalMs?: number } = {},
+): Unsubscribe {
   const intervalMs = options.intervalMs ?? 250;
   const jobs = new Map<string, Job>(core.jobs.snapshot().jobs.map((job) => [job.id, job]));
   let timer: NodeJS.Timeout | undefined;
@@ -30,7 +34,12 @@ export function feedJobs(core: Pick<Core, 'events' | 'jobs'>, onJobs: (jobs: Job
   const offs = [
     core.events.on('jobs.updated', (job) => {
       const before = jobs.get(job.id);
-      jobs.set(job.id, job.progress === null && before?.progress && job.status === before.status ? { ...job, progress: before.progress } : job);
+      jobs.set(
+        job.id,
+        job.progress === null && before?.progress && job.status === before.status
+          ? { ...job, progress: before.progress }
+          : job,
+      );
       schedule(before?.status !== job.status);
     }),
     core.events.on('generation.progress', ({ jobId, progress }) => {

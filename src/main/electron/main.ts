@@ -6,7 +6,9 @@ import { silenceSqliteExperimentalWarning } from '../core/lib/quiet-warnings';
 silenceSqliteExperimentalWarning();
 const { startDesktop } = await import('./desktop');
 
-void startDesktop({ outDir: join(import.meta.dirname, '..'), devUrl: process.env.ELECTRON_RENDERER_URL }).catch((error: unknown) => {
-  console.error('ComfyDesk failed to start:', error);
-  process.exit(3);
-});
+void startDesktop({ outDir: join(import.meta.dirname, '..'), devUrl: process.env.ELECTRON_RENDERER_URL }).catch(
+  (error: unknown) => {
+    console.error('ComfyDesk failed to start:', error);
+    process.exit(3);
+  },
+);

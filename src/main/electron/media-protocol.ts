@@ -5,7 +5,9 @@ import { MEDIA_SCHEME } from '@shared/bridge';
 
 /** Must run before the app is ready: the scheme behaves like https (fetch, streaming, CSP 'self'-free). */
 export function registerMediaScheme(protocol: Pick<Protocol, 'registerSchemesAsPrivileged'>): void {
-  protocol.registerSchemesAsPrivileged([{ scheme: MEDIA_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } }]);
+  protocol.registerSchemesAsPrivileged([
+    { scheme: MEDIA_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
+  ]);
 }
 
 /** The file a media URL names, or undefined when it points outside the outputs folder. */
@@ -29,7 +31,11 @@ export function resolveMediaPath(url: string, outputsDir: string): string | unde
 }
 
 /** Serves files of the outputs folder, and nothing else, to our window. */
-export function handleMediaProtocol(deps: { protocol: Pick<Protocol, 'handle'>; net: Pick<Net, 'fetch'>; outputsDir: () => string }): void {
+export function handleMediaProtocol(deps: {
+  protocol: Pick<Protocol, 'handle'>;
+  net: Pick<Net, 'fetch'>;
+  outputsDir: () => string;
+}): void {
   deps.protocol.handle(MEDIA_SCHEME, (request) => {
     const file = resolveMediaPath(request.url, deps.outputsDir());
     if (!file) return new Response('Not found', { status: 404 });

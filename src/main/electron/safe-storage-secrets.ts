@@ -9,7 +9,10 @@ export interface EncryptedValues {
   write(values: Record<string, string>): void;
 }
 
-type SafeStorageLike = Pick<SafeStorage, 'isAsyncEncryptionAvailable' | 'encryptStringAsync' | 'decryptStringAsync' | 'getSelectedStorageBackend'>;
+type SafeStorageLike = Pick<
+  SafeStorage,
+  'isAsyncEncryptionAvailable' | 'encryptStringAsync' | 'decryptStringAsync' | 'getSelectedStorageBackend'
+>;
 
 /**
  * Secrets encrypted by Electron's safeStorage (Keychain on macOS, DPAPI on Windows, the Secret
@@ -29,7 +32,11 @@ export class SafeStorageSecretStore implements SecretStore {
   }
 
   /** Opens the store and decrypts what it holds; a value that no longer decrypts (another machine's key) is dropped and logged by name only. */
-  static async open(deps: { safeStorage: SafeStorageLike; file: EncryptedValues; log: Logger }): Promise<SafeStorageSecretStore> {
+  static async open(deps: {
+    safeStorage: SafeStorageLike;
+    file: EncryptedValues;
+    log: Logger;
+  }): Promise<SafeStorageSecretStore> {
     const store = new SafeStorageSecretStore(deps);
     for (const [key, value] of Object.entries(store.#encrypted)) {
       try {
@@ -69,7 +76,11 @@ export class SafeStorageSecretStore implements SecretStore {
     this.#writes = this.#writes
       .then(change)
       .then(() => this.#deps.file.write({ ...this.#encrypted }))
-      .catch((error: unknown) => this.#deps.log.error('could not save an encrypted secret', { error: error instanceof Error ? error.message : 'unknown' }));
+      .catch((error: unknown) =>
+        this.#deps.log.error('could not save an encrypted secret', {
+          error: error instanceof Error ? error.message : 'unknown',
+        }),
+      );
   }
 }
 
@@ -78,7 +89,12 @@ export class SafeStorageSecretStore implements SecretStore {
  * a keyring Electron falls back to a hard-coded key (`basic_text`), which is not protection, so
  * secrets are then kept in memory for the session only and the Connections screen says so.
  */
-export async function createDesktopSecretStore(deps: { safeStorage: SafeStorageLike; file: EncryptedValues; platform: string; log: Logger }): Promise<SecretStore> {
+export async function createDesktopSecretStore(deps: {
+  safeStorage: SafeStorageLike;
+  file: EncryptedValues;
+  platform: string;
+  log: Logger;
+}): Promise<SecretStore> {
   const isAvailable = await deps.safeStorage.isAsyncEncryptionAvailable().catch(() => false);
   const isWeak = deps.platform === 'linux' && deps.safeStorage.getSelectedStorageBackend() === 'basic_text';
   if (!isAvailable || isWeak) {

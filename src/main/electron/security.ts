@@ -16,7 +16,13 @@ export function isExternalWebUrl(url: string): boolean {
  * windows (web links open in the browser instead), no webviews, and every permission request
  * (camera, notifications, geolocation…) denied.
  */
-export function applySecurityPolicy(deps: { app: Pick<App, 'on'>; defaultSession: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler'>; shell: Pick<Shell, 'openExternal'>; isAppUrl: (url: string) => boolean; log: Logger }): void {
+export function applySecurityPolicy(deps: {
+  app: Pick<App, 'on'>;
+  defaultSession: Pick<Session, 'setPermissionRequestHandler' | 'setPermissionCheckHandler'>;
+  shell: Pick<Shell, 'openExternal'>;
+  isAppUrl: (url: string) => boolean;
+  log: Logger;
+}): void {
   const { app, defaultSession, shell, isAppUrl, log } = deps;
 
   defaultSession.setPermissionRequestHandler((_contents, permission, callback) => {

@@ -90,7 +90,8 @@ export class TrayController {
 
   #render(): void {
     const status = this.#status;
-    const iconKey = status.state === 'running' ? `running-${ringStep(status.current?.progress?.percent ?? 0)}` : status.state;
+    const iconKey =
+      status.state === 'running' ? `running-${ringStep(status.current?.progress?.percent ?? 0)}` : status.state;
     if (this.#tray) {
       if (iconKey !== this.#iconKey) this.#tray.setImage(this.#icon(iconKey));
       this.#tray.setToolTip(tooltipFor(status));
@@ -99,7 +100,8 @@ export class TrayController {
     this.#iconKey = iconKey;
     const window = this.#options.window();
     if (window && !window.isDestroyed()) {
-      if (status.state === 'running') window.setProgressBar((status.current?.progress?.percent ?? 0) / 100, { mode: 'normal' });
+      if (status.state === 'running')
+        window.setProgressBar((status.current?.progress?.percent ?? 0) / 100, { mode: 'normal' });
       else if (status.state === 'error') window.setProgressBar(1, { mode: 'error' });
       else window.setProgressBar(-1);
     }
@@ -117,9 +119,16 @@ export class TrayController {
     } else {
       items.push({ label: status.state === 'error' ? 'Last job failed' : 'Nothing running', enabled: false });
     }
-    items.push({ label: status.queueCount === 1 ? '1 job waiting' : `${status.queueCount} jobs waiting`, enabled: false });
+    items.push({
+      label: status.queueCount === 1 ? '1 job waiting' : `${status.queueCount} jobs waiting`,
+      enabled: false,
+    });
     items.push({ type: 'separator' });
-    items.push(status.paused ? { label: 'Resume queue', click: () => actions.setPaused(false) } : { label: 'Pause queue', click: () => actions.setPaused(true) });
+    items.push(
+      status.paused
+        ? { label: 'Resume queue', click: () => actions.setPaused(false) }
+        : { label: 'Pause queue', click: () => actions.setPaused(true) },
+    );
     items.push({ label: 'Show ComfyDesk', click: () => actions.showWindow() });
     items.push({ label: 'Open outputs folder', click: () => actions.openOutputs() });
     items.push({ type: 'separator' });
@@ -136,7 +145,10 @@ export class TrayController {
     try {
       electron.notify({
         title: outcome === 'succeeded' ? 'Generation finished' : 'Generation failed',
-        body: outcome === 'succeeded' ? `${job.workflowName}${job.promptText ? ` — ${truncate(job.promptText, 80)}` : ''}` : `${job.workflowName}: ${job.error?.message ?? 'the server reported an error'}`,
+        body:
+          outcome === 'succeeded'
+            ? `${job.workflowName}${job.promptText ? ` — ${truncate(job.promptText, 80)}` : ''}`
+            : `${job.workflowName}: ${job.error?.message ?? 'the server reported an error'}`,
         ...(thumbnail?.localPath ? { icon: electron.image(join(this.#options.outputsDir, thumbnail.localPath)) } : {}),
         onClick: () => actions.showJob(job.id),
       });

@@ -20,9 +20,14 @@ export const MIN_WINDOW_SIZE = { width: 720, height: 520 } as const;
  */
 export function restoreBounds(state: WindowState, displays: Rectangle[]): Partial<Rectangle> {
   const bounds = state.bounds;
-  if (!bounds || bounds.width < MIN_WINDOW_SIZE.width || bounds.height < MIN_WINDOW_SIZE.height) return { ...DEFAULT_WINDOW_SIZE };
+  if (!bounds || bounds.width < MIN_WINDOW_SIZE.width || bounds.height < MIN_WINDOW_SIZE.height)
+    return { ...DEFAULT_WINDOW_SIZE };
   const visible = displays.some(
-    (area) => bounds.x < area.x + area.width - 50 && bounds.x + bounds.width > area.x + 50 && bounds.y < area.y + area.height - 50 && bounds.y + bounds.height > area.y,
+    (area) =>
+      bounds.x < area.x + area.width - 50 &&
+      bounds.x + bounds.width > area.x + 50 &&
+      bounds.y < area.y + area.height - 50 &&
+      bounds.y + bounds.height > area.y,
   );
   return visible ? bounds : { width: bounds.width, height: bounds.height };
 }
@@ -34,7 +39,10 @@ export function trackWindowState(window: BrowserWindow, store: WindowStateStore,
     if (window.isDestroyed()) return;
     const isMaximized = window.isMaximized();
     // Keep the normal bounds while maximised, so un-maximising next run restores them.
-    store.set({ bounds: isMaximized ? (store.get().bounds ?? window.getNormalBounds()) : window.getNormalBounds(), isMaximized });
+    store.set({
+      bounds: isMaximized ? (store.get().bounds ?? window.getNormalBounds()) : window.getNormalBounds(),
+      isMaximized,
+    });
   };
   const schedule = () => {
     clearTimeout(timer);

@@ -13,7 +13,10 @@ export function isAppUrl(url: string, location: RendererLocation): boolean {
   try {
     const parsed = new URL(url);
     if (location.devUrl) return parsed.origin === new URL(location.devUrl).origin;
-    return parsed.protocol === 'file:' && decodeURIComponent(parsed.pathname) === decodeURIComponent(pathToFileURL(location.file).pathname);
+    return (
+      parsed.protocol === 'file:' &&
+      decodeURIComponent(parsed.pathname) === decodeURIComponent(pathToFileURL(location.file).pathname)
+    );
   } catch {
     return false;
   }
@@ -57,7 +60,8 @@ export function createMainWindow(deps: {
   if (state.isMaximized) window.maximize();
   trackWindowState(window, deps.stateStore);
   if (deps.show !== false) window.once('ready-to-show', () => window.show());
-  if (deps.renderer.devUrl) void window.loadURL(deps.renderer.devUrl); // load failures surface as did-fail-load
+  if (deps.renderer.devUrl)
+    void window.loadURL(deps.renderer.devUrl); // load failures surface as did-fail-load
   else void window.loadFile(deps.renderer.file); // same
   return window;
 }

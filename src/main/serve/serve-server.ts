@@ -7,7 +7,15 @@ import { SERVE_MEDIA_PREFIX, WS_PATH } from '@shared/bridge';
 import type { Core } from '../core/create-core';
 import { AppError, systemErrorCode } from '../core/lib/errors';
 import type { Logger } from '../core/lib/logger';
-import { SECURITY_HEADERS, cookieName, createToken, isAllowedHostHeader, isAllowedOrigin, readCookie, tokensEqual } from './security';
+import {
+  SECURITY_HEADERS,
+  cookieName,
+  createToken,
+  isAllowedHostHeader,
+  isAllowedOrigin,
+  readCookie,
+  tokensEqual,
+} from './security';
 import { attachWsTransport } from './ws-transport';
 
 export interface ServeOptions {
@@ -71,15 +79,27 @@ export class ServeServer {
     if (!existsSync(rendererDir)) {
       throw new AppError('not_found', `The app's web files are missing (${rendererDir}). Run "npm run build" first.`);
     }
-    const statics = sirv(rendererDir, { etag: true, dev: false, dotfiles: false, setHeaders: (res) => setHeaders(res) });
+    const statics = sirv(rendererDir, {
+      etag: true,
+      dev: false,
+      dotfiles: false,
+      setHeaders: (res) => setHeaders(res),
+    });
     const server = createServer((request, response) => this.#handleHttp(request, response, statics, this.#media()));
     // Large enough for an input file handed over as base64 (generation.stageInput takes up to 64 MB).
     const wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
     server.on('upgrade', (request, socket, head) => this.#handleUpgrade(request, socket, head, wss));
-    this.#detachTransport = attachWsTransport({ wss, router: this.#options.core.router, events: this.#options.core.events, log: this.#log.child('ws') });
+    this.#detachTransport = attachWsTransport({
+      wss,
+      router: this.#options.core.router,
+      events: this.#options.core.events,
+      log: this.#log.child('ws'),
+    });
 
     await new Promise<void>((resolve, reject) => {
-      server.once('error', (error) => reject(translateListenError(error, this.host, this.#options.port ?? DEFAULT_SERVE_PORT)));
+      server.once('error', (error) =>
+        reject(translateListenError(error, this.host, this.#options.port ?? DEFAULT_SERVE_PORT)),
+      );
       server.listen(this.#options.port ?? DEFAULT_SERVE_PORT, this.host, () => resolve());
     });
     const address = server.address();
@@ -113,7 +133,10 @@ export class ServeServer {
     const dir = this.#options.mediaDir?.();
     if (!dir) return undefined;
     if (this.#mediaHandler?.dir !== dir) {
-      this.#mediaHandler = { dir, handler: sirv(dir, { dev: true, etag: true, dotfiles: false, setHeaders: (res) => setHeaders(res) }) };
+      this.#mediaHandler = {
+        dir,
+        handler: sirv(dir, { dev: true, etag: true, dotfiles: false, setHeaders: (res) => setHeaders(res) }),
+      };
     }
     return this.#mediaHandler.handler;
   }
@@ -124,7 +147,12 @@ export class ServeServer {
     return false;
   }
 
-  #handleHttp(request: IncomingMessage, response: ServerResponse, statics: ReturnType<typeof sirv>, media: ReturnType<typeof sirv> | undefined): void {
+  #handleHttp(
+    request: IncomingMessage,
+    response: ServerResponse,
+    statics: ReturnType<typeof sirv>,
+    media: ReturnType<typeof sirv> | undefined,
+  ): void {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!isAllowedHostHeader(request.headers.host, this.host)) {
       return deny(response, 403, 'This address is not allowed to reach ComfyDesk.');
@@ -175,13 +203,23 @@ function deny(response: ServerResponse, status: number, message: string): void {
 function translateListenError(error: unknown, host: string, port: number): AppError {
   const code = systemErrorCode(error);
   if (code === 'EADDRINUSE') {
-    return new AppError('io_error', `Port ${port} on ${host} is already in use. Stop the other program or pick another port with --port.`, { cause: error });
+    return new AppError(
+      'io_error',
+      `Port ${port} on ${host} is already in use. Stop the other program or pick another port with --port.`,
+      { cause: error },
+    );
   }
   if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-    return new AppError('io_error', `This machine has no address ${host} to listen on. Check --host.`, { cause: error });
+    return new AppError('io_error', `This machine has no address ${host} to listen on. Check --host.`, {
+      cause: error,
+    });
   }
   if (code === 'EACCES') {
-    return new AppError('permission_denied', `Listening on port ${port} needs more privileges. Pick a port above 1024 with --port.`, { cause: error });
+    return new AppError(
+      'permission_denied',
+      `Listening on port ${port} needs more privileges. Pick a port above 1024 with --port.`,
+      { cause: error },
+    );
   }
   return new AppError('io_error', `Serve mode could not listen on ${host}:${port}.`, { cause: error });
 }

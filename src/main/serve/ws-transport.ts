@@ -12,7 +12,12 @@ const PING_INTERVAL_MS = 30_000;
  * The WebSocket transport: JSON text frames in, envelopes through the router, responses and every
  * contract event out. It moves envelopes; it does not think.
  */
-export function attachWsTransport(deps: { wss: WebSocketServer; router: Router; events: Emitter<EventMap>; log: Logger }): () => void {
+export function attachWsTransport(deps: {
+  wss: WebSocketServer;
+  router: Router;
+  events: Emitter<EventMap>;
+  log: Logger;
+}): () => void {
   const { wss, router, events, log } = deps;
   const alive = new WeakSet<WebSocket>();
 

@@ -6,7 +6,10 @@ export const appCommands = {
   'app.info': { input: Empty, output: AppInfo },
   'app.dismissNotice': { input: z.object({ id: z.string() }).strict(), output: z.object({}) },
   /** Opens one of ComfyDesk's own folders; without a desktop shell it only answers with the path. */
-  'app.openFolder': { input: z.object({ folder: AppFolder }).strict(), output: z.object({ opened: z.boolean(), path: z.string() }) },
+  'app.openFolder': {
+    input: z.object({ folder: AppFolder }).strict(),
+    output: z.object({ opened: z.boolean(), path: z.string() }),
+  },
 } as const;
 
 export const appEvents = {

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { ConnectionDraft, ConnectionHealth, ConnectionSecrets, ConnectionsSnapshot, HostKeyFingerprint, ModelsListing, OpenResult } from '../domain/connection';
+import {
+  ConnectionDraft,
+  ConnectionHealth,
+  ConnectionSecrets,
+  ConnectionsSnapshot,
+  HostKeyFingerprint,
+  ModelsListing,
+  OpenResult,
+} from '../domain/connection';
 import { Empty } from './common';
 
 const ById = z.object({ id: z.string().min(1) }).strict();
@@ -17,20 +25,29 @@ export const connectionsCommands = {
   /** Makes a profile the default one (and brings it online). */
   'connections.setActive': { input: ById, output: ConnectionsSnapshot },
   /** Brings a profile online (several may be) or takes it offline. */
-  'connections.setOnline': { input: z.object({ id: z.string().min(1), online: z.boolean() }).strict(), output: ConnectionsSnapshot },
+  'connections.setOnline': {
+    input: z.object({ id: z.string().min(1), online: z.boolean() }).strict(),
+    output: ConnectionsSnapshot,
+  },
   /** One check of a saved profile (`id`) or of an unsaved draft, without keeping anything. */
   'connections.test': {
     input: z.union([ById, z.object({ profile: ConnectionDraft, secrets: ConnectionSecrets.optional() }).strict()]),
     output: ConnectionHealth,
   },
   /** Trusts an SSH host key the user confirmed (its fingerprint must match what the server presents). */
-  'connections.trustHostKey': { input: z.object({ id: z.string().min(1), fingerprint: HostKeyFingerprint }).strict(), output: ConnectionsSnapshot },
+  'connections.trustHostKey': {
+    input: z.object({ id: z.string().min(1), fingerprint: HostKeyFingerprint }).strict(),
+    output: ConnectionsSnapshot,
+  },
   /** Opens the connection's own ComfyUI page: a window in the desktop app, a URL for the browser otherwise. */
   'connections.open': { input: ById, output: OpenResult },
   /** Asks the desktop app for a private key file with the system's file dialog; `null` when cancelled. Not available in serve mode (a browser cannot name a path on this machine). */
   'connections.pickKeyFile': { input: Empty, output: z.object({ path: z.string().nullable() }) },
   /** Installed models by folder on a server (the active one when no id is given). */
-  'models.list': { input: z.object({ serverId: z.string().min(1).optional(), refresh: z.boolean().default(false) }).strict(), output: ModelsListing },
+  'models.list': {
+    input: z.object({ serverId: z.string().min(1).optional(), refresh: z.boolean().default(false) }).strict(),
+    output: ModelsListing,
+  },
 } as const;
 
 /** Pushed whenever the profiles or a connection's health change. */

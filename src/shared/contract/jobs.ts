@@ -1,6 +1,17 @@
 import { z } from 'zod';
 import { ConversionWarning, MissingNodeType, Parameter, WorkflowFormat } from '../domain/generation';
-import { EnqueueRequest, Job, JobError, JobProgress, JobStatus, JobsSnapshot, OutputFile, PreviewFrame, QueueCounts, StagedInput } from '../domain/job';
+import {
+  EnqueueRequest,
+  Job,
+  JobError,
+  JobProgress,
+  JobStatus,
+  JobsSnapshot,
+  OutputFile,
+  PreviewFrame,
+  QueueCounts,
+  StagedInput,
+} from '../domain/job';
 import { Empty } from './common';
 
 const JobId = z.object({ jobId: z.string().min(1).max(128) }).strict();
@@ -21,10 +32,15 @@ export type GenerationForm = z.infer<typeof GenerationForm>;
 /** Jobs, the held queue, history and outputs. Long work returns an id at once; progress comes as events. */
 export const jobsCommands = {
   /** Converts a workflow with the server's node definitions and detects its parameters. */
-  'generation.form': { input: z.object({ workflowId: z.string().min(1), serverId: z.string().optional() }).strict(), output: GenerationForm },
+  'generation.form': {
+    input: z.object({ workflowId: z.string().min(1), serverId: z.string().optional() }).strict(),
+    output: GenerationForm,
+  },
   /** Keeps a dropped or picked file (base64, at most 64 MB) for a run to upload. */
   'generation.stageInput': {
-    input: z.object({ name: z.string().min(1).max(255), mime: z.string().max(128), dataBase64: z.string().max(90_000_000) }).strict(),
+    input: z
+      .object({ name: z.string().min(1).max(255), mime: z.string().max(128), dataBase64: z.string().max(90_000_000) })
+      .strict(),
     output: StagedInput,
   },
   /** Validates the values and queues one job per run; answers at once with the new job ids. */
@@ -35,20 +51,35 @@ export const jobsCommands = {
   /** Queues a finished, failed or lost job again with the same values (a new job). */
   'jobs.retry': { input: JobId, output: z.object({ jobIds: z.array(z.string()) }) },
   /** Moves a held job to a new place in ComfyDesk's queue (0 = next). */
-  'jobs.move': { input: z.object({ jobId: z.string(), toIndex: z.number().int().min(0) }).strict(), output: z.object({}) },
+  'jobs.move': {
+    input: z.object({ jobId: z.string(), toIndex: z.number().int().min(0) }).strict(),
+    output: z.object({}),
+  },
   'jobs.setPaused': { input: z.object({ paused: z.boolean() }).strict(), output: z.object({ paused: z.boolean() }) },
   /** Past jobs, newest first; `text` searches the prompts. */
   'history.list': {
     input: z
-      .object({ text: z.string().max(200).optional(), workflowId: z.string().optional(), statuses: z.array(JobStatus).optional(), limit: z.number().int().min(1).max(200).default(50), offset: z.number().int().min(0).default(0) })
+      .object({
+        text: z.string().max(200).optional(),
+        workflowId: z.string().optional(),
+        statuses: z.array(JobStatus).optional(),
+        limit: z.number().int().min(1).max(200).default(50),
+        offset: z.number().int().min(0).default(0),
+      })
       .strict(),
     output: z.object({ jobs: z.array(Job) }),
   },
   'history.get': { input: JobId, output: z.object({ job: Job, apiPrompt: z.unknown() }) },
   /** Forgets a job; with `deleteFiles`, its saved outputs too. */
-  'history.delete': { input: z.object({ jobId: z.string(), deleteFiles: z.boolean().default(false) }).strict(), output: z.object({}) },
+  'history.delete': {
+    input: z.object({ jobId: z.string(), deleteFiles: z.boolean().default(false) }).strict(),
+    output: z.object({}),
+  },
   /** Shows a saved output in the file manager (desktop); always answers with its path. */
-  'outputs.reveal': { input: z.object({ jobId: z.string(), index: z.number().int().min(0) }).strict(), output: z.object({ isRevealed: z.boolean(), path: z.string() }) },
+  'outputs.reveal': {
+    input: z.object({ jobId: z.string(), index: z.number().int().min(0) }).strict(),
+    output: z.object({ isRevealed: z.boolean(), path: z.string() }),
+  },
 } as const;
 
 /** Job events: whole job snapshots on every state change, and the seed's generation_* events. */

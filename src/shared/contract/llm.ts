@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { DownloadProgress, EnhanceRequest, EnhanceResult, LlmModelList, LlmStatus, OpenAiEndpoint } from '../domain/llm';
+import {
+  DownloadProgress,
+  EnhanceRequest,
+  EnhanceResult,
+  LlmModelList,
+  LlmStatus,
+  OpenAiEndpoint,
+} from '../domain/llm';
 import { sectionPatch } from '../domain/settings';
 import { Empty } from './common';
 import { SerializedError } from './errors';
@@ -38,7 +45,10 @@ export const llmCommands = {
   /** Cancels a queued or running enhancement; it ends with a `cancelled` error. */
   'llm.cancel': { input: z.object({ id: z.string().min(1).max(128) }).strict(), output: z.object({}) },
   /** Asks an OpenAI-compatible server which models it serves (the settings' "Test connection"). */
-  'llm.checkEndpoint': { input: sectionPatch(OpenAiEndpoint).strict(), output: z.object({ models: z.array(z.string()) }) },
+  'llm.checkEndpoint': {
+    input: sectionPatch(OpenAiEndpoint).strict(),
+    output: z.object({ models: z.array(z.string()) }),
+  },
 } as const;
 
 /** Snapshots of status and models, download progress, and the tokens and end of each enhancement (keyed by id). */

@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { IntentMatch, LibraryDelta, LibraryQuery, LibrarySnapshot, RootStatus, SearchResult, WorkflowDetails } from '../domain/workflow';
+import {
+  IntentMatch,
+  LibraryDelta,
+  LibraryQuery,
+  LibrarySnapshot,
+  RootStatus,
+  SearchResult,
+  WorkflowDetails,
+} from '../domain/workflow';
 import { Empty } from './common';
 
 const WorkflowId = z.object({ id: z.string().min(1).max(128) }).strict();

@@ -64,12 +64,19 @@ export const SshAuthMethod = z.enum(['key', 'agent']);
 export type SshAuthMethod = z.infer<typeof SshAuthMethod>;
 
 /** A host key fingerprint as OpenSSH prints it: `SHA256:` + unpadded base64. */
-export const HostKeyFingerprint = z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'A fingerprint looks like SHA256: followed by 43 characters.');
+export const HostKeyFingerprint = z
+  .string()
+  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'A fingerprint looks like SHA256: followed by 43 characters.');
 
 /** ComfyUI on a remote machine, reached through an SSH local port forward. */
 export const SshProfile = ProfileBase.extend({
   kind: z.literal('ssh'),
-  host: z.string().trim().min(1, 'Enter the SSH host.').max(255).regex(/^[^\s@/]+$/, 'Enter a host name or address only (no user@ or path).'),
+  host: z
+    .string()
+    .trim()
+    .min(1, 'Enter the SSH host.')
+    .max(255)
+    .regex(/^[^\s@/]+$/, 'Enter a host name or address only (no user@ or path).'),
   /** @default 22 */
   port: z.number().int().min(1).max(65535).default(22),
   username: z.string().trim().min(1, 'Enter the SSH user.').max(64),
@@ -96,7 +103,9 @@ export type SshProfile = z.infer<typeof SshProfile>;
 
 /** The connections section of settings: the profiles and the one jobs go to by default. */
 export const ConnectionsSettings = z.object({
-  profiles: z.array(ConnectionProfile).default([{ id: LOCAL_PROFILE_ID, name: 'This computer', kind: 'local', url: DEFAULT_LOCAL_URL }]),
+  profiles: z
+    .array(ConnectionProfile)
+    .default([{ id: LOCAL_PROFILE_ID, name: 'This computer', kind: 'local', url: DEFAULT_LOCAL_URL }]),
   /** The profile used when nothing else is chosen. */
   activeId: z.string().nullable().default(LOCAL_PROFILE_ID),
   /** Profiles kept online besides the active one (several may be online at once). */

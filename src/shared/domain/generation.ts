@@ -197,7 +197,16 @@ export const ParameterKind = z.enum([
 export type ParameterKind = z.infer<typeof ParameterKind>;
 
 /** Where a parameter belongs in the form, in display order. `advanced` is collapsed by default. */
-export const ParameterGroup = z.enum(['prompt', 'inputs', 'size', 'sampling', 'video', 'models', 'exposed', 'advanced']);
+export const ParameterGroup = z.enum([
+  'prompt',
+  'inputs',
+  'size',
+  'sampling',
+  'video',
+  'models',
+  'exposed',
+  'advanced',
+]);
 export type ParameterGroup = z.infer<typeof ParameterGroup>;
 
 /** The value type ComfyUI checks an input against. */

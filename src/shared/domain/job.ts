@@ -58,7 +58,9 @@ export const JobError = z.object({
   nodeId: z.string().optional(),
   nodeTitle: z.string().optional(),
   /** Per-node validation messages for a rejected prompt. */
-  nodeErrors: z.array(z.object({ nodeId: z.string(), nodeTitle: z.string().optional(), messages: z.array(z.string()) })).optional(),
+  nodeErrors: z
+    .array(z.object({ nodeId: z.string(), nodeTitle: z.string().optional(), messages: z.array(z.string()) }))
+    .optional(),
 });
 export type JobError = z.infer<typeof JobError>;
 

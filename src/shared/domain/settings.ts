@@ -45,7 +45,10 @@ export const DesktopSettings = z.object({
  */
 export function sectionPatch<T extends z.ZodRawShape>(section: z.ZodObject<T>) {
   const shape = Object.fromEntries(
-    Object.entries(section.shape).map(([key, field]) => [key, ((field instanceof z.ZodDefault ? field.unwrap() : field) as z.ZodType).optional()]),
+    Object.entries(section.shape).map(([key, field]) => [
+      key,
+      ((field instanceof z.ZodDefault ? field.unwrap() : field) as z.ZodType).optional(),
+    ]),
   ) as unknown as { [K in keyof T]: z.ZodOptional<T[K] extends z.ZodDefault<infer Inner> ? Inner : T[K]> };
   return z.object(shape);
 }

@@ -9,7 +9,19 @@ export type MediaType = z.infer<typeof MediaType>;
  * image), i2i (image to image), inpaint, upscale, t2v (text to video), i2v (image to video), v2v
  * (video to video), audio, 3d, text (an LLM answer) and other.
  */
-export const WorkflowType = z.enum(['t2i', 'i2i', 'inpaint', 'upscale', 't2v', 'i2v', 'v2v', 'audio', '3d', 'text', 'other']);
+export const WorkflowType = z.enum([
+  't2i',
+  'i2i',
+  'inpaint',
+  'upscale',
+  't2v',
+  'i2v',
+  'v2v',
+  'audio',
+  '3d',
+  'text',
+  'other',
+]);
 export type WorkflowType = z.infer<typeof WorkflowType>;
 
 /** ComfyUI's two file formats: the editor's saved graph ("ui") or the prompt dict sent to /prompt ("api"). */
@@ -28,7 +40,16 @@ export const ModelRef = z.object({
 export type ModelRef = z.infer<typeof ModelRef>;
 
 /** Why a file could not be read as a workflow. */
-export const WorkflowProblemCode = z.enum(['too_large', 'unreadable', 'empty', 'invalid_json', 'truncated', 'not_workflow', 'collection', 'bad_shape']);
+export const WorkflowProblemCode = z.enum([
+  'too_large',
+  'unreadable',
+  'empty',
+  'invalid_json',
+  'truncated',
+  'not_workflow',
+  'collection',
+  'bad_shape',
+]);
 export type WorkflowProblemCode = z.infer<typeof WorkflowProblemCode>;
 
 /** Why a file could not be used, for its error card. */
@@ -89,7 +110,12 @@ export type MissingModel = z.infer<typeof MissingModel>;
 export const ModelUpdate = z.object({
   name: z.string(),
   folder: z.string().nullable(),
-  newer: z.object({ name: z.string(), url: z.string().optional(), sizeBytes: z.number().optional(), note: z.string().optional() }),
+  newer: z.object({
+    name: z.string(),
+    url: z.string().optional(),
+    sizeBytes: z.number().optional(),
+    note: z.string().optional(),
+  }),
 });
 export type ModelUpdate = z.infer<typeof ModelUpdate>;
 

@@ -22,7 +22,11 @@ export class GeneratePage {
 
   /** Picks a workflow by its card's Generate button and waits for its form. */
   async choose(workflow: string): Promise<void> {
-    await this.page.getByRole('region', { name: 'Workflows' }).getByRole('listitem', { name: workflow, exact: true }).getByRole('button', { name: 'Generate' }).click();
+    await this.page
+      .getByRole('region', { name: 'Workflows' })
+      .getByRole('listitem', { name: workflow, exact: true })
+      .getByRole('button', { name: 'Generate' })
+      .click();
     await expect(this.panel.getByRole('heading', { name: workflow })).toBeVisible();
     await expect(this.field('Steps')).toBeVisible();
   }

@@ -8,25 +8,66 @@
  * With `isChained`, the stand-in sampler works on the diffusion chain's image instead, so every run
  * with a new seed runs it again (ComfyUI caches nodes whose inputs did not change).
  */
-export function posterWorkflow(options: { steps?: number; stepMs?: number; title?: string; isChained?: boolean } = {}): Record<string, unknown> {
+export function posterWorkflow(
+  options: { steps?: number; stepMs?: number; title?: string; isChained?: boolean } = {},
+): Record<string, unknown> {
   if (options.isChained) {
-    const { '9': _preview, '10': _canvas, ...chain } = posterWorkflow({ ...options, isChained: false }) as Record<string, { inputs: Record<string, unknown> }>;
+    const {
+      '9': _preview,
+      '10': _canvas,
+      ...chain
+    } = posterWorkflow({ ...options, isChained: false }) as Record<string, { inputs: Record<string, unknown> }>;
     return { ...chain, '11': { ...chain['11']!, inputs: { ...chain['11']!.inputs, image: ['8', 0] } } };
   }
   return {
-    '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd15.safetensors' }, _meta: { title: 'Load Checkpoint' } },
-    '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a lighthouse', clip: ['4', 1] }, _meta: { title: 'Positive' } },
+    '4': {
+      class_type: 'CheckpointLoaderSimple',
+      inputs: { ckpt_name: 'sd15.safetensors' },
+      _meta: { title: 'Load Checkpoint' },
+    },
+    '6': {
+      class_type: 'CLIPTextEncode',
+      inputs: { text: 'a lighthouse', clip: ['4', 1] },
+      _meta: { title: 'Positive' },
+    },
     '7': { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['4', 1] }, _meta: { title: 'Negative' } },
-    '5': { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 512, batch_size: 1 }, _meta: { title: 'Empty Latent Image' } },
+    '5': {
+      class_type: 'EmptyLatentImage',
+      inputs: { width: 512, height: 512, batch_size: 1 },
+      _meta: { title: 'Empty Latent Image' },
+    },
     '3': {
       class_type: 'KSampler',
-      inputs: { seed: 42, steps: 20, cfg: 7, sampler_name: 'euler', scheduler: 'normal', denoise: 1, model: ['4', 0], positive: ['6', 0], negative: ['7', 0], latent_image: ['5', 0] },
+      inputs: {
+        seed: 42,
+        steps: 20,
+        cfg: 7,
+        sampler_name: 'euler',
+        scheduler: 'normal',
+        denoise: 1,
+        model: ['4', 0],
+        positive: ['6', 0],
+        negative: ['7', 0],
+        latent_image: ['5', 0],
+      },
       _meta: { title: 'KSampler' },
     },
     '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] }, _meta: { title: 'VAE Decode' } },
     '9': { class_type: 'PreviewImage', inputs: { images: ['8', 0] }, _meta: { title: 'Preview' } },
-    '10': { class_type: 'EmptyImage', inputs: { width: 256, height: 256, batch_size: 1, color: 0xf08030 }, _meta: { title: 'Canvas' } },
-    '11': { class_type: 'PeerSlowSteps', inputs: { image: ['10', 0], steps: options.steps ?? 30, step_ms: options.stepMs ?? 150, preview: true }, _meta: { title: options.title ?? 'Refiner' } },
-    '12': { class_type: 'SaveImage', inputs: { images: ['11', 0], filename_prefix: 'poster' }, _meta: { title: 'Save Image' } },
+    '10': {
+      class_type: 'EmptyImage',
+      inputs: { width: 256, height: 256, batch_size: 1, color: 0xf08030 },
+      _meta: { title: 'Canvas' },
+    },
+    '11': {
+      class_type: 'PeerSlowSteps',
+      inputs: { image: ['10', 0], steps: options.steps ?? 30, step_ms: options.stepMs ?? 150, preview: true },
+      _meta: { title: options.title ?? 'Refiner' },
+    },
+    '12': {
+      class_type: 'SaveImage',
+      inputs: { images: ['11', 0], filename_prefix: 'poster' },
+      _meta: { title: 'Save Image' },
+    },
   };
 }

@@ -109,7 +109,12 @@ export class PromptExecutor {
       const known = signatures.get(id);
       if (known) return known;
       const node = prompt[id]!;
-      const inputs = Object.entries(node.inputs ?? {}).map(([name, value]) => [name, Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && prompt[value[0]] ? ['link', signature(value[0]), value[1]] : value]);
+      const inputs = Object.entries(node.inputs ?? {}).map(([name, value]) => [
+        name,
+        Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && prompt[value[0]]
+          ? ['link', signature(value[0]), value[1]]
+          : value,
+      ]);
       const extra = node.class_type === 'LoadImage' ? this.#fileStamp(String(node.inputs.image)) : '';
       const result = JSON.stringify([node.class_type, inputs, extra]);
       signatures.set(id, result);
@@ -128,7 +133,16 @@ export class PromptExecutor {
     const sendProgressState = () => {
       const nodes: Record<string, unknown> = {};
       for (const [id, entry] of progress) {
-        nodes[id] = { value: entry.value, max: entry.max, state: entry.state, node_id: id, prompt_id: promptId, display_node_id: id, parent_node_id: null, real_node_id: id };
+        nodes[id] = {
+          value: entry.value,
+          max: entry.max,
+          state: entry.state,
+          node_id: id,
+          prompt_id: promptId,
+          display_node_id: id,
+          parent_node_id: null,
+          real_node_id: id,
+        };
       }
       host.sendJson('progress_state', { prompt_id: promptId, nodes }, client);
     };
@@ -161,7 +175,8 @@ export class PromptExecutor {
       try {
         inputs = this.#resolveInputs(node, prompt);
         if (host.isInterrupted()) throw new Interrupted();
-        if (failure?.kind === 'exception') throw new NodeException(failure.message ?? `Injected failure in ${node.class_type}`);
+        if (failure?.kind === 'exception')
+          throw new NodeException(failure.message ?? `Injected failure in ${node.class_type}`);
         const result = await this.#runNode(id, node, inputs, { promptId, client, progress, sendProgressState });
         this.#cache.set(id, { signature: signature(id), outputs: result.outputs, ui: result.ui });
         if (result.ui) toClient('executed', { node: id, display_node: id, output: result.ui, prompt_id: promptId });
@@ -170,7 +185,11 @@ export class PromptExecutor {
       } catch (error) {
         success = false;
         if (error instanceof Interrupted) {
-          addMessage('execution_interrupted', { prompt_id: promptId, node_id: id, node_type: node.class_type, executed: [...executed] }, true);
+          addMessage(
+            'execution_interrupted',
+            { prompt_id: promptId, node_id: id, node_type: node.class_type, executed: [...executed] },
+            true,
+          );
         } else {
           const ex = error instanceof NodeException ? error : new NodeException(String(error));
           addMessage(
@@ -182,8 +201,15 @@ export class PromptExecutor {
               executed: [...executed],
               exception_message: `${ex.message}\n`,
               exception_type: ex.pyType,
-              traceback: ['  File "/opt/ComfyUI/execution.py", line 496, in execute\n    output_data, output_ui, has_subgraph, has_pending_tasks = await get_output_data(...)\n'],
-              current_inputs: Object.fromEntries(Object.entries(inputs).map(([name, value]) => [name, [typeof value === 'object' && value !== null ? `tensor(${JSON.stringify(value)})` : value]])),
+              traceback: [
+                '  File "/opt/ComfyUI/execution.py", line 496, in execute\n    output_data, output_ui, has_subgraph, has_pending_tasks = await get_output_data(...)\n',
+              ],
+              current_inputs: Object.fromEntries(
+                Object.entries(inputs).map(([name, value]) => [
+                  name,
+                  [typeof value === 'object' && value !== null ? `tensor(${JSON.stringify(value)})` : value],
+                ]),
+              ),
               current_outputs: currentOutputs,
             },
             false,
@@ -236,15 +262,34 @@ export class PromptExecutor {
     id: string,
     node: PromptNode,
     inputs: Record<string, unknown>,
-    context: { promptId: string; client: string | null; progress: Map<string, { state: 'running' | 'finished'; value: number; max: number }>; sendProgressState: () => void },
+    context: {
+      promptId: string;
+      client: string | null;
+      progress: Map<string, { state: 'running' | 'finished'; value: number; max: number }>;
+      sendProgressState: () => void;
+    },
   ): Promise<{ outputs: unknown[]; ui?: Record<string, unknown> }> {
     const host = this.host;
-    const firstImage = (): ImageValue => (Object.values(inputs).find((value): value is ImageValue => typeof value === 'object' && value !== null && (value as ImageValue).kind === 'image') ?? { kind: 'image', width: 64, height: 64, batch: 1, color: 0 });
+    const firstImage = (): ImageValue =>
+      Object.values(inputs).find(
+        (value): value is ImageValue =>
+          typeof value === 'object' && value !== null && (value as ImageValue).kind === 'image',
+      ) ?? { kind: 'image', width: 64, height: 64, batch: 1, color: 0 };
     // Ordinary nodes report no progress, so an interrupt lands only at the next node boundary (transcript G).
     if (node.class_type !== 'PeerSlowSteps' && host.timing.nodeMs > 0) await host.sleep(host.timing.nodeMs);
     switch (node.class_type) {
       case 'EmptyImage':
-        return { outputs: [{ kind: 'image', width: Number(inputs.width), height: Number(inputs.height), batch: Number(inputs.batch_size), color: Number(inputs.color) } satisfies ImageValue] };
+        return {
+          outputs: [
+            {
+              kind: 'image',
+              width: Number(inputs.width),
+              height: Number(inputs.height),
+              batch: Number(inputs.batch_size),
+              color: Number(inputs.color),
+            } satisfies ImageValue,
+          ],
+        };
       case 'LoadImage': {
         const image: ImageValue = { kind: 'image', width: 64, height: 64, batch: 1, color: 0x808080 };
         return { outputs: [image, { ...image, kind: 'image' }] };
@@ -256,24 +301,50 @@ export class PromptExecutor {
       case 'GetImageSize': {
         const image = firstImage();
         // Core callers pass no sid: baseline servers broadcast progress text to every socket.
-        host.sendBinary(encodeBinaryFrame({ kind: 'text', nodeId: id, text: `width: ${image.width}, height: ${image.height}\n batch size: ${image.batch}` }), null);
+        host.sendBinary(
+          encodeBinaryFrame({
+            kind: 'text',
+            nodeId: id,
+            text: `width: ${image.width}, height: ${image.height}\n batch size: ${image.batch}`,
+          }),
+          null,
+        );
         return { outputs: [image.width, image.height, image.batch] };
       }
       case 'PreviewAny':
         return { outputs: [], ui: { text: [pyStr(inputs.source)] } };
       case 'SaveImage':
-        return { outputs: [], ui: { images: this.#saveImages(firstImage(), String(inputs.filename_prefix ?? 'ComfyUI'), 'output') } };
+        return {
+          outputs: [],
+          ui: { images: this.#saveImages(firstImage(), String(inputs.filename_prefix ?? 'ComfyUI'), 'output') },
+        };
       case 'PreviewImage':
-        return { outputs: [], ui: { images: this.#saveImages(firstImage(), `ComfyUI_temp_${randomLetters(5)}`, 'temp') } };
+        return {
+          outputs: [],
+          ui: { images: this.#saveImages(firstImage(), `ComfyUI_temp_${randomLetters(5)}`, 'temp') },
+        };
       case 'PeerSlowSteps':
         return { outputs: [firstImage()], ...(await this.#slowSteps(id, inputs, context)) };
       default:
-        return { outputs: (host.objectInfo[node.class_type]?.output ?? []).map((type) => (type === 'IMAGE' || type === 'MASK' ? firstImage() : { kind: String(type) })) };
+        return {
+          outputs: (host.objectInfo[node.class_type]?.output ?? []).map((type) =>
+            type === 'IMAGE' || type === 'MASK' ? firstImage() : { kind: String(type) },
+          ),
+        };
     }
   }
 
   /** PeerSlowSteps: ComfyUI's ProgressBar hook per step — interrupt check, progress_state, previews, progress (main.py hijack_progress). */
-  async #slowSteps(id: string, inputs: Record<string, unknown>, context: { promptId: string; client: string | null; progress: Map<string, { state: 'running' | 'finished'; value: number; max: number }>; sendProgressState: () => void }): Promise<{ ui?: undefined }> {
+  async #slowSteps(
+    id: string,
+    inputs: Record<string, unknown>,
+    context: {
+      promptId: string;
+      client: string | null;
+      progress: Map<string, { state: 'running' | 'finished'; value: number; max: number }>;
+      sendProgressState: () => void;
+    },
+  ): Promise<{ ui?: undefined }> {
     const host = this.host;
     const steps = Number(inputs.steps);
     const stepMs = host.timing.stepMs ?? Number(inputs.step_ms);
@@ -284,20 +355,41 @@ export class PromptExecutor {
       context.progress.set(id, { state: 'running', value: step, max: steps });
       context.sendProgressState();
       if (inputs.preview && withMetadata) {
-        host.sendBinary(encodeBinaryFrame({ kind: 'preview', format: 'jpeg', bytes: PREVIEW_JPEG, metadata: { node_id: id, prompt_id: context.promptId, display_node_id: id, parent_node_id: null, real_node_id: id } }), context.client);
+        host.sendBinary(
+          encodeBinaryFrame({
+            kind: 'preview',
+            format: 'jpeg',
+            bytes: PREVIEW_JPEG,
+            metadata: {
+              node_id: id,
+              prompt_id: context.promptId,
+              display_node_id: id,
+              parent_node_id: null,
+              real_node_id: id,
+            },
+          }),
+          context.client,
+        );
       }
       host.sendJson('progress', { value: step, max: steps, prompt_id: context.promptId, node: id }, context.client);
-      if (inputs.preview && !withMetadata) host.sendBinary(encodeBinaryFrame({ kind: 'preview', format: 'jpeg', bytes: PREVIEW_JPEG }), context.client);
+      if (inputs.preview && !withMetadata)
+        host.sendBinary(encodeBinaryFrame({ kind: 'preview', format: 'jpeg', bytes: PREVIEW_JPEG }), context.client);
     }
     return {};
   }
 
-  #saveImages(image: ImageValue, prefix: string, type: 'output' | 'temp'): Array<{ filename: string; subfolder: string; type: string }> {
+  #saveImages(
+    image: ImageValue,
+    prefix: string,
+    type: 'output' | 'temp',
+  ): Array<{ filename: string; subfolder: string; type: string }> {
     const base = this.host.dirs[type];
     const full = resolve(base, prefix);
     const folder = resolve(full, '..');
     if (relative(base, folder).startsWith('..')) {
-      throw new NodeException(`**** ERROR: Saving image outside the output folder is not allowed.\n full_output_folder: ${folder}\n         output_dir: ${base}\n         commonpath: ${folder}`);
+      throw new NodeException(
+        `**** ERROR: Saving image outside the output folder is not allowed.\n full_output_folder: ${folder}\n         output_dir: ${base}\n         commonpath: ${folder}`,
+      );
     }
     mkdirSync(folder, { recursive: true });
     const name = full.slice(folder.length + 1);
@@ -321,7 +413,11 @@ function randomLetters(count: number): string {
 }
 
 /** Dependencies before dependents, outputs in prompt order, cached dependencies skipped (ComfyUI's ExecutionList). */
-export function executionOrder(prompt: Record<string, PromptNode>, outputs: string[], isCached: (id: string) => boolean): string[] {
+export function executionOrder(
+  prompt: Record<string, PromptNode>,
+  outputs: string[],
+  isCached: (id: string) => boolean,
+): string[] {
   const order: string[] = [];
   const seen = new Set<string>();
   const visit = (id: string, isOutput: boolean) => {
@@ -331,7 +427,8 @@ export function executionOrder(prompt: Record<string, PromptNode>, outputs: stri
     seen.add(id);
     if (!isCached(id)) {
       for (const value of Object.values(prompt[id]?.inputs ?? {})) {
-        if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && prompt[value[0]]) visit(value[0], false);
+        if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && prompt[value[0]])
+          visit(value[0], false);
       }
     }
     order.push(id);

@@ -24,7 +24,12 @@ export function solidPng(width: number, height: number, color: number): Buffer {
   header.writeUInt32BE(h, 4);
   header[8] = 8; // bit depth
   header[9] = 2; // truecolour RGB
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** An 8×8 JPEG: the latent preview frames PeerSlowSteps sends in the emulation (real ones start with ffd8ffe0 too). */

@@ -3,7 +3,11 @@ import { RECORDED_OBJECT_INFO } from '../paths';
 
 /** A node definition as the emulation needs it (the recorded object_info shape). */
 export interface NodeDefinition {
-  input: { required?: Record<string, unknown[]>; optional?: Record<string, unknown[]>; hidden?: Record<string, unknown> };
+  input: {
+    required?: Record<string, unknown[]>;
+    optional?: Record<string, unknown[]>;
+    hidden?: Record<string, unknown>;
+  };
   input_order?: Record<string, string[]>;
   output: unknown[];
   output_node?: boolean;

@@ -1,7 +1,9 @@
 import WebSocket from 'ws';
 
 /** One frame as the transcripts record it: a JSON text message or a binary frame's event type. */
-export type RecordedFrame = { frame: 'text'; msg: { type: string; data: Record<string, unknown> } } | { frame: 'binary'; eventType: number; bytes: Buffer };
+export type RecordedFrame =
+  | { frame: 'text'; msg: { type: string; data: Record<string, unknown> } }
+  | { frame: 'binary'; eventType: number; bytes: Buffer };
 
 /**
  * A raw WebSocket client that records every frame — the way the transcripts were captured — so a
@@ -16,13 +18,20 @@ export class SocketRecorder {
     this.#socket = socket;
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       if (isBinary) this.frames.push({ frame: 'binary', eventType: data.readUInt32BE(0), bytes: data });
-      else this.frames.push({ frame: 'text', msg: JSON.parse(data.toString('utf8')) as { type: string; data: Record<string, unknown> } });
+      else
+        this.frames.push({
+          frame: 'text',
+          msg: JSON.parse(data.toString('utf8')) as { type: string; data: Record<string, unknown> },
+        });
       for (const waiter of this.#waiters.splice(0)) waiter();
     });
   }
 
   /** Connects to `baseUrl`'s /ws (with `clientId` when given) and sends `featureFlags` first when given. */
-  static async open(baseUrl: string, options: { clientId?: string; featureFlags?: Record<string, unknown> } = {}): Promise<SocketRecorder> {
+  static async open(
+    baseUrl: string,
+    options: { clientId?: string; featureFlags?: Record<string, unknown> } = {},
+  ): Promise<SocketRecorder> {
     const url = `${baseUrl.replace(/^http/, 'ws')}/ws${options.clientId ? `?clientId=${encodeURIComponent(options.clientId)}` : ''}`;
     const socket = new WebSocket(url);
     const recorder = new SocketRecorder(socket);
@@ -32,12 +41,16 @@ export class SocketRecorder {
     });
     if (options.featureFlags) socket.send(JSON.stringify({ type: 'feature_flags', data: options.featureFlags }));
     await recorder.waitFor((frame) => frame.frame === 'text' && frame.msg.type === 'status');
-    if (options.featureFlags) await recorder.waitFor((frame) => frame.frame === 'text' && frame.msg.type === 'feature_flags');
+    if (options.featureFlags)
+      await recorder.waitFor((frame) => frame.frame === 'text' && frame.msg.type === 'feature_flags');
     return recorder;
   }
 
   /** Resolves with the first recorded frame (from `from` on) that matches, waiting as long as needed up to the deadline. */
-  async waitFor(match: (frame: RecordedFrame) => boolean, options: { from?: number; timeoutMs?: number } = {}): Promise<RecordedFrame> {
+  async waitFor(
+    match: (frame: RecordedFrame) => boolean,
+    options: { from?: number; timeoutMs?: number } = {},
+  ): Promise<RecordedFrame> {
     const deadline = Date.now() + (options.timeoutMs ?? 15_000);
     for (;;) {
       const found = this.frames.slice(options.from ?? 0).find(match);
@@ -56,7 +69,14 @@ export class SocketRecorder {
 
   /** Waits for `executing {node: null, prompt_id}`: the prompt finished and its history is written. */
   waitForFinish(promptId: string, timeoutMs?: number): Promise<RecordedFrame> {
-    return this.waitFor((frame) => frame.frame === 'text' && frame.msg.type === 'executing' && frame.msg.data.node === null && frame.msg.data.prompt_id === promptId, { timeoutMs });
+    return this.waitFor(
+      (frame) =>
+        frame.frame === 'text' &&
+        frame.msg.type === 'executing' &&
+        frame.msg.data.node === null &&
+        frame.msg.data.prompt_id === promptId,
+      { timeoutMs },
+    );
   }
 
   close(): void {

@@ -1,11 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { annotatedFileExists, PromptExecutor, type ExecutionHost, type InjectedFailure, type PromptNode, type QueueTuple } from './executor';
+import {
+  annotatedFileExists,
+  PromptExecutor,
+  type ExecutionHost,
+  type InjectedFailure,
+  type PromptNode,
+  type QueueTuple,
+} from './executor';
 import { loadObjectInfo, type NodeDefinition } from './object-info';
 import { validatePrompt } from './validate';
 import { MODEL_INPUT_FOLDERS } from '../../../src/main/core/generation/parameters/constraints';
@@ -13,9 +29,43 @@ import { MODEL_INPUT_FOLDERS } from '../../../src/main/core/generation/parameter
 /** Model file extensions ComfyUI lists (folder_paths.supported_pt_extensions). */
 const MODEL_EXTENSIONS = new Set(['.ckpt', '.pt', '.pt2', '.bin', '.pth', '.safetensors', '.pkl', '.sft']);
 /** The folder keys a stock 0.3.64 answers to GET /models, in its order (transcript O). */
-export const MODEL_FOLDERS = ['checkpoints', 'configs', 'loras', 'vae', 'text_encoders', 'diffusion_models', 'clip_vision', 'style_models', 'embeddings', 'diffusers', 'vae_approx', 'controlnet', 'gligen', 'upscale_models', 'custom_nodes', 'hypernetworks', 'photomaker', 'classifiers', 'model_patches', 'audio_encoders'];
+export const MODEL_FOLDERS = [
+  'checkpoints',
+  'configs',
+  'loras',
+  'vae',
+  'text_encoders',
+  'diffusion_models',
+  'clip_vision',
+  'style_models',
+  'embeddings',
+  'diffusers',
+  'vae_approx',
+  'controlnet',
+  'gligen',
+  'upscale_models',
+  'custom_nodes',
+  'hypernetworks',
+  'photomaker',
+  'classifiers',
+  'model_patches',
+  'audio_encoders',
+];
 const SERVER_FEATURES = { supports_preview_metadata: true, max_upload_size: 104857600 };
-const MIME: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif', '.mp4': 'video/mp4', '.webm': 'video/webm', '.flac': 'audio/flac', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.json': 'application/json', '.txt': 'text/plain' };
+const MIME: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.gif': 'image/gif',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.flac': 'audio/flac',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+  '.json': 'application/json',
+  '.txt': 'text/plain',
+};
 
 /** How to start the emulated ComfyUI. */
 export interface ComfyServerOptions {
@@ -109,7 +159,11 @@ class EmulatedComfy implements ComfyTestServer {
     this.#options = options;
     this.#ownsDataDir = options.dataDir === undefined;
     this.dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'comfy-test-server-'));
-    this.#dirs = { input: join(this.dataDir, 'input'), output: join(this.dataDir, 'output'), temp: join(this.dataDir, 'temp') };
+    this.#dirs = {
+      input: join(this.dataDir, 'input'),
+      output: join(this.dataDir, 'output'),
+      temp: join(this.dataDir, 'temp'),
+    };
     for (const dir of Object.values(this.#dirs)) mkdirSync(dir, { recursive: true });
     for (const [folder, files] of Object.entries(options.models ?? {})) {
       for (const file of files) {
@@ -174,7 +228,10 @@ class EmulatedComfy implements ComfyTestServer {
   }
 
   setTiming(timing: { nodeMs?: number; stepMs?: number | undefined }): void {
-    this.#timing = { nodeMs: timing.nodeMs ?? this.#timing.nodeMs, stepMs: 'stepMs' in timing ? timing.stepMs : this.#timing.stepMs };
+    this.#timing = {
+      nodeMs: timing.nodeMs ?? this.#timing.nodeMs,
+      stepMs: 'stepMs' in timing ? timing.stepMs : this.#timing.stepMs,
+    };
   }
 
   dropSockets(): void {
@@ -263,7 +320,8 @@ class EmulatedComfy implements ComfyTestServer {
     this.#sockets.set(sid, ws);
     this.#socketFlags.set(sid, {});
     send(ws, { type: 'status', data: { status: this.#queueInfo(), sid } });
-    if (this.#currentClient === sid && this.#lastNodeId !== null) send(ws, { type: 'executing', data: { node: this.#lastNodeId } });
+    if (this.#currentClient === sid && this.#lastNodeId !== null)
+      send(ws, { type: 'executing', data: { node: this.#lastNodeId } });
     let first = true;
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;
@@ -297,7 +355,10 @@ class EmulatedComfy implements ComfyTestServer {
   }
 
   #sendBinary(frame: Buffer, sid: string | null): void {
-    const targets = sid === null ? [...this.#sockets.values()] : [this.#sockets.get(sid)].filter((ws): ws is WebSocket => ws !== undefined);
+    const targets =
+      sid === null
+        ? [...this.#sockets.values()]
+        : [this.#sockets.get(sid)].filter((ws): ws is WebSocket => ws !== undefined);
     for (const ws of targets) if (ws.readyState === ws.OPEN) ws.send(frame, { binary: true });
   }
 
@@ -321,7 +382,11 @@ class EmulatedComfy implements ComfyTestServer {
       supportsPreviewMetadata: (sid) => sid !== null && this.#socketFlags.get(sid)?.supports_preview_metadata === true,
       isInterrupted: () => this.#interrupted,
       takeFailure: (nodeId, classType) => {
-        const index = this.#failures.findIndex((failure) => (failure.nodeId === undefined || failure.nodeId === nodeId) && (failure.classType === undefined || failure.classType === classType));
+        const index = this.#failures.findIndex(
+          (failure) =>
+            (failure.nodeId === undefined || failure.nodeId === nodeId) &&
+            (failure.classType === undefined || failure.classType === classType),
+        );
         return index < 0 ? undefined : this.#failures.splice(index, 1)[0];
       },
       dropSockets: () => this.dropSockets(),
@@ -369,12 +434,17 @@ class EmulatedComfy implements ComfyTestServer {
         this.#history.set(item[1], {
           prompt: [item[0], item[1], item[2], extra, item[4]],
           outputs: result.outputs,
-          status: { status_str: result.success ? 'success' : 'error', completed: result.success, messages: result.messages },
+          status: {
+            status_str: result.success ? 'success' : 'error',
+            completed: result.success,
+            messages: result.messages,
+          },
           meta: result.meta,
         });
         this.#running = undefined;
         this.#queueUpdated();
-        if (this.#currentClient !== null) this.#sendJson('executing', { node: null, prompt_id: item[1] }, this.#currentClient);
+        if (this.#currentClient !== null)
+          this.#sendJson('executing', { node: null, prompt_id: item[1] }, this.#currentClient);
         if (this.#freeMemory) {
           this.#executor.reset();
           this.#freeMemory = false;
@@ -409,14 +479,22 @@ class EmulatedComfy implements ComfyTestServer {
     }
   }
 
-  async #route(method: string, path: string, query: URLSearchParams, body: Buffer, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async #route(
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: Buffer,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> {
     const jsonBody = (): Record<string, unknown> => JSON.parse(body.toString('utf8')) as Record<string, unknown>;
     if (method === 'GET') {
       if (path === '/') return plain(response, 200, '<!doctype html><title>ComfyUI</title>', 'text/html');
       if (path === '/system_stats') return json(response, 200, this.#systemStats());
       if (path === '/features') return json(response, 200, SERVER_FEATURES);
       if (path === '/prompt') return json(response, 200, this.#queueInfo());
-      if (path === '/queue') return json(response, 200, { queue_running: this.#running ? [this.#running] : [], queue_pending: this.#heap });
+      if (path === '/queue')
+        return json(response, 200, { queue_running: this.#running ? [this.#running] : [], queue_pending: this.#heap });
       if (path === '/object_info') return json(response, 200, this.#objectInfoNow());
       if (path.startsWith('/object_info/')) {
         const name = decodeURIComponent(path.slice('/object_info/'.length));
@@ -505,13 +583,24 @@ class EmulatedComfy implements ComfyTestServer {
       this.#number += 1;
     }
     if (!('prompt' in data)) {
-      return json(response, 400, { error: { type: 'no_prompt', message: 'No prompt provided', details: 'No prompt provided', extra_info: {} }, node_errors: {} });
+      return json(response, 400, {
+        error: { type: 'no_prompt', message: 'No prompt provided', details: 'No prompt provided', extra_info: {} },
+        node_errors: {},
+      });
     }
     const prompt = data.prompt as Record<string, PromptNode>;
-    const promptId = data.prompt_id === undefined ? randomUUID() : data.prompt_id === null ? 'None' : String(data.prompt_id);
-    const partial = Array.isArray(data.partial_execution_targets) ? data.partial_execution_targets.map(String) : undefined;
-    const result = validatePrompt(prompt, this.#objectInfoNow(), partial, (name) => annotatedFileExists(this.#dirs, name));
-    const extraData = typeof data.extra_data === 'object' && data.extra_data !== null ? { ...(data.extra_data as Record<string, unknown>) } : {};
+    const promptId =
+      data.prompt_id === undefined ? randomUUID() : data.prompt_id === null ? 'None' : String(data.prompt_id);
+    const partial = Array.isArray(data.partial_execution_targets)
+      ? data.partial_execution_targets.map(String)
+      : undefined;
+    const result = validatePrompt(prompt, this.#objectInfoNow(), partial, (name) =>
+      annotatedFileExists(this.#dirs, name),
+    );
+    const extraData =
+      typeof data.extra_data === 'object' && data.extra_data !== null
+        ? { ...(data.extra_data as Record<string, unknown>) }
+        : {};
     if ('client_id' in data) extraData.client_id = data.client_id;
     if (!result.ok) return json(response, 400, { error: result.error, node_errors: result.nodeErrors });
     heapPush(this.#heap, [number, promptId, prompt, extraData, result.outputs]);
@@ -538,7 +627,12 @@ class EmulatedComfy implements ComfyTestServer {
   }
 
   #systemStats(): Record<string, unknown> {
-    const device = this.#options.device ?? { name: 'cpu', type: 'cpu', vram_total: 25276510208, vram_free: 24603373568 };
+    const device = this.#options.device ?? {
+      name: 'cpu',
+      type: 'cpu',
+      vram_total: 25276510208,
+      vram_free: 24603373568,
+    };
     return {
       system: {
         os: 'posix',
@@ -565,8 +659,10 @@ class EmulatedComfy implements ComfyTestServer {
       type = annotated[1]!;
       filename = filename.slice(0, annotated.index);
     }
-    if (!filename || filename.startsWith('/') || filename.includes('..')) return plain(response, 400, '', 'application/octet-stream');
-    if (type !== 'input' && type !== 'output' && type !== 'temp') return plain(response, 400, '', 'application/octet-stream');
+    if (!filename || filename.startsWith('/') || filename.includes('..'))
+      return plain(response, 400, '', 'application/octet-stream');
+    if (type !== 'input' && type !== 'output' && type !== 'temp')
+      return plain(response, 400, '', 'application/octet-stream');
     const base = this.#dirs[type];
     const folder = resolve(base, query.get('subfolder') ?? '');
     if (relative(base, folder).startsWith('..')) return plain(response, 403, '', 'application/octet-stream');
@@ -575,12 +671,20 @@ class EmulatedComfy implements ComfyTestServer {
     const bytes = readFileSync(file);
     let contentType = MIME[extname(filename).toLowerCase()] ?? 'application/octet-stream';
     if (/html|javascript|css/.test(contentType)) contentType = 'application/octet-stream';
-    response.writeHead(200, { 'Content-Type': contentType, 'Content-Length': bytes.length, 'Content-Disposition': `filename="${filename}"` });
+    response.writeHead(200, {
+      'Content-Type': contentType,
+      'Content-Length': bytes.length,
+      'Content-Disposition': `filename="${filename}"`,
+    });
     response.end(bytes);
   }
 
   async #upload(path: string, body: Buffer, request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const form = await new Request('http://localhost/', { method: 'POST', headers: { 'content-type': request.headers['content-type'] ?? '' }, body }).formData();
+    const form = await new Request('http://localhost/', {
+      method: 'POST',
+      headers: { 'content-type': request.headers['content-type'] ?? '' },
+      body,
+    }).formData();
     const image = form.get('image');
     if (!(image instanceof File)) return plain(response, 400, '');
     const type = String(form.get('type') ?? 'input');
@@ -588,7 +692,8 @@ class EmulatedComfy implements ComfyTestServer {
     const subfolder = String(form.get('subfolder') ?? '');
     const base = this.#dirs[type];
     const folder = resolve(base, subfolder);
-    if (relative(base, folder).startsWith('..') || !image.name || image.name.includes('/') || image.name.includes('..')) return plain(response, 400, '');
+    if (relative(base, folder).startsWith('..') || !image.name || image.name.includes('/') || image.name.includes('..'))
+      return plain(response, 400, '');
     mkdirSync(folder, { recursive: true });
     const bytes = Buffer.from(await image.arrayBuffer());
     const overwrite = ['true', '1'].includes(String(form.get('overwrite') ?? '').toLowerCase());
@@ -635,7 +740,8 @@ function listModelFiles(dir: string): string[] {
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
       const path = join(folder, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (MODEL_EXTENSIONS.has(extname(entry.name).toLowerCase())) out.push(relative(dir, path).split(sep).join('/'));
+      else if (MODEL_EXTENSIONS.has(extname(entry.name).toLowerCase()))
+        out.push(relative(dir, path).split(sep).join('/'));
     }
   };
   walk(dir);
@@ -657,7 +763,10 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
 
 function json(response: ServerResponse, status: number, value: unknown): void {
   const text = JSON.stringify(value);
-  response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  response.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  });
   response.end(text);
 }
 

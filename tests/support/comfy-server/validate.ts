@@ -39,9 +39,12 @@ export function pyStr(value: unknown): string {
   if (value === true) return 'True';
   if (value === false) return 'False';
   if (typeof value === 'string') return value;
-  if (typeof value === 'number') return Number.isInteger(value) && !Object.is(value, -0) ? String(value) : String(value);
+  if (typeof value === 'number')
+    return Number.isInteger(value) && !Object.is(value, -0) ? String(value) : String(value);
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
-  return `{${Object.entries(value as Record<string, unknown>).map(([key, item]) => `${pyRepr(key)}: ${pyRepr(item)}`).join(', ')}}`;
+  return `{${Object.entries(value as Record<string, unknown>)
+    .map(([key, item]) => `${pyRepr(key)}: ${pyRepr(item)}`)
+    .join(', ')}}`;
 }
 
 /** Python's repr() of a value (strings in single quotes). */
@@ -69,17 +72,29 @@ function convert(type: string, value: unknown): unknown {
       if (/^\s*[+-]?\d+\s*$/.test(value)) return Number.parseInt(value, 10);
       throw new PyException('ValueError', `invalid literal for int() with base 10: ${pyRepr(value)}`);
     }
-    throw new PyException('TypeError', `int() argument must be a string, a bytes-like object or a real number, not '${pyTypeName(value)}'`);
+    throw new PyException(
+      'TypeError',
+      `int() argument must be a string, a bytes-like object or a real number, not '${pyTypeName(value)}'`,
+    );
   }
   if (type === 'FLOAT') {
     if (typeof value === 'boolean') return value ? 1 : 0;
     if (typeof value === 'number') return value;
     if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
-    if (typeof value === 'string') throw new PyException('ValueError', `could not convert string to float: ${pyRepr(value)}`);
-    throw new PyException('TypeError', `float() argument must be a string or a real number, not '${pyTypeName(value)}'`);
+    if (typeof value === 'string')
+      throw new PyException('ValueError', `could not convert string to float: ${pyRepr(value)}`);
+    throw new PyException(
+      'TypeError',
+      `float() argument must be a string or a real number, not '${pyTypeName(value)}'`,
+    );
   }
   if (type === 'STRING') return pyStr(value);
-  if (type === 'BOOLEAN') return Array.isArray(value) ? value.length > 0 : typeof value === 'object' && value !== null ? Object.keys(value).length > 0 : Boolean(value);
+  if (type === 'BOOLEAN')
+    return Array.isArray(value)
+      ? value.length > 0
+      : typeof value === 'object' && value !== null
+        ? Object.keys(value).length > 0
+        : Boolean(value);
   return value;
 }
 
@@ -90,10 +105,14 @@ function pyTypeName(value: unknown): string {
   return typeof value;
 }
 
-function inputSpec(def: NodeDefinition, name: string): { type: unknown; options: Record<string, unknown>; category: 'required' | 'optional' } | undefined {
+function inputSpec(
+  def: NodeDefinition,
+  name: string,
+): { type: unknown; options: Record<string, unknown>; category: 'required' | 'optional' } | undefined {
   for (const category of ['required', 'optional'] as const) {
     const spec = def.input[category]?.[name];
-    if (Array.isArray(spec)) return { type: spec[0], options: (spec[1] as Record<string, unknown> | undefined) ?? {}, category };
+    if (Array.isArray(spec))
+      return { type: spec[0], options: (spec[1] as Record<string, unknown> | undefined) ?? {}, category };
   }
   return undefined;
 }
@@ -118,19 +137,47 @@ type Validated = Map<string, [boolean, ValidationError[], string]>;
  * mutated one), and returns either the outputs to execute or ComfyUI's error and node_errors.
  * `fileExists(name)` answers LoadImage-style custom validation.
  */
-export function validatePrompt(prompt: Prompt, objectInfo: Record<string, NodeDefinition>, partialTargets: string[] | undefined, fileExists: (name: string) => boolean): ValidationResult {
+export function validatePrompt(
+  prompt: Prompt,
+  objectInfo: Record<string, NodeDefinition>,
+  partialTargets: string[] | undefined,
+  fileExists: (name: string) => boolean,
+): ValidationResult {
   const outputs: string[] = [];
   for (const [id, node] of Object.entries(prompt)) {
     if (typeof node !== 'object' || node === null || !('class_type' in node)) {
-      return { ok: false, error: { type: 'invalid_prompt', message: 'Cannot execute because a node is missing the class_type property.', details: `Node ID '#${id}'`, extra_info: {} }, nodeErrors: {} };
+      return {
+        ok: false,
+        error: {
+          type: 'invalid_prompt',
+          message: 'Cannot execute because a node is missing the class_type property.',
+          details: `Node ID '#${id}'`,
+          extra_info: {},
+        },
+        nodeErrors: {},
+      };
     }
     const def = objectInfo[String(node.class_type)];
     if (!def) {
-      return { ok: false, error: { type: 'invalid_prompt', message: `Cannot execute because node ${pyStr(node.class_type)} does not exist.`, details: `Node ID '#${id}'`, extra_info: {} }, nodeErrors: {} };
+      return {
+        ok: false,
+        error: {
+          type: 'invalid_prompt',
+          message: `Cannot execute because node ${pyStr(node.class_type)} does not exist.`,
+          details: `Node ID '#${id}'`,
+          extra_info: {},
+        },
+        nodeErrors: {},
+      };
     }
     if (def.output_node === true && (partialTargets === undefined || partialTargets.includes(id))) outputs.push(id);
   }
-  if (outputs.length === 0) return { ok: false, error: { type: 'prompt_no_outputs', message: 'Prompt has no outputs', details: '', extra_info: {} }, nodeErrors: {} };
+  if (outputs.length === 0)
+    return {
+      ok: false,
+      error: { type: 'prompt_no_outputs', message: 'Prompt has no outputs', details: '', extra_info: {} },
+      nodeErrors: {},
+    };
 
   const validated: Validated = new Map();
   const good: string[] = [];
@@ -144,7 +191,17 @@ export function validatePrompt(prompt: Prompt, objectInfo: Record<string, NodeDe
     } catch (error) {
       const ex = error instanceof PyException ? error : new PyException('Exception', String(error));
       valid = false;
-      reasons = [{ type: 'exception_during_validation', message: 'Exception when validating node', details: ex.pyMessage, extra_info: { exception_type: ex.pyType, traceback: traceback('m = await validate_inputs(prompt_id, prompt, o, validated)') } }];
+      reasons = [
+        {
+          type: 'exception_during_validation',
+          message: 'Exception when validating node',
+          details: ex.pyMessage,
+          extra_info: {
+            exception_type: ex.pyType,
+            traceback: traceback('m = await validate_inputs(prompt_id, prompt, o, validated)'),
+          },
+        },
+      ];
       validated.set(output, [false, reasons, output]);
     }
     if (valid) {
@@ -154,18 +211,39 @@ export function validatePrompt(prompt: Prompt, objectInfo: Record<string, NodeDe
     failed.push([output, reasons]);
     for (const [nodeId, [isValid, nodeReasons]] of validated) {
       if (isValid || nodeReasons.length === 0) continue;
-      nodeErrors[nodeId] ??= { errors: nodeReasons, dependent_outputs: [], class_type: String(prompt[nodeId]?.class_type) };
+      nodeErrors[nodeId] ??= {
+        errors: nodeReasons,
+        dependent_outputs: [],
+        class_type: String(prompt[nodeId]?.class_type),
+      };
       nodeErrors[nodeId].dependent_outputs.push(output);
     }
   }
   if (good.length === 0) {
-    const details = failed.flatMap(([, reasons]) => reasons.map((reason) => `${reason.message}: ${reason.details}`)).join('\n');
-    return { ok: false, error: { type: 'prompt_outputs_failed_validation', message: 'Prompt outputs failed validation', details, extra_info: {} }, nodeErrors };
+    const details = failed
+      .flatMap(([, reasons]) => reasons.map((reason) => `${reason.message}: ${reason.details}`))
+      .join('\n');
+    return {
+      ok: false,
+      error: {
+        type: 'prompt_outputs_failed_validation',
+        message: 'Prompt outputs failed validation',
+        details,
+        extra_info: {},
+      },
+      nodeErrors,
+    };
   }
   return { ok: true, outputs: good, nodeErrors };
 }
 
-function validateInputs(prompt: Prompt, id: string, validated: Validated, objectInfo: Record<string, NodeDefinition>, fileExists: (name: string) => boolean): [boolean, ValidationError[]] {
+function validateInputs(
+  prompt: Prompt,
+  id: string,
+  validated: Validated,
+  objectInfo: Record<string, NodeDefinition>,
+  fileExists: (name: string) => boolean,
+): [boolean, ValidationError[]] {
   const done = validated.get(id);
   if (done) return [done[0], done[1]];
   const node = prompt[id];
@@ -183,13 +261,24 @@ function validateInputs(prompt: Prompt, id: string, validated: Validated, object
     const spec = inputSpec(def, name)!;
     const info = [spec.type, spec.options];
     if (!(name in inputs)) {
-      if (spec.category === 'required') errors.push({ type: 'required_input_missing', message: 'Required input is missing', details: name, extra_info: { input_name: name } });
+      if (spec.category === 'required')
+        errors.push({
+          type: 'required_input_missing',
+          message: 'Required input is missing',
+          details: name,
+          extra_info: { input_name: name },
+        });
       continue;
     }
     let value = inputs[name];
     if (Array.isArray(value)) {
       if (value.length !== 2) {
-        errors.push({ type: 'bad_linked_input', message: 'Bad linked input, must be a length-2 list of [node_id, slot_index]', details: name, extra_info: { input_name: name, input_config: info, received_value: value } });
+        errors.push({
+          type: 'bad_linked_input',
+          message: 'Bad linked input, must be a length-2 list of [node_id, slot_index]',
+          details: name,
+          extra_info: { input_name: name, input_config: info, received_value: value },
+        });
         continue;
       }
       const [sourceId, slot] = value as [unknown, unknown];
@@ -220,7 +309,14 @@ function validateInputs(prompt: Prompt, id: string, validated: Validated, object
               type: 'exception_during_inner_validation',
               message: 'Exception when validating inner node',
               details: ex.pyMessage,
-              extra_info: { input_name: name, input_config: info, exception_message: ex.pyMessage, exception_type: ex.pyType, traceback: traceback('r = await validate_inputs(prompt_id, prompt, o_id, validated)'), linked_node: value },
+              extra_info: {
+                input_name: name,
+                input_config: info,
+                exception_message: ex.pyMessage,
+                exception_type: ex.pyType,
+                traceback: traceback('r = await validate_inputs(prompt_id, prompt, o_id, validated)'),
+                linked_node: value,
+              },
             },
           ],
           sourceId,
@@ -230,7 +326,7 @@ function validateInputs(prompt: Prompt, id: string, validated: Validated, object
     }
     try {
       if (typeof value === 'object' && value !== null && '__value__' in value) {
-        value = (value as { __value__: unknown }).__value__;
+        value = (value).__value__;
         inputs[name] = value;
       }
       if (typeof spec.type === 'string') {
@@ -249,11 +345,21 @@ function validateInputs(prompt: Prompt, id: string, validated: Validated, object
     }
     if (customInputs.includes(name)) continue;
     if (typeof spec.options.min === 'number' && typeof value === 'number' && value < spec.options.min) {
-      errors.push({ type: 'value_smaller_than_min', message: `Value ${pyStr(value)} smaller than min of ${pyStr(spec.options.min)}`, details: name, extra_info: { input_name: name, input_config: info, received_value: value } });
+      errors.push({
+        type: 'value_smaller_than_min',
+        message: `Value ${pyStr(value)} smaller than min of ${pyStr(spec.options.min)}`,
+        details: name,
+        extra_info: { input_name: name, input_config: info, received_value: value },
+      });
       continue;
     }
     if (typeof spec.options.max === 'number' && typeof value === 'number' && value > spec.options.max) {
-      errors.push({ type: 'value_bigger_than_max', message: `Value ${pyStr(value)} bigger than max of ${pyStr(spec.options.max)}`, details: name, extra_info: { input_name: name, input_config: info, received_value: value } });
+      errors.push({
+        type: 'value_bigger_than_max',
+        message: `Value ${pyStr(value)} bigger than max of ${pyStr(spec.options.max)}`,
+        details: name,
+        extra_info: { input_name: name, input_config: info, received_value: value },
+      });
       continue;
     }
     if (Array.isArray(spec.type) && !spec.type.some((option) => option === value)) {
@@ -270,11 +376,17 @@ function validateInputs(prompt: Prompt, id: string, validated: Validated, object
   for (const name of customInputs) {
     const value = inputs[name];
     if (typeof value === 'string' && !fileExists(value)) {
-      errors.push({ type: 'custom_validation_failed', message: 'Custom validation failed for node', details: `${name} - Invalid image file: ${value}`, extra_info: { input_name: name } });
+      errors.push({
+        type: 'custom_validation_failed',
+        message: 'Custom validation failed for node',
+        details: `${name} - Invalid image file: ${value}`,
+        extra_info: { input_name: name },
+      });
     }
   }
 
-  const result: [boolean, ValidationError[], string] = errors.length > 0 || !valid ? [false, errors, id] : [true, [], id];
+  const result: [boolean, ValidationError[], string] =
+    errors.length > 0 || !valid ? [false, errors, id] : [true, [], id];
   validated.set(id, result);
   return [result[0], result[1]];
 }

@@ -15,7 +15,7 @@ function pngSize(file: string): { width: number; height: number } {
 }
 
 describe('packaging (electron-builder cannot run here: its configuration is checked instead)', () => {
-  test('the configuration is valid against electron-builder\'s own schema', () => {
+  test("the configuration is valid against electron-builder's own schema", () => {
     const schema = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'app-builder-lib', 'scheme.json'), 'utf8'));
     const ajv = new Ajv({ allErrors: true, strict: false });
     const validate = ajv.compile(schema);
@@ -37,7 +37,9 @@ describe('packaging (electron-builder cannot run here: its configuration is chec
 
   test('native modules are rebuilt for Electron and node-llama-cpp binaries stay outside the asar', () => {
     expect(config.npmRebuild).toBe(true);
-    expect(config.asarUnpack).toEqual(expect.arrayContaining(['node_modules/node-llama-cpp/**', 'node_modules/@node-llama-cpp/**']));
+    expect(config.asarUnpack).toEqual(
+      expect.arrayContaining(['node_modules/node-llama-cpp/**', 'node_modules/@node-llama-cpp/**']),
+    );
   });
 
   test('app icons exist at every size, and the .ico and .icns containers are well formed', () => {
@@ -54,7 +56,8 @@ describe('packaging (electron-builder cannot run here: its configuration is chec
   });
 
   test('every resource folder the package ships exists', () => {
-    for (const entry of config.extraResources as Array<{ from: string }>) expect(existsSync(join(ROOT, entry.from)), entry.from).toBe(true);
+    for (const entry of config.extraResources as Array<{ from: string }>)
+      expect(existsSync(join(ROOT, entry.from)), entry.from).toBe(true);
   });
 
   test('tray icons exist for idle, error and every progress ring step, at 1x and 2x', () => {

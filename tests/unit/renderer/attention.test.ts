@@ -30,13 +30,25 @@ function fakeBrowser(answer: NotificationPermission, initial: NotificationPermis
 
 function memoryStorage(initial: Record<string, string> = {}) {
   const values = new Map(Object.entries(initial));
-  return { getItem: (key: string) => values.get(key) ?? null, setItem: (key: string, value: string) => void values.set(key, value), values };
+  return {
+    getItem: (key: string) => values.get(key) ?? null,
+    setItem: (key: string, value: string) => void values.set(key, value),
+    values,
+  };
 }
 
 async function attention(options: { mode?: 'serve' | 'desktop'; notifications?: WebNotifications } = {}) {
   const core = new FakeCore();
   if (options.mode === 'desktop') {
-    core.handle('app.info', () => ({ name: 'ComfyDesk', version: '0.0.0', mode: 'desktop', platform: 'linux', canOpenFolders: true, folders: { data: '/d', logs: '/l', outputs: '/o', workflows: '/w' }, notices: [] }));
+    core.handle('app.info', () => ({
+      name: 'ComfyDesk',
+      version: '0.0.0',
+      mode: 'desktop',
+      platform: 'linux',
+      canOpenFolders: true,
+      folders: { data: '/d', logs: '/l', outputs: '/o', workflows: '/w' },
+      notices: [],
+    }));
   }
   core.handle('jobs.list', () => ({ jobs: [job('a', { status: 'running', progress: progress(10) })], paused: false }));
   core.handle('history.list', () => ({ jobs: [] }));
@@ -44,7 +56,13 @@ async function attention(options: { mode?: 'serve' | 'desktop'; notifications?: 
   const frames = manualFrames();
   const toasts = new Toasts();
   const jobs = new JobsState(core.api, toasts, { schedule: frames.schedule });
-  render(GenerateHarness, { api: core.api, view: 'attention', jobs, toasts, notifications: options.notifications ?? new WebNotifications({ port: undefined }) });
+  render(GenerateHarness, {
+    api: core.api,
+    view: 'attention',
+    jobs,
+    toasts,
+    notifications: options.notifications ?? new WebNotifications({ port: undefined }),
+  });
   await core.answered();
   const push = async (...updates: Parameters<typeof core.emit<'jobs.updated'>>[1][]) => {
     for (const update of updates) core.emit('jobs.updated', update);
@@ -68,12 +86,18 @@ describe('job attention on every page', () => {
 
   test('a failure raises a toast with ComfyUI’s reason and a Retry, and a Web Notification while the tab is in the background', async () => {
     const browser = fakeBrowser('granted', 'granted');
-    const notifications = new WebNotifications({ port: browser.port, storage: memoryStorage({ 'comfydesk.webNotifications': 'on' }), isInFront: () => false });
+    const notifications = new WebNotifications({
+      port: browser.port,
+      storage: memoryStorage({ 'comfydesk.webNotifications': 'on' }),
+      isInFront: () => false,
+    });
     const { core, push } = await attention({ notifications });
     await push(job('a', { status: 'failed', error: { message: 'CUDA out of memory', nodeTitle: 'KSampler' } }));
     const toast = await screen.findByRole('alert');
     expect(toast.textContent).toContain('Text to image failed: CUDA out of memory (in “KSampler”)');
-    expect(browser.shown.map(({ title, body }) => ({ title, body }))).toEqual([{ title: 'Generation failed', body: 'Text to image: CUDA out of memory (in “KSampler”)' }]);
+    expect(browser.shown.map(({ title, body }) => ({ title, body }))).toEqual([
+      { title: 'Generation failed', body: 'Text to image: CUDA out of memory (in “KSampler”)' },
+    ]);
     await fireEvent.click(within(toast).getByRole('button', { name: 'Retry' }));
     await core.answered();
     expect(core.callsOf('jobs.retry')).toEqual([{ jobId: 'a' }]);
@@ -83,7 +107,11 @@ describe('job attention on every page', () => {
     const { push, toasts } = await attention();
     await push(job('a', { status: 'lost', error: { message: 'the server restarted and no longer knows this job' } }));
     expect(toasts.items.map((toast) => [toast.level, toast.message, toast.action?.label])).toEqual([
-      ['warning', 'Text to image was lost: the server restarted and no longer knows this job. Its settings are kept.', 'Retry'],
+      [
+        'warning',
+        'Text to image was lost: the server restarted and no longer knows this job. Its settings are kept.',
+        'Retry',
+      ],
     ]);
   });
 
@@ -93,21 +121,31 @@ describe('job attention on every page', () => {
     expect(toasts.items).toEqual([]);
     window.location.hash = '#/models';
     await waitFor(() => expect(window.location.hash).toBe('#/models'));
-    await push(job('b1', { status: 'running', batch: { index: 1, count: 2 } }), job('b2', { status: 'held', batch: { index: 2, count: 2 } }));
+    await push(
+      job('b1', { status: 'running', batch: { index: 1, count: 2 } }),
+      job('b2', { status: 'held', batch: { index: 2, count: 2 } }),
+    );
     await push(succeeded('b1', { batch: { index: 1, count: 2 } }));
     expect(toasts.items).toEqual([]);
     await push(succeeded('b2', { batch: { index: 2, count: 2 } }));
-    expect(toasts.items.map((toast) => [toast.message, toast.action?.label])).toEqual([['The batch of 2 runs of Text to image finished.', 'View']]);
+    expect(toasts.items.map((toast) => [toast.message, toast.action?.label])).toEqual([
+      ['The batch of 2 runs of Text to image finished.', 'View'],
+    ]);
   });
 
   test('no Web Notification in the desktop app (its shell shows native ones), nor while the page is in front', async () => {
     const browser = fakeBrowser('granted', 'granted');
     const storage = memoryStorage({ 'comfydesk.webNotifications': 'on' });
-    const { push } = await attention({ mode: 'desktop', notifications: new WebNotifications({ port: browser.port, storage, isInFront: () => false }) });
+    const { push } = await attention({
+      mode: 'desktop',
+      notifications: new WebNotifications({ port: browser.port, storage, isInFront: () => false }),
+    });
     await push(succeeded('a'));
     expect(browser.shown).toEqual([]);
     cleanup();
-    const inFront = await attention({ notifications: new WebNotifications({ port: browser.port, storage, isInFront: () => true }) });
+    const inFront = await attention({
+      notifications: new WebNotifications({ port: browser.port, storage, isInFront: () => true }),
+    });
     await inFront.push(succeeded('a'));
     expect(browser.shown).toEqual([]);
   });
@@ -118,8 +156,14 @@ describe('Settings › notifications', () => {
     const browser = fakeBrowser('granted');
     const storage = memoryStorage();
     const core = new FakeCore();
-    render(GenerateHarness, { api: core.api, view: 'settings', notifications: new WebNotifications({ port: browser.port, storage }) });
-    const toggle = (await screen.findByRole('switch', { name: /Notify me when a generation finishes or fails/ })) as HTMLInputElement;
+    render(GenerateHarness, {
+      api: core.api,
+      view: 'settings',
+      notifications: new WebNotifications({ port: browser.port, storage }),
+    });
+    const toggle = (await screen.findByRole('switch', {
+      name: /Notify me when a generation finishes or fails/,
+    })) as HTMLInputElement;
     expect(toggle.checked).toBe(false);
     expect(screen.queryByRole('switch', { name: /tray/ })).toBeNull();
     await fireEvent.click(toggle);
@@ -131,24 +175,44 @@ describe('Settings › notifications', () => {
   test('when the browser blocks notifications the switch stays off and says how to allow them', async () => {
     const browser = fakeBrowser('denied');
     const core = new FakeCore();
-    render(GenerateHarness, { api: core.api, view: 'settings', notifications: new WebNotifications({ port: browser.port, storage: memoryStorage() }) });
+    render(GenerateHarness, {
+      api: core.api,
+      view: 'settings',
+      notifications: new WebNotifications({ port: browser.port, storage: memoryStorage() }),
+    });
     const toggle = (await screen.findByRole('switch', { name: /Notify me/ })) as HTMLInputElement;
     await fireEvent.click(toggle);
-    await waitFor(() => expect(screen.getByRole('status').textContent).toContain('The browser blocks notifications for this page'));
+    await waitFor(() =>
+      expect(screen.getByRole('status').textContent).toContain('The browser blocks notifications for this page'),
+    );
     expect(toggle.checked).toBe(false);
   });
 
   test('in the desktop app the switch is the notifications setting, beside the tray and generation settings', async () => {
     const core = new FakeCore();
-    core.handle('app.info', () => ({ name: 'ComfyDesk', version: '0.0.0', mode: 'desktop', platform: 'linux', canOpenFolders: true, folders: { data: '/d', logs: '/l', outputs: '/o', workflows: '/w' }, notices: [] }));
+    core.handle('app.info', () => ({
+      name: 'ComfyDesk',
+      version: '0.0.0',
+      mode: 'desktop',
+      platform: 'linux',
+      canOpenFolders: true,
+      folders: { data: '/d', logs: '/l', outputs: '/o', workflows: '/w' },
+      notices: [],
+    }));
     render(GenerateHarness, { api: core.api, view: 'settings' });
     const toggle = (await screen.findByRole('switch', { name: /Notify me/ })) as HTMLInputElement;
     await waitFor(() => expect(toggle.checked).toBe(true));
     await fireEvent.click(toggle);
     await fireEvent.click(screen.getByRole('switch', { name: 'Keep running in the tray when the window is closed' }));
-    await fireEvent.input(screen.getByRole('spinbutton', { name: 'Jobs sent to a server at once' }), { target: { value: '2' } });
+    await fireEvent.input(screen.getByRole('spinbutton', { name: 'Jobs sent to a server at once' }), {
+      target: { value: '2' },
+    });
     await core.answered();
-    expect(core.callsOf('settings.update')).toEqual([{ desktop: { notifications: false } }, { desktop: { closeToTray: false } }, { generation: { maxInFlightPerServer: 2 } }]);
+    expect(core.callsOf('settings.update')).toEqual([
+      { desktop: { notifications: false } },
+      { desktop: { closeToTray: false } },
+      { generation: { maxInFlightPerServer: 2 } },
+    ]);
     expect(screen.getByRole('switch', { name: 'Start with only the tray icon' })).toBeTruthy();
   });
 });

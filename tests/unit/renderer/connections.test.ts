@@ -6,7 +6,15 @@ import { fakeApi } from './fake-api';
 
 /** What app.info answers in serve mode or in the desktop app. */
 function appInfo(mode: 'serve' | 'desktop') {
-  return { name: 'ComfyDesk', version: '1', mode, platform: 'linux', canOpenFolders: mode === 'desktop', folders: { data: '/d', logs: '/d/logs', outputs: '/d/outputs', workflows: '/d/workflows' }, notices: [] };
+  return {
+    name: 'ComfyDesk',
+    version: '1',
+    mode,
+    platform: 'linux',
+    canOpenFolders: mode === 'desktop',
+    folders: { data: '/d', logs: '/d/logs', outputs: '/d/outputs', workflows: '/d/workflows' },
+    notices: [],
+  };
 }
 
 afterEach(() => cleanup());
@@ -17,7 +25,19 @@ function snapshot(health: ConnectionHealth[] = []): ConnectionsSnapshot {
   return {
     profiles: [
       { id: 'local', name: 'This computer', kind: 'local', url: 'http://127.0.0.1:8188' },
-      { id: 'pod', name: 'RunPod A100', kind: 'ssh', host: 'pod.example', port: 22, username: 'root', auth: 'key', keyPath: '/home/me/.ssh/id_ed25519', remoteHost: '127.0.0.1', remotePort: 8188, localPort: 0 },
+      {
+        id: 'pod',
+        name: 'RunPod A100',
+        kind: 'ssh',
+        host: 'pod.example',
+        port: 22,
+        username: 'root',
+        auth: 'key',
+        keyPath: '/home/me/.ssh/id_ed25519',
+        remoteHost: '127.0.0.1',
+        remotePort: 8188,
+        localPort: 0,
+      },
     ],
     activeId: 'pod',
     online: ['pod'],
@@ -27,12 +47,45 @@ function snapshot(health: ConnectionHealth[] = []): ConnectionsSnapshot {
   };
 }
 
-const online: ConnectionHealth = { serverId: 'pod', state: 'online', latencyMs: 42, facts: { comfyuiVersion: '0.3.64', gpuName: 'cuda:0 NVIDIA A100-SXM4-80GB : cudaMallocAsync', vramFreeBytes: 79e9, vramTotalBytes: 85e9, os: 'posix' }, isSocketOpen: true, checkedAt: 1 };
-const unknownKey: ConnectionHealth = { serverId: 'pod', state: 'error', code: 'ssh_host_key_unknown', reason: 'pod.example:22 is not a known host.', hostKey: { kind: 'unknown', host: 'pod.example', port: 22, fingerprint: FINGERPRINT, keyType: 'ssh-ed25519' }, isSocketOpen: false, checkedAt: 1 };
+const online: ConnectionHealth = {
+  serverId: 'pod',
+  state: 'online',
+  latencyMs: 42,
+  facts: {
+    comfyuiVersion: '0.3.64',
+    gpuName: 'cuda:0 NVIDIA A100-SXM4-80GB : cudaMallocAsync',
+    vramFreeBytes: 79e9,
+    vramTotalBytes: 85e9,
+    os: 'posix',
+  },
+  isSocketOpen: true,
+  checkedAt: 1,
+};
+const unknownKey: ConnectionHealth = {
+  serverId: 'pod',
+  state: 'error',
+  code: 'ssh_host_key_unknown',
+  reason: 'pod.example:22 is not a known host.',
+  hostKey: { kind: 'unknown', host: 'pod.example', port: 22, fingerprint: FINGERPRINT, keyType: 'ssh-ed25519' },
+  isSocketOpen: false,
+  checkedAt: 1,
+};
 
 describe('the connection status in the sidebar', () => {
-  test('shows the default server\'s name, state, version and latency, and follows health events', async () => {
-    const fake = fakeApi({ 'connections.list': () => snapshot([{ serverId: 'pod', state: 'connecting', step: 'Opening the SSH tunnel to root@pod.example:22…', isSocketOpen: false, checkedAt: 1 }]), 'app.info': () => appInfo('serve') });
+  test("shows the default server's name, state, version and latency, and follows health events", async () => {
+    const fake = fakeApi({
+      'connections.list': () =>
+        snapshot([
+          {
+            serverId: 'pod',
+            state: 'connecting',
+            step: 'Opening the SSH tunnel to root@pod.example:22…',
+            isSocketOpen: false,
+            checkedAt: 1,
+          },
+        ]),
+      'app.info': () => appInfo('serve'),
+    });
     render(ConnectionsHarness, { api: fake.api, show: 'sidebar' });
     const status = await screen.findByRole('status', { name: 'Connection status' });
     await waitFor(() => expect(status.textContent).toContain('RunPod A100: connecting'));
@@ -40,7 +93,13 @@ describe('the connection status in the sidebar', () => {
     fake.emit('connections.health', online);
     await waitFor(() => expect(status.textContent).toContain('RunPod A100: online'));
     expect(status.textContent).toContain('ComfyUI 0.3.64 · 42 ms');
-    fake.emit('connections.health', { serverId: 'pod', state: 'offline', reason: 'The SSH tunnel to pod.example dropped. Trying again in 2 s…', isSocketOpen: false, checkedAt: 2 });
+    fake.emit('connections.health', {
+      serverId: 'pod',
+      state: 'offline',
+      reason: 'The SSH tunnel to pod.example dropped. Trying again in 2 s…',
+      isSocketOpen: false,
+      checkedAt: 2,
+    });
     await waitFor(() => expect(status.textContent).toContain('The SSH tunnel to pod.example dropped.'));
   });
 });
@@ -62,7 +121,9 @@ describe('Settings › Connections', () => {
       'connections.list': () => snapshot([unknownKey]),
       'connections.trustHostKey': (input) => {
         trusted = input;
-        return snapshot([{ serverId: 'pod', state: 'connecting', step: 'Opening the SSH tunnel…', isSocketOpen: false, checkedAt: 2 }]);
+        return snapshot([
+          { serverId: 'pod', state: 'connecting', step: 'Opening the SSH tunnel…', isSocketOpen: false, checkedAt: 2 },
+        ]);
       },
       'app.info': () => appInfo('serve'),
     });
@@ -76,7 +137,18 @@ describe('Settings › Connections', () => {
   });
 
   test('a changed host key is shown as a refusal with both fingerprints and no way to trust it', async () => {
-    const changed: ConnectionHealth = { ...unknownKey, code: 'ssh_host_key_changed', hostKey: { kind: 'changed', host: 'pod.example', port: 2222, fingerprint: FINGERPRINT, expectedFingerprint: `SHA256:${'Z'.repeat(43)}`, keyType: 'ssh-ed25519' } };
+    const changed: ConnectionHealth = {
+      ...unknownKey,
+      code: 'ssh_host_key_changed',
+      hostKey: {
+        kind: 'changed',
+        host: 'pod.example',
+        port: 2222,
+        fingerprint: FINGERPRINT,
+        expectedFingerprint: `SHA256:${'Z'.repeat(43)}`,
+        keyType: 'ssh-ed25519',
+      },
+    };
     const fake = fakeApi({ 'connections.list': () => snapshot([changed]), 'app.info': () => appInfo('serve') });
     render(ConnectionsHarness, { api: fake.api, show: 'settings' });
     await fireEvent.click(await screen.findByRole('button', { name: 'Review host key…' }));
@@ -93,7 +165,12 @@ describe('Settings › Connections', () => {
       'connections.save': (input) => {
         saved.push(input);
         const host = (input as { profile: { host: string } }).profile.host;
-        if (host === '') throw { code: 'invalid_input', userMessage: 'The request had invalid values.', details: { issues: [{ path: 'profile.host', message: 'Enter the SSH host.' }] } };
+        if (host === '')
+          throw {
+            code: 'invalid_input',
+            userMessage: 'The request had invalid values.',
+            details: { issues: [{ path: 'profile.host', message: 'Enter the SSH host.' }] },
+          };
         return snapshot([online]);
       },
       'app.info': () => appInfo('desktop'),
@@ -107,23 +184,48 @@ describe('Settings › Connections', () => {
     await waitFor(() => expect(within(dialog).getByText('Enter the SSH host.')).toBeTruthy());
     expect(within(dialog).getByRole('textbox', { name: 'SSH host' }).getAttribute('aria-invalid')).toBe('true');
     expect(within(dialog).getByRole('button', { name: 'Browse…' })).toBeTruthy(); // the desktop app offers a file dialog
-    await fireEvent.input(within(dialog).getByRole('textbox', { name: 'SSH host' }), { target: { value: 'pod2.example' } });
-    await fireEvent.input(within(dialog).getByRole('textbox', { name: 'Private key file' }), { target: { value: '/keys/id_ed25519' } });
-    await fireEvent.input(within(dialog).getByLabelText('Key passphrase (if it has one)'), { target: { value: 'hunter2' } });
+    await fireEvent.input(within(dialog).getByRole('textbox', { name: 'SSH host' }), {
+      target: { value: 'pod2.example' },
+    });
+    await fireEvent.input(within(dialog).getByRole('textbox', { name: 'Private key file' }), {
+      target: { value: '/keys/id_ed25519' },
+    });
+    await fireEvent.input(within(dialog).getByLabelText('Key passphrase (if it has one)'), {
+      target: { value: 'hunter2' },
+    });
     await fireEvent.click(within(dialog).getByRole('button', { name: 'Save' }));
     await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
     expect(saved.at(-1)).toEqual({
-      profile: { kind: 'ssh', name: 'Pod 2', host: 'pod2.example', port: 22, username: 'root', auth: 'key', keyPath: '/keys/id_ed25519', remoteHost: '127.0.0.1', remotePort: 8188, localPort: 0 },
+      profile: {
+        kind: 'ssh',
+        name: 'Pod 2',
+        host: 'pod2.example',
+        port: 22,
+        username: 'root',
+        auth: 'key',
+        keyPath: '/keys/id_ed25519',
+        remoteHost: '127.0.0.1',
+        remotePort: 8188,
+        localPort: 0,
+      },
       secrets: { passphrase: 'hunter2' },
     });
   });
 });
 
 describe('the Models page', () => {
-  test('lists the default server\'s models by folder once it is online', async () => {
+  test("lists the default server's models by folder once it is online", async () => {
     const fake = fakeApi({
       'connections.list': () => snapshot([online]),
-      'models.list': () => ({ serverId: 'pod', folders: [{ name: 'checkpoints', files: ['flux1-dev-fp8.safetensors'] }, { name: 'loras', files: [] }, { name: 'vae', files: ['ae.safetensors'] }], fetchedAt: 1 }),
+      'models.list': () => ({
+        serverId: 'pod',
+        folders: [
+          { name: 'checkpoints', files: ['flux1-dev-fp8.safetensors'] },
+          { name: 'loras', files: [] },
+          { name: 'vae', files: ['ae.safetensors'] },
+        ],
+        fetchedAt: 1,
+      }),
       'app.info': () => appInfo('serve'),
     });
     render(ConnectionsHarness, { api: fake.api, show: 'models' });
@@ -135,7 +237,16 @@ describe('the Models page', () => {
 
   test('an offline server says why instead of listing', async () => {
     const fake = fakeApi({
-      'connections.list': () => snapshot([{ serverId: 'pod', state: 'offline', reason: 'Connection refused on 127.0.0.1:8188 — is ComfyUI running?', isSocketOpen: false, checkedAt: 1 }]),
+      'connections.list': () =>
+        snapshot([
+          {
+            serverId: 'pod',
+            state: 'offline',
+            reason: 'Connection refused on 127.0.0.1:8188 — is ComfyUI running?',
+            isSocketOpen: false,
+            checkedAt: 1,
+          },
+        ]),
       'app.info': () => appInfo('serve'),
     });
     render(ConnectionsHarness, { api: fake.api, show: 'models' });

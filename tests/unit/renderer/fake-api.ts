@@ -33,7 +33,9 @@ export function fakeApi(answers: Partial<Record<CommandName, Answer>>) {
     onState: (listener) => states.add(listener),
     close: () => undefined,
   };
-  const api = new ApiClient(transport, { onInvalidMessage: (problem, message) => calls.push({ command: `invalid: ${problem}`, input: message }) });
+  const api = new ApiClient(transport, {
+    onInvalidMessage: (problem, message) => calls.push({ command: `invalid: ${problem}`, input: message }),
+  });
   return {
     api,
     calls,

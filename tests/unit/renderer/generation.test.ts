@@ -8,7 +8,14 @@ import { card, fullForm } from './support/jobs-data';
 
 afterEach(() => cleanup());
 
-const ONLINE: GenerationTarget = { workflowId: 'wf-t2i', card: card(), isLibraryLoaded: true, serverId: 'local', isOnline: true, isLinkOpen: true };
+const ONLINE: GenerationTarget = {
+  workflowId: 'wf-t2i',
+  card: card(),
+  isLibraryLoaded: true,
+  serverId: 'local',
+  isOnline: true,
+  isLinkOpen: true,
+};
 
 /** The Generate panel on a core that answers `generation.form` with `form`, pointed at the ready workflow. */
 async function panel(form: GenerationForm = fullForm(), options: { random?: () => number } = {}) {
@@ -17,8 +24,16 @@ async function panel(form: GenerationForm = fullForm(), options: { random?: () =
   core.handle('jobs.list', () => ({ jobs: [], paused: false }));
   core.handle('history.list', () => ({ jobs: [] }));
   core.handle('jobs.enqueue', () => ({ jobIds: ['j1'] }));
-  core.handle('generation.stageInput', ({ name, mime, dataBase64 }) => ({ id: 's1', name, mime, sizeBytes: atob(dataBase64).length }));
-  const generation = new GenerationState(core.api, { random: options.random ?? (() => 0.5), createPreviewUrl: () => 'blob:preview' });
+  core.handle('generation.stageInput', ({ name, mime, dataBase64 }) => ({
+    id: 's1',
+    name,
+    mime,
+    sizeBytes: atob(dataBase64).length,
+  }));
+  const generation = new GenerationState(core.api, {
+    random: options.random ?? (() => 0.5),
+    createPreviewUrl: () => 'blob:preview',
+  });
   const queued: string[][] = [];
   render(GenerateHarness, { api: core.api, view: 'panel', generation, onrerun: (ids: string[]) => queued.push(ids) });
   generation.use(ONLINE);
@@ -33,7 +48,8 @@ describe('the generated form', () => {
     await panel();
     expect((screen.getByLabelText('Prompt', { exact: true }) as HTMLTextAreaElement).value).toBe('a red fox');
     expect((screen.getByLabelText('Negative prompt') as HTMLTextAreaElement).value).toBe('blurry');
-    for (const group of ['Inputs', 'Size', 'Sampling', 'Models']) expect(screen.getByRole('group', { name: group })).toBeTruthy();
+    for (const group of ['Inputs', 'Size', 'Sampling', 'Models'])
+      expect(screen.getByRole('group', { name: group })).toBeTruthy();
 
     const steps = screen.getByRole('spinbutton', { name: 'Steps' }) as HTMLInputElement;
     expect([steps.value, steps.min, steps.max, steps.step]).toEqual(['20', '1', '10000', '1']);
@@ -75,7 +91,9 @@ describe('the generated form', () => {
 
   test('edits of every kind are sent with Generate, with the seed mode and the batch count', async () => {
     const { core, generation, queued } = await panel(fullForm(), { random: () => 0.25 });
-    await fireEvent.input(screen.getByLabelText('Prompt', { exact: true }), { target: { value: 'a lighthouse at dusk' } });
+    await fireEvent.input(screen.getByLabelText('Prompt', { exact: true }), {
+      target: { value: 'a lighthouse at dusk' },
+    });
     await fireEvent.change(screen.getByRole('combobox', { name: 'Sampler' }), { target: { value: 's:dpmpp_2m' } });
     await fireEvent.change(screen.getByRole('combobox', { name: 'Preset' }), { target: { value: String(2) } });
     await fireEvent.change(screen.getByRole('combobox', { name: 'Seed mode' }), { target: { value: 'increment' } });
@@ -89,7 +107,14 @@ describe('the generated form', () => {
       {
         workflowId: 'wf-t2i',
         serverId: 'local',
-        values: { prompt: 'a lighthouse at dusk', sampler: 'dpmpp_2m', width: 1024, height: 1024, seed: Math.floor(0.25 * (Number.MAX_SAFE_INTEGER + 1)), '12.tiled': true },
+        values: {
+          prompt: 'a lighthouse at dusk',
+          sampler: 'dpmpp_2m',
+          width: 1024,
+          height: 1024,
+          seed: Math.floor(0.25 * (Number.MAX_SAFE_INTEGER + 1)),
+          '12.tiled': true,
+        },
         count: 3,
         seedMode: 'increment',
       },
@@ -111,8 +136,12 @@ describe('the generated form', () => {
     const file = new File(['PNGDATA'], 'fox.png', { type: 'image/png' });
     await fireEvent.drop(zone, { dataTransfer: { files: [file], types: ['Files'] } });
     await waitFor(() => expect(within(zone).getByText('7 B · ready')).toBeTruthy());
-    expect(core.callsOf('generation.stageInput')).toEqual([{ name: 'fox.png', mime: 'image/png', dataBase64: btoa('PNGDATA') }]);
-    expect((within(zone).getByRole('img', { name: 'Preview of fox.png' }) as HTMLImageElement).src).toBe('blob:preview');
+    expect(core.callsOf('generation.stageInput')).toEqual([
+      { name: 'fox.png', mime: 'image/png', dataBase64: btoa('PNGDATA') },
+    ]);
+    expect((within(zone).getByRole('img', { name: 'Preview of fox.png' }) as HTMLImageElement).src).toBe(
+      'blob:preview',
+    );
     expect(generation.edits.image).toEqual({ staged: 's1' });
     await fireEvent.click(within(zone).getByRole('button', { name: 'Remove fox.png' }));
     expect(generation.edits.image).toBeUndefined();
@@ -121,7 +150,9 @@ describe('the generated form', () => {
   test('a picked file of the wrong type, or over 64 MB, is refused beside the field and never sent', async () => {
     const { core, generate } = await panel();
     const input = screen.getByLabelText('Start image file') as HTMLInputElement;
-    await fireEvent.change(input, { target: { files: [new File(['%PDF'], 'report.pdf', { type: 'application/pdf' })] } });
+    await fireEvent.change(input, {
+      target: { files: [new File(['%PDF'], 'report.pdf', { type: 'application/pdf' })] },
+    });
     expect(screen.getByText('report.pdf is a PDF file; “Start image” takes an image.')).toBeTruthy();
     expect(generate.disabled).toBe(true);
     const huge = new File(['x'], 'huge.png', { type: 'image/png' });
@@ -134,11 +165,15 @@ describe('the generated form', () => {
 
   test('a file name the server does not have is flagged, and one of its own files can be picked instead', async () => {
     const form = fullForm();
-    form.parameters = form.parameters.map((parameter) => (parameter.id === 'image' ? { ...parameter, value: 'gone.png' } : parameter));
+    form.parameters = form.parameters.map((parameter) =>
+      parameter.id === 'image' ? { ...parameter, value: 'gone.png' } : parameter,
+    );
     const { generate } = await panel(form);
     expect(screen.getByText('gone.png is not on the server; drop a file here or pick one.')).toBeTruthy();
     expect(generate.disabled).toBe(true);
-    await fireEvent.change(screen.getByRole('combobox', { name: /Or pick a file already on the server/ }), { target: { value: 's:cat.png' } });
+    await fireEvent.change(screen.getByRole('combobox', { name: /Or pick a file already on the server/ }), {
+      target: { value: 's:cat.png' },
+    });
     expect(generate.disabled).toBe(false);
   });
 
@@ -147,8 +182,13 @@ describe('the generated form', () => {
     core.handle('jobs.enqueue', () => {
       throw new FakeFailure({
         code: 'parameter_invalid',
-        userMessage: '"Checkpoint" must be one of "sd15.safetensors" (got "x"). Correct it and try again; nothing was sent.',
-        details: { issues: [{ parameterId: 'model', code: 'not_an_option', message: '"Checkpoint" must be one of "sd15.safetensors".' }] },
+        userMessage:
+          '"Checkpoint" must be one of "sd15.safetensors" (got "x"). Correct it and try again; nothing was sent.',
+        details: {
+          issues: [
+            { parameterId: 'model', code: 'not_an_option', message: '"Checkpoint" must be one of "sd15.safetensors".' },
+          ],
+        },
       });
     });
     await fireEvent.click(screen.getByRole('button', { name: 'Generate' }));
@@ -162,7 +202,13 @@ describe('the generated form', () => {
   });
 
   test('custom nodes the server lacks are named, with their pack, and Generate stays off', async () => {
-    const { generate } = await panel(fullForm({ missingNodeTypes: [{ type: 'VHS_VideoCombine', nodeIds: ['20'], cnrId: 'comfyui-videohelpersuite', version: '1.6.1' }] }));
+    const { generate } = await panel(
+      fullForm({
+        missingNodeTypes: [
+          { type: 'VHS_VideoCombine', nodeIds: ['20'], cnrId: 'comfyui-videohelpersuite', version: '1.6.1' },
+        ],
+      }),
+    );
     const missing = screen.getByRole('list', { name: 'Missing custom nodes' });
     expect(missing.textContent).toContain('VHS_VideoCombine — from comfyui-videohelpersuite 1.6.1');
     expect(generate.disabled).toBe(true);
@@ -186,7 +232,12 @@ describe('GenerationState', () => {
     state.use({ ...ONLINE, isOnline: false });
     expect(state.blockedReason).toBe('Connect to a ComfyUI server to generate.');
     expect(core.callsOf('generation.form')).toEqual([]);
-    state.use({ ...ONLINE, card: card({ compat: { ...card().compat, status: 'missing', missing: [{ name: 'sdxl.safetensors', folder: 'checkpoints' }] } }) });
+    state.use({
+      ...ONLINE,
+      card: card({
+        compat: { ...card().compat, status: 'missing', missing: [{ name: 'sdxl.safetensors', folder: 'checkpoints' }] },
+      }),
+    });
     await core.answered();
     expect(state.blockedReason).toBe('Install the missing models on the server first.');
   });
@@ -231,7 +282,8 @@ describe('GenerationState', () => {
     const core = new FakeCore();
     let isOffline = true;
     core.handle('generation.form', () => {
-      if (isOffline) throw new FakeFailure({ code: 'comfy_offline', userMessage: 'This computer is not connected right now.' });
+      if (isOffline)
+        throw new FakeFailure({ code: 'comfy_offline', userMessage: 'This computer is not connected right now.' });
       return fullForm();
     });
     const state = stateOn(core);
@@ -247,7 +299,9 @@ describe('GenerationState', () => {
   test('the seed mode follows the workflow’s own control until the person picks one', async () => {
     const core = new FakeCore();
     const form = fullForm();
-    form.parameters = form.parameters.map((parameter) => (parameter.kind === 'seed' ? { ...parameter, seedControl: 'fixed' } : parameter));
+    form.parameters = form.parameters.map((parameter) =>
+      parameter.kind === 'seed' ? { ...parameter, seedControl: 'fixed' } : parameter,
+    );
     core.handle('generation.form', () => form);
     const state = stateOn(core);
     state.use(ONLINE);

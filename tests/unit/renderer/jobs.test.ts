@@ -41,7 +41,13 @@ describe('JobsState', () => {
     const { core, frames, state } = await connected([job('a', { status: 'queued' }), job('b', { position: 0 })]);
     core.emit('jobs.updated', job('a', { status: 'running', startedAt: 5 }));
     core.emit('generation.progress', { jobId: 'a', promptId: 'p-a', progress: progress(40) });
-    core.emit('generation.preview', { jobId: 'a', promptId: 'p-a', mime: 'image/jpeg', dataUrl: 'data:image/jpeg;base64,AAAA', nodeId: '3' });
+    core.emit('generation.preview', {
+      jobId: 'a',
+      promptId: 'p-a',
+      mime: 'image/jpeg',
+      dataUrl: 'data:image/jpeg;base64,AAAA',
+      nodeId: '3',
+    });
     core.emit('jobs.removed', { jobId: 'b' });
     core.emit('jobs.queue', { running: 1, pending: 0, paused: true });
     await core.answered();
@@ -60,7 +66,10 @@ describe('JobsState', () => {
   test('a whole job update replaces progress that came before it, and progress after it is merged in', async () => {
     const { core, frames, state } = await connected([job('a', { status: 'running', progress: progress(10) })]);
     core.emit('generation.progress', { jobId: 'a', promptId: 'p-a', progress: progress(30) });
-    core.emit('jobs.updated', job('a', { status: 'running', progress: progress(35, { nodeTitle: 'VAE Decode', step: null, steps: null }) }));
+    core.emit(
+      'jobs.updated',
+      job('a', { status: 'running', progress: progress(35, { nodeTitle: 'VAE Decode', step: null, steps: null }) }),
+    );
     await core.answered();
     frames.frame();
     expect(state.jobs.get('a')?.progress?.nodeTitle).toBe('VAE Decode');
@@ -72,12 +81,20 @@ describe('JobsState', () => {
   });
 
   test('100 queued jobs and a second of progress at 30 events a second make one update per frame, not one per event', async () => {
-    const jobs = [job('run', { status: 'running', progress: progress(0) }), ...Array.from({ length: 99 }, (_, index) => job(`held-${index}`, { position: index }))];
+    const jobs = [
+      job('run', { status: 'running', progress: progress(0) }),
+      ...Array.from({ length: 99 }, (_, index) => job(`held-${index}`, { position: index })),
+    ];
     const { core, frames, state } = await connected(jobs);
     const before = state.queue;
     // Two frames' worth of events: 15 progress events each, as 30 a second arrive over ~33 ms frames.
     for (let frame = 0; frame < 2; frame += 1) {
-      for (let step = 1; step <= 15; step += 1) core.emit('generation.progress', { jobId: 'run', promptId: 'p-run', progress: progress(frame * 15 + step, { step: frame * 15 + step }) });
+      for (let step = 1; step <= 15; step += 1)
+        core.emit('generation.progress', {
+          jobId: 'run',
+          promptId: 'p-run',
+          progress: progress(frame * 15 + step, { step: frame * 15 + step }),
+        });
       await core.answered();
       frames.frame();
     }
@@ -90,7 +107,12 @@ describe('JobsState', () => {
   });
 
   test('in the queue view, progress of the running job changes only that job’s row', async () => {
-    const jobs = [job('run', { status: 'running', progress: progress(10) }), ...Array.from({ length: 99 }, (_, index) => job(`held-${index}`, { position: index, workflowName: `Flow ${index}` }))];
+    const jobs = [
+      job('run', { status: 'running', progress: progress(10) }),
+      ...Array.from({ length: 99 }, (_, index) =>
+        job(`held-${index}`, { position: index, workflowName: `Flow ${index}` }),
+      ),
+    ];
     const core = new FakeCore();
     core.handle('jobs.list', () => ({ jobs, paused: false }));
     const frames = manualFrames();
@@ -102,7 +124,8 @@ describe('JobsState', () => {
     const changed = new Set<Node>();
     const observer = new MutationObserver((records) => records.forEach((record) => changed.add(record.target)));
     observer.observe(list, { subtree: true, childList: true, characterData: true, attributes: true });
-    for (let step = 11; step <= 40; step += 1) core.emit('generation.progress', { jobId: 'run', promptId: 'p-run', progress: progress(step, { step }) });
+    for (let step = 11; step <= 40; step += 1)
+      core.emit('generation.progress', { jobId: 'run', promptId: 'p-run', progress: progress(step, { step }) });
     await core.answered();
     frames.frame();
     flushSync();
@@ -110,12 +133,17 @@ describe('JobsState', () => {
     observer.disconnect();
     expect(running.textContent).toContain('Running · 40%');
     expect(changed.size).toBeGreaterThan(0);
-    const outside = [...changed].filter((node) => !running.contains(node)).map((node) => (node as Element).outerHTML ?? node.textContent);
+    const outside = [...changed]
+      .filter((node) => !running.contains(node))
+      .map((node) => (node as Element).outerHTML ?? node.textContent);
     expect(outside).toEqual([]);
   });
 
   test('the current job is ours that runs; once it finishes it stays in view until we queue another', async () => {
-    const { core, frames, state } = await connected([job('foreign', { origin: 'foreign', status: 'running' }), job('mine', { status: 'queued' })]);
+    const { core, frames, state } = await connected([
+      job('foreign', { origin: 'foreign', status: 'running' }),
+      job('mine', { status: 'queued' }),
+    ]);
     expect(state.current?.id).toBe('mine');
     expect(state.running).toBeUndefined();
     core.emit('jobs.updated', job('mine', { status: 'running' }));
@@ -150,20 +178,34 @@ describe('JobsState', () => {
     const { core, frames, state } = await connected([job('a', { status: 'running' })]);
     const seen: JobTransition[][] = [];
     state.onTransitions((transitions) => seen.push(transitions));
-    core.emit('jobs.updated', job('a', { status: 'failed', error: { message: 'CUDA out of memory', nodeTitle: 'KSampler' } }));
+    core.emit(
+      'jobs.updated',
+      job('a', { status: 'failed', error: { message: 'CUDA out of memory', nodeTitle: 'KSampler' } }),
+    );
     await core.answered();
     frames.frame();
     // A late repeat of the same end (outputs attached, a reconnect) is not a new event.
-    core.emit('jobs.updated', job('a', { status: 'failed', error: { message: 'CUDA out of memory', nodeTitle: 'KSampler' } }));
+    core.emit(
+      'jobs.updated',
+      job('a', { status: 'failed', error: { message: 'CUDA out of memory', nodeTitle: 'KSampler' } }),
+    );
     await core.answered();
     frames.frame();
     expect(seen).toHaveLength(1);
-    expect(seen[0]!.map(({ job: item, previous }) => [item.id, previous, item.status])).toEqual([['a', 'running', 'failed']]);
+    expect(seen[0]!.map(({ job: item, previous }) => [item.id, previous, item.status])).toEqual([
+      ['a', 'running', 'failed'],
+    ]);
   });
 
   test('a preview is kept while its job is live or shown as the last result, and dropped after', async () => {
     const { core, frames, state } = await connected([job('a', { status: 'running' })]);
-    core.emit('generation.preview', { jobId: 'a', promptId: 'p-a', mime: 'image/jpeg', dataUrl: 'data:image/jpeg;base64,AQID', nodeId: '3' });
+    core.emit('generation.preview', {
+      jobId: 'a',
+      promptId: 'p-a',
+      mime: 'image/jpeg',
+      dataUrl: 'data:image/jpeg;base64,AQID',
+      nodeId: '3',
+    });
     core.emit('jobs.updated', succeeded('a'));
     await core.answered();
     frames.frame();

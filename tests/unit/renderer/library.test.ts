@@ -26,7 +26,16 @@ function card(index: number, overrides: Partial<WorkflowCard> = {}): WorkflowCar
     fileSizeBytes: 100,
     modifiedMs: 1,
     error: null,
-    compat: { status: 'not_connected', serverId: null, missing: [], missingSizeBytes: null, isMissingSizeComplete: true, updates: [], unknownNodeTypes: [], estimate: null },
+    compat: {
+      status: 'not_connected',
+      serverId: null,
+      missing: [],
+      missingSizeBytes: null,
+      isMissingSizeComplete: true,
+      updates: [],
+      unknownNodeTypes: [],
+      estimate: null,
+    },
     ...overrides,
   };
 }
@@ -46,7 +55,11 @@ function fakeCore(cards: WorkflowCard[], intent?: IntentMatch) {
         return [];
       case 'workflows.search': {
         const text = String(input.text ?? '').toLowerCase();
-        return { version, ids: items.filter((item) => item.name.toLowerCase().includes(text)).map((item) => item.id), facets: { categories: [], inputTypes: [], outputTypes: [], statuses: [] } };
+        return {
+          version,
+          ids: items.filter((item) => item.name.toLowerCase().includes(text)).map((item) => item.id),
+          facets: { categories: [], inputTypes: [], outputTypes: [], statuses: [] },
+        };
       }
       case 'intent.match':
         return intent;
@@ -108,12 +121,22 @@ describe('the workflow browser', () => {
   test('typing in the search box narrows the grid', async () => {
     await mount([card(1, { name: 'Fox in the snow' }), card(2, { name: 'Ocean waves' })]);
     await fireEvent.input(screen.getByLabelText('Search workflows'), { target: { value: 'fox' } });
-    await waitFor(() => expect(screen.getAllByRole('listitem').map((item) => item.querySelector('h3')?.textContent)).toEqual(['Fox in the snow']));
+    await waitFor(() =>
+      expect(screen.getAllByRole('listitem').map((item) => item.querySelector('h3')?.textContent)).toEqual([
+        'Fox in the snow',
+      ]),
+    );
     expect(screen.getByRole('status').textContent).toBe('1 of 2 workflows');
   });
 
   test('an error card shows its reason and offers no Generate', async () => {
-    await mount([card(1, { name: 'Half saved', error: { code: 'truncated', reason: 'The file ends in the middle of the workflow.' }, compat: { ...card(1).compat, status: 'invalid' } })]);
+    await mount([
+      card(1, {
+        name: 'Half saved',
+        error: { code: 'truncated', reason: 'The file ends in the middle of the workflow.' },
+        compat: { ...card(1).compat, status: 'invalid' },
+      }),
+    ]);
     const item = await screen.findByRole('listitem', { name: 'Half saved' });
     expect(item.textContent).toContain('The file ends in the middle of the workflow.');
     expect(within(item).queryByRole('button', { name: /Generate/ })).toBeNull();
@@ -126,7 +149,12 @@ describe('the workflow browser', () => {
   });
 
   test('an understood intent narrows the grid to its matches, in their order, with its message', async () => {
-    const intent: IntentMatch = { text: 'a video', intent: { id: 't2v', label: 'Video from text', type: 't2v' }, ids: ['wf-2'], message: '1 workflow can make a video from text.' };
+    const intent: IntentMatch = {
+      text: 'a video',
+      intent: { id: 't2v', label: 'Video from text', type: 't2v' },
+      ids: ['wf-2'],
+      message: '1 workflow can make a video from text.',
+    };
     const { library } = await mount([card(1), card(2, { name: 'Clip' })], intent);
     await library.matchIntent('a video', 't2v');
     await waitFor(() => expect(screen.getAllByRole('listitem')).toHaveLength(1));

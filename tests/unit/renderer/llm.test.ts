@@ -10,7 +10,17 @@ afterEach(() => {
   window.location.hash = '';
 });
 
-const STATUS: LlmStatus = { enabled: true, backend: 'local', model: 'qwen2.5-1.5b-instruct', activity: 'unloaded', loadedModel: null, compute: null, threads: null, queued: 0, unloadAt: null };
+const STATUS: LlmStatus = {
+  enabled: true,
+  backend: 'local',
+  model: 'qwen2.5-1.5b-instruct',
+  activity: 'unloaded',
+  loadedModel: null,
+  compute: null,
+  threads: null,
+  queued: 0,
+  unloadAt: null,
+};
 
 function model(overrides: Partial<LlmModel> & Pick<LlmModel, 'id' | 'name'>): LlmModel {
   return {
@@ -28,11 +38,30 @@ function model(overrides: Partial<LlmModel> & Pick<LlmModel, 'id' | 'name'>): Ll
 const MODELS: LlmModelList = {
   modelsDir: '/models',
   freeBytes: 50_000_000_000,
-  models: [model({ id: 'qwen2.5-1.5b-instruct', name: 'Qwen 2.5 1.5B Instruct (Q4_K_M)', isSelected: true, state: 'installed' }), model({ id: 'phi-3-mini-4k-instruct', name: 'Phi-3 Mini 4k Instruct (Q4)' })],
+  models: [
+    model({
+      id: 'qwen2.5-1.5b-instruct',
+      name: 'Qwen 2.5 1.5B Instruct (Q4_K_M)',
+      isSelected: true,
+      state: 'installed',
+    }),
+    model({ id: 'phi-3-mini-4k-instruct', name: 'Phi-3 Mini 4k Instruct (Q4)' }),
+  ],
 };
 
 function result(overrides: Partial<EnhanceResult>): EnhanceResult {
-  return { text: '', original: '', style: 'detailed', model: 'qwen2.5-1.5b-instruct', isSubjectKept: true, missingWords: [], isTruncated: false, tokens: 12, durationMs: 900, ...overrides };
+  return {
+    text: '',
+    original: '',
+    style: 'detailed',
+    model: 'qwen2.5-1.5b-instruct',
+    isSubjectKept: true,
+    missingWords: [],
+    isTruncated: false,
+    tokens: 12,
+    durationMs: 900,
+    ...overrides,
+  };
 }
 
 /** A fake core with enhancement on; `llm.enhance` answers with the id `e1`. */
@@ -77,7 +106,11 @@ describe('the Enhance control beside the prompt', () => {
     expect(streaming.getAttribute('aria-busy')).toBe('true');
     expect(screen.getByRole('button', { name: 'Stop' })).toBeTruthy();
 
-    core.emit('llm.finished', { id: 'e1', ok: true, result: result({ text: 'Low-angle shot of a red fox, golden hour', original: 'a red fox', style: 'cinematic' }) });
+    core.emit('llm.finished', {
+      id: 'e1',
+      ok: true,
+      result: result({ text: 'Low-angle shot of a red fox, golden hour', original: 'a red fox', style: 'cinematic' }),
+    });
     await waitFor(() => expect(box.value).toBe('Low-angle shot of a red fox, golden hour'));
     expect(screen.getByRole('region', { name: 'Enhancement' }).textContent).toContain('Enhanced · Cinematic');
     expect(screen.getByRole('status').textContent).toContain('Edit it, keep it, or undo');
@@ -92,8 +125,19 @@ describe('the Enhance control beside the prompt', () => {
     const { enhance, box } = await enhanceView(core, 'a red fox');
     await fireEvent.click(enhance);
     await core.answered();
-    core.emit('llm.finished', { id: 'e1', ok: true, result: result({ text: 'a grey wolf at dusk', original: 'a red fox', isSubjectKept: false, missingWords: ['red', 'fox'] }) });
-    const offer = (await screen.findByRole('button', { name: 'Use it anyway' })).closest('[role="region"]') as HTMLElement;
+    core.emit('llm.finished', {
+      id: 'e1',
+      ok: true,
+      result: result({
+        text: 'a grey wolf at dusk',
+        original: 'a red fox',
+        isSubjectKept: false,
+        missingWords: ['red', 'fox'],
+      }),
+    });
+    const offer = (await screen.findByRole('button', { name: 'Use it anyway' })).closest(
+      '[role="region"]',
+    ) as HTMLElement;
     expect(offer.getAttribute('aria-label')).toBe('Enhanced prompt');
     expect(offer.textContent).toContain('dropped “red”, “fox”, so your prompt was kept');
     expect(box.value).toBe('a red fox');
@@ -110,8 +154,14 @@ describe('the Enhance control beside the prompt', () => {
     await waitFor(() => expect(core.callsOf('llm.enhance')).toHaveLength(1));
     await fireEvent.click(await screen.findByRole('button', { name: 'Stop' }));
     await waitFor(() => expect(core.callsOf('llm.cancel')).toEqual([{ id: 'e1' }]));
-    core.emit('llm.finished', { id: 'e1', ok: false, error: { code: 'cancelled', userMessage: 'Enhancement cancelled; your prompt is unchanged.' } });
-    expect((await screen.findByRole('region', { name: 'Enhancement' })).textContent).toContain('Enhancement stopped. Your prompt is unchanged.');
+    core.emit('llm.finished', {
+      id: 'e1',
+      ok: false,
+      error: { code: 'cancelled', userMessage: 'Enhancement cancelled; your prompt is unchanged.' },
+    });
+    expect((await screen.findByRole('region', { name: 'Enhancement' })).textContent).toContain(
+      'Enhancement stopped. Your prompt is unchanged.',
+    );
     expect(box.value).toBe('a lighthouse');
   });
 
@@ -121,8 +171,14 @@ describe('the Enhance control beside the prompt', () => {
     await fireEvent.click(enhance);
     await core.answered();
     await fireEvent.input(box, { target: { value: 'a red fox, watercolour' } });
-    core.emit('llm.finished', { id: 'e1', ok: true, result: result({ text: 'A red fox in snow', original: 'a red fox' }) });
-    const offer = (await screen.findByRole('button', { name: 'Use it anyway' })).closest('[role="region"]') as HTMLElement;
+    core.emit('llm.finished', {
+      id: 'e1',
+      ok: true,
+      result: result({ text: 'A red fox in snow', original: 'a red fox' }),
+    });
+    const offer = (await screen.findByRole('button', { name: 'Use it anyway' })).closest(
+      '[role="region"]',
+    ) as HTMLElement;
     expect(offer.textContent).toContain('You changed the prompt while it was being enhanced');
     expect(box.value).toBe('a red fox, watercolour');
   });
@@ -133,7 +189,11 @@ describe('the Enhance control beside the prompt', () => {
     const { enhance } = await enhanceView(core, 'a red fox');
     await fireEvent.click(enhance);
     await core.answered();
-    core.emit('llm.finished', { id: 'e1', ok: false, error: { code: 'llm_model_missing', userMessage: 'Qwen 2.5 1.5B Instruct (Q4_K_M) is not installed yet.' } });
+    core.emit('llm.finished', {
+      id: 'e1',
+      ok: false,
+      error: { code: 'llm_model_missing', userMessage: 'Qwen 2.5 1.5B Instruct (Q4_K_M) is not installed yet.' },
+    });
     const problem = await screen.findByRole('region', { name: 'Enhancement problem' });
     expect(problem.textContent).toContain('is not installed yet');
     await fireEvent.click(within(problem).getByRole('button', { name: 'Open settings' }));
@@ -160,7 +220,9 @@ describe('Settings › AI prompt enhancement', () => {
     await waitFor(() => expect(core.callsOf('settings.update')).toEqual([{ llm: { enabled: true } }]));
     await waitFor(() => expect((toggle as HTMLInputElement).checked).toBe(true));
     await fireEvent.click(await screen.findByRole('radio', { name: 'Phi-3 Mini 4k Instruct (Q4)' }));
-    await waitFor(() => expect(core.callsOf('settings.update').at(-1)).toEqual({ llm: { model: 'phi-3-mini-4k-instruct' } }));
+    await waitFor(() =>
+      expect(core.callsOf('settings.update').at(-1)).toEqual({ llm: { model: 'phi-3-mini-4k-instruct' } }),
+    );
   });
 
   test('each model shows its state; a download shows a progress bar, speed and time left, and can be cancelled', async () => {
@@ -175,24 +237,56 @@ describe('Settings › AI prompt enhancement', () => {
     await fireEvent.click(within(phi).getByRole('button', { name: 'Download Phi-3 Mini 4k Instruct (Q4)' }));
     await waitFor(() => expect(core.callsOf('llm.download')).toEqual([{ modelId: 'phi-3-mini-4k-instruct' }]));
 
-    core.emit('llm.downloadProgress', { downloadId: 'd1', modelId: 'phi-3-mini-4k-instruct', progress: { receivedBytes: 500_000_000, totalBytes: 1_000_000_000, bytesPerSecond: 10_000_000, etaSeconds: 50 } });
+    core.emit('llm.downloadProgress', {
+      downloadId: 'd1',
+      modelId: 'phi-3-mini-4k-instruct',
+      progress: { receivedBytes: 500_000_000, totalBytes: 1_000_000_000, bytesPerSecond: 10_000_000, etaSeconds: 50 },
+    });
     const bar = await within(phi).findByRole('progressbar', { name: 'Downloading Phi-3 Mini 4k Instruct (Q4)' });
     expect(bar.getAttribute('aria-valuenow')).toBe('50');
     expect(within(phi).getByTestId('model-state').textContent).toContain('Downloading 50%');
     expect(phi.textContent).toContain('477 MB of 954 MB · 9.5 MB/s · ~50 s left');
-    await fireEvent.click(within(phi).getByRole('button', { name: 'Cancel the download of Phi-3 Mini 4k Instruct (Q4)' }));
+    await fireEvent.click(
+      within(phi).getByRole('button', { name: 'Cancel the download of Phi-3 Mini 4k Instruct (Q4)' }),
+    );
     await waitFor(() => expect(core.callsOf('llm.cancelDownload')).toEqual([{ modelId: 'phi-3-mini-4k-instruct' }]));
 
-    core.emit('llm.downloadFinished', { downloadId: 'd1', modelId: 'phi-3-mini-4k-instruct', ok: false, error: { code: 'llm_checksum_mismatch', userMessage: 'The downloaded file does not match its published checksum.' } });
-    await waitFor(() => expect(toasts.items.map((toast) => toast.message)).toContain('The downloaded file does not match its published checksum.'));
+    core.emit('llm.downloadFinished', {
+      downloadId: 'd1',
+      modelId: 'phi-3-mini-4k-instruct',
+      ok: false,
+      error: {
+        code: 'llm_checksum_mismatch',
+        userMessage: 'The downloaded file does not match its published checksum.',
+      },
+    });
+    await waitFor(() =>
+      expect(toasts.items.map((toast) => toast.message)).toContain(
+        'The downloaded file does not match its published checksum.',
+      ),
+    );
   });
 
   test('the status line says what is loaded and where it runs', async () => {
     const core = enabledCore();
-    core.handle('llm.status', () => ({ ...STATUS, activity: 'ready', loadedModel: 'qwen2.5-1.5b-instruct', compute: 'cpu', threads: 4 }));
+    core.handle('llm.status', () => ({
+      ...STATUS,
+      activity: 'ready',
+      loadedModel: 'qwen2.5-1.5b-instruct',
+      compute: 'cpu',
+      threads: 4,
+    }));
     render(LlmHarness, { api: core.api, view: 'settings' });
-    expect((await screen.findByText(/is loaded on the CPU/)).textContent).toBe('Qwen 2.5 1.5B Instruct (Q4_K_M) is loaded on the CPU (4 threads); it is unloaded when idle.');
-    core.emit('llm.statusChanged', { ...STATUS, activity: 'ready', loadedModel: 'qwen2.5-1.5b-instruct', compute: 'cuda', threads: 4 });
+    expect((await screen.findByText(/is loaded on the CPU/)).textContent).toBe(
+      'Qwen 2.5 1.5B Instruct (Q4_K_M) is loaded on the CPU (4 threads); it is unloaded when idle.',
+    );
+    core.emit('llm.statusChanged', {
+      ...STATUS,
+      activity: 'ready',
+      loadedModel: 'qwen2.5-1.5b-instruct',
+      compute: 'cuda',
+      threads: 4,
+    });
     expect(await screen.findByText(/on the GPU \(CUDA\)/)).toBeTruthy();
   });
 
@@ -201,13 +295,21 @@ describe('Settings › AI prompt enhancement', () => {
     core.settings = { ...core.settings, llm: { ...core.settings.llm, backend: 'openai' } };
     let refuse = false;
     core.handle('llm.checkEndpoint', () => {
-      if (refuse) throw new FakeFailure({ code: 'llm_endpoint_unreachable', userMessage: 'http://127.0.0.1:11434/v1 is not answering (ECONNREFUSED).' });
+      if (refuse)
+        throw new FakeFailure({
+          code: 'llm_endpoint_unreachable',
+          userMessage: 'http://127.0.0.1:11434/v1 is not answering (ECONNREFUSED).',
+        });
       return { models: ['qwen2.5:1.5b-instruct'] };
     });
     render(LlmHarness, { api: core.api, view: 'settings' });
     const model = await screen.findByLabelText('Model name');
     await fireEvent.change(model, { target: { value: 'qwen2.5:1.5b-instruct' } });
-    await waitFor(() => expect(core.callsOf('settings.update')).toEqual([{ llm: { openai: { baseUrl: 'http://127.0.0.1:11434/v1', model: 'qwen2.5:1.5b-instruct', apiKey: '' } } }]));
+    await waitFor(() =>
+      expect(core.callsOf('settings.update')).toEqual([
+        { llm: { openai: { baseUrl: 'http://127.0.0.1:11434/v1', model: 'qwen2.5:1.5b-instruct', apiKey: '' } } },
+      ]),
+    );
     await fireEvent.click(screen.getByRole('button', { name: 'Test connection' }));
     expect(await screen.findByText('Connected: 1 model (qwen2.5:1.5b-instruct)')).toBeTruthy();
     refuse = true;

@@ -22,16 +22,47 @@ const SNAPSHOT: ConnectionsSnapshot = {
 function core() {
   const cards = [
     card({ id: 'wf-a', name: 'Portrait', models: [{ name: 'sd15.safetensors', folder: 'checkpoints' }] }),
-    card({ id: 'wf-b', name: 'Landscape', models: [{ name: 'sd15.safetensors', folder: 'checkpoints' }, { name: 'grain.safetensors', folder: 'loras' }] }),
-    card({ id: 'wf-c', name: 'Broken', models: [{ name: 'grain.safetensors', folder: 'loras' }], error: { code: 'invalid_json', reason: 'cut short' } }),
+    card({
+      id: 'wf-b',
+      name: 'Landscape',
+      models: [
+        { name: 'sd15.safetensors', folder: 'checkpoints' },
+        { name: 'grain.safetensors', folder: 'loras' },
+      ],
+    }),
+    card({
+      id: 'wf-c',
+      name: 'Broken',
+      models: [{ name: 'grain.safetensors', folder: 'loras' }],
+      error: { code: 'invalid_json', reason: 'cut short' },
+    }),
   ];
   return fakeApi({
     'connections.list': () => SNAPSHOT,
-    'app.info': () => ({ name: 'ComfyDesk', version: '1', mode: 'serve', platform: 'linux', canOpenFolders: false, folders: { data: '/d', logs: '/l', outputs: '/o', workflows: '/w' }, notices: [] }),
-    'models.list': () => ({ serverId: 'local', folders: [{ name: 'checkpoints', files: ['sd15.safetensors', 'unused.safetensors'] }, { name: 'loras', files: ['grain.safetensors'] }], fetchedAt: 1 }),
+    'app.info': () => ({
+      name: 'ComfyDesk',
+      version: '1',
+      mode: 'serve',
+      platform: 'linux',
+      canOpenFolders: false,
+      folders: { data: '/d', logs: '/l', outputs: '/o', workflows: '/w' },
+      notices: [],
+    }),
+    'models.list': () => ({
+      serverId: 'local',
+      folders: [
+        { name: 'checkpoints', files: ['sd15.safetensors', 'unused.safetensors'] },
+        { name: 'loras', files: ['grain.safetensors'] },
+      ],
+      fetchedAt: 1,
+    }),
     'workflows.list': () => ({ version: 1, serverId: 'local', items: cards }),
     'workflows.roots': () => [],
-    'workflows.search': () => ({ version: 1, ids: cards.map((item) => item.id), facets: { categories: [], inputTypes: [], outputTypes: [], statuses: [] } }),
+    'workflows.search': () => ({
+      version: 1,
+      ids: cards.map((item) => item.id),
+      facets: { categories: [], inputTypes: [], outputTypes: [], statuses: [] },
+    }),
     'jobs.list': () => ({ jobs: [], paused: false }),
   });
 }
@@ -47,7 +78,11 @@ describe('Models › Use in Generate', () => {
 
     await fireEvent.click(within(region).getByRole('button', { name: 'Use sd15.safetensors in Generate' }));
     const menu = screen.getByRole('menu', { name: 'Workflows that use sd15.safetensors' });
-    expect(within(menu).getAllByRole('menuitem').map((item) => item.textContent?.trim())).toEqual(['Landscape', 'Portrait']);
+    expect(
+      within(menu)
+        .getAllByRole('menuitem')
+        .map((item) => item.textContent?.trim()),
+    ).toEqual(['Landscape', 'Portrait']);
     await fireEvent.click(within(menu).getByRole('menuitem', { name: 'Portrait' }));
     await waitFor(() => expect(window.location.hash).toBe('#/generate?workflow=wf-a'));
   });

@@ -16,7 +16,9 @@ async function mount(view: View, live: Job[], past: Job[] = []) {
   const core = new FakeCore();
   let history = past;
   core.handle('jobs.list', () => ({ jobs: live, paused: false }));
-  core.handle('history.list', ({ text, offset, limit }) => ({ jobs: history.filter((item) => !text || item.promptText.includes(text)).slice(offset, offset + limit) }));
+  core.handle('history.list', ({ text, offset, limit }) => ({
+    jobs: history.filter((item) => !text || item.promptText.includes(text)).slice(offset, offset + limit),
+  }));
   core.handle('jobs.cancel', () => ({}));
   core.handle('jobs.move', () => ({}));
   core.handle('jobs.setPaused', ({ paused }) => ({ paused }));
@@ -31,7 +33,14 @@ async function mount(view: View, live: Job[], past: Job[] = []) {
   const jobs = new JobsState(core.api, toasts, { schedule: frames.schedule });
   const historyState = new HistoryState(core.api, toasts, { pageSize: 2, searchDelayMs: 0 });
   const rerun: string[][] = [];
-  render(GenerateHarness, { api: core.api, view, jobs, history: historyState, toasts, onrerun: (ids: string[]) => rerun.push(ids) });
+  render(GenerateHarness, {
+    api: core.api,
+    view,
+    jobs,
+    history: historyState,
+    toasts,
+    onrerun: (ids: string[]) => rerun.push(ids),
+  });
   await core.answered();
   return { core, frames, toasts, rerun, history: historyState };
 }
@@ -39,14 +48,22 @@ async function mount(view: View, live: Job[], past: Job[] = []) {
 describe('the Current view', () => {
   test('a running job shows the bar with its values, the node and step, the ETA and a live preview; Pause and Cancel work', async () => {
     const { core, frames } = await mount('current', [job('a', { status: 'running', progress: progress(45) })]);
-    core.emit('generation.preview', { jobId: 'a', promptId: 'p-a', mime: 'image/jpeg', dataUrl: 'data:image/jpeg;base64,AQID', nodeId: '3' });
+    core.emit('generation.preview', {
+      jobId: 'a',
+      promptId: 'p-a',
+      mime: 'image/jpeg',
+      dataUrl: 'data:image/jpeg;base64,AQID',
+      nodeId: '3',
+    });
     await core.answered();
     frames.frame();
     const bar = await screen.findByRole('progressbar', { name: 'Generation progress' });
     expect(bar.getAttribute('aria-valuenow')).toBe('45');
     expect(bar.getAttribute('aria-valuetext')).toBe('45% — KSampler (step 15/30)');
     expect(screen.getByText('~12 s left')).toBeTruthy();
-    expect((screen.getByRole('img', { name: 'Live preview of Text to image' }) as HTMLImageElement).src).toBe('data:image/jpeg;base64,AQID');
+    expect((screen.getByRole('img', { name: 'Live preview of Text to image' }) as HTMLImageElement).src).toBe(
+      'data:image/jpeg;base64,AQID',
+    );
     await fireEvent.click(screen.getByRole('button', { name: /Pause queue/ }));
     await fireEvent.click(screen.getByRole('button', { name: /Cancel/ }));
     await core.answered();
@@ -56,7 +73,9 @@ describe('the Current view', () => {
   });
 
   test('when it finishes the outputs take the bar’s place, and one opens in the viewer with what made it', async () => {
-    const { core, frames, toasts, rerun } = await mount('current', [job('a', { status: 'running', progress: progress(90) })]);
+    const { core, frames, toasts, rerun } = await mount('current', [
+      job('a', { status: 'running', progress: progress(90) }),
+    ]);
     core.emit('jobs.updated', succeeded('a'));
     await core.answered();
     frames.frame();
@@ -68,9 +87,21 @@ describe('the Current view', () => {
     await fireEvent.click(thumb);
 
     const viewer = screen.getByRole('dialog', { name: 'Text to image' });
-    expect(within(viewer).getByRole('img', { name: 'Text to image, output 1 of 1' }).getAttribute('src')).toBe('/media/2025-01-01/a.png');
-    const terms = [...viewer.querySelector('dl')!.querySelectorAll('dt')].map((term) => [term.textContent, term.nextElementSibling?.textContent]);
-    expect(Object.fromEntries(terms)).toMatchObject({ Status: 'Finished', Prompt: 'a red fox in the snow', Seed: '42', Server: 'local', Took: '12.4 s', File: '2025-01-01/a.png' });
+    expect(within(viewer).getByRole('img', { name: 'Text to image, output 1 of 1' }).getAttribute('src')).toBe(
+      '/media/2025-01-01/a.png',
+    );
+    const terms = [...viewer.querySelector('dl')!.querySelectorAll('dt')].map((term) => [
+      term.textContent,
+      term.nextElementSibling?.textContent,
+    ]);
+    expect(Object.fromEntries(terms)).toMatchObject({
+      Status: 'Finished',
+      Prompt: 'a red fox in the snow',
+      Seed: '42',
+      Server: 'local',
+      Took: '12.4 s',
+      File: '2025-01-01/a.png',
+    });
     expect(within(viewer).getByRole('link', { name: /Save/ }).getAttribute('download')).toBe('a.png');
     await fireEvent.click(within(viewer).getByRole('button', { name: /Show path/ }));
     await core.answered();
@@ -88,8 +119,24 @@ describe('the Current view', () => {
       'jobs.updated',
       succeeded('a', {
         outputs: [
-          { kind: 'video', nodeId: '20', filename: 'clip_00001.mp4', subfolder: '', type: 'output', localPath: '2025-01-01/clip.mp4', mime: 'video/mp4' },
-          { kind: 'audio', nodeId: '21', filename: 'song_00001.flac', subfolder: 'audio', type: 'output', localPath: '2025-01-01/song.flac', mime: 'audio/flac' },
+          {
+            kind: 'video',
+            nodeId: '20',
+            filename: 'clip_00001.mp4',
+            subfolder: '',
+            type: 'output',
+            localPath: '2025-01-01/clip.mp4',
+            mime: 'video/mp4',
+          },
+          {
+            kind: 'audio',
+            nodeId: '21',
+            filename: 'song_00001.flac',
+            subfolder: 'audio',
+            type: 'output',
+            localPath: '2025-01-01/song.flac',
+            mime: 'audio/flac',
+          },
           { kind: 'text', nodeId: '22', filename: '', subfolder: '', type: 'output', text: 'width: 512, height: 512' },
         ],
       }),
@@ -98,7 +145,11 @@ describe('the Current view', () => {
     frames.frame();
     const result = await screen.findByRole('region', { name: 'Result of Text to image' });
     const video = result.querySelector('video')!;
-    expect([video.getAttribute('src'), video.hasAttribute('controls'), video.getAttribute('aria-label')]).toEqual(['/media/2025-01-01/clip.mp4', true, 'Output 1 of Text to image']);
+    expect([video.getAttribute('src'), video.hasAttribute('controls'), video.getAttribute('aria-label')]).toEqual([
+      '/media/2025-01-01/clip.mp4',
+      true,
+      'Output 1 of Text to image',
+    ]);
     const audio = result.querySelector('audio')!;
     expect([audio.getAttribute('src'), audio.hasAttribute('controls')]).toEqual(['/media/2025-01-01/song.flac', true]);
     expect(result.querySelector('pre')?.textContent).toBe('width: 512, height: 512');
@@ -107,7 +158,18 @@ describe('the Current view', () => {
 
   test('a failed job shows ComfyUI’s own message and the node’s title; Retry queues it again', async () => {
     const { core, frames, rerun } = await mount('current', [job('a', { status: 'running' })]);
-    core.emit('jobs.updated', job('a', { status: 'failed', error: { message: 'Allocation on device: CUDA out of memory', type: 'torch.OutOfMemoryError', nodeId: '3', nodeTitle: 'KSampler' } }));
+    core.emit(
+      'jobs.updated',
+      job('a', {
+        status: 'failed',
+        error: {
+          message: 'Allocation on device: CUDA out of memory',
+          type: 'torch.OutOfMemoryError',
+          nodeId: '3',
+          nodeTitle: 'KSampler',
+        },
+      }),
+    );
     await core.answered();
     frames.frame();
     const result = await screen.findByRole('region', { name: 'Result of Text to image' });
@@ -130,10 +192,17 @@ describe('the Queue view', () => {
   test('every job is listed in order, other clients’ marked, held ones movable by buttons', async () => {
     const { core } = await mount('queue', LIVE);
     const rows = within(await screen.findByRole('list', { name: 'Queued jobs' })).getAllByRole('listitem');
-    expect(rows.map((row) => row.getAttribute('aria-label'))).toEqual(['Text to image', 'Their upscale (another client)', 'First held', 'Second held']);
+    expect(rows.map((row) => row.getAttribute('aria-label'))).toEqual([
+      'Text to image',
+      'Their upscale (another client)',
+      'First held',
+      'Second held',
+    ]);
     expect(rows[1]!.textContent).toContain('another client');
     expect(within(rows[0]!).queryByRole('button', { name: /Move up/ })).toBeNull();
-    expect((within(rows[2]!).getByRole('button', { name: 'Move up: First held' }) as HTMLButtonElement).disabled).toBe(true);
+    expect((within(rows[2]!).getByRole('button', { name: 'Move up: First held' }) as HTMLButtonElement).disabled).toBe(
+      true,
+    );
     await fireEvent.click(within(rows[2]!).getByRole('button', { name: 'Move down: First held' }));
     await fireEvent.click(within(rows[1]!).getByRole('button', { name: /Cancel Their upscale/ }));
     await core.answered();
@@ -181,15 +250,25 @@ describe('the Queue view', () => {
 });
 
 describe('the Recent view', () => {
-  const PAST = [succeeded('r1', { promptText: 'a red fox' }), succeeded('r2', { promptText: 'a lighthouse' }), job('r3', { status: 'failed', promptText: 'a red barn', error: { message: 'boom' } })];
+  const PAST = [
+    succeeded('r1', { promptText: 'a red fox' }),
+    succeeded('r2', { promptText: 'a lighthouse' }),
+    job('r3', { status: 'failed', promptText: 'a red barn', error: { message: 'boom' } }),
+  ];
 
   test('past generations are listed newest first with thumbnails, searched by prompt, and older ones load on request', async () => {
     const { core } = await mount('recent', [], PAST);
     const grid = await screen.findByRole('list', { name: 'Past generations' });
-    expect(within(grid).getAllByRole('button').map((button) => button.getAttribute('aria-label'))).toEqual(['Text to image: a red fox', 'Text to image: a lighthouse']);
+    expect(
+      within(grid)
+        .getAllByRole('button')
+        .map((button) => button.getAttribute('aria-label')),
+    ).toEqual(['Text to image: a red fox', 'Text to image: a lighthouse']);
     await fireEvent.click(screen.getByRole('button', { name: 'Show older' }));
     await core.answered();
-    expect(within(grid).getAllByRole('button').at(-1)?.getAttribute('aria-label')).toBe('Text to image (failed): a red barn');
+    expect(within(grid).getAllByRole('button').at(-1)?.getAttribute('aria-label')).toBe(
+      'Text to image (failed): a red barn',
+    );
     await fireEvent.input(screen.getByLabelText('Search past generations'), { target: { value: 'red' } });
     await waitFor(() => expect(core.callsOf('history.list').at(-1)).toEqual({ text: 'red', limit: 2, offset: 0 }));
     await core.answered();
@@ -200,7 +279,13 @@ describe('the Recent view', () => {
     const { core } = await mount('recent', [], PAST.slice(0, 1));
     await screen.findByRole('list', { name: 'Past generations' });
     core.emit('jobs.updated', succeeded('new', { promptText: 'a snowy owl' }));
-    await waitFor(() => expect(within(screen.getByRole('list', { name: 'Past generations' })).getAllByRole('button')[0]?.getAttribute('aria-label')).toBe('Text to image: a snowy owl'));
+    await waitFor(() =>
+      expect(
+        within(screen.getByRole('list', { name: 'Past generations' }))
+          .getAllByRole('button')[0]
+          ?.getAttribute('aria-label'),
+      ).toBe('Text to image: a snowy owl'),
+    );
   });
 
   test('a job deleted elsewhere leaves the list and the viewer', async () => {
@@ -228,8 +313,13 @@ describe('the Recent view', () => {
 
   test('Copy image says so plainly when the browser will not copy images', async () => {
     const { toasts } = await mount('recent', [], PAST.slice(0, 1));
-    await fireEvent.contextMenu(await screen.findByRole('button', { name: 'Text to image: a red fox' }), { clientX: 10, clientY: 10 });
+    await fireEvent.contextMenu(await screen.findByRole('button', { name: 'Text to image: a red fox' }), {
+      clientX: 10,
+      clientY: 10,
+    });
     await fireEvent.click(screen.getByRole('menuitem', { name: 'Copy image' }));
-    await waitFor(() => expect(toasts.items.at(-1)?.message).toBe('This browser does not let pages copy images; use Save instead.'));
+    await waitFor(() =>
+      expect(toasts.items.at(-1)?.message).toBe('This browser does not let pages copy images; use Save instead.'),
+    );
   });
 });

@@ -22,7 +22,10 @@ describe('the contract', () => {
   });
 
   test('settings.get output fills defaults for an empty object', () => {
-    expect(commands['settings.get'].output.parse({})).toMatchObject({ general: { theme: 'dark' }, connections: { activeId: 'local' } });
+    expect(commands['settings.get'].output.parse({})).toMatchObject({
+      general: { theme: 'dark' },
+      connections: { activeId: 'local' },
+    });
   });
 
   test('app.info output refuses a payload that lacks fields', () => {
@@ -38,8 +41,18 @@ describe('the contract', () => {
     expect(RequestEnvelope.safeParse({ kind: 'request', id: '1', command: 'app.info', input: {} }).success).toBe(true);
     expect(RequestEnvelope.safeParse({ kind: 'request', command: 'app.info' }).success).toBe(false);
     expect(ResponseEnvelope.safeParse({ kind: 'response', id: '1', ok: true, output: 1 }).success).toBe(true);
-    expect(ResponseEnvelope.safeParse({ kind: 'response', id: '1', ok: false, error: { code: 'internal', userMessage: 'x' } }).success).toBe(true);
-    expect(ResponseEnvelope.safeParse({ kind: 'response', id: '1', ok: false, error: { code: 'made_up', userMessage: 'x' } }).success).toBe(false);
+    expect(
+      ResponseEnvelope.safeParse({
+        kind: 'response',
+        id: '1',
+        ok: false,
+        error: { code: 'internal', userMessage: 'x' },
+      }).success,
+    ).toBe(true);
+    expect(
+      ResponseEnvelope.safeParse({ kind: 'response', id: '1', ok: false, error: { code: 'made_up', userMessage: 'x' } })
+        .success,
+    ).toBe(false);
     expect(ServerMessage.safeParse({ kind: 'event', event: 'settings.changed', payload: {} }).success).toBe(true);
   });
 

@@ -31,7 +31,10 @@ describe('the llm contract', () => {
 
   test('llm.enhance takes a trimmed, non-empty prompt, a known style and nothing else', () => {
     const input = commands['llm.enhance'].input;
-    expect(input.parse({ prompt: '  a red fox  ', style: 'cinematic' })).toEqual({ prompt: 'a red fox', style: 'cinematic' });
+    expect(input.parse({ prompt: '  a red fox  ', style: 'cinematic' })).toEqual({
+      prompt: 'a red fox',
+      style: 'cinematic',
+    });
     expect(input.safeParse({ prompt: '   ' }).success).toBe(false);
     expect(input.safeParse({ prompt: 'x', style: 'baroque' }).success).toBe(false);
     expect(input.safeParse({ prompt: 'x', temperature: 2 }).success).toBe(false);
@@ -47,8 +50,16 @@ describe('the llm contract', () => {
 
   test('llm.finished carries either a result or a serialised error', () => {
     const finished = events['llm.finished'];
-    expect(finished.safeParse({ id: 'e1', ok: false, error: { code: 'llm_timeout', userMessage: 'x' } }).success).toBe(true);
+    expect(finished.safeParse({ id: 'e1', ok: false, error: { code: 'llm_timeout', userMessage: 'x' } }).success).toBe(
+      true,
+    );
     expect(finished.safeParse({ id: 'e1', ok: true }).success).toBe(false);
-    expect(events['llm.downloadProgress'].safeParse({ downloadId: 'd', modelId: 'm', progress: { receivedBytes: 1, totalBytes: null, bytesPerSecond: 0, etaSeconds: null } }).success).toBe(true);
+    expect(
+      events['llm.downloadProgress'].safeParse({
+        downloadId: 'd',
+        modelId: 'm',
+        progress: { receivedBytes: 1, totalBytes: null, bytesPerSecond: 0, etaSeconds: null },
+      }).success,
+    ).toBe(true);
   });
 });

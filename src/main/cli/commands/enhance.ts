@@ -27,8 +27,15 @@ export function registerEnhance(program: Command, context: CommandContext): void
     .command('enhance')
     .description('rewrite a prompt with the local LLM (or the OpenAI-compatible server chosen in settings)')
     .argument('<text>', 'the prompt to enhance')
-    .option('-s, --style <style>', `${ENHANCE_STYLES.map((style) => `${style.value} (${style.description})`).join(', ')}; default: the one in settings`, parseStyle)
-    .option('-m, --model <id|path>', 'a catalog model id or a .gguf file for this run (uses the local model even when settings choose a server)')
+    .option(
+      '-s, --style <style>',
+      `${ENHANCE_STYLES.map((style) => `${style.value} (${style.description})`).join(', ')}; default: the one in settings`,
+      parseStyle,
+    )
+    .option(
+      '-m, --model <id|path>',
+      'a catalog model id or a .gguf file for this run (uses the local model even when settings choose a server)',
+    )
     .option('--data-dir <dir>', "folder for settings and models (default: the desktop app's)")
     .option('--json', 'print JSON lines: each token as it comes, then the result')
     .option('-v, --verbose', 'log debug details to stderr')
@@ -36,10 +43,19 @@ export function registerEnhance(program: Command, context: CommandContext): void
 }
 
 async function enhance(io: CliIo, text: string, flags: EnhanceFlags): Promise<number> {
-  const { core } = await openCore(io, { mode: 'cli', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose });
+  const { core } = await openCore(io, {
+    mode: 'cli',
+    dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
+    verbose: flags.verbose,
+  });
   try {
     // A model given as a path is relative to where the command runs; a catalog id stays as it is.
-    const model = flags.model && (flags.model.includes('/') || flags.model.includes('\\') || flags.model.toLowerCase().endsWith('.gguf')) && !isAbsolute(flags.model) ? resolve(io.cwd, flags.model) : flags.model;
+    const model =
+      flags.model &&
+      (flags.model.includes('/') || flags.model.includes('\\') || flags.model.toLowerCase().endsWith('.gguf')) &&
+      !isAbsolute(flags.model)
+        ? resolve(io.cwd, flags.model)
+        : flags.model;
     const live = !flags.json && io.stderr.isTTY === true;
     let id: string | undefined;
     let outcome: ((finished: EnhanceFinished) => void) | undefined;
@@ -50,14 +66,19 @@ async function enhance(io: CliIo, text: string, flags: EnhanceFlags): Promise<nu
       else if (live) io.stderr.write(token.text);
     });
     const offStatus = core.events.on('llm.statusChanged', (status) => {
-      if (live && status.activity === 'loading') writeLine(io.stderr, `Loading ${status.model === model || !model ? status.model : model}…`);
+      if (live && status.activity === 'loading')
+        writeLine(io.stderr, `Loading ${status.model === model || !model ? status.model : model}…`);
     });
     // The service starts work only after replying with the id, so no event for it can come earlier.
     const offFinished = core.events.on('llm.finished', (finished) => {
       if (finished.id === id) outcome?.(finished);
     });
     try {
-      ({ id } = await core.router.call('llm.enhance', { prompt: text, ...(flags.style ? { style: flags.style } : {}), ...(model ? { model } : {}) }));
+      ({ id } = await core.router.call('llm.enhance', {
+        prompt: text,
+        ...(flags.style ? { style: flags.style } : {}),
+        ...(model ? { model } : {}),
+      }));
       const result = await Promise.race([done, io.interrupted.then(() => 'interrupted' as const)]);
       if (result === 'interrupted') {
         await core.router.call('llm.cancel', { id });
@@ -73,7 +94,10 @@ async function enhance(io: CliIo, text: string, flags: EnhanceFlags): Promise<nu
         writeJson(io, { type: 'result', prompt, ...result.result });
       } else {
         if (!kept) {
-          writeLine(io.stderr, `comfydesk: the enhanced prompt lost ${result.result.missingWords.map((word) => `"${word}"`).join(', ')}, so your original prompt is kept. The model suggested: ${result.result.text}`);
+          writeLine(
+            io.stderr,
+            `comfydesk: the enhanced prompt lost ${result.result.missingWords.map((word) => `"${word}"`).join(', ')}, so your original prompt is kept. The model suggested: ${result.result.text}`,
+          );
         }
         writeLine(io.stdout, prompt);
       }

@@ -18,7 +18,7 @@ export function registerIntent(program: Command, context: CommandContext): void 
     .description('say what you want to make ("turn this photo into a short clip") and see which of your workflows fit')
     .argument('<text>', 'what you want to make, in your own words')
     .option('--workflows <dir>', 'also look in this folder of workflows (repeatable)', collectValues, [])
-    .option('--data-dir <dir>', 'folder for settings and workflows (default: the desktop app\'s)')
+    .option('--data-dir <dir>', "folder for settings and workflows (default: the desktop app's)")
     .option('--limit <n>', 'show at most this many workflows', parsePositiveInt, 10)
     .option('--json', 'print the match as one JSON object')
     .option('-v, --verbose', 'log debug details to stderr')
@@ -40,11 +40,21 @@ async function intent(io: CliIo, text: string, flags: IntentFlags): Promise<numb
       return { id, name: card.name, type: card.type, status: card.compat.status, path: card.path, root: card.root };
     });
     if (flags.json) {
-      writeJson(io, { text: match.text, intent: match.intent, message: match.message, total: match.ids.length, workflows });
+      writeJson(io, {
+        text: match.text,
+        intent: match.intent,
+        message: match.message,
+        total: match.ids.length,
+        workflows,
+      });
     } else {
-      writeLine(io.stdout, match.intent ? `${match.intent.label} (${match.intent.type}). ${match.message}` : match.message);
+      writeLine(
+        io.stdout,
+        match.intent ? `${match.intent.label} (${match.intent.type}). ${match.message}` : match.message,
+      );
       for (const workflow of workflows) writeLine(io.stdout, `  ${workflow.name}  —  ${workflow.path}`);
-      if (match.ids.length > workflows.length) writeLine(io.stdout, `  …and ${match.ids.length - workflows.length} more (--limit).`);
+      if (match.ids.length > workflows.length)
+        writeLine(io.stdout, `  …and ${match.ids.length - workflows.length} more (--limit).`);
     }
     return ExitCode.ok;
   } finally {

@@ -22,10 +22,18 @@ export function registerLlm(program: Command, context: CommandContext): void {
   const common = (command: Command) =>
     command
       .option('--data-dir <dir>', "folder for settings and models (default: the desktop app's)")
-      .option('--models-dir <dir>', 'keep models in this folder from now on (saved in settings; e.g. a network volume on a GPU pod)')
+      .option(
+        '--models-dir <dir>',
+        'keep models in this folder from now on (saved in settings; e.g. a network volume on a GPU pod)',
+      )
       .option('-v, --verbose', 'log debug details to stderr');
 
-  common(llm.command('list').description('list the catalog and GGUF files, and which are installed').option('--json', 'print the list as JSON')).action((flags: LlmFlags) =>
+  common(
+    llm
+      .command('list')
+      .description('list the catalog and GGUF files, and which are installed')
+      .option('--json', 'print the list as JSON'),
+  ).action((flags: LlmFlags) =>
     context.run(flags.json, () => withCore(context.io, flags, (core) => list(context.io, core, flags))),
   );
 
@@ -35,25 +43,37 @@ export function registerLlm(program: Command, context: CommandContext): void {
       .description('download a catalog model (resumes an interrupted download; checks its SHA-256)')
       .argument('<id>', 'catalog model id (see "comfydesk llm list")')
       .option('--json', 'print JSON lines: progress, then the result'),
-  ).action((id: string, flags: LlmFlags) => context.run(flags.json, () => withCore(context.io, flags, (core) => download(context.io, core, id, flags))));
+  ).action((id: string, flags: LlmFlags) =>
+    context.run(flags.json, () => withCore(context.io, flags, (core) => download(context.io, core, id, flags))),
+  );
 
-  common(llm.command('remove').description('delete a downloaded catalog model').argument('<id>', 'catalog model id').option('--json', 'print the remaining list as JSON')).action(
-    (id: string, flags: LlmFlags) =>
-      context.run(flags.json, () =>
-        withCore(context.io, flags, async (core) => {
-          const remaining = await core.router.call('llm.remove', { modelId: id });
-          if (flags.json) writeJson(context.io, remaining);
-          else writeLine(context.io.stdout, `Removed ${id}.`);
-          return ExitCode.ok;
-        }),
-      ),
+  common(
+    llm
+      .command('remove')
+      .description('delete a downloaded catalog model')
+      .argument('<id>', 'catalog model id')
+      .option('--json', 'print the remaining list as JSON'),
+  ).action((id: string, flags: LlmFlags) =>
+    context.run(flags.json, () =>
+      withCore(context.io, flags, async (core) => {
+        const remaining = await core.router.call('llm.remove', { modelId: id });
+        if (flags.json) writeJson(context.io, remaining);
+        else writeLine(context.io.stdout, `Removed ${id}.`);
+        return ExitCode.ok;
+      }),
+    ),
   );
 }
 
 async function withCore(cli: CliIo, flags: LlmFlags, body: (core: Core) => Promise<number>): Promise<number> {
-  const { core } = await openCore(cli, { mode: 'cli', dataDir: flags.dataDir && resolve(cli.cwd, flags.dataDir), verbose: flags.verbose });
+  const { core } = await openCore(cli, {
+    mode: 'cli',
+    dataDir: flags.dataDir && resolve(cli.cwd, flags.dataDir),
+    verbose: flags.verbose,
+  });
   try {
-    if (flags.modelsDir) await core.router.call('settings.update', { llm: { modelsDir: resolve(cli.cwd, flags.modelsDir) } });
+    if (flags.modelsDir)
+      await core.router.call('settings.update', { llm: { modelsDir: resolve(cli.cwd, flags.modelsDir) } });
     return await body(core);
   } finally {
     await core.stop();
@@ -66,15 +86,26 @@ async function list(cli: CliIo, core: Core, flags: LlmFlags): Promise<number> {
     writeJson(cli, models);
     return ExitCode.ok;
   }
-  writeLine(cli.stdout, `Models folder: ${models.modelsDir}${models.freeBytes === null ? '' : ` (${formatBytes(models.freeBytes)} free)`}`);
-  const rows = models.models.map((model) => [model.isSelected ? '*' : ' ', model.id, stateLabel(model), model.sizeBytes === null ? '' : formatBytes(model.sizeBytes), model.source === 'catalog' ? model.name : '']);
+  writeLine(
+    cli.stdout,
+    `Models folder: ${models.modelsDir}${models.freeBytes === null ? '' : ` (${formatBytes(models.freeBytes)} free)`}`,
+  );
+  const rows = models.models.map((model) => [
+    model.isSelected ? '*' : ' ',
+    model.id,
+    stateLabel(model),
+    model.sizeBytes === null ? '' : formatBytes(model.sizeBytes),
+    model.source === 'catalog' ? model.name : '',
+  ]);
   const widths = [1, 2, 3, 4].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
-  for (const row of rows) writeLine(cli.stdout, [row[0], ...widths.map((width, index) => row[index + 1]!.padEnd(width))].join(' ').trimEnd());
+  for (const row of rows)
+    writeLine(cli.stdout, [row[0], ...widths.map((width, index) => row[index + 1]!.padEnd(width))].join(' ').trimEnd());
   return ExitCode.ok;
 }
 
 function stateLabel(model: LlmModel): string {
-  if (model.state === 'downloading' && model.download?.totalBytes) return `downloading ${Math.floor((model.download.receivedBytes / model.download.totalBytes) * 100)}%`;
+  if (model.state === 'downloading' && model.download?.totalBytes)
+    return `downloading ${Math.floor((model.download.receivedBytes / model.download.totalBytes) * 100)}%`;
   return model.state.replace('_', ' ');
 }
 
@@ -99,7 +130,11 @@ async function download(cli: CliIo, core: Core, id: string, flags: LlmFlags): Pr
   });
   try {
     ({ downloadId } = await core.router.call('llm.download', { modelId: id }));
-    if (!flags.json) writeLine(cli.stderr, `Downloading ${before?.name ?? id} (${before?.sizeBytes ? formatBytes(before.sizeBytes) : 'size unknown'}) into ${before ? before.path : 'the models folder'}…`);
+    if (!flags.json)
+      writeLine(
+        cli.stderr,
+        `Downloading ${before?.name ?? id} (${before?.sizeBytes ? formatBytes(before.sizeBytes) : 'size unknown'}) into ${before ? before.path : 'the models folder'}…`,
+      );
     const result = await Promise.race([done, cli.interrupted.then(() => 'interrupted' as const)]);
     if (live) cli.stderr.write('\n');
     if (result === 'interrupted') {
@@ -120,7 +155,10 @@ async function download(cli: CliIo, core: Core, id: string, flags: LlmFlags): Pr
 /** "45% · 512 MB of 1.0 GB · 12 MB/s · ~1 min 5 s left" */
 function progressLine(progress: DownloadProgress): string {
   const { receivedBytes, totalBytes, bytesPerSecond, etaSeconds } = progress;
-  const parts = [totalBytes ? `${Math.floor((receivedBytes / totalBytes) * 100)}%` : '', totalBytes ? `${formatBytes(receivedBytes)} of ${formatBytes(totalBytes)}` : formatBytes(receivedBytes)];
+  const parts = [
+    totalBytes ? `${Math.floor((receivedBytes / totalBytes) * 100)}%` : '',
+    totalBytes ? `${formatBytes(receivedBytes)} of ${formatBytes(totalBytes)}` : formatBytes(receivedBytes),
+  ];
   if (bytesPerSecond > 0) parts.push(`${formatBytes(bytesPerSecond)}/s`);
   if (etaSeconds !== null && etaSeconds > 0) parts.push(formatEta(etaSeconds) ?? '');
   return parts.filter(Boolean).join(' · ');

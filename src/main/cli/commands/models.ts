@@ -16,14 +16,18 @@ export function registerModels(program: Command, context: CommandContext): void 
   program
     .command('models')
     .description('list the models installed on a ComfyUI server, by folder')
-    .requiredOption('--server <url>', 'ComfyUI\'s address, e.g. http://127.0.0.1:8188', parseServerUrl)
+    .requiredOption('--server <url>', "ComfyUI's address, e.g. http://127.0.0.1:8188", parseServerUrl)
     .option('--json', 'print { server, folders: [{ name, files }] } as one JSON object')
     .option('-v, --verbose', 'log debug details to stderr')
     .action((flags: ModelsFlags) => context.run(flags.json, () => models(context.io, flags)));
 }
 
 async function models(io: CliIo, flags: ModelsFlags): Promise<number> {
-  const client = new ComfyClient({ baseUrl: flags.server, log: cliLogger(io, flags.verbose, 'models'), timeoutMs: 10_000 });
+  const client = new ComfyClient({
+    baseUrl: flags.server,
+    log: cliLogger(io, flags.verbose, 'models'),
+    timeoutMs: 10_000,
+  });
   const byFolder = await client.listAllModels();
   const folders = Object.entries(byFolder).map(([name, files]) => ({ name, files }));
   if (flags.json) {

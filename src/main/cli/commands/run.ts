@@ -37,7 +37,21 @@ interface RunFlags {
 const SERVER_ID = 'cli';
 
 /** Files LoadImage, LoadVideo and LoadAudio read, accepted by --input. */
-const INPUT_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.gif', '.bmp', '.mp4', '.webm', '.mov', '.wav', '.mp3', '.flac', '.ogg']);
+const INPUT_EXTENSIONS = new Set([
+  '.png',
+  '.jpg',
+  '.jpeg',
+  '.webp',
+  '.gif',
+  '.bmp',
+  '.mp4',
+  '.webm',
+  '.mov',
+  '.wav',
+  '.mp3',
+  '.flac',
+  '.ogg',
+]);
 
 /** `comfydesk run FILE --server URL …`: queue a workflow, follow it, save its outputs. */
 export function registerRun(program: Command, context: CommandContext): void {
@@ -45,22 +59,46 @@ export function registerRun(program: Command, context: CommandContext): void {
     .command('run')
     .description('run a workflow on a ComfyUI server, show its progress, and save its outputs')
     .argument('<file>', 'the workflow JSON file (UI or API format)')
-    .requiredOption('--server <url>', 'ComfyUI\'s address, e.g. http://127.0.0.1:8188', parseServerUrl)
+    .requiredOption('--server <url>', "ComfyUI's address, e.g. http://127.0.0.1:8188", parseServerUrl)
     .option('--prompt <text>', 'the positive prompt')
     .option('--negative <text>', 'the negative prompt')
     .option('--seed <n>', 'the seed (kept fixed)', parseSeed)
-    .option('--set <name=value>', 'set any parameter by its id (see `comfydesk convert FILE --params`); repeatable', collectAssignments, [])
-    .option('--input <path>', 'an image, video or audio file for the workflow\'s loader (in order of the loaders); repeatable', (value: string, previous: string[]) => [...previous, value], [])
+    .option(
+      '--set <name=value>',
+      'set any parameter by its id (see `comfydesk convert FILE --params`); repeatable',
+      collectAssignments,
+      [],
+    )
+    .option(
+      '--input <path>',
+      "an image, video or audio file for the workflow's loader (in order of the loaders); repeatable",
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .option('--out <dir>', 'where to save the outputs (default: the current folder)')
-    .option('--timeout <seconds>', 'give up if the server does not answer within this many seconds', parsePositiveInt, 15)
-    .option('--json', 'print one JSON object per line per event (generation_started, generation_progress, generation_complete, generation_error, queue_updated)')
+    .option(
+      '--timeout <seconds>',
+      'give up if the server does not answer within this many seconds',
+      parsePositiveInt,
+      15,
+    )
+    .option(
+      '--json',
+      'print one JSON object per line per event (generation_started, generation_progress, generation_complete, generation_error, queue_updated)',
+    )
     .option('-v, --verbose', 'log debug details to stderr')
-    .action((file: string, flags: RunFlags) => context.run(flags.json, () => run(context.io, resolve(context.io.cwd, file), flags)));
+    .action((file: string, flags: RunFlags) =>
+      context.run(flags.json, () => run(context.io, resolve(context.io.cwd, file), flags)),
+    );
 }
 
 function parseSeed(value: string): number {
   const seed = Number(value);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new CliError('--seed must be a whole number of 0 or more.', { exitCode: ExitCode.usage, code: 'invalid_input' });
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new CliError('--seed must be a whole number of 0 or more.', {
+      exitCode: ExitCode.usage,
+      code: 'invalid_input',
+    });
   return seed;
 }
 
@@ -69,7 +107,11 @@ function valuesFrom(flags: RunFlags, parameters: readonly Parameter[]): Paramete
   const values: ParameterValues = {};
   const require = (kind: Parameter['kind'], flag: string): Parameter => {
     const parameter = parameters.find((candidate) => candidate.kind === kind);
-    if (!parameter) throw new CliError(`This workflow has no ${kind.replace('_', ' ')} to set with ${flag}. Its parameters: ${parameters.map((item) => item.id).join(', ') || 'none'}.`, { code: 'parameter_invalid' });
+    if (!parameter)
+      throw new CliError(
+        `This workflow has no ${kind.replace('_', ' ')} to set with ${flag}. Its parameters: ${parameters.map((item) => item.id).join(', ') || 'none'}.`,
+        { code: 'parameter_invalid' },
+      );
     return parameter;
   };
   if (flags.prompt !== undefined) values[require('prompt', '--prompt').id] = flags.prompt;
@@ -79,15 +121,32 @@ function valuesFrom(flags: RunFlags, parameters: readonly Parameter[]): Paramete
 }
 
 /** Stages each --input file into the next media loader that takes its kind. */
-function stageInputs(flags: RunFlags, io: CliIo, parameters: readonly Parameter[], staged: StagedInputs): ParameterValues {
+function stageInputs(
+  flags: RunFlags,
+  io: CliIo,
+  parameters: readonly Parameter[],
+  staged: StagedInputs,
+): ParameterValues {
   const values: ParameterValues = {};
-  const free = parameters.filter((parameter) => parameter.constraints.media || ['image', 'video', 'audio', 'mask'].includes(parameter.kind));
+  const free = parameters.filter(
+    (parameter) => parameter.constraints.media || ['image', 'video', 'audio', 'mask'].includes(parameter.kind),
+  );
   for (const path of flags.input) {
     const full = resolve(io.cwd, path);
-    const media = INPUT_EXTENSIONS.has(extname(full).toLowerCase()) ? (mediaTypeOf(full) as { kind: 'image' | 'video' | 'audio'; mime: string }) : undefined;
-    if (!media) throw new CliError(`${path} is not an image, video or audio file ComfyDesk knows (by its extension).`, { code: 'invalid_input' });
-    const index = free.findIndex((parameter) => (parameter.constraints.media ?? parameter.kind) === media.kind || (media.kind === 'image' && parameter.kind === 'mask'));
-    if (index < 0) throw new CliError(`This workflow has no ${media.kind} input left for ${path}.`, { code: 'invalid_input' });
+    const media = INPUT_EXTENSIONS.has(extname(full).toLowerCase())
+      ? (mediaTypeOf(full) as { kind: 'image' | 'video' | 'audio'; mime: string })
+      : undefined;
+    if (!media)
+      throw new CliError(`${path} is not an image, video or audio file ComfyDesk knows (by its extension).`, {
+        code: 'invalid_input',
+      });
+    const index = free.findIndex(
+      (parameter) =>
+        (parameter.constraints.media ?? parameter.kind) === media.kind ||
+        (media.kind === 'image' && parameter.kind === 'mask'),
+    );
+    if (index < 0)
+      throw new CliError(`This workflow has no ${media.kind} input left for ${path}.`, { code: 'invalid_input' });
     const [parameter] = free.splice(index, 1);
     let data: Buffer;
     try {
@@ -111,7 +170,9 @@ function drawBar(io: CliIo, progress: JobProgress): void {
   const filled = Math.round((progress.percent / 100) * width);
   const eta = formatEta(progress.etaSeconds);
   const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(progress.percent)).padStart(3)}%  ${describeProgress(progress)}${eta ? `  ${eta}` : ''}`;
-  io.stderr.write(`\r\u001b[2K${line.slice(0, Math.max(20, ((io.stdout as { columns?: number }).columns ?? 100) - 1))}`);
+  io.stderr.write(
+    `\r\u001b[2K${line.slice(0, Math.max(20, ((io.stdout as { columns?: number }).columns ?? 100) - 1))}`,
+  );
 }
 
 async function waitForSocket(client: ComfyClient, timeoutMs: number): Promise<void> {
@@ -119,7 +180,12 @@ async function waitForSocket(client: ComfyClient, timeoutMs: number): Promise<vo
   await new Promise<void>((resolvePromise, reject) => {
     const timer = setTimeout(() => {
       off();
-      reject(new AppError('comfy_timeout', `ComfyUI's event socket did not open within ${Math.round(timeoutMs / 1000)} s; is the address right and the server running?`));
+      reject(
+        new AppError(
+          'comfy_timeout',
+          `ComfyUI's event socket did not open within ${Math.round(timeoutMs / 1000)} s; is the address right and the server running?`,
+        ),
+      );
     }, timeoutMs);
     const off = client.on('open', () => {
       clearTimeout(timer);
@@ -138,7 +204,15 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
   const history = new HistoryStore({ file: ':memory:', log });
   const servers = singleServerDirectory(SERVER_ID, client, flags.server);
   const outputsDir = resolve(io.cwd, flags.out ?? '.');
-  const jobs = new JobService({ history, servers, staged, outputsDir: () => outputsDir, limits: () => ({ maxInFlightPerServer: 1, previewsPerSecond: 0 }), log: log.child('jobs'), historyWaitMs: timeoutMs });
+  const jobs = new JobService({
+    history,
+    servers,
+    staged,
+    outputsDir: () => outputsDir,
+    limits: () => ({ maxInFlightPerServer: 1, previewsPerSecond: 0 }),
+    log: log.child('jobs'),
+    historyWaitMs: timeoutMs,
+  });
   try {
     // Fail fast and clearly when the server is not there, before reading the socket.
     await client.systemStats();
@@ -147,7 +221,11 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
     const generation = new GenerationService({ servers, staged });
     const loaded = await generation.load({ file }, SERVER_ID);
     const values = { ...valuesFrom(flags, loaded.parameters), ...stageInputs(flags, io, loaded.parameters, staged) };
-    const runs = generation.prepare(loaded, SERVER_ID, { values, count: 1, ...(flags.seed !== undefined ? { seedMode: 'fixed' as const } : {}) });
+    const runs = generation.prepare(loaded, SERVER_ID, {
+      values,
+      count: 1,
+      ...(flags.seed !== undefined ? { seedMode: 'fixed' as const } : {}),
+    });
     const outputClassTypes = outputNodeTypes(loaded.objectInfo);
     await history.start();
     await jobs.start();
@@ -162,7 +240,14 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
     if (flags.json) {
       jobs.on('started', ({ promptId }) => jsonEvent(io, 'generation_started', { prompt_id: promptId }));
       jobs.on('progress', ({ promptId, progress }) =>
-        jsonEvent(io, 'generation_progress', { prompt_id: promptId, progress: Math.floor(progress.percent), node_name: progress.nodeTitle, step: progress.step, steps: progress.steps, eta: progress.etaSeconds }),
+        jsonEvent(io, 'generation_progress', {
+          prompt_id: promptId,
+          progress: Math.floor(progress.percent),
+          node_name: progress.nodeTitle,
+          step: progress.step,
+          steps: progress.steps,
+          eta: progress.etaSeconds,
+        }),
       );
       jobs.on('queue', ({ running, pending }) => jsonEvent(io, 'queue_updated', { running, pending }));
     } else if (isTerminal) {
@@ -174,17 +259,33 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
     const outcome = await Promise.race([done, io.interrupted.then(() => undefined)]);
     if (!outcome) {
       await jobs.cancel(jobId).catch(() => undefined);
-      const cancelled = await Promise.race([done, new Promise<undefined>((resolvePromise) => setTimeout(() => resolvePromise(undefined), 5000))]);
+      const cancelled = await Promise.race([
+        done,
+        new Promise<undefined>((resolvePromise) => setTimeout(() => resolvePromise(undefined), 5000)),
+      ]);
       if (isTerminal) io.stderr.write('\n');
-      throw new CliError(`Stopped: the job was cancelled${cancelled ? '' : ' (the server did not confirm in time)'}.`, { exitCode: ExitCode.interrupted, code: 'cancelled' });
+      throw new CliError(`Stopped: the job was cancelled${cancelled ? '' : ' (the server did not confirm in time)'}.`, {
+        exitCode: ExitCode.interrupted,
+        code: 'cancelled',
+      });
     }
     if (isTerminal) io.stderr.write('\n');
-    const saved = outcome.outputs.filter((output) => output.localPath).map((output) => join(outputsDir, output.localPath!));
+    const saved = outcome.outputs
+      .filter((output) => output.localPath)
+      .map((output) => join(outputsDir, output.localPath!));
     if (outcome.status === 'succeeded') {
-      if (flags.json) jsonEvent(io, 'generation_complete', { prompt_id: outcome.promptId, outputs: outcome.outputs.map((output) => ({ ...output, ...(output.localPath ? { path: join(outputsDir, output.localPath) } : {}) })) });
+      if (flags.json)
+        jsonEvent(io, 'generation_complete', {
+          prompt_id: outcome.promptId,
+          outputs: outcome.outputs.map((output) => ({
+            ...output,
+            ...(output.localPath ? { path: join(outputsDir, output.localPath) } : {}),
+          })),
+        });
       else {
         for (const path of saved) writeLine(io.stdout, path);
-        for (const output of outcome.outputs) if (output.kind === 'text' && output.text !== undefined) writeLine(io.stdout, output.text);
+        for (const output of outcome.outputs)
+          if (output.kind === 'text' && output.text !== undefined) writeLine(io.stdout, output.text);
       }
       if (saved.length < outcome.outputs.filter((output) => output.kind !== 'text').length) {
         writeLine(io.stderr, 'Some outputs could not be saved; they stay on the server until it restarts.');
@@ -192,8 +293,12 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
       }
       return ExitCode.ok;
     }
-    const reason = outcome.status === 'cancelled' ? `The job was cancelled${outcome.error ? `: ${outcome.error.message}` : '.'}` : (outcome.error?.message ?? `The job ended as ${outcome.status}.`);
-    if (flags.json) jsonEvent(io, 'generation_error', { prompt_id: outcome.promptId, status: outcome.status, error: outcome.error });
+    const reason =
+      outcome.status === 'cancelled'
+        ? `The job was cancelled${outcome.error ? `: ${outcome.error.message}` : '.'}`
+        : (outcome.error?.message ?? `The job ended as ${outcome.status}.`);
+    if (flags.json)
+      jsonEvent(io, 'generation_error', { prompt_id: outcome.promptId, status: outcome.status, error: outcome.error });
     throw new CliError(reason, { code: outcome.status === 'cancelled' ? 'cancelled' : 'comfy_error' });
   } finally {
     await jobs.stop();

@@ -23,14 +23,23 @@ async function scan(io: CliIo, dirs: string[], flags: ScanFlags): Promise<number
   const roots = dirs.map((dir) => resolve(io.cwd, dir));
   for (const root of roots) {
     const stats = await stat(root).catch(() => undefined);
-    if (!stats) throw new CliError(`${root} does not exist. Check the folder name.`, { code: 'not_found', details: { path: root } });
-    if (!stats.isDirectory()) throw new CliError(`${root} is a file; give the folder that holds your workflows.`, { code: 'workflow_root_invalid', details: { path: root } });
+    if (!stats)
+      throw new CliError(`${root} does not exist. Check the folder name.`, {
+        code: 'not_found',
+        details: { path: root },
+      });
+    if (!stats.isDirectory())
+      throw new CliError(`${root} is a file; give the folder that holds your workflows.`, {
+        code: 'workflow_root_invalid',
+        details: { path: root },
+      });
   }
   const records: WorkflowRecord[] = [];
   for (const root of [...new Set(roots)]) {
     const result = await scanRoot(root);
     records.push(...result.records.sort((a, b) => a.path.localeCompare(b.path)));
-    for (const problem of result.problems) writeLine(io.stderr, `comfydesk: skipped ${resolve(root, problem.path)}: ${problem.message}`);
+    for (const problem of result.problems)
+      writeLine(io.stderr, `comfydesk: skipped ${resolve(root, problem.path)}: ${problem.message}`);
   }
   if (flags.json) writeJson(io, records);
   else printTable(io, records, roots.length);
@@ -43,15 +52,27 @@ const MEDIA = (types: readonly string[]) => (types.length === 0 ? '–' : types.
 function printTable(io: CliIo, records: WorkflowRecord[], rootCount: number): void {
   const good = records.filter((record) => record.error === null);
   const bad = records.filter((record) => record.error !== null);
-  const rows = good.map((record) => [record.name, record.type, `${MEDIA(record.inputTypes)} → ${MEDIA(record.outputTypes)}`, String(record.models.length), String(record.nodeCount), record.path]);
+  const rows = good.map((record) => [
+    record.name,
+    record.type,
+    `${MEDIA(record.inputTypes)} → ${MEDIA(record.outputTypes)}`,
+    String(record.models.length),
+    String(record.nodeCount),
+    record.path,
+  ]);
   const header = ['NAME', 'TYPE', 'IN → OUT', 'MODELS', 'NODES', 'PATH'];
-  const width = (column: number) => Math.min(48, Math.max(header[column]!.length, ...rows.map((row) => row[column]!.length)));
-  const cell = (value: string, column: number) => (value.length > width(column) ? `${value.slice(0, width(column) - 1)}…` : value.padEnd(width(column)));
+  const width = (column: number) =>
+    Math.min(48, Math.max(header[column]!.length, ...rows.map((row) => row[column]!.length)));
+  const cell = (value: string, column: number) =>
+    value.length > width(column) ? `${value.slice(0, width(column) - 1)}…` : value.padEnd(width(column));
   if (rows.length > 0) {
     writeLine(io.stdout, header.map(cell).join('  ').trimEnd());
     for (const row of rows) writeLine(io.stdout, row.map(cell).join('  ').trimEnd());
   }
   for (const record of bad) writeLine(io.stdout, `✗ ${record.path}: ${record.error!.reason}`);
   const folders = rootCount === 1 ? '1 folder' : `${rootCount} folders`;
-  writeLine(io.stdout, `${good.length} workflow${good.length === 1 ? '' : 's'}${bad.length > 0 ? `, ${bad.length} file${bad.length === 1 ? '' : 's'} that could not be used` : ''}, in ${folders}.`);
+  writeLine(
+    io.stdout,
+    `${good.length} workflow${good.length === 1 ? '' : 's'}${bad.length > 0 ? `, ${bad.length} file${bad.length === 1 ? '' : 's'} that could not be used` : ''}, in ${folders}.`,
+  );
 }

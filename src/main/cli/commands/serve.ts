@@ -22,17 +22,37 @@ export function registerServe(program: Command, context: CommandContext): void {
     .description('serve the ComfyDesk app to a browser on this machine (guarded by a per-run token)')
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', parsePort, DEFAULT_SERVE_PORT)
     .option('--host <host>', 'address to listen on; anything but loopback is reachable from the network', '127.0.0.1')
-    .option('--data-dir <dir>', 'folder for settings, workflows, outputs and history (default: the desktop app\'s)')
-    .option('--workflows <dir>', 'also show the workflows in this folder, for this run only (repeatable)', collectValues, [])
+    .option('--data-dir <dir>', "folder for settings, workflows, outputs and history (default: the desktop app's)")
+    .option(
+      '--workflows <dir>',
+      'also show the workflows in this folder, for this run only (repeatable)',
+      collectValues,
+      [],
+    )
     .option('--json', 'print the address as JSON')
     .option('-v, --verbose', 'log debug details to stderr')
     .action((flags: ServeFlags) => context.run(flags.json, () => serve(context.io, flags, context.rendererDir)));
 }
 
 async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise<number> {
-  const library = { sessionRoots: flags.workflows.map((dir) => resolve(io.cwd, dir)), fetchModelSize: headSizeFetcher() };
-  const { core, log } = await openCore(io, { mode: 'serve', dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir), verbose: flags.verbose, library });
-  const server = new ServeServer({ core, rendererDir, mediaDir: () => core.outputsDir(), host: flags.host, port: flags.port, log: log.child('serve') });
+  const library = {
+    sessionRoots: flags.workflows.map((dir) => resolve(io.cwd, dir)),
+    fetchModelSize: headSizeFetcher(),
+  };
+  const { core, log } = await openCore(io, {
+    mode: 'serve',
+    dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
+    verbose: flags.verbose,
+    library,
+  });
+  const server = new ServeServer({
+    core,
+    rendererDir,
+    mediaDir: () => core.outputsDir(),
+    host: flags.host,
+    port: flags.port,
+    log: log.child('serve'),
+  });
   try {
     await server.start();
   } catch (error) {
@@ -46,7 +66,10 @@ async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise
     writeLine(io.stdout, 'Open that link in a browser. Press Ctrl+C to stop.');
   }
   if (!isLoopbackHost(flags.host)) {
-    writeLine(io.stderr, `Warning: listening on ${flags.host}, so other machines on the network can reach ComfyDesk. Anyone with the link (token included) can use it; prefer an SSH tunnel to 127.0.0.1.`);
+    writeLine(
+      io.stderr,
+      `Warning: listening on ${flags.host}, so other machines on the network can reach ComfyDesk. Anyone with the link (token included) can use it; prefer an SSH tunnel to 127.0.0.1.`,
+    );
   }
   const signal = await io.interrupted;
   log.info('stopping', { signal });

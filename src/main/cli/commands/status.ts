@@ -5,7 +5,15 @@ import { ServerConnection } from '../../core/connections/server-connection';
 import type { CommandContext } from '../command';
 import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
 import { cliLogger } from '../runtime';
-import { confirm, parseFingerprint, parseRemote, parseServerUrl, parseSshTarget, targetProfile, type SshTarget } from '../server-target';
+import {
+  confirm,
+  parseFingerprint,
+  parseRemote,
+  parseServerUrl,
+  parseSshTarget,
+  targetProfile,
+  type SshTarget,
+} from '../server-target';
 
 interface StatusFlags {
   server?: string;
@@ -23,11 +31,22 @@ export function registerStatus(program: Command, context: CommandContext): void 
   program
     .command('status')
     .description('check a ComfyUI server: online, offline or error, with latency, version, GPU and free VRAM')
-    .option('--server <url>', 'ComfyUI\'s address, e.g. http://127.0.0.1:8188 or https://POD-8188.proxy.runpod.net', parseServerUrl)
+    .option(
+      '--server <url>',
+      "ComfyUI's address, e.g. http://127.0.0.1:8188 or https://POD-8188.proxy.runpod.net",
+      parseServerUrl,
+    )
     .option('--ssh <user@host[:port]>', 'reach ComfyUI through an SSH tunnel to this host', parseSshTarget)
-    .option('--key <path>', 'private key for --ssh (default: the ssh-agent); a passphrase is read from COMFYDESK_SSH_PASSPHRASE')
+    .option(
+      '--key <path>',
+      'private key for --ssh (default: the ssh-agent); a passphrase is read from COMFYDESK_SSH_PASSPHRASE',
+    )
     .option('--remote <host:port>', 'where ComfyUI listens as seen from the SSH host', parseRemote)
-    .option('--accept-host-key <SHA256:…>', 'trust this host key fingerprint when the host is not in ~/.ssh/known_hosts (needed without a terminal)', parseFingerprint)
+    .option(
+      '--accept-host-key <SHA256:…>',
+      'trust this host key fingerprint when the host is not in ~/.ssh/known_hosts (needed without a terminal)',
+      parseFingerprint,
+    )
     .option('--timeout <seconds>', 'give up on a server that does not answer after this long', parseSeconds, 5)
     .option('--json', 'print the health as one JSON object')
     .option('-v, --verbose', 'log debug details to stderr')
@@ -36,7 +55,8 @@ export function registerStatus(program: Command, context: CommandContext): void 
 
 function parseSeconds(value: string): number {
   const seconds = Number(value);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 300) throw new InvalidArgumentError('must be a number of seconds from 0.1 to 300.');
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 300)
+    throw new InvalidArgumentError('must be a number of seconds from 0.1 to 300.');
   return seconds;
 }
 
@@ -69,12 +89,30 @@ async function status(io: CliIo, flags: StatusFlags): Promise<number> {
         health = await probe(io, profile, flags);
       }
     } else {
-      health = { ...health, reason: `${hostKey.host}:${hostKey.port} is not in ~/.ssh/known_hosts. Its ${hostKey.keyType} key fingerprint is ${hostKey.fingerprint}; if that is right, run again with --accept-host-key ${hostKey.fingerprint}.` };
+      health = {
+        ...health,
+        reason: `${hostKey.host}:${hostKey.port} is not in ~/.ssh/known_hosts. Its ${hostKey.keyType} key fingerprint is ${hostKey.fingerprint}; if that is right, run again with --accept-host-key ${hostKey.fingerprint}.`,
+      };
     }
-  } else if (profile.kind === 'ssh' && health.code === 'ssh_host_key_changed' && flags.acceptHostKey && hostKey?.expectedFingerprint === flags.acceptHostKey) {
-    health = { ...health, code: 'ssh_host_key_unknown', reason: `The host presents ${hostKey.fingerprint}, not the ${flags.acceptHostKey} given with --accept-host-key. Refused.` };
+  } else if (
+    profile.kind === 'ssh' &&
+    health.code === 'ssh_host_key_changed' &&
+    flags.acceptHostKey &&
+    hostKey?.expectedFingerprint === flags.acceptHostKey
+  ) {
+    health = {
+      ...health,
+      code: 'ssh_host_key_unknown',
+      reason: `The host presents ${hostKey.fingerprint}, not the ${flags.acceptHostKey} given with --accept-host-key. Refused.`,
+    };
   }
-  const target = profile.kind === 'ssh' ? { ssh: `${profile.username}@${profile.host}:${profile.port}`, remote: `${profile.remoteHost}:${profile.remotePort}` } : { url: profile.url };
+  const target =
+    profile.kind === 'ssh'
+      ? {
+          ssh: `${profile.username}@${profile.host}:${profile.port}`,
+          remote: `${profile.remoteHost}:${profile.remotePort}`,
+        }
+      : { url: profile.url };
   if (flags.json) {
     writeJson(io, {
       state: health.state,
@@ -86,8 +124,14 @@ async function status(io: CliIo, flags: StatusFlags): Promise<number> {
     });
   } else if (health.state === 'online') {
     const facts = health.facts;
-    const vram = facts?.vramFreeBytes != null ? ` · ${formatBytes(facts.vramFreeBytes)} VRAM free${facts.vramTotalBytes ? ` of ${formatBytes(facts.vramTotalBytes)}` : ''}` : '';
-    writeLine(io.stdout, `online — ComfyUI ${facts?.comfyuiVersion ?? '(version unknown)'} at ${'url' in target ? target.url : `${target.ssh} → ${target.remote}`} (${health.latencyMs} ms)`);
+    const vram =
+      facts?.vramFreeBytes != null
+        ? ` · ${formatBytes(facts.vramFreeBytes)} VRAM free${facts.vramTotalBytes ? ` of ${formatBytes(facts.vramTotalBytes)}` : ''}`
+        : '';
+    writeLine(
+      io.stdout,
+      `online — ComfyUI ${facts?.comfyuiVersion ?? '(version unknown)'} at ${'url' in target ? target.url : `${target.ssh} → ${target.remote}`} (${health.latencyMs} ms)`,
+    );
     writeLine(io.stdout, `device: ${facts?.gpuName ?? 'unknown'}${vram}`);
   } else {
     writeLine(io.stdout, `${health.state} — ${health.reason ?? 'no answer'}`);

@@ -33,7 +33,10 @@ export interface TextFrame {
 }
 
 /** A decoded binary frame: a preview, a text frame, or a type this client does not use. */
-export type BinaryFrame = { kind: 'preview'; preview: PreviewFrame } | { kind: 'text'; text: TextFrame } | { kind: 'unknown'; eventType: number };
+export type BinaryFrame =
+  | { kind: 'preview'; preview: PreviewFrame }
+  | { kind: 'text'; text: TextFrame }
+  | { kind: 'unknown'; eventType: number };
 
 /** Why a frame could not be decoded (a truncated or malformed frame; never thrown past the socket). */
 export class BinaryFrameError extends Error {
@@ -54,12 +57,20 @@ export function decodeBinaryFrame(data: Buffer, options: { textHasPromptId?: boo
     case BinaryEventType.previewImage: {
       if (payload.length < 4) throw new BinaryFrameError('preview frame without an image format');
       const format = payload.readUInt32BE(0) === 2 ? 'png' : 'jpeg';
-      return { kind: 'preview', preview: { format, mime: format === 'png' ? 'image/png' : 'image/jpeg', bytes: Buffer.from(payload.subarray(4)) } };
+      return {
+        kind: 'preview',
+        preview: {
+          format,
+          mime: format === 'png' ? 'image/png' : 'image/jpeg',
+          bytes: Buffer.from(payload.subarray(4)),
+        },
+      };
     }
     case BinaryEventType.previewImageWithMetadata: {
       if (payload.length < 4) throw new BinaryFrameError('preview frame without a metadata length');
       const length = payload.readUInt32BE(0);
-      if (payload.length < 4 + length) throw new BinaryFrameError(`preview metadata of ${length} bytes is longer than the frame`);
+      if (payload.length < 4 + length)
+        throw new BinaryFrameError(`preview metadata of ${length} bytes is longer than the frame`);
       let json: unknown;
       try {
         json = JSON.parse(payload.subarray(4, 4 + length).toString('utf8'));
@@ -69,7 +80,15 @@ export function decodeBinaryFrame(data: Buffer, options: { textHasPromptId?: boo
       const metadata = PreviewMetadata.safeParse(json);
       if (!metadata.success) throw new BinaryFrameError('preview metadata lacks node_id, prompt_id or image_type');
       const format = metadata.data.image_type === 'image/png' ? 'png' : 'jpeg';
-      return { kind: 'preview', preview: { format, mime: format === 'png' ? 'image/png' : 'image/jpeg', bytes: Buffer.from(payload.subarray(4 + length)), metadata: metadata.data } };
+      return {
+        kind: 'preview',
+        preview: {
+          format,
+          mime: format === 'png' ? 'image/png' : 'image/jpeg',
+          bytes: Buffer.from(payload.subarray(4 + length)),
+          metadata: metadata.data,
+        },
+      };
     }
     case BinaryEventType.text: {
       let offset = 0;
@@ -92,7 +111,11 @@ export function decodeBinaryFrame(data: Buffer, options: { textHasPromptId?: boo
 }
 
 /** Encodes a frame the way ComfyUI does (the test server and tests use it). */
-export function encodeBinaryFrame(frame: { kind: 'preview'; format: 'jpeg' | 'png'; bytes: Buffer; metadata?: Record<string, unknown> } | { kind: 'text'; nodeId: string; text: string }): Buffer {
+export function encodeBinaryFrame(
+  frame:
+    | { kind: 'preview'; format: 'jpeg' | 'png'; bytes: Buffer; metadata?: Record<string, unknown> }
+    | { kind: 'text'; nodeId: string; text: string },
+): Buffer {
   const u32 = (value: number) => {
     const buffer = Buffer.alloc(4);
     buffer.writeUInt32BE(value);
@@ -103,7 +126,10 @@ export function encodeBinaryFrame(frame: { kind: 'preview'; format: 'jpeg' | 'pn
     return Buffer.concat([u32(BinaryEventType.text), u32(node.length), node, Buffer.from(frame.text, 'utf8')]);
   }
   if (frame.metadata) {
-    const json = Buffer.from(JSON.stringify({ ...frame.metadata, image_type: frame.format === 'png' ? 'image/png' : 'image/jpeg' }), 'utf8');
+    const json = Buffer.from(
+      JSON.stringify({ ...frame.metadata, image_type: frame.format === 'png' ? 'image/png' : 'image/jpeg' }),
+      'utf8',
+    );
     return Buffer.concat([u32(BinaryEventType.previewImageWithMetadata), u32(json.length), json, frame.bytes]);
   }
   return Buffer.concat([u32(BinaryEventType.previewImage), u32(frame.format === 'png' ? 2 : 1), frame.bytes]);

@@ -178,7 +178,7 @@ export class ComfyClient {
     const response = await this.#request('/prompt', { method: 'POST', json: body }, options);
     if (response.status === 400) {
       const rejected = PromptRejected.safeParse(await this.#json(response, '/prompt'));
-      if (!rejected.success) throw notComfyUi(this.#url('/prompt'), 'an error without ComfyUI\'s error shape');
+      if (!rejected.success) throw notComfyUi(this.#url('/prompt'), "an error without ComfyUI's error shape");
       throw promptRejection(rejected.data);
     }
     await this.#ensureOk(response, '/prompt');
@@ -194,7 +194,9 @@ export class ComfyClient {
       const clientId = typeof extraData.client_id === 'string' ? extraData.client_id : undefined;
       return { number, promptId, prompt, extraData, outputsToExecute, ...(clientId ? { clientId } : {}) };
     };
-    const pending = raw.queue_pending.map(toItem).sort((a, b) => a.number - b.number || (a.promptId < b.promptId ? -1 : a.promptId > b.promptId ? 1 : 0));
+    const pending = raw.queue_pending
+      .map(toItem)
+      .sort((a, b) => a.number - b.number || (a.promptId < b.promptId ? -1 : a.promptId > b.promptId ? 1 : 0));
     return { running: raw.queue_running.map(toItem), pending };
   }
 
@@ -217,12 +219,19 @@ export class ComfyClient {
 
   /** One history entry, or undefined while it is not written yet (ComfyUI answers `{}`). */
   async getHistory(promptId: string, options: RequestOptions = {}): Promise<HistoryEntry | undefined> {
-    const history = this.#parse(HistoryResponse, await this.#getJson(`/history/${encodeURIComponent(promptId)}`, options), '/history');
+    const history = this.#parse(
+      HistoryResponse,
+      await this.#getJson(`/history/${encodeURIComponent(promptId)}`, options),
+      '/history',
+    );
     return history[promptId];
   }
 
   /** History entries, oldest first. `maxItems` alone gives the newest N. Always paginate: entries can be large. */
-  async listHistory(query: { maxItems?: number; offset?: number } = {}, options: RequestOptions = {}): Promise<Array<{ promptId: string; entry: HistoryEntry }>> {
+  async listHistory(
+    query: { maxItems?: number; offset?: number } = {},
+    options: RequestOptions = {},
+  ): Promise<Array<{ promptId: string; entry: HistoryEntry }>> {
     const params = new URLSearchParams();
     if (query.maxItems !== undefined) params.set('max_items', String(Math.trunc(query.maxItems)));
     if (query.offset !== undefined) params.set('offset', String(Math.trunc(query.offset)));
@@ -245,9 +254,14 @@ export class ComfyClient {
    * Every node definition, cached for this server until `refresh` is asked (model lists and
    * installed nodes change: refresh before converting a workflow).
    */
-  async getObjectInfo(options: RequestOptions & { refresh?: boolean } = {}): Promise<{ objectInfo: ObjectInfo; problems: ObjectInfoProblem[] }> {
+  async getObjectInfo(
+    options: RequestOptions & { refresh?: boolean } = {},
+  ): Promise<{ objectInfo: ObjectInfo; problems: ObjectInfoProblem[] }> {
     if (options.refresh || !this.#objectInfo) {
-      const loading = this.#getJson('/object_info', { timeoutMs: this.#deps.objectInfoTimeoutMs ?? 60_000, ...options }).then((raw) => {
+      const loading = this.#getJson('/object_info', {
+        timeoutMs: this.#deps.objectInfoTimeoutMs ?? 60_000,
+        ...options,
+      }).then((raw) => {
         try {
           return parseObjectInfo(raw);
         } catch {
@@ -271,7 +285,8 @@ export class ComfyClient {
   async listModels(folder: string, options: RequestOptions = {}): Promise<string[]> {
     const path = `/models/${encodeURIComponent(folder)}`;
     const response = await this.#request(path, { method: 'GET' }, options);
-    if (response.status === 404) throw new AppError('not_found', `ComfyUI has no model folder "${folder}".`, { details: { folder } });
+    if (response.status === 404)
+      throw new AppError('not_found', `ComfyUI has no model folder "${folder}".`, { details: { folder } });
     await this.#ensureOk(response, path);
     return this.#stringList(await this.#json(response, path), path);
   }
@@ -291,16 +306,32 @@ export class ComfyClient {
   }
 
   /** Uploads a mask whose alpha replaces the alpha of `originalRef`. */
-  async uploadMask(input: UploadInput & { originalRef: FileRef }, options: RequestOptions = {}): Promise<z.infer<typeof UploadResult>> {
+  async uploadMask(
+    input: UploadInput & { originalRef: FileRef },
+    options: RequestOptions = {},
+  ): Promise<z.infer<typeof UploadResult>> {
     return this.#upload('/upload/mask', input, input.originalRef, options);
   }
 
   /** A file from ComfyUI's folders as a streaming Response (for large videos). The caller reads or cancels its body. */
   async view(file: FileRef, options: RequestOptions = {}): Promise<Response> {
-    const params = new URLSearchParams({ filename: file.filename, subfolder: file.subfolder ?? '', type: file.type ?? 'output' });
+    const params = new URLSearchParams({
+      filename: file.filename,
+      subfolder: file.subfolder ?? '',
+      type: file.type ?? 'output',
+    });
     const path = `/view?${params.toString()}`;
-    const response = await this.#request(path, { method: 'GET' }, { ...options, timeoutMs: options.timeoutMs ?? 120_000 });
-    if (response.status === 404) throw new AppError('not_found', `ComfyUI has no file ${file.filename}${file.subfolder ? ` in ${file.subfolder}` : ''} (${file.type ?? 'output'}).`, { details: { ...file } });
+    const response = await this.#request(
+      path,
+      { method: 'GET' },
+      { ...options, timeoutMs: options.timeoutMs ?? 120_000 },
+    );
+    if (response.status === 404)
+      throw new AppError(
+        'not_found',
+        `ComfyUI has no file ${file.filename}${file.subfolder ? ` in ${file.subfolder}` : ''} (${file.type ?? 'output'}).`,
+        { details: { ...file } },
+      );
     await this.#ensureOk(response, '/view');
     return response;
   }
@@ -308,7 +339,10 @@ export class ComfyClient {
   /** A file's bytes and content type. */
   async viewBytes(file: FileRef, options: RequestOptions = {}): Promise<{ bytes: Buffer; contentType: string }> {
     const response = await this.view(file, options);
-    return { bytes: Buffer.from(await response.arrayBuffer()), contentType: response.headers.get('content-type') ?? 'application/octet-stream' };
+    return {
+      bytes: Buffer.from(await response.arrayBuffer()),
+      contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+    };
   }
 
   // ---- system ----
@@ -321,13 +355,18 @@ export class ComfyClient {
   /** Server feature flags (`supports_preview_metadata`, `max_upload_size`, …). */
   async features(options: RequestOptions = {}): Promise<Record<string, unknown>> {
     const raw = await this.#getJson('/features', options);
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw notComfyUi(this.#url('/features'), 'features is not an object');
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw notComfyUi(this.#url('/features'), 'features is not an object');
     return raw as Record<string, unknown>;
   }
 
   /** Asks the worker to unload models and/or free memory after the current prompt. */
   async free(input: { unloadModels?: boolean; freeMemory?: boolean }, options: RequestOptions = {}): Promise<void> {
-    await this.#postEmpty('/free', { unload_models: input.unloadModels ?? false, free_memory: input.freeMemory ?? false }, options);
+    await this.#postEmpty(
+      '/free',
+      { unload_models: input.unloadModels ?? false, free_memory: input.freeMemory ?? false },
+      options,
+    );
   }
 
   /** The full URL of an API path (for messages and for opening ComfyUI). */
@@ -342,7 +381,11 @@ export class ComfyClient {
     return new URL(`${this.baseUrl}/api${path}`);
   }
 
-  async #request(path: string, init: { method: string; json?: unknown; body?: FormData }, options: RequestOptions): Promise<Response> {
+  async #request(
+    path: string,
+    init: { method: string; json?: unknown; body?: FormData },
+    options: RequestOptions,
+  ): Promise<Response> {
     const url = this.#url(path);
     const timeoutMs = options.timeoutMs ?? this.#deps.timeoutMs ?? 15_000;
     const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
@@ -355,7 +398,13 @@ export class ComfyClient {
       body = init.body;
     }
     try {
-      return await this.#fetch(url, { method: init.method, headers, body, signal: AbortSignal.any(signals), redirect: 'follow' });
+      return await this.#fetch(url, {
+        method: init.method,
+        headers,
+        body,
+        signal: AbortSignal.any(signals),
+        redirect: 'follow',
+      });
     } catch (error) {
       throw requestFailure(error, url, timeoutMs);
     }
@@ -394,14 +443,22 @@ export class ComfyClient {
     const text = await response.text().catch(() => '');
     const where = describeAddress(this.#url(path));
     if (response.status === 401 || response.status === 403) {
-      throw new AppError('comfy_http_error', `${where} refused access (HTTP ${response.status}). If the server sits behind a protected proxy, add its token in Settings › Connections.`, {
-        details: { status: response.status, path },
-      });
+      throw new AppError(
+        'comfy_http_error',
+        `${where} refused access (HTTP ${response.status}). If the server sits behind a protected proxy, add its token in Settings › Connections.`,
+        {
+          details: { status: response.status, path },
+        },
+      );
     }
     if (response.status === 404) throw notComfyUi(this.#url(path), `${path} does not exist there`);
-    throw new AppError('comfy_http_error', `ComfyUI at ${where} answered HTTP ${response.status} to ${path}${text && !/^\s*</.test(text) ? `: ${text.trim().slice(0, 300)}` : ''}.`, {
-      details: { status: response.status, path, body: text.slice(0, 2000) },
-    });
+    throw new AppError(
+      'comfy_http_error',
+      `ComfyUI at ${where} answered HTTP ${response.status} to ${path}${text && !/^\s*</.test(text) ? `: ${text.trim().slice(0, 300)}` : ''}.`,
+      {
+        details: { status: response.status, path, body: text.slice(0, 2000) },
+      },
+    );
   }
 
   #parse<S extends z.ZodType>(schema: S, raw: unknown, path: string): z.output<S> {
@@ -411,20 +468,43 @@ export class ComfyClient {
   }
 
   #stringList(raw: unknown, path: string): string[] {
-    if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string')) throw notComfyUi(this.#url(path), `${path} is not a list of names`);
+    if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string'))
+      throw notComfyUi(this.#url(path), `${path} is not a list of names`);
     return raw as string[];
   }
 
-  async #upload(path: string, input: UploadInput, originalRef: FileRef | undefined, options: RequestOptions): Promise<z.infer<typeof UploadResult>> {
+  async #upload(
+    path: string,
+    input: UploadInput,
+    originalRef: FileRef | undefined,
+    options: RequestOptions,
+  ): Promise<z.infer<typeof UploadResult>> {
     const form = new FormData();
-    const blob = input.data instanceof Blob ? input.data : new Blob([input.data as Uint8Array<ArrayBuffer>]);
+    const blob = input.data instanceof Blob ? input.data : new Blob([input.data]);
     form.set('image', blob, input.filename);
     form.set('type', input.type ?? 'input');
     if (input.subfolder) form.set('subfolder', input.subfolder);
     if (input.overwrite) form.set('overwrite', 'true');
-    if (originalRef) form.set('original_ref', JSON.stringify({ filename: originalRef.filename, subfolder: originalRef.subfolder ?? '', type: originalRef.type ?? 'input' }));
-    const response = await this.#request(path, { method: 'POST', body: form }, { ...options, timeoutMs: options.timeoutMs ?? 120_000 });
-    if (response.status === 413) throw new AppError('comfy_http_error', `${input.filename} is larger than ComfyUI accepts (its --max-upload-size).`, { details: { status: 413, filename: input.filename } });
+    if (originalRef)
+      form.set(
+        'original_ref',
+        JSON.stringify({
+          filename: originalRef.filename,
+          subfolder: originalRef.subfolder ?? '',
+          type: originalRef.type ?? 'input',
+        }),
+      );
+    const response = await this.#request(
+      path,
+      { method: 'POST', body: form },
+      { ...options, timeoutMs: options.timeoutMs ?? 120_000 },
+    );
+    if (response.status === 413)
+      throw new AppError(
+        'comfy_http_error',
+        `${input.filename} is larger than ComfyUI accepts (its --max-upload-size).`,
+        { details: { status: 413, filename: input.filename } },
+      );
     await this.#ensureOk(response, path);
     return this.#parse(UploadResult, await this.#json(response, path), path);
   }
@@ -432,11 +512,19 @@ export class ComfyClient {
 
 /** A 400 from POST /prompt as an AppError whose message names the failing nodes and ComfyUI's own words. */
 export function promptRejection(rejected: z.infer<typeof PromptRejected>): AppError {
-  const error = typeof rejected.error === 'string' ? { type: 'error', message: rejected.error, details: '', extra_info: {} } : rejected.error;
+  const error =
+    typeof rejected.error === 'string'
+      ? { type: 'error', message: rejected.error, details: '', extra_info: {} }
+      : rejected.error;
   const lines = Object.entries(rejected.node_errors).flatMap(([nodeId, node]) =>
-    node.errors.map((item) => `node ${nodeId} (${node.class_type}): ${item.message}${item.details ? ` — ${item.details}` : ''}`),
+    node.errors.map(
+      (item) => `node ${nodeId} (${node.class_type}): ${item.message}${item.details ? ` — ${item.details}` : ''}`,
+    ),
   );
   const head = `ComfyUI rejected the prompt: ${error.message}${error.details && lines.length === 0 ? ` (${error.details})` : ''}`;
-  const userMessage = lines.length > 0 ? `${head}. ${lines.slice(0, 5).join('; ')}${lines.length > 5 ? `; and ${lines.length - 5} more` : ''}.` : `${head}.`;
+  const userMessage =
+    lines.length > 0
+      ? `${head}. ${lines.slice(0, 5).join('; ')}${lines.length > 5 ? `; and ${lines.length - 5} more` : ''}.`
+      : `${head}.`;
   return new AppError('comfy_invalid_prompt', userMessage, { details: { error, nodeErrors: rejected.node_errors } });
 }

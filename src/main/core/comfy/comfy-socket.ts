@@ -119,7 +119,9 @@ export class ComfySocket {
     socket.on('open', () => {
       this.#attempt = 0;
       // The handshake must be the first text message, or the server never stores our flags (§3.1).
-      socket.send(JSON.stringify({ type: 'feature_flags', data: this.#deps.featureFlags ?? { supports_preview_metadata: true } }));
+      socket.send(
+        JSON.stringify({ type: 'feature_flags', data: this.#deps.featureFlags ?? { supports_preview_metadata: true } }),
+      );
       const isReconnect = this.#hasOpened;
       this.#hasOpened = true;
       clearInterval(this.#pingTimer);
@@ -163,7 +165,8 @@ export class ComfySocket {
   #onText(text: string): void {
     const parsed = parseComfyMessage(text);
     if (!parsed.ok) {
-      if (parsed.reason === 'invalid') this.#deps.log.warn('malformed ComfyUI message ignored', { type: parsed.type, problem: parsed.problem });
+      if (parsed.reason === 'invalid')
+        this.#deps.log.warn('malformed ComfyUI message ignored', { type: parsed.type, problem: parsed.problem });
       return;
     }
     if (parsed.event.type === 'feature_flags') this.#serverFlags = parsed.event.data;
@@ -176,7 +179,8 @@ export class ComfySocket {
       if (frame.kind === 'preview') this.#emitter.emit('event', { type: 'preview', data: frame.preview });
       else if (frame.kind === 'text') this.#emitter.emit('event', { type: 'text', data: frame.text });
     } catch (error) {
-      if (error instanceof BinaryFrameError) this.#deps.log.warn('malformed binary frame ignored', { problem: error.message });
+      if (error instanceof BinaryFrameError)
+        this.#deps.log.warn('malformed binary frame ignored', { problem: error.message });
       else throw error;
     }
   }

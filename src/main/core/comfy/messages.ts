@@ -36,10 +36,27 @@ export const COMFY_MESSAGE_SCHEMAS = {
   execution_start: z.object({ prompt_id: PromptId, timestamp: Timestamp.optional() }).loose(),
   execution_cached: z.object({ nodes: z.array(NodeId), prompt_id: PromptId, timestamp: Timestamp.optional() }).loose(),
   /** `node: null` with a prompt id = that prompt finished; without prompt_id = a reconnect replay (§3.6). */
-  executing: z.object({ node: NodeId.nullable(), display_node: z.string().nullable().optional(), prompt_id: PromptId.optional() }).loose(),
-  progress: z.object({ value: z.number(), max: z.number(), prompt_id: PromptId.nullable().optional(), node: NodeId.nullable().optional() }).loose(),
+  executing: z
+    .object({ node: NodeId.nullable(), display_node: z.string().nullable().optional(), prompt_id: PromptId.optional() })
+    .loose(),
+  progress: z
+    .object({
+      value: z.number(),
+      max: z.number(),
+      prompt_id: PromptId.nullable().optional(),
+      node: NodeId.nullable().optional(),
+    })
+    .loose(),
   progress_state: z.object({ prompt_id: PromptId, nodes: z.record(z.string(), NodeProgress) }).loose(),
-  executed: z.object({ node: NodeId, display_node: z.string().nullable().optional(), output: z.record(z.string(), z.unknown()).nullable(), prompt_id: PromptId, merge: z.boolean().optional() }).loose(),
+  executed: z
+    .object({
+      node: NodeId,
+      display_node: z.string().nullable().optional(),
+      output: z.record(z.string(), z.unknown()).nullable(),
+      prompt_id: PromptId,
+      merge: z.boolean().optional(),
+    })
+    .loose(),
   execution_success: z.object({ prompt_id: PromptId, timestamp: Timestamp.optional() }).loose(),
   execution_error: z
     .object({
@@ -56,7 +73,15 @@ export const COMFY_MESSAGE_SCHEMAS = {
       timestamp: Timestamp.optional(),
     })
     .loose(),
-  execution_interrupted: z.object({ prompt_id: PromptId, node_id: NodeId, node_type: z.string(), executed: z.array(NodeId).default([]), timestamp: Timestamp.optional() }).loose(),
+  execution_interrupted: z
+    .object({
+      prompt_id: PromptId,
+      node_id: NodeId,
+      node_type: z.string(),
+      executed: z.array(NodeId).default([]),
+      timestamp: Timestamp.optional(),
+    })
+    .loose(),
 } as const;
 
 type Schemas = typeof COMFY_MESSAGE_SCHEMAS;
@@ -78,18 +103,27 @@ export function isKnownMessageType(type: string): type is ComfyMessageType {
  * Parses one JSON text frame. Unknown types (custom nodes, newer servers, `logs`) come back as
  * `ignored`; a known type with a malformed body is `invalid` with the reason.
  */
-export function parseComfyMessage(text: string): { ok: true; event: ComfyJsonEvent } | { ok: false; reason: 'ignored' | 'invalid'; type?: string; problem?: string } {
+export function parseComfyMessage(
+  text: string,
+): { ok: true; event: ComfyJsonEvent } | { ok: false; reason: 'ignored' | 'invalid'; type?: string; problem?: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch {
     return { ok: false, reason: 'invalid', problem: 'not JSON' };
   }
-  if (typeof raw !== 'object' || raw === null || typeof (raw as { type?: unknown }).type !== 'string') return { ok: false, reason: 'invalid', problem: 'no type' };
+  if (typeof raw !== 'object' || raw === null || typeof (raw as { type?: unknown }).type !== 'string')
+    return { ok: false, reason: 'invalid', problem: 'no type' };
   const { type, data } = raw as { type: string; data?: unknown };
   if (!isKnownMessageType(type)) return { ok: false, reason: 'ignored', type };
   const parsed = COMFY_MESSAGE_SCHEMAS[type].safeParse(data ?? {});
-  if (!parsed.success) return { ok: false, reason: 'invalid', type, problem: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') };
+  if (!parsed.success)
+    return {
+      ok: false,
+      reason: 'invalid',
+      type,
+      problem: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+    };
   return { ok: true, event: { type, data: parsed.data } as ComfyJsonEvent };
 }
 
@@ -97,33 +131,66 @@ export function parseComfyMessage(text: string): { ok: true; event: ComfyJsonEve
 
 /** One validation error of a node (`node_errors[id].errors[]`). */
 export const NodeValidationError = z
-  .object({ type: z.string(), message: z.string(), details: z.string().default(''), extra_info: z.record(z.string(), z.unknown()).default({}) })
+  .object({
+    type: z.string(),
+    message: z.string(),
+    details: z.string().default(''),
+    extra_info: z.record(z.string(), z.unknown()).default({}),
+  })
   .loose();
 export type NodeValidationError = z.infer<typeof NodeValidationError>;
 
 /** `node_errors`: per node id, its validation errors and the outputs they block. */
 export const NodeErrors = z.record(
   z.string(),
-  z.object({ errors: z.array(NodeValidationError), dependent_outputs: z.array(z.string()).default([]), class_type: z.string() }).loose(),
+  z
+    .object({
+      errors: z.array(NodeValidationError),
+      dependent_outputs: z.array(z.string()).default([]),
+      class_type: z.string(),
+    })
+    .loose(),
 );
 export type NodeErrors = z.infer<typeof NodeErrors>;
 
 /** POST /prompt 200: the prompt id, its number, and non-fatal node_errors. */
-export const PromptAccepted = z.object({ prompt_id: z.string(), number: z.number(), node_errors: NodeErrors.default({}) }).loose();
+export const PromptAccepted = z
+  .object({ prompt_id: z.string(), number: z.number(), node_errors: NodeErrors.default({}) })
+  .loose();
 
 /** POST /prompt 400: ComfyUI's error and node_errors. */
 export const PromptRejected = z
   .object({
-    error: z.union([z.object({ type: z.string(), message: z.string(), details: z.string().default(''), extra_info: z.record(z.string(), z.unknown()).default({}) }).loose(), z.string()]),
+    error: z.union([
+      z
+        .object({
+          type: z.string(),
+          message: z.string(),
+          details: z.string().default(''),
+          extra_info: z.record(z.string(), z.unknown()).default({}),
+        })
+        .loose(),
+      z.string(),
+    ]),
     node_errors: NodeErrors.default({}),
   })
   .loose();
 
 /** A queue item: `[number, prompt_id, prompt, extra_data, outputs_to_execute]` (newer servers may append more). */
-export const QueueTuple = z.tuple([z.number(), z.string(), z.record(z.string(), z.unknown()), z.record(z.string(), z.unknown()), z.array(z.string())]).rest(z.unknown());
+export const QueueTuple = z
+  .tuple([
+    z.number(),
+    z.string(),
+    z.record(z.string(), z.unknown()),
+    z.record(z.string(), z.unknown()),
+    z.array(z.string()),
+  ])
+  .rest(z.unknown());
 
 /** GET /queue. */
-export const QueueResponse = z.object({ queue_running: z.array(QueueTuple), queue_pending: z.array(QueueTuple) }).loose();
+export const QueueResponse = z
+  .object({ queue_running: z.array(QueueTuple), queue_pending: z.array(QueueTuple) })
+  .loose();
 
 /** One GET /history entry (protocol doc §4.3). */
 export const HistoryEntry = z
@@ -131,7 +198,11 @@ export const HistoryEntry = z
     prompt: QueueTuple,
     outputs: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
     status: z
-      .object({ status_str: z.string(), completed: z.boolean(), messages: z.array(z.tuple([z.string(), z.record(z.string(), z.unknown())]).rest(z.unknown())).default([]) })
+      .object({
+        status_str: z.string(),
+        completed: z.boolean(),
+        messages: z.array(z.tuple([z.string(), z.record(z.string(), z.unknown())]).rest(z.unknown())).default([]),
+      })
       .loose()
       .nullable()
       .optional(),
@@ -147,15 +218,33 @@ export const HistoryResponse = z.record(z.string(), HistoryEntry);
 export const SystemStats = z
   .object({
     system: z
-      .object({ os: z.string().optional(), comfyui_version: z.string().optional(), python_version: z.string().optional(), pytorch_version: z.string().optional(), argv: z.array(z.string()).optional() })
+      .object({
+        os: z.string().optional(),
+        comfyui_version: z.string().optional(),
+        python_version: z.string().optional(),
+        pytorch_version: z.string().optional(),
+        argv: z.array(z.string()).optional(),
+      })
       .loose(),
     devices: z
-      .array(z.object({ name: z.string(), type: z.string().optional(), index: z.number().nullable().optional(), vram_total: z.number().optional(), vram_free: z.number().optional() }).loose())
+      .array(
+        z
+          .object({
+            name: z.string(),
+            type: z.string().optional(),
+            index: z.number().nullable().optional(),
+            vram_total: z.number().optional(),
+            vram_free: z.number().optional(),
+          })
+          .loose(),
+      )
       .default([]),
   })
   .loose();
 export type SystemStats = z.infer<typeof SystemStats>;
 
 /** POST /upload/image|mask: the name ComfyUI stored the file under. */
-export const UploadResult = z.object({ name: z.string(), subfolder: z.string().default(''), type: z.string().default('input') }).loose();
+export const UploadResult = z
+  .object({ name: z.string(), subfolder: z.string().default(''), type: z.string().default('input') })
+  .loose();
 export type UploadResult = z.infer<typeof UploadResult>;

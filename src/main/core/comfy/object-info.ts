@@ -9,7 +9,9 @@ import { z } from 'zod';
 /** `[type]` or `[type, options]`; type is a string ("INT", "MODEL", "FLOAT,INT", "COMBO") or a legacy combo's option list. */
 export const InputSpec = z.union([
   z.tuple([z.union([z.string(), z.array(z.unknown())])]),
-  z.tuple([z.union([z.string(), z.array(z.unknown())]), z.record(z.string(), z.unknown()).nullable()]).rest(z.unknown()),
+  z
+    .tuple([z.union([z.string(), z.array(z.unknown())]), z.record(z.string(), z.unknown()).nullable()])
+    .rest(z.unknown()),
 ]);
 export type InputSpec = z.infer<typeof InputSpec>;
 
@@ -69,7 +71,11 @@ export function parseObjectInfo(raw: unknown): { objectInfo: ObjectInfo; problem
   for (const [classType, value] of Object.entries(raw)) {
     const parsed = NodeDef.safeParse(value);
     if (parsed.success) objectInfo[classType] = parsed.data;
-    else problems.push({ classType, message: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') });
+    else
+      problems.push({
+        classType,
+        message: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+      });
   }
   return { objectInfo, problems };
 }
@@ -85,9 +91,17 @@ export function orderedInputs(def: NodeDef, group: 'required' | 'optional'): Arr
 export function comboOptions(spec: unknown): Array<string | number> | undefined {
   if (!Array.isArray(spec) || spec.length === 0) return undefined;
   const [type, options] = spec as [unknown, unknown];
-  if (Array.isArray(type)) return type.filter((value): value is string | number => typeof value === 'string' || typeof value === 'number');
-  if (type === 'COMBO' && typeof options === 'object' && options !== null && Array.isArray((options as { options?: unknown }).options)) {
-    return ((options as { options: unknown[] }).options).filter((value): value is string | number => typeof value === 'string' || typeof value === 'number');
+  if (Array.isArray(type))
+    return type.filter((value): value is string | number => typeof value === 'string' || typeof value === 'number');
+  if (
+    type === 'COMBO' &&
+    typeof options === 'object' &&
+    options !== null &&
+    Array.isArray((options as { options?: unknown }).options)
+  ) {
+    return (options as { options: unknown[] }).options.filter(
+      (value): value is string | number => typeof value === 'string' || typeof value === 'number',
+    );
   }
   return undefined;
 }
@@ -104,10 +118,16 @@ export function inputType(spec: unknown): string | undefined {
 export function inputOptions(spec: unknown): Record<string, unknown> {
   if (!Array.isArray(spec) || spec.length < 2) return {};
   const options = spec[1] as unknown;
-  return typeof options === 'object' && options !== null && !Array.isArray(options) ? (options as Record<string, unknown>) : {};
+  return typeof options === 'object' && options !== null && !Array.isArray(options)
+    ? (options as Record<string, unknown>)
+    : {};
 }
 
 /** Node classes that can be run targets (`output_node: true`): where a prompt's execution starts. */
 export function outputNodeTypes(objectInfo: ObjectInfo): Set<string> {
-  return new Set(Object.entries(objectInfo).filter(([, def]) => def.output_node === true).map(([name]) => name));
+  return new Set(
+    Object.entries(objectInfo)
+      .filter(([, def]) => def.output_node === true)
+      .map(([name]) => name),
+  );
 }

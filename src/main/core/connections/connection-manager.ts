@@ -76,7 +76,10 @@ export class ConnectionManager {
     this.#emitter = new Emitter(deps.log);
   }
 
-  on<K extends keyof ConnectionManagerEvents>(name: K, listener: (payload: ConnectionManagerEvents[K]) => void): Unsubscribe {
+  on<K extends keyof ConnectionManagerEvents>(
+    name: K,
+    listener: (payload: ConnectionManagerEvents[K]) => void,
+  ): Unsubscribe {
     return this.#emitter.on(name, listener);
   }
 
@@ -108,7 +111,9 @@ export class ConnectionManager {
   }
 
   health(serverId: string): ConnectionHealth {
-    return this.#connections.get(serverId)?.connection.health ?? this.#lastHealth.get(serverId) ?? this.#idleHealth(serverId);
+    return (
+      this.#connections.get(serverId)?.connection.health ?? this.#lastHealth.get(serverId) ?? this.#idleHealth(serverId)
+    );
   }
 
   get activeId(): string | null {
@@ -122,7 +127,11 @@ export class ConnectionManager {
       activeId: settings.activeId,
       online: [...this.#connections.keys()],
       health: settings.profiles.map((profile) => this.health(profile.id)),
-      withSecrets: settings.profiles.filter((profile) => SECRET_NAMES.some((name) => this.#deps.secrets.get(secretKey(profile.id, name)) !== undefined)).map((profile) => profile.id),
+      withSecrets: settings.profiles
+        .filter((profile) =>
+          SECRET_NAMES.some((name) => this.#deps.secrets.get(secretKey(profile.id, name)) !== undefined),
+        )
+        .map((profile) => profile.id),
       secretStorage: this.#deps.secrets.kind,
     };
   }
@@ -135,17 +144,24 @@ export class ConnectionManager {
     const existing = settings.profiles.find((profile) => profile.id === id);
     let profile = ConnectionProfile.parse({ ...draft, id });
     // A pinned host key belongs to one host and port: editing either drops it, so the new host is checked again.
-    if (profile.kind === 'ssh' && existing?.kind === 'ssh' && (existing.host !== profile.host || existing.port !== profile.port)) {
+    if (
+      profile.kind === 'ssh' &&
+      existing?.kind === 'ssh' &&
+      (existing.host !== profile.host || existing.port !== profile.port)
+    ) {
       profile = { ...profile, pinnedHostKey: undefined };
     }
-    if (profile.kind === 'ssh' && !existing) profile = { ...profile, pinnedHostKey: draft.kind === 'ssh' ? draft.pinnedHostKey : undefined };
+    if (profile.kind === 'ssh' && !existing)
+      profile = { ...profile, pinnedHostKey: draft.kind === 'ssh' ? draft.pinnedHostKey : undefined };
     for (const name of SECRET_NAMES) {
       const value = secrets[name];
       if (value === undefined) continue;
       if (value === '') this.#deps.secrets.delete(secretKey(id, name));
       else this.#deps.secrets.set(secretKey(id, name), value);
     }
-    const profiles = existing ? settings.profiles.map((item) => (item.id === id ? profile : item)) : [...settings.profiles, profile];
+    const profiles = existing
+      ? settings.profiles.map((item) => (item.id === id ? profile : item))
+      : [...settings.profiles, profile];
     const activeId = settings.activeId ?? id;
     // Secrets are not in settings, so a secret-only change must restart the connection itself.
     if (this.#connections.has(id)) void this.#disconnect(id);
@@ -160,7 +176,11 @@ export class ConnectionManager {
     for (const name of SECRET_NAMES) this.#deps.secrets.delete(secretKey(id, name));
     const profiles = settings.profiles.filter((profile) => profile.id !== id);
     this.#lastHealth.delete(id);
-    this.#update({ profiles, activeId: settings.activeId === id ? (profiles[0]?.id ?? null) : settings.activeId, alsoOnline: settings.alsoOnline.filter((item) => item !== id) });
+    this.#update({
+      profiles,
+      activeId: settings.activeId === id ? (profiles[0]?.id ?? null) : settings.activeId,
+      alsoOnline: settings.alsoOnline.filter((item) => item !== id),
+    });
     return this.snapshot();
   }
 
@@ -174,15 +194,22 @@ export class ConnectionManager {
     this.#profile(id);
     const settings = this.#settings();
     if (!online && settings.activeId === id) {
-      throw new AppError('invalid_input', 'The default connection stays online. Make another connection the default first.');
+      throw new AppError(
+        'invalid_input',
+        'The default connection stays online. Make another connection the default first.',
+      );
     }
-    const alsoOnline = online ? [...new Set([...settings.alsoOnline, id])] : settings.alsoOnline.filter((item) => item !== id);
+    const alsoOnline = online
+      ? [...new Set([...settings.alsoOnline, id])]
+      : settings.alsoOnline.filter((item) => item !== id);
     this.#update({ ...settings, alsoOnline });
     return this.snapshot();
   }
 
   /** One check of a saved profile or an unsaved draft; nothing is kept except what it teaches about host keys. */
-  async test(input: { id: string } | { profile: ConnectionDraft; secrets?: ConnectionSecrets }): Promise<ConnectionHealth> {
+  async test(
+    input: { id: string } | { profile: ConnectionDraft; secrets?: ConnectionSecrets },
+  ): Promise<ConnectionHealth> {
     let profile: ConnectionProfile;
     let secrets: ConnectionSecretsValue;
     if ('id' in input) {
@@ -192,7 +219,10 @@ export class ConnectionManager {
       const id = input.profile.id ?? 'draft';
       profile = ConnectionProfile.parse({ ...input.profile, id });
       const stored = this.#secretsOf(id);
-      secrets = { passphrase: input.secrets?.passphrase || stored.passphrase, headerValue: input.secrets?.headerValue || stored.headerValue };
+      secrets = {
+        passphrase: input.secrets?.passphrase || stored.passphrase,
+        headerValue: input.secrets?.headerValue || stored.headerValue,
+      };
     }
     const connection = this.#build(profile, secrets, { readInventory: false });
     const health = await connection.probe();
@@ -209,12 +239,21 @@ export class ConnectionManager {
     if (profile.kind !== 'ssh') throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
     const seen = this.health(id).hostKey;
     if (!seen || seen.kind !== 'unknown' || seen.fingerprint !== fingerprint) {
-      throw new AppError('ssh_host_key_unknown', `That fingerprint is not the one ${profile.host} presented. Test the connection again and compare the fingerprint it shows.`, { details: { fingerprint } });
+      throw new AppError(
+        'ssh_host_key_unknown',
+        `That fingerprint is not the one ${profile.host} presented. Test the connection again and compare the fingerprint it shows.`,
+        { details: { fingerprint } },
+      );
     }
     if (this.#connections.has(id)) void this.#disconnect(id);
     this.#lastHealth.delete(id); // the host-key error is answered
     const settings = this.#settings();
-    this.#update({ ...settings, profiles: settings.profiles.map((item) => (item.id === id && item.kind === 'ssh' ? { ...item, pinnedHostKey: fingerprint } : item)) });
+    this.#update({
+      ...settings,
+      profiles: settings.profiles.map((item) =>
+        item.id === id && item.kind === 'ssh' ? { ...item, pinnedHostKey: fingerprint } : item,
+      ),
+    });
     return this.snapshot();
   }
 
@@ -222,7 +261,11 @@ export class ConnectionManager {
   async open(id: string, options: { canOpenWindow: boolean }): Promise<OpenResult> {
     const profile = this.#profile(id);
     const url = profile.kind === 'ssh' ? this.#connections.get(id)?.connection.localUrl : profile.url;
-    if (!url) throw new AppError('comfy_offline', `${profile.name} is not connected, so its tunnel has no local address yet. Bring it online first.`);
+    if (!url)
+      throw new AppError(
+        'comfy_offline',
+        `${profile.name} is not connected, so its tunnel has no local address yet. Bring it online first.`,
+      );
     if (options.canOpenWindow && this.#deps.openWindow) {
       await this.#deps.openWindow(url);
       return { url, openedBy: 'window' };
@@ -234,19 +277,36 @@ export class ConnectionManager {
         note: `This is the SSH tunnel's local end on the machine running ComfyDesk. It opens only in a browser on that machine; from elsewhere, forward the port yourself (ssh -L ${url.split(':').at(-1)}:${profile.remoteHost}:${profile.remotePort} ${profile.username}@${profile.host}${profile.port === 22 ? '' : ` -p ${profile.port}`}).`,
       };
     }
-    if (profile.kind === 'url' && profile.authHeader) return { url, openedBy: 'client', note: 'The browser does not send ComfyDesk\'s saved token: the proxy may ask you to sign in.' };
+    if (profile.kind === 'url' && profile.authHeader)
+      return {
+        url,
+        openedBy: 'client',
+        note: "The browser does not send ComfyDesk's saved token: the proxy may ask you to sign in.",
+      };
     return { url, openedBy: 'client' };
   }
 
   /** Installed models by folder on a server (the active one by default). */
   async models(serverId: string | undefined, refresh: boolean): Promise<ModelsListing> {
     const id = serverId ?? this.#settings().activeId;
-    if (!id) throw new AppError('connection_not_found', 'There is no ComfyUI connection yet. Add one in Settings › Connections.');
+    if (!id)
+      throw new AppError(
+        'connection_not_found',
+        'There is no ComfyUI connection yet. Add one in Settings › Connections.',
+      );
     const profile = this.#profile(id);
     const connection = this.#connections.get(id)?.connection;
-    if (!connection?.client) throw new AppError('comfy_offline', `${profile.name} is not connected right now. ${this.health(id).reason ?? ''}`.trim());
+    if (!connection?.client)
+      throw new AppError(
+        'comfy_offline',
+        `${profile.name} is not connected right now. ${this.health(id).reason ?? ''}`.trim(),
+      );
     const inventory = !refresh && connection.inventory ? connection.inventory : await connection.refreshInventory();
-    return { serverId: id, folders: Object.entries(inventory.models).map(([name, files]) => ({ name, files })), fetchedAt: inventory.fetchedAt };
+    return {
+      serverId: id,
+      folders: Object.entries(inventory.models).map(([name, files]) => ({ name, files })),
+      fetchedAt: inventory.fetchedAt,
+    };
   }
 
   // ---- internals ----
@@ -261,21 +321,39 @@ export class ConnectionManager {
 
   #profile(id: string): ConnectionProfile {
     const profile = this.#settings().profiles.find((item) => item.id === id);
-    if (!profile) throw new AppError('connection_not_found', 'That connection no longer exists. It may have been deleted in another window.', { details: { id } });
+    if (!profile)
+      throw new AppError(
+        'connection_not_found',
+        'That connection no longer exists. It may have been deleted in another window.',
+        { details: { id } },
+      );
     return profile;
   }
 
   #secretsOf(id: string): ConnectionSecretsValue {
     const passphrase = this.#deps.secrets.get(secretKey(id, 'passphrase'));
     const headerValue = this.#deps.secrets.get(secretKey(id, 'headerValue'));
-    return { ...(passphrase !== undefined ? { passphrase } : {}), ...(headerValue !== undefined ? { headerValue } : {}) };
+    return {
+      ...(passphrase !== undefined ? { passphrase } : {}),
+      ...(headerValue !== undefined ? { headerValue } : {}),
+    };
   }
 
   #idleHealth(id: string): ConnectionHealth {
-    return { serverId: id, state: 'offline', reason: 'Not connected.', isSocketOpen: false, checkedAt: (this.#deps.now ?? Date.now)() };
+    return {
+      serverId: id,
+      state: 'offline',
+      reason: 'Not connected.',
+      isSocketOpen: false,
+      checkedAt: (this.#deps.now ?? Date.now)(),
+    };
   }
 
-  #build(profile: ConnectionProfile, secrets: ConnectionSecretsValue, options: { readInventory: boolean }): ServerConnection {
+  #build(
+    profile: ConnectionProfile,
+    secrets: ConnectionSecretsValue,
+    options: { readInventory: boolean },
+  ): ServerConnection {
     const knownHostsPath = this.#deps.knownHostsPath ?? defaultKnownHostsPath();
     return new ServerConnection({
       profile,
@@ -306,7 +384,8 @@ export class ConnectionManager {
     const wanted = new Map<string, ConnectionProfile>();
     if (this.#deps.autoConnect ?? true) {
       for (const profile of settings.profiles) {
-        if (profile.id === settings.activeId || settings.alsoOnline.includes(profile.id)) wanted.set(profile.id, profile);
+        if (profile.id === settings.activeId || settings.alsoOnline.includes(profile.id))
+          wanted.set(profile.id, profile);
       }
     }
     for (const [id, entry] of this.#connections) {
@@ -316,7 +395,10 @@ export class ConnectionManager {
     for (const [id, profile] of wanted) {
       if (this.#connections.has(id)) continue;
       const connection = this.#build(profile, this.#secretsOf(id), { readInventory: true });
-      const off = [connection.on('health', (health) => this.#emitter.emit('health', health)), connection.on('inventory', (inventory) => this.#emitter.emit('inventory', inventory))];
+      const off = [
+        connection.on('health', (health) => this.#emitter.emit('health', health)),
+        connection.on('inventory', (inventory) => this.#emitter.emit('inventory', inventory)),
+      ];
       this.#connections.set(id, { connection, signature: JSON.stringify(profile), off });
       connection.start();
     }
@@ -332,6 +414,7 @@ export class ConnectionManager {
     // Keep what needs the user (an unknown host key to confirm), forget the rest.
     if (last.state === 'error') this.#lastHealth.set(id, last);
     await entry.connection.stop();
-    if (this.#started && this.#settings().profiles.some((profile) => profile.id === id)) this.#emitter.emit('health', this.health(id));
+    if (this.#started && this.#settings().profiles.some((profile) => profile.id === id))
+      this.#emitter.emit('health', this.health(id));
   }
 }

@@ -45,7 +45,10 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
     const line = raw.trim();
     if (!line || line.startsWith('#')) continue;
     const fields = line.split(/\s+/);
-    const marker = fields[0] === '@revoked' || fields[0] === '@cert-authority' ? (fields.shift() as KnownHostEntry['marker']) : undefined;
+    const marker =
+      fields[0] === '@revoked' || fields[0] === '@cert-authority'
+        ? (fields.shift() as KnownHostEntry['marker'])
+        : undefined;
     const [patterns, keyType, key] = fields;
     if (!patterns || !keyType || !key) continue;
     const keyBlob = Buffer.from(key, 'base64');
@@ -61,7 +64,13 @@ export function knownHostName(host: string, port: number): string {
 }
 
 function wildcardMatch(pattern: string, name: string): boolean {
-  const regex = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  const regex = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'i',
+  );
   return regex.test(name);
 }
 
@@ -93,18 +102,35 @@ export type HostKeyVerdict =
  * names, `[host]:port` for other ports), then against the key pinned on first use. A different key
  * of the same type for a known host is `changed` and must be refused.
  */
-export function checkHostKey(input: { host: string; port: number; keyBlob: Buffer; knownHosts: string; pinnedFingerprint?: string }): HostKeyVerdict {
+export function checkHostKey(input: {
+  host: string;
+  port: number;
+  keyBlob: Buffer;
+  knownHosts: string;
+  pinnedFingerprint?: string;
+}): HostKeyVerdict {
   const fingerprint = fingerprintOf(input.keyBlob);
   const keyType = keyTypeOf(input.keyBlob);
   const name = knownHostName(input.host, input.port);
-  const matching = parseKnownHosts(input.knownHosts).filter((entry) => entry.marker !== '@cert-authority' && patternsMatch(entry.patterns, name));
-  if (matching.some((entry) => entry.marker === '@revoked' && entry.keyBlob.equals(input.keyBlob))) return { status: 'revoked', fingerprint };
+  const matching = parseKnownHosts(input.knownHosts).filter(
+    (entry) => entry.marker !== '@cert-authority' && patternsMatch(entry.patterns, name),
+  );
+  if (matching.some((entry) => entry.marker === '@revoked' && entry.keyBlob.equals(input.keyBlob)))
+    return { status: 'revoked', fingerprint };
   const plain = matching.filter((entry) => entry.marker === undefined);
   if (plain.some((entry) => entry.keyBlob.equals(input.keyBlob))) return { status: 'known', fingerprint };
   const sameType = plain.find((entry) => entry.keyType === keyType);
-  if (sameType) return { status: 'changed', fingerprint, expectedFingerprint: fingerprintOf(sameType.keyBlob), source: 'known_hosts' };
+  if (sameType)
+    return {
+      status: 'changed',
+      fingerprint,
+      expectedFingerprint: fingerprintOf(sameType.keyBlob),
+      source: 'known_hosts',
+    };
   if (input.pinnedFingerprint !== undefined) {
-    return input.pinnedFingerprint === fingerprint ? { status: 'known', fingerprint } : { status: 'changed', fingerprint, expectedFingerprint: input.pinnedFingerprint, source: 'pinned' };
+    return input.pinnedFingerprint === fingerprint
+      ? { status: 'known', fingerprint }
+      : { status: 'changed', fingerprint, expectedFingerprint: input.pinnedFingerprint, source: 'pinned' };
   }
   return { status: 'unknown', fingerprint };
 }

@@ -10,7 +10,16 @@ import type { Logger } from '../lib/logger';
 import { SshTunnel } from './ssh-tunnel';
 
 /** Error codes that need the user (a fix in settings, a key to trust): no automatic retry. */
-export const NEEDS_USER = new Set(['ssh_auth_failed', 'ssh_host_key_unknown', 'ssh_host_key_changed', 'ssh_key_unreadable', 'comfy_not_comfyui', 'comfy_tls_error', 'invalid_url', 'io_error']);
+export const NEEDS_USER = new Set([
+  'ssh_auth_failed',
+  'ssh_host_key_unknown',
+  'ssh_host_key_changed',
+  'ssh_key_unreadable',
+  'comfy_not_comfyui',
+  'comfy_tls_error',
+  'invalid_url',
+  'io_error',
+]);
 
 /** True when only the user can fix it: the codes above, and a proxy refusing access (401/403) until a token is set. */
 export function needsUser(error: AppError): boolean {
@@ -105,7 +114,13 @@ export class ServerConnection {
     this.profile = deps.profile;
     this.#emitter = new Emitter(deps.log);
     this.#disposer = new Disposer(deps.log);
-    this.#health = { serverId: deps.profile.id, state: 'connecting', step: 'Waiting to connect…', isSocketOpen: false, checkedAt: this.#now() };
+    this.#health = {
+      serverId: deps.profile.id,
+      state: 'connecting',
+      step: 'Waiting to connect…',
+      isSocketOpen: false,
+      checkedAt: this.#now(),
+    };
   }
 
   get health(): ConnectionHealth {
@@ -127,7 +142,10 @@ export class ServerConnection {
     return this.#tunnel && this.#tunnel.localPort > 0 ? `http://127.0.0.1:${this.#tunnel.localPort}` : undefined;
   }
 
-  on<K extends keyof ServerConnectionEvents>(name: K, listener: (payload: ServerConnectionEvents[K]) => void): Unsubscribe {
+  on<K extends keyof ServerConnectionEvents>(
+    name: K,
+    listener: (payload: ServerConnectionEvents[K]) => void,
+  ): Unsubscribe {
     return this.#emitter.on(name, listener);
   }
 
@@ -165,8 +183,16 @@ export class ServerConnection {
   async refreshInventory(): Promise<ServerInventory> {
     const client = this.#client;
     if (!client) throw new AppError('comfy_offline', `${this.profile.name} is not connected right now.`);
-    const [{ objectInfo }, models] = await Promise.all([client.getObjectInfo({ refresh: true }), client.listAllModels()]);
-    this.#inventory = { serverId: this.profile.id, nodeTypes: Object.keys(objectInfo).sort(), models, fetchedAt: this.#now() };
+    const [{ objectInfo }, models] = await Promise.all([
+      client.getObjectInfo({ refresh: true }),
+      client.listAllModels(),
+    ]);
+    this.#inventory = {
+      serverId: this.profile.id,
+      nodeTypes: Object.keys(objectInfo).sort(),
+      models,
+      fetchedAt: this.#now(),
+    };
     this.#emitter.emit('inventory', this.#inventory);
     return this.#inventory;
   }
@@ -177,7 +203,13 @@ export class ServerConnection {
 
   #setHealth(patch: Partial<ConnectionHealth> & { state: HealthState }): void {
     const keep = patch.state === 'online' ? { facts: this.#health.facts, latencyMs: this.#health.latencyMs } : {};
-    const next: ConnectionHealth = { serverId: this.profile.id, isSocketOpen: this.#client?.isSocketOpen ?? false, ...keep, ...patch, checkedAt: this.#now() };
+    const next: ConnectionHealth = {
+      serverId: this.profile.id,
+      isSocketOpen: this.#client?.isSocketOpen ?? false,
+      ...keep,
+      ...patch,
+      checkedAt: this.#now(),
+    };
     const url = this.localUrl;
     if (url && next.localUrl === undefined) next.localUrl = url;
     this.#health = next;
@@ -209,13 +241,23 @@ export class ServerConnection {
     this.#disposer.add(
       tunnel.on('state', ({ state, step, error }) => {
         if (state === 'connecting') this.#setHealth({ state: 'connecting', step });
-        else if (state === 'reconnecting') this.#setHealth({ state: 'offline', step, reason: error?.userMessage ?? step, code: error?.code ?? 'tunnel_dropped' });
+        else if (state === 'reconnecting')
+          this.#setHealth({
+            state: 'offline',
+            step,
+            reason: error?.userMessage ?? step,
+            code: error?.code ?? 'tunnel_dropped',
+          });
         else if (state === 'failed') {
           this.#blocked = true;
           clearTimeout(this.#timer);
-          this.#setHealth({ state: 'error', reason: error?.userMessage ?? step, code: error?.code, ...hostKeyOf(error) });
-        }
-        else if (state === 'open' && this.#health.state !== 'connecting') {
+          this.#setHealth({
+            state: 'error',
+            reason: error?.userMessage ?? step,
+            code: error?.code,
+            ...hostKeyOf(error),
+          });
+        } else if (state === 'open' && this.#health.state !== 'connecting') {
           // Back after a drop: check at once instead of waiting for the timer.
           this.#client?.reconnectNow();
           this.#schedule(0);
@@ -266,16 +308,30 @@ export class ServerConnection {
     if (once) return;
     client.connect();
     if (!wasOnline && (this.#deps.readInventory ?? true)) {
-      void this.refreshInventory().catch((error: unknown) => this.#deps.log.warn('could not read the server inventory', { error }));
+      void this.refreshInventory().catch((error: unknown) =>
+        this.#deps.log.warn('could not read the server inventory', { error }),
+      );
     }
     this.#schedule(this.#deps.healthIntervalMs ?? 15_000);
   }
 
   #fail(error: unknown, once: boolean): void {
-    const appError = error instanceof AppError ? error : new AppError('comfy_unreachable', `${this.profile.name} could not be reached.`, { cause: error });
+    const appError =
+      error instanceof AppError
+        ? error
+        : new AppError('comfy_unreachable', `${this.profile.name} could not be reached.`, { cause: error });
     const isForUser = needsUser(appError);
-    this.#deps.log.debug('connection check failed', { profile: this.profile.id, code: appError.code, message: appError.message });
-    this.#setHealth({ state: isForUser ? 'error' : 'offline', reason: appError.userMessage, code: appError.code, ...hostKeyOf(appError) });
+    this.#deps.log.debug('connection check failed', {
+      profile: this.profile.id,
+      code: appError.code,
+      message: appError.message,
+    });
+    this.#setHealth({
+      state: isForUser ? 'error' : 'offline',
+      reason: appError.userMessage,
+      code: appError.code,
+      ...hostKeyOf(appError),
+    });
     if (once || isForUser || !this.#running) return;
     const delay = Math.min(backoffDelayMs(this.#failures, this.#deps.backoff), this.#deps.healthIntervalMs ?? 15_000);
     this.#failures += 1;

@@ -120,7 +120,15 @@ export class SshTunnel {
     await new Promise<void>((resolve, reject) => {
       server.once('error', (error) => {
         const code = systemErrorCode(error);
-        reject(new AppError('io_error', code === 'EADDRINUSE' ? `Local port ${this.#deps.profile.localPort} is already in use. Pick another local port for this connection, or 0 for a free one.` : `The tunnel could not listen on 127.0.0.1 (${code ?? 'error'}).`, { cause: error }));
+        reject(
+          new AppError(
+            'io_error',
+            code === 'EADDRINUSE'
+              ? `Local port ${this.#deps.profile.localPort} is already in use. Pick another local port for this connection, or 0 for a free one.`
+              : `The tunnel could not listen on 127.0.0.1 (${code ?? 'error'}).`,
+            { cause: error },
+          ),
+        );
       });
       server.listen(this.#deps.profile.localPort, '127.0.0.1', () => resolve());
     });
@@ -138,16 +146,22 @@ export class SshTunnel {
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const { remoteHost, remotePort } = this.#deps.profile;
-    client.forwardOut('127.0.0.1', socket.remotePort ?? 0, remoteHost, remotePort, (error: Error | undefined, stream: ClientChannel) => {
-      if (error) {
-        this.#deps.log.warn('forward refused by the SSH server', { error: error.message });
-        socket.destroy();
-        return;
-      }
-      socket.pipe(stream).pipe(socket);
-      stream.on('error', () => socket.destroy());
-      stream.on('close', () => socket.destroy());
-    });
+    client.forwardOut(
+      '127.0.0.1',
+      socket.remotePort ?? 0,
+      remoteHost,
+      remotePort,
+      (error: Error | undefined, stream: ClientChannel) => {
+        if (error) {
+          this.#deps.log.warn('forward refused by the SSH server', { error: error.message });
+          socket.destroy();
+          return;
+        }
+        socket.pipe(stream).pipe(socket);
+        stream.on('error', () => socket.destroy());
+        stream.on('close', () => socket.destroy());
+      },
+    );
   }
 
   async #config(): Promise<ConnectConfig> {
@@ -162,15 +176,27 @@ export class SshTunnel {
     };
     if (profile.auth === 'agent') {
       const agent = this.#deps.agentSocket ?? process.env.SSH_AUTH_SOCK;
-      if (!agent) throw new AppError('ssh_auth_failed', 'No ssh-agent is running here (SSH_AUTH_SOCK is not set). Start one and add your key (ssh-add), or use a key file.');
+      if (!agent)
+        throw new AppError(
+          'ssh_auth_failed',
+          'No ssh-agent is running here (SSH_AUTH_SOCK is not set). Start one and add your key (ssh-add), or use a key file.',
+        );
       config.agent = agent;
     } else {
-      if (!profile.keyPath) throw new AppError('ssh_key_unreadable', `Choose the private key file for ${profile.username}@${profile.host}.`);
+      if (!profile.keyPath)
+        throw new AppError(
+          'ssh_key_unreadable',
+          `Choose the private key file for ${profile.username}@${profile.host}.`,
+        );
       let key: Buffer;
       try {
         key = await (this.#deps.readKeyFile ?? ((path: string) => readFile(path)))(profile.keyPath);
       } catch (error) {
-        throw new AppError('ssh_key_unreadable', `The private key ${profile.keyPath} could not be read (${systemErrorCode(error) ?? 'error'}). Check the path in Settings › Connections.`, { cause: error });
+        throw new AppError(
+          'ssh_key_unreadable',
+          `The private key ${profile.keyPath} could not be read (${systemErrorCode(error) ?? 'error'}). Check the path in Settings › Connections.`,
+          { cause: error },
+        );
       }
       const parsed = ssh2.utils.parseKey(key, passphrase);
       if (parsed instanceof Error) {
@@ -179,7 +205,11 @@ export class SshTunnel {
         log.debug('private key rejected', { message: parsed.message });
         throw new AppError(
           'ssh_key_unreadable',
-          needsPassphrase ? `The private key ${profile.keyPath} is protected by a passphrase. Enter it in Settings › Connections.` : wrongPassphrase ? `The passphrase for ${profile.keyPath} is not right.` : `${profile.keyPath} is not a private key ssh can use (${parsed.message}).`,
+          needsPassphrase
+            ? `The private key ${profile.keyPath} is protected by a passphrase. Enter it in Settings › Connections.`
+            : wrongPassphrase
+              ? `The passphrase for ${profile.keyPath} is not right.`
+              : `${profile.keyPath} is not a private key ssh can use (${parsed.message}).`,
         );
       }
       config.privateKey = key;
@@ -214,7 +244,10 @@ export class SshTunnel {
         settled = true;
         this.#isReady = true;
         this.#attempt = 0;
-        this.#emit('open', `Tunnel open: 127.0.0.1:${this.#localPort} → ${profile.remoteHost}:${profile.remotePort} via ${where}`);
+        this.#emit(
+          'open',
+          `Tunnel open: 127.0.0.1:${this.#localPort} → ${profile.remoteHost}:${profile.remotePort} via ${where}`,
+        );
         resolve();
       });
       client.on('error', (error: Error & { level?: string }) => {
@@ -222,18 +255,37 @@ export class SshTunnel {
         log.warn('ssh connection error', { message: error.message, level: error.level });
       });
       client.on('close', () => {
-        if (!settled) return fail(new AppError('ssh_unreachable', `${where} closed the SSH connection during the handshake. Check that it is an SSH server.`));
+        if (!settled)
+          return fail(
+            new AppError(
+              'ssh_unreachable',
+              `${where} closed the SSH connection during the handshake. Check that it is an SSH server.`,
+            ),
+          );
         this.#onDrop(client);
       });
       client.connect({
         ...config,
         hostVerifier: (key: Buffer) => {
-          const verdict = checkHostKey({ host: profile.host, port: profile.port, keyBlob: key, knownHosts, pinnedFingerprint: profile.pinnedHostKey });
+          const verdict = checkHostKey({
+            host: profile.host,
+            port: profile.port,
+            keyBlob: key,
+            knownHosts,
+            pinnedFingerprint: profile.pinnedHostKey,
+          });
           if (verdict.status === 'known') return true;
           const keyType = keyTypeOf(key);
           this.#hostKeyProblem =
             verdict.status === 'changed' || verdict.status === 'revoked'
-              ? { kind: 'changed', host: profile.host, port: profile.port, fingerprint: verdict.fingerprint, keyType, ...(verdict.status === 'changed' ? { expectedFingerprint: verdict.expectedFingerprint } : {}) }
+              ? {
+                  kind: 'changed',
+                  host: profile.host,
+                  port: profile.port,
+                  fingerprint: verdict.fingerprint,
+                  keyType,
+                  ...(verdict.status === 'changed' ? { expectedFingerprint: verdict.expectedFingerprint } : {}),
+                }
               : { kind: 'unknown', host: profile.host, port: profile.port, fingerprint: verdict.fingerprint, keyType };
           return false;
         },
@@ -246,7 +298,11 @@ export class SshTunnel {
     const where = `${profile.host}:${profile.port}`;
     const problem = this.#hostKeyProblem;
     if (problem?.kind === 'unknown') {
-      return new AppError('ssh_host_key_unknown', `${where} is not a known host. Its ${problem.keyType} key fingerprint is ${problem.fingerprint}. Check it with the server's owner, then trust it to connect.`, { cause: error, details: { hostKey: problem } });
+      return new AppError(
+        'ssh_host_key_unknown',
+        `${where} is not a known host. Its ${problem.keyType} key fingerprint is ${problem.fingerprint}. Check it with the server's owner, then trust it to connect.`,
+        { cause: error, details: { hostKey: problem } },
+      );
     }
     if (problem?.kind === 'changed') {
       return new AppError(
@@ -256,16 +312,36 @@ export class SshTunnel {
       );
     }
     if (error.level === 'client-authentication') {
-      return new AppError('ssh_auth_failed', `Authentication failed for user ${profile.username} on ${where}. Check the user name and that the server accepts this ${profile.auth === 'agent' ? 'agent\'s keys' : 'key'}.`, { cause: error });
+      return new AppError(
+        'ssh_auth_failed',
+        `Authentication failed for user ${profile.username} on ${where}. Check the user name and that the server accepts this ${profile.auth === 'agent' ? "agent's keys" : 'key'}.`,
+        { cause: error },
+      );
     }
     if (error.level === 'client-timeout' || /timed out/i.test(error.message)) {
-      return new AppError('ssh_unreachable', `${where} did not answer the SSH handshake in time. Check the host and port, and that the machine is running.`, { cause: error });
+      return new AppError(
+        'ssh_unreachable',
+        `${where} did not answer the SSH handshake in time. Check the host and port, and that the machine is running.`,
+        { cause: error },
+      );
     }
     const code = systemErrorCode(error);
-    if (code === 'ECONNREFUSED') return new AppError('ssh_unreachable', `Connection refused on ${where} — is the SSH server running on that port?`, { cause: error });
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new AppError('ssh_unreachable', `The host ${profile.host} could not be found. Check the host name.`, { cause: error });
+    if (code === 'ECONNREFUSED')
+      return new AppError(
+        'ssh_unreachable',
+        `Connection refused on ${where} — is the SSH server running on that port?`,
+        { cause: error },
+      );
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return new AppError('ssh_unreachable', `The host ${profile.host} could not be found. Check the host name.`, {
+        cause: error,
+      });
     if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || code === 'ECONNRESET') {
-      return new AppError('ssh_unreachable', `${where} cannot be reached (${code}). Check the host, the port and your network.`, { cause: error });
+      return new AppError(
+        'ssh_unreachable',
+        `${where} cannot be reached (${code}). Check the host, the port and your network.`,
+        { cause: error },
+      );
     }
     return new AppError('ssh_unreachable', `The SSH connection to ${where} failed: ${error.message}`, { cause: error });
   }
@@ -277,19 +353,29 @@ export class SshTunnel {
     for (const socket of this.#sockets) socket.destroy();
     this.#sockets.clear();
     if (!this.#running) return;
-    this.#scheduleReconnect(new AppError('tunnel_dropped', `The SSH tunnel to ${this.#deps.profile.host} dropped. Reconnecting…`));
+    this.#scheduleReconnect(
+      new AppError('tunnel_dropped', `The SSH tunnel to ${this.#deps.profile.host} dropped. Reconnecting…`),
+    );
   }
 
   #scheduleReconnect(error: AppError): void {
     const delay = backoffDelayMs(this.#attempt, this.#deps.backoff);
     this.#attempt += 1;
-    this.#emit('reconnecting', `${error.userMessage.replace(/ Reconnecting…$/, '')} Trying again in ${Math.max(1, Math.round(delay / 1000))} s…`, error);
+    this.#emit(
+      'reconnecting',
+      `${error.userMessage.replace(/ Reconnecting…$/, '')} Trying again in ${Math.max(1, Math.round(delay / 1000))} s…`,
+      error,
+    );
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => {
       this.#connectOnce().catch((next: unknown) => {
         const translated = next instanceof AppError ? next : new AppError('ssh_unreachable', String(next));
         if (!this.#running) return;
-        if (['ssh_auth_failed', 'ssh_host_key_changed', 'ssh_host_key_unknown', 'ssh_key_unreadable'].includes(translated.code)) {
+        if (
+          ['ssh_auth_failed', 'ssh_host_key_changed', 'ssh_host_key_unknown', 'ssh_key_unreadable'].includes(
+            translated.code,
+          )
+        ) {
           this.#emit('failed', translated.userMessage, translated);
           return;
         }

@@ -1,5 +1,12 @@
 import { basename, join } from 'node:path';
-import type { ApiPrompt, ControlMode, ConversionResult, Parameter, ParameterTarget, ParameterValues } from '@shared/domain/generation';
+import type {
+  ApiPrompt,
+  ControlMode,
+  ConversionResult,
+  Parameter,
+  ParameterTarget,
+  ParameterValues,
+} from '@shared/domain/generation';
 import { StagedRef, type SeedMode } from '@shared/domain/job';
 import type { WorkflowRecord } from '@shared/domain/workflow';
 import type { ObjectInfo } from '../comfy/object-info';
@@ -76,7 +83,11 @@ export class GenerationService {
   async load(source: WorkflowSource, serverId: string): Promise<LoadedWorkflow> {
     const client = this.#deps.servers.client(serverId);
     if (!client) {
-      throw new AppError('comfy_offline', `${this.#deps.servers.label(serverId)} is not connected right now, so the workflow cannot be checked against it. Connect it in Settings › Connections.`, { details: { serverId } });
+      throw new AppError(
+        'comfy_offline',
+        `${this.#deps.servers.label(serverId)} is not connected right now, so the workflow cannot be checked against it. Connect it in Settings › Connections.`,
+        { details: { serverId } },
+      );
     }
     const [{ name, workflowId, raw }, { objectInfo }] = await Promise.all([this.#read(source), client.getObjectInfo()]);
     const conversion = convertWorkflow(raw, { objectInfo, random: this.#deps.random, now: this.#deps.now });
@@ -88,20 +99,39 @@ export class GenerationService {
    * Validates `values` and plans `count` runs. Staged files (values `{ staged: id }`) are checked
    * to exist now and uploaded by the queue when a run is released.
    */
-  prepare(loaded: LoadedWorkflow, serverId: string, input: { values: ParameterValues; count: number; seedMode?: SeedMode }): PreparedRun[] {
+  prepare(
+    loaded: LoadedWorkflow,
+    serverId: string,
+    input: { values: ParameterValues; count: number; seedMode?: SeedMode },
+  ): PreparedRun[] {
     assertNoMissingNodes(loaded.conversion);
     const { values, uploads } = this.#resolveStaged(loaded.parameters, input.values);
     const seedControls: Record<string, ControlMode> = {};
-    if (input.seedMode) for (const parameter of loaded.parameters) if (parameter.kind === 'seed') seedControls[parameter.id] = input.seedMode;
-    const runs = planRuns({ prompt: loaded.conversion.prompt, parameters: loaded.parameters, values, count: input.count, seedControls, random: this.#deps.random });
-    const titles = Object.fromEntries(Object.entries(loaded.conversion.nodeMap).map(([id, entry]) => [id, entry.title]));
-    for (const [id, node] of Object.entries(loaded.conversion.prompt)) titles[id] ??= node._meta?.title ?? node.class_type;
+    if (input.seedMode)
+      for (const parameter of loaded.parameters)
+        if (parameter.kind === 'seed') seedControls[parameter.id] = input.seedMode;
+    const runs = planRuns({
+      prompt: loaded.conversion.prompt,
+      parameters: loaded.parameters,
+      values,
+      count: input.count,
+      seedControls,
+      random: this.#deps.random,
+    });
+    const titles = Object.fromEntries(
+      Object.entries(loaded.conversion.nodeMap).map(([id, entry]) => [id, entry.title]),
+    );
+    for (const [id, node] of Object.entries(loaded.conversion.prompt))
+      titles[id] ??= node._meta?.title ?? node.class_type;
     return runs.map((run) => ({
       workflowId: loaded.workflowId,
       workflowName: loaded.name,
       serverId,
       prompt: run.prompt,
-      sourceWorkflow: loaded.conversion.format === 'ui' && isRecord(loaded.raw) ? writeValuesToWorkflow(loaded.raw, loaded.conversion.nodeMap, run.assignments) : run.prompt,
+      sourceWorkflow:
+        loaded.conversion.format === 'ui' && isRecord(loaded.raw)
+          ? writeValuesToWorkflow(loaded.raw, loaded.conversion.nodeMap, run.assignments)
+          : run.prompt,
       values: run.values,
       promptText: promptTextOf(loaded.parameters, run.values),
       titles,
@@ -110,14 +140,20 @@ export class GenerationService {
   }
 
   /** Swaps staged-file values for their names (so validation sees a file name) and remembers where to upload them. */
-  #resolveStaged(parameters: readonly Parameter[], values: ParameterValues): { values: ParameterValues; uploads: StagedUpload[] } {
+  #resolveStaged(
+    parameters: readonly Parameter[],
+    values: ParameterValues,
+  ): { values: ParameterValues; uploads: StagedUpload[] } {
     const resolved: ParameterValues = { ...values };
     const uploads: StagedUpload[] = [];
     for (const parameter of parameters) {
       const ref = StagedRef.safeParse(values[parameter.id]);
       if (!ref.success) continue;
       const staged = this.#deps.staged.get(ref.data.staged);
-      if (!staged) throw new AppError('not_found', `The file for "${parameter.label}" is no longer available; add it again.`, { details: { parameterId: parameter.id } });
+      if (!staged)
+        throw new AppError('not_found', `The file for "${parameter.label}" is no longer available; add it again.`, {
+          details: { parameterId: parameter.id },
+        });
       resolved[parameter.id] = staged.name;
       uploads.push({ stagedId: staged.id, targets: parameter.targets });
     }
@@ -130,8 +166,16 @@ export class GenerationService {
     let workflowId: string | null = null;
     if ('workflowId' in source) {
       const record = this.#deps.findWorkflow?.(source.workflowId);
-      if (!record) throw new AppError('workflow_not_found', 'That workflow is no longer in your library (was the file moved or deleted?).', { details: { workflowId: source.workflowId } });
-      if (record.error) throw new AppError('workflow_invalid', `${record.name} cannot be used: ${record.error.reason}`, { details: { workflowId: record.id } });
+      if (!record)
+        throw new AppError(
+          'workflow_not_found',
+          'That workflow is no longer in your library (was the file moved or deleted?).',
+          { details: { workflowId: source.workflowId } },
+        );
+      if (record.error)
+        throw new AppError('workflow_invalid', `${record.name} cannot be used: ${record.error.reason}`, {
+          details: { workflowId: record.id },
+        });
       path = join(record.root, record.path);
       name = record.name;
       workflowId = record.id;

@@ -24,10 +24,16 @@ export class StagedInputs {
   /** Keeps `data` and returns its handle; refuses files that are too big or not media. */
   stage(name: string, mime: string, data: Buffer): StagedInput {
     if (data.byteLength > MAX_STAGED_BYTES) {
-      throw new AppError('input_too_large', `${name} is ${Math.round(data.byteLength / 1048576)} MB; ComfyDesk takes files up to 64 MB. Scale it down or copy it into ComfyUI's input folder and pick it by name.`, { details: { sizeBytes: data.byteLength } });
+      throw new AppError(
+        'input_too_large',
+        `${name} is ${Math.round(data.byteLength / 1048576)} MB; ComfyDesk takes files up to 64 MB. Scale it down or copy it into ComfyUI's input folder and pick it by name.`,
+        { details: { sizeBytes: data.byteLength } },
+      );
     }
     if (mime && !ALLOWED_MIME.test(mime)) {
-      throw new AppError('invalid_input', `${name} is not an image, video or audio file (${mime}).`, { details: { mime } });
+      throw new AppError('invalid_input', `${name} is not an image, video or audio file (${mime}).`, {
+        details: { mime },
+      });
     }
     const id = randomUUID();
     const safeName = name.replace(/[/\\:*?"<>|\u0000-\u001f]/g, '_').slice(-120) || 'input';

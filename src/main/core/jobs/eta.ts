@@ -14,7 +14,11 @@ export function median(values: number[]): number | undefined {
  * a run the history knows better (model loading is not linear); as the run advances the observed
  * rate takes over.
  */
-export function estimateEtaSeconds(input: { fraction: number; elapsedMs: number; pastDurationsMs: number[] }): number | null {
+export function estimateEtaSeconds(input: {
+  fraction: number;
+  elapsedMs: number;
+  pastDurationsMs: number[];
+}): number | null {
   const { fraction, elapsedMs } = input;
   const fromRate = fraction >= 0.02 && elapsedMs > 0 ? (elapsedMs * (1 - fraction)) / fraction : undefined;
   const past = median(input.pastDurationsMs);

@@ -124,9 +124,16 @@ export class HistoryStore {
       try {
         renameSync(this.#file, movedTo);
       } catch (renameError) {
-        throw new AppError('io_error', `The history database ${this.#file} is damaged and could not be moved aside. Move or delete it, then start again.`, { cause: renameError });
+        throw new AppError(
+          'io_error',
+          `The history database ${this.#file} is damaged and could not be moved aside. Move or delete it, then start again.`,
+          { cause: renameError },
+        );
       }
-      this.#notices?.raise('warning', `The generation history could not be read, so a new one was started. The old file was kept as ${movedTo}.`);
+      this.#notices?.raise(
+        'warning',
+        `The generation history could not be read, so a new one was started. The old file was kept as ${movedTo}.`,
+      );
       this.#db = this.#open();
     }
   }
@@ -208,7 +215,11 @@ export class HistoryStore {
 
   /** Jobs that were not finished when ComfyDesk last stopped. */
   unfinished(): JobRecord[] {
-    return (this.#statement(`SELECT * FROM jobs WHERE status IN ('held', 'queued', 'running') ORDER BY position, created_at`).all() as unknown as Row[]).map(toRecord);
+    return (
+      this.#statement(
+        `SELECT * FROM jobs WHERE status IN ('held', 'queued', 'running') ORDER BY position, created_at`,
+      ).all() as unknown as Row[]
+    ).map(toRecord);
   }
 
   /** Removes a job; returns what was removed so the caller can delete its files too. */
@@ -229,7 +240,10 @@ export class HistoryStore {
       const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
       if (version > MIGRATIONS.length) {
         db.close();
-        throw new AppError('io_error', `The history database was written by a newer ComfyDesk (schema ${version}). Update ComfyDesk to read it; nothing was changed.`);
+        throw new AppError(
+          'io_error',
+          `The history database was written by a newer ComfyDesk (schema ${version}). Update ComfyDesk to read it; nothing was changed.`,
+        );
       }
       db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
       for (let index = version; index < MIGRATIONS.length; index += 1) {
@@ -273,9 +287,16 @@ function translateWriteError(error: unknown, file: string): AppError {
   if (error instanceof AppError) return error;
   const message = error instanceof Error ? error.message : String(error);
   if (/SQLITE_FULL|database or disk is full/i.test(message) || systemErrorCode(error) === 'ENOSPC') {
-    return new AppError('disk_full', 'The disk is full, so this generation could not be added to the history. Free some space; the result files are kept.', { cause: error, details: { file } });
+    return new AppError(
+      'disk_full',
+      'The disk is full, so this generation could not be added to the history. Free some space; the result files are kept.',
+      { cause: error, details: { file } },
+    );
   }
-  return new AppError('io_error', 'The generation history could not be updated. The log has details.', { cause: error, details: { file } });
+  return new AppError('io_error', 'The generation history could not be updated. The log has details.', {
+    cause: error,
+    details: { file },
+  });
 }
 
 /** Each word becomes a prefix match, quoted, so user text never breaks FTS syntax. */

@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiPrompt } from '@shared/domain/generation';
-import { isFinished, type Job, type JobError, type JobProgress, type JobStatus, type JobsSnapshot, type OutputFile, type PreviewFrame, type QueueCounts } from '@shared/domain/job';
+import {
+  isFinished,
+  type Job,
+  type JobError,
+  type JobProgress,
+  type JobStatus,
+  type JobsSnapshot,
+  type OutputFile,
+  type PreviewFrame,
+  type QueueCounts,
+} from '@shared/domain/job';
 import type { ComfyClient, QueueItem, QueueSnapshot } from '../comfy/comfy-client';
 import type { ComfyEvent, HistoryEntry, NodeErrors } from '../comfy/messages';
 import { outputNodeTypes } from '../comfy/object-info';
@@ -211,10 +221,26 @@ export class JobService {
 
   /** Every unfinished job, ours and other clients', in the order they will run. */
   snapshot(): JobsSnapshot {
-    const rank: Record<JobStatus, number> = { running: 0, queued: 1, held: 2, succeeded: 3, failed: 3, cancelled: 3, lost: 3 };
+    const rank: Record<JobStatus, number> = {
+      running: 0,
+      queued: 1,
+      held: 2,
+      succeeded: 3,
+      failed: 3,
+      cancelled: 3,
+      lost: 3,
+    };
     const ours = [...this.#entries.values()].filter((entry) => !isFinished(entry.job.status));
-    const jobs = [...ours.map((entry) => ({ job: entry.job, number: entry.number })), ...[...this.#foreign.values()].flatMap((map) => [...map.values()].map((job) => ({ job, number: job.position })))]
-      .sort((a, b) => rank[a.job.status] - rank[b.job.status] || (a.job.status === 'held' ? a.job.position - b.job.position : (a.number ?? 0) - (b.number ?? 0)) || a.job.createdAt - b.job.createdAt)
+    const jobs = [
+      ...ours.map((entry) => ({ job: entry.job, number: entry.number })),
+      ...[...this.#foreign.values()].flatMap((map) => [...map.values()].map((job) => ({ job, number: job.position }))),
+    ]
+      .sort(
+        (a, b) =>
+          rank[a.job.status] - rank[b.job.status] ||
+          (a.job.status === 'held' ? a.job.position - b.job.position : (a.number ?? 0) - (b.number ?? 0)) ||
+          a.job.createdAt - b.job.createdAt,
+      )
       .map(({ job }) => job);
     return { jobs, paused: this.#paused };
   }
@@ -237,8 +263,14 @@ export class JobService {
   move(jobId: string, toIndex: number): void {
     const entry = this.#entries.get(jobId);
     if (!entry) throw this.#notFound(jobId);
-    if (entry.job.status !== 'held') throw new AppError('invalid_input', 'Only jobs still waiting in ComfyDesk can be moved; this one was already sent to the server.');
-    const held = [...this.#entries.values()].filter((item) => item.job.status === 'held' && item !== entry).sort((a, b) => a.job.position - b.job.position);
+    if (entry.job.status !== 'held')
+      throw new AppError(
+        'invalid_input',
+        'Only jobs still waiting in ComfyDesk can be moved; this one was already sent to the server.',
+      );
+    const held = [...this.#entries.values()]
+      .filter((item) => item.job.status === 'held' && item !== entry)
+      .sort((a, b) => a.job.position - b.job.position);
     held.splice(Math.min(toIndex, held.length), 0, entry);
     held.forEach((item, index) => {
       if (item.job.position === index) return;
@@ -274,8 +306,11 @@ export class JobService {
     await this.#cancelOnServer(job.serverId, promptId, job.status === 'running');
     if (job.status === 'queued') {
       // It was pending: gone from the queue now, unless it started in the meantime (then the interrupt ends it).
-      const queue = await this.#client(job.serverId)?.getQueue().catch(() => undefined);
-      if (queue?.running.some((item) => item.promptId === promptId)) await this.#client(job.serverId)?.interrupt(promptId);
+      const queue = await this.#client(job.serverId)
+        ?.getQueue()
+        .catch(() => undefined);
+      if (queue?.running.some((item) => item.promptId === promptId))
+        await this.#client(job.serverId)?.interrupt(promptId);
       else if (!isFinished(entry.job.status)) this.#finish(entry, { status: 'cancelled' });
     }
   }
@@ -283,11 +318,15 @@ export class JobService {
   /** Queues a finished job again with the same values (a new job). */
   retry(jobId: string): string[] {
     const entry = this.#entries.get(jobId);
-    const record = entry ? { job: entry.job, apiPrompt: entry.prompt, sourceWorkflow: entry.sourceWorkflow } : this.#deps.history.get(jobId);
+    const record = entry
+      ? { job: entry.job, apiPrompt: entry.prompt, sourceWorkflow: entry.sourceWorkflow }
+      : this.#deps.history.get(jobId);
     if (!record) throw this.#notFound(jobId);
-    if (record.job.origin !== 'comfydesk') throw new AppError('job_not_retryable', "Another client's job cannot be run again from ComfyDesk.");
+    if (record.job.origin !== 'comfydesk')
+      throw new AppError('job_not_retryable', "Another client's job cannot be run again from ComfyDesk.");
     if (!isFinished(record.job.status)) throw new AppError('job_not_retryable', 'That job has not finished yet.');
-    if (!record.apiPrompt || Object.keys(record.apiPrompt as object).length === 0) throw new AppError('job_not_retryable', 'This job was recorded without its prompt, so it cannot be run again.');
+    if (!record.apiPrompt || Object.keys(record.apiPrompt).length === 0)
+      throw new AppError('job_not_retryable', 'This job was recorded without its prompt, so it cannot be run again.');
     const run: PreparedRun = {
       workflowId: record.job.workflowId,
       workflowName: record.job.workflowName,
@@ -305,7 +344,8 @@ export class JobService {
   /** Forgets a finished job (and returns it so the caller can delete its files). */
   forget(jobId: string): Job | undefined {
     const entry = this.#entries.get(jobId);
-    if (entry && !isFinished(entry.job.status)) throw new AppError('invalid_input', 'Cancel the job before deleting it.');
+    if (entry && !isFinished(entry.job.status))
+      throw new AppError('invalid_input', 'Cancel the job before deleting it.');
     this.#entries.delete(jobId);
     const removed = this.#deps.history.delete(jobId)?.job ?? entry?.job;
     if (removed) this.#emitter.emit('removed', { jobId });
@@ -364,7 +404,9 @@ export class JobService {
     const now = this.#now();
     for (const [serverId, state] of this.#servers) {
       if (state.client.isSocketOpen) continue;
-      const isBusy = [...this.#entries.values()].some((entry) => entry.job.serverId === serverId && (entry.job.status === 'running' || entry.job.status === 'queued'));
+      const isBusy = [...this.#entries.values()].some(
+        (entry) => entry.job.serverId === serverId && (entry.job.status === 'running' || entry.job.status === 'queued'),
+      );
       const period = isBusy ? (this.#deps.busyPollMs ?? 1000) : (this.#deps.idlePollMs ?? 10_000);
       if (now - state.lastPollAt < period) continue;
       state.lastPollAt = now;
@@ -394,14 +436,22 @@ export class JobService {
       const pending = new Map(queue.pending.map((item) => [item.promptId, item]));
       for (const entry of [...this.#entries.values()]) {
         const { job } = entry;
-        if (job.serverId !== serverId || !job.promptId || isFinished(job.status) || entry.isSubmitting || entry.isFinalizing) continue;
+        if (
+          job.serverId !== serverId ||
+          !job.promptId ||
+          isFinished(job.status) ||
+          entry.isSubmitting ||
+          entry.isFinalizing
+        )
+          continue;
         if (entry.sentAt !== undefined && entry.sentAt >= askedAt) continue;
         if (running.has(job.promptId)) {
           state.runningPromptId = job.promptId;
           if (job.status !== 'running') this.#markRunning(entry);
         } else if (pending.has(job.promptId)) {
           entry.number = pending.get(job.promptId)!.number;
-          if (job.status === 'held') this.#setStatus(entry, { status: 'queued', queuedAt: job.queuedAt ?? this.#now() });
+          if (job.status === 'held')
+            this.#setStatus(entry, { status: 'queued', queuedAt: job.queuedAt ?? this.#now() });
         } else {
           const entryInHistory = await client.getHistory(job.promptId).catch(() => undefined);
           if (entryInHistory) await this.#finalize(serverId, entry, entryInHistory);
@@ -421,7 +471,9 @@ export class JobService {
   /** Sends held jobs to a server while it has room (one at a time by default). Serialised per server. */
   #pump(serverId: string): Promise<void> {
     const previous = this.#pumping.get(serverId) ?? Promise.resolve();
-    const next = previous.then(() => this.#release(serverId)).catch((error: unknown) => this.#deps.log.error('release failed', { serverId, error }));
+    const next = previous
+      .then(() => this.#release(serverId))
+      .catch((error: unknown) => this.#deps.log.error('release failed', { serverId, error }));
     this.#pumping.set(serverId, next);
     return next;
   }
@@ -431,9 +483,13 @@ export class JobService {
       const client = this.#client(serverId);
       if (!client) return;
       const mine = [...this.#entries.values()].filter((entry) => entry.job.serverId === serverId);
-      const inFlight = mine.filter((entry) => entry.isSubmitting || entry.job.status === 'queued' || entry.job.status === 'running').length;
+      const inFlight = mine.filter(
+        (entry) => entry.isSubmitting || entry.job.status === 'queued' || entry.job.status === 'running',
+      ).length;
       if (inFlight >= this.#deps.limits().maxInFlightPerServer) return;
-      const next = mine.filter((entry) => entry.job.status === 'held' && !entry.isSubmitting).sort((a, b) => a.job.position - b.job.position)[0];
+      const next = mine
+        .filter((entry) => entry.job.status === 'held' && !entry.isSubmitting)
+        .sort((a, b) => a.job.position - b.job.position)[0];
       if (!next) return;
       const sent = await this.#submit(client, next);
       if (!sent) return;
@@ -455,18 +511,27 @@ export class JobService {
       // Remember the id before sending: if the answer is lost, reconciliation finds the prompt by it.
       entry.job = { ...entry.job, promptId };
       entry.sentAt = this.#now();
-      const queued = await client.queuePrompt({ prompt: entry.prompt, promptId, extraData: { extra_pnginfo: { workflow: entry.sourceWorkflow } } });
+      const queued = await client.queuePrompt({
+        prompt: entry.prompt,
+        promptId,
+        extraData: { extra_pnginfo: { workflow: entry.sourceWorkflow } },
+      });
       entry.number = queued.number;
       entry.outputClassTypes ??= await this.#outputClassTypes(client);
       entry.tracker = new ProgressTracker({
         prompt: entry.prompt,
         isOutputNode: (classType) => entry.outputClassTypes?.has(classType) ?? false,
         titles: entry.titles,
-        pastDurationsMs: entry.job.workflowId ? this.#deps.history.durations(entry.job.workflowId, entry.job.serverId) : [],
+        pastDurationsMs: entry.job.workflowId
+          ? this.#deps.history.durations(entry.job.workflowId, entry.job.serverId)
+          : [],
         now: () => this.#now(),
       });
       if (Object.keys(queued.nodeErrors).length > 0) {
-        this.#deps.notices?.raise('warning', `${entry.job.workflowName}: some outputs were left out because ComfyUI rejected them — ${describeNodeErrors(queued.nodeErrors, entry.titles)}`);
+        this.#deps.notices?.raise(
+          'warning',
+          `${entry.job.workflowName}: some outputs were left out because ComfyUI rejected them — ${describeNodeErrors(queued.nodeErrors, entry.titles)}`,
+        );
       }
       if (entry.job.status === 'held') this.#setStatus(entry, { status: 'queued', queuedAt: this.#now() });
       if (entry.isCancelRequested) {
@@ -480,11 +545,21 @@ export class JobService {
         this.#finish(entry, { status: 'failed', error: rejectionError(error, entry.titles) });
         return true;
       }
-      if (isAppError(error) && ['comfy_unreachable', 'comfy_timeout', 'comfy_offline', 'tunnel_dropped', 'comfy_http_error'].includes(error.code)) {
+      if (
+        isAppError(error) &&
+        ['comfy_unreachable', 'comfy_timeout', 'comfy_offline', 'tunnel_dropped', 'comfy_http_error'].includes(
+          error.code,
+        )
+      ) {
         this.#deps.log.warn('server unreachable while sending a job; it stays held', { jobId: entry.job.id, error });
         return false;
       }
-      this.#finish(entry, { status: 'failed', error: { message: isAppError(error) ? error.userMessage : 'The job could not be sent to ComfyUI; the log has details.' } });
+      this.#finish(entry, {
+        status: 'failed',
+        error: {
+          message: isAppError(error) ? error.userMessage : 'The job could not be sent to ComfyUI; the log has details.',
+        },
+      });
       if (!isAppError(error)) this.#deps.log.error('submit failed', { jobId: entry.job.id, error });
       return true;
     } finally {
@@ -505,14 +580,18 @@ export class JobService {
 
   #byPrompt(serverId: string, promptId: string | null | undefined): Entry | undefined {
     if (!promptId) return undefined;
-    for (const entry of this.#entries.values()) if (entry.job.serverId === serverId && entry.job.promptId === promptId) return entry;
+    for (const entry of this.#entries.values())
+      if (entry.job.serverId === serverId && entry.job.promptId === promptId) return entry;
     return undefined;
   }
 
   /** For events without a prompt id (legacy previews, reconnect replays): our job running there now. */
   #runningOn(serverId: string): Entry | undefined {
     const promptId = this.#servers.get(serverId)?.runningPromptId;
-    return this.#byPrompt(serverId, promptId) ?? [...this.#entries.values()].find((entry) => entry.job.serverId === serverId && entry.job.status === 'running');
+    return (
+      this.#byPrompt(serverId, promptId) ??
+      [...this.#entries.values()].find((entry) => entry.job.serverId === serverId && entry.job.status === 'running')
+    );
   }
 
   #onEvent(serverId: string, event: ComfyEvent): void {
@@ -577,7 +656,19 @@ export class JobService {
       }
       case 'execution_interrupted': {
         const entry = this.#byPrompt(serverId, event.data.prompt_id);
-        if (entry) entry.outcome = { status: 'cancelled', ...(entry.isCancelRequested ? {} : { error: { message: 'The run was interrupted on the server (by another client or ComfyUI itself).', nodeId: event.data.node_id, nodeTitle: entry.titles[event.data.node_id] } }) };
+        if (entry)
+          entry.outcome = {
+            status: 'cancelled',
+            ...(entry.isCancelRequested
+              ? {}
+              : {
+                  error: {
+                    message: 'The run was interrupted on the server (by another client or ComfyUI itself).',
+                    nodeId: event.data.node_id,
+                    nodeTitle: entry.titles[event.data.node_id],
+                  },
+                }),
+          };
         return;
       }
       case 'preview': {
@@ -587,7 +678,13 @@ export class JobService {
         const now = this.#now();
         if (perSecond <= 0 || now - entry.lastPreviewAt < 1000 / perSecond) return;
         entry.lastPreviewAt = now;
-        this.#emitter.emit('preview', { jobId: entry.job.id, promptId: entry.job.promptId, mime: event.data.mime, dataUrl: `data:${event.data.mime};base64,${event.data.bytes.toString('base64')}`, nodeId: event.data.metadata?.node_id ?? entry.tracker?.snapshot().nodeId ?? null });
+        this.#emitter.emit('preview', {
+          jobId: entry.job.id,
+          promptId: entry.job.promptId,
+          mime: event.data.mime,
+          dataUrl: `data:${event.data.mime};base64,${event.data.bytes.toString('base64')}`,
+          nodeId: event.data.metadata?.node_id ?? entry.tracker?.snapshot().nodeId ?? null,
+        });
         return;
       }
       default:
@@ -613,7 +710,12 @@ export class JobService {
     if (isFinished(entry.job.status) || entry.job.status === 'running') return;
     entry.tracker?.started();
     const now = this.#now();
-    this.#setStatus(entry, { status: 'running', queuedAt: entry.job.queuedAt ?? now, startedAt: entry.job.startedAt ?? now, progress: entry.tracker?.snapshot() ?? null });
+    this.#setStatus(entry, {
+      status: 'running',
+      queuedAt: entry.job.queuedAt ?? now,
+      startedAt: entry.job.startedAt ?? now,
+      progress: entry.tracker?.snapshot() ?? null,
+    });
     if (entry.job.promptId) this.#emitter.emit('started', { jobId: entry.job.id, promptId: entry.job.promptId });
   }
 
@@ -633,7 +735,9 @@ export class JobService {
     const label = this.#deps.servers.label(entry.job.serverId);
     this.#finish(entry, {
       status: 'lost',
-      error: { message: `${label} no longer knows this job — it may have restarted, or someone cleared its queue. Your settings are kept: press Retry to run it again.` },
+      error: {
+        message: `${label} no longer knows this job — it may have restarted, or someone cleared its queue. Your settings are kept: press Retry to run it again.`,
+      },
     });
   }
 
@@ -645,7 +749,8 @@ export class JobService {
     if (state?.runningPromptId === entry.job.promptId) state.runningPromptId = undefined;
     try {
       const client = this.#client(serverId);
-      const history = known ?? (client && entry.job.promptId ? await this.#waitForHistory(client, entry.job.promptId) : undefined);
+      const history =
+        known ?? (client && entry.job.promptId ? await this.#waitForHistory(client, entry.job.promptId) : undefined);
       const fromHistory = history ? outcomeOf(history, entry.titles) : undefined;
       const outcome = fromHistory ?? entry.outcome;
       if (!outcome) {
@@ -656,16 +761,30 @@ export class JobService {
       const listed = history ? collectOutputs(history.outputs) : entry.liveOutputs;
       let outputs = listed;
       if (client && listed.length > 0) {
-        const saved = await saveOutputs({ client, outputs: listed, outputsDir: this.#deps.outputsDir(), workflowName: entry.job.workflowName, now: new Date(this.#now()) });
+        const saved = await saveOutputs({
+          client,
+          outputs: listed,
+          outputsDir: this.#deps.outputsDir(),
+          workflowName: entry.job.workflowName,
+          now: new Date(this.#now()),
+        });
         outputs = saved.outputs;
         if (saved.failure !== undefined) {
           const reason = isAppError(saved.failure) ? saved.failure.userMessage : 'a download failed';
-          this.#deps.notices?.raise('warning', `${entry.job.workflowName}: not every output could be saved (${reason}). They stay on the server until it restarts.`);
+          this.#deps.notices?.raise(
+            'warning',
+            `${entry.job.workflowName}: not every output could be saved (${reason}). They stay on the server until it restarts.`,
+          );
           this.#deps.log.warn('saving outputs failed', { jobId: entry.job.id, error: saved.failure });
         }
       }
       entry.tracker?.finish();
-      this.#finish(entry, { status: outcome.status, error: outcome.error, outputs, progress: outcome.status === 'succeeded' ? (entry.tracker?.snapshot() ?? null) : entry.job.progress });
+      this.#finish(entry, {
+        status: outcome.status,
+        error: outcome.error,
+        outputs,
+        progress: outcome.status === 'succeeded' ? (entry.tracker?.snapshot() ?? null) : entry.job.progress,
+      });
     } finally {
       entry.isFinalizing = false;
       void this.#pump(serverId); // the next held job may go now; errors are handled inside pump
@@ -683,7 +802,15 @@ export class JobService {
     }
   }
 
-  #finish(entry: Entry, change: { status: 'succeeded' | 'failed' | 'cancelled' | 'lost'; error?: JobError; outputs?: OutputFile[]; progress?: JobProgress | null }): void {
+  #finish(
+    entry: Entry,
+    change: {
+      status: 'succeeded' | 'failed' | 'cancelled' | 'lost';
+      error?: JobError;
+      outputs?: OutputFile[];
+      progress?: JobProgress | null;
+    },
+  ): void {
     this.#setStatus(entry, {
       status: change.status,
       finishedAt: this.#now(),
@@ -692,9 +819,16 @@ export class JobService {
       ...(change.progress !== undefined ? { progress: change.progress } : {}),
     });
     const { job } = entry;
-    if (job.status === 'succeeded' && job.promptId) this.#emitter.emit('complete', { jobId: job.id, promptId: job.promptId, outputs: job.outputs });
-    if ((job.status === 'failed' || job.status === 'lost') && job.error) this.#emitter.emit('error', { jobId: job.id, promptId: job.promptId, error: job.error });
-    if (job.status === 'cancelled') this.#emitter.emit('error', { jobId: job.id, promptId: job.promptId, error: job.error ?? { message: 'Cancelled.' } });
+    if (job.status === 'succeeded' && job.promptId)
+      this.#emitter.emit('complete', { jobId: job.id, promptId: job.promptId, outputs: job.outputs });
+    if ((job.status === 'failed' || job.status === 'lost') && job.error)
+      this.#emitter.emit('error', { jobId: job.id, promptId: job.promptId, error: job.error });
+    if (job.status === 'cancelled')
+      this.#emitter.emit('error', {
+        jobId: job.id,
+        promptId: job.promptId,
+        error: job.error ?? { message: 'Cancelled.' },
+      });
   }
 
   #setStatus(entry: Entry, change: Partial<Job>): void {
@@ -706,7 +840,11 @@ export class JobService {
 
   #persist(entry: Entry): void {
     try {
-      this.#deps.history.save({ job: { ...entry.job, progress: null }, apiPrompt: entry.prompt, sourceWorkflow: entry.sourceWorkflow });
+      this.#deps.history.save({
+        job: { ...entry.job, progress: null },
+        apiPrompt: entry.prompt,
+        sourceWorkflow: entry.sourceWorkflow,
+      });
     } catch (error) {
       // The job goes on; only its record is at risk. Say so once per job.
       this.#deps.log.error('could not save job to history', { jobId: entry.job.id, error });
@@ -730,11 +868,16 @@ export class JobService {
   // ---- other clients' jobs ----
 
   #refreshForeign(serverId: string, client: ComfyClient, queue: QueueSnapshot): void {
-    const ours = new Set([...this.#entries.values()].filter((entry) => entry.job.serverId === serverId).map((entry) => entry.job.promptId));
+    const ours = new Set(
+      [...this.#entries.values()].filter((entry) => entry.job.serverId === serverId).map((entry) => entry.job.promptId),
+    );
     const previous = this.#foreign.get(serverId) ?? new Map<string, Job>();
     const next = new Map<string, Job>();
     const now = this.#now();
-    const items: Array<{ item: QueueItem; status: 'running' | 'queued' }> = [...queue.running.map((item) => ({ item, status: 'running' as const })), ...queue.pending.map((item) => ({ item, status: 'queued' as const }))];
+    const items: Array<{ item: QueueItem; status: 'running' | 'queued' }> = [
+      ...queue.running.map((item) => ({ item, status: 'running' as const })),
+      ...queue.pending.map((item) => ({ item, status: 'queued' as const })),
+    ];
     for (const { item, status } of items) {
       if (ours.has(item.promptId) || item.clientId === client.clientId) continue;
       const id = `${FOREIGN_PREFIX}${serverId}:${item.promptId}`;
@@ -749,7 +892,8 @@ export class JobService {
         status,
         parameters: {},
         promptText: foreignPromptText(item.prompt),
-        createdAt: before?.createdAt ?? (typeof item.extraData.create_time === 'number' ? item.extraData.create_time : now),
+        createdAt:
+          before?.createdAt ?? (typeof item.extraData.create_time === 'number' ? item.extraData.create_time : now),
         queuedAt: before?.queuedAt ?? now,
         startedAt: status === 'running' ? (before?.startedAt ?? now) : null,
         finishedAt: null,
@@ -786,7 +930,11 @@ export class JobService {
 
   async #cancelOnServer(serverId: string, promptId: string, isRunning: boolean): Promise<void> {
     const client = this.#client(serverId);
-    if (!client) throw new AppError('comfy_offline', `${this.#deps.servers.label(serverId)} is not connected, so the job cannot be cancelled right now.`);
+    if (!client)
+      throw new AppError(
+        'comfy_offline',
+        `${this.#deps.servers.label(serverId)} is not connected, so the job cannot be cancelled right now.`,
+      );
     if (isRunning) await client.interrupt(promptId);
     else await client.deleteFromQueue([promptId]);
     this.#scheduleQueueRefresh(serverId);
@@ -796,7 +944,8 @@ export class JobService {
 
   #nextPosition(): number {
     let max = -1;
-    for (const entry of this.#entries.values()) if (entry.job.status === 'held') max = Math.max(max, entry.job.position);
+    for (const entry of this.#entries.values())
+      if (entry.job.status === 'held') max = Math.max(max, entry.job.position);
     return max + 1;
   }
 
@@ -810,7 +959,11 @@ export class JobService {
 }
 
 /** Writes a literal into the given inputs of a copy of the prompt. */
-function withInputs(prompt: ApiPrompt, targets: Array<{ nodeId: string; inputName: string }>, value: unknown): ApiPrompt {
+function withInputs(
+  prompt: ApiPrompt,
+  targets: Array<{ nodeId: string; inputName: string }>,
+  value: unknown,
+): ApiPrompt {
   const copy: ApiPrompt = { ...prompt };
   for (const { nodeId, inputName } of targets) {
     const node = copy[nodeId];
@@ -837,7 +990,11 @@ function foreignPromptText(prompt: Record<string, unknown>): string {
 
 function describeNodeErrors(nodeErrors: NodeErrors, titles: Record<string, string>): string {
   return Object.entries(nodeErrors)
-    .flatMap(([nodeId, node]) => node.errors.map((item) => `${titles[nodeId] ?? node.class_type}: ${item.message}${item.details ? ` (${item.details})` : ''}`))
+    .flatMap(([nodeId, node]) =>
+      node.errors.map(
+        (item) => `${titles[nodeId] ?? node.class_type}: ${item.message}${item.details ? ` (${item.details})` : ''}`,
+      ),
+    )
     .slice(0, 5)
     .join('; ');
 }
@@ -851,13 +1008,28 @@ function rejectionError(error: AppError, titles: Record<string, string>): JobErr
     messages: node.errors.map((item) => `${item.message}${item.details ? ` — ${item.details}` : ''}`),
   }));
   const first = nodeErrors[0];
-  const message = first ? `${first.nodeTitle}: ${first.messages.join('; ')}${nodeErrors.length > 1 ? ` (and ${nodeErrors.length - 1} more node${nodeErrors.length > 2 ? 's' : ''})` : ''}` : (details?.error?.message ?? error.userMessage);
-  return { message: `ComfyUI refused the prompt — ${message}`, ...(details?.error?.type ? { type: details.error.type } : {}), ...(first ? { nodeId: first.nodeId, nodeTitle: first.nodeTitle } : {}), ...(nodeErrors.length > 0 ? { nodeErrors } : {}) };
+  const message = first
+    ? `${first.nodeTitle}: ${first.messages.join('; ')}${nodeErrors.length > 1 ? ` (and ${nodeErrors.length - 1} more node${nodeErrors.length > 2 ? 's' : ''})` : ''}`
+    : (details?.error?.message ?? error.userMessage);
+  return {
+    message: `ComfyUI refused the prompt — ${message}`,
+    ...(details?.error?.type ? { type: details.error.type } : {}),
+    ...(first ? { nodeId: first.nodeId, nodeTitle: first.nodeTitle } : {}),
+    ...(nodeErrors.length > 0 ? { nodeErrors } : {}),
+  };
 }
 
 /** A run-time failure in ComfyUI's own words, under the failing node's title. */
-function executionError(data: { node_id: string; node_type: string; exception_message: string; exception_type: string }, titles: Record<string, string>): JobError {
-  return { message: data.exception_message.trim() || data.exception_type, type: data.exception_type, nodeId: data.node_id, nodeTitle: titles[data.node_id] ?? data.node_type };
+function executionError(
+  data: { node_id: string; node_type: string; exception_message: string; exception_type: string },
+  titles: Record<string, string>,
+): JobError {
+  return {
+    message: data.exception_message.trim() || data.exception_type,
+    type: data.exception_type,
+    nodeId: data.node_id,
+    nodeTitle: titles[data.node_id] ?? data.node_type,
+  };
 }
 
 /** How a prompt ended, from its history entry (protocol doc §4.3–4.4). */
@@ -865,14 +1037,24 @@ function outcomeOf(history: HistoryEntry, titles: Record<string, string>): Entry
   const status = history.status;
   if (!status) return undefined;
   if (status.status_str === 'success' && status.completed) return { status: 'succeeded' };
-  const last = [...status.messages].reverse().find((message) => message[0] === 'execution_error' || message[0] === 'execution_interrupted');
+  const last = [...status.messages]
+    .reverse()
+    .find((message) => message[0] === 'execution_error' || message[0] === 'execution_interrupted');
   if (last?.[0] === 'execution_interrupted') {
     const data = last[1] as { node_id?: string };
-    return { status: 'cancelled', error: { message: 'The run was interrupted on the server.', ...(data.node_id ? { nodeId: data.node_id, nodeTitle: titles[data.node_id] } : {}) } };
+    return {
+      status: 'cancelled',
+      error: {
+        message: 'The run was interrupted on the server.',
+        ...(data.node_id ? { nodeId: data.node_id, nodeTitle: titles[data.node_id] } : {}),
+      },
+    };
   }
   if (last?.[0] === 'execution_error') {
     const data = last[1] as { node_id: string; node_type: string; exception_message: string; exception_type: string };
     return { status: 'failed', error: executionError(data, titles) };
   }
-  return status.status_str === 'success' ? { status: 'succeeded' } : { status: 'failed', error: { message: 'ComfyUI reported an error without details.' } };
+  return status.status_str === 'success'
+    ? { status: 'succeeded' }
+    : { status: 'failed', error: { message: 'ComfyUI reported an error without details.' } };
 }

@@ -49,7 +49,10 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
   };
   const recordOf = (jobId: string) => {
     const record = deps.history.get(jobId);
-    if (!record) throw new AppError('job_not_found', 'That job is not in the history (it may have been deleted).', { details: { jobId } });
+    if (!record)
+      throw new AppError('job_not_found', 'That job is not in the history (it may have been deleted).', {
+        details: { jobId },
+      });
     return record;
   };
 
@@ -57,13 +60,25 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
     'generation.form': async ({ workflowId, serverId }) => {
       const id = serverFor(serverId);
       const loaded = await deps.generation.load({ workflowId }, id);
-      return { workflowId, serverId: id, format: loaded.conversion.format, parameters: loaded.parameters, warnings: loaded.conversion.warnings, missingNodeTypes: loaded.conversion.missingNodeTypes };
+      return {
+        workflowId,
+        serverId: id,
+        format: loaded.conversion.format,
+        parameters: loaded.parameters,
+        warnings: loaded.conversion.warnings,
+        missingNodeTypes: loaded.conversion.missingNodeTypes,
+      };
     },
-    'generation.stageInput': ({ name, mime, dataBase64 }) => deps.staged.stage(name, mime, Buffer.from(dataBase64, 'base64')),
+    'generation.stageInput': ({ name, mime, dataBase64 }) =>
+      deps.staged.stage(name, mime, Buffer.from(dataBase64, 'base64')),
     'jobs.enqueue': async (request) => {
       const id = serverFor(request.serverId);
       const loaded = await deps.generation.load({ workflowId: request.workflowId }, id);
-      const runs = deps.generation.prepare(loaded, id, { values: request.values, count: request.count, seedMode: request.seedMode });
+      const runs = deps.generation.prepare(loaded, id, {
+        values: request.values,
+        count: request.count,
+        seedMode: request.seedMode,
+      });
       const outputClassTypes = outputNodeTypes(loaded.objectInfo);
       return { jobIds: deps.jobs.enqueue(runs, { outputClassTypes }) };
     },
@@ -85,7 +100,10 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
     },
     'history.delete': ({ jobId, deleteFiles }) => {
       const job = deps.jobs.forget(jobId);
-      if (!job) throw new AppError('job_not_found', 'That job is not in the history (it may have been deleted).', { details: { jobId } });
+      if (!job)
+        throw new AppError('job_not_found', 'That job is not in the history (it may have been deleted).', {
+          details: { jobId },
+        });
       if (deleteFiles) {
         const dir = deps.outputsDir();
         for (const output of job.outputs) {

@@ -27,13 +27,22 @@ export function collectOutputs(outputs: Record<string, Record<string, unknown> |
     for (const [key, value] of Object.entries(ui)) {
       if (!Array.isArray(value)) continue;
       if (key === 'text') {
-        for (const text of value) if (typeof text === 'string') files.push({ kind: 'text', nodeId, filename: '', subfolder: '', type: 'text', text });
+        for (const text of value)
+          if (typeof text === 'string')
+            files.push({ kind: 'text', nodeId, filename: '', subfolder: '', type: 'text', text });
         continue;
       }
       for (const item of value) {
         if (!isFileItem(item)) continue;
         const { kind, mime } = mediaTypeOf(item.filename);
-        files.push({ kind, nodeId, filename: item.filename, subfolder: item.subfolder ?? '', type: item.type ?? 'output', ...(mime ? { mime } : {}) });
+        files.push({
+          kind,
+          nodeId,
+          filename: item.filename,
+          subfolder: item.subfolder ?? '',
+          type: item.type ?? 'output',
+          ...(mime ? { mime } : {}),
+        });
       }
     }
   }
@@ -60,8 +69,19 @@ function freeName(dir: string, filename: string): string {
  * where it went. A file that cannot be fetched or written keeps no `localPath`; the first such
  * failure is returned so the caller can tell the user (the job itself still succeeded).
  */
-export async function saveOutputs(input: { client: ComfyClient; outputs: OutputFile[]; outputsDir: string; workflowName: string; now: Date; signal?: AbortSignal }): Promise<{ outputs: OutputFile[]; failure?: unknown }> {
-  const folder = join(input.outputsDir, dayFolder(input.now), input.workflowName.replace(/[/\\:*?"<>|\u0000-\u001f]/g, '_').slice(0, 80) || 'workflow');
+export async function saveOutputs(input: {
+  client: ComfyClient;
+  outputs: OutputFile[];
+  outputsDir: string;
+  workflowName: string;
+  now: Date;
+  signal?: AbortSignal;
+}): Promise<{ outputs: OutputFile[]; failure?: unknown }> {
+  const folder = join(
+    input.outputsDir,
+    dayFolder(input.now),
+    input.workflowName.replace(/[/\\:*?"<>|\u0000-\u001f]/g, '_').slice(0, 80) || 'workflow',
+  );
   const saved: OutputFile[] = [];
   let failure: unknown;
   for (const output of input.outputs) {
@@ -70,7 +90,10 @@ export async function saveOutputs(input: { client: ComfyClient; outputs: OutputF
       continue;
     }
     try {
-      const { bytes } = await input.client.viewBytes({ filename: output.filename, subfolder: output.subfolder, type: output.type as 'output' | 'temp' | 'input' }, { signal: input.signal });
+      const { bytes } = await input.client.viewBytes(
+        { filename: output.filename, subfolder: output.subfolder, type: output.type as 'output' | 'temp' | 'input' },
+        { signal: input.signal },
+      );
       let target: string;
       try {
         mkdirSync(folder, { recursive: true });
@@ -79,7 +102,11 @@ export async function saveOutputs(input: { client: ComfyClient; outputs: OutputF
       } catch (error) {
         throw fileError(error, 'save the output', folder);
       }
-      saved.push({ ...output, localPath: relative(input.outputsDir, target).split('\\').join('/'), sizeBytes: bytes.byteLength });
+      saved.push({
+        ...output,
+        localPath: relative(input.outputsDir, target).split('\\').join('/'),
+        sizeBytes: bytes.byteLength,
+      });
     } catch (error) {
       failure ??= error;
       saved.push(output);

@@ -2,7 +2,6 @@ import { isApiLink, type ApiPrompt } from '@shared/domain/generation';
 import type { JobProgress } from '@shared/domain/job';
 import { estimateEtaSeconds } from './eta';
 
-
 export interface ProgressTrackerOptions {
   prompt: ApiPrompt;
   /** Node classes that are outputs (object_info `output_node`); the run closure starts from them. */
@@ -103,7 +102,13 @@ export class ProgressTracker {
       nodeTitle: this.#current ? this.titleOf(this.#current) : null,
       step: this.#step,
       steps: this.#steps,
-      etaSeconds: this.#finished ? 0 : estimateEtaSeconds({ fraction: this.#percent / 100, elapsedMs, pastDurationsMs: this.#options.pastDurationsMs ?? [] }),
+      etaSeconds: this.#finished
+        ? 0
+        : estimateEtaSeconds({
+            fraction: this.#percent / 100,
+            elapsedMs,
+            pastDurationsMs: this.#options.pastDurationsMs ?? [],
+          }),
     };
   }
 
@@ -145,7 +150,8 @@ export class ProgressTracker {
     if (typeof steps === 'number' && steps > 1) {
       const start = node?.inputs.start_at_step;
       const end = node?.inputs.end_at_step;
-      if (typeof start === 'number' && typeof end === 'number' && end > start) return Math.max(1, Math.min(steps, end) - start);
+      if (typeof start === 'number' && typeof end === 'number' && end > start)
+        return Math.max(1, Math.min(steps, end) - start);
       return steps;
     }
     return 1;

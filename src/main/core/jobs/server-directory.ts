@@ -37,7 +37,11 @@ export function connectionDirectory(connections: ConnectionManager): ServerDirec
 }
 
 /** One fixed server (the CLI's `--server`): online whenever its client is. */
-export function singleServerDirectory(serverId: string, client: ComfyClient, label: string): ServerDirectory & { notify(): void } {
+export function singleServerDirectory(
+  serverId: string,
+  client: ComfyClient,
+  label: string,
+): ServerDirectory & { notify(): void } {
   const emitter = new Emitter<{ change: string }>();
   client.on('open', () => emitter.emit('change', serverId));
   return {

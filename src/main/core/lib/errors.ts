@@ -60,7 +60,7 @@ export function serializeError(error: unknown, log?: Logger): SerializedError {
 /** Node's system error codes (ENOENT, ENOSPC…) without a cast at every call site. */
 export function systemErrorCode(error: unknown): string | undefined {
   if (typeof error === 'object' && error !== null && 'code' in error) {
-    const { code } = error as { code: unknown };
+    const { code } = error;
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;
@@ -71,13 +71,24 @@ export function fileError(error: unknown, action: string, path: string): AppErro
   const code = systemErrorCode(error);
   switch (code) {
     case 'ENOSPC':
-      return new AppError('disk_full', `The disk is full, so ComfyDesk could not ${action} ${path}. Free some space and try again.`, { cause: error, details: { path } });
+      return new AppError(
+        'disk_full',
+        `The disk is full, so ComfyDesk could not ${action} ${path}. Free some space and try again.`,
+        { cause: error, details: { path } },
+      );
     case 'EACCES':
     case 'EPERM':
-      return new AppError('permission_denied', `ComfyDesk is not allowed to ${action} ${path}. Check the folder's permissions.`, { cause: error, details: { path } });
+      return new AppError(
+        'permission_denied',
+        `ComfyDesk is not allowed to ${action} ${path}. Check the folder's permissions.`,
+        { cause: error, details: { path } },
+      );
     case 'ENOENT':
       return new AppError('not_found', `${path} does not exist.`, { cause: error, details: { path } });
     default:
-      return new AppError('io_error', `ComfyDesk could not ${action} ${path}${code ? ` (${code})` : ''}.`, { cause: error, details: { path } });
+      return new AppError('io_error', `ComfyDesk could not ${action} ${path}${code ? ` (${code})` : ''}.`, {
+        cause: error,
+        details: { path },
+      });
   }
 }

@@ -71,7 +71,12 @@ export function teeSinks(...sinks: LogSink[]): LogSink {
  * Writes a readable crash report (what failed, where, versions) into the logs folder and returns
  * its path, or undefined when even that is impossible.
  */
-export function writeCrashReport(dir: string, error: unknown, facts: Record<string, string>, now = new Date()): string | undefined {
+export function writeCrashReport(
+  dir: string,
+  error: unknown,
+  facts: Record<string, string>,
+  now = new Date(),
+): string | undefined {
   const safe = redact(error) as { name?: string; message?: string; stack?: string } | string;
   const lines = [
     `ComfyDesk crash report — ${now.toISOString()}`,

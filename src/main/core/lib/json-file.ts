@@ -17,6 +17,10 @@ export async function readJsonFile(path: string, invalidCode: ErrorCode): Promis
   try {
     return JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
   } catch (error) {
-    throw new AppError(invalidCode, `${path} is not valid JSON (${error instanceof Error ? error.message : String(error)}). Save it again from ComfyUI.`, { cause: error, details: { path } });
+    throw new AppError(
+      invalidCode,
+      `${path} is not valid JSON (${error instanceof Error ? error.message : String(error)}). Save it again from ComfyUI.`,
+      { cause: error, details: { path } },
+    );
   }
 }

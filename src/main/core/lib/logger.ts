@@ -57,7 +57,10 @@ export function filterSink(sink: LogSink, level: LogLevel): LogSink {
 export function formatLogRecord(record: LogRecord): string {
   const time = new Date(record.time).toISOString();
   const scope = record.scope ? ` [${record.scope}]` : '';
-  const fields = record.fields && Object.keys(record.fields).length > 0 ? ` ${inspect(record.fields, { depth: 4, breakLength: Infinity })}` : '';
+  const fields =
+    record.fields && Object.keys(record.fields).length > 0
+      ? ` ${inspect(record.fields, { depth: 4, breakLength: Infinity })}`
+      : '';
   return `${time} ${record.level.toUpperCase()}${scope} ${record.message}${fields}`;
 }
 

@@ -8,7 +8,11 @@ export function silenceSqliteExperimentalWarning(): void {
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
     const text = typeof warning === 'string' ? warning : warning.message;
     const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-    if ((type === 'ExperimentalWarning' || (warning instanceof Error && warning.name === 'ExperimentalWarning')) && /SQLite/i.test(text)) return;
+    if (
+      (type === 'ExperimentalWarning' || (warning instanceof Error && warning.name === 'ExperimentalWarning')) &&
+      /SQLite/i.test(text)
+    )
+      return;
     (original as (...args: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
+  });
 }

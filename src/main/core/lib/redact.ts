@@ -38,7 +38,10 @@ export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()):
   if (value instanceof Uint8Array) return `[${value.byteLength} bytes]`;
   const copy: Record<string, unknown> = {};
   for (const [key, inner] of Object.entries(value)) {
-    copy[key] = SECRET_KEY.test(key) && inner !== undefined && inner !== null && inner !== '' ? '[redacted]' : redact(inner, depth + 1, seen);
+    copy[key] =
+      SECRET_KEY.test(key) && inner !== undefined && inner !== null && inner !== ''
+        ? '[redacted]'
+        : redact(inner, depth + 1, seen);
   }
   return copy;
 }

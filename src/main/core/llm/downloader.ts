@@ -7,7 +7,6 @@ import { formatBytes } from '@shared/format';
 import { AppError, fileError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 
-
 /** What to download and how to check it. */
 export interface DownloadRequest {
   url: string;
@@ -104,7 +103,10 @@ export class FileDownloader {
       // A partial file from another address (or without a record) cannot be trusted to continue.
       await FileDownloader.discardPartial(destination);
     }
-    const session: Session = { info: recorded?.url === request.url ? recorded : { url: request.url }, totalBytes: request.sizeBytes ?? null };
+    const session: Session = {
+      info: recorded?.url === request.url ? recorded : { url: request.url },
+      totalBytes: request.sizeBytes ?? null,
+    };
     let file = await HashedFile.read(part);
     if (request.sizeBytes !== undefined) await this.#checkSpace(dir, request.sizeBytes - file.bytes, destination);
 
@@ -126,25 +128,47 @@ export class FileDownloader {
         if ((await sizeOf(part)) !== file.bytes) file = await HashedFile.read(part);
         failures = file.bytes > before ? 1 : failures + 1;
         if (failures >= maxAttempts) {
-          throw new AppError('llm_download_failed', `The download of ${basename(destination)} kept failing (${error.message}). What was downloaded is kept; press Download again to resume.`, {
-            cause: error,
-            details: { url: request.url, receivedBytes: file.bytes },
-          });
+          throw new AppError(
+            'llm_download_failed',
+            `The download of ${basename(destination)} kept failing (${error.message}). What was downloaded is kept; press Download again to resume.`,
+            {
+              cause: error,
+              details: { url: request.url, receivedBytes: file.bytes },
+            },
+          );
         }
-        this.#deps.log.warn('download interrupted; resuming', { url: request.url, receivedBytes: file.bytes, attempt: failures, reason: error.message });
-        await sleep(this.#deps.retryDelayMs?.(failures) ?? Math.min(8000, 500 * 2 ** (failures - 1)), signal).catch(() => undefined);
+        this.#deps.log.warn('download interrupted; resuming', {
+          url: request.url,
+          receivedBytes: file.bytes,
+          attempt: failures,
+          reason: error.message,
+        });
+        await sleep(this.#deps.retryDelayMs?.(failures) ?? Math.min(8000, 500 * 2 ** (failures - 1)), signal).catch(
+          () => undefined,
+        );
       }
     }
 
     progress.report(file.bytes, session.totalBytes, true);
     const digest = file.digest();
     const received = file.bytes;
-    if ((request.sizeBytes !== undefined && received !== request.sizeBytes) || (request.sha256 !== undefined && digest !== request.sha256.toLowerCase())) {
+    if (
+      (request.sizeBytes !== undefined && received !== request.sizeBytes) ||
+      (request.sha256 !== undefined && digest !== request.sha256.toLowerCase())
+    ) {
       await FileDownloader.discardPartial(destination);
       throw new AppError(
         'llm_checksum_mismatch',
         `The downloaded ${basename(destination)} does not match its published checksum, so it was deleted. Try again; if it keeps happening, the file on the server has changed.`,
-        { details: { url: request.url, expectedSha256: request.sha256, actualSha256: digest, expectedBytes: request.sizeBytes, receivedBytes: received } },
+        {
+          details: {
+            url: request.url,
+            expectedSha256: request.sha256,
+            actualSha256: digest,
+            expectedBytes: request.sizeBytes,
+            receivedBytes: received,
+          },
+        },
       );
     }
     try {
@@ -208,8 +232,11 @@ export class FileDownloader {
     }
     if (!response.ok) {
       await response.body?.cancel();
-      if (response.status >= 500 || response.status === 429) throw new Interrupted(`the server answered ${response.status}`);
-      throw new AppError('llm_download_failed', downloadRefused(response.status, request.url), { details: { url: request.url, status: response.status } });
+      if (response.status >= 500 || response.status === 429)
+        throw new Interrupted(`the server answered ${response.status}`);
+      throw new AppError('llm_download_failed', downloadRefused(response.status, request.url), {
+        details: { url: request.url, status: response.status },
+      });
     }
     if (response.status === 206) {
       const range = parseContentRange(response.headers.get('content-range'));
@@ -228,9 +255,14 @@ export class FileDownloader {
       }
       const length = Number(response.headers.get('content-length'));
       session.totalBytes = Number.isFinite(length) && length > 0 ? length : session.totalBytes;
-      session.info = { url: request.url, etag: strongEtag(response.headers.get('etag')), lastModified: response.headers.get('last-modified') ?? undefined };
+      session.info = {
+        url: request.url,
+        etag: strongEtag(response.headers.get('etag')),
+        lastModified: response.headers.get('last-modified') ?? undefined,
+      };
       await writePartInfo(infoPath, session.info);
-      if (session.totalBytes !== null && request.sizeBytes === undefined) await this.#checkSpace(state.dir, session.totalBytes, request.destination);
+      if (session.totalBytes !== null && request.sizeBytes === undefined)
+        await this.#checkSpace(state.dir, session.totalBytes, request.destination);
     }
     if (!response.body) throw new Interrupted('the server sent no data');
 
@@ -259,10 +291,14 @@ export class FileDownloader {
           if (systemErrorCode(error) === 'ENOSPC') {
             await handle.close().catch(() => undefined);
             await FileDownloader.discardPartial(request.destination);
-            throw new AppError('disk_full', `The disk filled up while downloading ${basename(request.destination)}, so the partial file was deleted. Free some space and press Download again.`, {
-              cause: error,
-              details: { path: part },
-            });
+            throw new AppError(
+              'disk_full',
+              `The disk filled up while downloading ${basename(request.destination)}, so the partial file was deleted. Free some space and press Download again.`,
+              {
+                cause: error,
+                details: { path: part },
+              },
+            );
           }
           throw fileError(error, 'write', part);
         }
@@ -342,7 +378,8 @@ class ProgressMeter {
     const elapsedSeconds = (time - first.time) / 1000;
     const bytesPerSecond = elapsedSeconds > 0 ? Math.max(0, (receivedBytes - first.bytes) / elapsedSeconds) : 0;
     const remaining = totalBytes === null ? null : Math.max(0, totalBytes - receivedBytes);
-    const etaSeconds = remaining === null ? null : remaining === 0 ? 0 : bytesPerSecond > 0 ? remaining / bytesPerSecond : null;
+    const etaSeconds =
+      remaining === null ? null : remaining === 0 ? 0 : bytesPerSecond > 0 ? remaining / bytesPerSecond : null;
     this.#listener({ receivedBytes, totalBytes, bytesPerSecond, etaSeconds });
   }
 }
@@ -358,7 +395,8 @@ async function sizeOf(path: string): Promise<number> {
 async function readPartInfo(path: string): Promise<PartInfo | undefined> {
   try {
     const parsed = JSON.parse(await readFile(path, 'utf8')) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as PartInfo).url === 'string') return parsed as PartInfo;
+    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as PartInfo).url === 'string')
+      return parsed as PartInfo;
   } catch {
     // No record (or a damaged one): the partial file, if any, is discarded and the download starts over.
   }
@@ -404,13 +442,17 @@ function networkReason(error: unknown): string {
 
 function downloadRefused(status: number, url: string): string {
   const host = new URL(url).host;
-  if (status === 404) return `${host} no longer has this file (404). The catalog may be out of date; choose another model or use a GGUF file from disk.`;
-  if (status === 401 || status === 403) return `${host} refused the download (${status}). The model may need an account there; download it in a browser and choose the file from disk.`;
+  if (status === 404)
+    return `${host} no longer has this file (404). The catalog may be out of date; choose another model or use a GGUF file from disk.`;
+  if (status === 401 || status === 403)
+    return `${host} refused the download (${status}). The model may need an account there; download it in a browser and choose the file from disk.`;
   return `${host} refused the download (${status}). Try again later.`;
 }
 
 function cancelled(destination: string): AppError {
-  return new AppError('cancelled', `The download of ${basename(destination)} was stopped.`, { details: { path: destination } });
+  return new AppError('cancelled', `The download of ${basename(destination)} was stopped.`, {
+    details: { path: destination },
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -163,7 +163,8 @@ class Cursor {
 
   async u64(): Promise<number> {
     const value = (await this.bytes(8)).readBigUInt64LE(0);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new HeaderProblem(`a count or size is impossibly large (${value})`);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new HeaderProblem(`a count or size is impossibly large (${value})`);
     return Number(value);
   }
 
@@ -242,7 +243,9 @@ function asPositive(value: Value | undefined): number | undefined {
     return typeof number === 'number' && Number.isFinite(number) && number > 0 ? number : undefined;
   }
   // A per-layer list (e.g. feed_forward_length in some models) is fine if every layer has a size.
-  return value.length > 0 && value.numbers.length === value.length && value.numbers.every((item) => item > 0) ? Math.max(...value.numbers) : undefined;
+  return value.length > 0 && value.numbers.length === value.length && value.numbers.every((item) => item > 0)
+    ? Math.max(...value.numbers)
+    : undefined;
 }
 
 /** Reads the header of a GGUF file and checks it will load; throws AppError (`llm_model_missing`, `llm_model_invalid`, file errors). */
@@ -252,10 +255,14 @@ export async function inspectGguf(path: string): Promise<GgufSummary> {
     file = await open(path, 'r');
   } catch (error) {
     if (systemErrorCode(error) === 'ENOENT') {
-      throw new AppError('llm_model_missing', `The model file ${path} does not exist. Download the model again, or choose another file in Settings › AI prompt enhancement.`, {
-        cause: error,
-        details: { path },
-      });
+      throw new AppError(
+        'llm_model_missing',
+        `The model file ${path} does not exist. Download the model again, or choose another file in Settings › AI prompt enhancement.`,
+        {
+          cause: error,
+          details: { path },
+        },
+      );
     }
     throw fileError(error, 'read the model file', path);
   }
@@ -264,7 +271,8 @@ export async function inspectGguf(path: string): Promise<GgufSummary> {
     if (!stats.isFile()) throw invalid(path, 'it is not a file');
     return await readHeader(new Cursor(file, stats.size), path);
   } catch (error) {
-    if (error instanceof EndOfFile) throw invalid(path, 'it is incomplete (the file ends inside its header), probably a download that stopped early');
+    if (error instanceof EndOfFile)
+      throw invalid(path, 'it is incomplete (the file ends inside its header), probably a download that stopped early');
     if (error instanceof HeaderProblem) throw invalid(path, `it is damaged: ${error.message}`);
     if (error instanceof AppError) throw error;
     throw fileError(error, 'read the model file', path);
@@ -279,10 +287,12 @@ async function readHeader(cursor: Cursor, path: string): Promise<GgufSummary> {
   if (magic !== 'GGUF') throw invalid(path, 'it is not a GGUF model file');
   const version = await cursor.u32();
   // Version 1 used 32-bit counts and llama.cpp no longer reads it; a byte-swapped (big-endian) file shows a huge number here.
-  if (version !== 2 && version !== 3) throw invalid(path, `it uses GGUF version ${version}, which this version of ComfyDesk cannot load`);
+  if (version !== 2 && version !== 3)
+    throw invalid(path, `it uses GGUF version ${version}, which this version of ComfyDesk cannot load`);
   const tensorCount = await cursor.u64();
   const keyCount = await cursor.u64();
-  if (tensorCount === 0 || tensorCount > MAX_TENSORS) throw invalid(path, `it is damaged: it claims ${tensorCount} tensors`);
+  if (tensorCount === 0 || tensorCount > MAX_TENSORS)
+    throw invalid(path, `it is damaged: it claims ${tensorCount} tensors`);
   if (keyCount > MAX_KEYS) throw invalid(path, `it is damaged: it claims ${keyCount} metadata entries`);
 
   const metadata = new Map<string, Value>();
@@ -294,17 +304,26 @@ async function readHeader(cursor: Cursor, path: string): Promise<GgufSummary> {
 
   const text = (key: string): string | undefined => {
     const value = metadata.get(key);
-    return value?.kind === 'scalar' && typeof value.value === 'string' && value.value.length > 0 ? value.value : undefined;
+    return value?.kind === 'scalar' && typeof value.value === 'string' && value.value.length > 0
+      ? value.value
+      : undefined;
   };
   const architecture = text('general.architecture');
   if (!architecture) throw missing(path, ['general.architecture']);
 
-  const required = ['context_length', 'embedding_length', 'block_count', 'feed_forward_length', 'attention.head_count'].map((name) => `${architecture}.${name}`);
+  const required = [
+    'context_length',
+    'embedding_length',
+    'block_count',
+    'feed_forward_length',
+    'attention.head_count',
+  ].map((name) => `${architecture}.${name}`);
   const absent = required.filter((key) => asPositive(metadata.get(key)) === undefined);
   const tokenizer = text('tokenizer.ggml.model');
   if (!tokenizer) absent.push('tokenizer.ggml.model');
   const tokens = metadata.get('tokenizer.ggml.tokens');
-  if (tokens?.kind !== 'array' || tokens.itemType !== ValueType.String || tokens.length === 0) absent.push('tokenizer.ggml.tokens');
+  if (tokens?.kind !== 'array' || tokens.itemType !== ValueType.String || tokens.length === 0)
+    absent.push('tokenizer.ggml.tokens');
   if (tokenizer === 'gpt2') {
     const merges = metadata.get('tokenizer.ggml.merges');
     if (merges?.kind !== 'array' || merges.itemType !== ValueType.String) absent.push('tokenizer.ggml.merges');
@@ -313,13 +332,15 @@ async function readHeader(cursor: Cursor, path: string): Promise<GgufSummary> {
 
   const alignmentValue = metadata.get('general.alignment');
   const alignment = alignmentValue ? asPositive(alignmentValue) : DEFAULT_ALIGNMENT;
-  if (alignment === undefined || !Number.isInteger(alignment) || (alignment & (alignment - 1)) !== 0) throw invalid(path, 'it is damaged: its alignment is not a power of two');
+  if (alignment === undefined || !Number.isInteger(alignment) || (alignment & (alignment - 1)) !== 0)
+    throw invalid(path, 'it is damaged: its alignment is not a power of two');
 
   let tensorBytesEnd = 0;
   for (let index = 0; index < tensorCount; index += 1) {
     const name = await cursor.string();
     const dimCount = await cursor.u32();
-    if (dimCount === 0 || dimCount > MAX_DIMS) throw invalid(path, `it is damaged: tensor "${name}" has ${dimCount} dimensions`);
+    if (dimCount === 0 || dimCount > MAX_DIMS)
+      throw invalid(path, `it is damaged: tensor "${name}" has ${dimCount} dimensions`);
     let elements = 1;
     const dims: number[] = [];
     for (let dim = 0; dim < dimCount; dim += 1) {
@@ -331,9 +352,11 @@ async function readHeader(cursor: Cursor, path: string): Promise<GgufSummary> {
     const type = await cursor.u32();
     const offset = await cursor.u64();
     const traits = GGML_TYPE_SIZES[type];
-    if (!traits) throw invalid(path, `tensor "${name}" uses a number format (${type}) this version of ComfyDesk does not know`);
+    if (!traits)
+      throw invalid(path, `tensor "${name}" uses a number format (${type}) this version of ComfyDesk does not know`);
     const [blockSize, blockBytes] = traits;
-    if (dims[0]! % blockSize !== 0) throw invalid(path, `it is damaged: tensor "${name}" does not fit its number format`);
+    if (dims[0]! % blockSize !== 0)
+      throw invalid(path, `it is damaged: tensor "${name}" does not fit its number format`);
     if (offset % alignment !== 0) throw invalid(path, `it is damaged: tensor "${name}" is misaligned`);
     if (!Number.isSafeInteger(elements)) throw invalid(path, `it is damaged: tensor "${name}" is impossibly large`);
     tensorBytesEnd = Math.max(tensorBytesEnd, offset + (elements / blockSize) * blockBytes);
@@ -341,7 +364,10 @@ async function readHeader(cursor: Cursor, path: string): Promise<GgufSummary> {
   const dataStart = Math.ceil(cursor.position / alignment) * alignment;
   const requiredBytes = dataStart + tensorBytesEnd;
   if (requiredBytes > cursor.size) {
-    throw invalid(path, `it is incomplete: it is ${formatBytes(cursor.size)} but its tensors need ${formatBytes(requiredBytes)}, probably a download that stopped early`);
+    throw invalid(
+      path,
+      `it is incomplete: it is ${formatBytes(cursor.size)} but its tensors need ${formatBytes(requiredBytes)}, probably a download that stopped early`,
+    );
   }
 
   return {
@@ -358,9 +384,13 @@ async function readHeader(cursor: Cursor, path: string): Promise<GgufSummary> {
 }
 
 function invalid(path: string, problem: string): AppError {
-  return new AppError('llm_model_invalid', `${basename(path)} cannot be used: ${problem}. Nothing was loaded; download the model again or choose another GGUF file.`, {
-    details: { path, problem },
-  });
+  return new AppError(
+    'llm_model_invalid',
+    `${basename(path)} cannot be used: ${problem}. Nothing was loaded; download the model again or choose another GGUF file.`,
+    {
+      details: { path, problem },
+    },
+  );
 }
 
 function missing(path: string, keys: string[]): AppError {

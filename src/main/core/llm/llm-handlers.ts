@@ -3,9 +3,19 @@ import type { LlmService } from './llm-service';
 import type { LlmModelStore } from './model-store';
 
 /** The `llm.*` commands: thin calls into the service and the model store. */
-export function llmHandlers(deps: { service: LlmService; store: LlmModelStore }): Pick<
+export function llmHandlers(deps: {
+  service: LlmService;
+  store: LlmModelStore;
+}): Pick<
   Handlers,
-  'llm.status' | 'llm.models' | 'llm.download' | 'llm.cancelDownload' | 'llm.remove' | 'llm.enhance' | 'llm.cancel' | 'llm.checkEndpoint'
+  | 'llm.status'
+  | 'llm.models'
+  | 'llm.download'
+  | 'llm.cancelDownload'
+  | 'llm.remove'
+  | 'llm.enhance'
+  | 'llm.cancel'
+  | 'llm.checkEndpoint'
 > {
   const { service, store } = deps;
   return {

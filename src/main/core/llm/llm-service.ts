@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { DownloadFinished, EnhanceFinished } from '@shared/contract/llm';
-import type { DownloadProgress, EnhanceRequest, EnhanceResult, LlmActivity, LlmModelList, LlmSettings, LlmStatus, OpenAiEndpoint } from '@shared/domain/llm';
+import type {
+  DownloadProgress,
+  EnhanceRequest,
+  EnhanceResult,
+  LlmActivity,
+  LlmModelList,
+  LlmSettings,
+  LlmStatus,
+  OpenAiEndpoint,
+} from '@shared/domain/llm';
 import { Disposer } from '../lib/disposer';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError, serializeError } from '../lib/errors';
@@ -149,14 +158,19 @@ export class LlmService {
     return {
       ...list,
       models: list.models.map((model) =>
-        model.id === this.#loadingId ? { ...model, state: 'loading' } : model.id === this.#loadedId && model.state === 'installed' ? { ...model, state: 'loaded' } : model,
+        model.id === this.#loadingId
+          ? { ...model, state: 'loading' }
+          : model.id === this.#loadedId && model.state === 'installed'
+            ? { ...model, state: 'loaded' }
+            : model,
       ),
     };
   }
 
   /** Queues an enhancement and returns its id; tokens and the end arrive as events. */
   enhance(request: EnhanceRequest): { id: string } {
-    if (!this.#started || this.#stopping) throw new AppError('cancelled', 'ComfyDesk is shutting down; your prompt is unchanged.');
+    if (!this.#started || this.#stopping)
+      throw new AppError('cancelled', 'ComfyDesk is shutting down; your prompt is unchanged.');
     const job: Job = { id: (this.#deps.createId ?? randomUUID)(), request, controller: new AbortController() };
     this.#queue.push(job);
     this.#clearIdleTimer();
@@ -188,7 +202,11 @@ export class LlmService {
       return { models: await this.#deps.openai.listModels(merged, signal) };
     } catch (error) {
       if (signal.aborted) {
-        throw new AppError('llm_endpoint_unreachable', `${merged.baseUrl} did not answer within ${Math.round(limitMs / 1000)} s. Check that the server runs and the address is right.`, { cause: error });
+        throw new AppError(
+          'llm_endpoint_unreachable',
+          `${merged.baseUrl} did not answer within ${Math.round(limitMs / 1000)} s. Check that the server runs and the address is right.`,
+          { cause: error },
+        );
       }
       throw error;
     }
@@ -227,9 +245,13 @@ export class LlmService {
       const { model, generated } = await this.#generate(llm, job, generation);
       const cleaned = cleanEnhancedPrompt(generated.text, { maxWords: plan.maxWords });
       if (!cleaned.text) {
-        throw new AppError('llm_empty_output', 'The model gave no usable answer. Your prompt is unchanged; try again, another style, or another model.', {
-          details: { raw: generated.text.slice(0, 500) },
-        });
+        throw new AppError(
+          'llm_empty_output',
+          'The model gave no usable answer. Your prompt is unchanged; try again, another style, or another model.',
+          {
+            details: { raw: generated.text.slice(0, 500) },
+          },
+        );
       }
       const subject = checkSubject(job.request.prompt, cleaned.text);
       const result: EnhanceResult = {
@@ -250,7 +272,11 @@ export class LlmService {
         reason === 'cancelled'
           ? new AppError('cancelled', 'Enhancement cancelled; your prompt is unchanged.')
           : reason === 'timeout'
-            ? new AppError('llm_timeout', `Enhancement took longer than ${Math.round(limitMs / 1000)} s and was stopped. Your prompt is unchanged; try a smaller model or a shorter prompt.`, { cause: error })
+            ? new AppError(
+                'llm_timeout',
+                `Enhancement took longer than ${Math.round(limitMs / 1000)} s and was stopped. Your prompt is unchanged; try a smaller model or a shorter prompt.`,
+                { cause: error },
+              )
             : error;
       this.#emitter.emit('finished', { id: job.id, ok: false, error: serializeError(failure, this.#deps.log) });
     } finally {
@@ -258,7 +284,11 @@ export class LlmService {
     }
   }
 
-  async #generate(llm: LlmSettings, job: Job, generation: GenerateRequest): Promise<{ model: string; generated: GenerateResult }> {
+  async #generate(
+    llm: LlmSettings,
+    job: Job,
+    generation: GenerateRequest,
+  ): Promise<{ model: string; generated: GenerateResult }> {
     if (llm.backend === 'openai' && job.request.model === undefined) {
       this.#setActivity('generating');
       return { model: llm.openai.model, generated: await this.#deps.openai.generate(llm.openai, generation) };
@@ -324,14 +354,19 @@ export class LlmService {
       return;
     }
     // A loaded model nobody will use any more is memory wasted: free it now.
-    if (after.backend !== before.backend || after.model !== before.model || after.modelsDir !== before.modelsDir) this.#unloadNow('settings changed');
+    if (after.backend !== before.backend || after.model !== before.model || after.modelsDir !== before.modelsDir)
+      this.#unloadNow('settings changed');
     else if (after.idleTimeoutSeconds !== before.idleTimeoutSeconds) this.#scheduleIdleUnload(after.idleTimeoutSeconds);
     this.#announceStatus();
     if (after.model !== before.model || after.modelsDir !== before.modelsDir) this.#announceModels();
   }
 
   #finishCancelled(job: Job): void {
-    this.#emitter.emit('finished', { id: job.id, ok: false, error: { code: 'cancelled', userMessage: 'Enhancement cancelled; your prompt is unchanged.' } });
+    this.#emitter.emit('finished', {
+      id: job.id,
+      ok: false,
+      error: { code: 'cancelled', userMessage: 'Enhancement cancelled; your prompt is unchanged.' },
+    });
   }
 
   #setActivity(activity: LlmActivity): void {

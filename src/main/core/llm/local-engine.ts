@@ -86,14 +86,24 @@ export class LocalEngine {
     }
     try {
       const contextSize = Math.min(this.#deps.contextSize ?? 2048, model.trainContextSize || header.contextLength);
-      const context = await model.createContext({ contextSize, sequences: 1, threads: this.#threads, createSignal: signal });
+      const context = await model.createContext({
+        contextSize,
+        sequences: 1,
+        threads: this.#threads,
+        createSignal: signal,
+      });
       this.#loaded = { path, model, context, header };
     } catch (error) {
       await model.dispose();
       signal.throwIfAborted();
       throw this.#loadError(error, path);
     }
-    this.#deps.log.info('model loaded', { path, architecture: header.architecture, compute: this.compute, threads: this.#threads });
+    this.#deps.log.info('model loaded', {
+      path,
+      architecture: header.architecture,
+      compute: this.compute,
+      threads: this.#threads,
+    });
   }
 
   /** Generates an answer with the loaded model. */
@@ -102,7 +112,11 @@ export class LocalEngine {
     if (!loaded) throw new AppError('internal', 'No model is loaded.');
     const binding = await this.#getBinding();
     const sequence = loaded.context.getSequence();
-    const session = new binding.LlamaChatSession({ contextSequence: sequence, systemPrompt: request.system, autoDisposeSequence: false });
+    const session = new binding.LlamaChatSession({
+      contextSequence: sequence,
+      systemPrompt: request.system,
+      autoDisposeSequence: false,
+    });
     let tokens = 0;
     try {
       const text = await session.prompt(request.user, {
@@ -166,7 +180,10 @@ export class LocalEngine {
         build: 'never',
         maxThreads,
         logLevel: binding.LlamaLogLevel.warn,
-        logger: (level, message) => (level === binding.LlamaLogLevel.error || level === binding.LlamaLogLevel.fatal ? log.warn(message) : log.debug(message)),
+        logger: (level, message) =>
+          level === binding.LlamaLogLevel.error || level === binding.LlamaLogLevel.fatal
+            ? log.warn(message)
+            : log.debug(message),
       });
       // Physical cores do the math; hyper-threads past them only contend.
       const physical = llama.cpuMathCores > 0 ? llama.cpuMathCores - spare : maxThreads;
@@ -185,14 +202,22 @@ export class LocalEngine {
   #loadError(error: unknown, path: string): AppError {
     const binding = this.#binding;
     if (binding && error instanceof binding.InsufficientMemoryError) {
-      return new AppError('llm_load_failed', `There is not enough free memory to load ${basename(path)}. Close other programs or choose a smaller model; your prompt is unchanged.`, {
+      return new AppError(
+        'llm_load_failed',
+        `There is not enough free memory to load ${basename(path)}. Close other programs or choose a smaller model; your prompt is unchanged.`,
+        {
+          cause: error,
+          details: { path },
+        },
+      );
+    }
+    return new AppError(
+      'llm_load_failed',
+      `llama.cpp could not load ${basename(path)} (the log has its reason). Your prompt is unchanged; try another model.`,
+      {
         cause: error,
         details: { path },
-      });
-    }
-    return new AppError('llm_load_failed', `llama.cpp could not load ${basename(path)} (the log has its reason). Your prompt is unchanged; try another model.`, {
-      cause: error,
-      details: { path },
-    });
+      },
+    );
   }
 }

@@ -65,7 +65,9 @@ export class LlmModelStore {
     this.#deps = deps;
     this.#emitter = new Emitter(deps.log);
     const mirror = deps.hfEndpoint?.trim().replace(/\/+$/, '');
-    this.#catalog = (deps.catalog ?? LLM_CATALOG).map((entry) => (mirror ? { ...entry, url: entry.url.replace(/^https:\/\/huggingface\.co(?=\/)/, mirror) } : entry));
+    this.#catalog = (deps.catalog ?? LLM_CATALOG).map((entry) =>
+      mirror ? { ...entry, url: entry.url.replace(/^https:\/\/huggingface\.co(?=\/)/, mirror) } : entry,
+    );
   }
 
   on<K extends keyof ModelStoreEvents>(name: K, listener: (payload: ModelStoreEvents[K]) => void): Unsubscribe {
@@ -119,17 +121,27 @@ export class LlmModelStore {
     if (entry) {
       const path = join(this.modelsDir, entry.fileName);
       if ((await fileSize(path)) === null) {
-        const how = this.isDownloading(entry.id) ? 'It is still downloading; try again when the download is done.' : `Download it in Settings › AI prompt enhancement, or run \`comfydesk llm download ${entry.id}\`.`;
-        throw new AppError('llm_model_missing', `${entry.name} is not installed yet. ${how}`, { details: { model: entry.id, path } });
+        const how = this.isDownloading(entry.id)
+          ? 'It is still downloading; try again when the download is done.'
+          : `Download it in Settings › AI prompt enhancement, or run \`comfydesk llm download ${entry.id}\`.`;
+        throw new AppError('llm_model_missing', `${entry.name} is not installed yet. ${how}`, {
+          details: { model: entry.id, path },
+        });
       }
       return { id: entry.id, name: entry.name, path };
     }
     const path = this.#pathOf(ref);
     if (!path) {
-      throw new AppError('not_found', `"${ref}" is neither a catalog model (${this.#ids()}) nor a .gguf file.`, { details: { model: ref } });
+      throw new AppError('not_found', `"${ref}" is neither a catalog model (${this.#ids()}) nor a .gguf file.`, {
+        details: { model: ref },
+      });
     }
     if ((await fileSize(path)) === null) {
-      throw new AppError('llm_model_missing', `The model file ${path} does not exist. Choose another file in Settings › AI prompt enhancement.`, { details: { model: ref, path } });
+      throw new AppError(
+        'llm_model_missing',
+        `The model file ${path} does not exist. Choose another file in Settings › AI prompt enhancement.`,
+        { details: { model: ref, path } },
+      );
     }
     return { id: path, name: basename(path), path };
   }
@@ -137,17 +149,27 @@ export class LlmModelStore {
   /** Starts downloading a catalog model, or joins the download already running. */
   async download(modelId: string): Promise<{ downloadId: string; modelId: string }> {
     const entry = this.#find(modelId);
-    if (!entry) throw new AppError('not_found', `There is no catalog model "${modelId}". Known: ${this.#ids()}.`, { details: { model: modelId } });
+    if (!entry)
+      throw new AppError('not_found', `There is no catalog model "${modelId}". Known: ${this.#ids()}.`, {
+        details: { model: modelId },
+      });
     const running = this.#downloads.get(entry.id);
     if (running) return { downloadId: running.id, modelId: entry.id };
     const destination = join(this.modelsDir, entry.fileName);
     if ((await fileSize(destination)) !== null) {
-      throw new AppError('invalid_input', `${entry.name} is already installed.`, { details: { model: entry.id, path: destination } });
+      throw new AppError('invalid_input', `${entry.name} is already installed.`, {
+        details: { model: entry.id, path: destination },
+      });
     }
 
     const id = randomUUID();
     const controller = new AbortController();
-    const download: ActiveDownload = { id, controller, progress: { receivedBytes: 0, totalBytes: entry.sizeBytes, bytesPerSecond: 0, etaSeconds: null }, done: Promise.resolve() };
+    const download: ActiveDownload = {
+      id,
+      controller,
+      progress: { receivedBytes: 0, totalBytes: entry.sizeBytes, bytesPerSecond: 0, etaSeconds: null },
+      done: Promise.resolve(),
+    };
     this.#downloads.set(entry.id, download);
     // Runs in the background: the caller gets the id now and follows progress through events.
     download.done = this.#run(entry, destination, download);
@@ -167,7 +189,11 @@ export class LlmModelStore {
   async remove(modelId: string): Promise<void> {
     const entry = this.#find(modelId);
     if (!entry) {
-      throw new AppError('invalid_input', 'ComfyDesk only deletes catalog models it downloaded. To stop using a file from disk, choose another model.', { details: { model: modelId } });
+      throw new AppError(
+        'invalid_input',
+        'ComfyDesk only deletes catalog models it downloaded. To stop using a file from disk, choose another model.',
+        { details: { model: modelId } },
+      );
     }
     await this.cancelDownload(entry.id);
     const path = join(this.modelsDir, entry.fileName);
@@ -204,12 +230,16 @@ export class LlmModelStore {
       outcome = { downloadId: download.id, modelId: entry.id, ok: true, path: destination };
       this.#deps.log.info('model downloaded', { model: entry.id, path: destination });
     } catch (error) {
-      if (download.controller.signal.reason === 'cancel') await FileDownloader.discardPartial(destination).catch(() => undefined);
+      if (download.controller.signal.reason === 'cancel')
+        await FileDownloader.discardPartial(destination).catch(() => undefined);
       const serialized: SerializedError =
         download.controller.signal.reason === 'cancel'
           ? { code: 'cancelled', userMessage: `The download of ${entry.name} was cancelled.` }
           : download.controller.signal.reason === 'stop'
-            ? { code: 'cancelled', userMessage: `The download of ${entry.name} stopped because ComfyDesk is closing; it resumes from where it was.` }
+            ? {
+                code: 'cancelled',
+                userMessage: `The download of ${entry.name} stopped because ComfyDesk is closing; it resumes from where it was.`,
+              }
             : serializeError(error, this.#deps.log);
       outcome = { downloadId: download.id, modelId: entry.id, ok: false, error: serialized };
       if (serialized.code !== 'cancelled') this.#deps.log.warn('model download failed', { model: entry.id, error });
@@ -259,7 +289,9 @@ export class LlmModelStore {
     try {
       const names = await readdir(dir);
       const catalogFiles = new Set(this.#catalog.map((entry) => entry.fileName));
-      return names.filter((name) => name.toLowerCase().endsWith('.gguf') && !catalogFiles.has(name)).map((name) => join(dir, name));
+      return names
+        .filter((name) => name.toLowerCase().endsWith('.gguf') && !catalogFiles.has(name))
+        .map((name) => join(dir, name));
     } catch (error) {
       if (systemErrorCode(error) !== 'ENOENT') this.#deps.log.warn('models folder unreadable', { dir, error });
       return [];

@@ -31,7 +31,10 @@ export class OpenAiBackend {
   /** Streams one chat completion. */
   async generate(endpoint: OpenAiEndpoint, request: GenerateRequest): Promise<GenerateResult> {
     if (!endpoint.model.trim()) {
-      throw new AppError('invalid_input', `Choose which model ${endpoint.baseUrl} should use in Settings › AI prompt enhancement (for Ollama, e.g. "qwen2.5:1.5b-instruct").`);
+      throw new AppError(
+        'invalid_input',
+        `Choose which model ${endpoint.baseUrl} should use in Settings › AI prompt enhancement (for Ollama, e.g. "qwen2.5:1.5b-instruct").`,
+      );
     }
     const response = await this.#request(endpoint, 'chat/completions', request.signal, KEPT, {
       model: endpoint.model,
@@ -58,26 +61,51 @@ export class OpenAiBackend {
     const response = await this.#request(endpoint, 'models', signal, '');
     const body = await readJson(response, endpoint);
     const data = typeof body === 'object' && body !== null ? (body as { data?: unknown }).data : undefined;
-    if (!Array.isArray(data)) throw new AppError('llm_endpoint_error', `${endpoint.baseUrl} answered, but not with a list of models. Check the address (it usually ends in /v1).`);
-    return data.flatMap((entry: unknown) => (typeof entry === 'object' && entry !== null && typeof (entry as { id?: unknown }).id === 'string' ? [(entry as { id: string }).id] : []));
+    if (!Array.isArray(data))
+      throw new AppError(
+        'llm_endpoint_error',
+        `${endpoint.baseUrl} answered, but not with a list of models. Check the address (it usually ends in /v1).`,
+      );
+    return data.flatMap((entry: unknown) =>
+      typeof entry === 'object' && entry !== null && typeof (entry as { id?: unknown }).id === 'string'
+        ? [(entry as { id: string }).id]
+        : [],
+    );
   }
 
   /** `kept` is what the user reads about their prompt when generating (see KEPT); empty otherwise. */
-  async #request(endpoint: Pick<OpenAiEndpoint, 'baseUrl' | 'apiKey'>, path: string, signal: AbortSignal, kept: string, body?: unknown): Promise<Response> {
+  async #request(
+    endpoint: Pick<OpenAiEndpoint, 'baseUrl' | 'apiKey'>,
+    path: string,
+    signal: AbortSignal,
+    kept: string,
+    body?: unknown,
+  ): Promise<Response> {
     const url = `${endpoint.baseUrl.replace(/\/+$/, '')}/${path}`;
-    const headers: Record<string, string> = { accept: body ? 'text/event-stream, application/json' : 'application/json' };
+    const headers: Record<string, string> = {
+      accept: body ? 'text/event-stream, application/json' : 'application/json',
+    };
     if (body) headers['content-type'] = 'application/json';
     if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
     let response: Response;
     try {
-      response = await this.#fetch(url, { method: body ? 'POST' : 'GET', headers, body: body ? JSON.stringify(body) : undefined, signal });
+      response = await this.#fetch(url, {
+        method: body ? 'POST' : 'GET',
+        headers,
+        body: body ? JSON.stringify(body) : undefined,
+        signal,
+      });
     } catch (error) {
       signal.throwIfAborted();
       const code = systemErrorCode(error instanceof Error ? error.cause : undefined);
-      throw new AppError('llm_endpoint_unreachable', `${endpoint.baseUrl} is not answering${code ? ` (${code})` : ''}. ${kept}Start the server (e.g. \`ollama serve\`) or check its address in Settings › AI prompt enhancement.`, {
-        cause: error,
-        details: { url },
-      });
+      throw new AppError(
+        'llm_endpoint_unreachable',
+        `${endpoint.baseUrl} is not answering${code ? ` (${code})` : ''}. ${kept}Start the server (e.g. \`ollama serve\`) or check its address in Settings › AI prompt enhancement.`,
+        {
+          cause: error,
+          details: { url },
+        },
+      );
     }
     if (!response.ok) {
       const serverMessage = await errorMessageOf(response);
@@ -88,9 +116,13 @@ export class OpenAiBackend {
           : response.status === 404
             ? `does not know that model or path${serverMessage ? ` (${serverMessage})` : ''}`
             : `answered ${response.status}${serverMessage ? `: ${serverMessage}` : ''}`;
-      throw new AppError('llm_endpoint_error', `${endpoint.baseUrl} ${why}. ${kept}Check Settings › AI prompt enhancement.`, {
-        details: { url, status: response.status, serverMessage },
-      });
+      throw new AppError(
+        'llm_endpoint_error',
+        `${endpoint.baseUrl} ${why}. ${kept}Check Settings › AI prompt enhancement.`,
+        {
+          details: { url, status: response.status, serverMessage },
+        },
+      );
     }
     return response;
   }
@@ -113,11 +145,18 @@ export class OpenAiBackend {
       try {
         event = JSON.parse(payload);
       } catch {
-        throw new AppError('llm_endpoint_error', `${endpoint.baseUrl} sent a stream ComfyDesk could not read. Your prompt is unchanged.`, { details: { payload: payload.slice(0, 200) } });
+        throw new AppError(
+          'llm_endpoint_error',
+          `${endpoint.baseUrl} sent a stream ComfyDesk could not read. Your prompt is unchanged.`,
+          { details: { payload: payload.slice(0, 200) } },
+        );
       }
       const error = (event as { error?: { message?: unknown } } | null)?.error;
       if (error) {
-        throw new AppError('llm_endpoint_error', `${endpoint.baseUrl} stopped with an error: ${String(error.message ?? 'unknown')}. Your prompt is unchanged.`);
+        throw new AppError(
+          'llm_endpoint_error',
+          `${endpoint.baseUrl} stopped with an error: ${String(error.message ?? 'unknown')}. Your prompt is unchanged.`,
+        );
       }
       const piece = deltaContent(event);
       if (piece) {
@@ -153,7 +192,11 @@ export class OpenAiBackend {
     } catch (error) {
       request.signal.throwIfAborted();
       if (error instanceof AppError) throw error;
-      throw new AppError('llm_endpoint_unreachable', `${endpoint.baseUrl} stopped answering in the middle of the reply. Your prompt is unchanged; try again.`, { cause: error });
+      throw new AppError(
+        'llm_endpoint_unreachable',
+        `${endpoint.baseUrl} stopped answering in the middle of the reply. Your prompt is unchanged; try again.`,
+        { cause: error },
+      );
     } finally {
       await reader.cancel().catch(() => undefined);
     }
@@ -164,7 +207,11 @@ async function readJson(response: Response, endpoint: Pick<OpenAiEndpoint, 'base
   try {
     return await response.json();
   } catch (error) {
-    throw new AppError('llm_endpoint_error', `${endpoint.baseUrl} answered with something that is not JSON. Check the address (it usually ends in /v1).`, { cause: error });
+    throw new AppError(
+      'llm_endpoint_error',
+      `${endpoint.baseUrl} answered with something that is not JSON. Check the address (it usually ends in /v1).`,
+      { cause: error },
+    );
   }
 }
 

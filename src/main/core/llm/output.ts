@@ -41,7 +41,24 @@ const COMMENTARY_LINE =
 const QUOTES = /^["'“”‘’«»`]+|["'“”‘’«»`]+$/g;
 
 /** Trailing words that leave a cut sentence dangling. */
-const DANGLING = new Set(['and', 'or', 'with', 'of', 'the', 'a', 'an', 'in', 'on', 'at', 'to', 'for', 'by', 'from', 'as', 'into']);
+const DANGLING = new Set([
+  'and',
+  'or',
+  'with',
+  'of',
+  'the',
+  'a',
+  'an',
+  'in',
+  'on',
+  'at',
+  'to',
+  'for',
+  'by',
+  'from',
+  'as',
+  'into',
+]);
 
 /** An answer reduced to the prompt alone. */
 export interface CleanedPrompt {
@@ -86,7 +103,10 @@ export function cleanEnhancedPrompt(raw: string, options: { maxWords: number }):
     prompt = prompt.trim().replace(QUOTES, '').trim();
     if (prompt === before) break;
   }
-  prompt = prompt.replace(/\s+/g, ' ').replace(/\s+([,.;:!?])/g, '$1').trim();
+  prompt = prompt
+    .replace(/\s+/g, ' ')
+    .replace(/\s+([,.;:!?])/g, '$1')
+    .trim();
   return limitWords(prompt, options.maxWords);
 }
 
@@ -161,9 +181,13 @@ export interface SubjectCheck {
 export function checkSubject(original: string, enhanced: string): SubjectCheck {
   const required = subjectWords(original);
   const present = new Set<string>();
-  for (const match of enhanced.toLowerCase().matchAll(WORD)) for (const part of match[0].split(/['’-]/)) present.add(part);
+  for (const match of enhanced.toLowerCase().matchAll(WORD))
+    for (const part of match[0].split(/['’-]/)) present.add(part);
   const stems = new Set([...present].map(stem));
-  const missing = required.filter((word) => !present.has(word) && !stems.has(stem(word)) && ![...present].some((candidate) => isTypoOf(word, candidate)));
+  const missing = required.filter(
+    (word) =>
+      !present.has(word) && !stems.has(stem(word)) && ![...present].some((candidate) => isTypoOf(word, candidate)),
+  );
   return { isKept: missing.length <= Math.floor(required.length / 6), missing };
 }
 

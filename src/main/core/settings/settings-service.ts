@@ -60,7 +60,9 @@ export class SettingsService {
     const parsed = Settings.safeParse(merged);
     if (!parsed.success) {
       throw new AppError('invalid_input', 'Those settings are not valid; nothing was changed.', {
-        details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+        details: {
+          issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+        },
       });
     }
     this.#persist(parsed.data);
@@ -77,7 +79,11 @@ export class SettingsService {
     try {
       this.#deps.store.write(settings);
     } catch (error) {
-      throw new AppError('io_error', `Your settings could not be saved to ${this.#deps.store.location}. They apply until ComfyDesk closes.`, { cause: error });
+      throw new AppError(
+        'io_error',
+        `Your settings could not be saved to ${this.#deps.store.location}. They apply until ComfyDesk closes.`,
+        { cause: error },
+      );
     }
   }
 
@@ -130,7 +136,8 @@ export class SettingsService {
   /** The file parsed but had invalid values: keep a copy of the original before rewriting it. */
   #copyAside(raw: unknown): string | undefined {
     const moved = this.#moveAside();
-    if (moved === undefined && isPlainObject(raw)) this.#deps.log.warn('original settings kept only in the log', { raw });
+    if (moved === undefined && isPlainObject(raw))
+      this.#deps.log.warn('original settings kept only in the log', { raw });
     return moved;
   }
 

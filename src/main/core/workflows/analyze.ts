@@ -1,5 +1,13 @@
 import type { MediaType, ModelRef, WorkflowFormat, WorkflowProblem, WorkflowType } from '@shared/domain/workflow';
-import { SYNTHETIC_MODEL_NAMES, canonicalFolder, guessModelFolder, isVirtualType, looksLikeModelFile, nodeTypeInfo, type NodeTypeInfo } from './node-types';
+import {
+  SYNTHETIC_MODEL_NAMES,
+  canonicalFolder,
+  guessModelFolder,
+  isVirtualType,
+  looksLikeModelFile,
+  nodeTypeInfo,
+  type NodeTypeInfo,
+} from './node-types';
 
 /** What the scanner learns from a parsed workflow file, before file facts (path, size) are added. */
 export interface WorkflowFacts {
@@ -85,7 +93,12 @@ class Collector {
   get models(): ModelRef[] {
     // Known folders in order, models of unknown loaders last.
     const folderOrder = (model: ModelRef) => (model.folder === null ? 1 : 0);
-    return [...this.#models.values()].sort((a, b) => folderOrder(a) - folderOrder(b) || (a.folder ?? '').localeCompare(b.folder ?? '') || a.name.localeCompare(b.name));
+    return [...this.#models.values()].sort(
+      (a, b) =>
+        folderOrder(a) - folderOrder(b) ||
+        (a.folder ?? '').localeCompare(b.folder ?? '') ||
+        a.name.localeCompare(b.name),
+    );
   }
 }
 
@@ -123,7 +136,12 @@ function stringWidgetValues(node: Json): string[] {
 }
 
 /** The model files a node selects: the table's loader inputs, else any value that looks like a model file. */
-function selectedModels(type: string, info: NodeTypeInfo | undefined, valueOf: (input: string, widget: number) => unknown, allStrings: () => string[]): Array<{ name: string; folder: string | null }> {
+function selectedModels(
+  type: string,
+  info: NodeTypeInfo | undefined,
+  valueOf: (input: string, widget: number) => unknown,
+  allStrings: () => string[],
+): Array<{ name: string; folder: string | null }> {
   if (info?.models) {
     const found: Array<{ name: string; folder: string | null }> = [];
     for (const model of info.models) {
@@ -155,7 +173,10 @@ function analyzeUi(workflow: Json): Analysis {
   const problem = checkUiNodes(nodes, 'the workflow');
   if (problem) return { problem };
 
-  const definitions = isObject(workflow.definitions) && Array.isArray(workflow.definitions.subgraphs) ? workflow.definitions.subgraphs : [];
+  const definitions =
+    isObject(workflow.definitions) && Array.isArray(workflow.definitions.subgraphs)
+      ? workflow.definitions.subgraphs
+      : [];
   const subgraphs = new Map<string, UiGraph>();
   let nodeCount = nodes.length;
   for (const definition of definitions) {
@@ -170,7 +191,8 @@ function analyzeUi(workflow: Json): Analysis {
   const groupNodes = new Map<string, UiGraph>();
   if (isObject(extra.groupNodes)) {
     for (const [name, definition] of Object.entries(extra.groupNodes)) {
-      if (isObject(definition) && Array.isArray(definition.nodes)) groupNodes.set(name, { nodes: definition.nodes.filter(isObject) });
+      if (isObject(definition) && Array.isArray(definition.nodes))
+        groupNodes.set(name, { nodes: definition.nodes.filter(isObject) });
     }
   }
   const subgraphIds = new Set(subgraphs.keys());
@@ -212,7 +234,12 @@ function analyzeUi(workflow: Json): Analysis {
 
 function visitUiNode(node: Json, type: string, inactive: boolean, collector: Collector): void {
   const info = nodeTypeInfo(type);
-  const selected = selectedModels(type, info, (input, widget) => widgetValue(node, widget, input), () => stringWidgetValues(node));
+  const selected = selectedModels(
+    type,
+    info,
+    (input, widget) => widgetValue(node, widget, input),
+    () => stringWidgetValues(node),
+  );
   const properties = isObject(node.properties) ? node.properties : {};
   const records = embeddedModels(properties.models);
   if (inactive) {
@@ -228,7 +255,8 @@ function visitUiNode(node: Json, type: string, inactive: boolean, collector: Col
   const values = new Set(stringWidgetValues(node));
   for (const record of records) {
     if (!values.has(record.name)) continue;
-    if (!selected.some((model) => model.name === record.name)) collector.addModel(record.name, record.folder, record.url);
+    if (!selected.some((model) => model.name === record.name))
+      collector.addModel(record.name, record.folder, record.url);
     else if (record.url) collector.attachUrl(record.name, record.url);
   }
 }
@@ -237,7 +265,10 @@ function checkUiNodes(nodes: unknown[], where: string): WorkflowProblem | undefi
   for (let index = 0; index < nodes.length; index += 1) {
     const node = nodes[index];
     if (!isObject(node) || typeof node.type !== 'string' || node.type === '') {
-      return { code: 'bad_shape', reason: `Node ${index + 1} of ${where} has no type, so this file cannot be read as a ComfyUI workflow. Open it in ComfyUI and save it again.` };
+      return {
+        code: 'bad_shape',
+        reason: `Node ${index + 1} of ${where} has no type, so this file cannot be read as a ComfyUI workflow. Open it in ComfyUI and save it again.`,
+      };
     }
   }
   return undefined;
@@ -250,7 +281,12 @@ function analyzeApi(prompt: Json, meta: Json): Analysis {
   for (const [id, value] of Object.entries(prompt)) {
     if (id.startsWith('_')) continue;
     if (!isObject(value) || typeof value.class_type !== 'string' || value.class_type === '') {
-      return { problem: { code: 'bad_shape', reason: `Node "${id}" has no class_type, so this file cannot be read as a ComfyUI API workflow. Export it from ComfyUI again.` } };
+      return {
+        problem: {
+          code: 'bad_shape',
+          reason: `Node "${id}" has no class_type, so this file cannot be read as a ComfyUI API workflow. Export it from ComfyUI again.`,
+        },
+      };
     }
     entries.push([id, value]);
     if (value.class_type === 'LoadImage') loadImageIds.add(id);
@@ -264,10 +300,12 @@ function analyzeApi(prompt: Json, meta: Json): Analysis {
     collector.addMedia(info);
     for (const value of Object.values(inputs)) {
       // A link is ["<node id>", <output index>]; slot 1 of LoadImage is its MASK.
-      if (Array.isArray(value) && value.length === 2 && value[1] === 1 && loadImageIds.has(String(value[0]))) collector.inputs.add('mask');
+      if (Array.isArray(value) && value.length === 2 && value[1] === 1 && loadImageIds.has(String(value[0])))
+        collector.inputs.add('mask');
     }
     const strings = () => Object.values(inputs).filter((value): value is string => typeof value === 'string');
-    for (const model of selectedModels(type, info, (input) => inputs[input], strings)) collector.addModel(model.name, model.folder);
+    for (const model of selectedModels(type, info, (input) => inputs[input], strings))
+      collector.addModel(model.name, model.folder);
   }
   return {
     facts: finish('api', collector, entries.length, {
@@ -278,7 +316,12 @@ function analyzeApi(prompt: Json, meta: Json): Analysis {
   };
 }
 
-function finish(format: WorkflowFormat, collector: Collector, nodeCount: number, meta: { name?: string; description?: string; category?: string }): WorkflowFacts {
+function finish(
+  format: WorkflowFormat,
+  collector: Collector,
+  nodeCount: number,
+  meta: { name?: string; description?: string; category?: string },
+): WorkflowFacts {
   const inputTypes = MEDIA_ORDER.filter((media) => collector.inputs.has(media));
   const outputTypes = MEDIA_ORDER.filter((media) => collector.outputs.has(media));
   return {
@@ -300,7 +343,11 @@ function finish(format: WorkflowFormat, collector: Collector, nodeCount: number,
  * (video over audio over 3D over image), the inputs decide the variant, and a few telling nodes
  * (an upscale model, an inpainting encoder) refine image-to-image.
  */
-export function deriveType(inputs: readonly MediaType[], outputs: readonly MediaType[], roles: ReadonlySet<string> = new Set()): WorkflowType {
+export function deriveType(
+  inputs: readonly MediaType[],
+  outputs: readonly MediaType[],
+  roles: ReadonlySet<string> = new Set(),
+): WorkflowType {
   const has = (list: readonly MediaType[], media: MediaType) => list.includes(media);
   if (has(outputs, 'video')) {
     if (has(inputs, 'video')) return 'v2v';
@@ -331,7 +378,7 @@ function apiPrompt(value: Json): { prompt: Json; meta: Json } | undefined {
   const prompt = wrapped ?? value;
   const keys = Object.keys(prompt).filter((key) => !key.startsWith('_'));
   if (keys.length === 0) return undefined;
-  const nodeLike = keys.filter((key) => isObject(prompt[key]) && 'class_type' in (prompt[key] as Json));
+  const nodeLike = keys.filter((key) => isObject(prompt[key]) && 'class_type' in (prompt[key]));
   // Mostly nodes with class_type: an API prompt (the rest get a readable bad_shape reason).
   if (nodeLike.length === 0 || nodeLike.length < keys.length / 2) return undefined;
   return { prompt, meta: isObject(prompt._meta) ? prompt._meta : {} };
@@ -343,25 +390,50 @@ export function analyzeWorkflow(value: unknown): Analysis {
     return { problem: { code: 'not_workflow', reason: 'This JSON file holds a list, not a ComfyUI workflow.' } };
   }
   if (!isObject(value)) {
-    return { problem: { code: 'not_workflow', reason: 'This JSON file holds a single value, not a ComfyUI workflow.' } };
+    return {
+      problem: { code: 'not_workflow', reason: 'This JSON file holds a single value, not a ComfyUI workflow.' },
+    };
   }
   if ('nodes' in value) {
-    if (!Array.isArray(value.nodes)) return { problem: { code: 'bad_shape', reason: 'Its "nodes" entry is not a list, so this is not a ComfyUI workflow ComfyDesk can read. Open it in ComfyUI and save it again.' } };
+    if (!Array.isArray(value.nodes))
+      return {
+        problem: {
+          code: 'bad_shape',
+          reason:
+            'Its "nodes" entry is not a list, so this is not a ComfyUI workflow ComfyDesk can read. Open it in ComfyUI and save it again.',
+        },
+      };
     if ('links' in value && !Array.isArray(value.links) && value.links !== null) {
-      return { problem: { code: 'bad_shape', reason: 'Its "links" entry is not a list, so this is not a ComfyUI workflow ComfyDesk can read. Open it in ComfyUI and save it again.' } };
+      return {
+        problem: {
+          code: 'bad_shape',
+          reason:
+            'Its "links" entry is not a list, so this is not a ComfyUI workflow ComfyDesk can read. Open it in ComfyUI and save it again.',
+        },
+      };
     }
     return analyzeUi(value);
   }
   const api = apiPrompt(value);
   if (api) return analyzeApi(api.prompt, api.meta);
   if (isCollection(value)) {
-    return { problem: { code: 'collection', reason: `This file holds ${Object.keys(value).length} workflows in one JSON object. Open each in ComfyUI and save it as its own file.` } };
+    return {
+      problem: {
+        code: 'collection',
+        reason: `This file holds ${Object.keys(value).length} workflows in one JSON object. Open each in ComfyUI and save it as its own file.`,
+      },
+    };
   }
-  const keys = Object.keys(value).slice(0, 4).map((key) => `"${key}"`);
+  const keys = Object.keys(value)
+    .slice(0, 4)
+    .map((key) => `"${key}"`);
   return {
     problem: {
       code: 'not_workflow',
-      reason: keys.length === 0 ? 'This JSON file is an empty object, not a ComfyUI workflow.' : `This JSON file is not a ComfyUI workflow (it has ${keys.join(', ')} but no nodes).`,
+      reason:
+        keys.length === 0
+          ? 'This JSON file is an empty object, not a ComfyUI workflow.'
+          : `This JSON file is not a ComfyUI workflow (it has ${keys.join(', ')} but no nodes).`,
     },
   };
 }

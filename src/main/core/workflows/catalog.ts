@@ -45,7 +45,9 @@ export class ModelCatalog {
 
   #add(model: CatalogModel): void {
     this.#byKey.set(key(model.folder, model.name), model);
-    const list = (this.#byName.get(model.name) ?? []).filter((entry) => canonicalFolder(entry.folder) !== canonicalFolder(model.folder));
+    const list = (this.#byName.get(model.name) ?? []).filter(
+      (entry) => canonicalFolder(entry.folder) !== canonicalFolder(model.folder),
+    );
     this.#byName.set(model.name, [...list, model]);
   }
 
@@ -67,7 +69,10 @@ export class ModelCatalog {
     let newest: CatalogModel | undefined;
     while (entry?.supersededBy && !seen.has(entry.name)) {
       seen.add(entry.name);
-      const next: CatalogModel = this.find(entry.supersededBy, entry.folder) ?? { name: entry.supersededBy, folder: entry.folder };
+      const next: CatalogModel = this.find(entry.supersededBy, entry.folder) ?? {
+        name: entry.supersededBy,
+        folder: entry.folder,
+      };
       newest = next;
       entry = next;
     }

@@ -1,5 +1,12 @@
 import type { ServerInventory } from '@shared/domain/inventory';
-import type { Compatibility, MissingModel, ModelRef, ModelState, ModelUpdate, WorkflowRecord } from '@shared/domain/workflow';
+import type {
+  Compatibility,
+  MissingModel,
+  ModelRef,
+  ModelState,
+  ModelUpdate,
+  WorkflowRecord,
+} from '@shared/domain/workflow';
 import type { ModelCatalog } from './catalog';
 import { FOLDER_ALIASES, canonicalFolder } from './node-types';
 import type { RunStats } from './ports';
@@ -56,7 +63,9 @@ export function modelState(model: ModelRef, inventory: PreparedInventory | undef
 
 /** A model's download size from the catalog or from what its URL reported. */
 export function modelSize(model: ModelRef, context: CompatibilityContext): number | undefined {
-  return context.catalog.find(model.name, model.folder)?.sizeBytes ?? (model.url ? context.sizeOf?.(model.url) : undefined);
+  return (
+    context.catalog.find(model.name, model.folder)?.sizeBytes ?? (model.url ? context.sizeOf?.(model.url) : undefined)
+  );
 }
 
 /**
@@ -69,7 +78,16 @@ export function checkCompatibility(record: WorkflowRecord, context: Compatibilit
   const { inventory, catalog } = context;
   const serverId = inventory?.serverId ?? null;
   if (record.error) {
-    return { status: 'invalid', serverId, missing: [], missingSizeBytes: null, isMissingSizeComplete: true, updates: [], unknownNodeTypes: [], estimate: null };
+    return {
+      status: 'invalid',
+      serverId,
+      missing: [],
+      missingSizeBytes: null,
+      isMissingSizeComplete: true,
+      updates: [],
+      unknownNodeTypes: [],
+      estimate: null,
+    };
   }
   const missing: MissingModel[] = [];
   const updates: ModelUpdate[] = [];
@@ -87,14 +105,24 @@ export function checkCompatibility(record: WorkflowRecord, context: Compatibilit
           name: newer.name,
           ...(newer.url ? { url: newer.url } : {}),
           ...(newer.sizeBytes ? { sizeBytes: newer.sizeBytes } : {}),
-          ...(catalog.find(model.name, model.folder)?.note ? { note: catalog.find(model.name, model.folder)!.note! } : {}),
+          ...(catalog.find(model.name, model.folder)?.note
+            ? { note: catalog.find(model.name, model.folder)!.note! }
+            : {}),
         },
       });
     }
   }
   const unknownNodeTypes = inventory ? record.nodeTypes.filter((type) => !inventory.nodeTypes.has(type)) : [];
   const knownSizes = missing.map((model) => model.sizeBytes).filter((size): size is number => size !== undefined);
-  const status: Compatibility['status'] = !inventory ? 'not_connected' : unknownNodeTypes.length > 0 ? 'unknown_nodes' : missing.length > 0 ? 'missing' : updates.length > 0 ? 'update' : 'ready';
+  const status: Compatibility['status'] = !inventory
+    ? 'not_connected'
+    : unknownNodeTypes.length > 0
+      ? 'unknown_nodes'
+      : missing.length > 0
+        ? 'missing'
+        : updates.length > 0
+          ? 'update'
+          : 'ready';
   return {
     status,
     serverId,
@@ -111,9 +139,12 @@ function estimate(record: WorkflowRecord, context: CompatibilityContext): Compat
   const serverId = context.inventory?.serverId;
   if (serverId && context.runStats) {
     const medianMs = context.runStats.medianDurationMs(record.id, serverId);
-    if (medianMs !== undefined && Number.isFinite(medianMs) && medianMs > 0) return { seconds: Math.round(medianMs / 100) / 10, source: 'history' };
+    if (medianMs !== undefined && Number.isFinite(medianMs) && medianMs > 0)
+      return { seconds: Math.round(medianMs / 100) / 10, source: 'history' };
   }
   // The slowest model's hint: the main model dominates a run, helpers (VAE, encoders) add little.
-  const hints = record.models.map((model) => context.catalog.find(model.name, model.folder)?.typicalSeconds).filter((seconds): seconds is number => seconds !== undefined);
+  const hints = record.models
+    .map((model) => context.catalog.find(model.name, model.folder)?.typicalSeconds)
+    .filter((seconds): seconds is number => seconds !== undefined);
   return hints.length > 0 ? { seconds: Math.max(...hints), source: 'catalog' } : null;
 }

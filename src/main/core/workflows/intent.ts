@@ -32,14 +32,22 @@ export const INTENT_RULES: readonly IntentRule[] = [
     label: 'Upscale',
     type: 'upscale',
     phrase: 'upscale an image',
-    patterns: [re(String.raw`\b(upscal\w*|upsiz\w*|enlarg\w*|super[- ]?res\w*|hi(gh(er)?)?[- ]?res(olution)?|increase (the )?resolution|sharpen\w*|more detail|[248]x (bigger|larger))\b`)],
+    patterns: [
+      re(
+        String.raw`\b(upscal\w*|upsiz\w*|enlarg\w*|super[- ]?res\w*|hi(gh(er)?)?[- ]?res(olution)?|increase (the )?resolution|sharpen\w*|more detail|[248]x (bigger|larger))\b`,
+      ),
+    ],
   },
   {
     id: 'inpaint',
     label: 'Repaint part of an image',
     type: 'inpaint',
     phrase: 'repaint part of an image',
-    patterns: [re(String.raw`\b(inpaint\w*|outpaint\w*|erase|fill in|masked?|remove (the |a |an )?[\w-]+( [\w-]+)? (from|in|out of)\b|replace (the|a) [\w-]+ in|extend (the|this|my) (${IMAGE}|canvas))`)],
+    patterns: [
+      re(
+        String.raw`\b(inpaint\w*|outpaint\w*|erase|fill in|masked?|remove (the |a |an )?[\w-]+( [\w-]+)? (from|in|out of)\b|replace (the|a) [\w-]+ in|extend (the|this|my) (${IMAGE}|canvas))`,
+      ),
+    ],
   },
   {
     id: 'i2v',
@@ -59,7 +67,11 @@ export const INTENT_RULES: readonly IntentRule[] = [
     label: 'Video to video',
     type: 'v2v',
     phrase: 'change a video',
-    patterns: [re(String.raw`\b(v2v|vid2vid|video[- ]to[- ]video)\b`), re(String.raw`\b${EDIT_VERB} ${DETERMINER} ${VIDEO}\b`), re(String.raw`\b${VIDEO}\b.*\b(into|to)\b.*\b${VIDEO}\b`)],
+    patterns: [
+      re(String.raw`\b(v2v|vid2vid|video[- ]to[- ]video)\b`),
+      re(String.raw`\b${EDIT_VERB} ${DETERMINER} ${VIDEO}\b`),
+      re(String.raw`\b${VIDEO}\b.*\b(into|to)\b.*\b${VIDEO}\b`),
+    ],
   },
   {
     id: 't2v',
@@ -98,14 +110,20 @@ export const INTENT_RULES: readonly IntentRule[] = [
     label: 'Text answer',
     type: 'text',
     phrase: 'answer with text',
-    patterns: [re(String.raw`\b(chat|caption|ask (a|an) (llm|ai)|write (a |an |some )?(text|story|poem|description))\b`)],
+    patterns: [
+      re(String.raw`\b(chat|caption|ask (a|an) (llm|ai)|write (a |an |some )?(text|story|poem|description))\b`),
+    ],
   },
   {
     id: 't2i',
     label: 'Image from text',
     type: 't2i',
     phrase: 'make an image from text',
-    patterns: [re(String.raw`\b(t2i|txt2img|text[- ]to[- ]image)\b`), re(String.raw`\b${IMAGE}\b`), re(String.raw`\b(draw|paint|illustrate|sketch)\b`)],
+    patterns: [
+      re(String.raw`\b(t2i|txt2img|text[- ]to[- ]image)\b`),
+      re(String.raw`\b${IMAGE}\b`),
+      re(String.raw`\b(draw|paint|illustrate|sketch)\b`),
+    ],
   },
 ];
 
@@ -128,13 +146,24 @@ const FILLER = new Set(
     .split(' '),
 );
 
-const STATUS_RANK: Record<WorkflowStatus, number> = { ready: 0, update: 1, missing: 2, not_connected: 3, unknown_nodes: 4, invalid: 5 };
+const STATUS_RANK: Record<WorkflowStatus, number> = {
+  ready: 0,
+  update: 1,
+  missing: 2,
+  not_connected: 3,
+  unknown_nodes: 4,
+  invalid: 5,
+};
 
 /**
  * Matches text to a workflow type, then to the library's workflows of that type: the ones whose
  * name, description or models share words with the text first, then the ones that can run now.
  */
-export function matchIntent(text: string, index: LibraryIndex, rules: readonly IntentRule[] = INTENT_RULES): IntentMatch {
+export function matchIntent(
+  text: string,
+  index: LibraryIndex,
+  rules: readonly IntentRule[] = INTENT_RULES,
+): IntentMatch {
   const rule = recognizeIntent(text, rules);
   if (!rule) {
     return {
@@ -148,7 +177,10 @@ export function matchIntent(text: string, index: LibraryIndex, rules: readonly I
     };
   }
   const relevance = new Map<string, number>();
-  const words = text.toLowerCase().split(/[^\p{L}\p{N}.]+/u).filter((word) => word.length > 1 && !FILLER.has(word));
+  const words = text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}.]+/u)
+    .filter((word) => word.length > 1 && !FILLER.has(word));
   for (const word of new Set(words)) {
     for (const [id, score] of index.relevance(word) ?? []) relevance.set(id, (relevance.get(id) ?? 0) + score);
   }

@@ -1,4 +1,12 @@
-import type { Compatibility, FacetCount, LibraryDelta, LibraryQuery, SearchResult, WorkflowCard, WorkflowRecord } from '@shared/domain/workflow';
+import type {
+  Compatibility,
+  FacetCount,
+  LibraryDelta,
+  LibraryQuery,
+  SearchResult,
+  WorkflowCard,
+  WorkflowRecord,
+} from '@shared/domain/workflow';
 import { checkCompatibility, type CompatibilityContext } from './compatibility';
 import { SearchIndex } from './search-index';
 
@@ -130,7 +138,12 @@ export class LibraryIndex {
     const resync = this.#pendingUpserts.size + this.#pendingRemovals.size > RESYNC_THRESHOLD;
     const delta: LibraryDelta = resync
       ? { version: this.#version, upserted: [], removed: [], resync: true }
-      : { version: this.#version, upserted: [...this.#pendingUpserts].map((id) => this.card(id)!), removed: [...this.#pendingRemovals], resync: false };
+      : {
+          version: this.#version,
+          upserted: [...this.#pendingUpserts].map((id) => this.card(id)!),
+          removed: [...this.#pendingRemovals],
+          resync: false,
+        };
     this.#pendingUpserts.clear();
     this.#pendingRemovals.clear();
     return delta;
@@ -168,7 +181,9 @@ export class LibraryIndex {
   #ranks(): Map<string, number> {
     if (!this.#nameRank) {
       const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
-      const sorted = [...this.#records.values()].sort((a, b) => collator.compare(a.name, b.name) || collator.compare(a.path, b.path));
+      const sorted = [...this.#records.values()].sort(
+        (a, b) => collator.compare(a.name, b.name) || collator.compare(a.path, b.path),
+      );
       this.#nameRank = new Map(sorted.map((record, index) => [record.id, index]));
     }
     return this.#nameRank;
@@ -181,8 +196,14 @@ export class LibraryIndex {
     const scores = this.#search.search(query.text);
     const candidates = scores ? [...scores.keys()].map((id) => this.#records.get(id)!) : [...this.#records.values()];
     const statusOf = (record: WorkflowRecord) => this.#compat.get(record.id)!.status;
-    const anyOf = <T extends string>(wanted: readonly T[], values: readonly T[]) => wanted.length === 0 || values.some((value) => wanted.includes(value));
-    const counts = { categories: new Map<string, number>(), inputTypes: new Map<string, number>(), outputTypes: new Map<string, number>(), statuses: new Map<string, number>() };
+    const anyOf = <T extends string>(wanted: readonly T[], values: readonly T[]) =>
+      wanted.length === 0 || values.some((value) => wanted.includes(value));
+    const counts = {
+      categories: new Map<string, number>(),
+      inputTypes: new Map<string, number>(),
+      outputTypes: new Map<string, number>(),
+      statuses: new Map<string, number>(),
+    };
     const count = (map: Map<string, number>, values: readonly string[]) => {
       for (const value of values) map.set(value, (map.get(value) ?? 0) + 1);
     };
@@ -203,11 +224,19 @@ export class LibraryIndex {
     }
     const rank = this.#ranks();
     matched.sort((a, b) => (scores ? scores.get(b.id)! - scores.get(a.id)! : 0) || rank.get(a.id)! - rank.get(b.id)!);
-    const list = (map: Map<string, number>): FacetCount[] => [...map].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
+    const list = (map: Map<string, number>): FacetCount[] =>
+      [...map]
+        .map(([value, count]) => ({ value, count }))
+        .sort((a, b) => b.count - a.count || a.value.localeCompare(b.value));
     return {
       version: this.#version,
       ids: matched.map((record) => record.id),
-      facets: { categories: list(counts.categories), inputTypes: list(counts.inputTypes), outputTypes: list(counts.outputTypes), statuses: list(counts.statuses) },
+      facets: {
+        categories: list(counts.categories),
+        inputTypes: list(counts.inputTypes),
+        outputTypes: list(counts.outputTypes),
+        statuses: list(counts.statuses),
+      },
     };
   }
 

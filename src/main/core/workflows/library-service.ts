@@ -2,12 +2,22 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import type { ServerInventory } from '@shared/domain/inventory';
 import type { Settings, SettingsPatch } from '@shared/domain/settings';
-import type { IntentMatch, LibraryDelta, LibraryQuery, LibrarySnapshot, RootSource, RootStatus, SearchResult, WorkflowDetails, WorkflowRecord } from '@shared/domain/workflow';
+import type {
+  IntentMatch,
+  LibraryDelta,
+  LibraryQuery,
+  LibrarySnapshot,
+  RootSource,
+  RootStatus,
+  SearchResult,
+  WorkflowDetails,
+  WorkflowRecord,
+} from '@shared/domain/workflow';
 import { Disposer } from '../lib/disposer';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { ModelCatalog } from './catalog';
+import { type ModelCatalog } from './catalog';
 import { modelSize, modelState, prepareInventory, type CompatibilityContext } from './compatibility';
 import { matchIntent } from './intent';
 import { LibraryIndex } from './library-index';
@@ -57,7 +67,13 @@ export interface LibraryServiceDeps {
 
 /** Thumbnails larger than this are not sent to the window. @default 4 MiB */
 const MAX_THUMBNAIL_BYTES = 4 * 1024 * 1024;
-const IMAGE_TYPES: Record<string, string> = { '.png': 'image/png', '.webp': 'image/webp', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif' };
+const IMAGE_TYPES: Record<string, string> = {
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+};
 const SIZE_FETCH_CONCURRENCY = 2;
 
 /**
@@ -166,9 +182,16 @@ export class LibraryService {
       filePath: join(record.root, ...record.path.split('/')),
       modelStates: record.models.map((model) => {
         const sizeBytes = modelSize(model, context);
-        return { ...model, ...(sizeBytes === undefined ? {} : { sizeBytes }), state: modelState(model, context.inventory) };
+        return {
+          ...model,
+          ...(sizeBytes === undefined ? {} : { sizeBytes }),
+          state: modelState(model, context.inventory),
+        };
       }),
-      nodes: record.nodeTypes.map((type) => ({ type, isKnown: context.inventory ? context.inventory.nodeTypes.has(type) : null })),
+      nodes: record.nodeTypes.map((type) => ({
+        type,
+        isKnown: context.inventory ? context.inventory.nodeTypes.has(type) : null,
+      })),
     };
   }
 
@@ -179,16 +202,29 @@ export class LibraryService {
   /** Adds a folder and remembers it in settings. It must be an existing folder given by its absolute path. */
   async addRoot(path: string): Promise<RootStatus[]> {
     if (!isAbsolute(path)) {
-      throw new AppError('workflow_root_invalid', `“${path}” is not a full folder path. Give the whole path, e.g. /home/me/workflows or C:\\Users\\me\\workflows.`, { details: { path } });
+      throw new AppError(
+        'workflow_root_invalid',
+        `“${path}” is not a full folder path. Give the whole path, e.g. /home/me/workflows or C:\\Users\\me\\workflows.`,
+        { details: { path } },
+      );
     }
     const folder = resolve(path);
     const stats = await stat(folder).catch((error: unknown) => {
-      throw new AppError('workflow_root_invalid', systemErrorCode(error) === 'ENOENT' ? `The folder ${folder} does not exist. Nothing was added.` : `ComfyDesk cannot open ${folder}. Nothing was added; check the folder's permissions.`, {
-        cause: error,
+      throw new AppError(
+        'workflow_root_invalid',
+        systemErrorCode(error) === 'ENOENT'
+          ? `The folder ${folder} does not exist. Nothing was added.`
+          : `ComfyDesk cannot open ${folder}. Nothing was added; check the folder's permissions.`,
+        {
+          cause: error,
+          details: { path: folder },
+        },
+      );
+    });
+    if (!stats.isDirectory())
+      throw new AppError('workflow_root_invalid', `${folder} is a file, not a folder. Nothing was added.`, {
         details: { path: folder },
       });
-    });
-    if (!stats.isDirectory()) throw new AppError('workflow_root_invalid', `${folder} is a file, not a folder. Nothing was added.`, { details: { path: folder } });
     const library = this.#deps.settings.get().library;
     if (folder === resolve(this.#deps.appFolder)) {
       if (!library.includeAppFolder) this.#deps.settings.update({ library: { includeAppFolder: true } });
@@ -201,13 +237,16 @@ export class LibraryService {
   /** Stops watching a folder (its files are not touched) and forgets it in settings. */
   removeRoot(path: string): RootStatus[] {
     const folder = resolve(path);
-    if (!this.#roots.has(folder)) throw new AppError('not_found', `${folder} is not one of your workflow folders.`, { details: { path: folder } });
+    if (!this.#roots.has(folder))
+      throw new AppError('not_found', `${folder} is not one of your workflow folders.`, { details: { path: folder } });
     const library = this.#deps.settings.get().library;
     if (this.#sessionRoots.delete(folder)) this.#reconcile();
     if (folder === resolve(this.#deps.appFolder) && library.includeAppFolder) {
       this.#deps.settings.update({ library: { includeAppFolder: false } });
     } else if (library.folders.some((existing) => resolve(existing) === folder)) {
-      this.#deps.settings.update({ library: { folders: library.folders.filter((existing) => resolve(existing) !== folder) } });
+      this.#deps.settings.update({
+        library: { folders: library.folders.filter((existing) => resolve(existing) !== folder) },
+      });
     }
     return this.roots();
   }
@@ -236,7 +275,12 @@ export class LibraryService {
 
   #require(id: string): WorkflowRecord {
     const record = this.#index.get(id);
-    if (!record) throw new AppError('workflow_not_found', 'That workflow is no longer in your library; its file may have been moved or deleted.', { details: { id } });
+    if (!record)
+      throw new AppError(
+        'workflow_not_found',
+        'That workflow is no longer in your library; its file may have been moved or deleted.',
+        { details: { id } },
+      );
     return record;
   }
 
@@ -286,7 +330,9 @@ export class LibraryService {
   }
 
   #track(work: Promise<void>): void {
-    const tracked = work.catch((error: unknown) => this.#deps.log.error('library work failed', { error })).finally(() => this.#pending.delete(tracked));
+    const tracked = work
+      .catch((error: unknown) => this.#deps.log.error('library work failed', { error }))
+      .finally(() => this.#pending.delete(tracked));
     this.#pending.add(tracked);
   }
 
@@ -396,7 +442,9 @@ export class LibraryService {
         .then((size) => {
           if (size === undefined || this.#stopped) return;
           this.#sizes.set(url, size);
-          this.#index.setContext(this.#context(this.#deps.inventory?.current()), (record) => record.models.some((model) => model.url === url));
+          this.#index.setContext(this.#context(this.#deps.inventory?.current()), (record) =>
+            record.models.some((model) => model.url === url),
+          );
           this.#scheduleFlush();
         })
         .catch((error: unknown) => this.#deps.log.debug('model size unknown', { url, error }))

@@ -38,7 +38,9 @@ const AUDIO = ['audio'] as const;
 const MASK = ['mask'] as const;
 const THREE_D = ['3d'] as const;
 
-const loader = (folder: string, ...inputs: string[]): NodeTypeInfo => ({ models: inputs.map((input, widget) => ({ input, widget, folder })) });
+const loader = (folder: string, ...inputs: string[]): NodeTypeInfo => ({
+  models: inputs.map((input, widget) => ({ input, widget, folder })),
+});
 
 /** Exact node types. */
 export const NODE_TYPES: Readonly<Record<string, NodeTypeInfo>> = {
@@ -52,7 +54,12 @@ export const NODE_TYPES: Readonly<Record<string, NodeTypeInfo>> = {
 
   // Model loaders (protocol doc §7.2); widget positions follow §6.9.
   CheckpointLoaderSimple: loader('checkpoints', 'ckpt_name'),
-  CheckpointLoader: { models: [{ input: 'config_name', widget: 0, folder: 'configs' }, { input: 'ckpt_name', widget: 1, folder: 'checkpoints' }] },
+  CheckpointLoader: {
+    models: [
+      { input: 'config_name', widget: 0, folder: 'configs' },
+      { input: 'ckpt_name', widget: 1, folder: 'checkpoints' },
+    ],
+  },
   unCLIPCheckpointLoader: loader('checkpoints', 'ckpt_name'),
   ImageOnlyCheckpointLoader: loader('checkpoints', 'ckpt_name'),
   DiffusersLoader: loader('diffusers', 'model_path'),
@@ -193,14 +200,27 @@ export function nodeTypeInfo(type: string): NodeTypeInfo | undefined {
 
 /** Whether a node type is a frontend-only helper (notes, reroutes, primitives, subgraph and group-node instances). */
 export function isVirtualType(type: string, subgraphIds: ReadonlySet<string>): boolean {
-  return NODE_TYPES[type]?.isVirtual === true || subgraphIds.has(type) || type.startsWith('workflow>') || type.startsWith('workflow/');
+  return (
+    NODE_TYPES[type]?.isVirtual === true ||
+    subgraphIds.has(type) ||
+    type.startsWith('workflow>') ||
+    type.startsWith('workflow/')
+  );
 }
 
 /** File extensions ComfyUI lists as model files (protocol doc §7.1), plus GGUF for the GGUF loaders. */
 const MODEL_EXTENSION = /\.(safetensors|ckpt|pt|pt2|pth|bin|pkl|sft|gguf)$/i;
 
 /** VAELoader values that name a built-in decoder rather than a file (protocol doc §7.2). */
-export const SYNTHETIC_MODEL_NAMES: ReadonlySet<string> = new Set(['taesd', 'taesdxl', 'taesd3', 'taef1', 'pixel_space', 'None', 'none']);
+export const SYNTHETIC_MODEL_NAMES: ReadonlySet<string> = new Set([
+  'taesd',
+  'taesdxl',
+  'taesd3',
+  'taef1',
+  'pixel_space',
+  'None',
+  'none',
+]);
 
 /** Whether a widget value names a model file (by its extension); used for loaders the table does not know. */
 export function looksLikeModelFile(value: string): boolean {
@@ -208,7 +228,11 @@ export function looksLikeModelFile(value: string): boolean {
 }
 
 /** Legacy folder keys the server accepts in loaders (`clip`, `unet`) mapped to the current ones. */
-export const FOLDER_ALIASES: Readonly<Record<string, string>> = { clip: 'text_encoders', unet: 'diffusion_models', t2i_adapter: 'controlnet' };
+export const FOLDER_ALIASES: Readonly<Record<string, string>> = {
+  clip: 'text_encoders',
+  unet: 'diffusion_models',
+  t2i_adapter: 'controlnet',
+};
 
 /** A model folder key as the server lists it today: the first path segment, legacy aliases mapped. */
 export function canonicalFolder(folder: string): string {

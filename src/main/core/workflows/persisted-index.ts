@@ -21,7 +21,13 @@ export type PersistedRoots = Map<string, Map<string, WorkflowRecord>>;
 function looksLikeRecord(value: unknown): value is WorkflowRecord {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Partial<WorkflowRecord>;
-  return typeof record.id === 'string' && typeof record.path === 'string' && typeof record.modifiedMs === 'number' && typeof record.fileSizeBytes === 'number' && Array.isArray(record.models);
+  return (
+    typeof record.id === 'string' &&
+    typeof record.path === 'string' &&
+    typeof record.modifiedMs === 'number' &&
+    typeof record.fileSizeBytes === 'number' &&
+    Array.isArray(record.models)
+  );
 }
 
 /**
@@ -35,7 +41,8 @@ export async function loadPersistedIndex(path: string, log: Logger): Promise<Per
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if (systemErrorCode(error) !== 'ENOENT') log.warn('library cache unreadable; scanning from scratch', { path, error });
+    if (systemErrorCode(error) !== 'ENOENT')
+      log.warn('library cache unreadable; scanning from scratch', { path, error });
     return roots;
   }
   try {
@@ -43,7 +50,15 @@ export async function loadPersistedIndex(path: string, log: Logger): Promise<Per
     if (file.format !== INDEX_FORMAT || typeof file.roots !== 'object' || file.roots === null) return roots;
     for (const [root, records] of Object.entries(file.roots)) {
       if (!Array.isArray(records)) continue;
-      roots.set(root, new Map(records.filter(looksLikeRecord).filter((record) => record.root === root).map((record) => [record.path, record])));
+      roots.set(
+        root,
+        new Map(
+          records
+            .filter(looksLikeRecord)
+            .filter((record) => record.root === root)
+            .map((record) => [record.path, record]),
+        ),
+      );
     }
   } catch (error) {
     log.warn('library cache damaged; scanning from scratch', { path, error });
@@ -53,7 +68,10 @@ export async function loadPersistedIndex(path: string, log: Logger): Promise<Per
 }
 
 /** Saves the index atomically (a temporary file renamed over the old one), so a crash never leaves half a file. */
-export async function savePersistedIndex(path: string, roots: ReadonlyMap<string, Iterable<WorkflowRecord>>): Promise<void> {
+export async function savePersistedIndex(
+  path: string,
+  roots: ReadonlyMap<string, Iterable<WorkflowRecord>>,
+): Promise<void> {
   const file: IndexFile = { format: INDEX_FORMAT, roots: {} };
   for (const [root, records] of roots) file.roots[root] = [...records];
   await mkdir(dirname(path), { recursive: true });

@@ -26,8 +26,15 @@ export function workflowId(root: string, path: string): string {
 
 /** A file name made readable: no extension, no `.workflow`/`.prompt` suffix, separators as spaces, first letter upper case. */
 export function readableName(path: string): string {
-  const base = path.slice(path.lastIndexOf('/') + 1).replace(/\.json$/i, '').replace(/\.(workflow|prompt|api)$/i, '');
-  const spaced = base.replace(/[_]+/g, ' ').replace(/(?<=\S)-(?=\S)/g, ' ').replace(/\s+/g, ' ').trim();
+  const base = path
+    .slice(path.lastIndexOf('/') + 1)
+    .replace(/\.json$/i, '')
+    .replace(/\.(workflow|prompt|api)$/i, '');
+  const spaced = base
+    .replace(/[_]+/g, ' ')
+    .replace(/(?<=\S)-(?=\S)/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   const name = spaced === '' ? base : spaced;
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
@@ -56,33 +63,50 @@ const MAIN_MODEL_FOLDERS = ['checkpoints', 'diffusion_models', 'upscale_models']
 
 /** A one-line description from what the workflow does, for workflows that carry none of their own. */
 export function describe(facts: WorkflowFacts): string {
-  const main = facts.models.find((model) => model.folder !== null && MAIN_MODEL_FOLDERS.includes(model.folder)) ?? facts.models[0];
+  const main =
+    facts.models.find((model) => model.folder !== null && MAIN_MODEL_FOLDERS.includes(model.folder)) ?? facts.models[0];
   return main ? `${TYPE_PHRASES[facts.type]} with ${main.name}.` : `${TYPE_PHRASES[facts.type]}.`;
 }
 
 /** Turns file bytes into text: strips a UTF-8 BOM, decodes UTF-16 files saved by some Windows editors. */
 export function decodeWorkflowBytes(bytes: Buffer): string {
-  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return bytes.toString('utf8', 3);
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
+    return bytes.toString('utf8', 3);
   if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.toString('utf16le', 2);
-  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2)).swap16().toString('utf16le');
+  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff)
+    return Buffer.from(bytes.subarray(2)).swap16().toString('utf16le');
   return bytes.toString('utf8');
 }
 
 /** Parses workflow text, telling a file cut short apart from one that is not JSON at all. */
 export function parseWorkflowText(source: string): { value: unknown } | { problem: WorkflowProblem } {
   const trimmedLength = source.trimEnd().length;
-  if (trimmedLength === 0 || source.trim() === '') return { problem: { code: 'empty', reason: 'The file is empty. Save the workflow from ComfyUI again.' } };
+  if (trimmedLength === 0 || source.trim() === '')
+    return { problem: { code: 'empty', reason: 'The file is empty. Save the workflow from ComfyUI again.' } };
   try {
     return { value: JSON.parse(source) as unknown };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     const position = /position (\d+)/.exec(message);
-    const atEnd = /end of JSON input|Unterminated string/i.test(message) || (position !== null && Number(position[1]) >= trimmedLength - 1);
+    const atEnd =
+      /end of JSON input|Unterminated string/i.test(message) ||
+      (position !== null && Number(position[1]) >= trimmedLength - 1);
     if (atEnd) {
-      return { problem: { code: 'truncated', reason: 'The file ends in the middle of the workflow: it was cut short (an interrupted save or copy). Save it from ComfyUI again.' } };
+      return {
+        problem: {
+          code: 'truncated',
+          reason:
+            'The file ends in the middle of the workflow: it was cut short (an interrupted save or copy). Save it from ComfyUI again.',
+        },
+      };
     }
     const line = /line (\d+)/.exec(message)?.[1];
-    return { problem: { code: 'invalid_json', reason: `The file is not valid JSON${line ? ` (line ${line})` : ''}, so it cannot be a ComfyUI workflow.` } };
+    return {
+      problem: {
+        code: 'invalid_json',
+        reason: `The file is not valid JSON${line ? ` (line ${line})` : ''}, so it cannot be a ComfyUI workflow.`,
+      },
+    };
   }
 }
 
@@ -138,7 +162,9 @@ export function recordFromBytes(file: FileFacts, bytes: Buffer): WorkflowRecord 
 }
 
 /** The content of a workflow file, or why it could not be read. */
-export type FileRead = { bytes: Buffer; sizeBytes: number; modifiedMs: number } | { problem: WorkflowProblem; sizeBytes: number; modifiedMs: number; isGone?: boolean };
+export type FileRead =
+  | { bytes: Buffer; sizeBytes: number; modifiedMs: number }
+  | { problem: WorkflowProblem; sizeBytes: number; modifiedMs: number; isGone?: boolean };
 
 /** Reads a workflow file; one open, one stat, one read. Files over `maxBytes` are not read at all. */
 export async function readWorkflowFile(absPath: string, maxBytes = MAX_WORKFLOW_BYTES): Promise<FileRead> {
@@ -153,7 +179,10 @@ export async function readWorkflowFile(absPath: string, maxBytes = MAX_WORKFLOW_
     if (stats.size > maxBytes) {
       const megabytes = (stats.size / (1024 * 1024)).toFixed(1);
       return {
-        problem: { code: 'too_large', reason: `The file is ${megabytes} MB; workflows are far smaller, so ComfyDesk does not read files over ${Math.round(maxBytes / (1024 * 1024))} MB.` },
+        problem: {
+          code: 'too_large',
+          reason: `The file is ${megabytes} MB; workflows are far smaller, so ComfyDesk does not read files over ${Math.round(maxBytes / (1024 * 1024))} MB.`,
+        },
         sizeBytes: stats.size,
         modifiedMs: stats.mtimeMs,
       };
@@ -168,7 +197,8 @@ export async function readWorkflowFile(absPath: string, maxBytes = MAX_WORKFLOW_
 
 function unreadable(error: unknown): FileRead {
   const code = systemErrorCode(error);
-  if (code === 'ENOENT') return { problem: { code: 'unreadable', reason: 'The file is gone.' }, sizeBytes: 0, modifiedMs: 0, isGone: true };
+  if (code === 'ENOENT')
+    return { problem: { code: 'unreadable', reason: 'The file is gone.' }, sizeBytes: 0, modifiedMs: 0, isGone: true };
   const reason =
     code === 'EACCES' || code === 'EPERM'
       ? 'ComfyDesk is not allowed to read this file. Check its permissions.'

@@ -29,7 +29,12 @@ export interface ScanRootResult {
 }
 
 /** Runs `task` over `items` with at most `limit` running at once, keeping the input order of results. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>, signal?: AbortSignal): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+  signal?: AbortSignal,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
@@ -45,7 +50,12 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (
 }
 
 /** Reads one workflow file into a record (never throws; problems become the record's error). */
-export async function scanFile(root: string, path: string, thumbnail: string | null, read: ReadWorkflow = readWorkflowFile): Promise<WorkflowRecord | undefined> {
+export async function scanFile(
+  root: string,
+  path: string,
+  thumbnail: string | null,
+  read: ReadWorkflow = readWorkflowFile,
+): Promise<WorkflowRecord | undefined> {
   const result = await read(join(root, path));
   const file: FileFacts = { root, path, sizeBytes: result.sizeBytes, modifiedMs: result.modifiedMs, thumbnail };
   if ('bytes' in result) return recordFromBytes(file, result.bytes);
@@ -86,5 +96,10 @@ export async function scanRoot(root: string, options: ScanRootOptions = {}): Pro
     },
     options.signal,
   );
-  return { records: records.filter((record): record is WorkflowRecord => record !== undefined), problems, readCount, images: imagesByFolder };
+  return {
+    records: records.filter((record): record is WorkflowRecord => record !== undefined),
+    problems,
+    readCount,
+    images: imagesByFolder,
+  };
 }

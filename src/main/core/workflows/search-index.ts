@@ -27,7 +27,8 @@ export function tokenize(text: string): string[] {
     if (word.includes('.')) for (const part of word.split('.')) if (part !== '') tokens.push(part);
   }
   // The unsplit camelCase word too, so "checkpointloader" finds CheckpointLoaderSimple.
-  if (spaced !== text) for (const raw of text.toLowerCase().split(/[^\p{L}\p{N}]+/u)) if (raw.length > 2) tokens.push(raw);
+  if (spaced !== text)
+    for (const raw of text.toLowerCase().split(/[^\p{L}\p{N}]+/u)) if (raw.length > 2) tokens.push(raw);
   return tokens;
 }
 
@@ -44,7 +45,8 @@ export function withinEdits(a: string, b: string, max: number): boolean {
     for (let j = 1; j < cols; j += 1) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, previous2[j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        value = Math.min(value, previous2[j - 2]! + 1);
       current.push(value);
       rowMin = Math.min(rowMin, value);
     }
@@ -158,7 +160,13 @@ export class SearchIndex {
       if (token === word) continue;
       if (token.startsWith(word)) found.push([token, PREFIX]);
       else if (!isNumber && word.length >= 3 && token.includes(word)) found.push([token, INFIX]);
-      else if (maxEdits > 0 && token.length >= shortest && token.length <= longest && withinEdits(word, token, maxEdits)) found.push([token, TYPO]);
+      else if (
+        maxEdits > 0 &&
+        token.length >= shortest &&
+        token.length <= longest &&
+        withinEdits(word, token, maxEdits)
+      )
+        found.push([token, TYPO]);
     }
     if (this.#matchCache.size > 500) this.#matchCache.clear();
     this.#matchCache.set(word, found);

@@ -57,7 +57,10 @@ export function thumbnailFor(workflowPath: string, imagesInFolder: ReadonlySet<s
  * once (a link back up the tree is not walked again), and a folder that cannot be read is reported
  * and skipped instead of ending the walk.
  */
-export async function walkRoot(root: string, options: { signal?: AbortSignal; maxDepth?: number; onProblem?: (problem: WalkProblem) => void } = {}): Promise<WalkedFolder[]> {
+export async function walkRoot(
+  root: string,
+  options: { signal?: AbortSignal; maxDepth?: number; onProblem?: (problem: WalkProblem) => void } = {},
+): Promise<WalkedFolder[]> {
   const maxDepth = options.maxDepth ?? MAX_DEPTH;
   const seen = new Set<string>();
   const folders: WalkedFolder[] = [];
@@ -67,7 +70,9 @@ export async function walkRoot(root: string, options: { signal?: AbortSignal; ma
   for (let depth = 0; level.length > 0 && depth <= maxDepth; depth += 1) {
     options.signal?.throwIfAborted();
     const next: string[] = [];
-    const listed = await Promise.all(level.map(async (folder) => ({ folder, entries: await list(join(root, folder), folder, options.onProblem) })));
+    const listed = await Promise.all(
+      level.map(async (folder) => ({ folder, entries: await list(join(root, folder), folder, options.onProblem) })),
+    );
     for (const { folder, entries } of listed) {
       const found: WalkedFolder = { folder, workflows: [], images: [] };
       const prefix = folder === '' ? '' : `${folder}/`;
@@ -104,14 +109,24 @@ function classify(found: WalkedFolder, name: string, relative: string): void {
   else if (isThumbnailName(name)) found.images.push(name);
 }
 
-async function list(absolute: string, folder: string, onProblem: ((problem: WalkProblem) => void) | undefined): Promise<Dirent[]> {
+async function list(
+  absolute: string,
+  folder: string,
+  onProblem: ((problem: WalkProblem) => void) | undefined,
+): Promise<Dirent[]> {
   try {
     return await readdir(absolute, { withFileTypes: true });
   } catch (error) {
     const code = systemErrorCode(error);
     // The root itself must exist; the caller reports a missing root on its own terms.
     if (folder === '' && code === 'ENOENT') throw error;
-    onProblem?.({ path: folder, message: code === 'EACCES' || code === 'EPERM' ? 'not allowed to read this folder' : `could not read this folder (${code ?? 'unknown error'})` });
+    onProblem?.({
+      path: folder,
+      message:
+        code === 'EACCES' || code === 'EPERM'
+          ? 'not allowed to read this folder'
+          : `could not read this folder (${code ?? 'unknown error'})`,
+    });
     return [];
   }
 }

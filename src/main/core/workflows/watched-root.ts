@@ -66,7 +66,14 @@ export class WatchedRoot {
   status(): RootStatus {
     let errorCount = 0;
     for (const record of this.#records.values()) if (record.error) errorCount += 1;
-    return { path: this.path, source: this.source, state: this.#state, workflowCount: this.#records.size - errorCount, errorCount, message: this.#message };
+    return {
+      path: this.path,
+      source: this.source,
+      state: this.#state,
+      workflowCount: this.#records.size - errorCount,
+      errorCount,
+      message: this.#message,
+    };
   }
 
   /** Shows the saved records, scans, then watches. Resolves when the first scan is done. */
@@ -103,12 +110,20 @@ export class WatchedRoot {
       const upserted = result.records.filter((record) => this.#records.get(record.path) !== record);
       this.#apply(upserted, removed);
       const skipped = result.problems.map((item) => item.path || '(the folder itself)');
-      this.#setState(this.#watcher ? 'watching' : 'scanned', skipped.length > 0 ? `Some folders could not be read and were skipped: ${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? '…' : ''}.` : null);
+      this.#setState(
+        this.#watcher ? 'watching' : 'scanned',
+        skipped.length > 0
+          ? `Some folders could not be read and were skipped: ${skipped.slice(0, 3).join(', ')}${skipped.length > 3 ? '…' : ''}.`
+          : null,
+      );
       log.debug('root scanned', { path: this.path, files: result.records.length, read: result.readCount });
     } catch (error) {
       if (this.#stopped) return; // stopped mid-scan: nothing to report
       log.warn('root scan failed', { path: this.path, error });
-      this.#setState('error', `ComfyDesk could not read this folder (${systemErrorCode(error) ?? 'unknown error'}). Check that it is reachable and readable.`);
+      this.#setState(
+        'error',
+        `ComfyDesk could not read this folder (${systemErrorCode(error) ?? 'unknown error'}). Check that it is reachable and readable.`,
+      );
     }
   }
 
@@ -119,8 +134,18 @@ export class WatchedRoot {
       return undefined;
     } catch (error) {
       const code = systemErrorCode(error);
-      if (code === 'ENOENT') return { state: 'missing', message: 'The folder does not exist (any more). Create it, reconnect its drive, or remove it here.' };
-      return { state: 'error', message: code === 'EACCES' || code === 'EPERM' ? 'ComfyDesk is not allowed to read this folder.' : `The folder cannot be read (${code ?? 'unknown error'}).` };
+      if (code === 'ENOENT')
+        return {
+          state: 'missing',
+          message: 'The folder does not exist (any more). Create it, reconnect its drive, or remove it here.',
+        };
+      return {
+        state: 'error',
+        message:
+          code === 'EACCES' || code === 'EPERM'
+            ? 'ComfyDesk is not allowed to read this folder.'
+            : `The folder cannot be read (${code ?? 'unknown error'}).`,
+      };
     }
   }
 
@@ -183,7 +208,8 @@ export class WatchedRoot {
     for (const record of this.#records.values()) {
       if (!record.path.startsWith(folder === '' ? '' : `${folder}/`)) continue;
       const thumbnail = thumbnailFor(record.path, images);
-      if (thumbnail !== record.thumbnail && record.path.lastIndexOf('/') === slash) updated.push({ ...record, thumbnail });
+      if (thumbnail !== record.thumbnail && record.path.lastIndexOf('/') === slash)
+        updated.push({ ...record, thumbnail });
     }
     if (updated.length > 0) this.#apply(updated, []);
   }
@@ -208,7 +234,8 @@ export class WatchedRoot {
     const prefix = `${rel}/`;
     const removed = [...this.#records.values()].filter((record) => record.path.startsWith(prefix));
     for (const record of removed) this.#cancel(record.path);
-    for (const folder of [...this.#images.keys()]) if (folder === rel || folder.startsWith(prefix)) this.#images.delete(folder);
+    for (const folder of [...this.#images.keys()])
+      if (folder === rel || folder.startsWith(prefix)) this.#images.delete(folder);
     if (removed.length > 0) this.#apply([], removed);
   }
 
@@ -249,7 +276,13 @@ export class WatchedRoot {
     }
     this.#retries.delete(rel);
     const existing = this.#records.get(rel);
-    if (existing && existing.modifiedMs === record.modifiedMs && existing.fileSizeBytes === record.fileSizeBytes && existing.thumbnail === record.thumbnail) return;
+    if (
+      existing &&
+      existing.modifiedMs === record.modifiedMs &&
+      existing.fileSizeBytes === record.fileSizeBytes &&
+      existing.thumbnail === record.thumbnail
+    )
+      return;
     this.#apply([record], []);
   }
 

@@ -59,12 +59,14 @@ export class ApiClient {
   constructor(transport: ClientTransport, options: ApiClientOptions = {}) {
     this.#transport = transport;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
-    this.#onInvalid = options.onInvalidMessage ?? ((problem, message) => console.warn(`ComfyDesk: ${problem}`, message));
+    this.#onInvalid =
+      options.onInvalidMessage ?? ((problem, message) => console.warn(`ComfyDesk: ${problem}`, message));
     this.#createId = options.createId ?? (() => crypto.randomUUID());
     this.#unsubscribe = [
       transport.onMessage((message) => this.#receive(message)),
       transport.onState((state) => {
-        if (state !== 'open') this.#rejectAll({ code: 'disconnected', userMessage: 'The connection to ComfyDesk was lost. Reconnecting…' });
+        if (state !== 'open')
+          this.#rejectAll({ code: 'disconnected', userMessage: 'The connection to ComfyDesk was lost. Reconnecting…' });
         this.#linkListeners.emit(state);
       }),
     ];
@@ -74,19 +76,33 @@ export class ApiClient {
     return this.#transport.state;
   }
 
-  call<N extends CommandName>(command: N, input: z.input<(typeof commands)[N]['input']>, options: { timeoutMs?: number } = {}): Promise<CommandOutput<N>> {
+  call<N extends CommandName>(
+    command: N,
+    input: z.input<(typeof commands)[N]['input']>,
+    options: { timeoutMs?: number } = {},
+  ): Promise<CommandOutput<N>> {
     return new Promise<CommandOutput<N>>((resolve, reject) => {
       const id = this.#createId();
       const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new ApiError({ code: 'timeout', userMessage: `ComfyDesk did not answer "${command}" within ${Math.round(timeoutMs / 1000)} s.` }));
+        reject(
+          new ApiError({
+            code: 'timeout',
+            userMessage: `ComfyDesk did not answer "${command}" within ${Math.round(timeoutMs / 1000)} s.`,
+          }),
+        );
       }, timeoutMs);
       this.#pending.set(id, { command, resolve: resolve as (output: unknown) => void, reject, timer });
       try {
         this.#transport.send({ kind: 'request', id, command, input });
       } catch {
-        this.#settle(id)?.reject(new ApiError({ code: 'disconnected', userMessage: 'ComfyDesk is not connected right now. Try again in a moment.' }));
+        this.#settle(id)?.reject(
+          new ApiError({
+            code: 'disconnected',
+            userMessage: 'ComfyDesk is not connected right now. Try again in a moment.',
+          }),
+        );
       }
     });
   }
@@ -128,7 +144,12 @@ export class ApiClient {
     const output = commands[pending.command].output.safeParse(data.output);
     if (!output.success) {
       this.#onInvalid(`invalid output for "${pending.command}"`, raw);
-      return pending.reject(new ApiError({ code: 'invalid_output', userMessage: `ComfyDesk sent an answer to "${pending.command}" this window does not understand. Reload the window.` }));
+      return pending.reject(
+        new ApiError({
+          code: 'invalid_output',
+          userMessage: `ComfyDesk sent an answer to "${pending.command}" this window does not understand. Reload the window.`,
+        }),
+      );
     }
     pending.resolve(output.data);
   }

@@ -24,7 +24,10 @@ export function createIpcTransport(bridge: ComfydeskBridge): ClientTransport {
             kind: 'response',
             id: envelope.id,
             ok: false,
-            error: { code: 'internal', userMessage: 'The main process did not answer this request. The log has details.' },
+            error: {
+              code: 'internal',
+              userMessage: 'The main process did not answer this request. The log has details.',
+            },
           }),
       );
     },

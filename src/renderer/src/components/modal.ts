@@ -1,5 +1,6 @@
 /** Everything that can take focus inside a modal, in tab order. */
-const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+const FOCUSABLE =
+  'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
 
 /**
  * Keyboard behaviour every modal shares: Escape closes it, and Tab / Shift+Tab stay inside it

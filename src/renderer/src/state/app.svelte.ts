@@ -50,7 +50,11 @@ export class AppState {
   async openFolder(folder: AppFolder): Promise<void> {
     try {
       const result = await this.#api.call('app.openFolder', { folder });
-      if (!result.opened) this.#toasts.push({ level: 'info', message: `On the machine running ComfyDesk, the ${folder} folder is ${result.path}` });
+      if (!result.opened)
+        this.#toasts.push({
+          level: 'info',
+          message: `On the machine running ComfyDesk, the ${folder} folder is ${result.path}`,
+        });
     } catch (error) {
       this.#toasts.error(error);
     }

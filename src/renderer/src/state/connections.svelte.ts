@@ -1,4 +1,11 @@
-import type { ConnectionDraft, ConnectionHealth, ConnectionProfile, ConnectionSecrets, ConnectionsSnapshot, ModelsListing } from '@shared/domain/connection';
+import type {
+  ConnectionDraft,
+  ConnectionHealth,
+  ConnectionProfile,
+  ConnectionSecrets,
+  ConnectionsSnapshot,
+  ModelsListing,
+} from '@shared/domain/connection';
 import type { ApiClient } from '../api';
 import { ApiError, errorMessage } from '../api';
 import type { Toasts } from './toasts.svelte';
@@ -126,7 +133,9 @@ export class ConnectionsState {
   }
 
   /** Checks a saved profile (by id) or a draft; the answer is also the profile's latest health. */
-  async test(input: { id: string } | { profile: ConnectionDraft; secrets?: ConnectionSecrets }): Promise<ConnectionHealth | { error: string; fieldErrors: Record<string, string> }> {
+  async test(
+    input: { id: string } | { profile: ConnectionDraft; secrets?: ConnectionSecrets },
+  ): Promise<ConnectionHealth | { error: string; fieldErrors: Record<string, string> }> {
     try {
       const health = await this.#api.call('connections.test', input, { timeoutMs: 60_000 });
       if ('id' in input) this.#health = { ...this.#health, [input.id]: health };
@@ -166,7 +175,11 @@ export class ConnectionsState {
   async loadModels(options: { serverId?: string; refresh?: boolean } = {}): Promise<void> {
     this.#isLoadingModels = true;
     try {
-      this.#models = await this.#api.call('models.list', { ...(options.serverId ? { serverId: options.serverId } : {}), refresh: options.refresh ?? false }, { timeoutMs: 120_000 });
+      this.#models = await this.#api.call(
+        'models.list',
+        { ...(options.serverId ? { serverId: options.serverId } : {}), refresh: options.refresh ?? false },
+        { timeoutMs: 120_000 },
+      );
       this.#modelsError = undefined;
     } catch (error) {
       this.#models = undefined;
@@ -192,7 +205,6 @@ export class ConnectionsState {
       return false;
     }
   }
-
 }
 
 /** Turns a failed save or test into words: invalid fields by path, otherwise the core's message. */

@@ -48,7 +48,14 @@ export interface GenerationStateOptions {
 /** Values that follow a person from one workflow to the next (what they wrote, not how a graph is set up). */
 const CARRIED_OVER = ['prompt', 'negative_prompt'];
 
-const EMPTY_TARGET: GenerationTarget = { workflowId: undefined, card: undefined, isLibraryLoaded: false, serverId: null, isOnline: false, isLinkOpen: false };
+const EMPTY_TARGET: GenerationTarget = {
+  workflowId: undefined,
+  card: undefined,
+  isLibraryLoaded: false,
+  serverId: null,
+  isOnline: false,
+  isLinkOpen: false,
+};
 
 /**
  * The Generate panel's form: the selected workflow converted for the default server
@@ -88,8 +95,12 @@ export class GenerationState {
 
   constructor(api: ApiClient, options: GenerationStateOptions = {}) {
     this.#api = api;
-    this.#createPreviewUrl = options.createPreviewUrl ?? ((file) => (typeof URL.createObjectURL === 'function' ? URL.createObjectURL(file) : undefined));
-    this.#revokePreviewUrl = options.revokePreviewUrl ?? ((url) => (typeof URL.revokeObjectURL === 'function' ? URL.revokeObjectURL(url) : undefined));
+    this.#createPreviewUrl =
+      options.createPreviewUrl ??
+      ((file) => (typeof URL.createObjectURL === 'function' ? URL.createObjectURL(file) : undefined));
+    this.#revokePreviewUrl =
+      options.revokePreviewUrl ??
+      ((url) => (typeof URL.revokeObjectURL === 'function' ? URL.revokeObjectURL(url) : undefined));
     this.#random = options.random ?? Math.random;
   }
 
@@ -193,7 +204,10 @@ export class GenerationState {
   get blockedReason(): string | undefined {
     const target = this.#target;
     if (!target.workflowId) return 'Select a workflow first.';
-    if (!target.card) return target.isLibraryLoaded ? 'That workflow is no longer in your library. Pick another.' : 'Reading your workflows…';
+    if (!target.card)
+      return target.isLibraryLoaded
+        ? 'That workflow is no longer in your library. Pick another.'
+        : 'Reading your workflows…';
     if (target.card.error) return `This file cannot be used: ${target.card.error.reason}`;
     if (!target.isLinkOpen) return 'ComfyDesk is reconnecting; Generate comes back when it is connected.';
     if (!target.serverId || !target.isOnline) return 'Connect to a ComfyUI server to generate.';
@@ -202,7 +216,8 @@ export class GenerationState {
     if (!this.#form) return 'Reading the workflow…';
     if (this.#form.missingNodeTypes.length > 0) return 'Install the missing custom nodes on the server first.';
     if (target.card.compat.status === 'missing') return 'Install the missing models on the server first.';
-    if (Object.values(this.#staged).some((file) => file.state === 'reading')) return 'Wait until the dropped files are ready.';
+    if (Object.values(this.#staged).some((file) => file.state === 'reading'))
+      return 'Wait until the dropped files are ready.';
     const problems = this.issueCount;
     if (problems > 0) return problems === 1 ? 'One field needs attention.' : `${problems} fields need attention.`;
     if (this.#isSubmitting) return 'Sending…';
@@ -292,12 +307,24 @@ export class GenerationState {
     this.#dropStaged(parameter.id);
     const problem = fileProblem(parameter, file);
     const previewUrl = problem ? undefined : this.#createPreviewUrl(file);
-    const entry: StagedFile = { state: problem ? 'failed' : 'reading', name: file.name, mime: file.type, sizeBytes: file.size, previewUrl, input: undefined, error: problem };
+    const entry: StagedFile = {
+      state: problem ? 'failed' : 'reading',
+      name: file.name,
+      mime: file.type,
+      sizeBytes: file.size,
+      previewUrl,
+      input: undefined,
+      error: problem,
+    };
     this.#staged = { ...this.#staged, [parameter.id]: entry };
     if (problem) return;
     try {
       const dataBase64 = await readBase64(file);
-      const input = await this.#api.call('generation.stageInput', { name: file.name || 'input', mime: file.type, dataBase64 }, { timeoutMs: 120_000 });
+      const input = await this.#api.call(
+        'generation.stageInput',
+        { name: file.name || 'input', mime: file.type, dataBase64 },
+        { timeoutMs: 120_000 },
+      );
       if (this.#staged[parameter.id] !== entry) return; // replaced or cleared meanwhile
       this.#staged = { ...this.#staged, [parameter.id]: { ...entry, state: 'ready', input } };
       this.setValue(parameter.id, { staged: input.id });
@@ -371,14 +398,22 @@ export class GenerationState {
       this.#submitError = String(error);
       return;
     }
-    const issues = Array.isArray(error.details?.issues) ? (error.details.issues as Array<{ parameterId?: unknown; message?: unknown }>) : [];
+    const issues = Array.isArray(error.details?.issues)
+      ? (error.details.issues as Array<{ parameterId?: unknown; message?: unknown }>)
+      : [];
     const byField: Record<string, string> = {};
     for (const issue of issues) {
-      if (typeof issue.parameterId === 'string' && typeof issue.message === 'string') byField[issue.parameterId] ??= issue.message;
+      if (typeof issue.parameterId === 'string' && typeof issue.message === 'string')
+        byField[issue.parameterId] ??= issue.message;
     }
     this.#serverIssues = byField;
-    const placed = Object.keys(byField).filter((id) => this.#parameters.some((parameter) => parameter.id === id)).length;
-    this.#submitError = error.code === 'parameter_invalid' && placed > 0 && placed === Object.keys(byField).length ? undefined : error.userMessage;
+    const placed = Object.keys(byField).filter((id) =>
+      this.#parameters.some((parameter) => parameter.id === id),
+    ).length;
+    this.#submitError =
+      error.code === 'parameter_invalid' && placed > 0 && placed === Object.keys(byField).length
+        ? undefined
+        : error.userMessage;
   }
 
   #clearServerIssue(parameterId: string): void {
@@ -408,7 +443,15 @@ function loadKey(target: GenerationTarget): string | undefined {
   const { workflowId, card, serverId, isOnline, isLinkOpen } = target;
   if (!workflowId || !card || card.error || !serverId || !isOnline || !isLinkOpen) return undefined;
   const { compat } = card;
-  return [workflowId, card.modifiedMs, serverId, compat.serverId, compat.status, compat.missing.length, compat.unknownNodeTypes.join(',')].join('|');
+  return [
+    workflowId,
+    card.modifiedMs,
+    serverId,
+    compat.serverId,
+    compat.status,
+    compat.missing.length,
+    compat.unknownNodeTypes.join(','),
+  ].join('|');
 }
 
 function asText(value: unknown): string {
@@ -440,7 +483,10 @@ export function acceptedTypes(parameter: Parameter): string {
 }
 
 /** Why a file does not fit a media field, in words; undefined when it does. */
-export function fileProblem(parameter: Parameter, file: { name: string; type: string; size: number }): string | undefined {
+export function fileProblem(
+  parameter: Parameter,
+  file: { name: string; type: string; size: number },
+): string | undefined {
   const media = parameter.constraints.media ?? 'image';
   if (file.type && !file.type.startsWith(`${media}/`)) {
     return `${file.name} is ${describeMime(file.type)}; “${parameter.label}” takes ${media === 'audio' ? 'an audio file' : `a${media === 'image' ? 'n' : ''} ${media}`}.`;
@@ -453,7 +499,8 @@ export function fileProblem(parameter: Parameter, file: { name: string; type: st
 
 function describeMime(mime: string): string {
   const [kind, sub = ''] = mime.split('/');
-  if (kind === 'image' || kind === 'video' || kind === 'audio') return `a${kind === 'image' || kind === 'audio' ? 'n' : ''} ${kind} file`;
+  if (kind === 'image' || kind === 'video' || kind === 'audio')
+    return `a${kind === 'image' || kind === 'audio' ? 'n' : ''} ${kind} file`;
   return `a ${sub.replace(/^x-/, '').toUpperCase() || 'other'} file`;
 }
 
@@ -479,9 +526,11 @@ export function fieldProblem(parameter: Parameter, value: unknown, staged?: Stag
   if (constraints.type === 'COMBO' && (constraints.media || parameter.kind === 'mask')) {
     // A dropped file stands in for a server-side name until it is uploaded.
     if (isStagedRef(value)) return undefined;
-    if (typeof value !== 'string' || value === '') return `Add ${constraints.media === 'audio' ? 'an audio file' : constraints.media === 'video' ? 'a video' : 'an image'}.`;
+    if (typeof value !== 'string' || value === '')
+      return `Add ${constraints.media === 'audio' ? 'an audio file' : constraints.media === 'video' ? 'a video' : 'an image'}.`;
     const options = constraints.options ?? [];
-    const isKnown = constraints.acceptsAnyFile || constraints.isRemote || options.length === 0 || options.includes(value);
+    const isKnown =
+      constraints.acceptsAnyFile || constraints.isRemote || options.length === 0 || options.includes(value);
     return isKnown ? undefined : `${value} is not on the server; drop a file here or pick one.`;
   }
   return checkParameterValue(parameter, value)?.message;

@@ -155,7 +155,8 @@ export class HistoryState {
   async reveal(jobId: string, index: number): Promise<string | undefined> {
     try {
       const { isRevealed, path } = await this.#api.call('outputs.reveal', { jobId, index });
-      if (!isRevealed) this.#toasts.push({ level: 'info', message: `On the machine running ComfyDesk, this output is ${path}` });
+      if (!isRevealed)
+        this.#toasts.push({ level: 'info', message: `On the machine running ComfyDesk, this output is ${path}` });
       return path;
     } catch (error) {
       this.#toasts.error(error);
@@ -168,7 +169,12 @@ export class HistoryState {
     try {
       await this.#api.call('history.delete', { jobId, deleteFiles });
       this.#forget(jobId);
-      this.#toasts.push({ level: 'success', message: deleteFiles ? 'Deleted from history, with its files.' : 'Deleted from history; the files are still in the outputs folder.' });
+      this.#toasts.push({
+        level: 'success',
+        message: deleteFiles
+          ? 'Deleted from history, with its files.'
+          : 'Deleted from history; the files are still in the outputs folder.',
+      });
       return true;
     } catch (error) {
       this.#toasts.error(error);
@@ -181,7 +187,11 @@ export class HistoryState {
     const text = this.#text.trim();
     this.#isLoading = true;
     try {
-      const { jobs } = await this.#api.call('history.list', { ...(text ? { text } : {}), limit: this.#pageSize, offset });
+      const { jobs } = await this.#api.call('history.list', {
+        ...(text ? { text } : {}),
+        limit: this.#pageSize,
+        offset,
+      });
       if (seq !== this.#searchSeq) return;
       const existing = isFirst ? [] : this.#items;
       const ids = new Set(existing.map((job) => job.id));

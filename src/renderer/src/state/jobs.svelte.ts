@@ -75,7 +75,12 @@ export class JobsState {
   readonly #toasts: Toasts;
   readonly #schedule: FlushScheduler;
 
-  readonly #queue = $derived.by(() => sortQueue([...this.#jobs.values()].filter((job) => !isFinished(job.status)), this.#seen));
+  readonly #queue = $derived.by(() =>
+    sortQueue(
+      [...this.#jobs.values()].filter((job) => !isFinished(job.status)),
+      this.#seen,
+    ),
+  );
   /** The previous held list, returned again while it holds the same jobs so rows that read it stay still. */
   #heldCache: Job[] = [];
   readonly #held = $derived.by(() => {
@@ -214,7 +219,8 @@ export class JobsState {
   flush(): void {
     this.#cancelFlush?.();
     this.#cancelFlush = undefined;
-    if (this.#pendingJobs.size + this.#pendingProgress.size + this.#pendingPreviews.size === 0 && !this.#pendingCounts) return;
+    if (this.#pendingJobs.size + this.#pendingProgress.size + this.#pendingPreviews.size === 0 && !this.#pendingCounts)
+      return;
     const jobs = new Map(this.#jobs);
     const transitions: JobTransition[] = [];
     let lastFinished = this.#lastFinished;
@@ -236,7 +242,8 @@ export class JobsState {
       }
       // Finished jobs leave the live queue; history keeps them. Ours stays in view as the last result.
       jobs.delete(id);
-      if (job.origin === 'comfydesk' && (before || lastFinished?.id === id || !this.#reported.has(id))) lastFinished = job;
+      if (job.origin === 'comfydesk' && (before || lastFinished?.id === id || !this.#reported.has(id)))
+        lastFinished = job;
       if (!this.#reported.has(id)) {
         this.#reported.add(id);
         transitions.push({ job, previous: before?.status });
@@ -248,7 +255,8 @@ export class JobsState {
     }
     if (this.#pendingJobs.size > 0 || this.#pendingProgress.size > 0) this.#jobs = jobs;
     if (lastFinished !== this.#lastFinished) this.#lastFinished = lastFinished;
-    if (this.#pendingPreviews.size > 0 || this.#pendingJobs.size > 0) this.#previews = this.#keptPreviews(jobs, lastFinished);
+    if (this.#pendingPreviews.size > 0 || this.#pendingJobs.size > 0)
+      this.#previews = this.#keptPreviews(jobs, lastFinished);
     if (this.#pendingCounts) {
       this.#counts = this.#pendingCounts;
       this.#paused = this.#pendingCounts.paused;

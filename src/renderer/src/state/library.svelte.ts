@@ -1,4 +1,14 @@
-import type { IntentMatch, LibraryDelta, LibraryQuery, MediaType, RootStatus, SearchResult, WorkflowCard, WorkflowDetails, WorkflowStatus } from '@shared/domain/workflow';
+import type {
+  IntentMatch,
+  LibraryDelta,
+  LibraryQuery,
+  MediaType,
+  RootStatus,
+  SearchResult,
+  WorkflowCard,
+  WorkflowDetails,
+  WorkflowStatus,
+} from '@shared/domain/workflow';
 import type { ApiClient } from '../api';
 import { errorMessage } from '../api';
 import type { Toasts } from './toasts.svelte';
@@ -6,7 +16,14 @@ import type { Toasts } from './toasts.svelte';
 /** The filters a user can toggle; each is "any of". */
 export type FilterKind = 'categories' | 'inputTypes' | 'outputTypes' | 'statuses';
 
-const EMPTY_QUERY: LibraryQuery = { text: '', categories: [], inputTypes: [], outputTypes: [], statuses: [], types: [] };
+const EMPTY_QUERY: LibraryQuery = {
+  text: '',
+  categories: [],
+  inputTypes: [],
+  outputTypes: [],
+  statuses: [],
+  types: [],
+};
 
 export interface LibraryStateOptions {
   /** Pause after typing before the search runs, ms. @default 80 */
@@ -83,14 +100,19 @@ export class LibraryState {
 
   get hasFilters(): boolean {
     const query = this.#query;
-    return query.text.trim() !== '' || query.categories.length + query.inputTypes.length + query.outputTypes.length + query.statuses.length > 0;
+    return (
+      query.text.trim() !== '' ||
+      query.categories.length + query.inputTypes.length + query.outputTypes.length + query.statuses.length > 0
+    );
   }
 
   /** The cards the search and filters leave, best first. */
   get results(): WorkflowCard[] {
     const items = this.#items;
     const ids = this.#result?.ids;
-    return ids ? ids.map((id) => items.get(id)).filter((card): card is WorkflowCard => card !== undefined) : [...items.values()].sort(byName);
+    return ids
+      ? ids.map((id) => items.get(id)).filter((card): card is WorkflowCard => card !== undefined)
+      : [...items.values()].sort(byName);
   }
 
   /** The cards the Generate page shows: the search results, narrowed to the intent's matches in their order. */
@@ -132,7 +154,10 @@ export class LibraryState {
   /** Fetches the whole library again (at start, after a reconnect, or when a delta was missed). */
   async refresh(): Promise<void> {
     try {
-      const [snapshot, roots] = await Promise.all([this.#api.call('workflows.list', {}), this.#api.call('workflows.roots', {})]);
+      const [snapshot, roots] = await Promise.all([
+        this.#api.call('workflows.list', {}),
+        this.#api.call('workflows.roots', {}),
+      ]);
       this.#items = new Map(snapshot.items.map((card) => [card.id, card]));
       this.#version = snapshot.version;
       this.#serverId = snapshot.serverId;
@@ -152,7 +177,7 @@ export class LibraryState {
   toggleFilter(kind: FilterKind, value: string): void {
     const current = this.#query[kind] as string[];
     const next = current.includes(value) ? current.filter((item) => item !== value) : [...current, value];
-    this.#query = { ...this.#query, [kind]: next } as LibraryQuery;
+    this.#query = { ...this.#query, [kind]: next };
     void this.#search();
   }
 
@@ -274,7 +299,6 @@ export class LibraryState {
       if (seq === this.#searchSeq) this.#toasts.error(error);
     }
   }
-
 }
 
 function byName(a: WorkflowCard, b: WorkflowCard): number {
@@ -282,7 +306,14 @@ function byName(a: WorkflowCard, b: WorkflowCard): number {
 }
 
 /** Words for media types, statuses and workflow types, shared by cards, filters and the details view. */
-export const MEDIA_LABELS: Record<MediaType, string> = { text: 'Text', image: 'Image', mask: 'Mask', video: 'Video', audio: 'Audio', '3d': '3D' };
+export const MEDIA_LABELS: Record<MediaType, string> = {
+  text: 'Text',
+  image: 'Image',
+  mask: 'Mask',
+  video: 'Video',
+  audio: 'Audio',
+  '3d': '3D',
+};
 
 export const STATUS_LABELS: Record<WorkflowStatus, string> = {
   ready: 'Ready',
@@ -318,6 +349,7 @@ export function formatSeconds(seconds: number): string {
 export function statusText(card: WorkflowCard): string {
   const { compat } = card;
   if (compat.status === 'missing') return `Missing ${compat.missing.length}`;
-  if (compat.status === 'unknown_nodes') return `${compat.unknownNodeTypes.length} unknown node type${compat.unknownNodeTypes.length === 1 ? '' : 's'}`;
+  if (compat.status === 'unknown_nodes')
+    return `${compat.unknownNodeTypes.length} unknown node type${compat.unknownNodeTypes.length === 1 ? '' : 's'}`;
   return STATUS_LABELS[compat.status];
 }

@@ -1,6 +1,13 @@
 import type { ErrorCode } from '@shared/contract/errors';
 import type { EnhanceFinished } from '@shared/contract/llm';
-import type { DownloadProgress, EnhanceResult, EnhanceStyle, LlmModelList, LlmStatus, OpenAiEndpoint } from '@shared/domain/llm';
+import type {
+  DownloadProgress,
+  EnhanceResult,
+  EnhanceStyle,
+  LlmModelList,
+  LlmStatus,
+  OpenAiEndpoint,
+} from '@shared/domain/llm';
 import type { ApiClient } from '../api';
 import { ApiError, errorMessage } from '../api';
 import type { Toasts } from './toasts.svelte';
@@ -117,14 +124,20 @@ export class LlmState {
       this.#api.on('llm.downloadFinished', (event) => {
         const name = this.#models?.models.find((model) => model.id === event.modelId)?.name ?? event.modelId;
         if (event.ok) this.#toasts.push({ level: 'success', message: `${name} is downloaded and ready.` });
-        else if (event.error.code !== 'cancelled') this.#toasts.push({ level: 'error', message: event.error.userMessage });
+        else if (event.error.code !== 'cancelled')
+          this.#toasts.push({ level: 'error', message: event.error.userMessage });
       }),
       this.#api.on('llm.token', ({ id, text }) => this.#route(id, (enhancement) => enhancement.appended(text))),
       this.#api.on('llm.finished', (event) => this.#route(event.id, (enhancement) => enhancement.finished(event))),
       this.#api.onLink((state) => {
-        if (state === 'open') void this.refresh(); // errors become a toast inside refresh
+        if (state === 'open')
+          void this.refresh(); // errors become a toast inside refresh
         // Events for a running enhancement may have been missed: it cannot be trusted to finish.
-        else if (this.#current?.isRunning) this.#current.failed('disconnected', 'The connection to ComfyDesk was lost during enhancement. Your prompt is unchanged.');
+        else if (this.#current?.isRunning)
+          this.#current.failed(
+            'disconnected',
+            'The connection to ComfyDesk was lost during enhancement. Your prompt is unchanged.',
+          );
       }),
     ];
     if (this.#api.linkState === 'open') void this.refresh(); // as above
@@ -197,7 +210,8 @@ export class LlmState {
     const current = this.#current;
     if (!current) return;
     if (current.id === id) deliver(current);
-    else if (current.id === undefined && current.isRunning && this.#early.length < 10_000) this.#early.push({ id, deliver });
+    else if (current.id === undefined && current.isRunning && this.#early.length < 10_000)
+      this.#early.push({ id, deliver });
   }
 
   async #withPending(modelId: string, body: () => Promise<unknown>): Promise<void> {
@@ -216,8 +230,11 @@ export class LlmState {
   #patchProgress(modelId: string, progress: DownloadProgress): void {
     const list = this.#models;
     if (!list) return;
-    this.#models = { ...list, models: list.models.map((model) => (model.id === modelId ? { ...model, state: 'downloading', download: progress } : model)) };
+    this.#models = {
+      ...list,
+      models: list.models.map((model) =>
+        model.id === modelId ? { ...model, state: 'downloading', download: progress } : model,
+      ),
+    };
   }
-
 }
-

@@ -46,5 +46,4 @@ export class SettingsState {
       return false;
     }
   }
-
 }

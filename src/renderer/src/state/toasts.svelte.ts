@@ -30,7 +30,10 @@ export class Toasts {
     if (this.#items.some((item) => item.id === id)) return id;
     this.#items = [...this.#items, { ...toast, id }].slice(-5);
     if (toast.level !== 'error' && toast.level !== 'warning') {
-      this.#timers.set(id, setTimeout(() => this.dismiss(id), this.#autoHideMs));
+      this.#timers.set(
+        id,
+        setTimeout(() => this.dismiss(id), this.#autoHideMs),
+      );
     }
     return id;
   }

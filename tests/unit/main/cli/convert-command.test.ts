@@ -17,7 +17,10 @@ const dirs: Array<{ remove: () => void }> = [];
 afterEach(() => dirs.splice(0).forEach((dir) => dir.remove()));
 
 /** Runs `comfydesk convert …` in-process with the given object_info source; returns exit code and output. */
-async function run(args: string[], fetchObjectInfo: ObjectInfoSource): Promise<{ code: number; stdout: string; stderr: string }> {
+async function run(
+  args: string[],
+  fetchObjectInfo: ObjectInfoSource,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
@@ -26,11 +29,20 @@ async function run(args: string[], fetchObjectInfo: ObjectInfoSource): Promise<{
   stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   const dir = tempDir();
   dirs.push(dir);
-  const io: CliIo = { stdout, stderr, stdin: new PassThrough(), env: {}, cwd: dir.path, interrupted: new Promise(() => undefined) };
+  const io: CliIo = {
+    stdout,
+    stderr,
+    stdin: new PassThrough(),
+    env: {},
+    cwd: dir.path,
+    interrupted: new Promise(() => undefined),
+  };
   writeFileSync(join(dir.path, 'workflow.json'), JSON.stringify(textToImage(recordedObjectInfo()).workflow()));
   let code = -1;
   const context: CommandContext = { io, rendererDir: dir.path, run: createRunner(io, (exitCode) => (code = exitCode)) };
-  const program = new Command('comfydesk').exitOverride().configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
+  const program = new Command('comfydesk')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => io.stdout.write(text), writeErr: (text) => io.stderr.write(text) });
   createConvertRegistration({ fetchObjectInfo })(program, context);
   await program.parseAsync(['convert', 'workflow.json', ...args], { from: 'user' });
   return { code, stdout: out, stderr: err };
@@ -55,19 +67,41 @@ describe('the object_info source behind --server', () => {
     });
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
-    expect(JSON.parse(result.stderr)).toEqual({ error: { code: 'comfy_unreachable', message: 'The tunnel to gpu-pod is down. Reconnect it in Settings.' } });
+    expect(JSON.parse(result.stderr)).toEqual({
+      error: { code: 'comfy_unreachable', message: 'The tunnel to gpu-pod is down. Reconnect it in Settings.' },
+    });
   });
 });
 
 describe('--set values', () => {
-  const parameter = (id: string, constraints: Parameter['constraints']): Parameter => ({ id, kind: 'text', label: id, group: 'advanced', section: 's', targets: [{ nodeId: '1', inputName: id }], value: null, constraints });
+  const parameter = (id: string, constraints: Parameter['constraints']): Parameter => ({
+    id,
+    kind: 'text',
+    label: id,
+    group: 'advanced',
+    section: 's',
+    targets: [{ nodeId: '1', inputName: id }],
+    value: null,
+    constraints,
+  });
 
   test('are typed by the parameter they name: numbers, booleans, numeric combo options; text stays text', () => {
-    const parameters = [parameter('steps', { type: 'INT' }), parameter('on', { type: 'BOOLEAN' }), parameter('size', { type: 'COMBO', options: [512, 768] }), parameter('name', { type: 'COMBO', options: ['512'] }), parameter('prompt', { type: 'STRING' })];
-    expect(parseSetValues(['steps=30', 'on=yes', 'size=768', 'name=512', 'prompt=12 monkeys=fun'], parameters)).toEqual({ steps: 30, on: true, size: 768, name: '512', prompt: '12 monkeys=fun' });
+    const parameters = [
+      parameter('steps', { type: 'INT' }),
+      parameter('on', { type: 'BOOLEAN' }),
+      parameter('size', { type: 'COMBO', options: [512, 768] }),
+      parameter('name', { type: 'COMBO', options: ['512'] }),
+      parameter('prompt', { type: 'STRING' }),
+    ];
+    expect(parseSetValues(['steps=30', 'on=yes', 'size=768', 'name=512', 'prompt=12 monkeys=fun'], parameters)).toEqual(
+      { steps: 30, on: true, size: 768, name: '512', prompt: '12 monkeys=fun' },
+    );
   });
 
   test('a number that does not parse is kept as written so validation can say what was wrong', () => {
-    expect(parseSetValues(['steps=many', 'other=1'], [parameter('steps', { type: 'INT' })])).toEqual({ steps: 'many', other: '1' });
+    expect(parseSetValues(['steps=many', 'other=1'], [parameter('steps', { type: 'INT' })])).toEqual({
+      steps: 'many',
+      other: '1',
+    });
   });
 });

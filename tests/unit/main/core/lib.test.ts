@@ -50,7 +50,9 @@ describe('Disposer', () => {
 describe('errors', () => {
   test('file errors become messages a person can act on', () => {
     expect(fileError(Object.assign(new Error(), { code: 'ENOSPC' }), 'write', '/x').code).toBe('disk_full');
-    expect(fileError(Object.assign(new Error(), { code: 'EACCES' }), 'read', '/x').userMessage).toContain('not allowed');
+    expect(fileError(Object.assign(new Error(), { code: 'EACCES' }), 'read', '/x').userMessage).toContain(
+      'not allowed',
+    );
     expect(fileError(new Error('?'), 'read', '/x').code).toBe('io_error');
   });
 

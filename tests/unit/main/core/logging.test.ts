@@ -20,8 +20,17 @@ describe('redaction', () => {
     expect(redactText('GET /?token=abc123&x=1')).toBe('GET /?token=[redacted]&x=1');
     expect(redactText('Authorization: Bearer eyJhbGciOi.xyz')).toBe('Authorization: Bearer [redacted]');
     expect(redactText('https://user:hunter2@pod.example/')).toBe('https://user:[redacted]@pod.example/');
-    expect(redactText('-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----')).toBe('[redacted private key]');
-    expect(redact({ host: 'pod', passphrase: 'hunter2', headers: { Authorization: 'Basic Zm9v' }, nested: [{ apiKey: 'k' }] })).toEqual({
+    expect(redactText('-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----')).toBe(
+      '[redacted private key]',
+    );
+    expect(
+      redact({
+        host: 'pod',
+        passphrase: 'hunter2',
+        headers: { Authorization: 'Basic Zm9v' },
+        nested: [{ apiKey: 'k' }],
+      }),
+    ).toEqual({
       host: 'pod',
       passphrase: '[redacted]',
       headers: { Authorization: '[redacted]' },
@@ -54,7 +63,12 @@ describe('rotating log file', () => {
 
   test('a crash leaves a readable report with versions and the stack', () => {
     const logs = dir();
-    const path = writeCrashReport(logs, new TypeError('boom with token=abc'), { version: '1.2.3', platform: 'linux' }, new Date('2026-11-23T10:00:00Z'));
+    const path = writeCrashReport(
+      logs,
+      new TypeError('boom with token=abc'),
+      { version: '1.2.3', platform: 'linux' },
+      new Date('2026-11-23T10:00:00Z'),
+    );
     const text = readFileSync(path!, 'utf8');
     expect(text).toContain('ComfyDesk crash report — 2026-11-23T10:00:00.000Z');
     expect(text).toContain('version: 1.2.3');

@@ -18,7 +18,10 @@ function fileStore(contents?: string) {
   dirs.push(dir);
   const location = join(dir, 'settings.json');
   if (contents !== undefined) writeFileSync(location, contents);
-  const store = confSettingsStore(() => new Conf({ cwd: dir, configName: 'settings', projectName: 'comfydesk-test', clearInvalidConfig: false }), location);
+  const store = confSettingsStore(
+    () => new Conf({ cwd: dir, configName: 'settings', projectName: 'comfydesk-test', clearInvalidConfig: false }),
+    location,
+  );
   return { dir, location, store };
 }
 
@@ -88,8 +91,11 @@ describe('SettingsService', () => {
 });
 
 describe('settings patches', () => {
-  test('changing one field of a section keeps the section\'s other fields (defaults are not re-applied)', async () => {
-    const store = new MemorySettingsStore({ library: { includeAppFolder: true, folders: ['/a', '/b'] }, general: { theme: 'light' } });
+  test("changing one field of a section keeps the section's other fields (defaults are not re-applied)", async () => {
+    const store = new MemorySettingsStore({
+      library: { includeAppFolder: true, folders: ['/a', '/b'] },
+      general: { theme: 'light' },
+    });
     const service = new SettingsService({ store, notices: new NoticeCenter(), log: silentLogger });
     await service.start();
     const { SettingsPatch } = await import('../../../../src/shared/domain/settings');

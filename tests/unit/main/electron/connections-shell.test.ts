@@ -6,7 +6,9 @@ import { IPC_COMMAND_CHANNEL } from '@shared/bridge';
 import { MemorySecretStore } from '../../../../src/main/core/connections/secret-store';
 import { silentLogger } from '../../../../src/main/core/lib/logger';
 
-const standIn = await vi.hoisted(async () => (await import('../../../support/electron-stand-in')).createElectronStandIn());
+const standIn = await vi.hoisted(async () =>
+  (await import('../../../support/electron-stand-in')).createElectronStandIn(),
+);
 vi.mock('electron', () => standIn.module);
 
 const { createDesktopSecretStore } = await import('../../../../src/main/electron/safe-storage-secrets');
@@ -21,19 +23,33 @@ afterAll(async () => {
 });
 
 function memoryFile(initial: Record<string, string> = {}) {
-  const file = { values: initial, read: () => file.values, write: (values: Record<string, string>) => (file.values = values) };
+  const file = {
+    values: initial,
+    read: () => file.values,
+    write: (values: Record<string, string>) => (file.values = values),
+  };
   return file;
 }
 
 describe('desktop secrets', () => {
   test('secrets are stored encrypted, never as plain text, and read back after a restart', async () => {
     const file = memoryFile();
-    const store = await createDesktopSecretStore({ safeStorage: standIn.module.safeStorage, file, platform: 'linux', log: silentLogger });
+    const store = await createDesktopSecretStore({
+      safeStorage: standIn.module.safeStorage,
+      file,
+      platform: 'linux',
+      log: silentLogger,
+    });
     expect(store.kind).toBe('os-keychain');
     store.set('connection:pod:passphrase', 'correct horse');
     await (store as unknown as { flushed(): Promise<void> }).flushed();
     expect(JSON.stringify(file.values)).not.toContain('correct horse');
-    const reopened = await createDesktopSecretStore({ safeStorage: standIn.module.safeStorage, file, platform: 'linux', log: silentLogger });
+    const reopened = await createDesktopSecretStore({
+      safeStorage: standIn.module.safeStorage,
+      file,
+      platform: 'linux',
+      log: silentLogger,
+    });
     expect(reopened.get('connection:pod:passphrase')).toBe('correct horse');
     reopened.delete('connection:pod:passphrase');
     await (reopened as unknown as { flushed(): Promise<void> }).flushed();
@@ -42,18 +58,40 @@ describe('desktop secrets', () => {
 
   test('a value that no longer decrypts is dropped, the rest still load', async () => {
     const good = (await standIn.module.safeStorage.encryptStringAsync('token')).toString('base64');
-    const file = memoryFile({ 'connection:a:headerValue': good, 'connection:b:headerValue': Buffer.from('garbage').toString('base64') });
-    const store = await createDesktopSecretStore({ safeStorage: standIn.module.safeStorage, file, platform: 'darwin', log: silentLogger });
+    const file = memoryFile({
+      'connection:a:headerValue': good,
+      'connection:b:headerValue': Buffer.from('garbage').toString('base64'),
+    });
+    const store = await createDesktopSecretStore({
+      safeStorage: standIn.module.safeStorage,
+      file,
+      platform: 'darwin',
+      log: silentLogger,
+    });
     expect(store.get('connection:a:headerValue')).toBe('token');
     expect(store.get('connection:b:headerValue')).toBeUndefined();
   });
 
   test('without a real keychain (no encryption, or Linux basic_text) secrets stay in memory for the session', async () => {
     standIn.recorded.encryption.backend = 'basic_text';
-    expect((await createDesktopSecretStore({ safeStorage: standIn.module.safeStorage, file: memoryFile(), platform: 'linux', log: silentLogger })).kind).toBe('session-memory');
+    expect(
+      (
+        await createDesktopSecretStore({
+          safeStorage: standIn.module.safeStorage,
+          file: memoryFile(),
+          platform: 'linux',
+          log: silentLogger,
+        })
+      ).kind,
+    ).toBe('session-memory');
     standIn.recorded.encryption.backend = 'gnome_libsecret';
     standIn.recorded.encryption.available = false;
-    const store = await createDesktopSecretStore({ safeStorage: standIn.module.safeStorage, file: memoryFile(), platform: 'win32', log: silentLogger });
+    const store = await createDesktopSecretStore({
+      safeStorage: standIn.module.safeStorage,
+      file: memoryFile(),
+      platform: 'win32',
+      log: silentLogger,
+    });
     expect(store).toBeInstanceOf(MemorySecretStore);
     standIn.recorded.encryption.available = true;
   });
@@ -65,7 +103,10 @@ describe('Open ComfyUI in the desktop app', () => {
     await open('http://127.0.0.1:8188');
     const window = standIn.recorded.windows.at(-1)!;
     expect(window.loaded.url).toBe('http://127.0.0.1:8188');
-    expect(window.options).toMatchObject({ title: 'ComfyUI', webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false } });
+    expect(window.options).toMatchObject({
+      title: 'ComfyUI',
+      webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false },
+    });
     expect((window.options.webPreferences as Record<string, unknown>).preload).toBeUndefined();
   });
 });
@@ -76,15 +117,25 @@ describe('connections in the desktop shell', () => {
     await startDesktop({ outDir: '/app/out' });
     const appWindow = standIn.recorded.windows.find((window) => window.loaded.file === '/app/out/renderer/index.html')!;
     standIn.recorded.speakAs(appWindow.webContents);
-    const invoke = (command: string, input: unknown) => standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, { kind: 'request', id: command, command, input });
+    const invoke = (command: string, input: unknown) =>
+      standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, { kind: 'request', id: command, command, input });
 
     standIn.recorded.nextOpenDialog.push('/home/me/.ssh/id_ed25519');
-    expect(await invoke('connections.pickKeyFile', {})).toMatchObject({ ok: true, output: { path: '/home/me/.ssh/id_ed25519' } });
-    expect(standIn.recorded.openDialogs.at(-1)).toMatchObject({ title: 'Choose your SSH private key', properties: ['openFile', 'showHiddenFiles'] });
+    expect(await invoke('connections.pickKeyFile', {})).toMatchObject({
+      ok: true,
+      output: { path: '/home/me/.ssh/id_ed25519' },
+    });
+    expect(standIn.recorded.openDialogs.at(-1)).toMatchObject({
+      title: 'Choose your SSH private key',
+      properties: ['openFile', 'showHiddenFiles'],
+    });
     expect(await invoke('connections.pickKeyFile', {})).toMatchObject({ ok: true, output: { path: null } });
 
     const windows = standIn.recorded.windows.length;
-    expect(await invoke('connections.open', { id: 'local' })).toMatchObject({ ok: true, output: { url: 'http://127.0.0.1:8188', openedBy: 'window' } });
+    expect(await invoke('connections.open', { id: 'local' })).toMatchObject({
+      ok: true,
+      output: { url: 'http://127.0.0.1:8188', openedBy: 'window' },
+    });
     expect(standIn.recorded.windows).toHaveLength(windows + 1);
     expect(standIn.recorded.windows.at(-1)!.loaded.url).toBe('http://127.0.0.1:8188');
     expect(await invoke('connections.list', {})).toMatchObject({ ok: true, output: { secretStorage: 'os-keychain' } });

@@ -7,7 +7,9 @@ import { IPC_COMMAND_CHANNEL } from '@shared/bridge';
 const userData = mkdtempSync(join(tmpdir(), 'comfydesk-desktop-'));
 process.env.STAND_IN_USER_DATA = userData;
 
-const standIn = await vi.hoisted(async () => (await import('../../../support/electron-stand-in')).createElectronStandIn());
+const standIn = await vi.hoisted(async () =>
+  (await import('../../../support/electron-stand-in')).createElectronStandIn(),
+);
 vi.mock('electron', () => standIn.module);
 
 const { startDesktop } = await import('../../../../src/main/electron/desktop');
@@ -34,11 +36,23 @@ describe('the desktop shell', () => {
     expect(standIn.recorded.windows).toHaveLength(1);
     const window = standIn.recorded.windows[0]!;
     expect(window.loaded.file).toBe('/app/out/renderer/index.html');
-    expect(window.options).toMatchObject({ webPreferences: { sandbox: true, contextIsolation: true, nodeIntegration: false, preload: '/app/out/preload/index.cjs' } });
+    expect(window.options).toMatchObject({
+      webPreferences: {
+        sandbox: true,
+        contextIsolation: true,
+        nodeIntegration: false,
+        preload: '/app/out/preload/index.cjs',
+      },
+    });
     expect(standIn.recorded.ipcHandlers.has(IPC_COMMAND_CHANNEL)).toBe(true);
 
     standIn.recorded.speakAs(window.webContents);
-    const response = await standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, { kind: 'request', id: '1', command: 'app.info', input: {} });
+    const response = await standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, {
+      kind: 'request',
+      id: '1',
+      command: 'app.info',
+      input: {},
+    });
     expect(response).toMatchObject({ ok: true, output: { mode: 'desktop', name: 'ComfyDesk' } });
   });
 
@@ -63,13 +77,18 @@ describe('tray and window behaviour', () => {
     expect(window.isVisible()).toBe(true);
   });
 
-  test('pausing from the tray pauses the core\'s queue; the paused state reaches the tray menu', async () => {
+  test("pausing from the tray pauses the core's queue; the paused state reaches the tray menu", async () => {
     const { StandInTray } = await import('../../../support/electron-stand-in');
     const tray = StandInTray.created.at(-1)!;
     tray.clickMenuItem('Pause queue');
     await vi.waitFor(() => expect(tray.menu!.items.some((item) => item.label === 'Resume queue')).toBe(true));
     standIn.recorded.speakAs(standIn.recorded.windows[0]!.webContents);
-    const list = (await standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, { kind: 'request', id: '2', command: 'jobs.list', input: {} })) as { output: { paused: boolean } };
+    const list = (await standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, {
+      kind: 'request',
+      id: '2',
+      command: 'jobs.list',
+      input: {},
+    })) as { output: { paused: boolean } };
     expect(list.output.paused).toBe(true);
     tray.clickMenuItem('Resume queue');
   });

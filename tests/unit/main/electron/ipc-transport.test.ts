@@ -2,7 +2,9 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { ComfydeskBridge } from '@shared/bridge';
 import { IPC_COMMAND_CHANNEL } from '@shared/bridge';
 
-const standIn = await vi.hoisted(async () => (await import('../../../support/electron-stand-in')).createElectronStandIn());
+const standIn = await vi.hoisted(async () =>
+  (await import('../../../support/electron-stand-in')).createElectronStandIn(),
+);
 vi.mock('electron', () => standIn.module);
 
 const { bindIpcTransport } = await import('../../../../src/main/electron/ipc-transport');
@@ -22,7 +24,13 @@ afterEach(async () => {
 
 async function setup() {
   const dataDir = tempDir();
-  const core = await createCore({ mode: 'desktop', version: '9.9.9', paths: resolvePaths(dataDir.path), settingsStore: new MemorySettingsStore(), log: silentLogger });
+  const core = await createCore({
+    mode: 'desktop',
+    version: '9.9.9',
+    paths: resolvePaths(dataDir.path),
+    settingsStore: new MemorySettingsStore(),
+    log: silentLogger,
+  });
   const window = new standIn.module.BrowserWindow({});
   await window.loadFile(APP_FILE);
   const unbind = bindIpcTransport({
@@ -30,7 +38,8 @@ async function setup() {
     router: core.router,
     events: core.events,
     targets: () => standIn.module.BrowserWindow.getAllWindows().map((w) => w.webContents) as never,
-    isTrustedSender: (event) => event.senderFrame?.url === `file://${APP_FILE}` && event.senderFrame === event.sender.mainFrame,
+    isTrustedSender: (event) =>
+      event.senderFrame?.url === `file://${APP_FILE}` && event.senderFrame === event.sender.mainFrame,
     log: silentLogger,
   });
   standIn.recorded.speakAs(window.webContents);
@@ -38,7 +47,13 @@ async function setup() {
   await import('../../../../src/preload/index');
   const bridge = standIn.recorded.exposed.comfydesk as ComfydeskBridge;
   const api = new ApiClient(createIpcTransport(bridge), { timeoutMs: 2000 });
-  cleanups.push(() => dataDir.remove(), () => core.stop(), unbind, () => api.close(), () => window.close());
+  cleanups.push(
+    () => dataDir.remove(),
+    () => core.stop(),
+    unbind,
+    () => api.close(),
+    () => window.close(),
+  );
   return { core, window, bridge, api };
 }
 
@@ -65,7 +80,12 @@ describe('IPC transport (Electron stand-in)', () => {
 
   test('an invalid message gets a typed error, not a crash', async () => {
     const { bridge } = await setup();
-    const response = await bridge.invoke({ kind: 'request', id: 'x', command: 'settings.update', input: { general: { theme: 42 } } });
+    const response = await bridge.invoke({
+      kind: 'request',
+      id: 'x',
+      command: 'settings.update',
+      input: { general: { theme: 42 } },
+    });
     expect(response).toMatchObject({ kind: 'response', id: 'x', ok: false, error: { code: 'invalid_input' } });
     const garbage = await standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, 'not an envelope');
     expect(garbage).toMatchObject({ ok: false, error: { code: 'invalid_message' } });
@@ -74,7 +94,12 @@ describe('IPC transport (Electron stand-in)', () => {
   test('a message from a frame that is not our page is refused', async () => {
     const { window } = await setup();
     standIn.recorded.speakAs(window.webContents, { url: 'https://evil.example/' });
-    const response = await standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, { kind: 'request', id: '1', command: 'app.info', input: {} });
+    const response = await standIn.module.ipcRenderer.invoke(IPC_COMMAND_CHANNEL, {
+      kind: 'request',
+      id: '1',
+      command: 'app.info',
+      input: {},
+    });
     expect(response).toMatchObject({ ok: false, error: { code: 'invalid_message' } });
   });
 

@@ -2,7 +2,9 @@ import { beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Job } from '@shared/domain/job';
 import { job as makeJob } from '../../../support/jobs';
 
-const standIn = await vi.hoisted(async () => (await import('../../../support/electron-stand-in')).createElectronStandIn());
+const standIn = await vi.hoisted(async () =>
+  (await import('../../../support/electron-stand-in')).createElectronStandIn(),
+);
 vi.mock('electron', () => standIn.module);
 
 const { StandInNotification, StandInTray } = await import('../../../support/electron-stand-in');
@@ -15,7 +17,11 @@ function job(overrides: Partial<Job> = {}): Job {
 }
 
 function running(percent: number, overrides: Partial<Job> = {}): Job {
-  return job({ status: 'running', progress: { percent, nodeId: '3', nodeTitle: 'KSampler', step: 15, steps: 30, etaSeconds: 12 }, ...overrides });
+  return job({
+    status: 'running',
+    progress: { percent, nodeId: '3', nodeTitle: 'KSampler', step: 15, steps: 30, etaSeconds: 12 },
+    ...overrides,
+  });
 }
 
 let actions: string[];
@@ -59,7 +65,16 @@ describe('tray, taskbar and notifications from job events', () => {
   test('idle: the idle icon, an idle tooltip, and a menu with pause, show, outputs and quit', () => {
     expect(iconName()).toBe('idle');
     expect(tray().tooltip).toBe('ComfyDesk — idle');
-    expect(tray().menu!.items.map((item) => item.label ?? item.type)).toEqual(['Nothing running', '0 jobs waiting', 'separator', 'Pause queue', 'Show ComfyDesk', 'Open outputs folder', 'separator', 'Quit ComfyDesk']);
+    expect(tray().menu!.items.map((item) => item.label ?? item.type)).toEqual([
+      'Nothing running',
+      '0 jobs waiting',
+      'separator',
+      'Pause queue',
+      'Show ComfyDesk',
+      'Open outputs folder',
+      'separator',
+      'Quit ComfyDesk',
+    ]);
     expect(window.progressBar.value).toBe(-1);
   });
 
@@ -71,18 +86,32 @@ describe('tray, taskbar and notifications from job events', () => {
     controller.update([running(50), job({ id: 'j2' })], false);
     expect(iconName()).toBe('running-4');
     expect(tray().tooltip).toBe('ComfyDesk — Text to image 50% · KSampler (step 15/30) · ~12 s left · 1 waiting');
-    expect(tray().menu!.items.slice(0, 3).map((item) => item.label)).toEqual(['Text to image — 50%', 'KSampler (step 15/30) · ~12 s left', '1 job waiting']);
+    expect(
+      tray()
+        .menu!.items.slice(0, 3)
+        .map((item) => item.label),
+    ).toEqual(['Text to image — 50%', 'KSampler (step 15/30) · ~12 s left', '1 job waiting']);
     expect(window.progressBar).toEqual({ value: 0.5, mode: 'normal' });
   });
 
   test('success: one notification with the result thumbnail; clicking it shows that job; idle again', () => {
     controller.update([running(90)], false);
-    const done = job({ status: 'succeeded', progress: null, outputs: [{ kind: 'image', nodeId: '9', filename: 'a.png', subfolder: '', type: 'output', localPath: 'j1/a.png' }] });
+    const done = job({
+      status: 'succeeded',
+      progress: null,
+      outputs: [
+        { kind: 'image', nodeId: '9', filename: 'a.png', subfolder: '', type: 'output', localPath: 'j1/a.png' },
+      ],
+    });
     controller.update([done], false);
     controller.update([done], false);
     expect(StandInNotification.shown).toHaveLength(1);
     const notification = StandInNotification.shown[0]!;
-    expect(notification.options).toMatchObject({ title: 'Generation finished', body: 'Text to image — a red fox in the snow', icon: { path: '/data/outputs/j1/a.png' } });
+    expect(notification.options).toMatchObject({
+      title: 'Generation finished',
+      body: 'Text to image — a red fox in the snow',
+      icon: { path: '/data/outputs/j1/a.png' },
+    });
     notification.emit('click');
     expect(actions).toEqual(['show-job:j1']);
     expect(iconName()).toBe('idle');
@@ -92,7 +121,10 @@ describe('tray, taskbar and notifications from job events', () => {
   test('failure: a notification with the reason, the error icon and a red taskbar bar until the window is focused', () => {
     controller.update([running(30)], false);
     controller.update([job({ status: 'failed', error: { message: 'CUDA out of memory' } })], false);
-    expect(StandInNotification.shown[0]!.options).toMatchObject({ title: 'Generation failed', body: 'Text to image: CUDA out of memory' });
+    expect(StandInNotification.shown[0]!.options).toMatchObject({
+      title: 'Generation failed',
+      body: 'Text to image: CUDA out of memory',
+    });
     expect(iconName()).toBe('error');
     expect(tray().tooltip).toBe('ComfyDesk — last job failed: CUDA out of memory');
     expect(window.progressBar).toEqual({ value: 1, mode: 'error' });
@@ -107,8 +139,16 @@ describe('tray, taskbar and notifications from job events', () => {
     expect(iconName()).toBe('idle');
   });
 
-  test('several jobs: our running job is shown over another client\'s, and the queue counts both kinds of waiting jobs', () => {
-    controller.update([running(10, { id: 'f', origin: 'foreign', workflowName: 'Someone else' }), running(60, { id: 'mine' }), job({ id: 'h' }), job({ id: 'q', status: 'queued' })], false);
+  test("several jobs: our running job is shown over another client's, and the queue counts both kinds of waiting jobs", () => {
+    controller.update(
+      [
+        running(10, { id: 'f', origin: 'foreign', workflowName: 'Someone else' }),
+        running(60, { id: 'mine' }),
+        job({ id: 'h' }),
+        job({ id: 'q', status: 'queued' }),
+      ],
+      false,
+    );
     expect(tray().tooltip).toContain('Text to image 60%');
     expect(tray().tooltip).toContain('2 waiting');
     // Another client's job finishing does not notify.

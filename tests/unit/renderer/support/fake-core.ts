@@ -45,7 +45,8 @@ export class FakeCore {
     this.handle('settings.get', () => this.settings);
     this.handle('settings.update', (patch) => {
       const next: Record<string, unknown> = { ...this.settings };
-      for (const [section, value] of Object.entries(patch)) if (value) next[section] = { ...(next[section] as object), ...value };
+      for (const [section, value] of Object.entries(patch))
+        if (value) next[section] = { ...(next[section] as object), ...value };
       this.settings = Settings.parse(next);
       this.emit('settings.changed', this.settings);
       return this.settings;
@@ -68,7 +69,7 @@ export class FakeCore {
   }
 
   handle<N extends CommandName>(command: N, handler: Handler<N>): this {
-    this.#handlers.set(command, handler as (input: never) => unknown);
+    this.#handlers.set(command, handler);
     return this;
   }
 
@@ -98,7 +99,8 @@ export class FakeCore {
     const handler = this.#handlers.get(command);
     await Promise.resolve();
     try {
-      if (!handler) throw new FakeFailure({ code: 'unknown_command', userMessage: `${command} is not part of this test` });
+      if (!handler)
+        throw new FakeFailure({ code: 'unknown_command', userMessage: `${command} is not part of this test` });
       const output = await handler(envelope.input as never);
       this.#messages.emit(JSON.parse(JSON.stringify({ kind: 'response', id: envelope.id, ok: true, output })));
     } catch (error) {

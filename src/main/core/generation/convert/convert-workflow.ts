@@ -1,9 +1,26 @@
-import { isApiLink, type ApiNode, type ApiPrompt, type ControlMode, type ConversionResult, type ConversionWarning, type ExposedInput, type MissingNodeType, type NodeMapEntry, type WidgetSource } from '@shared/domain/generation';
+import {
+  isApiLink,
+  type ApiNode,
+  type ApiPrompt,
+  type ControlMode,
+  type ConversionResult,
+  type ConversionWarning,
+  type ExposedInput,
+  type MissingNodeType,
+  type NodeMapEntry,
+  type WidgetSource,
+} from '@shared/domain/generation';
 import { inputOptions, type ObjectInfo } from '../../comfy/object-info';
 import { AppError } from '../../lib/errors';
 import { ExecGraph, MODE_BYPASSED, MODE_MUTED, type ExecNode } from './exec-graph';
 import { LinkResolver } from './resolve';
-import { applyTextReplacements, resolveDynamicPrompt, SAVE_NODE_TYPES, type RandomSource, type ReplacementNode } from './transforms';
+import {
+  applyTextReplacements,
+  resolveDynamicPrompt,
+  SAVE_NODE_TYPES,
+  type RandomSource,
+  type ReplacementNode,
+} from './transforms';
 import { readUiWorkflow, SUBGRAPH_INPUT_NODE_ID, SUBGRAPH_OUTPUT_NODE_ID } from './ui-graph';
 import { CONTROL_MODES, widgetTypeOf } from './widget-layout';
 import { detectWorkflowFormat } from './workflow-format';
@@ -38,7 +55,9 @@ export function convertWorkflow(raw: unknown, options: ConvertOptions): Conversi
  */
 export function assertNoMissingNodes(result: Pick<ConversionResult, 'missingNodeTypes'>): void {
   if (result.missingNodeTypes.length === 0) return;
-  throw new AppError('missing_custom_nodes', describeMissingNodes(result.missingNodeTypes), { details: { missingNodeTypes: result.missingNodeTypes } });
+  throw new AppError('missing_custom_nodes', describeMissingNodes(result.missingNodeTypes), {
+    details: { missingNodeTypes: result.missingNodeTypes },
+  });
 }
 
 /** "missing custom nodes: A (pack), B. Install them…" — the sentence shown wherever missing node types are reported. */
@@ -129,10 +148,14 @@ class UiConversion {
       let value = Array.isArray(saved) ? saved[0] : undefined;
       const control = Array.isArray(saved) ? saved[1] : undefined;
       if (value === undefined) continue;
-      if (primitive.node.properties['Run widget replace on values'] === true && typeof value === 'string') value = applyTextReplacements(value, this.#replacements(), this.#now);
+      if (primitive.node.properties['Run widget replace on values'] === true && typeof value === 'string')
+        value = applyTextReplacements(value, this.#replacements(), this.#now);
       const source: WidgetSource = { graph: primitive.graph.id, nodeId: primitive.node.id, slot: 0 };
       const linkIds = primitive.node.outputs.flatMap((output) => output.links);
-      const links = linkIds.length > 0 ? linkIds.map((id) => primitive.graph!.links.get(id)) : [...primitive.graph.links.values()].filter((link) => link.originId === primitive.node.id);
+      const links =
+        linkIds.length > 0
+          ? linkIds.map((id) => primitive.graph!.links.get(id))
+          : [...primitive.graph.links.values()].filter((link) => link.originId === primitive.node.id);
       for (const link of links) {
         if (!link || link.targetId === SUBGRAPH_OUTPUT_NODE_ID) continue;
         const target = this.#graph.sibling(primitive, link.targetId);
@@ -147,8 +170,7 @@ class UiConversion {
             target.widgets.set(name, { value, sources: [...existing.sources, source] });
             // The primitive's own control (seed randomize/fixed…) is the one that governs the value now.
             if (isControlMode(control) && target.controls.has(name)) target.controls.set(name, control);
-          }
-          else {
+          } else {
             this.#warn({
               code: 'primitive_target_missing',
               severity: 'warning',
@@ -169,11 +191,19 @@ class UiConversion {
     for (const node of this.#graph.nodes.values()) {
       if (node.kind !== 'executable' && node.node.type !== 'PrimitiveNode') continue;
       const searchName = node.node.properties['Node name for S&R'];
-      const primitiveValue = node.node.type === 'PrimitiveNode' && Array.isArray(node.node.widgetsValues) ? node.node.widgetsValues[0] : undefined;
+      const primitiveValue =
+        node.node.type === 'PrimitiveNode' && Array.isArray(node.node.widgetsValues)
+          ? node.node.widgetsValues[0]
+          : undefined;
       this.#replacementNodes.push({
         ...(typeof searchName === 'string' ? { searchName } : {}),
         title: node.title,
-        widget: (name) => (node.node.type === 'PrimitiveNode' ? (name === 'value' ? primitiveValue : undefined) : node.widgets.get(name)?.value),
+        widget: (name) =>
+          node.node.type === 'PrimitiveNode'
+            ? name === 'value'
+              ? primitiveValue
+              : undefined
+            : node.widgets.get(name)?.value,
       });
     }
     return this.#replacementNodes;
@@ -184,7 +214,8 @@ class UiConversion {
     if (typeof value !== 'string') return value;
     const spec = node.def?.input.required?.[inputName] ?? node.def?.input.optional?.[inputName];
     if (inputOptions(spec).dynamicPrompts === true) return resolveDynamicPrompt(value, this.#random);
-    if (inputName === 'filename_prefix' && SAVE_NODE_TYPES.has(node.node.type)) return applyTextReplacements(value, this.#replacements(), this.#now);
+    if (inputName === 'filename_prefix' && SAVE_NODE_TYPES.has(node.node.type))
+      return applyTextReplacements(value, this.#replacements(), this.#now);
     return value;
   }
 
@@ -229,7 +260,8 @@ class UiConversion {
     if (aligned?.mismatch) {
       const { mismatch } = aligned;
       const parts = [`${mismatch.savedCount} saved values for ${mismatch.slotCount} widget slots`];
-      if (mismatch.defaulted.length > 0) parts.push(`defaults used for ${mismatch.defaulted.map((name) => name.replace(/^\d+\//, '')).join(', ')}`);
+      if (mismatch.defaulted.length > 0)
+        parts.push(`defaults used for ${mismatch.defaulted.map((name) => name.replace(/^\d+\//, '')).join(', ')}`);
       if (mismatch.ignored.length > 0) parts.push(`${mismatch.ignored.length} value(s) ignored`);
       this.#warn({
         code: 'widget_layout_mismatch',
@@ -240,7 +272,12 @@ class UiConversion {
             : `"${owner.title}": its saved values do not line up with this server's inputs (${parts.join('; ')}); they were matched by type. Check its settings.`,
         nodeId: owner.id,
         title: owner.title,
-        details: { savedCount: mismatch.savedCount, slotCount: mismatch.slotCount, defaulted: mismatch.defaulted, ignored: mismatch.ignored },
+        details: {
+          savedCount: mismatch.savedCount,
+          slotCount: mismatch.slotCount,
+          defaulted: mismatch.defaulted,
+          ignored: mismatch.ignored,
+        },
       });
     }
     if (aligned && aligned.legacyControls.length > 0) {
@@ -316,7 +353,9 @@ class UiConversion {
     const subgraph = instance.subgraph;
     const index = subgraph?.inputs.findIndex((input) => input.name === name) ?? -1;
     if (!subgraph || index === -1 || depth > 32) return [];
-    const links = [...subgraph.links.values()].filter((link) => link.originId === SUBGRAPH_INPUT_NODE_ID && link.originSlot === index);
+    const links = [...subgraph.links.values()].filter(
+      (link) => link.originId === SUBGRAPH_INPUT_NODE_ID && link.originSlot === index,
+    );
     return links.flatMap((link) => {
       const inner = this.#graph.nodes.get(`${instance.id}:${link.targetId}`);
       const target = inner?.inputs.find((input) => input.link === link.id) ?? inner?.inputs[link.targetSlot];
@@ -331,7 +370,11 @@ class UiConversion {
  * Required inputs missing from nodes ComfyUI would run (those an output node depends on, §4.5):
  * the server would reject the prompt, so say which node and input before anything is queued.
  */
-export function missingRequiredInputs(prompt: ApiPrompt, objectInfo: ObjectInfo, nodeMap: Record<string, NodeMapEntry>): ConversionWarning[] {
+export function missingRequiredInputs(
+  prompt: ApiPrompt,
+  objectInfo: ObjectInfo,
+  nodeMap: Record<string, NodeMapEntry>,
+): ConversionWarning[] {
   const reachable = new Set<string>();
   const visit = (id: string) => {
     if (reachable.has(id) || !Object.hasOwn(prompt, id)) return;
@@ -373,7 +416,14 @@ function proxyWidgets(raw: unknown): Array<[string, string]> {
     }
   }
   if (!Array.isArray(value)) return [];
-  return value.flatMap((entry) => (Array.isArray(entry) && entry.length >= 2 && (typeof entry[0] === 'string' || typeof entry[0] === 'number') && typeof entry[1] === 'string' ? [[String(entry[0]), entry[1]] as [string, string]] : []));
+  return value.flatMap((entry) =>
+    Array.isArray(entry) &&
+    entry.length >= 2 &&
+    (typeof entry[0] === 'string' || typeof entry[0] === 'number') &&
+    typeof entry[1] === 'string'
+      ? [[String(entry[0]), entry[1]] as [string, string]]
+      : [],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -388,13 +438,29 @@ function passThroughApiPrompt(raw: Record<string, unknown>, objectInfo: ObjectIn
     if (Object.hasOwn(node, 'is_changed')) {
       // Old embedded prompts carry the server's cache key; the server reserves the key for itself.
       delete (node as Record<string, unknown>).is_changed;
-      warnings.push({ code: 'api_normalised', severity: 'info', message: `Node ${id} carried an "is_changed" key, which was removed.`, nodeId: id });
+      warnings.push({
+        code: 'api_normalised',
+        severity: 'info',
+        message: `Node ${id} carried an "is_changed" key, which was removed.`,
+        nodeId: id,
+      });
     }
     if (typeof node.inputs !== 'object' || node.inputs === null || Array.isArray(node.inputs)) node.inputs = {};
     for (const [name, value] of Object.entries(node.inputs)) {
-      if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'number' && typeof value[1] === 'number' && Object.hasOwn(prompt, String(value[0]))) {
+      if (
+        Array.isArray(value) &&
+        value.length === 2 &&
+        typeof value[0] === 'number' &&
+        typeof value[1] === 'number' &&
+        Object.hasOwn(prompt, String(value[0]))
+      ) {
         node.inputs[name] = [String(value[0]), value[1]];
-        warnings.push({ code: 'api_normalised', severity: 'info', message: `Node ${id} input "${name}" linked to a numeric node id; it was turned into a string id.`, nodeId: id });
+        warnings.push({
+          code: 'api_normalised',
+          severity: 'info',
+          message: `Node ${id} input "${name}" linked to a numeric node id; it was turned into a string id.`,
+          nodeId: id,
+        });
       }
     }
     const def = objectInfo[node.class_type];

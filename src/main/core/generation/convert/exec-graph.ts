@@ -1,6 +1,14 @@
 import type { ConversionWarning, ControlMode, WidgetSource } from '@shared/domain/generation';
 import type { NodeDef, ObjectInfo } from '../../comfy/object-info';
-import { groupNodeName, SUBGRAPH_INPUT_NODE_ID, type GroupNodeDefinition, type UiGraph, type UiInputSlot, type UiNode, type UiWorkflow } from './ui-graph';
+import {
+  groupNodeName,
+  SUBGRAPH_INPUT_NODE_ID,
+  type GroupNodeDefinition,
+  type UiGraph,
+  type UiInputSlot,
+  type UiNode,
+  type UiWorkflow,
+} from './ui-graph';
 import { alignWidgetValues, type AlignedWidgets } from './widget-values';
 import { widgetLayout, type WidgetSlot } from './widget-layout';
 
@@ -11,7 +19,14 @@ import { widgetLayout, type WidgetSlot } from './widget-layout';
  */
 
 /** Frontend-only node types: they shape links and values but are never sent (§6.8 step 6). */
-export const VIRTUAL_NODE_TYPES: ReadonlySet<string> = new Set(['Reroute', 'PrimitiveNode', 'Note', 'MarkdownNote', 'SetNode', 'GetNode']);
+export const VIRTUAL_NODE_TYPES: ReadonlySet<string> = new Set([
+  'Reroute',
+  'PrimitiveNode',
+  'Note',
+  'MarkdownNote',
+  'SetNode',
+  'GetNode',
+]);
 
 /** Mode 2: the node and everything it feeds are removed. */
 export const MODE_MUTED = 2;
@@ -120,7 +135,12 @@ export class ExecGraph {
   #add(node: UiNode, graph: UiGraph, parent: ExecNode | undefined, openSubgraphs: Set<string>): void {
     const id = parent ? `${parent.id}:${node.id}` : node.id;
     if (this.nodes.has(id)) {
-      this.#options.warn({ code: 'node_skipped', severity: 'warning', message: `Two nodes share the id ${id}; the second was skipped.`, nodeId: id });
+      this.#options.warn({
+        code: 'node_skipped',
+        severity: 'warning',
+        message: `Two nodes share the id ${id}; the second was skipped.`,
+        nodeId: id,
+      });
       return;
     }
     const { kind, def } = this.#classify(node);
@@ -133,11 +153,22 @@ export class ExecGraph {
       exec.inputs = subgraph.inputs.map((input) => {
         const saved = node.inputs.find((candidate) => candidate.name === input.name);
         const label = saved?.label ?? input.label;
-        return { name: input.name, type: saved?.type ?? input.type, link: saved?.link ?? null, ...(saved?.widgetName ? { widgetName: saved.widgetName } : {}), ...(label ? { label } : {}) };
+        return {
+          name: input.name,
+          type: saved?.type ?? input.type,
+          link: saved?.link ?? null,
+          ...(saved?.widgetName ? { widgetName: saved.widgetName } : {}),
+          ...(label ? { label } : {}),
+        };
       });
       exec.outputTypes = subgraph.outputs.map((output) => output.type);
       if (openSubgraphs.has(subgraph.id)) {
-        this.#options.warn({ code: 'node_skipped', severity: 'warning', message: `Subgraph "${subgraph.name}" contains itself; the inner copy was skipped.`, nodeId: id });
+        this.#options.warn({
+          code: 'node_skipped',
+          severity: 'warning',
+          message: `Subgraph "${subgraph.name}" contains itself; the inner copy was skipped.`,
+          nodeId: id,
+        });
         return;
       }
       const open = new Set(openSubgraphs).add(subgraph.id);
@@ -147,8 +178,16 @@ export class ExecGraph {
     }
   }
 
-  #create(id: string, node: UiNode, graph: UiGraph | undefined, parent: ExecNode | undefined, kind: ExecKind, def: NodeDef | undefined): ExecNode {
-    const inheritedMode = parent && (parent.mode === MODE_MUTED || parent.mode === MODE_BYPASSED) ? parent.mode : node.mode;
+  #create(
+    id: string,
+    node: UiNode,
+    graph: UiGraph | undefined,
+    parent: ExecNode | undefined,
+    kind: ExecKind,
+    def: NodeDef | undefined,
+  ): ExecNode {
+    const inheritedMode =
+      parent && (parent.mode === MODE_MUTED || parent.mode === MODE_BYPASSED) ? parent.mode : node.mode;
     const exec: ExecNode = {
       id,
       node,
@@ -157,7 +196,13 @@ export class ExecGraph {
       mode: inheritedMode,
       inputs: node.inputs,
       outputTypes: node.outputs.map((output) => output.type),
-      title: node.title ?? (def ? def.display_name || def.name : kind === 'subgraph' ? (this.#workflow.subgraphs.get(node.type)?.name ?? node.type) : node.type),
+      title:
+        node.title ??
+        (def
+          ? def.display_name || def.name
+          : kind === 'subgraph'
+            ? (this.#workflow.subgraphs.get(node.type)?.name ?? node.type)
+            : node.type),
       hasCustomTitle: node.title !== undefined,
       widgets: new Map(),
       controls: new Map(),
@@ -166,7 +211,8 @@ export class ExecGraph {
     if (parent) exec.parent = parent;
     if (def) {
       exec.def = def;
-      if (exec.outputTypes.length === 0) exec.outputTypes = def.output.map((type) => (typeof type === 'string' ? type : 'COMBO'));
+      if (exec.outputTypes.length === 0)
+        exec.outputTypes = def.output.map((type) => (typeof type === 'string' ? type : 'COMBO'));
       if (graph) this.#alignOwnWidgets(exec, def, graph.id);
     }
     return exec;
@@ -176,7 +222,10 @@ export class ExecGraph {
     const aligned = alignWidgetValues(exec.node.type, def, exec.node.widgetsValues);
     exec.aligned = aligned;
     for (const [name, widget] of aligned.values) {
-      exec.widgets.set(name, { value: widget.value, sources: widget.slot === undefined ? [] : [{ graph: graphId, nodeId: exec.node.id, slot: widget.slot }] });
+      exec.widgets.set(name, {
+        value: widget.value,
+        sources: widget.slot === undefined ? [] : [{ graph: graphId, nodeId: exec.node.id, slot: widget.slot }],
+      });
     }
     exec.controls = aligned.controls;
   }
@@ -198,7 +247,14 @@ export class ExecGraph {
     const members: ExecNode[] = [];
     for (const [index, inner] of layout.definition.nodes.entries()) {
       const { kind, def } = this.#classify(inner);
-      const member = this.#create(`${instance.id}:${index}`, inner, undefined, instance, kind === 'subgraph' || kind === 'group' ? 'unknown' : kind, def);
+      const member = this.#create(
+        `${instance.id}:${index}`,
+        inner,
+        undefined,
+        instance,
+        kind === 'subgraph' || kind === 'group' ? 'unknown' : kind,
+        def,
+      );
       member.member = { instance, index };
       member.inputs = layout.memberInputs[index]!;
       this.nodes.set(member.id, member);
@@ -224,7 +280,8 @@ export class ExecGraph {
         linksFrom.set(link.originIndex, from);
       }
     }
-    const hasOutgoing = (index: number, slot: number) => definition.links.some((link) => link.originIndex === index && link.originSlot === slot);
+    const hasOutgoing = (index: number, slot: number) =>
+      definition.links.some((link) => link.originIndex === index && link.originSlot === slot);
 
     const inputMap = new Map<string, number>();
     const outputs: GroupLayout['outputs'] = [];
@@ -241,7 +298,8 @@ export class ExecGraph {
       const isReroute = node.type === 'Reroute';
       const isLinkedPrimitive = node.type === 'PrimitiveNode' && linksFrom.has(index);
       // An internal reroute (fed and feeding inside the group, not leaving it) takes no group slot.
-      const isInternalReroute = isReroute && linksTo.has(index) && hasOutgoing(index, 0) && !definition.external.get(index)?.has(0);
+      const isInternalReroute =
+        isReroute && linksTo.has(index) && hasOutgoing(index, 0) && !definition.external.get(index)?.has(0);
       if (!def && !(isReroute && !isInternalReroute) && !isLinkedPrimitive) continue;
 
       for (const [inputIndex, input] of inputs.entries()) {
@@ -257,10 +315,20 @@ export class ExecGraph {
       if (def) {
         // Widgets that have a socket on the inner node become the group's inputs-with-widgets, which
         // the frontend creates after every other widget of the group (by input position, compared as text).
-        const convertedAt = new Map(inputs.flatMap((input, inputIndex) => (input.widgetName === undefined ? [] : [[input.widgetName, String(inputIndex)] as const])));
+        const convertedAt = new Map(
+          inputs.flatMap((input, inputIndex) =>
+            input.widgetName === undefined ? [] : [[input.widgetName, String(inputIndex)] as const],
+          ),
+        );
         const units = new Map<string, WidgetSlot[]>();
         for (const slot of widgetLayout(node.type, def)) {
-          const key = slot.role === 'value' || slot.role === 'control' || slot.role === 'filter' || convertedAt.has(slot.inputName) ? slot.inputName : `\u0000${slot.inputName}`;
+          const key =
+            slot.role === 'value' ||
+            slot.role === 'control' ||
+            slot.role === 'filter' ||
+            convertedAt.has(slot.inputName)
+              ? slot.inputName
+              : `\u0000${slot.inputName}`;
           const unit = units.get(key) ?? [];
           unit.push({ ...slot, inputName: `${index}/${slot.inputName}` });
           units.set(key, unit);
@@ -276,7 +344,8 @@ export class ExecGraph {
     for (const { index, inputIndex } of deferred) {
       if (!linksTo.get(index)?.has(inputIndex)) inputMap.set(`${index}:${inputIndex}`, inputCount++);
     }
-    const byOrder = (a: { index: number; order: string }, b: { index: number; order: string }) => a.index - b.index || (a.order < b.order ? -1 : a.order > b.order ? 1 : 0);
+    const byOrder = (a: { index: number; order: string }, b: { index: number; order: string }) =>
+      a.index - b.index || (a.order < b.order ? -1 : a.order > b.order ? 1 : 0);
     for (const entry of deferredWidgets.sort(byOrder)) layout.push(...entry.slots);
     const result: GroupLayout = { definition, inputMap, outputs, linksTo, linksFrom, layout, memberInputs };
     this.#groupLayouts.set(name, result);
@@ -286,11 +355,22 @@ export class ExecGraph {
   #assignGroupWidgets(instance: ExecNode, layout: GroupLayout, members: ExecNode[]): void {
     const saved = instance.node.widgetsValues;
     if (Array.isArray(saved) && saved.length > 0) {
-      const aligned = alignWidgetValues(instance.node.type, { name: instance.node.type, input: {}, output: [] }, saved, layout.layout);
+      const aligned = alignWidgetValues(
+        instance.node.type,
+        { name: instance.node.type, input: {}, output: [] },
+        saved,
+        layout.layout,
+      );
       instance.aligned = aligned;
       for (const [key, widget] of aligned.values) {
         const [index, name] = splitMemberKey(key);
-        members[index]?.widgets.set(name, { value: widget.value, sources: widget.slot === undefined ? [] : [{ graph: instance.graph?.id ?? 'root', nodeId: instance.node.id, slot: widget.slot }] });
+        members[index]?.widgets.set(name, {
+          value: widget.value,
+          sources:
+            widget.slot === undefined
+              ? []
+              : [{ graph: instance.graph?.id ?? 'root', nodeId: instance.node.id, slot: widget.slot }],
+        });
       }
       for (const [key, mode] of aligned.controls) {
         const [index, name] = splitMemberKey(key);
@@ -303,7 +383,13 @@ export class ExecGraph {
         const aligned = alignWidgetValues(member.node.type, member.def, member.node.widgetsValues);
         member.aligned = aligned;
         for (const [name, widget] of aligned.values) {
-          member.widgets.set(name, { value: widget.value, sources: widget.slot === undefined ? [] : [{ graph: `group:${layout.definition.name}`, nodeId: member.node.id, slot: widget.slot }] });
+          member.widgets.set(name, {
+            value: widget.value,
+            sources:
+              widget.slot === undefined
+                ? []
+                : [{ graph: `group:${layout.definition.name}`, nodeId: member.node.id, slot: widget.slot }],
+          });
         }
         member.controls = aligned.controls;
       }
@@ -334,7 +420,9 @@ export class ExecGraph {
     if (override) return override;
     const subgraph = instance.subgraph;
     if (!subgraph || depth > 32) return undefined;
-    const promoted = subgraph.inputs.map((input, index) => ({ input, source: this.#promotedSource(instance, index, depth) })).filter((entry) => entry.source !== undefined);
+    const promoted = subgraph.inputs
+      .map((input, index) => ({ input, source: this.#promotedSource(instance, index, depth) }))
+      .filter((entry) => entry.source !== undefined);
     const saved = Array.isArray(instance.node.widgetsValues) ? instance.node.widgetsValues : [];
     // Older saves keep an extra value after each promoted widget that has a control (seed) companion.
     const hasControlSlots = saved.length > promoted.length;
@@ -343,7 +431,13 @@ export class ExecGraph {
       if (input.name === inputName) {
         const value = saved[valueIndex];
         if (value !== undefined && value !== null) {
-          return { value, sources: [{ graph: instance.graph?.id ?? 'root', nodeId: instance.node.id, slot: valueIndex }, ...source!.sources] };
+          return {
+            value,
+            sources: [
+              { graph: instance.graph?.id ?? 'root', nodeId: instance.node.id, slot: valueIndex },
+              ...source!.sources,
+            ],
+          };
         }
         return source;
       }
@@ -353,10 +447,19 @@ export class ExecGraph {
     return undefined;
   }
 
-  #promotedSource(instance: ExecNode, inputIndex: number, depth: number): (ResolvedWidget & { hasControl: boolean }) | undefined {
+  #promotedSource(
+    instance: ExecNode,
+    inputIndex: number,
+    depth: number,
+  ): (ResolvedWidget & { hasControl: boolean }) | undefined {
     const subgraph = instance.subgraph!;
     const input = subgraph.inputs[inputIndex]!;
-    const linkIds = input.linkIds.length > 0 ? input.linkIds : [...subgraph.links.values()].filter((link) => link.originId === SUBGRAPH_INPUT_NODE_ID && link.originSlot === inputIndex).map((link) => link.id);
+    const linkIds =
+      input.linkIds.length > 0
+        ? input.linkIds
+        : [...subgraph.links.values()]
+            .filter((link) => link.originId === SUBGRAPH_INPUT_NODE_ID && link.originSlot === inputIndex)
+            .map((link) => link.id);
     for (const linkId of linkIds) {
       const link = subgraph.links.get(linkId);
       if (!link) continue;
@@ -402,9 +505,15 @@ function primitiveSlots(index: number, definition: GroupNodeDefinition, objectIn
   const name = input?.widgetName ?? input?.name;
   const def = target ? objectInfo[target.type] : undefined;
   const spec = name && def ? (def.input.required?.[name] ?? def.input.optional?.[name]) : undefined;
-  const valueType = Array.isArray(spec) && Array.isArray(spec[0]) ? 'COMBO' : Array.isArray(spec) && typeof spec[0] === 'string' ? spec[0] : (link?.type ?? 'ANY');
+  const valueType =
+    Array.isArray(spec) && Array.isArray(spec[0])
+      ? 'COMBO'
+      : Array.isArray(spec) && typeof spec[0] === 'string'
+        ? spec[0]
+        : (link?.type ?? 'ANY');
   const slots: WidgetSlot[] = [{ role: 'value', inputName: `${index}/value`, valueType, spec }];
-  if (valueType === 'INT' || valueType === 'FLOAT' || valueType === 'COMBO') slots.push({ role: 'control', inputName: `${index}/value`, valueType: 'CONTROL' });
+  if (valueType === 'INT' || valueType === 'FLOAT' || valueType === 'COMBO')
+    slots.push({ role: 'control', inputName: `${index}/value`, valueType: 'CONTROL' });
   if (valueType === 'COMBO') slots.push({ role: 'filter', inputName: `${index}/value`, valueType: 'STRING' });
   return slots;
 }

@@ -6,7 +6,8 @@ import { SUBGRAPH_INPUT_NODE_ID, SUBGRAPH_OUTPUT_NODE_ID } from './ui-graph';
  * Where an input's value comes from (protocol doc §6.8 step 11): a link to a real node's output,
  * a literal (a promoted subgraph widget), or nothing (then the node keeps its own widget value).
  */
-export type Resolved = { kind: 'link'; id: string; slot: number } | { kind: 'value'; value: unknown; sources: WidgetSource[] };
+export type Resolved =
+  { kind: 'link'; id: string; slot: number } | { kind: 'value'; value: unknown; sources: WidgetSource[] };
 
 /**
  * LiteGraph's connection check: `*` or an empty type matches anything; otherwise the types are equal
@@ -26,15 +27,22 @@ export function isTypeCompatible(a: string | undefined, b: string | undefined): 
  * (the current frontend's rule): the same index if compatible, else the first input of exactly
  * the target type, else the first compatible one. -1 when none fits.
  */
-export function bypassInputIndex(node: Pick<ExecNode, 'inputs' | 'outputTypes'>, slot: number, targetType: string): number {
+export function bypassInputIndex(
+  node: Pick<ExecNode, 'inputs' | 'outputTypes'>,
+  slot: number,
+  targetType: string,
+): number {
   const { inputs } = node;
   if (targetType === '*' || targetType === '') return inputs.length > slot ? slot : 0;
   const outputType = node.outputTypes[slot];
   const opposite = inputs[slot];
-  if (opposite && isTypeCompatible(opposite.type, outputType) && isTypeCompatible(opposite.type, targetType)) return slot;
+  if (opposite && isTypeCompatible(opposite.type, outputType) && isTypeCompatible(opposite.type, targetType))
+    return slot;
   const exact = inputs.findIndex((input) => input.type === targetType);
   if (exact !== -1) return exact;
-  return inputs.findIndex((input) => isTypeCompatible(input.type, outputType) && isTypeCompatible(input.type, targetType));
+  return inputs.findIndex(
+    (input) => isTypeCompatible(input.type, outputType) && isTypeCompatible(input.type, targetType),
+  );
 }
 
 /** Follows links through reroutes, bypassed nodes, subgraph boundaries, group nodes and Set/Get pairs. */
@@ -49,7 +57,12 @@ export class LinkResolver {
   }
 
   /** Resolves input `inputIndex` of `node` (its run-time inputs). */
-  resolveInput(node: ExecNode, inputIndex: number, visited = new Set<string>(), targetType?: string): Resolved | undefined {
+  resolveInput(
+    node: ExecNode,
+    inputIndex: number,
+    visited = new Set<string>(),
+    targetType?: string,
+  ): Resolved | undefined {
     const input = node.inputs[inputIndex];
     // Inside a legacy group node the saved inputs never hold link ids: the definition's links say what is connected.
     if (!input || (input.link === null && !node.member)) return undefined;
@@ -98,19 +111,31 @@ export class LinkResolver {
       visited.add(key);
       return true;
     }
-    this.#warn({ code: 'link_cycle', severity: 'warning', message: `Links around "${node.title}" form a loop; the loop was cut there.`, nodeId: node.id, title: node.title });
+    this.#warn({
+      code: 'link_cycle',
+      severity: 'warning',
+      message: `Links around "${node.title}" form a loop; the loop was cut there.`,
+      nodeId: node.id,
+      title: node.title,
+    });
     return false;
   }
 
   #dangling(node: ExecNode, what: string): void {
-    this.#warn({ code: 'dangling_link', severity: 'warning', message: `"${node.title}": ${what}; it was left unconnected.`, nodeId: node.id, title: node.title });
+    this.#warn({
+      code: 'dangling_link',
+      severity: 'warning',
+      message: `"${node.title}": ${what}; it was left unconnected.`,
+      nodeId: node.id,
+      title: node.title,
+    });
   }
 
   #resolveBypass(node: ExecNode, slot: number, targetType: string, visited: Set<string>): Resolved | undefined {
     // Legacy group nodes keep the older rule: the same slot, then any input of exactly the target type.
     const index =
       node.kind === 'group'
-        ? [slot, ...node.inputs.keys()].find((candidate) => node.inputs[candidate]?.type === targetType) ?? -1
+        ? ([slot, ...node.inputs.keys()].find((candidate) => node.inputs[candidate]?.type === targetType) ?? -1)
         : bypassInputIndex(node, slot, targetType);
     if (index === -1 || !node.inputs[index]) {
       this.#warn({
@@ -144,13 +169,20 @@ export class LinkResolver {
     return promoted ? { kind: 'value', value: promoted.value, sources: promoted.sources } : undefined;
   }
 
-  #resolveSubgraphOutput(instance: ExecNode, slot: number, targetType: string, visited: Set<string>): Resolved | undefined {
+  #resolveSubgraphOutput(
+    instance: ExecNode,
+    slot: number,
+    targetType: string,
+    visited: Set<string>,
+  ): Resolved | undefined {
     const subgraph = instance.subgraph!;
     const output = subgraph.outputs[slot];
     if (!output) return undefined;
     const link =
       output.linkIds.map((id) => subgraph.links.get(id)).find((candidate) => candidate !== undefined) ??
-      [...subgraph.links.values()].find((candidate) => candidate.targetId === SUBGRAPH_OUTPUT_NODE_ID && candidate.targetSlot === slot);
+      [...subgraph.links.values()].find(
+        (candidate) => candidate.targetId === SUBGRAPH_OUTPUT_NODE_ID && candidate.targetSlot === slot,
+      );
     if (!link) return undefined;
     if (link.originId === SUBGRAPH_INPUT_NODE_ID) {
       // An input wired straight to an output passes through the instance.
@@ -168,12 +200,19 @@ export class LinkResolver {
     return this.resolveOutput(inner, link.originSlot, targetType, visited);
   }
 
-  #resolveMemberInput(member: ExecNode, inputIndex: number, visited: Set<string>, targetType: string | undefined): Resolved | undefined {
+  #resolveMemberInput(
+    member: ExecNode,
+    inputIndex: number,
+    visited: Set<string>,
+    targetType: string | undefined,
+  ): Resolved | undefined {
     const { instance, index } = member.member!;
     const layout = instance.group!;
     const external = layout.inputMap.get(`${index}:${inputIndex}`);
     if (external !== undefined) {
-      return instance.inputs[external]?.link === null || instance.inputs[external] === undefined ? undefined : this.resolveInput(instance, external, visited);
+      return instance.inputs[external]?.link === null || instance.inputs[external] === undefined
+        ? undefined
+        : this.resolveInput(instance, external, visited);
     }
     const inner = layout.linksTo.get(index)?.get(inputIndex);
     const origin = inner ? this.#graph.nodes.get(`${instance.id}:${inner.originIndex}`) : undefined;
@@ -193,7 +232,13 @@ export class LinkResolver {
       if (!scope) break;
       scope = scope.parent;
     }
-    this.#warn({ code: 'set_node_missing', severity: 'warning', message: `"${getNode.title}" reads "${name}", but no SetNode of that name exists; what it fed is left unconnected.`, nodeId: getNode.id, title: getNode.title });
+    this.#warn({
+      code: 'set_node_missing',
+      severity: 'warning',
+      message: `"${getNode.title}" reads "${name}", but no SetNode of that name exists; what it fed is left unconnected.`,
+      nodeId: getNode.id,
+      title: getNode.title,
+    });
     return undefined;
   }
 

@@ -123,7 +123,9 @@ export function applyTextReplacements(value: string, nodes: readonly Replacement
     }
     const [nodeName, widgetName] = split as [string, string];
     const bySearchName = nodes.filter((node) => node.searchName === nodeName);
-    const node = (bySearchName.length > 0 ? bySearchName : nodes.filter((candidate) => candidate.title === nodeName))[0];
+    const node = (
+      bySearchName.length > 0 ? bySearchName : nodes.filter((candidate) => candidate.title === nodeName)
+    )[0];
     if (!node) return match;
     const widget = node.widget(widgetName);
     if (widget === undefined) return match;
@@ -147,7 +149,12 @@ export interface ControlRange {
  * integer in [min, min(max, 2^50)]; increment/decrement move by the step and stay within bounds;
  * increment-wrap wraps to min; fixed keeps the value.
  */
-export function nextControlledValue(value: number, mode: ControlMode, range: ControlRange, random: RandomSource): number {
+export function nextControlledValue(
+  value: number,
+  mode: ControlMode,
+  range: ControlRange,
+  random: RandomSource,
+): number {
   const min = range.min ?? 0;
   const max = Math.min(range.max ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
   const step = range.step && range.step > 0 ? range.step : 1;

@@ -83,7 +83,13 @@ export interface GroupNodeDefinition {
   /** Inner nodes; their id is their index. */
   nodes: UiNode[];
   /** `[originIndex | null, originSlot, targetIndex, targetSlot]`; a null origin is outside the group. */
-  links: Array<{ originIndex: number | null; originSlot: number; targetIndex: number; targetSlot: number; type: string }>;
+  links: Array<{
+    originIndex: number | null;
+    originSlot: number;
+    targetIndex: number;
+    targetSlot: number;
+    type: string;
+  }>;
   /** Outputs of inner nodes that also leave the group: `innerIndex → slots`. */
   external: Map<number, Set<number>>;
   /** Per inner node index: `{input: {name: {visible, name}}, output: {slot: {visible, name}}}`. */
@@ -164,7 +170,10 @@ export function readNode(raw: unknown, fallbackId?: string): UiNode | undefined 
     mode: typeof raw.mode === 'number' ? raw.mode : 0,
     inputs: readInputs(raw.inputs),
     outputs: readOutputs(raw.outputs),
-    widgetsValues: Array.isArray(raw.widgets_values) || isRecord(raw.widgets_values) ? (raw.widgets_values as unknown[] | Record<string, unknown>) : undefined,
+    widgetsValues:
+      Array.isArray(raw.widgets_values) || isRecord(raw.widgets_values)
+        ? (raw.widgets_values as unknown[] | Record<string, unknown>)
+        : undefined,
     properties: isRecord(raw.properties) ? raw.properties : {},
   };
   if (typeof raw.title === 'string') node.title = raw.title;
@@ -181,7 +190,14 @@ export function readLink(raw: unknown): UiLink | undefined {
   return undefined;
 }
 
-function makeLink(id: unknown, originId: unknown, originSlot: unknown, targetId: unknown, targetSlot: unknown, type: unknown): UiLink | undefined {
+function makeLink(
+  id: unknown,
+  originId: unknown,
+  originSlot: unknown,
+  targetId: unknown,
+  targetSlot: unknown,
+  type: unknown,
+): UiLink | undefined {
   const link = {
     id: idString(id),
     originId: idString(originId),
@@ -189,8 +205,22 @@ function makeLink(id: unknown, originId: unknown, originSlot: unknown, targetId:
     targetId: idString(targetId),
     targetSlot: slotNumber(targetSlot),
   };
-  if (link.id === undefined || link.originId === undefined || link.originSlot === undefined || link.targetId === undefined || link.targetSlot === undefined) return undefined;
-  return { id: link.id, originId: link.originId, originSlot: link.originSlot, targetId: link.targetId, targetSlot: link.targetSlot, type: typeString(type) };
+  if (
+    link.id === undefined ||
+    link.originId === undefined ||
+    link.originSlot === undefined ||
+    link.targetId === undefined ||
+    link.targetSlot === undefined
+  )
+    return undefined;
+  return {
+    id: link.id,
+    originId: link.originId,
+    originSlot: link.originSlot,
+    targetId: link.targetId,
+    targetSlot: link.targetSlot,
+    type: typeString(type),
+  };
 }
 
 function readSubgraphSlots(raw: unknown): SubgraphSlot[] {
@@ -199,7 +229,9 @@ function readSubgraphSlots(raw: unknown): SubgraphSlot[] {
     const result: SubgraphSlot = {
       name: typeof slot.name === 'string' ? slot.name : '',
       type: typeString(slot.type),
-      linkIds: Array.isArray(slot.linkIds) ? slot.linkIds.map(idString).filter((id): id is string => id !== undefined) : [],
+      linkIds: Array.isArray(slot.linkIds)
+        ? slot.linkIds.map(idString).filter((id): id is string => id !== undefined)
+        : [],
     };
     if (typeof slot.label === 'string') result.label = slot.label;
     return result;
@@ -213,7 +245,11 @@ function readGraph(raw: Record<string, unknown>, id: string, warnings: Conversio
   for (const [index, rawNode] of rawNodes.entries()) {
     const node = readNode(rawNode);
     if (!node) {
-      warnings.push({ code: 'node_skipped', severity: 'warning', message: `Node #${index + 1}${id === 'root' ? '' : ` of subgraph ${id}`} has no id or type and was skipped.` });
+      warnings.push({
+        code: 'node_skipped',
+        severity: 'warning',
+        message: `Node #${index + 1}${id === 'root' ? '' : ` of subgraph ${id}`} has no id or type and was skipped.`,
+      });
       continue;
     }
     // Duplicate ids occur in hand-edited files; the first node wins, as in the frontend's lookup.
@@ -246,16 +282,37 @@ function readGroupNodes(extra: unknown, warnings: ConversionWarning[]): Map<stri
       // Inner nodes have no id of their own: their index is their identity (`"<instance>:<index>"`).
       const node = readNode(isRecord(rawNode) ? { ...rawNode, id: index } : rawNode);
       if (node) nodes.push(node);
-      else warnings.push({ code: 'node_skipped', severity: 'warning', message: `Node #${index + 1} of group node "${name}" has no type and was skipped.` });
+      else
+        warnings.push({
+          code: 'node_skipped',
+          severity: 'warning',
+          message: `Node #${index + 1} of group node "${name}" has no type and was skipped.`,
+        });
     }
     const links: GroupNodeDefinition['links'] = [];
     for (const link of Array.isArray(raw.links) ? raw.links : []) {
       if (!Array.isArray(link)) continue;
       const [originIndex, originSlot, targetIndex, targetSlot, , type] = link as unknown[];
       const origin = originIndex === null || originIndex === undefined ? null : slotNumber(originIndex);
-      const parsed = { originSlot: slotNumber(originSlot), targetIndex: slotNumber(targetIndex), targetSlot: slotNumber(targetSlot) };
-      if (origin === undefined || parsed.originSlot === undefined || parsed.targetIndex === undefined || parsed.targetSlot === undefined) continue;
-      links.push({ originIndex: origin, originSlot: parsed.originSlot, targetIndex: parsed.targetIndex, targetSlot: parsed.targetSlot, type: typeString(type) });
+      const parsed = {
+        originSlot: slotNumber(originSlot),
+        targetIndex: slotNumber(targetIndex),
+        targetSlot: slotNumber(targetSlot),
+      };
+      if (
+        origin === undefined ||
+        parsed.originSlot === undefined ||
+        parsed.targetIndex === undefined ||
+        parsed.targetSlot === undefined
+      )
+        continue;
+      links.push({
+        originIndex: origin,
+        originSlot: parsed.originSlot,
+        targetIndex: parsed.targetIndex,
+        targetSlot: parsed.targetSlot,
+        type: typeString(type),
+      });
     }
     const external = new Map<number, Set<number>>();
     for (const entry of Array.isArray(raw.external) ? raw.external : []) {
@@ -280,11 +337,15 @@ function readGroupNodes(extra: unknown, warnings: ConversionWarning[]): Map<stri
  */
 export function readUiWorkflow(raw: Record<string, unknown>, warnings: ConversionWarning[]): UiWorkflow {
   if (!Array.isArray(raw.nodes)) {
-    throw new AppError('workflow_invalid', 'This file is not a ComfyUI workflow: it has no list of nodes. Nothing was changed; export the workflow again from ComfyUI.');
+    throw new AppError(
+      'workflow_invalid',
+      'This file is not a ComfyUI workflow: it has no list of nodes. Nothing was changed; export the workflow again from ComfyUI.',
+    );
   }
   const root = readGraph(raw, 'root', warnings);
   const subgraphs = new Map<string, UiGraph>();
-  const definitions = isRecord(raw.definitions) && Array.isArray(raw.definitions.subgraphs) ? raw.definitions.subgraphs : [];
+  const definitions =
+    isRecord(raw.definitions) && Array.isArray(raw.definitions.subgraphs) ? raw.definitions.subgraphs : [];
   for (const definition of definitions) {
     if (!isRecord(definition) || typeof definition.id !== 'string') continue;
     subgraphs.set(definition.id, readGraph(definition, definition.id, warnings));

@@ -55,7 +55,14 @@ export const FRONTEND_WIDGET_TYPES = new Set([
 const DYNAMIC_COMBO_TYPE = 'COMFY_DYNAMICCOMBO_V3';
 
 /** Nodes whose audio player widget (`audioUI`) sits after the required inputs (§6.9 item 4). */
-const AUDIO_UI_NODES = new Set(['LoadAudio', 'SaveAudio', 'PreviewAudio', 'SaveAudioMP3', 'SaveAudioOpus', 'SaveAudioAdvanced']);
+const AUDIO_UI_NODES = new Set([
+  'LoadAudio',
+  'SaveAudio',
+  'PreviewAudio',
+  'SaveAudioMP3',
+  'SaveAudioOpus',
+  'SaveAudioAdvanced',
+]);
 
 /** The seed-control modes a control slot may hold. */
 export const CONTROL_MODES: readonly ControlMode[] = ['fixed', 'increment', 'decrement', 'randomize', 'increment-wrap'];
@@ -92,9 +99,13 @@ function controlSlotCount(name: string, valueType: string, spec: unknown): numbe
 function slotsForInput(name: string, spec: unknown, options: LayoutOptions): WidgetSlot[] {
   const valueType = widgetTypeOf(spec);
   if (valueType === undefined) {
-    return options.includeForcedSockets && isForcedSocket(spec) ? [{ role: 'force_input', inputName: name, valueType: 'ANY' }] : [];
+    return options.includeForcedSockets && isForcedSocket(spec)
+      ? [{ role: 'force_input', inputName: name, valueType: 'ANY' }]
+      : [];
   }
-  const slots: WidgetSlot[] = [{ role: 'value', inputName: name, valueType: valueType === DYNAMIC_COMBO_TYPE ? 'COMBO' : valueType, spec }];
+  const slots: WidgetSlot[] = [
+    { role: 'value', inputName: name, valueType: valueType === DYNAMIC_COMBO_TYPE ? 'COMBO' : valueType, spec },
+  ];
   const controls = controlSlotCount(name, valueType, spec);
   if (controls >= 1) slots.push({ role: 'control', inputName: name, valueType: 'CONTROL' });
   if (controls >= 2) slots.push({ role: 'filter', inputName: name, valueType: 'STRING' });
@@ -124,7 +135,8 @@ export function widgetLayout(classType: string, def: NodeDef, options: LayoutOpt
   const requiredOptions = required.map(([, spec]) => inputOptions(spec));
   if (AUDIO_UI_NODES.has(classType)) {
     slots.push({ role: 'ui', inputName: 'audioUI', valueType: 'ANY' });
-    if (requiredOptions.some((opts) => opts.audio_upload)) slots.push({ role: 'upload', inputName: 'upload', valueType: 'ANY' });
+    if (requiredOptions.some((opts) => opts.audio_upload))
+      slots.push({ role: 'upload', inputName: 'upload', valueType: 'ANY' });
   } else if (requiredOptions.some((opts) => opts.image_upload || opts.video_upload || opts.animated_image_upload)) {
     slots.push({ role: 'upload', inputName: 'upload', valueType: 'ANY' });
   }
@@ -138,13 +150,17 @@ export function dynamicComboChildren(slot: WidgetSlot, chosen: unknown): WidgetS
   if (inputType(slot.spec) !== DYNAMIC_COMBO_TYPE) return [];
   const optionList = inputOptions(slot.spec).options;
   if (!Array.isArray(optionList)) return [];
-  const option = optionList.find((entry): entry is { key: unknown; inputs?: unknown } => typeof entry === 'object' && entry !== null && (entry as { key?: unknown }).key === chosen);
+  const option = optionList.find(
+    (entry): entry is { key: unknown; inputs?: unknown } =>
+      typeof entry === 'object' && entry !== null && (entry as { key?: unknown }).key === chosen,
+  );
   if (!option || typeof option.inputs !== 'object' || option.inputs === null) return [];
   const inputs = option.inputs as { required?: Record<string, unknown>; optional?: Record<string, unknown> };
   const children: WidgetSlot[] = [];
   for (const group of [inputs.required ?? {}, inputs.optional ?? {}]) {
     for (const [name, spec] of Object.entries(group)) {
-      for (const child of slotsForInput(name, spec, {})) children.push({ ...child, inputName: `${slot.inputName}.${child.inputName}` });
+      for (const child of slotsForInput(name, spec, {}))
+        children.push({ ...child, inputName: `${slot.inputName}.${child.inputName}` });
     }
   }
   return children;

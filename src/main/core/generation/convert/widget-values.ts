@@ -1,6 +1,13 @@
 import type { ControlMode } from '@shared/domain/generation';
 import { comboOptions, inputOptions, type NodeDef } from '../../comfy/object-info';
-import { CONTROL_MODES, dynamicComboChildren, FRONTEND_WIDGET_TYPES, widgetDefault, widgetLayout, type WidgetSlot } from './widget-layout';
+import {
+  CONTROL_MODES,
+  dynamicComboChildren,
+  FRONTEND_WIDGET_TYPES,
+  widgetDefault,
+  widgetLayout,
+  type WidgetSlot,
+} from './widget-layout';
 
 /** A value an API input gets from the node's widgets, and where in `widgets_values` it was saved. */
 export interface WidgetValue {
@@ -38,10 +45,14 @@ export interface AlignedWidgets {
 
 /** 0 = fits, a small cost = fits poorly, Infinity = cannot be this slot's value. */
 function fitCost(slot: WidgetSlot, value: unknown): number {
-  if (value === null || value === undefined) return slot.role === 'value' && !FRONTEND_WIDGET_TYPES.has(slot.valueType) ? 0.5 : 0;
+  if (value === null || value === undefined)
+    return slot.role === 'value' && !FRONTEND_WIDGET_TYPES.has(slot.valueType) ? 0.5 : 0;
   switch (slot.role) {
     case 'control':
-      return (typeof value === 'string' && (CONTROL_MODES as readonly string[]).includes(value)) || typeof value === 'boolean' ? 0 : Infinity;
+      return (typeof value === 'string' && (CONTROL_MODES as readonly string[]).includes(value)) ||
+        typeof value === 'boolean'
+        ? 0
+        : Infinity;
     case 'filter':
       return typeof value === 'string' ? 0 : Infinity;
     case 'upload':
@@ -64,7 +75,8 @@ function valueFitCost(slot: WidgetSlot, value: unknown): number {
     case 'STRING':
       return typeof value === 'string' ? 0 : Infinity;
     case 'COMBO': {
-      if (Array.isArray(value)) return inputOptions(slot.spec).multiselect || inputOptions(slot.spec).multi_select ? 0 : Infinity;
+      if (Array.isArray(value))
+        return inputOptions(slot.spec).multiselect || inputOptions(slot.spec).multi_select ? 0 : Infinity;
       if (typeof value !== 'string' && typeof value !== 'number') return Infinity;
       const options = comboOptions(slot.spec);
       // A value outside the list still fits (models differ between servers), but an exact option fits better.
@@ -116,7 +128,8 @@ function alignByType(slots: WidgetSlot[], values: unknown[]): { pairing: Pairing
     for (let j = slots.length; j >= 0; j -= 1) {
       if (i === values.length && j === slots.length) continue;
       let best = Infinity;
-      if (i < values.length && j < slots.length) best = Math.min(best, fitCost(slots[j]!, values[i]) + cost[at(i + 1, j + 1)]!);
+      if (i < values.length && j < slots.length)
+        best = Math.min(best, fitCost(slots[j]!, values[i]) + cost[at(i + 1, j + 1)]!);
       if (j < slots.length) best = Math.min(best, skipSlotCost(slots[j]!) + cost[at(i, j + 1)]!);
       if (i < values.length) best = Math.min(best, skipValueCost(values[i]) + cost[at(i + 1, j)]!);
       cost[at(i, j)] = best;
@@ -153,7 +166,8 @@ function fitsPositionally(slots: WidgetSlot[], values: unknown[], length: number
 
 function defaultControl(slot: WidgetSlot, spec: unknown): ControlMode {
   const configured = inputOptions(spec).control_after_generate;
-  if (typeof configured === 'string' && (CONTROL_MODES as readonly string[]).includes(configured)) return configured as ControlMode;
+  if (typeof configured === 'string' && (CONTROL_MODES as readonly string[]).includes(configured))
+    return configured as ControlMode;
   return slot.valueType === 'CONTROL' && inputOptions(spec).multiselect ? 'fixed' : 'randomize';
 }
 
@@ -162,7 +176,12 @@ function defaultControl(slot: WidgetSlot, spec: unknown): ControlMode {
  * §6.9: exact positions when they fit; the frontend's forceInput migration; a missing tail or
  * extra trailing values; otherwise a type-driven match that is reported as a warning.
  */
-export function alignWidgetValues(classType: string, def: NodeDef, saved: unknown[] | Record<string, unknown> | undefined, layoutOverride?: WidgetSlot[]): AlignedWidgets {
+export function alignWidgetValues(
+  classType: string,
+  def: NodeDef,
+  saved: unknown[] | Record<string, unknown> | undefined,
+  layoutOverride?: WidgetSlot[],
+): AlignedWidgets {
   const savedArray = Array.isArray(saved) ? saved : undefined;
   let layout = layoutOverride ?? expandDynamic(widgetLayout(classType, def), savedArray);
   let pairing: Pairing;
@@ -175,8 +194,15 @@ export function alignWidgetValues(classType: string, def: NodeDef, saved: unknow
   if (values.length === layout.length && fitsPositionally(layout, values, values.length)) {
     pairing = positional(layout, values.length);
   } else {
-    const withForced = layoutOverride ? undefined : expandDynamic(widgetLayout(classType, def, { includeForcedSockets: true }), values);
-    if (withForced && withForced.length === values.length && withForced.length > layout.length && fitsPositionally(withForced, values, values.length)) {
+    const withForced = layoutOverride
+      ? undefined
+      : expandDynamic(widgetLayout(classType, def, { includeForcedSockets: true }), values);
+    if (
+      withForced &&
+      withForced.length === values.length &&
+      withForced.length > layout.length &&
+      fitsPositionally(withForced, values, values.length)
+    ) {
       // Pre-1.16 files keep a dummy value for forceInput inputs; dropping them is the frontend's own migration.
       layout = withForced;
       pairing = positional(layout, values.length);
@@ -185,20 +211,43 @@ export function alignWidgetValues(classType: string, def: NodeDef, saved: unknow
     } else if (fitsPositionally(layout, values, Math.min(values.length, layout.length))) {
       pairing = positional(layout, values.length);
       const extras = values.slice(layout.length);
-      const defaulted = layout.slice(values.length).filter((slot) => slot.role === 'value').map((slot) => slot.inputName);
+      const defaulted = layout
+        .slice(values.length)
+        .filter((slot) => slot.role === 'value')
+        .map((slot) => slot.inputName);
       const isNoise = extras.every((value) => value === null || value === '');
       if (defaulted.length > 0 || (extras.length > 0 && !isNoise)) {
-        mismatch = { severity: 'info', savedCount: values.length, slotCount: layout.length, defaulted, ignored: extras.map((_, index) => layout.length + index) };
+        mismatch = {
+          severity: 'info',
+          savedCount: values.length,
+          slotCount: layout.length,
+          defaulted,
+          ignored: extras.map((_, index) => layout.length + index),
+        };
       }
     } else {
       const aligned = alignByType(layout, values);
       pairing = aligned.pairing;
-      const defaulted = pairing.filter((pair) => pair.value === undefined && layout[pair.slot]!.role === 'value').map((pair) => layout[pair.slot]!.inputName);
-      mismatch = { severity: 'warning', savedCount: values.length, slotCount: layout.length, defaulted, ignored: aligned.ignored };
+      const defaulted = pairing
+        .filter((pair) => pair.value === undefined && layout[pair.slot]!.role === 'value')
+        .map((pair) => layout[pair.slot]!.inputName);
+      mismatch = {
+        severity: 'warning',
+        savedCount: values.length,
+        slotCount: layout.length,
+        defaulted,
+        ignored: aligned.ignored,
+      };
     }
   }
 
-  const result: AlignedWidgets = { values: new Map(), controls: new Map(), legacyControls: [], frontendWidgets: [], layout };
+  const result: AlignedWidgets = {
+    values: new Map(),
+    controls: new Map(),
+    legacyControls: [],
+    frontendWidgets: [],
+    layout,
+  };
   if (mismatch) result.mismatch = mismatch;
   let lastValueSpec: unknown;
   for (const { slot: slotIndex, value: valueIndex } of pairing) {
@@ -228,11 +277,18 @@ export function alignWidgetValues(classType: string, def: NodeDef, saved: unknow
 }
 
 function alignNamed(layout: WidgetSlot[], saved: Record<string, unknown>): AlignedWidgets {
-  const result: AlignedWidgets = { values: new Map(), controls: new Map(), legacyControls: [], frontendWidgets: [], layout };
+  const result: AlignedWidgets = {
+    values: new Map(),
+    controls: new Map(),
+    legacyControls: [],
+    frontendWidgets: [],
+    layout,
+  };
   for (const slot of layout) {
     if (slot.role !== 'value') continue;
     if (FRONTEND_WIDGET_TYPES.has(slot.valueType)) result.frontendWidgets.push(slot.inputName);
-    if (Object.hasOwn(saved, slot.inputName)) result.values.set(slot.inputName, { value: saved[slot.inputName], slot: slot.inputName });
+    if (Object.hasOwn(saved, slot.inputName))
+      result.values.set(slot.inputName, { value: saved[slot.inputName], slot: slot.inputName });
     else {
       const fallback = widgetDefault(slot);
       if (fallback !== undefined) result.values.set(slot.inputName, { value: fallback });

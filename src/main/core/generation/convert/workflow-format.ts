@@ -42,10 +42,17 @@ export function detectWorkflowFormat(raw: unknown): DetectedWorkflow {
     const collection = Object.entries(raw).filter(([, value]) => isUiWorkflow(value));
     if (collection.length > 0 && collection.length === Object.keys(raw).length) {
       const names = collection.map(([name]) => name);
-      throw new AppError('workflow_invalid', `This file holds ${names.length} workflows (${names.join(', ')}), not one. Save the one you want on its own and open that.`, {
-        details: { workflows: names },
-      });
+      throw new AppError(
+        'workflow_invalid',
+        `This file holds ${names.length} workflows (${names.join(', ')}), not one. Save the one you want on its own and open that.`,
+        {
+          details: { workflows: names },
+        },
+      );
     }
   }
-  throw new AppError('workflow_invalid', 'This file is neither a ComfyUI workflow (nodes and links) nor an API prompt (nodes with class_type). Nothing was changed; export the workflow again from ComfyUI.');
+  throw new AppError(
+    'workflow_invalid',
+    'This file is neither a ComfyUI workflow (nodes and links) nor an API prompt (nodes with class_type). Nothing was changed; export the workflow again from ComfyUI.',
+  );
 }

@@ -19,7 +19,10 @@ export function isSampler(graph: PromptGraph, id: string): boolean {
   if (!def || !graph.outputTypes(id).includes('LATENT')) return false;
   const inputs = { ...def.input.required, ...def.input.optional };
   const typeOf = (name: string) => graph.typeOf(id, name);
-  return (Object.hasOwn(inputs, 'positive') && typeOf('positive') === 'CONDITIONING' && Object.hasOwn(inputs, 'negative')) || Object.keys(inputs).some((name) => typeOf(name) === 'GUIDER');
+  return (
+    (Object.hasOwn(inputs, 'positive') && typeOf('positive') === 'CONDITIONING' && Object.hasOwn(inputs, 'negative')) ||
+    Object.keys(inputs).some((name) => typeOf(name) === 'GUIDER')
+  );
 }
 
 /** Samplers in the prompt, upstream ones first (a hires-fix pass comes after the first pass). */
@@ -62,13 +65,18 @@ export function promptTextInputs(graph: PromptGraph, id: string): string[] {
     return options.multiline === true || options.dynamicPrompts === true;
   });
   const rank = (name: string) => (MAIN_TEXT_INPUTS.includes(name) ? 0 : 1);
-  return names.map((name, index) => ({ name, index })).sort((a, b) => rank(a.name) - rank(b.name) || a.index - b.index).map(({ name }) => name);
+  return names
+    .map((name, index) => ({ name, index }))
+    .sort((a, b) => rank(a.name) - rank(b.name) || a.index - b.index)
+    .map(({ name }) => name);
 }
 
 /** A text encoder: it takes a CLIP model (other multiline strings on the path, like motion tracks, are not prompts). */
 function isTextEncoder(graph: PromptGraph, id: string): boolean {
   const def = graph.def(id);
-  return Object.keys({ ...def?.input.required, ...def?.input.optional }).some((name) => graph.typeOf(id, name) === 'CLIP');
+  return Object.keys({ ...def?.input.required, ...def?.input.optional }).some(
+    (name) => graph.typeOf(id, name) === 'CLIP',
+  );
 }
 
 /**
@@ -76,7 +84,8 @@ function isTextEncoder(graph: PromptGraph, id: string): boolean {
  * string node upstream holds (a String primitive, or a text node's own literal).
  */
 export function textTargets(graph: PromptGraph, id: string, inputName: string, depth = 0): InputRef[] {
-  if (graph.isLiteral(id, inputName)) return typeof graph.literal(id, inputName) === 'string' ? [{ nodeId: id, inputName }] : [];
+  if (graph.isLiteral(id, inputName))
+    return typeof graph.literal(id, inputName) === 'string' ? [{ nodeId: id, inputName }] : [];
   const link = graph.link(id, inputName);
   if (!link || depth > 4) return [];
   const [source] = link;
@@ -84,9 +93,14 @@ export function textTargets(graph: PromptGraph, id: string, inputName: string, d
   if (direct) return [direct];
   const def = graph.def(source);
   if (!def) return [];
-  const stringInputs = Object.keys({ ...def.input.required, ...def.input.optional }).filter((name) => graph.typeOf(source, name) === 'STRING');
-  const literal = stringInputs.find((name) => graph.isLiteral(source, name) && typeof graph.literal(source, name) === 'string');
-  if (literal && stringInputs.filter((name) => graph.isLiteral(source, name)).length === 1) return [{ nodeId: source, inputName: literal }];
+  const stringInputs = Object.keys({ ...def.input.required, ...def.input.optional }).filter(
+    (name) => graph.typeOf(source, name) === 'STRING',
+  );
+  const literal = stringInputs.find(
+    (name) => graph.isLiteral(source, name) && typeof graph.literal(source, name) === 'string',
+  );
+  if (literal && stringInputs.filter((name) => graph.isLiteral(source, name)).length === 1)
+    return [{ nodeId: source, inputName: literal }];
   return stringInputs.flatMap((name) => (graph.link(source, name) ? textTargets(graph, source, name, depth + 1) : []));
 }
 
@@ -108,22 +122,28 @@ export function tracePrompts(graph: PromptGraph, samplerId: string): { positive:
       visited.add(key);
       const outputName = graph.outputName(nodeId, slot);
       // An undecided path takes the side of the first node output that names one (InstructPixToPix "negative").
-      const role: Role = roleSoFar === 'either' && (outputName === 'positive' || outputName === 'negative') ? outputName : roleSoFar;
+      const role: Role =
+        roleSoFar === 'either' && (outputName === 'positive' || outputName === 'negative') ? outputName : roleSoFar;
       const inputs = graph.linkedInputsOfType(nodeId, 'CONDITIONING');
       if (isTextEncoder(graph, nodeId)) {
-        for (const name of promptTextInputs(graph, nodeId)) found[role].push(...textTargets(graph, nodeId, name).map((ref) => ({ ref, isRoot: inputs.length === 0 })));
+        for (const name of promptTextInputs(graph, nodeId))
+          found[role].push(...textTargets(graph, nodeId, name).map((ref) => ({ ref, isRoot: inputs.length === 0 })));
       }
       // A node passing positive and negative along (ControlNet, image-to-video conditioning) is followed on the matching side.
       const matching = inputs.filter((name) => name.toLowerCase() === outputName);
       for (const name of matching.length > 0 ? matching : inputs) queue.push({ link: graph.link(nodeId, name)!, role });
     }
   }
-  const ordered = (entries: Array<{ ref: InputRef; isRoot: boolean }>) => [...entries.filter((entry) => entry.isRoot), ...entries.filter((entry) => !entry.isRoot)].map((entry) => entry.ref);
+  const ordered = (entries: Array<{ ref: InputRef; isRoot: boolean }>) =>
+    [...entries.filter((entry) => entry.isRoot), ...entries.filter((entry) => !entry.isRoot)].map((entry) => entry.ref);
   const negative = ordered(found.negative);
   const negativeKeys = new Set(negative.map((ref) => `${ref.nodeId}\u0000${ref.inputName}`));
   const either = ordered(found.either);
   return {
-    positive: [...ordered(found.positive), ...either.filter((ref) => !negativeKeys.has(`${ref.nodeId}\u0000${ref.inputName}`))],
+    positive: [
+      ...ordered(found.positive),
+      ...either.filter((ref) => !negativeKeys.has(`${ref.nodeId}\u0000${ref.inputName}`)),
+    ],
     negative,
   };
 }

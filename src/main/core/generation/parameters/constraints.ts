@@ -23,7 +23,12 @@ export const MODEL_INPUT_FOLDERS: Record<string, Record<string, string>> = {
   CLIPLoader: { clip_name: 'text_encoders' },
   DualCLIPLoader: { clip_name1: 'text_encoders', clip_name2: 'text_encoders' },
   TripleCLIPLoader: { clip_name1: 'text_encoders', clip_name2: 'text_encoders', clip_name3: 'text_encoders' },
-  QuadrupleCLIPLoader: { clip_name1: 'text_encoders', clip_name2: 'text_encoders', clip_name3: 'text_encoders', clip_name4: 'text_encoders' },
+  QuadrupleCLIPLoader: {
+    clip_name1: 'text_encoders',
+    clip_name2: 'text_encoders',
+    clip_name3: 'text_encoders',
+    clip_name4: 'text_encoders',
+  },
   CLIPVisionLoader: { clip_name: 'clip_vision' },
   StyleModelLoader: { style_model_name: 'style_models' },
   ControlNetLoader: { control_net_name: 'controlnet' },
@@ -42,8 +47,12 @@ const MODEL_FILE = /\.(ckpt|pt|pt2|bin|pth|safetensors|pkl|sft|gguf)$/i;
 export function modelFolderOf(graph: PromptGraph, ref: InputRef): string | null | undefined {
   const known = MODEL_INPUT_FOLDERS[graph.classType(ref.nodeId)]?.[ref.inputName];
   if (known) return known;
-  if (!/loader/i.test(graph.classType(ref.nodeId)) || graph.typeOf(ref.nodeId, ref.inputName) !== 'COMBO') return undefined;
-  const values = [...(comboOptions(graph.spec(ref.nodeId, ref.inputName)) ?? []), graph.literal(ref.nodeId, ref.inputName)];
+  if (!/loader/i.test(graph.classType(ref.nodeId)) || graph.typeOf(ref.nodeId, ref.inputName) !== 'COMBO')
+    return undefined;
+  const values = [
+    ...(comboOptions(graph.spec(ref.nodeId, ref.inputName)) ?? []),
+    graph.literal(ref.nodeId, ref.inputName),
+  ];
   // A custom loader: a model, but its folder is the node pack's business.
   return values.some((value) => typeof value === 'string' && MODEL_FILE.test(value)) ? null : undefined;
 }
@@ -73,17 +82,29 @@ function finite(value: unknown): number | undefined {
  * inputs it feeds): the tightest bounds of all of them. INT bounds stay within JavaScript's safe
  * integers so a value always survives JSON.
  */
-export function constraintsFor(graph: PromptGraph, target: InputRef, consumers: InputRef[] = []): ParameterConstraints | undefined {
+export function constraintsFor(
+  graph: PromptGraph,
+  target: InputRef,
+  consumers: InputRef[] = [],
+): ParameterConstraints | undefined {
   const spec = graph.spec(target.nodeId, target.inputName);
-  const type = valueTypeOf(spec) ?? consumers.map((consumer) => valueTypeOf(graph.spec(consumer.nodeId, consumer.inputName))).find((candidate) => candidate !== undefined);
+  const type =
+    valueTypeOf(spec) ??
+    consumers
+      .map((consumer) => valueTypeOf(graph.spec(consumer.nodeId, consumer.inputName)))
+      .find((candidate) => candidate !== undefined);
   if (!type) return undefined;
   const specs = [spec, ...consumers.map((consumer) => graph.spec(consumer.nodeId, consumer.inputName))];
   const options = inputOptions(spec);
   const constraints: ParameterConstraints = { type };
 
   if (type === 'INT' || type === 'FLOAT') {
-    const mins = specs.map((candidate) => finite(inputOptions(candidate).min)).filter((value): value is number => value !== undefined);
-    const maxes = specs.map((candidate) => finite(inputOptions(candidate).max)).filter((value): value is number => value !== undefined);
+    const mins = specs
+      .map((candidate) => finite(inputOptions(candidate).min))
+      .filter((value): value is number => value !== undefined);
+    const maxes = specs
+      .map((candidate) => finite(inputOptions(candidate).max))
+      .filter((value): value is number => value !== undefined);
     let min = mins.length > 0 ? Math.max(...mins) : undefined;
     let max = maxes.length > 0 ? Math.min(...maxes) : undefined;
     if (type === 'INT') {
@@ -92,7 +113,9 @@ export function constraintsFor(graph: PromptGraph, target: InputRef, consumers: 
     }
     if (min !== undefined) constraints.min = min;
     if (max !== undefined) constraints.max = max;
-    const step = finite(options.step) ?? specs.map((candidate) => finite(inputOptions(candidate).step)).find((value) => value !== undefined);
+    const step =
+      finite(options.step) ??
+      specs.map((candidate) => finite(inputOptions(candidate).step)).find((value) => value !== undefined);
     if (step !== undefined) constraints.step = step;
     const round = finite(options.round);
     if (round !== undefined) constraints.round = round;

@@ -1,4 +1,12 @@
-import type { ControlMode, ConversionResult, Parameter, ParameterConstraints, ParameterGroup, ParameterKind, ValueType } from '@shared/domain/generation';
+import type {
+  ControlMode,
+  ConversionResult,
+  Parameter,
+  ParameterConstraints,
+  ParameterGroup,
+  ParameterKind,
+  ValueType,
+} from '@shared/domain/generation';
 import type { ObjectInfo } from '../../comfy/object-info';
 import { constraintsFor, modelFolderOf, uploadMediaOf, valueTypeOf } from './constraints';
 import { promptTextInputs, samplerSettingsNodes, samplersOf, tracePrompts } from './conditioning';
@@ -10,7 +18,10 @@ import { PromptGraph, type InputRef } from './prompt-graph';
  * rate, input files and model choices — each with its constraints from object_info — then every
  * other literal input under "advanced", grouped by node title. Pure and deterministic.
  */
-export function detectParameters(conversion: Pick<ConversionResult, 'prompt'> & Partial<Pick<ConversionResult, 'nodeMap' | 'exposedInputs'>>, objectInfo: ObjectInfo): Parameter[] {
+export function detectParameters(
+  conversion: Pick<ConversionResult, 'prompt'> & Partial<Pick<ConversionResult, 'nodeMap' | 'exposedInputs'>>,
+  objectInfo: ObjectInfo,
+): Parameter[] {
   return new Detector(new PromptGraph(conversion.prompt, objectInfo, conversion.nodeMap), conversion).run();
 }
 
@@ -42,7 +53,16 @@ export const KIND_LABELS: Record<ParameterKind, string> = {
   choice: 'Choice',
 };
 
-const GROUP_ORDER: readonly ParameterGroup[] = ['prompt', 'inputs', 'size', 'sampling', 'video', 'models', 'exposed', 'advanced'];
+const GROUP_ORDER: readonly ParameterGroup[] = [
+  'prompt',
+  'inputs',
+  'size',
+  'sampling',
+  'video',
+  'models',
+  'exposed',
+  'advanced',
+];
 
 /** Sampling settings found by input name and type. */
 const SETTINGS: Array<{ kind: ParameterKind; name: string; type: ValueType }> = [
@@ -114,7 +134,12 @@ class Detector {
     this.#models();
     this.#exposed();
     this.#advanced();
-    return this.#parameters.map((parameter, index) => ({ parameter, index })).sort((a, b) => GROUP_ORDER.indexOf(a.parameter.group) - GROUP_ORDER.indexOf(b.parameter.group) || a.index - b.index).map(({ parameter }) => parameter);
+    return this.#parameters
+      .map((parameter, index) => ({ parameter, index }))
+      .sort(
+        (a, b) => GROUP_ORDER.indexOf(a.parameter.group) - GROUP_ORDER.indexOf(b.parameter.group) || a.index - b.index,
+      )
+      .map(({ parameter }) => parameter);
   }
 
   /** A literal input or the primitive feeding it, remembering the consumer for constraints. */
@@ -133,14 +158,20 @@ class Detector {
   }
 
   #add(kind: ParameterKind, group: ParameterGroup, refs: InputRef[], options: AddOptions = {}): Parameter | undefined {
-    const targets = refs.filter((ref, index) => !this.#isClaimed(ref) && refs.findIndex((other) => key(other) === key(ref)) === index);
+    const targets = refs.filter(
+      (ref, index) => !this.#isClaimed(ref) && refs.findIndex((other) => key(other) === key(ref)) === index,
+    );
     const first = targets[0];
     if (!first) return undefined;
     const consumers = options.consumers ?? this.#consumers.get(key(first)) ?? [];
     let constraints = constraintsFor(this.#graph, first, consumers);
     if (!constraints) return undefined;
-    for (const other of targets.slice(1)) constraints = intersect(constraints, constraintsFor(this.#graph, other, this.#consumers.get(key(other)) ?? []));
-    const id = options.isMain && !this.#parameters.some((parameter) => parameter.id === kind) ? kind : `${first.nodeId}.${first.inputName}`;
+    for (const other of targets.slice(1))
+      constraints = intersect(constraints, constraintsFor(this.#graph, other, this.#consumers.get(key(other)) ?? []));
+    const id =
+      options.isMain && !this.#parameters.some((parameter) => parameter.id === kind)
+        ? kind
+        : `${first.nodeId}.${first.inputName}`;
     const parameter: Parameter = {
       id,
       kind,
@@ -181,7 +212,8 @@ class Detector {
       // No sampler to follow (API partner nodes, custom pipelines): prompt inputs as the node names them.
       for (const id of this.#graph.order) {
         for (const name of promptTextInputs(this.#graph, id)) {
-          if (this.#graph.isLiteral(id, name)) (/neg/i.test(name) ? negative : positive).push({ nodeId: id, inputName: name });
+          if (this.#graph.isLiteral(id, name))
+            (/neg/i.test(name) ? negative : positive).push({ nodeId: id, inputName: name });
         }
       }
     }
@@ -192,8 +224,10 @@ class Detector {
     const negativeGroups = this.#byValue(negativeOnly);
     if (positiveGroups[0]) this.#add('prompt', 'prompt', positiveGroups[0], { isMain: true });
     if (negativeGroups[0]) this.#add('negative_prompt', 'prompt', negativeGroups[0], { isMain: true });
-    for (const group of positiveGroups.slice(1)) this.#add('prompt', 'prompt', group, { label: this.#titledLabel(group[0]!, 'Prompt') });
-    for (const group of negativeGroups.slice(1)) this.#add('negative_prompt', 'prompt', group, { label: this.#titledLabel(group[0]!, 'Negative prompt') });
+    for (const group of positiveGroups.slice(1))
+      this.#add('prompt', 'prompt', group, { label: this.#titledLabel(group[0]!, 'Prompt') });
+    for (const group of negativeGroups.slice(1))
+      this.#add('negative_prompt', 'prompt', group, { label: this.#titledLabel(group[0]!, 'Negative prompt') });
   }
 
   /** Groups text targets holding the same text: one prompt typed once reaches every encoder that shares it. */
@@ -222,7 +256,10 @@ class Detector {
         const kind: ParameterKind = media === 'image' && /mask/i.test(this.#graph.classType(id)) ? 'mask' : media;
         const count = (counts.get(kind) ?? 0) + 1;
         counts.set(kind, count);
-        this.#add(kind, 'inputs', [{ nodeId: id, inputName: name }], { isMain: true, label: this.#graph.customTitle(id) ?? (count === 1 ? KIND_LABELS[kind] : `${KIND_LABELS[kind]} ${count}`) });
+        this.#add(kind, 'inputs', [{ nodeId: id, inputName: name }], {
+          isMain: true,
+          label: this.#graph.customTitle(id) ?? (count === 1 ? KIND_LABELS[kind] : `${KIND_LABELS[kind]} ${count}`),
+        });
       }
     }
   }
@@ -238,22 +275,34 @@ class Detector {
       const value = this.#graph.literal(main.nodeId, main.inputName);
       // Latent and schedule nodes upstream of the sampler holding the same size (Flux 2's scheduler) change with it;
       // areas and image resizes keep their own numbers.
-      const same = candidates.filter((ref) => upstream.has(ref.nodeId) && this.#graph.literal(ref.nodeId, ref.inputName) === value && this.#graph.outputTypes(ref.nodeId).some((type) => type === 'LATENT' || type === 'SIGMAS'));
+      const same = candidates.filter(
+        (ref) =>
+          upstream.has(ref.nodeId) &&
+          this.#graph.literal(ref.nodeId, ref.inputName) === value &&
+          this.#graph.outputTypes(ref.nodeId).some((type) => type === 'LATENT' || type === 'SIGMAS'),
+      );
       this.#add(name, 'size', [main, ...same], { isMain: true });
     }
     if (sizeNode) {
       const batch = this.#target(sizeNode, 'batch_size');
       if (batch) this.#add('batch_size', 'size', [batch], { isMain: true });
-      const lengthName = Object.keys(this.#graph.node(sizeNode)!.inputs).find((name) => LENGTH_NAMES.has(name) && this.#graph.typeOf(sizeNode, name) === 'INT');
+      const lengthName = Object.keys(this.#graph.node(sizeNode)!.inputs).find(
+        (name) => LENGTH_NAMES.has(name) && this.#graph.typeOf(sizeNode, name) === 'INT',
+      );
       const length = lengthName ? this.#target(sizeNode, lengthName) : undefined;
       if (length) this.#add('length', 'video', [length], { isMain: true });
     }
   }
 
   #sizeNode(primary: string | undefined): string | undefined {
-    const hasSize = (id: string) => this.#graph.valueTarget(id, 'width') !== undefined && this.#graph.valueTarget(id, 'height') !== undefined && this.#graph.typeOf(id, 'width') === 'INT';
+    const hasSize = (id: string) =>
+      this.#graph.valueTarget(id, 'width') !== undefined &&
+      this.#graph.valueTarget(id, 'height') !== undefined &&
+      this.#graph.typeOf(id, 'width') === 'INT';
     if (primary) {
-      const queue = this.#graph.linkedInputsOfType(primary, 'LATENT').map((name) => this.#graph.link(primary, name)![0]);
+      const queue = this.#graph
+        .linkedInputsOfType(primary, 'LATENT')
+        .map((name) => this.#graph.link(primary, name)![0]);
       const seen = new Set<string>();
       while (queue.length > 0) {
         const id = queue.shift()!;
@@ -268,18 +317,36 @@ class Detector {
 
   /** Every settable input called `name` of type `type`, in graph order. */
   #candidates(name: string, type: ValueType, nodes: readonly string[] = this.#graph.order): InputRef[] {
-    return nodes.flatMap((id) => (this.#graph.node(id) && Object.hasOwn(this.#graph.node(id)!.inputs, name) && valueTypeOf(this.#graph.spec(id, name)) === type ? [this.#target(id, name)].filter((ref): ref is InputRef => ref !== undefined) : []));
+    return nodes.flatMap((id) =>
+      this.#graph.node(id) &&
+      Object.hasOwn(this.#graph.node(id)!.inputs, name) &&
+      valueTypeOf(this.#graph.spec(id, name)) === type
+        ? [this.#target(id, name)].filter((ref): ref is InputRef => ref !== undefined)
+        : [],
+    );
   }
 
   #seeds(samplers: string[]): void {
-    const isSeedInput = (id: string, name: string) => this.#graph.typeOf(id, name) === 'INT' && (name === 'seed' || name === 'noise_seed' || (/seed/i.test(name) && Boolean(this.#graph.optionsOf(id, name).control_after_generate)));
-    const seedInputs = (id: string) => Object.keys(this.#graph.node(id)?.inputs ?? {}).filter((name) => isSeedInput(id, name));
+    const isSeedInput = (id: string, name: string) =>
+      this.#graph.typeOf(id, name) === 'INT' &&
+      (name === 'seed' ||
+        name === 'noise_seed' ||
+        (/seed/i.test(name) && Boolean(this.#graph.optionsOf(id, name).control_after_generate)));
+    const seedInputs = (id: string) =>
+      Object.keys(this.#graph.node(id)?.inputs ?? {}).filter((name) => isSeedInput(id, name));
     const ordered: InputRef[] = [];
     for (const sampler of samplers) {
-      const sources = [sampler, ...this.#graph.linkedInputsOfType(sampler, 'NOISE').map((name) => this.#graph.link(sampler, name)![0])];
-      for (const id of sources) for (const name of seedInputs(id)) ordered.push(...[this.#target(id, name)].filter((ref): ref is InputRef => ref !== undefined));
+      const sources = [
+        sampler,
+        ...this.#graph.linkedInputsOfType(sampler, 'NOISE').map((name) => this.#graph.link(sampler, name)![0]),
+      ];
+      for (const id of sources)
+        for (const name of seedInputs(id))
+          ordered.push(...[this.#target(id, name)].filter((ref): ref is InputRef => ref !== undefined));
     }
-    for (const id of this.#graph.order) for (const name of seedInputs(id)) ordered.push(...[this.#target(id, name)].filter((ref): ref is InputRef => ref !== undefined));
+    for (const id of this.#graph.order)
+      for (const name of seedInputs(id))
+        ordered.push(...[this.#target(id, name)].filter((ref): ref is InputRef => ref !== undefined));
     const [first, ...rest] = ordered;
     if (first) this.#add('seed', 'sampling', [first], { isMain: true });
     for (const ref of rest) this.#add('seed', 'advanced', [ref]);
@@ -304,12 +371,19 @@ class Detector {
     const [firstLength, ...otherLengths] = lengths.filter((ref) => !this.#isClaimed(ref));
     if (firstLength) this.#add('length', hasLength ? 'advanced' : 'video', [firstLength], { isMain: !hasLength });
     for (const ref of otherLengths) this.#add('length', 'advanced', [ref]);
-    const rates = [...FPS_NAMES].flatMap((name) => [...this.#candidates(name, 'FLOAT'), ...this.#candidates(name, 'INT')]).sort((a, b) => this.#graph.order.indexOf(a.nodeId) - this.#graph.order.indexOf(b.nodeId));
+    const rates = [...FPS_NAMES]
+      .flatMap((name) => [...this.#candidates(name, 'FLOAT'), ...this.#candidates(name, 'INT')])
+      .sort((a, b) => this.#graph.order.indexOf(a.nodeId) - this.#graph.order.indexOf(b.nodeId));
     const [firstRate] = rates;
     if (firstRate) {
       const value = this.#graph.literal(firstRate.nodeId, firstRate.inputName);
       // Every frame rate holding the same value (conditioning and the video writer) moves together.
-      this.#add('fps', 'video', rates.filter((ref) => this.#graph.literal(ref.nodeId, ref.inputName) === value), { isMain: true });
+      this.#add(
+        'fps',
+        'video',
+        rates.filter((ref) => this.#graph.literal(ref.nodeId, ref.inputName) === value),
+        { isMain: true },
+      );
     }
     for (const ref of rates) this.#add('fps', 'advanced', [ref]);
     for (const name of ['width', 'height', 'batch_size'] as const) {
@@ -319,7 +393,10 @@ class Detector {
 
   #models(): void {
     for (const id of this.#graph.order) {
-      const names = Object.keys(this.#graph.node(id)!.inputs).filter((name) => this.#graph.isLiteral(id, name) && modelFolderOf(this.#graph, { nodeId: id, inputName: name }) !== undefined);
+      const names = Object.keys(this.#graph.node(id)!.inputs).filter(
+        (name) =>
+          this.#graph.isLiteral(id, name) && modelFolderOf(this.#graph, { nodeId: id, inputName: name }) !== undefined,
+      );
       for (const name of names) {
         const plain = MODEL_INPUT_LABELS[name] ?? (name === 'model_name' ? this.#graph.title(id) : name);
         const custom = this.#graph.customTitle(id);
@@ -343,7 +420,11 @@ class Detector {
   #advanced(): void {
     for (const id of this.#graph.order) {
       const def = this.#graph.def(id);
-      const names = [...Object.keys(def?.input.required ?? {}), ...Object.keys(def?.input.optional ?? {}), ...Object.keys(this.#graph.node(id)!.inputs)];
+      const names = [
+        ...Object.keys(def?.input.required ?? {}),
+        ...Object.keys(def?.input.optional ?? {}),
+        ...Object.keys(this.#graph.node(id)!.inputs),
+      ];
       for (const name of new Set(names)) {
         if (!this.#graph.isLiteral(id, name)) continue;
         const value = this.#graph.literal(id, name);

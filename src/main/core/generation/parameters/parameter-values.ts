@@ -1,4 +1,12 @@
-import { isApiLink, type ApiPrompt, type ControlMode, type Parameter, type ParameterAssignment, type ParameterIssue, type ParameterValues } from '@shared/domain/generation';
+import {
+  isApiLink,
+  type ApiPrompt,
+  type ControlMode,
+  type Parameter,
+  type ParameterAssignment,
+  type ParameterIssue,
+  type ParameterValues,
+} from '@shared/domain/generation';
 import { checkParameterValue } from '@shared/parameter-check';
 import { AppError } from '../../lib/errors';
 import { nextControlledValue, type RandomSource } from '../convert/transforms';
@@ -33,7 +41,11 @@ export function validateParameterValues(parameters: readonly Parameter[], values
 export function assertValidParameterValues(parameters: readonly Parameter[], values: ParameterValues): void {
   const issues = validateParameterValues(parameters, values);
   if (issues.length === 0) return;
-  throw new AppError('parameter_invalid', `${issues.map((issue) => issue.message).join(' ')} Correct ${issues.length === 1 ? 'it' : 'them'} and try again; nothing was sent.`, { details: { issues } });
+  throw new AppError(
+    'parameter_invalid',
+    `${issues.map((issue) => issue.message).join(' ')} Correct ${issues.length === 1 ? 'it' : 'them'} and try again; nothing was sent.`,
+    { details: { issues } },
+  );
 }
 
 /**
@@ -42,7 +54,11 @@ export function assertValidParameterValues(parameters: readonly Parameter[], val
  * other node, the link is replaced by the literal. Returns what was written where, for the UI
  * workflow kept with the outputs.
  */
-export function applyParameterValues(prompt: ApiPrompt, parameters: readonly Parameter[], values: ParameterValues): { prompt: ApiPrompt; assignments: ParameterAssignment[] } {
+export function applyParameterValues(
+  prompt: ApiPrompt,
+  parameters: readonly Parameter[],
+  values: ParameterValues,
+): { prompt: ApiPrompt; assignments: ParameterAssignment[] } {
   const result = structuredClone(prompt);
   const assignments: ParameterAssignment[] = [];
   for (const parameter of parameters) {
@@ -94,7 +110,8 @@ export interface PlanRunsOptions {
  */
 export function planRuns(options: PlanRunsOptions): PlannedRun[] {
   const count = options.count ?? 1;
-  if (!Number.isInteger(count) || count < 1) throw new AppError('parameter_invalid', `A batch needs a whole number of runs of 1 or more (got ${count}).`);
+  if (!Number.isInteger(count) || count < 1)
+    throw new AppError('parameter_invalid', `A batch needs a whole number of runs of 1 or more (got ${count}).`);
   assertValidParameterValues(options.parameters, options.values);
   const random = options.random ?? Math.random;
   const runs: PlannedRun[] = [];
@@ -103,8 +120,17 @@ export function planRuns(options: PlanRunsOptions): PlannedRun[] {
     for (const parameter of options.parameters) {
       if (parameter.kind !== 'seed') continue;
       const mode = options.seedControls?.[parameter.id] ?? parameter.seedControl ?? 'fixed';
-      const base = typeof options.values[parameter.id] === 'number' ? (options.values[parameter.id] as number) : typeof parameter.value === 'number' ? parameter.value : 0;
-      const range = { min: parameter.constraints.min, max: parameter.constraints.max, step: parameter.constraints.step };
+      const base =
+        typeof options.values[parameter.id] === 'number'
+          ? (options.values[parameter.id] as number)
+          : typeof parameter.value === 'number'
+            ? parameter.value
+            : 0;
+      const range = {
+        min: parameter.constraints.min,
+        max: parameter.constraints.max,
+        step: parameter.constraints.step,
+      };
       values[parameter.id] = seedForRun(base, mode, index, range, random);
     }
     runs.push({ ...applyParameterValues(options.prompt, options.parameters, values), values });
@@ -112,7 +138,13 @@ export function planRuns(options: PlanRunsOptions): PlannedRun[] {
   return runs;
 }
 
-function seedForRun(base: number, mode: ControlMode, index: number, range: { min?: number; max?: number; step?: number }, random: RandomSource): number {
+function seedForRun(
+  base: number,
+  mode: ControlMode,
+  index: number,
+  range: { min?: number; max?: number; step?: number },
+  random: RandomSource,
+): number {
   if (mode === 'randomize') return nextControlledValue(base, 'randomize', range, random);
   let value = base;
   for (let step = 0; step < index; step += 1) value = nextControlledValue(value, mode, range, random);

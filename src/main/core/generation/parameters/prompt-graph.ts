@@ -8,7 +8,13 @@ export interface InputRef {
 }
 
 /** Core value nodes whose `value` input is the value they output (protocol doc §7.2). */
-export const PRIMITIVE_VALUE_NODES: ReadonlySet<string> = new Set(['PrimitiveInt', 'PrimitiveFloat', 'PrimitiveString', 'PrimitiveStringMultiline', 'PrimitiveBoolean']);
+export const PRIMITIVE_VALUE_NODES: ReadonlySet<string> = new Set([
+  'PrimitiveInt',
+  'PrimitiveFloat',
+  'PrimitiveString',
+  'PrimitiveStringMultiline',
+  'PrimitiveBoolean',
+]);
 
 /**
  * Read access to a converted prompt with the server's node definitions and the UI's titles: the
@@ -28,7 +34,10 @@ export class PromptGraph {
     this.#nodeMap = nodeMap;
     const ids = Object.keys(prompt);
     for (const id of ids) this.depth(id);
-    this.order = ids.map((id, index) => ({ id, index, depth: this.#depth.get(id)! })).sort((a, b) => a.depth - b.depth || a.index - b.index).map((entry) => entry.id);
+    this.order = ids
+      .map((id, index) => ({ id, index, depth: this.#depth.get(id)! }))
+      .sort((a, b) => a.depth - b.depth || a.index - b.index)
+      .map((entry) => entry.id);
   }
 
   /** Longest chain of links above a node (0 for a node fed by nothing). */
@@ -39,7 +48,8 @@ export class PromptGraph {
     seen.add(id);
     let depth = 0;
     for (const value of Object.values(this.prompt[id]?.inputs ?? {})) {
-      if (isApiLink(value) && Object.hasOwn(this.prompt, value[0])) depth = Math.max(depth, this.depth(value[0], seen) + 1);
+      if (isApiLink(value) && Object.hasOwn(this.prompt, value[0]))
+        depth = Math.max(depth, this.depth(value[0], seen) + 1);
     }
     this.#depth.set(id, depth);
     return depth;
@@ -90,7 +100,9 @@ export class PromptGraph {
 
   /** Names of a node's linked inputs whose declared type is `type`. */
   linkedInputsOfType(id: string, type: string): string[] {
-    return Object.keys(this.prompt[id]?.inputs ?? {}).filter((name) => this.link(id, name) && this.typeOf(id, name) === type);
+    return Object.keys(this.prompt[id]?.inputs ?? {}).filter(
+      (name) => this.link(id, name) && this.typeOf(id, name) === type,
+    );
   }
 
   /** The declared name of output `slot` (lower-case), falling back to its type. */
@@ -127,7 +139,8 @@ export class PromptGraph {
     const link = this.link(id, inputName);
     if (!link) return undefined;
     const [source] = link;
-    if (PRIMITIVE_VALUE_NODES.has(this.classType(source)) && this.isLiteral(source, 'value')) return { nodeId: source, inputName: 'value' };
+    if (PRIMITIVE_VALUE_NODES.has(this.classType(source)) && this.isLiteral(source, 'value'))
+      return { nodeId: source, inputName: 'value' };
     return undefined;
   }
 

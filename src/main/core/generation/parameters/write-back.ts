@@ -12,9 +12,14 @@ function findNode(workflow: Record<string, unknown>, source: WidgetSource): Reco
     const groups = isRecord(workflow.extra) && isRecord(workflow.extra.groupNodes) ? workflow.extra.groupNodes : {};
     const group = groups[source.graph.slice('group:'.length)];
     // Group-node members are known by their index.
-    return isRecord(group) && Array.isArray(group.nodes) && isRecord(group.nodes[Number(source.nodeId)]) ? (group.nodes[Number(source.nodeId)] as Record<string, unknown>) : undefined;
+    return isRecord(group) && Array.isArray(group.nodes) && isRecord(group.nodes[Number(source.nodeId)])
+      ? (group.nodes[Number(source.nodeId)] as Record<string, unknown>)
+      : undefined;
   } else {
-    const subgraphs = isRecord(workflow.definitions) && Array.isArray(workflow.definitions.subgraphs) ? workflow.definitions.subgraphs : [];
+    const subgraphs =
+      isRecord(workflow.definitions) && Array.isArray(workflow.definitions.subgraphs)
+        ? workflow.definitions.subgraphs
+        : [];
     const definition = subgraphs.find((candidate) => isRecord(candidate) && candidate.id === source.graph);
     nodes = isRecord(definition) ? definition.nodes : undefined;
   }
@@ -27,7 +32,11 @@ function findNode(workflow: Record<string, unknown>, source: WidgetSource): Reco
  * saved with the outputs (`extra_pnginfo.workflow`) reopens in ComfyUI with the values that ran.
  * Values that replaced a link have no widget and are skipped.
  */
-export function writeValuesToWorkflow(workflow: Record<string, unknown>, nodeMap: Record<string, NodeMapEntry>, assignments: readonly ParameterAssignment[]): Record<string, unknown> {
+export function writeValuesToWorkflow(
+  workflow: Record<string, unknown>,
+  nodeMap: Record<string, NodeMapEntry>,
+  assignments: readonly ParameterAssignment[],
+): Record<string, unknown> {
   const copy = structuredClone(workflow);
   for (const assignment of assignments) {
     for (const source of nodeMap[assignment.nodeId]?.widgetSources[assignment.inputName] ?? []) {

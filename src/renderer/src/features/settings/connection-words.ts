@@ -8,7 +8,12 @@ export function healthTone(state: HealthState | undefined): 'ok' | 'busy' | 'off
   return 'off';
 }
 
-const STATE_WORDS: Record<HealthState, string> = { online: 'Online', connecting: 'Connecting', offline: 'Offline', error: 'Needs attention' };
+const STATE_WORDS: Record<HealthState, string> = {
+  online: 'Online',
+  connecting: 'Connecting',
+  offline: 'Offline',
+  error: 'Needs attention',
+};
 
 /** A health state in one word or two. */
 export function stateWord(state: HealthState | undefined): string {
@@ -40,7 +45,8 @@ export function deviceLine(facts: ServerFacts | undefined): string | undefined {
 
 /** Where a profile points, in one line. */
 export function profileAddress(profile: ConnectionProfile): string {
-  if (profile.kind === 'ssh') return `${profile.username}@${profile.host}${profile.port === 22 ? '' : `:${profile.port}`} → ${profile.remoteHost}:${profile.remotePort}`;
+  if (profile.kind === 'ssh')
+    return `${profile.username}@${profile.host}${profile.port === 22 ? '' : `:${profile.port}`} → ${profile.remoteHost}:${profile.remotePort}`;
   return profile.url;
 }
 

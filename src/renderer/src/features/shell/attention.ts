@@ -18,7 +18,11 @@ export function ringPercent(percent: number): number {
  * Draws the app icon with a progress ring over it (for the favicon while a job runs) and answers
  * it as a PNG data: URL; undefined where the page cannot draw.
  */
-export function ringIcon(base: CanvasImageSource | undefined, percent: number, colors: { track: string; fill: string }): string | undefined {
+export function ringIcon(
+  base: CanvasImageSource | undefined,
+  percent: number,
+  colors: { track: string; fill: string },
+): string | undefined {
   const size = 64;
   const canvas = document.createElement('canvas');
   canvas.width = size;

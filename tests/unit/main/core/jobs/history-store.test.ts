@@ -31,7 +31,16 @@ function job(overrides: Partial<Job> = {}): Job {
     finishedAt: 12_000,
     progress: null,
     error: null,
-    outputs: [{ kind: 'image', nodeId: '9', filename: 'ComfyUI_00001_.png', subfolder: '', type: 'output', localPath: 'x/ComfyUI_00001_.png' }],
+    outputs: [
+      {
+        kind: 'image',
+        nodeId: '9',
+        filename: 'ComfyUI_00001_.png',
+        subfolder: '',
+        type: 'output',
+        localPath: 'x/ComfyUI_00001_.png',
+      },
+    ],
     position: 0,
     batch: null,
     ...overrides,
@@ -41,7 +50,12 @@ function job(overrides: Partial<Job> = {}): Job {
 async function open(file?: string, notices?: NoticeCenter) {
   const dir = tempDir('comfydesk-history-');
   dirs.push(dir);
-  const store = new HistoryStore({ file: file ?? join(dir.path, 'history.db'), log: silentLogger, notices, now: () => new Date('2026-11-23T10:00:00Z') });
+  const store = new HistoryStore({
+    file: file ?? join(dir.path, 'history.db'),
+    log: silentLogger,
+    notices,
+    now: () => new Date('2026-11-23T10:00:00Z'),
+  });
   await store.start();
   stores.push(store);
   return { store, dir: dir.path };
@@ -50,7 +64,11 @@ async function open(file?: string, notices?: NoticeCenter) {
 describe('HistoryStore', () => {
   test('a saved job survives closing and reopening the database, with its prompt and outputs', async () => {
     const { store, dir } = await open();
-    store.save({ job: job(), apiPrompt: { '3': { class_type: 'KSampler', inputs: {} } }, sourceWorkflow: { nodes: [] } });
+    store.save({
+      job: job(),
+      apiPrompt: { '3': { class_type: 'KSampler', inputs: {} } },
+      sourceWorkflow: { nodes: [] },
+    });
     await store.stop();
     const again = new HistoryStore({ file: join(dir, 'history.db'), log: silentLogger });
     await again.start();
@@ -63,9 +81,21 @@ describe('HistoryStore', () => {
 
   test('search finds jobs by words of the prompt (prefixes too), newest first, and tolerates FTS syntax in input', async () => {
     const { store } = await open();
-    store.save({ job: job({ id: 'a', promptText: 'a red fox in the snow', createdAt: 1 }), apiPrompt: null, sourceWorkflow: null });
-    store.save({ job: job({ id: 'b', promptText: 'portrait of a fox', createdAt: 2 }), apiPrompt: null, sourceWorkflow: null });
-    store.save({ job: job({ id: 'c', promptText: 'city at night', createdAt: 3 }), apiPrompt: null, sourceWorkflow: null });
+    store.save({
+      job: job({ id: 'a', promptText: 'a red fox in the snow', createdAt: 1 }),
+      apiPrompt: null,
+      sourceWorkflow: null,
+    });
+    store.save({
+      job: job({ id: 'b', promptText: 'portrait of a fox', createdAt: 2 }),
+      apiPrompt: null,
+      sourceWorkflow: null,
+    });
+    store.save({
+      job: job({ id: 'c', promptText: 'city at night', createdAt: 3 }),
+      apiPrompt: null,
+      sourceWorkflow: null,
+    });
     expect(store.list({ text: 'fox' }).map((j) => j.id)).toEqual(['b', 'a']);
     expect(store.list({ text: 'sno' }).map((j) => j.id)).toEqual(['a']);
     expect(store.list({ text: 'night" (*' }).map((j) => j.id)).toEqual(['c']);
@@ -86,8 +116,16 @@ describe('HistoryStore', () => {
     const { store } = await open();
     store.save({ job: job({ id: '1', startedAt: 0, finishedAt: 10_000 }), apiPrompt: null, sourceWorkflow: null });
     store.save({ job: job({ id: '2', startedAt: 0, finishedAt: 20_000 }), apiPrompt: null, sourceWorkflow: null });
-    store.save({ job: job({ id: '3', startedAt: 0, finishedAt: 99_000, status: 'failed' }), apiPrompt: null, sourceWorkflow: null });
-    store.save({ job: job({ id: '4', startedAt: 0, finishedAt: 5000, serverId: 'pod' }), apiPrompt: null, sourceWorkflow: null });
+    store.save({
+      job: job({ id: '3', startedAt: 0, finishedAt: 99_000, status: 'failed' }),
+      apiPrompt: null,
+      sourceWorkflow: null,
+    });
+    store.save({
+      job: job({ id: '4', startedAt: 0, finishedAt: 5000, serverId: 'pod' }),
+      apiPrompt: null,
+      sourceWorkflow: null,
+    });
     expect(store.durations('wf-1', 'local').sort()).toEqual([10_000, 20_000]);
   });
 
@@ -120,7 +158,9 @@ describe('HistoryStore', () => {
     await store.stop();
     const { DatabaseSync } = await import('node:sqlite');
     const raw = new DatabaseSync(join(dir, 'history.db'));
-    expect((raw.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(HISTORY_SCHEMA_VERSION);
+    expect((raw.prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(
+      HISTORY_SCHEMA_VERSION,
+    );
     raw.close();
     await store.start();
     expect(store.count()).toBe(1);
@@ -135,6 +175,9 @@ describe('HistoryStore', () => {
     raw.exec('PRAGMA user_version = 999');
     raw.close();
     const store = new HistoryStore({ file, log: silentLogger });
-    await expect(store.start()).rejects.toMatchObject({ code: 'io_error', userMessage: expect.stringContaining('newer ComfyDesk') });
+    await expect(store.start()).rejects.toMatchObject({
+      code: 'io_error',
+      userMessage: expect.stringContaining('newer ComfyDesk'),
+    });
   });
 });

@@ -36,7 +36,15 @@ describe('GGUF header check', () => {
   test('a valid model is read: architecture, counts, context, vocabulary, chat template', async () => {
     const bytes = tinyGgufBytes();
     const summary = await inspectGguf(fileWith(bytes));
-    expect(summary).toMatchObject({ version: 3, architecture: 'llama', name: 'ComfyDesk tiny test model', tensorCount: 21, contextLength: 4096, hasChatTemplate: true, fileSizeBytes: bytes.length });
+    expect(summary).toMatchObject({
+      version: 3,
+      architecture: 'llama',
+      name: 'ComfyDesk tiny test model',
+      tensorCount: 21,
+      contextLength: 4096,
+      hasChatTemplate: true,
+      fileSizeBytes: bytes.length,
+    });
     expect(summary.vocabularySize).toBeGreaterThan(256);
     expect(summary.requiredBytes).toBe(bytes.length);
   });
@@ -56,18 +64,31 @@ describe('GGUF header check', () => {
     expect((await problemOf(fileWith(''))).userMessage).toMatch(/it is empty/);
     expect(await problemOf(fileWith('{"this": "is json, not a model", "padding": "................"}'))).toEqual({
       code: 'llm_model_invalid',
-      userMessage: expect.stringMatching(/model\.gguf cannot be used: it is not a GGUF model file\. Nothing was loaded/),
+      userMessage: expect.stringMatching(
+        /model\.gguf cannot be used: it is not a GGUF model file\. Nothing was loaded/,
+      ),
     });
   });
 
   test('a file cut inside its header, or inside its tensors, is reported as incomplete', async () => {
     const bytes = tinyGgufBytes();
-    expect((await problemOf(fileWith(bytes.subarray(0, 5000)))).userMessage).toMatch(/incomplete \(the file ends inside its header\)/);
-    expect((await problemOf(fileWith(bytes.subarray(0, bytes.length - 1)))).userMessage).toMatch(/incomplete: it is .* but its tensors need/);
+    expect((await problemOf(fileWith(bytes.subarray(0, 5000)))).userMessage).toMatch(
+      /incomplete \(the file ends inside its header\)/,
+    );
+    expect((await problemOf(fileWith(bytes.subarray(0, bytes.length - 1)))).userMessage).toMatch(
+      /incomplete: it is .* but its tensors need/,
+    );
   });
 
   test('metadata llama.cpp needs (and would abort without) must be present', async () => {
-    for (const key of ['llama.feed_forward_length', 'llama.attention.head_count', 'llama.block_count', 'tokenizer.ggml.tokens', 'tokenizer.ggml.merges', 'general.architecture']) {
+    for (const key of [
+      'llama.feed_forward_length',
+      'llama.attention.head_count',
+      'llama.block_count',
+      'tokenizer.ggml.tokens',
+      'tokenizer.ggml.merges',
+      'general.architecture',
+    ]) {
       const problem = await problemOf(fileWith(tinyGgufBytes({ omitKeys: [key] })));
       expect(problem.code, key).toBe('llm_model_invalid');
       expect(problem.userMessage, key).toContain(`lacks ${key}`);
@@ -75,17 +96,29 @@ describe('GGUF header check', () => {
   });
 
   test('an unknown version, impossible counts and a zero dimension are refused before anything loads', async () => {
-    expect((await problemOf(fileWith(edited((bytes) => bytes.writeUInt32LE(1, 4))))).userMessage).toMatch(/GGUF version 1/);
-    expect((await problemOf(fileWith(edited((bytes) => bytes.writeUInt32LE(0x03000000, 4))))).userMessage).toMatch(/GGUF version 50331648/);
-    expect((await problemOf(fileWith(edited((bytes) => bytes.writeBigUInt64LE(10n ** 9n, 8))))).userMessage).toMatch(/claims 1000000000 tensors/);
-    expect((await problemOf(fileWith(edited((bytes) => bytes.writeBigUInt64LE(0n, 8))))).userMessage).toMatch(/claims 0 tensors/);
-    expect((await problemOf(fileWith(edited((bytes) => bytes.writeBigUInt64LE(2n ** 60n, 16))))).userMessage).toMatch(/impossibly large/);
+    expect((await problemOf(fileWith(edited((bytes) => bytes.writeUInt32LE(1, 4))))).userMessage).toMatch(
+      /GGUF version 1/,
+    );
+    expect((await problemOf(fileWith(edited((bytes) => bytes.writeUInt32LE(0x03000000, 4))))).userMessage).toMatch(
+      /GGUF version 50331648/,
+    );
+    expect((await problemOf(fileWith(edited((bytes) => bytes.writeBigUInt64LE(10n ** 9n, 8))))).userMessage).toMatch(
+      /claims 1000000000 tensors/,
+    );
+    expect((await problemOf(fileWith(edited((bytes) => bytes.writeBigUInt64LE(0n, 8))))).userMessage).toMatch(
+      /claims 0 tensors/,
+    );
+    expect((await problemOf(fileWith(edited((bytes) => bytes.writeBigUInt64LE(2n ** 60n, 16))))).userMessage).toMatch(
+      /impossibly large/,
+    );
     // The first tensor's first dimension sits right after its name in the tensor table.
     const zeroDim = edited((bytes) => {
       const name = bytes.indexOf('token_embd.weight');
       bytes.writeBigUInt64LE(0n, name + 'token_embd.weight'.length + 4);
     });
-    expect((await problemOf(fileWith(zeroDim))).userMessage).toMatch(/tensor "token_embd.weight" has an empty dimension/);
+    expect((await problemOf(fileWith(zeroDim))).userMessage).toMatch(
+      /tensor "token_embd.weight" has an empty dimension/,
+    );
   });
 
   test('a damaged value type or an unknown tensor format is refused', async () => {

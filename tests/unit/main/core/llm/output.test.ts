@@ -6,18 +6,26 @@ const clean = (raw: string, maxWords = 70) => cleanEnhancedPrompt(raw, { maxWord
 
 describe('cleaning a model answer down to the prompt', () => {
   test('a chatty answer loses its greeting, preamble, quotes and closing note', () => {
-    const raw = 'Sure! Here is your enhanced prompt:\n\n"A majestic red fox in fresh snow, golden hour light, sharp focus"\n\nThis prompt adds lighting and detail to your idea.';
-    expect(clean(raw)).toEqual({ text: 'A majestic red fox in fresh snow, golden hour light, sharp focus', isTruncated: false });
+    const raw =
+      'Sure! Here is your enhanced prompt:\n\n"A majestic red fox in fresh snow, golden hour light, sharp focus"\n\nThis prompt adds lighting and detail to your idea.';
+    expect(clean(raw)).toEqual({
+      text: 'A majestic red fox in fresh snow, golden hour light, sharp focus',
+      isTruncated: false,
+    });
   });
 
   test('an introduction on the same line as the prompt is removed', () => {
-    expect(clean("Here's a cinematic version: low-angle wide shot of a red fox, anamorphic lens").text).toBe('low-angle wide shot of a red fox, anamorphic lens');
+    expect(clean("Here's a cinematic version: low-angle wide shot of a red fox, anamorphic lens").text).toBe(
+      'low-angle wide shot of a red fox, anamorphic lens',
+    );
     expect(clean('Enhanced prompt: a red fox in snow').text).toBe('a red fox in snow');
     expect(clean('Certainly! A red fox in snow, soft light.').text).toBe('A red fox in snow, soft light.');
   });
 
   test('markdown headings, bold labels and curly quotes are stripped', () => {
-    expect(clean('**Enhanced Prompt:**\n“A red fox, *oil painting*, impasto brushwork”').text).toBe('A red fox, oil painting, impasto brushwork');
+    expect(clean('**Enhanced Prompt:**\n“A red fox, *oil painting*, impasto brushwork”').text).toBe(
+      'A red fox, oil painting, impasto brushwork',
+    );
     expect(clean('### Prompt\n`a red fox in snow`').text).toBe('a red fox in snow');
   });
 
@@ -37,7 +45,9 @@ describe('cleaning a model answer down to the prompt', () => {
   });
 
   test('a prompt over several lines is joined, and a note line ends it', () => {
-    expect(clean('A red fox in fresh snow,\ngolden hour light, shallow focus\nNote: I added lighting.').text).toBe('A red fox in fresh snow, golden hour light, shallow focus');
+    expect(clean('A red fox in fresh snow,\ngolden hour light, shallow focus\nNote: I added lighting.').text).toBe(
+      'A red fox in fresh snow, golden hour light, shallow focus',
+    );
   });
 
   test('an answer over the word limit is cut at a word, without a dangling connector or comma', () => {
@@ -66,11 +76,16 @@ describe('checking the subject survived', () => {
   });
 
   test('a richer prompt that keeps every subject word passes, plural and verb forms included', () => {
-    expect(checkSubject('a red fox running in the snow', 'Two majestic red foxes run through fresh snow, golden light')).toEqual({ isKept: true, missing: [] });
+    expect(
+      checkSubject('a red fox running in the snow', 'Two majestic red foxes run through fresh snow, golden light'),
+    ).toEqual({ isKept: true, missing: [] });
   });
 
   test('a prompt that swapped the subject fails and names what was lost', () => {
-    expect(checkSubject('a red fox in the snow', 'a grey wolf in the snow at dusk')).toEqual({ isKept: false, missing: ['red', 'fox'] });
+    expect(checkSubject('a red fox in the snow', 'a grey wolf in the snow at dusk')).toEqual({
+      isKept: false,
+      missing: ['red', 'fox'],
+    });
   });
 
   test('fixed typos count as kept, but a different short word does not', () => {
@@ -79,9 +94,13 @@ describe('checking the subject survived', () => {
   });
 
   test('longer prompts may lose one subject word in six to rephrasing, short ones none', () => {
-    const original = 'an old lighthouse keeper with a grey beard reading a leather book beside a brass lantern at night';
+    const original =
+      'an old lighthouse keeper with a grey beard reading a leather book beside a brass lantern at night';
     expect(subjectWords(original)).toHaveLength(11);
-    expect(checkSubject(original, 'an old lighthouse keeper, grey beard, reading a leather book by a brass lamp, night').isKept).toBe(true);
+    expect(
+      checkSubject(original, 'an old lighthouse keeper, grey beard, reading a leather book by a brass lamp, night')
+        .isKept,
+    ).toBe(true);
     expect(checkSubject(original, 'a sailor reading by a lamp').isKept).toBe(false);
     expect(checkSubject('red fox', 'a fox').isKept).toBe(false);
   });

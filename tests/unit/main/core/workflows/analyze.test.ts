@@ -1,9 +1,15 @@
 import { describe, expect, test } from 'vitest';
-import { analyzeWorkflow, deriveType, type Analysis, type WorkflowFacts } from '../../../../../src/main/core/workflows/analyze';
+import {
+  analyzeWorkflow,
+  deriveType,
+  type Analysis,
+  type WorkflowFacts,
+} from '../../../../../src/main/core/workflows/analyze';
 import { textToImageApi, textToImageUi, uiNode, uiWorkflow } from '../../../../support/workflows';
 
 function facts(analysis: Analysis): WorkflowFacts {
-  if ('problem' in analysis) throw new Error(`expected a workflow, got ${analysis.problem.code}: ${analysis.problem.reason}`);
+  if ('problem' in analysis)
+    throw new Error(`expected a workflow, got ${analysis.problem.code}: ${analysis.problem.reason}`);
   return analysis.facts;
 }
 
@@ -12,9 +18,22 @@ const names = (result: WorkflowFacts) => result.models.map((model) => `${model.f
 describe('UI-format workflows', () => {
   test('a text-to-image graph reads as t2i with its checkpoint, and notes are not node types', () => {
     const result = facts(analyzeWorkflow(textToImageUi()));
-    expect(result).toMatchObject({ format: 'ui', type: 't2i', inputTypes: ['text'], outputTypes: ['image'], nodeCount: 8 });
+    expect(result).toMatchObject({
+      format: 'ui',
+      type: 't2i',
+      inputTypes: ['text'],
+      outputTypes: ['image'],
+      nodeCount: 8,
+    });
     expect(names(result)).toEqual(['checkpoints/sd15.safetensors']);
-    expect(result.nodeTypes).toEqual(['CLIPTextEncode', 'CheckpointLoaderSimple', 'EmptyLatentImage', 'KSampler', 'SaveImage', 'VAEDecode']);
+    expect(result.nodeTypes).toEqual([
+      'CLIPTextEncode',
+      'CheckpointLoaderSimple',
+      'EmptyLatentImage',
+      'KSampler',
+      'SaveImage',
+      'VAEDecode',
+    ]);
   });
 
   test('bypassed and muted loaders do not count as models, and their node types are not required', () => {
@@ -46,8 +65,20 @@ describe('UI-format workflows', () => {
       outputs: [],
     });
     const workflow = uiWorkflow(
-      [uiNode({ id: 1, type: 'sg-active' }), uiNode({ id: 2, type: 'sg-bypassed', mode: 4 }), uiNode({ id: 3, type: 'SaveImage' })],
-      { definitions: { subgraphs: [definition('sg-active', 'inner.safetensors'), definition('sg-bypassed', 'skipped.safetensors'), definition('sg-unused', 'unused.safetensors')] } },
+      [
+        uiNode({ id: 1, type: 'sg-active' }),
+        uiNode({ id: 2, type: 'sg-bypassed', mode: 4 }),
+        uiNode({ id: 3, type: 'SaveImage' }),
+      ],
+      {
+        definitions: {
+          subgraphs: [
+            definition('sg-active', 'inner.safetensors'),
+            definition('sg-bypassed', 'skipped.safetensors'),
+            definition('sg-unused', 'unused.safetensors'),
+          ],
+        },
+      },
     );
     const result = facts(analyzeWorkflow(workflow));
     expect(names(result)).toEqual(['checkpoints/inner.safetensors']);
@@ -79,16 +110,24 @@ describe('UI-format workflows', () => {
         ],
       }),
     ]);
-    expect(facts(analyzeWorkflow(workflow)).models).toEqual([{ name: 'sd15.safetensors', folder: 'checkpoints', url: 'https://example.test/sd15.safetensors' }]);
+    expect(facts(analyzeWorkflow(workflow)).models).toEqual([
+      { name: 'sd15.safetensors', folder: 'checkpoints', url: 'https://example.test/sd15.safetensors' },
+    ]);
   });
 
   test('workflow-level model records count unless only a bypassed node selects that file', () => {
-    const workflow = uiWorkflow([uiNode({ id: 1, type: 'UNETLoader', mode: 4, widgets: ['bypassed.safetensors', 'default'] }), uiNode({ id: 2, type: 'MyCustomLoader', widgets: ['custom.safetensors'] })], {
-      models: [
-        { name: 'bypassed.safetensors', url: 'https://example.test/a', directory: 'diffusion_models' },
-        { name: 'extra.safetensors', url: 'https://example.test/b', directory: 'clip' },
+    const workflow = uiWorkflow(
+      [
+        uiNode({ id: 1, type: 'UNETLoader', mode: 4, widgets: ['bypassed.safetensors', 'default'] }),
+        uiNode({ id: 2, type: 'MyCustomLoader', widgets: ['custom.safetensors'] }),
       ],
-    });
+      {
+        models: [
+          { name: 'bypassed.safetensors', url: 'https://example.test/a', directory: 'diffusion_models' },
+          { name: 'extra.safetensors', url: 'https://example.test/b', directory: 'clip' },
+        ],
+      },
+    );
     expect(facts(analyzeWorkflow(workflow)).models).toEqual([
       { name: 'extra.safetensors', folder: 'text_encoders', url: 'https://example.test/b' },
       { name: 'custom.safetensors', folder: null },
@@ -97,7 +136,15 @@ describe('UI-format workflows', () => {
 
   test('legacy group nodes contribute the models of their inner nodes', () => {
     const workflow = uiWorkflow([uiNode({ id: 5, type: 'workflow>Loaders' }), uiNode({ id: 6, type: 'SaveImage' })], {
-      extra: { groupNodes: { Loaders: { nodes: [{ index: 0, type: 'CheckpointLoaderSimple', widgets_values: ['grouped.safetensors'] }], links: [], external: [] } } },
+      extra: {
+        groupNodes: {
+          Loaders: {
+            nodes: [{ index: 0, type: 'CheckpointLoaderSimple', widgets_values: ['grouped.safetensors'] }],
+            links: [],
+            external: [],
+          },
+        },
+      },
     });
     expect(names(facts(analyzeWorkflow(workflow)))).toEqual(['checkpoints/grouped.safetensors']);
   });
@@ -124,13 +171,21 @@ describe('UI-format workflows', () => {
     expect(facts(analyzeWorkflow(workflow))).toMatchObject({ inputTypes: ['text', 'image', 'mask'], type: 'inpaint' });
   });
 
-  test('name, description and category come from the workflow\'s own metadata when it has some', () => {
-    const result = facts(analyzeWorkflow(textToImageUi('sd15.safetensors', { extra: { info: { name: 'Portraits', description: 'Soft light portraits.', category: 'People' } } })));
+  test("name, description and category come from the workflow's own metadata when it has some", () => {
+    const result = facts(
+      analyzeWorkflow(
+        textToImageUi('sd15.safetensors', {
+          extra: { info: { name: 'Portraits', description: 'Soft light portraits.', category: 'People' } },
+        }),
+      ),
+    );
     expect(result).toMatchObject({ name: 'Portraits', description: 'Soft light portraits.', category: 'People' });
   });
 
   test('widgets stored as an object are read by name', () => {
-    const workflow = uiWorkflow([uiNode({ id: 1, type: 'CheckpointLoaderSimple', widgets: { ckpt_name: 'named.safetensors' } })]);
+    const workflow = uiWorkflow([
+      uiNode({ id: 1, type: 'CheckpointLoaderSimple', widgets: { ckpt_name: 'named.safetensors' } }),
+    ]);
     expect(names(facts(analyzeWorkflow(workflow)))).toEqual(['checkpoints/named.safetensors']);
   });
 });
@@ -139,12 +194,21 @@ describe('API-format workflows', () => {
   test('an API prompt with _meta titles reads like its UI twin, named by its file rather than a node title', () => {
     const api = facts(analyzeWorkflow(textToImageApi()));
     const ui = facts(analyzeWorkflow(textToImageUi()));
-    expect(api).toMatchObject({ format: 'api', type: 't2i', inputTypes: ui.inputTypes, outputTypes: ui.outputTypes, models: ui.models, nodeCount: 7 });
+    expect(api).toMatchObject({
+      format: 'api',
+      type: 't2i',
+      inputTypes: ui.inputTypes,
+      outputTypes: ui.outputTypes,
+      models: ui.models,
+      nodeCount: 7,
+    });
     expect(api.name).toBeUndefined();
   });
 
   test('a RunPod request envelope is unwrapped', () => {
-    expect(facts(analyzeWorkflow({ input: { workflow: textToImageApi('wrapped.safetensors'), images: [] } })).models).toEqual([{ name: 'wrapped.safetensors', folder: 'checkpoints' }]);
+    expect(
+      facts(analyzeWorkflow({ input: { workflow: textToImageApi('wrapped.safetensors'), images: [] } })).models,
+    ).toEqual([{ name: 'wrapped.safetensors', folder: 'checkpoints' }]);
   });
 
   test('a link to the MASK output of a LoadImage adds a mask input', () => {
@@ -157,8 +221,14 @@ describe('API-format workflows', () => {
   });
 
   test('a node without class_type is a readable shape error', () => {
-    const analysis = analyzeWorkflow({ '1': { class_type: 'SaveImage', inputs: {} }, '2': { inputs: {} }, '3': { class_type: 'VAEDecode', inputs: {} } });
-    expect(analysis).toMatchObject({ problem: { code: 'bad_shape', reason: expect.stringContaining('"2" has no class_type') } });
+    const analysis = analyzeWorkflow({
+      '1': { class_type: 'SaveImage', inputs: {} },
+      '2': { inputs: {} },
+      '3': { class_type: 'VAEDecode', inputs: {} },
+    });
+    expect(analysis).toMatchObject({
+      problem: { code: 'bad_shape', reason: expect.stringContaining('"2" has no class_type') },
+    });
   });
 });
 

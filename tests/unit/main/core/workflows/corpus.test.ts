@@ -53,7 +53,8 @@ const TAG_TYPES: Record<string, WorkflowType> = {
 
 /** Index model families as they appear in model file names. */
 const FAMILY_FILES: Record<string, RegExp> = {
-  'SD1.5': /v1-5|sd15|dreamshaper|majicmix|japanesestyle|awpainting|architecturerealmix|interiordesign|512-inpainting|v2-1|control_v11|gligen|moxin|blindbox|vae-ft-mse/,
+  'SD1.5':
+    /v1-5|sd15|dreamshaper|majicmix|japanesestyle|awpainting|architecturerealmix|interiordesign|512-inpainting|v2-1|control_v11|gligen|moxin|blindbox|vae-ft-mse/,
   Flux: /flux/,
   'Wan2.1': /wan2\.1|wan_2\.1|wan21/,
   'Wan2.2': /wan2\.2|wan22|wan2_2/,
@@ -106,7 +107,8 @@ const EXPLAINED: Record<string, string> = {
   image_to_video_wan: 'tagged Text to Video, but its LoadImage is active: image to video',
   'wan2.1_fun_inp': 'inpaints between frame images: image to video',
   'wan2.1_fun_control': 'takes a reference image and a Canny control image, no video: image to video',
-  api_hailuo_minimax_video: 'tagged Text to Video, but its first-frame LoadImage is active (the note calls it optional)',
+  api_hailuo_minimax_video:
+    'tagged Text to Video, but its first-frame LoadImage is active (the note calls it optional)',
   api_bfl_flux_pro_t2i: 'tagged Image Edit, but its image prompt LoadImage is bypassed: text to image',
   // Zero123 makes novel views of an object as images (SaveImage), not a mesh.
   stable_zero123_example: 'outputs images of new viewpoints, not a 3D file',
@@ -127,20 +129,27 @@ describeCorpus('the shared workflow corpus', () => {
     const { records } = await scanRoot(corpus);
     byPath = new Map(records.map((record) => [record.path, record]));
     inventory = (JSON.parse(readFileSync(join(corpus, 'inventory.json'), 'utf8')) as { files: InventoryFile[] }).files;
-    templates = (JSON.parse(readFileSync(join(corpus, 'expected.json'), 'utf8')) as { templates: Template[] }).templates;
+    templates = (JSON.parse(readFileSync(join(corpus, 'expected.json'), 'utf8')) as { templates: Template[] })
+      .templates;
   });
 
   function report(title: string, agreed: number, total: number, disagreements: string[]): void {
     const rate = total === 0 ? 100 : (100 * agreed) / total;
-    console.log(`${title}: ${agreed}/${total} agree (${rate.toFixed(1)}%)${disagreements.length > 0 ? `\n  ${disagreements.join('\n  ')}` : ''}`);
+    console.log(
+      `${title}: ${agreed}/${total} agree (${rate.toFixed(1)}%)${disagreements.length > 0 ? `\n  ${disagreements.join('\n  ')}` : ''}`,
+    );
   }
 
   test('every file scans to a record, and only the non-workflow files carry an error', () => {
     const listed = inventory.map((file) => file.path);
     for (const path of listed) expect(byPath.has(path), path).toBe(true);
     const failed = [...byPath.values()].filter((record) => record.error).map((record) => record.path);
-    const expectedFailures = inventory.filter((file) => file.format === 'metadata' || file.format === 'UI-collection').map((file) => file.path);
-    expect(failed.filter((path) => path !== 'expected.json' && path !== 'inventory.json').sort()).toEqual(expectedFailures.sort());
+    const expectedFailures = inventory
+      .filter((file) => file.format === 'metadata' || file.format === 'UI-collection')
+      .map((file) => file.path);
+    expect(failed.filter((path) => path !== 'expected.json' && path !== 'inventory.json').sort()).toEqual(
+      expectedFailures.sort(),
+    );
   });
 
   test('format and node count agree with the corpus inventory', () => {
@@ -153,7 +162,10 @@ describeCorpus('the shared workflow corpus', () => {
       total += 1;
       const record = byPath.get(file.path)!;
       if (record.format === format && record.nodeCount === file.nodes) agreed += 1;
-      else disagreements.push(`${file.path}: inventory ${file.format}/${file.nodes}, scanner ${record.format}/${record.nodeCount}`);
+      else
+        disagreements.push(
+          `${file.path}: inventory ${file.format}/${file.nodes}, scanner ${record.format}/${record.nodeCount}`,
+        );
     }
     report('Format and node count vs inventory.json', agreed, total, disagreements);
     expect(disagreements).toEqual([]);
@@ -167,7 +179,9 @@ describeCorpus('the shared workflow corpus', () => {
       const ui = byPath.get(file.path)!;
       const api = byPath.get(file.pair!)!;
       const models = (record: WorkflowRecord) => record.models.map((model) => `${model.folder}/${model.name}`).sort();
-      const same = JSON.stringify([models(ui), ui.inputTypes, ui.outputTypes, ui.type]) === JSON.stringify([models(api), api.inputTypes, api.outputTypes, api.type]);
+      const same =
+        JSON.stringify([models(ui), ui.inputTypes, ui.outputTypes, ui.type]) ===
+        JSON.stringify([models(api), api.inputTypes, api.outputTypes, api.type]);
       if (same) agreed += 1;
       else disagreements.push(`${file.path}: ${JSON.stringify(models(ui))} vs ${JSON.stringify(models(api))}`);
     }
@@ -185,9 +199,13 @@ describeCorpus('the shared workflow corpus', () => {
     for (const template of templates) {
       const record = byPath.get(`workflow_templates/${template.file}`)!;
       // The 3D API and LLM API categories carry the hint "image" for every entry (corpus README).
-      const mediaOk = record.outputTypes.includes(template.category_type as never) || ['3D API', 'LLM API'].includes(template.category_title);
+      const mediaOk =
+        record.outputTypes.includes(template.category_type as never) ||
+        ['3D API', 'LLM API'].includes(template.category_title);
       if (mediaOk) mediaAgreed += 1;
-      const tagged = new Set(template.tags.map((tag) => TAG_TYPES[tag]).filter((type): type is WorkflowType => type !== undefined));
+      const tagged = new Set(
+        template.tags.map((tag) => TAG_TYPES[tag]).filter((type): type is WorkflowType => type !== undefined),
+      );
       if (tagged.size > 0) {
         typeTotal += 1;
         if (tagged.has(record.type)) typeAgreed += 1;
@@ -212,7 +230,10 @@ describeCorpus('the shared workflow corpus', () => {
     for (const template of templates) {
       const record = byPath.get(`workflow_templates/${template.file}`)!;
       const files = record.models.map((model) => model.name.toLowerCase()).join(' ');
-      const checks = template.OpenSource === false ? [{ family: '(partner API)', ok: record.models.length === 0 }] : template.models.map((family) => ({ family, ok: FAMILY_FILES[family]?.test(files) ?? false }));
+      const checks =
+        template.OpenSource === false
+          ? [{ family: '(partner API)', ok: record.models.length === 0 }]
+          : template.models.map((family) => ({ family, ok: FAMILY_FILES[family]?.test(files) ?? false }));
       for (const check of checks) {
         total += 1;
         if (check.ok) {
@@ -229,8 +250,11 @@ describeCorpus('the shared workflow corpus', () => {
   });
 
   test('templates with embedded download metadata get a URL for every model the metadata names', () => {
-    const withUrls = [...byPath.values()].filter((record) => record.path.startsWith('workflow_templates/') && record.models.some((model) => model.url));
+    const withUrls = [...byPath.values()].filter(
+      (record) => record.path.startsWith('workflow_templates/') && record.models.some((model) => model.url),
+    );
     expect(withUrls.length).toBeGreaterThan(90);
-    for (const record of withUrls) for (const model of record.models) if (model.url) expect(model.url).toMatch(/^https?:\/\//);
+    for (const record of withUrls)
+      for (const model of record.models) if (model.url) expect(model.url).toMatch(/^https?:\/\//);
   });
 });

@@ -2,7 +2,11 @@ import { describe, expect, test } from 'vitest';
 import type { ServerInventory } from '@shared/domain/inventory';
 import { LibraryQuery, type WorkflowRecord } from '@shared/domain/workflow';
 import { ModelCatalog } from '../../../../../src/main/core/workflows/catalog';
-import { checkCompatibility, prepareInventory, type CompatibilityContext } from '../../../../../src/main/core/workflows/compatibility';
+import {
+  checkCompatibility,
+  prepareInventory,
+  type CompatibilityContext,
+} from '../../../../../src/main/core/workflows/compatibility';
 import { matchIntent, recognizeIntent } from '../../../../../src/main/core/workflows/intent';
 import { LibraryIndex } from '../../../../../src/main/core/workflows/library-index';
 import { errorRecord, recordFromBytes, workflowId } from '../../../../../src/main/core/workflows/scan-file';
@@ -10,7 +14,10 @@ import { tokenize, withinEdits } from '../../../../../src/main/core/workflows/se
 import { textToImageUi, uiNode, uiWorkflow } from '../../../../support/workflows';
 
 function record(path: string, workflow: unknown): WorkflowRecord {
-  return recordFromBytes({ root: '/lib', path, sizeBytes: 100, modifiedMs: 1, thumbnail: null }, Buffer.from(JSON.stringify(workflow)));
+  return recordFromBytes(
+    { root: '/lib', path, sizeBytes: 100, modifiedMs: 1, thumbnail: null },
+    Buffer.from(JSON.stringify(workflow)),
+  );
 }
 
 const video = (path: string, name: string, image = false) =>
@@ -27,9 +34,27 @@ const video = (path: string, name: string, image = false) =>
     ),
   );
 
-const upscaler = record('Upscale/esrgan.json', uiWorkflow([uiNode({ id: 1, type: 'LoadImage' }), uiNode({ id: 2, type: 'UpscaleModelLoader', widgets: ['4x.pth'] }), uiNode({ id: 3, type: 'ImageUpscaleWithModel' }), uiNode({ id: 4, type: 'SaveImage' })]));
+const upscaler = record(
+  'Upscale/esrgan.json',
+  uiWorkflow([
+    uiNode({ id: 1, type: 'LoadImage' }),
+    uiNode({ id: 2, type: 'UpscaleModelLoader', widgets: ['4x.pth'] }),
+    uiNode({ id: 3, type: 'ImageUpscaleWithModel' }),
+    uiNode({ id: 4, type: 'SaveImage' }),
+  ]),
+);
 
-function inventory(models: Record<string, string[]>, nodeTypes: string[] = ['CheckpointLoaderSimple', 'CLIPTextEncode', 'EmptyLatentImage', 'KSampler', 'VAEDecode', 'SaveImage']): ServerInventory {
+function inventory(
+  models: Record<string, string[]>,
+  nodeTypes: string[] = [
+    'CheckpointLoaderSimple',
+    'CLIPTextEncode',
+    'EmptyLatentImage',
+    'KSampler',
+    'VAEDecode',
+    'SaveImage',
+  ],
+): ServerInventory {
   return { serverId: 'local', nodeTypes, models, fetchedAt: 0 };
 }
 
@@ -37,7 +62,14 @@ const catalog = new ModelCatalog([
   {
     version: 1,
     models: [
-      { name: 'sd15.safetensors', folder: 'checkpoints', sizeBytes: 2_000_000_000, typicalSeconds: 6, supersededBy: 'sd15-v2.safetensors', note: 'Sharper.' },
+      {
+        name: 'sd15.safetensors',
+        folder: 'checkpoints',
+        sizeBytes: 2_000_000_000,
+        typicalSeconds: 6,
+        supersededBy: 'sd15-v2.safetensors',
+        note: 'Sharper.',
+      },
       { name: 'sd15-v2.safetensors', folder: 'checkpoints', sizeBytes: 2_100_000_000, url: 'https://example.test/v2' },
     ],
   },
@@ -51,50 +83,140 @@ describe('compatibility', () => {
   const t2i = record('a.json', textToImageUi('sd15.safetensors'));
 
   test('without a server the status is "not connected", never a made-up ready', () => {
-    expect(checkCompatibility(t2i, context())).toMatchObject({ status: 'not_connected', serverId: null, missing: [], unknownNodeTypes: [], estimate: null });
+    expect(checkCompatibility(t2i, context())).toMatchObject({
+      status: 'not_connected',
+      serverId: null,
+      missing: [],
+      unknownNodeTypes: [],
+      estimate: null,
+    });
   });
 
   test('a server with every model and node makes it ready', () => {
-    expect(checkCompatibility(t2i, context({ inventory: prepareInventory(inventory({ checkpoints: ['sd15.safetensors'] })) })).status).toBe('ready');
+    expect(
+      checkCompatibility(
+        t2i,
+        context({ inventory: prepareInventory(inventory({ checkpoints: ['sd15.safetensors'] })) }),
+      ).status,
+    ).toBe('ready');
   });
 
   test('a missing model is listed with its folder, URL and the size the catalog or the URL gives', () => {
-    const withUrl = record('b.json', uiWorkflow([uiNode({ id: 1, type: 'VAELoader', widgets: ['vae.safetensors'], models: [{ name: 'vae.safetensors', url: 'https://example.test/vae', directory: 'vae' }] })]));
-    const compat = checkCompatibility(withUrl, context({ inventory: prepareInventory(inventory({ vae: ['other.safetensors'] }, ['VAELoader'])), sizeOf: (url) => (url === 'https://example.test/vae' ? 300 : undefined) }));
-    expect(compat).toMatchObject({ status: 'missing', missing: [{ name: 'vae.safetensors', folder: 'vae', url: 'https://example.test/vae', sizeBytes: 300 }], missingSizeBytes: 300, isMissingSizeComplete: true });
-    const unknownSize = checkCompatibility(withUrl, context({ inventory: prepareInventory(inventory({ vae: [] }, ['VAELoader'])) }));
+    const withUrl = record(
+      'b.json',
+      uiWorkflow([
+        uiNode({
+          id: 1,
+          type: 'VAELoader',
+          widgets: ['vae.safetensors'],
+          models: [{ name: 'vae.safetensors', url: 'https://example.test/vae', directory: 'vae' }],
+        }),
+      ]),
+    );
+    const compat = checkCompatibility(
+      withUrl,
+      context({
+        inventory: prepareInventory(inventory({ vae: ['other.safetensors'] }, ['VAELoader'])),
+        sizeOf: (url) => (url === 'https://example.test/vae' ? 300 : undefined),
+      }),
+    );
+    expect(compat).toMatchObject({
+      status: 'missing',
+      missing: [{ name: 'vae.safetensors', folder: 'vae', url: 'https://example.test/vae', sizeBytes: 300 }],
+      missingSizeBytes: 300,
+      isMissingSizeComplete: true,
+    });
+    const unknownSize = checkCompatibility(
+      withUrl,
+      context({ inventory: prepareInventory(inventory({ vae: [] }, ['VAELoader'])) }),
+    );
     expect(unknownSize).toMatchObject({ missingSizeBytes: null, isMissingSizeComplete: false });
   });
 
   test('server paths with Windows separators and legacy folder keys still match', () => {
-    const nested = record('c.json', uiWorkflow([uiNode({ id: 1, type: 'CLIPLoader', widgets: ['sd/t5.safetensors', 'sd3'] })]));
-    expect(checkCompatibility(nested, context({ inventory: prepareInventory(inventory({ clip: ['sd\\t5.safetensors'] }, ['CLIPLoader'])) })).status).toBe('ready');
+    const nested = record(
+      'c.json',
+      uiWorkflow([uiNode({ id: 1, type: 'CLIPLoader', widgets: ['sd/t5.safetensors', 'sd3'] })]),
+    );
+    expect(
+      checkCompatibility(
+        nested,
+        context({ inventory: prepareInventory(inventory({ clip: ['sd\\t5.safetensors'] }, ['CLIPLoader'])) }),
+      ).status,
+    ).toBe('ready');
   });
 
   test('a model folder the server did not list is unknown, not missing', () => {
-    expect(checkCompatibility(t2i, context({ inventory: prepareInventory(inventory({ loras: [] })) })).status).toBe('ready');
+    expect(checkCompatibility(t2i, context({ inventory: prepareInventory(inventory({ loras: [] })) })).status).toBe(
+      'ready',
+    );
   });
 
   test('custom nodes the server lacks are named, and that outranks missing models', () => {
-    const custom = record('d.json', uiWorkflow([uiNode({ id: 1, type: 'CheckpointLoaderSimple', widgets: ['x.safetensors'] }), uiNode({ id: 2, type: 'FancyCustomSampler' }), uiNode({ id: 3, type: 'Note' })]));
-    expect(checkCompatibility(custom, context({ inventory: prepareInventory(inventory({ checkpoints: [] })) }))).toMatchObject({ status: 'unknown_nodes', unknownNodeTypes: ['FancyCustomSampler'], missing: [{ name: 'x.safetensors' }] });
+    const custom = record(
+      'd.json',
+      uiWorkflow([
+        uiNode({ id: 1, type: 'CheckpointLoaderSimple', widgets: ['x.safetensors'] }),
+        uiNode({ id: 2, type: 'FancyCustomSampler' }),
+        uiNode({ id: 3, type: 'Note' }),
+      ]),
+    );
+    expect(
+      checkCompatibility(custom, context({ inventory: prepareInventory(inventory({ checkpoints: [] })) })),
+    ).toMatchObject({
+      status: 'unknown_nodes',
+      unknownNodeTypes: ['FancyCustomSampler'],
+      missing: [{ name: 'x.safetensors' }],
+    });
   });
 
   test('a newer model version in the catalog gives "update", with its size and note', () => {
-    const compat = checkCompatibility(t2i, context({ catalog, inventory: prepareInventory(inventory({ checkpoints: ['sd15.safetensors'] })) }));
-    expect(compat).toMatchObject({ status: 'update', updates: [{ name: 'sd15.safetensors', newer: { name: 'sd15-v2.safetensors', url: 'https://example.test/v2', sizeBytes: 2_100_000_000, note: 'Sharper.' } }] });
+    const compat = checkCompatibility(
+      t2i,
+      context({ catalog, inventory: prepareInventory(inventory({ checkpoints: ['sd15.safetensors'] })) }),
+    );
+    expect(compat).toMatchObject({
+      status: 'update',
+      updates: [
+        {
+          name: 'sd15.safetensors',
+          newer: {
+            name: 'sd15-v2.safetensors',
+            url: 'https://example.test/v2',
+            sizeBytes: 2_100_000_000,
+            note: 'Sharper.',
+          },
+        },
+      ],
+    });
   });
 
-  test('the estimate is this workflow\'s median on the server, else the catalog hint, else nothing', () => {
+  test("the estimate is this workflow's median on the server, else the catalog hint, else nothing", () => {
     const connected = prepareInventory(inventory({ checkpoints: ['sd15.safetensors'] }));
-    const runStats = { medianDurationMs: (id: string, server: string) => (id === t2i.id && server === 'local' ? 12_345 : undefined) };
-    expect(checkCompatibility(t2i, context({ catalog, inventory: connected, runStats })).estimate).toEqual({ seconds: 12.3, source: 'history' });
-    expect(checkCompatibility(t2i, context({ catalog, inventory: connected })).estimate).toEqual({ seconds: 6, source: 'catalog' });
-    expect(checkCompatibility(record('e.json', textToImageUi('unlisted.safetensors')), context({ catalog, inventory: connected })).estimate).toBeNull();
+    const runStats = {
+      medianDurationMs: (id: string, server: string) => (id === t2i.id && server === 'local' ? 12_345 : undefined),
+    };
+    expect(checkCompatibility(t2i, context({ catalog, inventory: connected, runStats })).estimate).toEqual({
+      seconds: 12.3,
+      source: 'history',
+    });
+    expect(checkCompatibility(t2i, context({ catalog, inventory: connected })).estimate).toEqual({
+      seconds: 6,
+      source: 'catalog',
+    });
+    expect(
+      checkCompatibility(
+        record('e.json', textToImageUi('unlisted.safetensors')),
+        context({ catalog, inventory: connected }),
+      ).estimate,
+    ).toBeNull();
   });
 
   test('an error record is invalid whatever the server has', () => {
-    const broken = errorRecord({ root: '/lib', path: 'x.json', sizeBytes: 0, modifiedMs: 0, thumbnail: null }, { code: 'empty', reason: 'The file is empty.' });
+    const broken = errorRecord(
+      { root: '/lib', path: 'x.json', sizeBytes: 0, modifiedMs: 0, thumbnail: null },
+      { code: 'empty', reason: 'The file is empty.' },
+    );
     expect(checkCompatibility(broken, context({ inventory: prepareInventory(inventory({})) })).status).toBe('invalid');
   });
 });
@@ -108,7 +230,9 @@ describe('search', () => {
   const query = (value: Partial<LibraryQuery>) => LibraryQuery.parse(value);
 
   test('words are split on case, separators and versions', () => {
-    expect(tokenize('CheckpointLoaderSimple')).toEqual(expect.arrayContaining(['checkpoint', 'loader', 'simple', 'checkpointloadersimple']));
+    expect(tokenize('CheckpointLoaderSimple')).toEqual(
+      expect.arrayContaining(['checkpoint', 'loader', 'simple', 'checkpointloadersimple']),
+    );
     expect(tokenize('wan2.2_t2v')).toEqual(expect.arrayContaining(['wan2.2', 'wan2', '2', 't2v']));
     expect(withinEdits('upscael', 'upscale', 1)).toBe(true);
     expect(withinEdits('portrait', 'potrait', 1)).toBe(true);
@@ -138,7 +262,9 @@ describe('search', () => {
     const images = index.search(query({ inputTypes: ['image'] }));
     expect(images.ids).toHaveLength(2);
     expect(images.facets.inputTypes).toEqual(expect.arrayContaining([{ value: 'text', count: 2 }]));
-    expect(index.search(query({ categories: ['Video'], outputTypes: ['video'], statuses: ['not_connected'] })).ids).toHaveLength(2);
+    expect(
+      index.search(query({ categories: ['Video'], outputTypes: ['video'], statuses: ['not_connected'] })).ids,
+    ).toHaveLength(2);
     expect(index.search(query({ statuses: ['ready'] })).ids).toEqual([]);
   });
 
@@ -147,7 +273,12 @@ describe('search', () => {
     expect(index.takeDelta()).toBeUndefined();
     const fox = video('Video/fox.json', 'Fox');
     index.upsert([fox]);
-    expect(index.takeDelta()).toMatchObject({ version: 1, upserted: [{ id: fox.id, name: 'Fox' }], removed: [], resync: false });
+    expect(index.takeDelta()).toMatchObject({
+      version: 1,
+      upserted: [{ id: fox.id, name: 'Fox' }],
+      removed: [],
+      resync: false,
+    });
     index.remove([fox.id]);
     expect(index.takeDelta()).toMatchObject({ version: 2, upserted: [], removed: [fox.id] });
     index.upsert(Array.from({ length: 600 }, (_, i) => video(`Video/${i}.json`, `Clip ${i}`)));

@@ -21,7 +21,10 @@ const json = (value: unknown) => JSON.stringify(value, null, 2);
 
 describe('scanning files', () => {
   test('two files with the same name in different folders are different workflows, each with its category', async () => {
-    const root = library({ 'Portraits/flow.json': json(textToImageUi()), 'Landscapes/flow.json': json(textToImageUi()) });
+    const root = library({
+      'Portraits/flow.json': json(textToImageUi()),
+      'Landscapes/flow.json': json(textToImageUi()),
+    });
     const { records } = await scanRoot(root);
     expect(records).toHaveLength(2);
     expect(new Set(records.map((record) => record.id)).size).toBe(2);
@@ -101,7 +104,16 @@ describe('scanning files', () => {
   test('a file that cannot be read becomes an error record; the others are still scanned', async () => {
     const root = library({ 'locked.json': json(textToImageUi()), 'open.json': json(textToImageUi()) });
     const read: ReadWorkflow = async (path) =>
-      path.endsWith('locked.json') ? { problem: { code: 'unreadable', reason: 'ComfyDesk is not allowed to read this file. Check its permissions.' }, sizeBytes: 0, modifiedMs: 0 } : (await import('../../../../../src/main/core/workflows/scan-file')).readWorkflowFile(path);
+      path.endsWith('locked.json')
+        ? {
+            problem: {
+              code: 'unreadable',
+              reason: 'ComfyDesk is not allowed to read this file. Check its permissions.',
+            },
+            sizeBytes: 0,
+            modifiedMs: 0,
+          }
+        : (await import('../../../../../src/main/core/workflows/scan-file')).readWorkflowFile(path);
     const { records } = await scanRoot(root, { read });
     expect(records.find((record) => record.path === 'locked.json')?.error?.code).toBe('unreadable');
     expect(records.find((record) => record.path === 'open.json')?.error).toBeNull();

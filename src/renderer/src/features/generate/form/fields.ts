@@ -32,7 +32,13 @@ export function hasSlider(parameter: Parameter): boolean {
 
 /** Whether the parameter takes a file a person provides (image, video, audio or mask). */
 export function isMedia(parameter: Parameter): boolean {
-  return parameter.constraints.media !== undefined || parameter.kind === 'mask' || parameter.kind === 'image' || parameter.kind === 'video' || parameter.kind === 'audio';
+  return (
+    parameter.constraints.media !== undefined ||
+    parameter.kind === 'mask' ||
+    parameter.kind === 'image' ||
+    parameter.kind === 'video' ||
+    parameter.kind === 'audio'
+  );
 }
 
 /** One sub-heading of a group and its fields. */
@@ -67,7 +73,12 @@ export function layoutForm(parameters: readonly Parameter[]): FormGroup[] {
   }
   return GROUP_ORDER.filter((group) => groups.has(group)).map((group) => {
     const sections = [...groups.get(group)!].map(([title, list]) => ({ title, parameters: list }));
-    return { group, title: GROUP_TITLES[group], sections, count: sections.reduce((sum, section) => sum + section.parameters.length, 0) };
+    return {
+      group,
+      title: GROUP_TITLES[group],
+      sections,
+      count: sections.reduce((sum, section) => sum + section.parameters.length, 0),
+    };
   });
 }
 

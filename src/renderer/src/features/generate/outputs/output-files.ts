@@ -17,7 +17,9 @@ export function downloadName(output: OutputFile): string {
  * temporary one), else its first image, else its first video, else its first output.
  */
 export function coverIndex(job: Job): number {
-  const saved = job.outputs.findIndex((output) => output.kind === 'image' && output.type === 'output' && output.localPath);
+  const saved = job.outputs.findIndex(
+    (output) => output.kind === 'image' && output.type === 'output' && output.localPath,
+  );
   if (saved >= 0) return saved;
   const image = job.outputs.findIndex((output) => output.kind === 'image' && output.localPath);
   if (image >= 0) return image;
@@ -46,7 +48,8 @@ export const OUTCOME_LABELS: Record<Job['status'], string> = {
  * through a canvas so WebP and JPEG outputs copy too. Answers undefined when it worked, else why not.
  */
 export async function copyImage(src: string): Promise<string | undefined> {
-  if (typeof ClipboardItem === 'undefined' || !navigator.clipboard?.write) return 'This browser does not let pages copy images; use Save instead.';
+  if (typeof ClipboardItem === 'undefined' || !navigator.clipboard?.write)
+    return 'This browser does not let pages copy images; use Save instead.';
   try {
     const png = new Promise<Blob>((resolve, reject) => {
       const image = new Image();
@@ -67,7 +70,9 @@ export async function copyImage(src: string): Promise<string | undefined> {
     return undefined;
   } catch (error) {
     const name = error instanceof DOMException ? error.name : '';
-    return name === 'NotAllowedError' ? 'The browser refused to copy the image (it only allows it while the page is focused and permitted). Use Save instead.' : 'The image could not be copied; use Save instead.';
+    return name === 'NotAllowedError'
+      ? 'The browser refused to copy the image (it only allows it while the page is focused and permitted). Use Save instead.'
+      : 'The image could not be copied; use Save instead.';
   }
 }
 

@@ -1,27 +1,62 @@
 import { describe, expect, test } from 'vitest';
-import { assertNoMissingNodes, convertWorkflow } from '../../../../../../src/main/core/generation/convert/convert-workflow';
+import {
+  assertNoMissingNodes,
+  convertWorkflow,
+} from '../../../../../../src/main/core/generation/convert/convert-workflow';
 import type { ObjectInfo } from '../../../../../../src/main/core/comfy/object-info';
 import { recordedObjectInfo } from '../../../../../support/corpus';
 import { GraphBuilder, textToImage } from '../../../../../support/workflow-builder';
 
 const objectInfo = recordedObjectInfo();
-const convert = (workflow: unknown, info: ObjectInfo = objectInfo) => convertWorkflow(workflow, { objectInfo: info, random: () => 0, now: () => new Date(2025, 5, 7, 8, 9, 10) });
+const convert = (workflow: unknown, info: ObjectInfo = objectInfo) =>
+  convertWorkflow(workflow, { objectInfo: info, random: () => 0, now: () => new Date(2025, 5, 7, 8, 9, 10) });
 
 describe('a plain graph', () => {
   test('becomes the API prompt: widget values on their inputs, links as [id, slot], titles in _meta', () => {
     const { prompt, warnings } = convert(textToImage(objectInfo).workflow());
     expect(prompt).toEqual({
-      '4': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd15.safetensors' }, _meta: { title: 'Load Checkpoint' } },
-      '5': { class_type: 'EmptyLatentImage', inputs: { width: 512, height: 768, batch_size: 1 }, _meta: { title: 'Empty Latent Image' } },
-      '6': { class_type: 'CLIPTextEncode', inputs: { text: 'a cat', clip: ['4', 1] }, _meta: { title: 'CLIP Text Encode (Prompt)' } },
-      '7': { class_type: 'CLIPTextEncode', inputs: { text: 'blurry', clip: ['4', 1] }, _meta: { title: 'CLIP Text Encode (Prompt)' } },
+      '4': {
+        class_type: 'CheckpointLoaderSimple',
+        inputs: { ckpt_name: 'sd15.safetensors' },
+        _meta: { title: 'Load Checkpoint' },
+      },
+      '5': {
+        class_type: 'EmptyLatentImage',
+        inputs: { width: 512, height: 768, batch_size: 1 },
+        _meta: { title: 'Empty Latent Image' },
+      },
+      '6': {
+        class_type: 'CLIPTextEncode',
+        inputs: { text: 'a cat', clip: ['4', 1] },
+        _meta: { title: 'CLIP Text Encode (Prompt)' },
+      },
+      '7': {
+        class_type: 'CLIPTextEncode',
+        inputs: { text: 'blurry', clip: ['4', 1] },
+        _meta: { title: 'CLIP Text Encode (Prompt)' },
+      },
       '3': {
         class_type: 'KSampler',
-        inputs: { seed: 42, steps: 20, cfg: 7.5, sampler_name: 'euler', scheduler: 'normal', denoise: 1, model: ['4', 0], positive: ['6', 0], negative: ['7', 0], latent_image: ['5', 0] },
+        inputs: {
+          seed: 42,
+          steps: 20,
+          cfg: 7.5,
+          sampler_name: 'euler',
+          scheduler: 'normal',
+          denoise: 1,
+          model: ['4', 0],
+          positive: ['6', 0],
+          negative: ['7', 0],
+          latent_image: ['5', 0],
+        },
         _meta: { title: 'KSampler' },
       },
       '8': { class_type: 'VAEDecode', inputs: { samples: ['3', 0], vae: ['4', 2] }, _meta: { title: 'VAE Decode' } },
-      '9': { class_type: 'SaveImage', inputs: { filename_prefix: 'ComfyUI', images: ['8', 0] }, _meta: { title: 'Save Image' } },
+      '9': {
+        class_type: 'SaveImage',
+        inputs: { filename_prefix: 'ComfyUI', images: ['8', 0] },
+        _meta: { title: 'Save Image' },
+      },
     });
     expect(warnings).toEqual([]);
   });
@@ -31,7 +66,15 @@ describe('a plain graph', () => {
     builder.nodes.find((node) => node.id === 6)!.title = 'Positive';
     const result = convert(builder.workflow());
     expect(result.prompt['6']!._meta).toEqual({ title: 'Positive' });
-    expect(result.nodeMap['6']).toEqual({ classType: 'CLIPTextEncode', title: 'Positive', hasCustomTitle: true, uiPath: ['6'], containerTitles: [], widgetSources: { text: [{ graph: 'root', nodeId: '6', slot: 0 }] }, controls: {} });
+    expect(result.nodeMap['6']).toEqual({
+      classType: 'CLIPTextEncode',
+      title: 'Positive',
+      hasCustomTitle: true,
+      uiPath: ['6'],
+      containerTitles: [],
+      widgetSources: { text: [{ graph: 'root', nodeId: '6', slot: 0 }] },
+      controls: {},
+    });
     expect(result.nodeMap['3']!.controls).toEqual({ seed: 'randomize' });
     expect(result.nodeMap['3']!.widgetSources.cfg).toEqual([{ graph: 'root', nodeId: '3', slot: 3 }]);
   });
@@ -41,18 +84,35 @@ describe('a plain graph', () => {
     const asObjects = {
       ...workflow,
       version: 1,
-      links: (workflow.links as unknown[][]).map(([id, originId, originSlot, targetId, targetSlot, type]) => ({ id, origin_id: originId, origin_slot: String(originSlot), target_id: targetId, target_slot: targetSlot, type })),
+      links: (workflow.links as unknown[][]).map(([id, originId, originSlot, targetId, targetSlot, type]) => ({
+        id,
+        origin_id: originId,
+        origin_slot: String(originSlot),
+        target_id: targetId,
+        target_slot: targetSlot,
+        type,
+      })),
     };
     expect(convert(asObjects).prompt).toEqual(convert(workflow).prompt);
   });
 
   test('string node ids work as execution ids', () => {
-    const builder = new GraphBuilder(objectInfo).node('loader', 'CheckpointLoaderSimple', { widgets: ['x.safetensors'] }).node('text', 'CLIPTextEncode', { widgets: ['hi'] }).link(['loader', 1], ['text', 'clip']);
+    const builder = new GraphBuilder(objectInfo)
+      .node('loader', 'CheckpointLoaderSimple', { widgets: ['x.safetensors'] })
+      .node('text', 'CLIPTextEncode', { widgets: ['hi'] })
+      .link(['loader', 1], ['text', 'clip']);
     expect(convert(builder.workflow()).prompt.text!.inputs).toEqual({ text: 'hi', clip: ['loader', 1] });
   });
 
   test('a literal list value is boxed as {"__value__": …} so it is not read as a link', () => {
-    const custom: ObjectInfo = { ...objectInfo, ListNode: { name: 'ListNode', input: { required: { items: ['CUSTOM_LIST', { widgetType: 'COMBO', multiselect: true }] } }, output: [] } };
+    const custom: ObjectInfo = {
+      ...objectInfo,
+      ListNode: {
+        name: 'ListNode',
+        input: { required: { items: ['CUSTOM_LIST', { widgetType: 'COMBO', multiselect: true }] } },
+        output: [],
+      },
+    };
     const builder = new GraphBuilder(custom).node(1, 'ListNode', { widgets: [['a', 'b']] });
     expect(convert(builder.workflow(), custom).prompt['1']!.inputs.items).toEqual({ __value__: ['a', 'b'] });
   });
@@ -86,20 +146,27 @@ describe('frontend-only nodes', () => {
   });
 
   test('a PrimitiveNode with "Run widget replace on values" resolves %Node.widget% first', () => {
-    const builder = textToImage(objectInfo).node(31, 'PrimitiveNode', { widgets: ['out/%Empty Latent Image.width%'], properties: { 'Run widget replace on values': true } });
+    const builder = textToImage(objectInfo).node(31, 'PrimitiveNode', {
+      widgets: ['out/%Empty Latent Image.width%'],
+      properties: { 'Run widget replace on values': true },
+    });
     builder.link([31, 0], [9, 'filename_prefix'], 'STRING');
     expect(convert(builder.workflow()).prompt['9']!.inputs.filename_prefix).toBe('out/512');
   });
 
   test('Note and MarkdownNote nodes are never sent', () => {
-    const builder = textToImage(objectInfo).node(40, 'Note', { widgets: ['remember'] }).node(41, 'MarkdownNote', { widgets: ['# hi'] });
+    const builder = textToImage(objectInfo)
+      .node(40, 'Note', { widgets: ['remember'] })
+      .node(41, 'MarkdownNote', { widgets: ['# hi'] });
     const result = convert(builder.workflow());
     expect(Object.keys(result.prompt).sort()).toEqual(['3', '4', '5', '6', '7', '8', '9']);
     expect(result.missingNodeTypes).toEqual([]);
   });
 
   test('a KJNodes GetNode reads from the SetNode of the same name', () => {
-    const builder = textToImage(objectInfo).node(50, 'SetNode', { widgets: ['vae'] }).node(51, 'GetNode', { widgets: ['vae'] });
+    const builder = textToImage(objectInfo)
+      .node(50, 'SetNode', { widgets: ['vae'] })
+      .node(51, 'GetNode', { widgets: ['vae'] });
     builder.link([4, 2], [50, '']);
     const workflow = builder.workflow();
     const vaeLink = (workflow.links as unknown[][]).find((link) => link[3] === 8 && link[4] === 1)!;
@@ -133,7 +200,9 @@ describe('muted and bypassed nodes', () => {
     const result = convert(workflow);
     expect(result.prompt).not.toHaveProperty('10');
     expect(result.prompt['3']!.inputs).not.toHaveProperty('model');
-    expect(result.warnings).toContainEqual(expect.objectContaining({ code: 'required_input_missing', nodeId: '3', details: { input: 'model' } }));
+    expect(result.warnings).toContainEqual(
+      expect.objectContaining({ code: 'required_input_missing', nodeId: '3', details: { input: 'model' } }),
+    );
   });
 
   test('a bypassed node passes the input at the same index through when its type fits', () => {
@@ -153,7 +222,15 @@ describe('muted and bypassed nodes', () => {
 
   test('a bypassed node whose same-index input does not fit passes the first input of the target type', () => {
     // ImageScaleBy: inputs [image]; output 0 IMAGE. A custom node with inputs [mask, image] and one IMAGE output.
-    const custom: ObjectInfo = { ...objectInfo, TwoIn: { name: 'TwoIn', input: { required: { mask: ['MASK'], image: ['IMAGE'] } }, input_order: { required: ['mask', 'image'] }, output: ['IMAGE'] } };
+    const custom: ObjectInfo = {
+      ...objectInfo,
+      TwoIn: {
+        name: 'TwoIn',
+        input: { required: { mask: ['MASK'], image: ['IMAGE'] } },
+        input_order: { required: ['mask', 'image'] },
+        output: ['IMAGE'],
+      },
+    };
     const builder = new GraphBuilder(custom)
       .node(1, 'LoadImage', { widgets: ['a.png', 'image'] })
       .node(2, 'TwoIn', { mode: 4 })
@@ -165,7 +242,10 @@ describe('muted and bypassed nodes', () => {
   });
 
   test('a bypassed node with no fitting input leaves the input unconnected', () => {
-    const builder = new GraphBuilder(objectInfo).node(1, 'LoadImage', { widgets: ['a.png', 'image'], mode: 4 }).node(2, 'SaveImage', { widgets: ['x'] }).link([1, 0], [2, 'images']);
+    const builder = new GraphBuilder(objectInfo)
+      .node(1, 'LoadImage', { widgets: ['a.png', 'image'], mode: 4 })
+      .node(2, 'SaveImage', { widgets: ['x'] })
+      .link([1, 0], [2, 'images']);
     const result = convert(builder.workflow());
     expect(result.prompt).toEqual({ '2': expect.objectContaining({ inputs: { filename_prefix: 'x' } }) });
     expect(result.warnings.map((warning) => warning.code)).toEqual(['bypass_unresolved', 'required_input_missing']);
@@ -181,11 +261,20 @@ describe('broken files', () => {
     const result = convert(workflow);
     expect(result.prompt['8']!.inputs).not.toHaveProperty('vae');
     expect(result.prompt['3']!.inputs).not.toHaveProperty('latent_image');
-    expect(result.warnings.filter((warning) => warning.code === 'dangling_link').map((warning) => warning.nodeId).sort()).toEqual(['3', '8']);
+    expect(
+      result.warnings
+        .filter((warning) => warning.code === 'dangling_link')
+        .map((warning) => warning.nodeId)
+        .sort(),
+    ).toEqual(['3', '8']);
   });
 
   test('a loop of reroutes is cut instead of recursing forever', () => {
-    const builder = textToImage(objectInfo).node(20, 'Reroute').node(21, 'Reroute').link([20, 0], [21, '']).link([21, 0], [20, '']);
+    const builder = textToImage(objectInfo)
+      .node(20, 'Reroute')
+      .node(21, 'Reroute')
+      .link([20, 0], [21, ''])
+      .link([21, 0], [20, '']);
     const workflow = builder.workflow();
     const vaeLink = (workflow.links as unknown[][]).find((link) => link[3] === 8 && link[4] === 1)!;
     vaeLink[1] = 21;
@@ -209,7 +298,9 @@ describe('missing custom nodes', () => {
       { type: 'FancyUpscale', nodeIds: ['60', '61'], cnrId: 'fancy-nodes', version: '1.2.0' },
       { type: 'OtherNode', nodeIds: ['62'], auxId: 'someone/other-nodes' },
     ]);
-    expect(() => assertNoMissingNodes(result)).toThrow('missing custom nodes: FancyUpscale (fancy-nodes), OtherNode (someone/other-nodes).');
+    expect(() => assertNoMissingNodes(result)).toThrow(
+      'missing custom nodes: FancyUpscale (fancy-nodes), OtherNode (someone/other-nodes).',
+    );
     expect(() => assertNoMissingNodes(result)).toThrow(expect.objectContaining({ code: 'missing_custom_nodes' }));
     expect(() => assertNoMissingNodes(convert(textToImage(objectInfo).workflow()))).not.toThrow();
   });
@@ -217,15 +308,25 @@ describe('missing custom nodes', () => {
 
 describe('frontend transforms', () => {
   test('dynamic prompts pick one option per group with the injected randomness, after comments are stripped', () => {
-    const workflow = textToImage(objectInfo, { positive: 'a {red|green|blue} {cat|dog} // note\n/* hidden */ \\{kept\\}' }).workflow();
-    expect(convertWorkflow(workflow, { objectInfo, random: () => 0 }).prompt['6']!.inputs.text).toBe('a red cat \n {kept}');
-    expect(convertWorkflow(workflow, { objectInfo, random: () => 0.99 }).prompt['6']!.inputs.text).toBe('a blue dog \n {kept}');
+    const workflow = textToImage(objectInfo, {
+      positive: 'a {red|green|blue} {cat|dog} // note\n/* hidden */ \\{kept\\}',
+    }).workflow();
+    expect(convertWorkflow(workflow, { objectInfo, random: () => 0 }).prompt['6']!.inputs.text).toBe(
+      'a red cat \n {kept}',
+    );
+    expect(convertWorkflow(workflow, { objectInfo, random: () => 0.99 }).prompt['6']!.inputs.text).toBe(
+      'a blue dog \n {kept}',
+    );
   });
 
-  test('a save node\'s %date:…% and %Node.widget% are replaced with the injected clock and the widget value', () => {
+  test("a save node's %date:…% and %Node.widget% are replaced with the injected clock and the widget value", () => {
     const builder = textToImage(objectInfo);
     // %width% is left for the server; "%date:hh.mm%" would read as a Node.widget pair, as in the frontend.
-    builder.nodes.find((node) => node.id === 9)!.widgets_values = ['%date:yyyy-MM-dd%/%KSampler.seed%_%date:hh-mm-ss%_%width%_%Missing.x%'];
-    expect(convert(builder.workflow()).prompt['9']!.inputs.filename_prefix).toBe('2025-06-07/42_08-09-10_%width%_%Missing.x%');
+    builder.nodes.find((node) => node.id === 9)!.widgets_values = [
+      '%date:yyyy-MM-dd%/%KSampler.seed%_%date:hh-mm-ss%_%width%_%Missing.x%',
+    ];
+    expect(convert(builder.workflow()).prompt['9']!.inputs.filename_prefix).toBe(
+      '2025-06-07/42_08-09-10_%width%_%Missing.x%',
+    );
   });
 });

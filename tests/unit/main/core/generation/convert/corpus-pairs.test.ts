@@ -46,11 +46,24 @@ describe.skipIf(!CORPUS_DIR)('UI workflows convert to the prompt a real frontend
     const missing = new Map<string, string[]>();
     for (const pair of pairs) {
       const result = convertWorkflow(readJson(pair.workflow), { objectInfo, ...fixed });
-      if (result.missingNodeTypes.length > 0) missing.set(pair.name, result.missingNodeTypes.map((entry) => entry.type).sort());
+      if (result.missingNodeTypes.length > 0)
+        missing.set(pair.name, result.missingNodeTypes.map((entry) => entry.type).sort());
       const saved = readJson(pair.prompt) as ApiPrompt;
-      const needed = [...new Set(Object.values(saved).map((node) => node.class_type).filter((type) => !objectInfo[type]))].sort();
+      const needed = [
+        ...new Set(
+          Object.values(saved)
+            .map((node) => node.class_type)
+            .filter((type) => !objectInfo[type]),
+        ),
+      ].sort();
       expect(result.missingNodeTypes.map((entry) => entry.type).sort(), pair.name).toEqual(needed);
     }
-    expect([...new Set([...missing.values()].flat())].sort()).toEqual(['Canny', 'EmptyFlux2LatentImage', 'Flux2Scheduler', 'ImageUpscaleWithModel', 'UpscaleModelLoader']);
+    expect([...new Set([...missing.values()].flat())].sort()).toEqual([
+      'Canny',
+      'EmptyFlux2LatentImage',
+      'Flux2Scheduler',
+      'ImageUpscaleWithModel',
+      'UpscaleModelLoader',
+    ]);
   });
 });

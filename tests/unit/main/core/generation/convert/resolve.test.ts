@@ -1,7 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import { bypassInputIndex, isTypeCompatible } from '../../../../../../src/main/core/generation/convert/resolve';
 
-const node = (inputTypes: string[], outputTypes: string[]) => ({ inputs: inputTypes.map((type, index) => ({ name: `in${index}`, type, link: null })), outputTypes });
+const node = (inputTypes: string[], outputTypes: string[]) => ({
+  inputs: inputTypes.map((type, index) => ({ name: `in${index}`, type, link: null })),
+  outputTypes,
+});
 
 describe('link type compatibility (LiteGraph rules)', () => {
   test('equal ignoring case, a wildcard or empty type, or overlapping unions connect; different types do not', () => {

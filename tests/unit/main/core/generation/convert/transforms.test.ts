@@ -1,5 +1,12 @@
 import { describe, expect, test } from 'vitest';
-import { applyTextReplacements, formatDate, nextControlledValue, RANDOM_SEED_MAX, resolveDynamicPrompt, type ReplacementNode } from '../../../../../../src/main/core/generation/convert/transforms';
+import {
+  applyTextReplacements,
+  formatDate,
+  nextControlledValue,
+  RANDOM_SEED_MAX,
+  resolveDynamicPrompt,
+  type ReplacementNode,
+} from '../../../../../../src/main/core/generation/convert/transforms';
 import { sequence } from '../../../../../support/sequence';
 
 describe('dynamic prompts', () => {
@@ -38,7 +45,9 @@ describe('file name prefixes', () => {
   });
 
   test('unknown nodes, unknown widgets and server-side tokens stay as written', () => {
-    expect(applyTextReplacements('%Nobody.seed%/%Sampler.steps%/%width%x%height%/%date:yyyy%', nodes, date)).toBe('%Nobody.seed%/%Sampler.steps%/%width%x%height%/2024');
+    expect(applyTextReplacements('%Nobody.seed%/%Sampler.steps%/%width%x%height%/%date:yyyy%', nodes, date)).toBe(
+      '%Nobody.seed%/%Sampler.steps%/%width%x%height%/2024',
+    );
   });
 });
 
@@ -54,7 +63,9 @@ describe('control after generate', () => {
 
   test('randomize draws from [min, min(max, 2^50)] with the injected randomness', () => {
     expect(nextControlledValue(5, 'randomize', { min: 0, max: 2 ** 64 }, sequence(0))).toBe(0);
-    expect(nextControlledValue(5, 'randomize', { min: 0, max: 2 ** 64 }, sequence(0.999999999))).toBeLessThanOrEqual(RANDOM_SEED_MAX);
+    expect(nextControlledValue(5, 'randomize', { min: 0, max: 2 ** 64 }, sequence(0.999999999))).toBeLessThanOrEqual(
+      RANDOM_SEED_MAX,
+    );
     expect(nextControlledValue(5, 'randomize', { min: 10, max: 12 }, sequence(0.5))).toBe(11);
   });
 });

@@ -18,9 +18,19 @@ describe('workflow format detection', () => {
   });
 
   test('a RunPod request envelope is unwrapped, whether it holds an API prompt or a UI workflow', () => {
-    expect(detectWorkflowFormat({ input: { workflow: apiPrompt, images: [] } })).toEqual({ format: 'api', prompt: apiPrompt, envelope: 'runpod' });
-    expect(detectWorkflowFormat({ input: { workflow: textToImage(objectInfo).workflow() } })).toMatchObject({ format: 'ui', envelope: 'runpod' });
-    expect(detectWorkflowFormat({ prompt: apiPrompt, client_id: 'x' })).toMatchObject({ format: 'api', envelope: 'prompt' });
+    expect(detectWorkflowFormat({ input: { workflow: apiPrompt, images: [] } })).toEqual({
+      format: 'api',
+      prompt: apiPrompt,
+      envelope: 'runpod',
+    });
+    expect(detectWorkflowFormat({ input: { workflow: textToImage(objectInfo).workflow() } })).toMatchObject({
+      format: 'ui',
+      envelope: 'runpod',
+    });
+    expect(detectWorkflowFormat({ prompt: apiPrompt, client_id: 'x' })).toMatchObject({
+      format: 'api',
+      envelope: 'prompt',
+    });
   });
 
   test('a file holding several workflows, or something else entirely, is refused with workflow_invalid saying why', () => {
@@ -48,7 +58,10 @@ describe('API prompts pass through', () => {
 
   test('a saved server cache key is removed and a numeric link id becomes a string, both reported', () => {
     const result = convertWorkflow(
-      { '1': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'x' }, is_changed: ['abc'] }, '2': { class_type: 'CLIPTextEncode', inputs: { text: 't', clip: [1, 1] } } },
+      {
+        '1': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'x' }, is_changed: ['abc'] },
+        '2': { class_type: 'CLIPTextEncode', inputs: { text: 't', clip: [1, 1] } },
+      },
       { objectInfo },
     );
     expect(result.prompt['1']).not.toHaveProperty('is_changed');
@@ -57,7 +70,14 @@ describe('API prompts pass through', () => {
   });
 
   test('class types the server lacks are listed with the nodes that use them', () => {
-    const result = convertWorkflow({ '1': { class_type: 'MyCustomNode', inputs: {} }, '2': { class_type: 'MyCustomNode', inputs: {} }, '3': apiPrompt['4'] }, { objectInfo });
+    const result = convertWorkflow(
+      {
+        '1': { class_type: 'MyCustomNode', inputs: {} },
+        '2': { class_type: 'MyCustomNode', inputs: {} },
+        '3': apiPrompt['4'],
+      },
+      { objectInfo },
+    );
     expect(result.missingNodeTypes).toEqual([{ type: 'MyCustomNode', nodeIds: ['1', '2'] }]);
   });
 });

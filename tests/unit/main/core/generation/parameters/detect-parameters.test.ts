@@ -15,14 +15,17 @@ function detect(workflow: unknown, info: ObjectInfo = objectInfo): Parameter[] {
 }
 
 const byId = (parameters: Parameter[], id: string) => parameters.find((parameter) => parameter.id === id);
-const targetsOf = (parameter: Parameter | undefined) => parameter?.targets.map((target) => `${target.nodeId}.${target.inputName}`);
+const targetsOf = (parameter: Parameter | undefined) =>
+  parameter?.targets.map((target) => `${target.nodeId}.${target.inputName}`);
 
 describe('a plain text-to-image workflow', () => {
   const parameters = detect(textToImage(objectInfo).workflow());
 
   test('gives the main parameters with their values, labels and groups, in form order', () => {
     const main = parameters.filter((parameter) => parameter.group !== 'advanced');
-    expect(main.map((parameter) => [parameter.id, parameter.kind, parameter.label, parameter.group, parameter.value])).toEqual([
+    expect(
+      main.map((parameter) => [parameter.id, parameter.kind, parameter.label, parameter.group, parameter.value]),
+    ).toEqual([
       ['prompt', 'prompt', 'Prompt', 'prompt', 'a cat'],
       ['negative_prompt', 'negative_prompt', 'Negative prompt', 'prompt', 'blurry'],
       ['width', 'width', 'Width', 'size', 512],
@@ -40,9 +43,19 @@ describe('a plain text-to-image workflow', () => {
 
   test('constraints come from object_info: bounds, steps, options, multiline, model folder', () => {
     expect(byId(parameters, 'steps')!.constraints).toMatchObject({ type: 'INT', min: 1, max: 10000, default: 20 });
-    expect(byId(parameters, 'cfg')!.constraints).toMatchObject({ type: 'FLOAT', min: 0, max: 100, step: 0.1, round: 0.01 });
+    expect(byId(parameters, 'cfg')!.constraints).toMatchObject({
+      type: 'FLOAT',
+      min: 0,
+      max: 100,
+      step: 0.1,
+      round: 0.01,
+    });
     expect(byId(parameters, 'sampler')!.constraints.options).toContain('dpmpp_2m');
-    expect(byId(parameters, 'prompt')!.constraints).toMatchObject({ type: 'STRING', multiline: true, dynamicPrompts: true });
+    expect(byId(parameters, 'prompt')!.constraints).toMatchObject({
+      type: 'STRING',
+      multiline: true,
+      dynamicPrompts: true,
+    });
     expect(byId(parameters, '4.ckpt_name')!.constraints).toMatchObject({ type: 'COMBO', folder: 'checkpoints' });
     // KSampler's seed goes to 2^64-1; a form can only hold safe integers.
     expect(byId(parameters, 'seed')!.constraints).toMatchObject({ type: 'INT', min: 0, max: Number.MAX_SAFE_INTEGER });
@@ -51,25 +64,36 @@ describe('a plain text-to-image workflow', () => {
 
   test('everything else stays reachable under advanced, grouped by node title, and nothing is listed twice', () => {
     const advanced = parameters.filter((parameter) => parameter.group === 'advanced');
-    expect(advanced.map((parameter) => [parameter.id, parameter.kind, parameter.section])).toEqual([['9.filename_prefix', 'text', 'Save Image']]);
+    expect(advanced.map((parameter) => [parameter.id, parameter.kind, parameter.section])).toEqual([
+      ['9.filename_prefix', 'text', 'Save Image'],
+    ]);
     const targets = parameters.flatMap((parameter) => targetsOf(parameter)!);
     expect(new Set(targets).size).toBe(targets.length);
   });
 
   test('converting the same workflow again gives the same ids', () => {
-    expect(detect(textToImage(objectInfo).workflow()).map((parameter) => parameter.id)).toEqual(parameters.map((parameter) => parameter.id));
+    expect(detect(textToImage(objectInfo).workflow()).map((parameter) => parameter.id)).toEqual(
+      parameters.map((parameter) => parameter.id),
+    );
   });
 });
 
 describe('following the sampler rather than order or titles', () => {
-  test('the negative prompt is what feeds the sampler\'s negative input, whatever the nodes are called or numbered', () => {
+  test("the negative prompt is what feeds the sampler's negative input, whatever the nodes are called or numbered", () => {
     const builder = textToImage(objectInfo, { positive: 'a red fox', negative: 'lowres' });
     // The positive encoder is titled "Negative" and the negative one "Positive": the wiring decides.
     builder.nodes.find((node) => node.id === 6)!.title = 'Negative';
     builder.nodes.find((node) => node.id === 7)!.title = 'Positive';
     const parameters = detect(builder.workflow());
-    expect(byId(parameters, 'prompt')).toMatchObject({ value: 'a red fox', targets: [{ nodeId: '6', inputName: 'text' }], section: 'Negative' });
-    expect(byId(parameters, 'negative_prompt')).toMatchObject({ value: 'lowres', targets: [{ nodeId: '7', inputName: 'text' }] });
+    expect(byId(parameters, 'prompt')).toMatchObject({
+      value: 'a red fox',
+      targets: [{ nodeId: '6', inputName: 'text' }],
+      section: 'Negative',
+    });
+    expect(byId(parameters, 'negative_prompt')).toMatchObject({
+      value: 'lowres',
+      targets: [{ nodeId: '7', inputName: 'text' }],
+    });
   });
 
   test('through ControlNet the positive and negative sides stay apart', () => {
@@ -91,7 +115,12 @@ describe('following the sampler rather than order or titles', () => {
     const parameters = detect(workflow);
     expect(byId(parameters, 'prompt')!.value).toBe('house');
     expect(byId(parameters, 'negative_prompt')!.value).toBe('people');
-    expect(byId(parameters, 'image')).toMatchObject({ kind: 'image', group: 'inputs', value: 'edges.png', constraints: { media: 'image', acceptsAnyFile: true, folder: 'input' } });
+    expect(byId(parameters, 'image')).toMatchObject({
+      kind: 'image',
+      group: 'inputs',
+      value: 'edges.png',
+      constraints: { media: 'image', acceptsAnyFile: true, folder: 'input' },
+    });
   });
 
   test('SamplerCustomAdvanced with a CFGGuider: prompts through the guider, seed from the noise node, settings from its sampler and sigmas', () => {
@@ -117,7 +146,13 @@ describe('following the sampler rather than order or titles', () => {
       .link([7, 0], [9, 'sigmas'])
       .link([8, 0], [9, 'latent_image']);
     const parameters = detect(builder.workflow());
-    expect(Object.fromEntries(parameters.filter((parameter) => parameter.group !== 'advanced' && parameter.group !== 'models').map((parameter) => [parameter.id, parameter.value]))).toEqual({
+    expect(
+      Object.fromEntries(
+        parameters
+          .filter((parameter) => parameter.group !== 'advanced' && parameter.group !== 'models')
+          .map((parameter) => [parameter.id, parameter.value]),
+      ),
+    ).toEqual({
       prompt: 'castle',
       negative_prompt: 'fog',
       width: 1152,
@@ -151,12 +186,19 @@ describe('following the sampler rather than order or titles', () => {
     const parameters = detect(builder.workflow());
     expect(byId(parameters, 'prompt')!.value).toBe('neon city');
     expect(byId(parameters, 'negative_prompt')).toBeUndefined();
-    expect(byId(parameters, 'guidance')).toMatchObject({ kind: 'guidance', group: 'sampling', value: 3.5, targets: [{ nodeId: '3', inputName: 'guidance' }] });
+    expect(byId(parameters, 'guidance')).toMatchObject({
+      kind: 'guidance',
+      group: 'sampling',
+      value: 3.5,
+      targets: [{ nodeId: '3', inputName: 'guidance' }],
+    });
     expect(byId(parameters, 'seed')!.seedControl).toBe('fixed');
   });
 
   test('one prompt typed once reaches every encoder holding it (SDXL text_g and text_l)', () => {
-    const builder = textToImage(objectInfo).node(12, 'CLIPTextEncodeSDXL', { widgets: [1024, 1024, 0, 0, 1024, 1024, 'a lighthouse', 'a lighthouse'] }).link([4, 1], [12, 'clip']);
+    const builder = textToImage(objectInfo)
+      .node(12, 'CLIPTextEncodeSDXL', { widgets: [1024, 1024, 0, 0, 1024, 1024, 'a lighthouse', 'a lighthouse'] })
+      .link([4, 1], [12, 'clip']);
     const workflow = builder.workflow();
     (workflow.links as unknown[][]).find((link) => link[3] === 3 && link[4] === 1)![1] = 12;
     expect(targetsOf(byId(detect(workflow), 'prompt'))).toEqual(['12.text_g', '12.text_l']);
@@ -173,28 +215,53 @@ describe('following the sampler rather than order or titles', () => {
       .link([3, 0], [14, 'latent_image']);
     const parameters = detect(builder.workflow());
     expect(byId(parameters, 'prompt')!.value).toBe('first pass');
-    expect(byId(parameters, '13.text')).toMatchObject({ kind: 'prompt', group: 'prompt', label: 'Refiner prompt', value: 'second pass' });
+    expect(byId(parameters, '13.text')).toMatchObject({
+      kind: 'prompt',
+      group: 'prompt',
+      label: 'Refiner prompt',
+      value: 'second pass',
+    });
     expect(byId(parameters, 'steps')!.value).toBe(20);
-    expect(byId(parameters, '14.steps')).toMatchObject({ kind: 'steps', group: 'advanced', section: 'Hires pass', value: 12 });
+    expect(byId(parameters, '14.steps')).toMatchObject({
+      kind: 'steps',
+      group: 'advanced',
+      section: 'Hires pass',
+      value: 12,
+    });
     expect(byId(parameters, '14.seed')).toMatchObject({ kind: 'seed', group: 'advanced', seedControl: 'fixed' });
   });
 });
 
 describe('values set elsewhere', () => {
-  test('a seed driven by a PrimitiveInt targets the primitive, with the sampler\'s bounds and the primitive\'s control', () => {
-    const builder = textToImage(objectInfo).node(30, 'PrimitiveInt', { widgets: [1234, 'increment'] }).link([30, 0], [3, 'seed']);
+  test("a seed driven by a PrimitiveInt targets the primitive, with the sampler's bounds and the primitive's control", () => {
+    const builder = textToImage(objectInfo)
+      .node(30, 'PrimitiveInt', { widgets: [1234, 'increment'] })
+      .link([30, 0], [3, 'seed']);
     const parameters = detect(builder.workflow());
-    expect(byId(parameters, 'seed')).toMatchObject({ value: 1234, targets: [{ nodeId: '30', inputName: 'value' }], seedControl: 'increment', constraints: { min: 0, max: Number.MAX_SAFE_INTEGER } });
+    expect(byId(parameters, 'seed')).toMatchObject({
+      value: 1234,
+      targets: [{ nodeId: '30', inputName: 'value' }],
+      seedControl: 'increment',
+      constraints: { min: 0, max: Number.MAX_SAFE_INTEGER },
+    });
     expect(parameters.some((parameter) => targetsOf(parameter)!.includes('3.seed'))).toBe(false);
   });
 
   test('a prompt written in a String primitive is found through the encoder it feeds', () => {
-    const builder = textToImage(objectInfo).node(31, 'PrimitiveStringMultiline', { widgets: ['from a string node'] }).link([31, 0], [6, 'text']);
-    expect(byId(detect(builder.workflow()), 'prompt')).toMatchObject({ value: 'from a string node', targets: [{ nodeId: '31', inputName: 'value' }] });
+    const builder = textToImage(objectInfo)
+      .node(31, 'PrimitiveStringMultiline', { widgets: ['from a string node'] })
+      .link([31, 0], [6, 'text']);
+    expect(byId(detect(builder.workflow()), 'prompt')).toMatchObject({
+      value: 'from a string node',
+      targets: [{ nodeId: '31', inputName: 'value' }],
+    });
   });
 
   test('user titles label loaders and media inputs', () => {
-    const builder = textToImage(objectInfo).node(40, 'LoadImage', { widgets: ['me.png', 'image'], title: 'Reference photo' }).node(41, 'LoadImage', { widgets: ['b.png', 'image'] }).node(42, 'LoadAudio', { widgets: ['song.wav', null, ''] });
+    const builder = textToImage(objectInfo)
+      .node(40, 'LoadImage', { widgets: ['me.png', 'image'], title: 'Reference photo' })
+      .node(41, 'LoadImage', { widgets: ['b.png', 'image'] })
+      .node(42, 'LoadAudio', { widgets: ['song.wav', null, ''] });
     builder.nodes.find((node) => node.id === 4)!.title = 'Base model';
     const parameters = detect(builder.workflow());
     expect(byId(parameters, 'image')!.label).toBe('Reference photo');
@@ -203,25 +270,62 @@ describe('values set elsewhere', () => {
     expect(byId(parameters, '4.ckpt_name')!.label).toBe('Base model');
   });
 
-  test('inputs a subgraph\'s author exposed become their own group, labelled as the instance shows them', () => {
+  test("inputs a subgraph's author exposed become their own group, labelled as the instance shows them", () => {
     const SUB = '33333333-3333-4333-8333-333333333333';
     const definition = new GraphBuilder(objectInfo, { firstLinkId: 100 })
       .node(1, 'ImageScaleBy', { widgets: ['lanczos', 1.5] })
       .link([-10, 0], [1, 'image'])
       .link([-10, 1], [1, 'scale_by'])
       .link([1, 0], [-20, 0], 'IMAGE')
-      .subgraph(SUB, 'Upscale', { inputs: [{ name: 'image', type: 'IMAGE' }, { name: 'scale_by', type: 'FLOAT', label: 'Zoom' }], outputs: [{ name: 'IMAGE', type: 'IMAGE' }] });
-    const builder = textToImage(objectInfo).node(50, SUB, { title: 'Upscaler', inputs: [{ name: 'image', type: 'IMAGE' }], outputs: [{ name: 'IMAGE', type: 'IMAGE' }], widgets: [2] }).link([8, 0], [50, 'image']);
+      .subgraph(SUB, 'Upscale', {
+        inputs: [
+          { name: 'image', type: 'IMAGE' },
+          { name: 'scale_by', type: 'FLOAT', label: 'Zoom' },
+        ],
+        outputs: [{ name: 'IMAGE', type: 'IMAGE' }],
+      });
+    const builder = textToImage(objectInfo)
+      .node(50, SUB, {
+        title: 'Upscaler',
+        inputs: [{ name: 'image', type: 'IMAGE' }],
+        outputs: [{ name: 'IMAGE', type: 'IMAGE' }],
+        widgets: [2],
+      })
+      .link([8, 0], [50, 'image']);
     const workflow = builder.workflow({ subgraphs: [definition] });
     (workflow.links as unknown[][]).find((link) => link[3] === 9)![1] = 50;
-    expect(byId(detect(workflow), '50:1.scale_by')).toMatchObject({ kind: 'number', group: 'exposed', label: 'Zoom', section: 'Upscaler', value: 2 });
+    expect(byId(detect(workflow), '50:1.scale_by')).toMatchObject({
+      kind: 'number',
+      group: 'exposed',
+      label: 'Zoom',
+      section: 'Upscaler',
+      value: 2,
+    });
   });
 
   test('an API prompt without a UI graph works too, with its _meta titles', () => {
     const parameters = detect({
-      '1': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'x.safetensors' }, _meta: { title: 'My model' } },
+      '1': {
+        class_type: 'CheckpointLoaderSimple',
+        inputs: { ckpt_name: 'x.safetensors' },
+        _meta: { title: 'My model' },
+      },
       '2': { class_type: 'CLIPTextEncode', inputs: { text: 'owl', clip: ['1', 1] } },
-      '3': { class_type: 'KSampler', inputs: { seed: 5, steps: 10, cfg: 5, sampler_name: 'euler', scheduler: 'normal', denoise: 1, model: ['1', 0], positive: ['2', 0], negative: ['2', 0], latent_image: ['4', 0] } },
+      '3': {
+        class_type: 'KSampler',
+        inputs: {
+          seed: 5,
+          steps: 10,
+          cfg: 5,
+          sampler_name: 'euler',
+          scheduler: 'normal',
+          denoise: 1,
+          model: ['1', 0],
+          positive: ['2', 0],
+          negative: ['2', 0],
+          latent_image: ['4', 0],
+        },
+      },
       '4': { class_type: 'EmptyLatentImage', inputs: { width: 640, height: 640, batch_size: 1 } },
     });
     expect(byId(parameters, 'prompt')!.value).toBe('owl');
@@ -233,12 +337,29 @@ describe('values set elsewhere', () => {
   test('with no sampler to follow, prompt inputs are found by their names', () => {
     const info: ObjectInfo = {
       ...objectInfo,
-      PartnerImage: { name: 'PartnerImage', input: { required: { prompt: ['STRING', { multiline: true }], negative_prompt: ['STRING', { multiline: true }], seed: ['INT', { min: 0, max: 2147483647, control_after_generate: true }] } }, output: ['IMAGE'] },
+      PartnerImage: {
+        name: 'PartnerImage',
+        input: {
+          required: {
+            prompt: ['STRING', { multiline: true }],
+            negative_prompt: ['STRING', { multiline: true }],
+            seed: ['INT', { min: 0, max: 2147483647, control_after_generate: true }],
+          },
+        },
+        output: ['IMAGE'],
+      },
     };
-    const parameters = detect(new GraphBuilder(info).node(1, 'PartnerImage', { widgets: ['a kite', 'rain', 3, 'fixed'] }).workflow(), info);
+    const parameters = detect(
+      new GraphBuilder(info).node(1, 'PartnerImage', { widgets: ['a kite', 'rain', 3, 'fixed'] }).workflow(),
+      info,
+    );
     expect(byId(parameters, 'prompt')!.value).toBe('a kite');
     expect(byId(parameters, 'negative_prompt')!.value).toBe('rain');
-    expect(byId(parameters, 'seed')).toMatchObject({ value: 3, seedControl: 'fixed', constraints: { max: 2147483647 } });
+    expect(byId(parameters, 'seed')).toMatchObject({
+      value: 3,
+      seedControl: 'fixed',
+      constraints: { max: 2147483647 },
+    });
   });
 });
 
@@ -250,9 +371,14 @@ interface TemplateEntry {
 }
 
 describe.skipIf(!CORPUS_DIR)('the corpus templates', () => {
-  const templates = CORPUS_DIR ? (readJson(join(CORPUS_DIR, 'expected.json')) as { templates: TemplateEntry[] }).templates : [];
+  const templates = CORPUS_DIR
+    ? (readJson(join(CORPUS_DIR, 'expected.json')) as { templates: TemplateEntry[] }).templates
+    : [];
   const convertible = (entry: TemplateEntry) => {
-    const conversion = convertWorkflow(readJson(join(CORPUS_DIR!, 'workflow_templates', entry.file)), { objectInfo, random: () => 0 });
+    const conversion = convertWorkflow(readJson(join(CORPUS_DIR!, 'workflow_templates', entry.file)), {
+      objectInfo,
+      random: () => 0,
+    });
     return conversion.missingNodeTypes.length === 0 ? detectParameters(conversion, objectInfo) : undefined;
   };
 
@@ -261,7 +387,12 @@ describe.skipIf(!CORPUS_DIR)('the corpus templates', () => {
 
   test('every SD1.5, SDXL and Flux text-to-image template gives prompt, seed, steps, width and height (SD1.5 and SDXL a negative prompt too), found through the samplers', () => {
     const families = ['SD1.5', 'SDXL', 'Flux'];
-    const chosen = templates.filter((entry) => entry.tags.includes('Text to Image') && !entry.tags.includes('API') && entry.models.some((model) => families.includes(model)));
+    const chosen = templates.filter(
+      (entry) =>
+        entry.tags.includes('Text to Image') &&
+        !entry.tags.includes('API') &&
+        entry.models.some((model) => families.includes(model)),
+    );
     let checked = 0;
     for (const entry of chosen) {
       const parameters = convertible(entry);
@@ -281,7 +412,9 @@ describe.skipIf(!CORPUS_DIR)('the corpus templates', () => {
     let images = 0;
     for (const entry of templates) {
       if (entry.tags.includes('API')) continue;
-      const parameters = entry.tags.some((tag) => ['Text to Video', 'Image to Video', 'Image Edit'].includes(tag)) ? convertible(entry) : undefined;
+      const parameters = entry.tags.some((tag) => ['Text to Video', 'Image to Video', 'Image Edit'].includes(tag))
+        ? convertible(entry)
+        : undefined;
       if (!parameters) continue;
       const ids = parameters.map((parameter) => parameter.id);
       if (entry.tags.includes('Text to Video') && ids.includes('width')) {
@@ -308,7 +441,8 @@ describe.skipIf(!CORPUS_DIR)('the corpus templates', () => {
         const { value, constraints } = parameter;
         if (constraints.type === 'INT') expect(Number.isInteger(value), `${entry.name} ${parameter.id}`).toBe(true);
         if (constraints.type === 'STRING') expect(typeof value, `${entry.name} ${parameter.id}`).toBe('string');
-        if (typeof value === 'number' && constraints.min !== undefined) expect(value, `${entry.name} ${parameter.id}`).toBeGreaterThanOrEqual(constraints.min);
+        if (typeof value === 'number' && constraints.min !== undefined)
+          expect(value, `${entry.name} ${parameter.id}`).toBeGreaterThanOrEqual(constraints.min);
       }
     }
   });
