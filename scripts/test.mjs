@@ -1,4 +1,4 @@
-// `npm test`: type checks, the build, vitest (unit, renderer, integration) and Playwright e2e.
+// `npm test`: lint and format checks, type checks, the build, vitest (unit, renderer, integration) and Playwright e2e.
 // Every runner writes a JSON report under test-results/; the last line printed is the honest
 // total computed from those reports, which is what CI reads.
 import { spawnSync } from 'node:child_process';
@@ -27,6 +27,11 @@ function run(title, command, args, env = {}) {
 
 // Type checks count as checks of their own: a type error is a failure even if every test passes.
 const checks = [
+  { name: 'eslint', passed: run('Lint (eslint)', bin('eslint'), ['.']) },
+  {
+    name: 'prettier',
+    passed: run('Format (prettier --check)', bin('prettier'), ['--check', '--log-level', 'warn', '.']),
+  },
   { name: 'tsc -b', passed: run('Type check (tsc)', bin('tsc'), ['-b']) },
   {
     name: 'svelte-check',

@@ -17,7 +17,7 @@ export const INSTALL_HINT =
 /**
  * A Chromium executable: CHROMIUM_PATH, else the system's (Debian's /usr/bin/chromium), else
  * undefined — meaning Playwright should use its own downloaded browser if it has one.
- * @returns {{ executablePath?: string, source: 'env' | 'system' | 'playwright' } | undefined}
+ * @returns {Promise<{ executablePath?: string, source: 'env' | 'system' | 'playwright' } | undefined>}
  */
 export async function findChromium() {
   if (process.env.CHROMIUM_PATH) {

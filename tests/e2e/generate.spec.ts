@@ -1,3 +1,4 @@
+import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures';
 import { AppPage } from './pages/app-page';
 import { GeneratePage } from './pages/generate-page';
@@ -34,7 +35,7 @@ const RECORD_NOTIFICATIONS = `
 `;
 
 /** What the recorder saw. */
-function notificationsShown(page: import('@playwright/test').Page): Promise<Array<{ title: string; body?: string }>> {
+function notificationsShown(page: Page): Promise<Array<{ title: string; body?: string }>> {
   return page.evaluate(
     () => (globalThis as unknown as { __notifications: Array<{ title: string; body?: string }> }).__notifications,
   );

@@ -378,7 +378,7 @@ describe('the protocol test server replays the recorded ComfyUI', () => {
       const response = await fetch(`${server.url}${path}`);
       expect(response.status, path).toBe(o[path]!.status);
       if (response.status !== 200) continue;
-      const body = (await response.json());
+      const body = await response.json();
       const withoutArgv = (stats: unknown) => ({
         ...(stats as Record<string, unknown>),
         system: { ...(stats as { system: Record<string, unknown> }).system, argv: 'launch flags' },

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { ConnectionHealth } from '../../src/shared/domain/connection';
 import type { ServerInventory } from '../../src/shared/domain/inventory';
-import type { Core } from '../../src/main/core/create-core';
 import { RouterCallError } from '../../src/main/core/router';
 import { createLogger, MemorySink } from '../../src/main/core/lib/logger';
 import { startComfyServer, type ComfyTestServer } from '../support/comfy-server';
@@ -147,14 +146,12 @@ describe('connections through the core', () => {
         response.writeHead(401).end('Unauthorized');
         return;
       }
-      response
-        .writeHead(200, { 'Content-Type': 'application/json' })
-        .end(
-          JSON.stringify({
-            system: { comfyui_version: '0.3.64', os: 'posix' },
-            devices: [{ name: 'cuda:0 NVIDIA RTX 4090', type: 'cuda', vram_total: 24e9, vram_free: 20e9 }],
-          }),
-        );
+      response.writeHead(200, { 'Content-Type': 'application/json' }).end(
+        JSON.stringify({
+          system: { comfyui_version: '0.3.64', os: 'posix' },
+          devices: [{ name: 'cuda:0 NVIDIA RTX 4090', type: 'cuda', vram_total: 24e9, vram_free: 20e9 }],
+        }),
+      );
     });
     const port = await listen(proxy);
     const sink = new MemorySink();

@@ -245,14 +245,12 @@ export class FakeOpenAiServer {
     const completion = this.completions[Math.min(index, this.completions.length - 1)]!;
     if (this.ignoreStream) {
       const text = completion.chunks.join('');
-      response
-        .writeHead(200, { 'content-type': 'application/json' })
-        .end(
-          JSON.stringify({
-            choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
-            usage: { completion_tokens: completion.chunks.length },
-          }),
-        );
+      response.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+          usage: { completion_tokens: completion.chunks.length },
+        }),
+      );
       return;
     }
     response.writeHead(200, {

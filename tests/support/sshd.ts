@@ -154,7 +154,7 @@ export async function startSshd(): Promise<TestSshd> {
       try {
         await waitForBanner(port);
       } catch (error) {
-        throw new Error(`${String(error)}\n${stderr}`);
+        throw new Error(`${String(error)}\n${stderr}`, { cause: error });
       }
     },
     async kill() {

@@ -32,7 +32,13 @@ export function attachWsTransport(deps: {
     socket.on('message', (data, isBinary) => {
       let message: unknown;
       try {
-        message = isBinary ? undefined : JSON.parse(data.toString());
+        message = isBinary
+          ? undefined
+          : JSON.parse(
+              Buffer.isBuffer(data)
+                ? data.toString()
+                : Buffer.concat(Array.isArray(data) ? data : [Buffer.from(data)]).toString(),
+            );
       } catch {
         message = undefined;
       }

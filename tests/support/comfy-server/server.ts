@@ -543,7 +543,7 @@ class EmulatedComfy implements ComfyTestServer {
         return empty(response);
       }
       if (path === '/interrupt') {
-        let data: Record<string, unknown> = {};
+        let data: Record<string, unknown>;
         try {
           data = jsonBody();
         } catch {

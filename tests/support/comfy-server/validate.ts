@@ -326,7 +326,7 @@ function validateInputs(
     }
     try {
       if (typeof value === 'object' && value !== null && '__value__' in value) {
-        value = (value).__value__;
+        value = value.__value__;
         inputs[name] = value;
       }
       if (typeof spec.type === 'string') {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { type Command } from 'commander';
 import type { ConversionWarning, Parameter, ParameterGroup, ParameterValues } from '@shared/domain/generation';
 import { ComfyClient } from '../../core/comfy/comfy-client';
 import { parseObjectInfo, type ObjectInfo } from '../../core/comfy/object-info';

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StagedInput } from '@shared/domain/job';
 import { AppError, fileError } from '../lib/errors';
+import { safeFileName } from '../lib/file-names';
 
 /** Largest file a user may hand over for a run. @default 64 MiB */
 export const MAX_STAGED_BYTES = 64 * 1024 * 1024;
@@ -36,7 +37,7 @@ export class StagedInputs {
       });
     }
     const id = randomUUID();
-    const safeName = name.replace(/[/\\:*?"<>|\u0000-\u001f]/g, '_').slice(-120) || 'input';
+    const safeName = safeFileName(name).slice(-120) || 'input';
     const file = join(this.#dir, `${id}-${safeName}`);
     try {
       mkdirSync(this.#dir, { recursive: true });

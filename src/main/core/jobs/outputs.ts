@@ -4,6 +4,7 @@ import type { OutputFile } from '@shared/domain/job';
 import type { ComfyClient } from '../comfy/comfy-client';
 import { fileError } from '../lib/errors';
 import { mediaTypeOf } from '../lib/media-types';
+import { safeFileName } from '../lib/file-names';
 
 interface FileItem {
   filename: string;
@@ -56,7 +57,7 @@ export function dayFolder(now: Date): string {
 
 /** A file name that is safe on every OS and does not overwrite an earlier one. */
 function freeName(dir: string, filename: string): string {
-  const clean = filename.replace(/[/\\:*?"<>|\u0000-\u001f]/g, '_') || 'output';
+  const clean = safeFileName(filename) || 'output';
   const extension = extname(clean);
   const stem = clean.slice(0, clean.length - extension.length);
   let candidate = clean;
@@ -80,7 +81,7 @@ export async function saveOutputs(input: {
   const folder = join(
     input.outputsDir,
     dayFolder(input.now),
-    input.workflowName.replace(/[/\\:*?"<>|\u0000-\u001f]/g, '_').slice(0, 80) || 'workflow',
+    safeFileName(input.workflowName).slice(0, 80) || 'workflow',
   );
   const saved: OutputFile[] = [];
   let failure: unknown;

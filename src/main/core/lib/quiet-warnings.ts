@@ -5,7 +5,7 @@
  */
 export function silenceSqliteExperimentalWarning(): void {
   const original = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
     const text = typeof warning === 'string' ? warning : warning.message;
     const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
     if (
@@ -14,5 +14,5 @@ export function silenceSqliteExperimentalWarning(): void {
     )
       return;
     (original as (...args: unknown[]) => void)(warning, ...rest);
-  });
+  };
 }

@@ -3,10 +3,11 @@ import { basename } from 'node:path';
 import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import type * as NodeLlamaCpp from 'node-llama-cpp';
 import type { GenerateRequest, GenerateResult } from './backend';
 import { inspectGguf, type GgufSummary } from './gguf';
 
-type Binding = typeof import('node-llama-cpp');
+type Binding = typeof NodeLlamaCpp;
 
 /** How the engine runs models; tests turn GPU probing off and decode greedily. */
 export interface LocalEngineDeps {
@@ -131,7 +132,7 @@ export class LocalEngine {
       return { text, tokens };
     } finally {
       session.dispose({ disposeSequence: false });
-      sequence.dispose();
+      await sequence.dispose();
     }
   }
 

@@ -155,7 +155,7 @@ export class OpenAiBackend {
       if (error) {
         throw new AppError(
           'llm_endpoint_error',
-          `${endpoint.baseUrl} stopped with an error: ${String(error.message ?? 'unknown')}. Your prompt is unchanged.`,
+          `${endpoint.baseUrl} stopped with an error: ${typeof error.message === 'string' ? error.message : 'unknown'}. Your prompt is unchanged.`,
         );
       }
       const piece = deltaContent(event);

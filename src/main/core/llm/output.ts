@@ -74,6 +74,7 @@ export function cleanEnhancedPrompt(raw: string, options: { maxWords: number }):
   text = text.replace(/<think>[\s\S]*?(?:<\/think>|$)/gi, '');
   text = text.replace(/^```[^\n]*$/gm, '');
   // Broken multi-byte sequences (U+FFFD) and control characters are never part of a prompt.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
   text = text.replace(/[\uFFFD\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B]/g, '');
 
   const lines = text.split('\n').map((line) => line.trim());
@@ -136,7 +137,7 @@ function limitWords(text: string, maxWords: number): CleanedPrompt {
 
 function trimEnd(text: string, isCut: boolean): string {
   const trimmed = text.replace(/[\s,;:–—-]+$/u, '');
-  return isCut ? trimmed.replace(/[(\["“‘]+$/u, '').trimEnd() : trimmed;
+  return isCut ? trimmed.replace(/[(["“‘]+$/u, '').trimEnd() : trimmed;
 }
 
 /** Words that never name a subject (articles, pronouns, prepositions, helpers, filler). */

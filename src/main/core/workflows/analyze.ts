@@ -378,7 +378,7 @@ function apiPrompt(value: Json): { prompt: Json; meta: Json } | undefined {
   const prompt = wrapped ?? value;
   const keys = Object.keys(prompt).filter((key) => !key.startsWith('_'));
   if (keys.length === 0) return undefined;
-  const nodeLike = keys.filter((key) => isObject(prompt[key]) && 'class_type' in (prompt[key]));
+  const nodeLike = keys.filter((key) => isObject(prompt[key]) && 'class_type' in prompt[key]);
   // Mostly nodes with class_type: an API prompt (the rest get a readable bad_shape reason).
   if (nodeLike.length === 0 || nodeLike.length < keys.length / 2) return undefined;
   return { prompt, meta: isObject(prompt._meta) ? prompt._meta : {} };

@@ -257,5 +257,9 @@ export class LinkResolver {
 function constantName(node: ExecNode): string {
   const values = node.node.widgetsValues;
   const value = Array.isArray(values) ? values[0] : values ? Object.values(values)[0] : undefined;
-  return typeof value === 'string' ? value : String(value ?? '');
+  return typeof value === 'string'
+    ? value
+    : typeof value === 'number' || typeof value === 'boolean'
+      ? String(value)
+      : '';
 }

@@ -129,7 +129,8 @@ export function applyTextReplacements(value: string, nodes: readonly Replacement
     if (!node) return match;
     const widget = node.widget(widgetName);
     if (widget === undefined) return match;
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
+    // The frontend stringifies the widget value as JavaScript does, objects included; so do we.
+    // eslint-disable-next-line no-control-regex, @typescript-eslint/no-base-to-string -- control characters are exactly what must go
     return String(widget ?? '').replaceAll(/[/?<>\\:*|"\x00-\x1F\x7F]/g, '_');
   });
 }
