@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { Unsubscribe } from '../lib/emitter';
-import type { BackoffOptions } from './backoff';
+import type { BackoffOptions } from '@shared/backoff';
 import { ComfySocket, type ComfySocketEvents } from './comfy-socket';
 import { describeAddress, notComfyUi, requestFailure } from './http-errors';
 import {

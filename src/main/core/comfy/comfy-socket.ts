@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import type { Logger } from '../lib/logger';
-import { backoffDelayMs, type BackoffOptions } from './backoff';
+import { backoffDelayMs, type BackoffOptions } from '@shared/backoff';
 import { BinaryFrameError, decodeBinaryFrame } from './binary-frames';
 import { parseComfyMessage, type ComfyEvent } from './messages';
 

@@ -10,7 +10,7 @@ import {
   type OpenResult,
 } from '@shared/domain/connection';
 import type { ServerInventory } from '@shared/domain/inventory';
-import type { BackoffOptions } from '../comfy/backoff';
+import type { BackoffOptions } from '@shared/backoff';
 import type { ComfyClient, FetchLike } from '../comfy/comfy-client';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError, systemErrorCode } from '../lib/errors';

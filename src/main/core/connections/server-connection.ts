@@ -1,6 +1,6 @@
 import type { ConnectionHealth, ConnectionProfile, HealthState, ServerFacts } from '@shared/domain/connection';
 import type { ServerInventory } from '@shared/domain/inventory';
-import { backoffDelayMs, type BackoffOptions } from '../comfy/backoff';
+import { backoffDelayMs, type BackoffOptions } from '@shared/backoff';
 import { ComfyClient, type FetchLike } from '../comfy/comfy-client';
 import type { SystemStats } from '../comfy/messages';
 import { Disposer } from '../lib/disposer';

@@ -3,7 +3,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import ssh2 from 'ssh2';
 import type { ClientChannel, ConnectConfig } from 'ssh2';
 import type { HostKeyProblem, SshProfile } from '@shared/domain/connection';
-import { backoffDelayMs, type BackoffOptions } from '../comfy/backoff';
+import { backoffDelayMs, type BackoffOptions } from '@shared/backoff';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { DownloadProgress } from '@shared/domain/llm';
+import { backoffDelayMs } from '@shared/backoff';
 import { formatBytes } from '@shared/format';
 import { AppError, fileError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
@@ -143,9 +144,10 @@ export class FileDownloader {
           attempt: failures,
           reason: error.message,
         });
-        await sleep(this.#deps.retryDelayMs?.(failures) ?? Math.min(8000, 500 * 2 ** (failures - 1)), signal).catch(
-          () => undefined,
-        );
+        await sleep(
+          this.#deps.retryDelayMs?.(failures) ?? backoffDelayMs(failures - 1, { maxDelayMs: 8000 }),
+          signal,
+        ).catch(() => undefined);
       }
     }
 

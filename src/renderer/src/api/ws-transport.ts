@@ -1,4 +1,5 @@
 import type { RequestEnvelope } from '@shared/protocol';
+import { backoffDelayMs } from '@shared/backoff';
 import { Listeners, type ClientTransport, type LinkState } from './transport';
 
 /** The part of the WebSocket API this transport uses (browsers and Node 22 both provide it). */
@@ -50,8 +51,7 @@ export function createWsTransport(options: WsTransportOptions): ClientTransport 
 
   const scheduleReconnect = () => {
     if (closed) return;
-    const ceiling = Math.min(maxDelayMs, initialDelayMs * 2 ** attempt);
-    const delay = ceiling / 2 + random() * (ceiling / 2);
+    const delay = backoffDelayMs(attempt, { initialDelayMs, maxDelayMs, random });
     attempt += 1;
     retryTimer = setTimeout(connect, delay);
   };

@@ -4,7 +4,7 @@ import {
   decodeBinaryFrame,
   encodeBinaryFrame,
 } from '../../../../../src/main/core/comfy/binary-frames';
-import { backoffDelayMs } from '../../../../../src/main/core/comfy/backoff';
+import { backoffDelayMs } from '../../../../../src/shared/backoff';
 import { parseComfyMessage } from '../../../../../src/main/core/comfy/messages';
 
 const JPEG = Buffer.from('ffd8ffe000104a464946', 'hex');
