@@ -82,7 +82,9 @@ test('ComfyUI progress message → generation.progress in a serve-mode client', 
       const sent = sentAt.get(`${id}:${progress.step}`);
       if (sent !== undefined) latencies.push(performance.now() - sent);
     });
-    api.on('generation.complete', () => resolve());
+    api.on('jobs.updated', (job) => {
+      if (job.status === 'succeeded') resolve();
+    });
   });
   await api.call('jobs.enqueue', { workflowId });
   await done;

@@ -10,9 +10,10 @@ import { connectionsHandlers } from './connections/connections-handlers';
 import { MemorySecretStore, type SecretStore } from './connections/secret-store';
 import { GenerationService } from './generation/generation-service';
 import { StagedInputs } from './generation/staging';
+import { persistentClientIds } from './jobs/client-ids';
 import { median } from './jobs/eta';
 import { HistoryStore } from './jobs/history-store';
-import { JobService, type JobServiceDeps } from './jobs/job-service';
+import { JOB_EVENTS, JobService, type JobServiceDeps } from './jobs/job-service';
 import { jobsHandlers } from './jobs/jobs-handlers';
 import { connectionDirectory } from './jobs/server-directory';
 import { Disposer } from './lib/disposer';
@@ -39,7 +40,7 @@ export interface CoreOptions {
   /** The history database. @default <dataDir>/history.db */
   historyFile?: string;
   /** Job timing overrides (tests: faster polls). */
-  jobs?: Pick<JobServiceDeps, 'busyPollMs' | 'idlePollMs' | 'historyWaitMs' | 'now'>;
+  jobs?: Pick<JobServiceDeps, 'busyPollMs' | 'idlePollMs' | 'historyWaitMs' | 'unconfirmedGraceMs' | 'now'>;
   mode: AppMode;
   version: string;
   paths: Paths;
@@ -98,8 +99,19 @@ export interface Core {
  * integration tests all start ComfyDesk through here.
  */
 export async function createCore(options: CoreOptions): Promise<Core> {
+  const disposer = new Disposer(options.log);
+  try {
+    return await compose(options, disposer);
+  } catch (error) {
+    // A later step failed: release what the earlier ones opened (sockets, watchers, the database).
+    await disposer.dispose();
+    throw error;
+  }
+}
+
+/** Builds and starts the services, adding each one's teardown to `disposer` as soon as it holds something. */
+async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> {
   const { log } = options;
-  const disposer = new Disposer(log);
   const events = new Emitter<EventMap>(log.child('events'));
 
   const notices = new NoticeCenter();
@@ -110,11 +122,22 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => settings.stop());
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
 
+  // Generation history (opened before the connections: it keeps the ComfyUI client ids their
+  // sockets use). Past runs also give the library its time estimates.
+  const history = new HistoryStore({
+    file: options.historyFile ?? join(options.paths.dataDir, 'history.db'),
+    log: log.child('history'),
+    notices,
+  });
+  await history.start();
+  disposer.add(() => history.stop());
+
   const connections = new ConnectionManager({
     settings,
     secrets: options.secretStore ?? new MemorySecretStore(),
     log: log.child('connections'),
     openWindow: options.openWindow,
+    clientIdFor: persistentClientIds(history, log.child('jobs')),
     ...options.connections,
   });
   disposer.add(connections.on('changed', (snapshot) => events.emit('connections.changed', snapshot)));
@@ -126,14 +149,6 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const activeInventory = new ActiveInventorySource(connections);
   disposer.add(() => activeInventory.dispose());
 
-  // Generation history: past runs also give the library its time estimates.
-  const history = new HistoryStore({
-    file: options.historyFile ?? join(options.paths.dataDir, 'history.db'),
-    log: log.child('history'),
-    notices,
-  });
-  await history.start();
-  disposer.add(() => history.stop());
   const runStats: RunStats = {
     medianDurationMs: (workflowId, serverId) => median(history.durations(workflowId, serverId)),
   };
@@ -204,14 +219,12 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     notices,
     ...options.jobs,
   });
-  disposer.add(jobs.on('updated', (job) => events.emit('jobs.updated', job)));
-  disposer.add(jobs.on('removed', (removed) => events.emit('jobs.removed', removed)));
-  disposer.add(jobs.on('queue', (counts) => events.emit('jobs.queue', counts)));
-  disposer.add(jobs.on('started', (started) => events.emit('generation.started', started)));
-  disposer.add(jobs.on('progress', (progress) => events.emit('generation.progress', progress)));
-  disposer.add(jobs.on('preview', (preview) => events.emit('generation.preview', preview)));
-  disposer.add(jobs.on('complete', (complete) => events.emit('generation.complete', complete)));
-  disposer.add(jobs.on('error', (error) => events.emit('generation.error', error)));
+  // Each job service event goes out under its contract name (JobServiceEvents is EventMap re-keyed).
+  disposer.add(
+    jobs.onAny((name, payload) =>
+      events.emit(JOB_EVENTS[name], payload as EventMap[(typeof JOB_EVENTS)[typeof name]]),
+    ),
+  );
   await jobs.start();
   disposer.add(() => jobs.stop());
   disposer.add(() => staged.clear());

@@ -3,11 +3,9 @@ import { ConversionWarning, MissingNodeType, Parameter, WorkflowFormat } from '.
 import {
   EnqueueRequest,
   Job,
-  JobError,
   JobProgress,
   JobStatus,
   JobsSnapshot,
-  OutputFile,
   PreviewFrame,
   QueueCounts,
   StagedInput,
@@ -82,14 +80,15 @@ export const jobsCommands = {
   },
 } as const;
 
-/** Job events: whole job snapshots on every state change, and the seed's generation_* events. */
+/**
+ * Job events: the whole job on every state change (`jobs.updated` — a job started, finished, failed
+ * or was cancelled when its `status` changes to running, succeeded, failed/lost or cancelled), queue
+ * counts, and live progress and previews of a running job, which are too frequent to resend the job.
+ */
 export const jobsEvents = {
   'jobs.updated': Job,
   'jobs.removed': z.object({ jobId: z.string() }),
   'jobs.queue': QueueCounts,
-  'generation.started': z.object({ jobId: z.string(), promptId: z.string() }),
   'generation.progress': z.object({ jobId: z.string(), promptId: z.string(), progress: JobProgress }),
   'generation.preview': PreviewFrame,
-  'generation.complete': z.object({ jobId: z.string(), promptId: z.string(), outputs: z.array(OutputFile) }),
-  'generation.error': z.object({ jobId: z.string(), promptId: z.string().nullable(), error: JobError }),
 } as const;

@@ -6,7 +6,6 @@ import type { Parameter, ParameterValues } from '@shared/domain/generation';
 import { isFinished, type Job, type JobProgress } from '@shared/domain/job';
 import { describeProgress, formatEta } from '@shared/format';
 import { ComfyClient } from '../../core/comfy/comfy-client';
-import { outputNodeTypes } from '../../core/comfy/object-info';
 import { GenerationService } from '../../core/generation/generation-service';
 import { StagedInputs } from '../../core/generation/staging';
 import { HistoryStore } from '../../core/jobs/history-store';
@@ -226,19 +225,23 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
       count: 1,
       ...(flags.seed !== undefined ? { seedMode: 'fixed' as const } : {}),
     });
-    const outputClassTypes = outputNodeTypes(loaded.objectInfo);
     await history.start();
     await jobs.start();
 
     const isTerminal = !flags.json && Boolean(io.stderr.isTTY);
     let jobId = '';
+    let isRunning = false;
     const done = new Promise<Job>((resolvePromise) => {
       jobs.on('updated', (job) => {
-        if (job.id === jobId && isFinished(job.status)) resolvePromise(job);
+        if (job.id !== jobId) return;
+        // The job started: its status changed to running (once).
+        if (flags.json && job.status === 'running' && !isRunning && job.promptId)
+          jsonEvent(io, 'generation_started', { prompt_id: job.promptId });
+        isRunning ||= job.status === 'running';
+        if (isFinished(job.status)) resolvePromise(job);
       });
     });
     if (flags.json) {
-      jobs.on('started', ({ promptId }) => jsonEvent(io, 'generation_started', { prompt_id: promptId }));
       jobs.on('progress', ({ promptId, progress }) =>
         jsonEvent(io, 'generation_progress', {
           prompt_id: promptId,
@@ -253,7 +256,7 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
     } else if (isTerminal) {
       jobs.on('progress', ({ progress }) => drawBar(io, progress));
     }
-    [jobId] = jobs.enqueue(runs, { outputClassTypes }) as [string];
+    [jobId] = jobs.enqueue(runs) as [string];
     if (!flags.json) writeLine(io.stderr, `Queued ${loaded.name} on ${flags.server}.`);
 
     const outcome = await Promise.race([done, io.interrupted.then(() => undefined)]);

@@ -123,11 +123,19 @@ export function inputOptions(spec: unknown): Record<string, unknown> {
     : {};
 }
 
+/** Computed once per node-definition object (a client keeps one until it refreshes). */
+const outputTypesByInfo = new WeakMap<ObjectInfo, ReadonlySet<string>>();
+
 /** Node classes that can be run targets (`output_node: true`): where a prompt's execution starts. */
-export function outputNodeTypes(objectInfo: ObjectInfo): Set<string> {
-  return new Set(
-    Object.entries(objectInfo)
-      .filter(([, def]) => def.output_node === true)
-      .map(([name]) => name),
-  );
+export function outputNodeTypes(objectInfo: ObjectInfo): ReadonlySet<string> {
+  let types = outputTypesByInfo.get(objectInfo);
+  if (!types) {
+    types = new Set(
+      Object.entries(objectInfo)
+        .filter(([, def]) => def.output_node === true)
+        .map(([name]) => name),
+    );
+    outputTypesByInfo.set(objectInfo, types);
+  }
+  return types;
 }

@@ -44,6 +44,12 @@ export interface ConnectionOptions {
   fetch?: FetchLike;
   /** Keep the active and chosen profiles online. Off for one-shot CLI runs. @default true */
   autoConnect?: boolean;
+  /**
+   * The ComfyUI socket's client id for a profile. ComfyUI sends a prompt's progress only to the
+   * client id it was queued with, so a job still running after ComfyDesk restarts reports again
+   * only if the id stays the same. @default a new random id per client
+   */
+  clientIdFor?: (profileId: string) => string;
 }
 
 /** The manager's collaborators: settings for profiles, the secret store, and the shell's window opener. */
@@ -375,6 +381,7 @@ export class ConnectionManager {
       checkTimeoutMs: this.#deps.checkTimeoutMs,
       backoff: this.#deps.backoff,
       readInventory: options.readInventory,
+      clientId: this.#deps.clientIdFor?.(profile.id),
     });
   }
 

@@ -54,6 +54,8 @@ export interface ServerConnectionDeps {
   backoff?: BackoffOptions;
   /** Read node types and models after coming online (and after reconnects). @default true */
   readInventory?: boolean;
+  /** The socket's client id, kept across restarts (see `ConnectionOptions.clientIdFor`). @default a random id */
+  clientId?: string;
 }
 
 /** What one connection reports: its health and its server's inventory. */
@@ -279,6 +281,8 @@ export class ServerConnection {
       log: this.#deps.log.child('comfy'),
       fetch: this.#deps.fetch,
       socket: { backoff: this.#deps.backoff },
+      // A one-off check opens no socket; only the lasting client speaks for this ComfyDesk.
+      ...(once ? {} : { clientId: this.#deps.clientId }),
     });
     this.#client = client;
     this.#disposer.add(() => client.close());

@@ -9,7 +9,7 @@ import type {
 } from '@shared/domain/generation';
 import { StagedRef, type SeedMode } from '@shared/domain/job';
 import type { WorkflowRecord } from '@shared/domain/workflow';
-import type { ObjectInfo } from '../comfy/object-info';
+import { outputNodeTypes, type ObjectInfo } from '../comfy/object-info';
 import { AppError } from '../lib/errors';
 import { readJsonFile } from '../lib/json-file';
 import type { ServerDirectory } from '../jobs/server-directory';
@@ -44,6 +44,8 @@ export interface PreparedRun {
   /** Execution id → title, for progress and errors. */
   titles: Record<string, string>;
   uploads: StagedUpload[];
+  /** Node classes that are outputs on the server (object_info `output_node`), for the progress closure. */
+  outputClassTypes: ReadonlySet<string>;
 }
 
 /** Converted workflow and its parameters on one server. */
@@ -54,7 +56,25 @@ export interface LoadedWorkflow {
   conversion: ConversionResult;
   parameters: Parameter[];
   objectInfo: ObjectInfo;
+  /** Node classes that are outputs on this server. */
+  outputClassTypes: ReadonlySet<string>;
 }
+
+/** A library workflow converted for one server, kept while neither the file nor the server's node definitions change. */
+interface CachedLoad {
+  loaded: LoadedWorkflow;
+  objectInfo: ObjectInfo;
+  modifiedMs: number;
+  fileSizeBytes: number;
+  /**
+   * The conversion drew random numbers (dynamic prompts `{a|b}`) or read the clock (`%date:…%`):
+   * like ComfyUI's frontend, each queueing converts again (from the kept file, not re-read).
+   */
+  isVolatile: boolean;
+}
+
+/** Conversions kept (one per workflow and server), the oldest dropped first. */
+const MAX_CACHED_LOADS = 32;
 
 export interface GenerationServiceDeps {
   servers: ServerDirectory;
@@ -65,15 +85,21 @@ export interface GenerationServiceDeps {
   random?: () => number;
   /** @default () => new Date() */
   now?: () => Date;
+  /** Reads a workflow file. @default readJsonFile */
+  readWorkflow?: (path: string) => Promise<unknown>;
 }
 
 /**
  * Turns a workflow and a person's values into runs: converts it with the server's own node
  * definitions, detects its parameters, validates the values, plans batches (seeds per run) and
  * writes the values back into the workflow kept with the outputs.
+ *
+ * A library workflow's conversion is kept per server while its file and the server's node
+ * definitions stay the same, so queueing what the form showed neither re-reads nor re-converts it.
  */
 export class GenerationService {
   readonly #deps: GenerationServiceDeps;
+  readonly #cache = new Map<string, CachedLoad>();
 
   constructor(deps: GenerationServiceDeps) {
     this.#deps = deps;
@@ -89,10 +115,65 @@ export class GenerationService {
         { details: { serverId } },
       );
     }
-    const [{ name, workflowId, raw }, { objectInfo }] = await Promise.all([this.#read(source), client.getObjectInfo()]);
-    const conversion = convertWorkflow(raw, { objectInfo, random: this.#deps.random, now: this.#deps.now });
+    if (!('workflowId' in source)) {
+      const [read, { objectInfo }] = await Promise.all([this.#read(source), client.getObjectInfo()]);
+      return this.#convert(read, objectInfo).loaded;
+    }
+    const record = this.#record(source.workflowId);
+    const key = `${serverId}\u0000${record.id}`;
+    const { objectInfo } = await client.getObjectInfo();
+    const cached = this.#cache.get(key);
+    if (
+      cached &&
+      cached.objectInfo === objectInfo &&
+      cached.modifiedMs === record.modifiedMs &&
+      cached.fileSizeBytes === record.fileSizeBytes
+    ) {
+      this.#cache.delete(key); // most recently used last
+      this.#cache.set(key, cached);
+      if (!cached.isVolatile) return cached.loaded;
+      const { raw, name, workflowId } = cached.loaded;
+      return this.#convert({ raw, name, workflowId }, objectInfo).loaded;
+    }
+    const converted = this.#convert(await this.#read(source), objectInfo);
+    this.#cache.delete(key);
+    this.#cache.set(key, {
+      loaded: converted.loaded,
+      objectInfo,
+      modifiedMs: record.modifiedMs,
+      fileSizeBytes: record.fileSizeBytes,
+      isVolatile: converted.isVolatile,
+    });
+    for (const old of this.#cache.keys()) {
+      if (this.#cache.size <= MAX_CACHED_LOADS) break;
+      this.#cache.delete(old);
+    }
+    return converted.loaded;
+  }
+
+  #convert(
+    read: { name: string; workflowId: string | null; raw: unknown },
+    objectInfo: ObjectInfo,
+  ): { loaded: LoadedWorkflow; isVolatile: boolean } {
+    let isVolatile = false;
+    const random = this.#deps.random ?? Math.random;
+    const now = this.#deps.now ?? (() => new Date());
+    const conversion = convertWorkflow(read.raw, {
+      objectInfo,
+      random: () => {
+        isVolatile = true;
+        return random();
+      },
+      now: () => {
+        isVolatile = true;
+        return now();
+      },
+    });
     const parameters = detectParameters(conversion, objectInfo);
-    return { workflowId, name, raw, conversion, parameters, objectInfo };
+    return {
+      loaded: { ...read, conversion, parameters, objectInfo, outputClassTypes: outputNodeTypes(objectInfo) },
+      isVolatile,
+    };
   }
 
   /**
@@ -136,6 +217,7 @@ export class GenerationService {
       promptText: promptTextOf(loaded.parameters, run.values),
       titles,
       uploads,
+      outputClassTypes: loaded.outputClassTypes,
     }));
   }
 
@@ -160,22 +242,28 @@ export class GenerationService {
     return { values: resolved, uploads };
   }
 
+  /** The library's record of a workflow, if it can be used. */
+  #record(workflowId: string): WorkflowRecord {
+    const record = this.#deps.findWorkflow?.(workflowId);
+    if (!record)
+      throw new AppError(
+        'workflow_not_found',
+        'That workflow is no longer in your library (was the file moved or deleted?).',
+        { details: { workflowId } },
+      );
+    if (record.error)
+      throw new AppError('workflow_invalid', `${record.name} cannot be used: ${record.error.reason}`, {
+        details: { workflowId: record.id },
+      });
+    return record;
+  }
+
   async #read(source: WorkflowSource): Promise<{ name: string; workflowId: string | null; raw: unknown }> {
     let path: string;
     let name: string;
     let workflowId: string | null = null;
     if ('workflowId' in source) {
-      const record = this.#deps.findWorkflow?.(source.workflowId);
-      if (!record)
-        throw new AppError(
-          'workflow_not_found',
-          'That workflow is no longer in your library (was the file moved or deleted?).',
-          { details: { workflowId: source.workflowId } },
-        );
-      if (record.error)
-        throw new AppError('workflow_invalid', `${record.name} cannot be used: ${record.error.reason}`, {
-          details: { workflowId: record.id },
-        });
+      const record = this.#record(source.workflowId);
       path = join(record.root, record.path);
       name = record.name;
       workflowId = record.id;
@@ -183,7 +271,8 @@ export class GenerationService {
       path = source.file;
       name = basename(source.file).replace(/\.json$/i, '');
     }
-    return { name, workflowId, raw: await readJsonFile(path, 'workflow_invalid') };
+    const raw = this.#deps.readWorkflow ? await this.#deps.readWorkflow(path) : await readJsonFile(path, 'workflow_invalid');
+    return { name, workflowId, raw };
   }
 }
 

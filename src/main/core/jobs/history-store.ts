@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { Job, type JobStatus } from '@shared/domain/job';
 import type { NoticeCenter } from '../app/notice-center';
+import type { StagedUpload } from '../generation/generation-service';
 import { AppError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 
@@ -13,6 +14,23 @@ export interface JobRecord {
   apiPrompt: unknown;
   /** The source workflow (UI or API JSON) with the user's values written in, for extra_pnginfo. */
   sourceWorkflow: unknown;
+  /**
+   * When `POST /prompt` was sent under `job.promptId` (ms), written *before* the request goes out.
+   * A held job with it set may already be on the server: it is reconciled, never sent under a new id.
+   * @default null
+   */
+  sentAt?: number | null;
+  /** Staged files a held job still has to upload before it is sent. @default [] */
+  uploads?: StagedUpload[];
+  /** Sampler steps the run will take (its steps as chosen), to scale time estimates. @default null */
+  samplingSteps?: number | null;
+}
+
+/** A past successful run, for time estimates. */
+export interface PastRun {
+  durationMs: number;
+  /** Sampler steps it took; null for runs recorded before ComfyDesk kept them. */
+  samplingSteps: number | null;
 }
 
 export interface HistoryQuery {
@@ -29,7 +47,7 @@ export interface HistoryQuery {
  * Schema migrations, applied in order and recorded in `PRAGMA user_version`. Never edit one that
  * has shipped: add the next. A database from a newer ComfyDesk is refused rather than damaged.
  */
-const MIGRATIONS: string[] = [
+export const HISTORY_MIGRATIONS: readonly string[] = [
   `CREATE TABLE jobs (
      id TEXT PRIMARY KEY,
      prompt_id TEXT,
@@ -65,7 +83,15 @@ const MIGRATIONS: string[] = [
      INSERT INTO jobs_fts (jobs_fts, rowid, prompt_text, workflow_name) VALUES ('delete', old.rowid, old.prompt_text, old.workflow_name);
      INSERT INTO jobs_fts (rowid, prompt_text, workflow_name) VALUES (new.rowid, new.prompt_text, new.workflow_name);
    END;`,
+  // 2: nothing lost, nothing run twice — the prompt id is recorded as sent before /prompt goes out,
+  // held jobs keep their pending uploads, runs keep their step count, and the queue keeps its state.
+  `ALTER TABLE jobs ADD COLUMN sent_at INTEGER;
+   ALTER TABLE jobs ADD COLUMN uploads TEXT;
+   ALTER TABLE jobs ADD COLUMN sampling_steps INTEGER;
+   CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
 ];
+
+const MIGRATIONS = HISTORY_MIGRATIONS;
 
 export const HISTORY_SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -89,6 +115,9 @@ interface Row {
   error: string | null;
   outputs: string;
   batch: string | null;
+  sent_at: number | null;
+  uploads: string | null;
+  sampling_steps: number | null;
 }
 
 /**
@@ -148,13 +177,14 @@ export class HistoryStore {
   save(record: JobRecord): void {
     const { job } = record;
     this.#run(
-      `INSERT INTO jobs (id, prompt_id, origin, server_id, workflow_id, workflow_name, status, prompt_text, parameters, api_prompt, source_workflow, created_at, queued_at, started_at, finished_at, position, error, outputs, batch)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO jobs (id, prompt_id, origin, server_id, workflow_id, workflow_name, status, prompt_text, parameters, api_prompt, source_workflow, created_at, queued_at, started_at, finished_at, position, error, outputs, batch, sent_at, uploads, sampling_steps)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET prompt_id = excluded.prompt_id, origin = excluded.origin, server_id = excluded.server_id, workflow_id = excluded.workflow_id,
          workflow_name = excluded.workflow_name, status = excluded.status, prompt_text = excluded.prompt_text, parameters = excluded.parameters,
          api_prompt = excluded.api_prompt, source_workflow = excluded.source_workflow, created_at = excluded.created_at, queued_at = excluded.queued_at,
          started_at = excluded.started_at, finished_at = excluded.finished_at, position = excluded.position, error = excluded.error,
-         outputs = excluded.outputs, batch = excluded.batch`,
+         outputs = excluded.outputs, batch = excluded.batch, sent_at = excluded.sent_at, uploads = excluded.uploads,
+         sampling_steps = excluded.sampling_steps`,
       job.id,
       job.promptId,
       job.origin,
@@ -174,6 +204,9 @@ export class HistoryStore {
       job.error ? JSON.stringify(job.error) : null,
       JSON.stringify(job.outputs),
       job.batch ? JSON.stringify(job.batch) : null,
+      record.sentAt ?? null,
+      record.uploads && record.uploads.length > 0 ? JSON.stringify(record.uploads) : null,
+      record.samplingSteps ?? null,
     );
   }
 
@@ -205,12 +238,32 @@ export class HistoryStore {
 
   /** Durations (ms) of the last successful runs of a workflow on a server, newest first. */
   durations(workflowId: string, serverId: string, limit = 20): number[] {
+    return this.pastRuns(workflowId, serverId, limit).map((run) => run.durationMs);
+  }
+
+  /** The last successful runs of a workflow on a server, newest first, with the steps they took. */
+  pastRuns(workflowId: string, serverId: string, limit = 20): PastRun[] {
     const rows = this.#statement(
-      `SELECT finished_at - started_at AS duration FROM jobs
+      `SELECT finished_at - started_at AS duration, sampling_steps FROM jobs
        WHERE workflow_id = ? AND server_id = ? AND status = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL
        ORDER BY finished_at DESC LIMIT ?`,
-    ).all(workflowId, serverId, limit) as Array<{ duration: number }>;
-    return rows.map((row) => row.duration).filter((duration) => duration >= 0);
+    ).all(workflowId, serverId, limit) as Array<{ duration: number; sampling_steps: number | null }>;
+    return rows
+      .filter((row) => row.duration >= 0)
+      .map((row) => ({ durationMs: row.duration, samplingSteps: row.sampling_steps }));
+  }
+
+  /** A small piece of the queue's own state (e.g. whether it is paused), or undefined when never written. */
+  readState(key: string): string | undefined {
+    return (this.#statement('SELECT value FROM state WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  }
+
+  writeState(key: string, value: string): void {
+    this.#run(
+      'INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      key,
+      value,
+    );
   }
 
   /** Jobs that were not finished when ComfyDesk last stopped. */
@@ -339,5 +392,12 @@ function toRecord(row: Row): JobRecord {
     position: row.position,
     batch: parseJson(row.batch, null),
   });
-  return { job, apiPrompt: parseJson(row.api_prompt, null), sourceWorkflow: parseJson(row.source_workflow, null) };
+  return {
+    job,
+    apiPrompt: parseJson(row.api_prompt, null),
+    sourceWorkflow: parseJson(row.source_workflow, null),
+    sentAt: row.sent_at,
+    uploads: parseJson<StagedUpload[]>(row.uploads, []),
+    samplingSteps: row.sampling_steps,
+  };
 }

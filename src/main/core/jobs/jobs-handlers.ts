@@ -1,7 +1,6 @@
 import { rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { DesktopPort } from '../app/desktop-port';
-import { outputNodeTypes } from '../comfy/object-info';
 import type { GenerationService } from '../generation/generation-service';
 import type { StagedInputs } from '../generation/staging';
 import { AppError } from '../lib/errors';
@@ -73,14 +72,14 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
       deps.staged.stage(name, mime, Buffer.from(dataBase64, 'base64')),
     'jobs.enqueue': async (request) => {
       const id = serverFor(request.serverId);
+      // The conversion `generation.form` made is reused while the file and the server's nodes are unchanged.
       const loaded = await deps.generation.load({ workflowId: request.workflowId }, id);
       const runs = deps.generation.prepare(loaded, id, {
         values: request.values,
         count: request.count,
         seedMode: request.seedMode,
       });
-      const outputClassTypes = outputNodeTypes(loaded.objectInfo);
-      return { jobIds: deps.jobs.enqueue(runs, { outputClassTypes }) };
+      return { jobIds: deps.jobs.enqueue(runs) };
     },
     'jobs.list': () => deps.jobs.snapshot(),
     'jobs.cancel': async ({ jobId }) => {

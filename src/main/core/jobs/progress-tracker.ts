@@ -8,9 +8,46 @@ export interface ProgressTrackerOptions {
   isOutputNode: (classType: string) => boolean;
   /** Titles by execution id, as the user named the nodes (falls back to `_meta.title`, then class). */
   titles?: Record<string, string>;
-  /** Durations of past runs of the same workflow on the same server, ms. */
-  pastDurationsMs?: number[];
+  /** How long this run should take judging by past runs (ms, see `expectedDurationMs`). */
+  expectedMs?: number;
   now: () => number;
+}
+
+/**
+ * The nodes a prompt will run: everything its output nodes depend on. Nodes nothing consumes and
+ * that are not outputs are left out, as ComfyUI leaves them out.
+ */
+export function runClosure(prompt: ApiPrompt, isOutputNode: (classType: string) => boolean): Set<string> {
+  const seen = new Set<string>();
+  const stack = Object.keys(prompt).filter((id) => isOutputNode(prompt[id]!.class_type));
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (seen.has(id) || !prompt[id]) continue;
+    seen.add(id);
+    for (const value of Object.values(prompt[id].inputs)) if (isApiLink(value)) stack.push(value[0]);
+  }
+  return seen;
+}
+
+/** The sampler steps one node takes (its `steps`, narrowed by start/end_at_step), or 0 for other nodes. */
+function nodeSteps(prompt: ApiPrompt, id: string): number {
+  const inputs = prompt[id]?.inputs;
+  const steps = inputs?.steps;
+  if (typeof steps !== 'number' || steps <= 1) return 0;
+  const start = inputs?.start_at_step;
+  const end = inputs?.end_at_step;
+  if (typeof start === 'number' && typeof end === 'number' && end > start) return Math.max(1, Math.min(steps, end) - start);
+  return steps;
+}
+
+/**
+ * The sampler steps a run takes in all (the steps the person chose, summed over its samplers), or
+ * null when it has none. Time estimates scale past runs by this.
+ */
+export function samplingSteps(prompt: ApiPrompt, isOutputNode: (classType: string) => boolean): number | null {
+  let total = 0;
+  for (const id of runClosure(prompt, isOutputNode)) total += nodeSteps(prompt, id);
+  return total > 0 ? total : null;
 }
 
 /**
@@ -32,7 +69,8 @@ export class ProgressTracker {
 
   constructor(options: ProgressTrackerOptions) {
     this.#options = options;
-    for (const id of this.#runClosure()) this.#weights.set(id, this.#initialWeight(id));
+    for (const id of runClosure(options.prompt, options.isOutputNode))
+      this.#weights.set(id, nodeSteps(options.prompt, id) || 1);
   }
 
   /** Node ids expected to execute (before cache hits are known). */
@@ -40,8 +78,37 @@ export class ProgressTracker {
     return [...this.#weights.keys()];
   }
 
-  started(): void {
-    this.#startedAt ??= this.#options.now();
+  /** The run started (at `atMs`, e.g. when a job adopted after a restart really began). */
+  started(atMs?: number): void {
+    this.#startedAt ??= atMs ?? this.#options.now();
+  }
+
+  /**
+   * Picks up a run that was already under way (adopted after a restart or a reconnect): `nodeId`
+   * runs now, so every node it depends on has run or was cached.
+   */
+  resumeAt(nodeId: string): void {
+    const upstream = new Set<string>();
+    const stack = [...this.#inputsOf(nodeId)];
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (upstream.has(id)) continue;
+      upstream.add(id);
+      stack.push(...this.#inputsOf(id));
+    }
+    for (const id of upstream) this.#done.add(id);
+    this.executing(nodeId);
+  }
+
+  /** `progress_state`: ComfyUI's view of every node that started; finished ones are done. */
+  nodeStates(nodes: Record<string, { state: string }>): void {
+    let changed = false;
+    for (const [id, node] of Object.entries(nodes)) {
+      if (node.state !== 'finished' || this.#done.has(id)) continue;
+      this.#done.add(id);
+      changed = true;
+    }
+    if (changed) this.#recompute();
   }
 
   /** `execution_cached`: these will not run; they no longer count. */
@@ -77,13 +144,12 @@ export class ProgressTracker {
     this.#recompute();
   }
 
-  /** `executed`: an output node returned its result. */
+  /**
+   * `executed`: an output node returned its result. It stays the node shown until the next one
+   * starts: after the last one the run is saving its results, not "starting".
+   */
   executed(nodeId: string): void {
     this.#done.add(nodeId);
-    if (this.#current === nodeId) {
-      this.#partial = 0;
-      this.#current = null;
-    }
     this.#recompute();
   }
 
@@ -107,7 +173,7 @@ export class ProgressTracker {
         : estimateEtaSeconds({
             fraction: this.#percent / 100,
             elapsedMs,
-            pastDurationsMs: this.#options.pastDurationsMs ?? [],
+            expectedMs: this.#options.expectedMs,
           }),
     };
   }
@@ -131,29 +197,8 @@ export class ProgressTracker {
     this.#percent = Math.max(this.#percent, Math.min(99, raw));
   }
 
-  #runClosure(): Set<string> {
-    const { prompt, isOutputNode } = this.#options;
-    const seen = new Set<string>();
-    const stack = Object.keys(prompt).filter((id) => isOutputNode(prompt[id]!.class_type));
-    while (stack.length > 0) {
-      const id = stack.pop()!;
-      if (seen.has(id) || !prompt[id]) continue;
-      seen.add(id);
-      for (const value of Object.values(prompt[id].inputs)) if (isApiLink(value)) stack.push(value[0]);
-    }
-    return seen;
-  }
-
-  #initialWeight(id: string): number {
+  #inputsOf(id: string): string[] {
     const node = this.#options.prompt[id];
-    const steps = node?.inputs.steps;
-    if (typeof steps === 'number' && steps > 1) {
-      const start = node?.inputs.start_at_step;
-      const end = node?.inputs.end_at_step;
-      if (typeof start === 'number' && typeof end === 'number' && end > start)
-        return Math.max(1, Math.min(steps, end) - start);
-      return steps;
-    }
-    return 1;
+    return node ? Object.values(node.inputs).flatMap((value) => (isApiLink(value) ? [value[0]] : [])) : [];
   }
 }

@@ -81,7 +81,9 @@ function boxArray(value: unknown): unknown {
 class UiConversion {
   readonly #options: ConvertOptions;
   readonly #random: RandomSource;
-  readonly #now: Date;
+  readonly #clock: () => Date;
+  /** Read once, and only if a `%date:…%` needs it (so a conversion that never reads it is not time-dependent). */
+  #date: Date | undefined;
   readonly #warnings: ConversionWarning[] = [];
   readonly #warned = new Set<string>();
   readonly #graph: ExecGraph;
@@ -91,7 +93,7 @@ class UiConversion {
   constructor(raw: Record<string, unknown>, options: ConvertOptions) {
     this.#options = options;
     this.#random = options.random ?? Math.random;
-    this.#now = (options.now ?? (() => new Date()))();
+    this.#clock = options.now ?? (() => new Date());
     const warn = (warning: ConversionWarning) => this.#warn(warning);
     const workflow = readUiWorkflow(raw, this.#warnings);
     this.#graph = new ExecGraph(workflow, { objectInfo: options.objectInfo, warn });
@@ -149,7 +151,7 @@ class UiConversion {
       const control = Array.isArray(saved) ? saved[1] : undefined;
       if (value === undefined) continue;
       if (primitive.node.properties['Run widget replace on values'] === true && typeof value === 'string')
-        value = applyTextReplacements(value, this.#replacements(), this.#now);
+        value = applyTextReplacements(value, this.#replacements(), () => (this.#date ??= this.#clock()));
       const source: WidgetSource = { graph: primitive.graph.id, nodeId: primitive.node.id, slot: 0 };
       const linkIds = primitive.node.outputs.flatMap((output) => output.links);
       const links =
@@ -215,7 +217,7 @@ class UiConversion {
     const spec = node.def?.input.required?.[inputName] ?? node.def?.input.optional?.[inputName];
     if (inputOptions(spec).dynamicPrompts === true) return resolveDynamicPrompt(value, this.#random);
     if (inputName === 'filename_prefix' && SAVE_NODE_TYPES.has(node.node.type))
-      return applyTextReplacements(value, this.#replacements(), this.#now);
+      return applyTextReplacements(value, this.#replacements(), () => (this.#date ??= this.#clock()));
     return value;
   }
 

@@ -115,11 +115,15 @@ export interface ReplacementNode {
  * with characters that are unsafe in file names replaced by `_`. Anything else stays as written
  * (the server itself substitutes `%width%`, `%year%`… later).
  */
-export function applyTextReplacements(value: string, nodes: readonly ReplacementNode[], now: Date): string {
+export function applyTextReplacements(
+  value: string,
+  nodes: readonly ReplacementNode[],
+  now: Date | (() => Date),
+): string {
   return value.replace(/%([^%]+)%/g, (match, text: string) => {
     const split = text.split('.');
     if (split.length !== 2) {
-      return split[0]!.startsWith('date:') ? formatDate(split[0]!.slice(5), now) : match;
+      return split[0]!.startsWith('date:') ? formatDate(split[0]!.slice(5), typeof now === 'function' ? now() : now) : match;
     }
     const [nodeName, widgetName] = split as [string, string];
     const bySearchName = nodes.filter((node) => node.searchName === nodeName);

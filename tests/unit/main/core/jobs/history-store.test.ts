@@ -3,7 +3,11 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Job } from '@shared/domain/job';
 import { NoticeCenter } from '../../../../../src/main/core/app/notice-center';
-import { HistoryStore, HISTORY_SCHEMA_VERSION } from '../../../../../src/main/core/jobs/history-store';
+import {
+  HISTORY_MIGRATIONS,
+  HISTORY_SCHEMA_VERSION,
+  HistoryStore,
+} from '../../../../../src/main/core/jobs/history-store';
 import { silentLogger } from '../../../../../src/main/core/lib/logger';
 import { tempDir } from '../../../../support/core';
 
@@ -164,6 +168,57 @@ describe('HistoryStore', () => {
     raw.close();
     await store.start();
     expect(store.count()).toBe(1);
+  });
+
+  test('a database of the first schema is migrated in place: its jobs stay, and what the new columns hold starts empty', async () => {
+    const dir = tempDir('comfydesk-history-');
+    dirs.push(dir);
+    const file = join(dir.path, 'history.db');
+    const { DatabaseSync } = await import('node:sqlite');
+    const raw = new DatabaseSync(file);
+    raw.exec(HISTORY_MIGRATIONS[0]!);
+    raw.exec('PRAGMA user_version = 1');
+    raw
+      .prepare(
+        `INSERT INTO jobs (id, prompt_id, origin, server_id, workflow_id, workflow_name, status, prompt_text, created_at, started_at, finished_at)
+         VALUES ('old', 'p-old', 'comfydesk', 'local', 'wf-1', 'Text to image', 'succeeded', 'a red fox', 1, 2, 10002)`,
+      )
+      .run();
+    raw.close();
+    const { store } = await open(file);
+    expect(store.get('old')).toMatchObject({ job: { id: 'old', status: 'succeeded' }, sentAt: null, uploads: [] });
+    expect(store.pastRuns('wf-1', 'local')).toEqual([{ durationMs: 10_000, samplingSteps: null }]);
+    expect(store.list({ text: 'fox' }).map((item) => item.id)).toEqual(['old']);
+    store.writeState('queue.paused', 'true');
+    expect(store.readState('queue.paused')).toBe('true');
+  });
+
+  test('a job keeps when its prompt was sent, its pending uploads and its steps, across a reopen', async () => {
+    const { store, dir } = await open();
+    const uploads = [{ stagedId: 's-1', targets: [{ nodeId: '10', inputName: 'image' }] }];
+    store.save({
+      job: job({ id: 'sent', status: 'held' }),
+      apiPrompt: {},
+      sourceWorkflow: null,
+      sentAt: 5000,
+      uploads,
+      samplingSteps: 30,
+    });
+    store.save({
+      job: job({ id: 'ran', startedAt: 0, finishedAt: 9000 }),
+      apiPrompt: {},
+      sourceWorkflow: null,
+      samplingSteps: 30,
+    });
+    store.writeState('queue.paused', 'true');
+    await store.stop();
+    const again = new HistoryStore({ file: join(dir, 'history.db'), log: silentLogger });
+    await again.start();
+    stores.push(again);
+    expect(again.get('sent')).toMatchObject({ sentAt: 5000, uploads, samplingSteps: 30 });
+    expect(again.pastRuns('wf-1', 'local')).toEqual([{ durationMs: 9000, samplingSteps: 30 }]);
+    expect(again.readState('queue.paused')).toBe('true');
+    expect(again.readState('never.written')).toBeUndefined();
   });
 
   test('a database from a newer ComfyDesk is refused, not damaged', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { estimateEtaSeconds, median } from '../../../../../src/main/core/jobs/eta';
+import { estimateEtaSeconds, expectedDurationMs, median } from '../../../../../src/main/core/jobs/eta';
 import type { ApiPrompt } from '@shared/domain/generation';
-import { ProgressTracker } from '../../../../../src/main/core/jobs/progress-tracker';
+import { describeProgress } from '@shared/format';
+import { ProgressTracker, samplingSteps } from '../../../../../src/main/core/jobs/progress-tracker';
 
 const OUTPUTS = new Set(['SaveImage', 'PreviewImage']);
 
@@ -29,8 +30,8 @@ const prompt: ApiPrompt = {
   '99': { class_type: 'CLIPTextEncode', inputs: { text: 'dangling', clip: ['4', 1] } },
 };
 
-function tracker(now = () => 0, pastDurationsMs: number[] = []) {
-  return new ProgressTracker({ prompt, isOutputNode: (type) => OUTPUTS.has(type), now, pastDurationsMs });
+function tracker(now = () => 0, expectedMs?: number) {
+  return new ProgressTracker({ prompt, isOutputNode: (type) => OUTPUTS.has(type), now, expectedMs });
 }
 
 describe('ProgressTracker', () => {
@@ -90,29 +91,101 @@ describe('ProgressTracker', () => {
     t.progress('8', 1, 64);
     expect(t.snapshot().percent).toBeGreaterThanOrEqual(before);
   });
+
+  test('after the last output node has run, the job at 99 % names that node instead of saying "Starting…"', () => {
+    const t = tracker();
+    for (const id of ['4', '6', '7', '5', '3', '8', '9']) t.executing(id);
+    t.executed('9');
+    const last = t.snapshot();
+    expect(last.percent).toBe(99);
+    expect(last.nodeTitle).toBe('SaveImage');
+    expect(describeProgress(last)).not.toBe('Starting…');
+  });
+
+  test('a run picked up mid-way (after a restart) counts what the running node depends on as done', () => {
+    const t = tracker();
+    t.resumeAt('3');
+    t.progress('3', 10, 20);
+    // Loaders and encoders (4 of the 6 unit nodes) ran before the sampler: (4 + 10) / 26.
+    expect(t.snapshot().percent).toBeCloseTo(((4 + 10) / 26) * 100, 5);
+    expect(t.snapshot()).toMatchObject({ nodeTitle: 'Sampler A', step: 10, steps: 20 });
+  });
+
+  test("ComfyUI's progress_state marks finished nodes as done", () => {
+    const t = tracker();
+    t.nodeStates({ '4': { state: 'finished' }, '5': { state: 'finished' }, '6': { state: 'running' } });
+    expect(t.snapshot().percent).toBeCloseTo((2 / 26) * 100, 5);
+  });
+
+  test('the run started before the tracker existed: the ETA counts from when it really started', () => {
+    let now = 50_000;
+    const t = tracker(() => now, 60_000);
+    t.started(20_000);
+    t.executing('4');
+    expect(t.snapshot().etaSeconds).toBe(30);
+    now = 60_000;
+    expect(t.snapshot().etaSeconds).toBe(20);
+  });
+});
+
+describe('sampling steps', () => {
+  test('the steps of the samplers a run uses, as chosen (start/end narrow them); none without a sampler', () => {
+    const isOutput = (type: string) => OUTPUTS.has(type);
+    expect(samplingSteps(prompt, isOutput)).toBe(20);
+    const advanced: ApiPrompt = {
+      ...prompt,
+      '3': { ...prompt['3']!, inputs: { ...prompt['3']!.inputs, steps: 30, start_at_step: 10, end_at_step: 25 } },
+    };
+    expect(samplingSteps(advanced, isOutput)).toBe(15);
+    const { '3': _sampler, ...withoutSampler } = prompt;
+    expect(samplingSteps(withoutSampler, isOutput)).toBeNull();
+  });
 });
 
 describe('ETA', () => {
   test('no estimate without progress or history', () => {
-    expect(estimateEtaSeconds({ fraction: 0, elapsedMs: 0, pastDurationsMs: [] })).toBeNull();
-    expect(estimateEtaSeconds({ fraction: 0.01, elapsedMs: 1000, pastDurationsMs: [] })).toBeNull();
+    expect(estimateEtaSeconds({ fraction: 0, elapsedMs: 0 })).toBeNull();
+    expect(estimateEtaSeconds({ fraction: 0.01, elapsedMs: 1000 })).toBeNull();
   });
 
   test('the observed rate alone: half done after 10 s leaves 10 s', () => {
-    expect(estimateEtaSeconds({ fraction: 0.5, elapsedMs: 10_000, pastDurationsMs: [] })).toBe(10);
+    expect(estimateEtaSeconds({ fraction: 0.5, elapsedMs: 10_000 })).toBe(10);
   });
 
   test('history alone at the start: the median past run minus what has elapsed', () => {
-    expect(estimateEtaSeconds({ fraction: 0, elapsedMs: 2000, pastDurationsMs: [30_000, 10_000, 20_000] })).toBe(18);
+    const past = [30_000, 10_000, 20_000].map((durationMs) => ({ durationMs, samplingSteps: null }));
+    expect(estimateEtaSeconds({ fraction: 0, elapsedMs: 2000, expectedMs: expectedDurationMs(past, 20) })).toBe(18);
     expect(median([1, 2, 3, 4])).toBe(2.5);
   });
 
   test('both: the rate counts more as the run advances', () => {
-    const early = estimateEtaSeconds({ fraction: 0.1, elapsedMs: 10_000, pastDurationsMs: [40_000] })!;
+    const early = estimateEtaSeconds({ fraction: 0.1, elapsedMs: 10_000, expectedMs: 40_000 })!;
     // rate says 90 s, history says 30 s; early on the history dominates.
     expect(early).toBeGreaterThan(30);
     expect(early).toBeLessThan(60);
-    const late = estimateEtaSeconds({ fraction: 0.9, elapsedMs: 90_000, pastDurationsMs: [40_000] })!;
+    const late = estimateEtaSeconds({ fraction: 0.9, elapsedMs: 90_000, expectedMs: 40_000 })!;
     expect(late).toBe(9);
+  });
+
+  test('past runs are scaled by the steps chosen now: 40 steps after runs of 20 are expected to take twice as long', () => {
+    const past = [
+      { durationMs: 10_000, samplingSteps: 20 },
+      { durationMs: 12_000, samplingSteps: 20 },
+      { durationMs: 3_000, samplingSteps: 5 },
+    ];
+    expect(expectedDurationMs(past, 40)).toBe(24_000);
+    expect(expectedDurationMs(past, 20)).toBe(12_000);
+    expect(expectedDurationMs(past, 10)).toBe(6_000);
+  });
+
+  test('runs recorded without their steps count only when no run with steps exists, and then unscaled', () => {
+    const old = [
+      { durationMs: 50_000, samplingSteps: null },
+      { durationMs: 60_000, samplingSteps: null },
+    ];
+    expect(expectedDurationMs(old, 40)).toBe(55_000);
+    expect(expectedDurationMs([...old, { durationMs: 10_000, samplingSteps: 20 }], 40)).toBe(20_000);
+    expect(expectedDurationMs([], 40)).toBeUndefined();
+    expect(expectedDurationMs([{ durationMs: 8_000, samplingSteps: 20 }], null)).toBe(8_000);
   });
 });
