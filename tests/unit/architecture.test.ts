@@ -75,3 +75,14 @@ describe('import rules (they hold even if lint is skipped)', () => {
     expect(preload).not.toMatch(/import \{[^}]*\} from '..\/shared\/protocol'/);
   });
 });
+
+describe('file size', () => {
+  test('no source file of the main process or the contract is over 500 lines', () => {
+    const long = ['src/main', 'src/shared']
+      .flatMap((dir) => sourceFiles(join(root, dir)))
+      .map((file) => ({ file: relative(root, file), lines: readFileSync(file, 'utf8').split('\n').length - 1 }))
+      .filter(({ lines }) => lines > 500)
+      .map(({ file, lines }) => `${file} (${lines} lines)`);
+    expect(long).toEqual([]);
+  });
+});

@@ -221,9 +221,7 @@ async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> 
   });
   // Each job service event goes out under its contract name (JobServiceEvents is EventMap re-keyed).
   disposer.add(
-    jobs.onAny((name, payload) =>
-      events.emit(JOB_EVENTS[name], payload as EventMap[(typeof JOB_EVENTS)[typeof name]]),
-    ),
+    jobs.onAny((name, payload) => events.emit(JOB_EVENTS[name], payload as EventMap[(typeof JOB_EVENTS)[typeof name]])),
   );
   await jobs.start();
   disposer.add(() => jobs.stop());

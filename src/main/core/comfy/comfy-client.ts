@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AppError } from '../lib/errors';
-import type { Logger } from '../lib/logger';
 import type { Unsubscribe } from '../lib/emitter';
-import type { BackoffOptions } from '@shared/backoff';
 import { ComfySocket, type ComfySocketEvents } from './comfy-socket';
-import { describeAddress, notComfyUi, requestFailure } from './http-errors';
+import type {
+  ComfyClientDeps,
+  FetchLike,
+  FileRef,
+  QueueItem,
+  QueuePromptInput,
+  QueueSnapshot,
+  QueuedPrompt,
+  RequestOptions,
+  UploadInput,
+} from './api-types';
+import { describeAddress, notComfyUi, promptRejection, requestFailure } from './http-errors';
 import {
   HistoryResponse,
   PromptAccepted,
@@ -14,97 +23,20 @@ import {
   SystemStats,
   UploadResult,
   type HistoryEntry,
-  type NodeErrors,
 } from './messages';
 import { parseObjectInfo, type ObjectInfo, type ObjectInfoProblem } from './object-info';
 
-/** The part of fetch the client uses (injectable for tests). */
-export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
-
-/** What a ComfyClient needs; one client per server. */
-export interface ComfyClientDeps {
-  /** ComfyUI's base URL, e.g. http://127.0.0.1:8188 or https://pod-8188.proxy.runpod.net (a path prefix is kept). */
-  baseUrl: string;
-  /** Extra headers sent with every request and the socket (a protected proxy's auth header). Never logged. */
-  headers?: Record<string, string>;
-  /** The socket's client id; keep it across reconnects. @default a random UUID */
-  clientId?: string;
-  log: Logger;
-  /** @default globalThis.fetch */
-  fetch?: FetchLike;
-  /** Deadline of ordinary requests. @default 15000 */
-  timeoutMs?: number;
-  /** Deadline of `/object_info`, which lists model files and can take seconds on big installs. @default 60000 */
-  objectInfoTimeoutMs?: number;
-  socket?: { backoff?: BackoffOptions; pingIntervalMs?: number; featureFlags?: Record<string, unknown> };
-}
-
-/** Per-request options: a caller's abort signal and deadline. */
-export interface RequestOptions {
-  signal?: AbortSignal;
-  /** Overrides the client's deadline for this request. */
-  timeoutMs?: number;
-}
-
-/** What `POST /prompt` takes (protocol doc §2.1). */
-export interface QueuePromptInput {
-  /** The API prompt: `{ "<node id>": { class_type, inputs } }`. */
-  prompt: Record<string, unknown>;
-  /** Our own id for the prompt. @default crypto.randomUUID() — lowercase UUID, accepted by every server version. */
-  promptId?: string;
-  /** Stored with the job and echoed in /queue and /history (e.g. `extra_pnginfo`). `client_id` is added for us. */
-  extraData?: Record<string, unknown>;
-  /** Jump the queue. */
-  front?: boolean;
-  /** Explicit priority; lower runs first. */
-  number?: number;
-  /** Only run these output node ids. */
-  partialExecutionTargets?: string[];
-}
-
-/** What POST /prompt answered for an accepted prompt. */
-export interface QueuedPrompt {
-  promptId: string;
-  number: number;
-  /** Non-empty when some outputs were dropped for failing validation: surface these as a warning. */
-  nodeErrors: NodeErrors;
-}
-
-/** One job in ComfyUI's queue. */
-export interface QueueItem {
-  number: number;
-  promptId: string;
-  prompt: Record<string, unknown>;
-  extraData: Record<string, unknown>;
-  outputsToExecute: string[];
-  /** The `client_id` it was queued with (absent for other tools that sent none). */
-  clientId?: string;
-}
-
-/** ComfyUI's whole queue: every client's jobs. */
-export interface QueueSnapshot {
-  running: QueueItem[];
-  /** Sorted in execution order (ComfyUI returns its raw heap). */
-  pending: QueueItem[];
-}
-
-/** A file reference in ComfyUI's input/output/temp folders. */
-export interface FileRef {
-  filename: string;
-  subfolder?: string;
-  type?: 'input' | 'output' | 'temp';
-}
-
-/** A file to upload to ComfyUI's input (or temp/output) folder. */
-export interface UploadInput {
-  data: Blob | Buffer | Uint8Array;
-  filename: string;
-  /** @default 'input' */
-  type?: 'input' | 'temp' | 'output';
-  subfolder?: string;
-  /** Replace a file of the same name instead of getting `name (1).ext`. */
-  overwrite?: boolean;
-}
+export type {
+  ComfyClientDeps,
+  FetchLike,
+  FileRef,
+  QueueItem,
+  QueuePromptInput,
+  QueueSnapshot,
+  QueuedPrompt,
+  RequestOptions,
+  UploadInput,
+} from './api-types';
 
 /**
  * A client for one ComfyUI server: every REST endpoint the app needs, with deadlines, abort and
@@ -508,23 +440,4 @@ export class ComfyClient {
     await this.#ensureOk(response, path);
     return this.#parse(UploadResult, await this.#json(response, path), path);
   }
-}
-
-/** A 400 from POST /prompt as an AppError whose message names the failing nodes and ComfyUI's own words. */
-export function promptRejection(rejected: z.infer<typeof PromptRejected>): AppError {
-  const error =
-    typeof rejected.error === 'string'
-      ? { type: 'error', message: rejected.error, details: '', extra_info: {} }
-      : rejected.error;
-  const lines = Object.entries(rejected.node_errors).flatMap(([nodeId, node]) =>
-    node.errors.map(
-      (item) => `node ${nodeId} (${node.class_type}): ${item.message}${item.details ? ` — ${item.details}` : ''}`,
-    ),
-  );
-  const head = `ComfyUI rejected the prompt: ${error.message}${error.details && lines.length === 0 ? ` (${error.details})` : ''}`;
-  const userMessage =
-    lines.length > 0
-      ? `${head}. ${lines.slice(0, 5).join('; ')}${lines.length > 5 ? `; and ${lines.length - 5} more` : ''}.`
-      : `${head}.`;
-  return new AppError('comfy_invalid_prompt', userMessage, { details: { error, nodeErrors: rejected.node_errors } });
 }

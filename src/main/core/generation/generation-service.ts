@@ -271,7 +271,9 @@ export class GenerationService {
       path = source.file;
       name = basename(source.file).replace(/\.json$/i, '');
     }
-    const raw = this.#deps.readWorkflow ? await this.#deps.readWorkflow(path) : await readJsonFile(path, 'workflow_invalid');
+    const raw = this.#deps.readWorkflow
+      ? await this.#deps.readWorkflow(path)
+      : await readJsonFile(path, 'workflow_invalid');
     return { name, workflowId, raw };
   }
 }

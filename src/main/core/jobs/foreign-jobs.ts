@@ -1,5 +1,5 @@
 import type { Job } from '@shared/domain/job';
-import type { QueueItem, QueueSnapshot } from '../comfy/comfy-client';
+import type { QueueItem, QueueSnapshot } from '../comfy/api-types';
 import type { Emitter } from '../lib/emitter';
 import type { JobServiceEvents } from './job-book';
 import { foreignPromptText } from './prompt-helpers';

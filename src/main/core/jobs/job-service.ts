@@ -241,7 +241,8 @@ export class JobService {
   /** Forgets a finished job (and returns it so the caller can delete its files). */
   forget(jobId: string): Job | undefined {
     const entry = this.#book.get(jobId);
-    if (entry && !isFinished(entry.job.status)) throw new AppError('invalid_input', 'Cancel the job before deleting it.');
+    if (entry && !isFinished(entry.job.status))
+      throw new AppError('invalid_input', 'Cancel the job before deleting it.');
     this.#book.delete(jobId);
     const removed = this.#deps.history.delete(jobId)?.job ?? entry?.job;
     if (removed) this.#emitter.emit('removed', { jobId });

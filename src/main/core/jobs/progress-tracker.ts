@@ -36,7 +36,8 @@ function nodeSteps(prompt: ApiPrompt, id: string): number {
   if (typeof steps !== 'number' || steps <= 1) return 0;
   const start = inputs?.start_at_step;
   const end = inputs?.end_at_step;
-  if (typeof start === 'number' && typeof end === 'number' && end > start) return Math.max(1, Math.min(steps, end) - start);
+  if (typeof start === 'number' && typeof end === 'number' && end > start)
+    return Math.max(1, Math.min(steps, end) - start);
   return steps;
 }
 

@@ -29,7 +29,13 @@ export interface SubmitContext {
 }
 
 /** Errors that mean the server could not be reached or did not answer in time. */
-const UNREACHABLE = new Set(['comfy_unreachable', 'comfy_timeout', 'comfy_offline', 'tunnel_dropped', 'comfy_http_error']);
+const UNREACHABLE = new Set([
+  'comfy_unreachable',
+  'comfy_timeout',
+  'comfy_offline',
+  'tunnel_dropped',
+  'comfy_http_error',
+]);
 
 /**
  * Uploads a held job's files and queues its prompt. The prompt id is written to the history before
@@ -68,7 +74,9 @@ export async function submitEntry(ctx: SubmitContext, entry: Entry): Promise<boo
       ctx.log.error('job not sent: its prompt id could not be recorded first', { jobId: entry.job.id, error });
       book.finish(entry, {
         status: 'failed',
-        error: { message: `Not sent, because it could not be recorded first: ${reason} Press Retry when that is fixed.` },
+        error: {
+          message: `Not sent, because it could not be recorded first: ${reason} Press Retry when that is fixed.`,
+        },
       });
       return true;
     }
@@ -98,7 +106,9 @@ export async function submitEntry(ctx: SubmitContext, entry: Entry): Promise<boo
       book.finish(entry, { status: 'failed', error: rejectionError(error, entry.titles) });
       return true;
     }
-    const message = isAppError(error) ? error.userMessage : 'The job could not be sent to ComfyUI; the log has details.';
+    const message = isAppError(error)
+      ? error.userMessage
+      : 'The job could not be sent to ComfyUI; the log has details.';
     if (entry.sentAt === undefined) {
       if (isAppError(error) && UNREACHABLE.has(error.code)) {
         ctx.log.warn('server unreachable while preparing a job; it stays held', { jobId: entry.job.id, error });

@@ -12,7 +12,8 @@ import {
 } from '@shared/domain/generation';
 import { inputOptions, type ObjectInfo } from '../../comfy/object-info';
 import { AppError } from '../../lib/errors';
-import { ExecGraph, MODE_BYPASSED, MODE_MUTED, type ExecNode } from './exec-graph';
+import { ExecGraph } from './exec-graph';
+import { MODE_BYPASSED, MODE_MUTED, type ExecNode } from './exec-node';
 import { LinkResolver } from './resolve';
 import {
   applyTextReplacements,

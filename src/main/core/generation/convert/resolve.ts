@@ -1,5 +1,6 @@
 import type { ConversionWarning, WidgetSource } from '@shared/domain/generation';
-import { MODE_BYPASSED, type ExecGraph, type ExecNode } from './exec-graph';
+import type { ExecGraph } from './exec-graph';
+import { MODE_BYPASSED, type ExecNode } from './exec-node';
 import { SUBGRAPH_INPUT_NODE_ID, SUBGRAPH_OUTPUT_NODE_ID } from './ui-graph';
 
 /**

@@ -123,7 +123,9 @@ export function applyTextReplacements(
   return value.replace(/%([^%]+)%/g, (match, text: string) => {
     const split = text.split('.');
     if (split.length !== 2) {
-      return split[0]!.startsWith('date:') ? formatDate(split[0]!.slice(5), typeof now === 'function' ? now() : now) : match;
+      return split[0]!.startsWith('date:')
+        ? formatDate(split[0]!.slice(5), typeof now === 'function' ? now() : now)
+        : match;
     }
     const [nodeName, widgetName] = split as [string, string];
     const bySearchName = nodes.filter((node) => node.searchName === nodeName);
