@@ -8,6 +8,7 @@ import { ApiClient } from '../../src/renderer/src/api/client';
 import { createWsTransport } from '../../src/renderer/src/api/ws-transport';
 import { startCli, type RunningCli } from '../support/cli';
 import { startComfyServer, type ComfyTestServer } from '../support/comfy-server';
+import { solidPng } from '../support/comfy-server/images';
 import { startComfyProxy, type ComfyProxy } from '../support/comfy-proxy';
 import { startTestCore, tempDir, waitFor } from '../support/core';
 
@@ -49,12 +50,12 @@ async function proxyFor(comfy: ComfyTestServer): Promise<ComfyProxy> {
   return proxy;
 }
 
-/** A data folder with one workflow, `peer.json`. */
-function dataFolder(steps: number): string {
+/** A data folder with one workflow, `peer.json` (or the one given). */
+function dataFolder(steps: number, workflow: Record<string, unknown> = peerWorkflow(steps)): string {
   const data = tempDir('comfydesk-restart-');
   cleanups.push(() => data.remove());
   mkdirSync(join(data.path, 'workflows'), { recursive: true });
-  writeFileSync(join(data.path, 'workflows', 'peer.json'), JSON.stringify(peerWorkflow(steps)));
+  writeFileSync(join(data.path, 'workflows', 'peer.json'), JSON.stringify(workflow));
   return data.path;
 }
 
@@ -225,5 +226,38 @@ describe('nothing lost, nothing run twice', () => {
     expect(promptPosts(comfy)).toBe(0);
     await core.router.call('jobs.setPaused', { paused: false });
     for (const id of jobIds) expect((await finished(core, id)).status).toBe('succeeded');
+  });
+
+  test('a held job keeps the file dropped for it across a restart, and uploads it when it is released', async () => {
+    const comfy = await comfyServer();
+    const dataDir = dataFolder(0, {
+      '1': { class_type: 'LoadImage', inputs: { image: 'example.png' }, _meta: { title: 'Photo' } },
+      '2': { class_type: 'ImageInvert', inputs: { image: ['1', 0] } },
+      '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'dropped' } },
+    });
+    const first = await startDesk(dataDir, comfy.url);
+    const workflowId = workflowIdOf(first);
+    const form = await first.router.call('generation.form', { workflowId });
+    const photo = form.parameters.find((parameter) => parameter.targets.some((target) => target.nodeId === '1'))!;
+    const staged = await first.router.call('generation.stageInput', {
+      name: 'my photo.png',
+      mime: 'image/png',
+      dataBase64: solidPng(8, 8, 0x336699).toString('base64'),
+    });
+    await first.router.call('jobs.setPaused', { paused: true });
+    const { jobIds } = await first.router.call('jobs.enqueue', {
+      workflowId,
+      values: { [photo.id]: { staged: staged.id } },
+    });
+    await first.stop();
+
+    const core = await startDesk(dataDir, comfy.url);
+    await core.router.call('jobs.setPaused', { paused: false });
+    const job = await finished(core, jobIds[0]!);
+    expect(job.status).toBe('succeeded');
+    const sent = (
+      comfy.history()[job.promptId!] as { prompt: [number, string, Record<string, { inputs: { image?: string } }>] }
+    ).prompt[2];
+    expect(sent['1']!.inputs.image).toBe('my photo.png');
   });
 });

@@ -223,9 +223,12 @@ async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> 
   disposer.add(
     jobs.onAny((name, payload) => events.emit(JOB_EVENTS[name], payload as EventMap[(typeof JOB_EVENTS)[typeof name]])),
   );
+  // Files dropped for held jobs wait in the data folder across restarts; the rest are removed.
+  staged.reload();
+  disposer.add(() => staged.prune(jobs.stagedInUse()));
   await jobs.start();
   disposer.add(() => jobs.stop());
-  disposer.add(() => staged.clear());
+  staged.prune(jobs.stagedInUse());
 
   const handlers: Handlers = {
     ...appHandlers({

@@ -1,18 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StagedInput } from '@shared/domain/job';
 import { AppError, fileError } from '../lib/errors';
 import { safeFileName } from '../lib/file-names';
+import { mediaTypeOf } from '../lib/media-types';
 
 /** Largest file a user may hand over for a run. @default 64 MiB */
 export const MAX_STAGED_BYTES = 64 * 1024 * 1024;
 
 const ALLOWED_MIME = /^(image|video|audio)\//;
 
+/** A staged file on disk: `<uuid>-<name>`. */
+const STAGED_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-(.+)$/;
+
 /**
  * Files a person dropped or picked for a run, kept in the data folder until a run uploads them
- * to its server (which may be hours later, after a pause). Retries reuse what the server stored.
+ * to its server (which may be hours later, after a pause or a restart of ComfyDesk). Retries reuse
+ * what the server stored.
  */
 export class StagedInputs {
   readonly #dir: string;
@@ -65,7 +70,38 @@ export class StagedInputs {
     }
   }
 
-  /** Removes every staged file (at stop: uploads have happened or the jobs keep server-side names). */
+  /** Takes back the files staged before a restart (held jobs still refer to them by id). */
+  reload(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.#dir);
+    } catch {
+      return; // nothing staged yet
+    }
+    for (const name of names) {
+      const match = STAGED_FILE.exec(name);
+      if (!match || this.#items.has(match[1]!)) continue;
+      const file = join(this.#dir, name);
+      try {
+        const sizeBytes = statSync(file).size;
+        const mime = mediaTypeOf(match[2]!).mime ?? 'application/octet-stream';
+        this.#items.set(match[1]!, { id: match[1]!, name: match[2]!, mime, sizeBytes, file });
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+
+  /** Removes every staged file except those still to be uploaded (`keep`: held jobs' staged ids). */
+  prune(keep: ReadonlySet<string>): void {
+    for (const [id, item] of this.#items) {
+      if (keep.has(id)) continue;
+      rmSync(item.file, { force: true });
+      this.#items.delete(id);
+    }
+  }
+
+  /** Removes every staged file. */
   clear(): void {
     rmSync(this.#dir, { recursive: true, force: true });
     this.#items.clear();

@@ -139,7 +139,7 @@ export function entryFromRecord(record: JobRecord): Entry {
 
 /** A finished job run again with the same values: a new held job (a new prompt id when it is sent). */
 export function entryForRetry(
-  from: { job: Job; prompt: ApiPrompt; sourceWorkflow: unknown; previous?: Entry },
+  from: { job: Job; prompt: ApiPrompt; sourceWorkflow: unknown; uploads?: StagedUpload[]; previous?: Entry },
   placement: { id: string; now: number; position: number },
 ): Entry {
   return createEntry({
@@ -161,7 +161,7 @@ export function entryForRetry(
     prompt: from.prompt,
     sourceWorkflow: from.sourceWorkflow,
     titles: from.previous?.titles,
-    uploads: from.previous?.uploads,
+    uploads: from.uploads,
     outputClassTypes: from.previous?.outputClassTypes,
     samplingSteps: from.previous?.samplingSteps,
   });

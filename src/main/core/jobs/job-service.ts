@@ -229,13 +229,24 @@ export class JobService {
     if (!record.apiPrompt || Object.keys(record.apiPrompt).length === 0)
       throw new AppError('job_not_retryable', 'This job was recorded without its prompt, so it cannot be run again.');
     const entry = entryForRetry(
-      { job: record.job, prompt: record.apiPrompt as ApiPrompt, sourceWorkflow: record.sourceWorkflow, previous },
+      {
+        job: record.job,
+        prompt: record.apiPrompt as ApiPrompt,
+        sourceWorkflow: record.sourceWorkflow,
+        uploads: previous?.uploads ?? ('uploads' in record ? record.uploads : undefined),
+        previous,
+      },
       { id: randomUUID(), now: this.#now(), position: this.#held.nextPosition() },
     );
     this.#book.add(entry);
     this.#emitCounts();
     this.#serverChanged(entry.job.serverId);
     return [entry.job.id];
+  }
+
+  /** Staged files that held jobs still have to upload (the rest can go). */
+  stagedInUse(): Set<string> {
+    return new Set(this.#book.unfinished().flatMap((entry) => entry.uploads.map((upload) => upload.stagedId)));
   }
 
   /** Forgets a finished job (and returns it so the caller can delete its files). */
