@@ -220,7 +220,9 @@ describe('generation against the ComfyUI protocol server', () => {
     await core.router.call('jobs.cancel', { jobId: second });
     expect(jobOf(core, second)?.status).toBe('cancelled');
     await core.router.call('jobs.cancel', { jobId: first });
-    expect((await finished(core, first)).status).toBe('cancelled');
+    // A cancel the person asked for is no error: just cancelled.
+    expect(await finished(core, first)).toMatchObject({ status: 'cancelled', error: null });
+    expect(jobOf(core, second)).toMatchObject({ status: 'cancelled', error: null });
     await comfy.waitForIdle();
     expect(comfy.queue()).toEqual({ running: [], pending: [] });
     const last = (

@@ -17,6 +17,7 @@ import type { ServerDirectory } from './server-directory';
 
 export { JOB_EVENTS, type JobServiceEvents } from './job-book';
 
+/** What the job service works with: the history, the servers, staged files, settings and timings. */
 export interface JobServiceDeps {
   history: HistoryStore;
   servers: ServerDirectory;
@@ -199,20 +200,16 @@ export class JobService {
       throw notFound(jobId);
     }
     if (isFinished(entry.job.status)) throw new AppError('invalid_input', 'That job has already finished.');
-    entry.isCancelRequested = true;
-    if (entry.isSubmitting) return; // the send sees the request and withdraws the prompt
-    if (entry.job.status === 'held' && entry.sentAt === undefined) {
-      this.#book.finish(entry, { status: 'cancelled' });
+    if (entry.isSubmitting || (entry.job.status === 'held' && entry.sentAt === undefined)) {
+      entry.isCancelRequested = true;
+      // Being sent: the send sees the request and withdraws the prompt. Held: it never left.
+      if (!entry.isSubmitting) this.#book.finish(entry, { status: 'cancelled' });
       return;
     }
+    // Queued, running, or sent without an answer: only the server can take it back.
     const attachment = this.#attachments.get(entry.job.serverId);
-    if (!attachment) {
-      if (entry.job.status === 'held') {
-        this.#book.finish(entry, { status: 'cancelled' }); // it may reach the server; it is then shown as foreign
-        return;
-      }
-      throw offlineForCancel(this.#deps.servers.label(entry.job.serverId));
-    }
+    if (!attachment) throw offlineForCancel(this.#deps.servers.label(entry.job.serverId));
+    entry.isCancelRequested = true;
     await attachment.cancel(entry);
   }
 
