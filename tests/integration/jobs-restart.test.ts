@@ -134,6 +134,7 @@ describe('nothing lost, nothing run twice', () => {
     const answer = await proxy.nextWithheldAnswer();
     serve.child.kill('SIGKILL');
     await serve.exited;
+    api.close();
     expect(promptPosts(comfy)).toBe(1);
 
     // ComfyDesk starts again on the same data folder, straight to the server.
