@@ -4,9 +4,11 @@ import type { AppMode } from '@shared/domain/app';
 import { appHandlers } from './app/app-handlers';
 import type { DesktopPort } from './app/desktop-port';
 import { NoticeCenter } from './app/notice-center';
+import { OwnerLock, type OwnerLockOptions } from './app/owner-lock';
 import { ActiveInventorySource } from './connections/active-inventory';
 import { ConnectionManager, type ConnectionOptions } from './connections/connection-manager';
 import { connectionsHandlers } from './connections/connections-handlers';
+import type { SessionTarget } from './connections/connection-manager';
 import { MemorySecretStore, type SecretStore } from './connections/secret-store';
 import { GenerationService } from './generation/generation-service';
 import { StagedInputs } from './generation/staging';
@@ -36,6 +38,22 @@ import { SAMPLE_WORKFLOWS, bundledCatalog } from './workflows/resources';
 import { workflowsHandlers } from './workflows/workflows-handlers';
 
 export interface CoreOptions {
+  /** The CLI subcommand this core runs for (`run`, `history`…), named to other processes that find it running. */
+  command?: string;
+  /**
+   * A core for one CLI command: workflow folders are read once (no watcher) and prompt enhancement
+   * starts only when a command asks for it. @default false
+   */
+  lean?: boolean;
+  /**
+   * Start with the held queue paused, so a short-lived core (a CLI command that only reads) never
+   * sends jobs queued by an earlier session. @default false
+   */
+  isQueueHeld?: boolean;
+  /** A server for this run only (`--server`, `--ssh`): online and the default, never saved in settings. */
+  sessionServer?: SessionTarget;
+  /** Overrides for the data folder's lock (tests: a stand-in for another process). */
+  lock?: OwnerLockOptions;
   /** The history database. @default <dataDir>/history.db */
   historyFile?: string;
   /** Job timing overrides (tests: faster polls). */
@@ -77,6 +95,8 @@ export interface CoreOptions {
 
 /** The running core: one router for every transport, one event bus, and a way to stop it all. */
 export interface Core {
+  /** This process's hold on the data folder; `publish` tells other processes where its contract endpoint is. */
+  owner: OwnerLock;
   router: Router;
   /** Every contract event; transports forward these to their clients. */
   events: Emitter<EventMap>;
@@ -93,13 +113,29 @@ export interface Core {
 }
 
 /**
- * The composition root: builds every service in dependency order, starts them, and wires their
- * events onto the contract's event bus. The Electron shell, serve mode, the CLI and the
- * integration tests all start ComfyDesk through here.
+ * The composition root: takes the data folder's lock (one owner per folder, or `already_running`),
+ * builds every service in dependency order, starts them, and wires their events onto the contract's
+ * event bus. The Electron shell, serve mode, the CLI and the integration tests all start ComfyDesk
+ * through here.
  */
 export async function createCore(options: CoreOptions): Promise<Core> {
+  const owner = await OwnerLock.acquire(
+    options.paths.dataDir,
+    { mode: options.mode, command: options.command },
+    options.lock,
+  );
+  try {
+    return await buildCore(options, owner);
+  } catch (error) {
+    owner.release();
+    throw error;
+  }
+}
+
+async function buildCore(options: CoreOptions, owner: OwnerLock): Promise<Core> {
   const { log } = options;
   const disposer = new Disposer(log);
+  disposer.add(() => owner.release()); // last of all: every file is closed before another process may take over
   const events = new Emitter<EventMap>(log.child('events'));
 
   const notices = new NoticeCenter();
@@ -116,6 +152,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     log: log.child('connections'),
     openWindow: options.openWindow,
     ...options.connections,
+    session: options.sessionServer,
   });
   disposer.add(connections.on('changed', (snapshot) => events.emit('connections.changed', snapshot)));
   disposer.add(connections.on('health', (health) => events.emit('connections.health', health)));
@@ -141,6 +178,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   const userCatalog = await readCatalogFile(join(options.paths.dataDir, 'model-catalog.json'), log.child('catalog'));
   const library = new LibraryService({
     ...options.library,
+    ...(options.lean ? { isWatching: false } : {}),
     settings,
     appFolder: options.paths.workflowsDir,
     cacheFile: join(options.paths.dataDir, 'cache', 'library-index.json'),
@@ -175,7 +213,10 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     timeLimitMs: options.llm?.timeLimitMs,
     log: llmLog,
   });
-  await llm.start();
+  // A lean core starts the enhancer only when a command needs it (see `lazyLlmHandlers`).
+  let llmStarted: Promise<void> | undefined;
+  const startLlm = () => (llmStarted ??= llm.start());
+  if (!options.lean) await startLlm();
   disposer.add(() => llm.stop());
   disposer.add(llm.on('status', (status) => events.emit('llm.statusChanged', status)));
   disposer.add(llm.on('models', (list) => events.emit('llm.modelsChanged', list)));
@@ -212,6 +253,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(jobs.on('preview', (preview) => events.emit('generation.preview', preview)));
   disposer.add(jobs.on('complete', (complete) => events.emit('generation.complete', complete)));
   disposer.add(jobs.on('error', (error) => events.emit('generation.error', error)));
+  if (options.isQueueHeld) jobs.setPaused(true);
   await jobs.start();
   disposer.add(() => jobs.stop());
   disposer.add(() => staged.clear());
@@ -223,12 +265,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       version: options.version,
       platform: options.platform ?? process.platform,
       paths: options.paths,
+      outputsDir,
       desktop: options.desktop,
     }),
     ...settingsHandlers(settings),
     ...workflowsHandlers(library),
     ...connectionsHandlers(connections, options.pickFile),
-    ...llmHandlers({ service: llm, store: llmStore }),
+    ...startingFirst(llmHandlers({ service: llm, store: llmStore }), startLlm),
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),
   };
 
@@ -236,6 +279,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
 
   let stopped = false;
   return {
+    owner,
     router,
     events,
     settings,
@@ -251,4 +295,17 @@ export async function createCore(options: CoreOptions): Promise<Core> {
       await disposer.dispose();
     },
   };
+}
+
+/** Handlers that first await `start` (once), for services a lean core starts only on demand. */
+function startingFirst<T extends Partial<Handlers>>(handlers: T, start: () => Promise<void>): T {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([name, handler]) => [
+      name,
+      async (...args: unknown[]) => {
+        await start();
+        return (handler as (...inner: unknown[]) => unknown)(...args);
+      },
+    ]),
+  ) as T;
 }

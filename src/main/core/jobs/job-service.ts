@@ -245,6 +245,19 @@ export class JobService {
     return { jobs, paused: this.#paused };
   }
 
+  /**
+   * Reads every watched server's queue now, so other clients' jobs are current when this resolves
+   * (a core that just started has not read them yet: the CLI's `queue` and `cancel` ask for this).
+   */
+  async refresh(): Promise<void> {
+    await Promise.all(
+      [...this.#servers].map(async ([serverId, state]) => {
+        const queue = await state.client.getQueue().catch(() => undefined);
+        if (queue && this.#servers.get(serverId) === state) this.#refreshForeign(serverId, state.client, queue);
+      }),
+    );
+  }
+
   /** A job we know, running or finished this session. */
   get(jobId: string): Job | undefined {
     return this.#entries.get(jobId)?.job ?? this.#findForeign(jobId) ?? this.#deps.history.get(jobId)?.job;
