@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { silenceSqliteExperimentalWarning } from '../core/lib/quiet-warnings';
-import { ExitCode, type CliIo, type StopReason } from './io';
+import type { CliIo, StopReason } from './io';
 
 // The CLI entry (out/main/cli.js). Serve mode finds the built renderer beside it. The program is
 // loaded after the warning filter is in place, since node:sqlite warns as soon as it is imported.
@@ -10,11 +10,10 @@ const { runCli } = await import('./program');
 let stop: (reason: StopReason) => void = () => undefined;
 const interrupted = new Promise<StopReason>((resolve) => (stop = resolve));
 let stopRequested = false;
+// The first request to stop counts; repeats are ignored (a library's exit hook may even deliver the
+// same signal twice). Every wait a command does after it is bounded, so it ends by itself.
 const requestStop = (reason: StopReason) => {
-  if (stopRequested && reason !== 'output-closed') {
-    // A second Ctrl+C means now: exit at once (the data folder's lock is released on exit).
-    process.exit(ExitCode.interrupted);
-  }
+  if (stopRequested) return;
   stopRequested = true;
   stop(reason);
 };
@@ -25,7 +24,7 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') {
     process.stdout.destroy();
-    if (!stopRequested) requestStop('output-closed');
+    requestStop('output-closed');
     return;
   }
   throw error;

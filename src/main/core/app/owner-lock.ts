@@ -27,6 +27,8 @@ const UNREADABLE_STALE_MS = 5000;
 const TAKEOVER_STALE_MS = 10_000;
 /** Pause between attempts while another process writes or takes over the lock. */
 const RETRY_MS = 40;
+/** How long a second process waits for an owner that is still starting to say where it can be reached. */
+const STARTING_WAIT_MS = 15_000;
 /** Attempts before giving up on a lock file that keeps changing under us (about 20 s of retries). */
 const MAX_ATTEMPTS = 500;
 
@@ -120,6 +122,7 @@ export class OwnerLock {
       endpoint: null,
     };
     const text = serialize(record);
+    const began = Date.now();
     for (let attempt = 0; ; attempt += 1) {
       if (attempt > MAX_ATTEMPTS)
         throw new AppError(
@@ -129,7 +132,14 @@ export class OwnerLock {
       if (createExclusive(path, text)) return new OwnerLock(path, record);
       const seen = readLock(path, options);
       if (seen.kind === 'none') continue; // released between our attempt and the read
-      if (seen.kind === 'owner' && seen.isAlive) throw alreadyRunning(seen.record);
+      if (seen.kind === 'owner' && seen.isAlive) {
+        // An owner that is still starting publishes its address in a moment: name it with that.
+        if (seen.record.url === null && Date.now() - began < STARTING_WAIT_MS) {
+          await pause(RETRY_MS * 5);
+          continue;
+        }
+        throw alreadyRunning(seen.record);
+      }
       if (seen.kind === 'unreadable' && seen.ageMs < UNREADABLE_STALE_MS) {
         await pause(RETRY_MS); // another process is writing it right now
         continue;
@@ -182,10 +192,10 @@ export function ownerKind(record: OwnerRecord): string {
 
 function alreadyRunning(record: OwnerRecord): AppError {
   const advice =
-    record.mode === 'serve' && record.endpoint
-      ? `It is comfydesk serve: open ${record.url}/?token=${record.endpoint.token} in a browser, or stop it first.`
-      : record.mode === 'desktop'
-        ? 'It is the desktop app: use its window, or quit it first.'
+    record.mode === 'desktop'
+      ? 'It is the desktop app: use its window, or quit it first.'
+      : record.mode === 'serve'
+        ? `It is comfydesk serve: open ${record.endpoint ? `${record.url}/?token=${record.endpoint.token}` : 'the link it printed'} in a browser, or stop it first.`
         : `It is ${ownerKind(record)} in a terminal: let it finish, or stop it first.`;
   // The details leave the token out: errors end up in logs and JSON output.
   return new AppError('already_running', `${describeOwner(record)}. ${advice}`, {
