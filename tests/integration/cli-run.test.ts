@@ -96,15 +96,21 @@ describe('comfydesk run / queue / cancel', () => {
     expect((last.outputs as Array<{ path: string }>)[0]!.path.startsWith(out)).toBe(true);
   });
 
-  test('run sets the prompt, seed and any parameter; one the workflow lacks is refused before anything is queued', async () => {
+  test('run sets the prompt, seed and any parameter; a value the workflow refuses is a usage error before anything is queued', async () => {
     const { file, out } = workflowFile(1);
     const before = Object.keys(comfy.history()).length;
     const refused = await runCli(['run', file, '--server', comfy.url, '--out', out, '--prompt', 'a fox']);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('no prompt to set with --prompt');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /^comfydesk: This workflow has no prompt to set with --prompt \(its parameters: .*\)\.\n$/,
+    );
     const tooBig = await runCli(['run', file, '--server', comfy.url, '--out', out, '--set', '1.width=99999']);
-    expect(tooBig.code).toBe(1);
-    expect(tooBig.stderr).toContain('at most');
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toMatch(/^comfydesk: "[^"]+" must be at most \d+ \(got 99999\); nothing was sent\.\n$/);
+    const notNumber = await runCli(['run', file, '--server', comfy.url, '--out', out, '--set', '1.width=abc']);
+    expect(notNumber.code).toBe(2);
+    const missing = await runCli(['run', file, '--server', comfy.url, '--out', out, '--input', 'nowhere.mp3']);
+    expect(missing.code).toBe(2);
     expect(Object.keys(comfy.history()).length).toBe(before);
     const ok = await runCli(['run', file, '--server', comfy.url, '--out', out, '--set', '1.width=48']);
     expect(ok.code).toBe(0);

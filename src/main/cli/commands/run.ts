@@ -13,7 +13,7 @@ import { mediaTypeOf } from '../../core/lib/media-types';
 import { collectValues, parseSeconds, parseSeed, type CommandContext } from '../command';
 import { ApiError, type ApiClient } from '../contract-client';
 import { CliError, ExitCode, stoppedCode, writeJson, writeLine, writeText, type CliIo, type StopReason } from '../io';
-import { collectAssignments, parseSetValues } from '../parameter-flags';
+import { collectAssignments, parseSetValues, refusedValuesError } from '../parameter-flags';
 import { addServerOptions, describeTarget, sessionTargetOf, type ServerTargetFlags } from '../server-target';
 import { openSession, serverFor, serverLabel, waitForServer, type Session } from '../session';
 
@@ -94,8 +94,8 @@ function valuesFrom(flags: RunFlags, parameters: readonly Parameter[]): Paramete
     const parameter = parameters.find((candidate) => candidate.kind === kind);
     if (!parameter)
       throw new CliError(
-        `This workflow has no ${kind.replace('_', ' ')} to set with ${flag}. Its parameters: ${parameters.map((item) => item.id).join(', ') || 'none'}.`,
-        { code: 'parameter_invalid' },
+        `This workflow has no ${kind.replace('_', ' ')} to set with ${flag} (its parameters: ${parameters.map((item) => item.id).join(', ') || 'none'}).`,
+        { code: 'parameter_invalid', exitCode: ExitCode.usage },
       );
     return parameter;
   };
@@ -124,6 +124,7 @@ async function stageInputs(
     if (!media)
       throw new CliError(`${path} is not an image, video or audio file ComfyDesk knows (by its extension).`, {
         code: 'invalid_input',
+        exitCode: ExitCode.usage,
       });
     const index = free.findIndex(
       (parameter) =>
@@ -131,13 +132,16 @@ async function stageInputs(
         (media.kind === 'image' && parameter.kind === 'mask'),
     );
     if (index < 0)
-      throw new CliError(`This workflow has no ${media.kind} input left for ${path}.`, { code: 'invalid_input' });
+      throw new CliError(`This workflow has no ${media.kind} input left for ${path}.`, {
+        code: 'invalid_input',
+        exitCode: ExitCode.usage,
+      });
     const [parameter] = free.splice(index, 1);
     let data: Buffer;
     try {
       data = readFileSync(full);
     } catch {
-      throw new CliError(`Cannot read ${path}.`, { code: 'not_found' });
+      throw new CliError(`Cannot read ${path}.`, { code: 'not_found', exitCode: ExitCode.usage });
     }
     const staged = await api.call('generation.stageInput', {
       name: basename(full),
@@ -178,7 +182,7 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
     checkTimeoutMs: timeoutMs,
   });
   try {
-    return await runOn(session, io, document, flags, target ? describeTarget(target) : undefined);
+    return await runOn(session, io, document, flags, target ? describeTarget(target) : undefined, file);
   } finally {
     await session.close();
   }
@@ -190,6 +194,7 @@ async function runOn(
   document: WorkflowDocument,
   flags: RunFlags,
   targetLabel: string | undefined,
+  file: string,
 ): Promise<number> {
   const { api } = session;
   const timeoutMs = Math.round(flags.timeout * 1000);
@@ -211,13 +216,17 @@ async function runOn(
   // Whatever happens to the sockets, this process stays until the job is settled one way or another.
   const keepAlive = setInterval(() => undefined, 60_000);
   try {
-    const { jobIds } = await api.call('jobs.enqueue', {
-      workflow: document,
-      serverId,
-      values,
-      count: 1,
-      ...(flags.seed !== undefined ? { seedMode: 'fixed' as const } : {}),
-    });
+    const { jobIds } = await api
+      .call('jobs.enqueue', {
+        workflow: document,
+        serverId,
+        values,
+        count: 1,
+        ...(flags.seed !== undefined ? { seedMode: 'fixed' as const } : {}),
+      })
+      .catch((error: unknown) => {
+        throw refusedValuesError(error, `comfydesk convert ${file} --server URL --params`) ?? error;
+      });
     const jobId = jobIds[0]!;
     follower.follow(jobId);
     await follower.announceWaiting(api);
