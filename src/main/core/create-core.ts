@@ -6,9 +6,8 @@ import type { DesktopPort } from './app/desktop-port';
 import { NoticeCenter } from './app/notice-center';
 import { OwnerLock, type OwnerLockOptions } from './app/owner-lock';
 import { ActiveInventorySource } from './connections/active-inventory';
-import { ConnectionManager, type ConnectionOptions } from './connections/connection-manager';
+import { ConnectionManager, type ConnectionOptions, type SessionTarget } from './connections/connection-manager';
 import { connectionsHandlers } from './connections/connections-handlers';
-import type { SessionTarget } from './connections/connection-manager';
 import { MemorySecretStore, type SecretStore } from './connections/secret-store';
 import { GenerationService } from './generation/generation-service';
 import { StagedInputs } from './generation/staging';
@@ -213,7 +212,7 @@ async function buildCore(options: CoreOptions, owner: OwnerLock): Promise<Core> 
     timeLimitMs: options.llm?.timeLimitMs,
     log: llmLog,
   });
-  // A lean core starts the enhancer only when a command needs it (see `lazyLlmHandlers`).
+  // A lean core starts the enhancer only when a command needs it (see `startingFirst`).
   let llmStarted: Promise<void> | undefined;
   const startLlm = () => (llmStarted ??= llm.start());
   if (!options.lean) await startLlm();

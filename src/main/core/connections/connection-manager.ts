@@ -425,14 +425,14 @@ export class ConnectionManager {
     return profile;
   }
 
+  /** A profile's secrets: those given for this session first, then the secret store's. */
   #secretsOf(id: string): ConnectionSecretsValue {
-    const session = this.#sessionSecrets.get(id);
-    if (session) return session;
     const passphrase = this.#deps.secrets.get(secretKey(id, 'passphrase'));
     const headerValue = this.#deps.secrets.get(secretKey(id, 'headerValue'));
     return {
       ...(passphrase !== undefined ? { passphrase } : {}),
       ...(headerValue !== undefined ? { headerValue } : {}),
+      ...this.#sessionSecrets.get(id),
     };
   }
 
