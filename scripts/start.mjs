@@ -1,5 +1,7 @@
-// `npm start`: build, then launch the desktop app. Where the Electron runtime cannot be fetched
-// (no internet, as on CI), say so plainly and point at serve mode instead.
+// `npm start`: build, then launch the desktop app. Where the Electron runtime cannot be had (no
+// binary, download blocked — CI, a server), the same app starts in serve mode instead and opens in
+// the default browser. `npm start -- --serve` chooses serve mode on purpose; other arguments go to
+// serve mode (e.g. `--port 9000`) or to Electron.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -7,6 +9,9 @@ import { dirname, join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
+const args = process.argv.slice(2);
+const isServeForced = args.includes('--serve');
+const passThrough = args.filter((arg) => arg !== '--serve');
 
 // COMFYDESK_SKIP_BUILD=1 lets tests check the launcher without rebuilding under other tests' feet.
 if (process.env.COMFYDESK_SKIP_BUILD !== '1') {
@@ -18,9 +23,14 @@ if (process.env.COMFYDESK_SKIP_BUILD !== '1') {
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
-/** The Electron binary, fetching it first if this machine can. */
+/** The Electron binary, fetching it first if this machine can; undefined when it cannot be had. */
 function electronBinary() {
-  const packageDir = dirname(require.resolve('electron/package.json'));
+  let packageDir;
+  try {
+    packageDir = dirname(require.resolve('electron/package.json'));
+  } catch {
+    return undefined;
+  }
   const pathFile = join(packageDir, 'path.txt');
   const installed = () => existsSync(pathFile) && existsSync(join(packageDir, 'dist', readFileSync(pathFile, 'utf8')));
   if (!installed() && process.env.COMFYDESK_SKIP_ELECTRON_DOWNLOAD !== '1') {
@@ -30,23 +40,20 @@ function electronBinary() {
   return installed() ? join(packageDir, 'dist', readFileSync(pathFile, 'utf8')) : undefined;
 }
 
-const binary = electronBinary();
-if (!binary) {
-  console.error(
-    [
-      '',
-      'ComfyDesk cannot open its desktop window: the Electron runtime is missing. npm installs only',
-      "Electron's small package; the runtime itself (about 100 MB) is downloaded from GitHub on first",
-      'start, and that download did not work on this machine (no internet access, or a proxy blocking',
-      'github.com). To get it, run "npm start" again on a connected machine, or fetch it by hand with',
-      '"npx install-electron" (set ELECTRON_MIRROR to use a mirror). Until then the same app runs in your',
-      'browser: "npx comfydesk serve" prints a link to open.',
-      '',
-    ].join('\n'),
-  );
-  process.exit(1);
+/** Runs a child with our stdio, passing Ctrl+C and SIGTERM on, and exits with its code. */
+function runChild(command, commandArgs) {
+  const child = spawn(command, commandArgs, { cwd: root, stdio: 'inherit' });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
-const child = spawn(binary, [root, ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+const binary = isServeForced ? undefined : electronBinary();
+if (binary) {
+  runChild(binary, [root, ...passThrough]);
+} else {
+  if (!isServeForced)
+    console.error(
+      'The desktop window cannot open here: the Electron runtime is missing (its download failed or is blocked), so ComfyDesk starts in serve mode in your browser instead.',
+    );
+  runChild(process.execPath, [join(root, 'bin', 'comfydesk.js'), 'serve', '--open', ...passThrough]);
+}

@@ -46,17 +46,65 @@ describe('comfydesk status and models', () => {
         url: comfy.url,
         comfyuiVersion: '0.3.64',
         gpuName: 'cpu',
+        deviceType: 'cpu',
         vramFreeBytes: expect.any(Number),
         vramTotalBytes: expect.any(Number),
         os: 'posix',
       },
     });
-    const text = await runCli(['status', '--server', comfy.url]);
-    expect(text.stdout).toMatch(
+  });
+
+  test("a server that runs on the CPU reports the machine's RAM, a GPU server its VRAM", async () => {
+    const cpu = await runCli(['status', '--server', comfy.url]);
+    expect(cpu.stdout).toMatch(
       new RegExp(
-        `^online — ComfyUI 0\\.3\\.64 at ${comfy.url} \\(\\d+ ms\\)\\ndevice: cpu · [\\d.]+ GB VRAM free of [\\d.]+ GB\\n$`,
+        `^online — ComfyUI 0\\.3\\.64 at ${comfy.url} \\(\\d+ ms\\)\\ndevice: cpu · [\\d.]+ GB RAM free of [\\d.]+ GB\\n$`,
       ),
     );
+    const gpu = await startComfyServer({
+      device: {
+        name: 'cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync',
+        type: 'cuda',
+        vram_total: 25e9,
+        vram_free: 20e9,
+      },
+    });
+    try {
+      const result = await runCli(['status', '--server', gpu.url]);
+      expect(result.stdout).toContain(
+        'device: cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync · 19 GB VRAM free of 23 GB',
+      );
+    } finally {
+      await gpu.stop();
+    }
+  });
+
+  test('without --server or --ssh, status checks the default connection of the data folder', async () => {
+    const home = tempDir('comfydesk-status-home-');
+    try {
+      writeFileSync(
+        join(home.path, 'settings.json'),
+        JSON.stringify({
+          connections: {
+            profiles: [{ id: 'pod', kind: 'url', name: 'Pod', url: comfy.url }],
+            activeId: 'pod',
+            alsoOnline: [],
+          },
+        }),
+      );
+      const result = await runCli(['status', '--json'], { env: { COMFYDESK_HOME: home.path } });
+      expect(result.code).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ state: 'online', server: { url: comfy.url } });
+      writeFileSync(
+        join(home.path, 'settings.json'),
+        JSON.stringify({ connections: { profiles: [], activeId: null, alsoOnline: [] } }),
+      );
+      const none = await runCli(['status'], { env: { COMFYDESK_HOME: home.path } });
+      expect(none.code).toBe(2);
+      expect(none.stderr).toContain('--server URL or --ssh USER@HOST[:PORT]');
+    } finally {
+      home.remove();
+    }
   });
 
   test('an unreachable server answers within seconds: offline, with the reason, exit 1', async () => {
@@ -92,15 +140,13 @@ describe('comfydesk status and models', () => {
     );
   });
 
-  test('usage errors: a malformed URL, both targets, or none, exit 2', async () => {
+  test('usage errors: a malformed URL, both targets, or SSH flags without --ssh, exit 2', async () => {
     const malformed = await runCli(['status', '--server', 'localhost:8188']);
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toContain('starts with http:// or https://');
     expect((await runCli(['status', '--server', comfy.url, '--ssh', 'root@pod'])).code).toBe(2);
-    const none = await runCli(['status']);
-    expect(none.code).toBe(2);
-    expect(none.stderr).toContain('--server URL or --ssh USER@HOST[:PORT]');
     expect((await runCli(['status', '--ssh', 'no-user-here'])).code).toBe(2);
+    expect((await runCli(['status', '--server', comfy.url, '--key', 'id_ed25519'])).code).toBe(2);
   });
 
   test('models lists installed models by folder, as text and as JSON', async () => {

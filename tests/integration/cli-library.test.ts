@@ -90,4 +90,11 @@ describe('comfydesk intent', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('could not tell what you want to make');
   });
+
+  test('in a terminal nothing is "below": the messages for no match and no fitting workflow stand on their own', async () => {
+    const unknown = await runCli(['intent', 'something nice', '--data-dir', folder()]);
+    const none = await runCli(['intent', 'make a song with vocals', '--data-dir', folder()]);
+    expect(none.stdout).toContain('No workflow in your library can');
+    for (const result of [unknown, none]) expect(result.stdout).not.toMatch(/below/i);
+  });
 });

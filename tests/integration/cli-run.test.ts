@@ -1,7 +1,9 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { runCli, startCli, type RunningCli } from '../support/cli';
+import type { Job } from '@shared/domain/job';
+import { CLI, ROOT, runCli, startCli, type RunningCli } from '../support/cli';
 import { startComfyServer, type ComfyTestServer } from '../support/comfy-server';
 import { tempDir, waitFor } from '../support/core';
 
@@ -21,8 +23,19 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) dir.remove();
 });
 
+/** A data folder shared by the commands of one test (they attach to whichever of them owns it). */
+function home(): { COMFYDESK_HOME: string } {
+  const dir = tempDir('comfydesk-run-home-');
+  dirs.push(dir);
+  return { COMFYDESK_HOME: dir.path };
+}
+
 /** A workflow file: EmptyImage → PeerSlowSteps → SaveImage, with a colour so runs differ. */
-function workflowFile(steps: number, color = Math.floor(Math.random() * 0xffffff)): { file: string; out: string } {
+function workflowFile(
+  steps: number,
+  color = Math.floor(Math.random() * 0xffffff),
+  stepMs = 20,
+): { file: string; out: string } {
   const dir = tempDir('comfydesk-run-');
   dirs.push(dir);
   const file = join(dir.path, 'peer.json');
@@ -32,7 +45,7 @@ function workflowFile(steps: number, color = Math.floor(Math.random() * 0xffffff
       '1': { class_type: 'EmptyImage', inputs: { width: 32, height: 32, batch_size: 1, color } },
       '2': {
         class_type: 'PeerSlowSteps',
-        inputs: { image: ['1', 0], steps, step_ms: 20, preview: true },
+        inputs: { image: ['1', 0], steps, step_ms: stepMs, preview: true },
         _meta: { title: 'Slow sampler' },
       },
       '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'cli' } },
@@ -54,7 +67,7 @@ describe('comfydesk run / queue / cancel', () => {
   });
 
   test("run --json prints one event per line with the seed's names and fields, ending with generation_complete", async () => {
-    const { file, out } = workflowFile(4);
+    const { file, out } = workflowFile(4, undefined, 150);
     const result = await runCli(['run', file, '--server', comfy.url, '--out', out, '--json']);
     expect(result.code).toBe(0);
     const events = result.stdout
@@ -83,15 +96,21 @@ describe('comfydesk run / queue / cancel', () => {
     expect((last.outputs as Array<{ path: string }>)[0]!.path.startsWith(out)).toBe(true);
   });
 
-  test('run sets the prompt, seed and any parameter; one the workflow lacks is refused before anything is queued', async () => {
+  test('run sets the prompt, seed and any parameter; a value the workflow refuses is a usage error before anything is queued', async () => {
     const { file, out } = workflowFile(1);
     const before = Object.keys(comfy.history()).length;
     const refused = await runCli(['run', file, '--server', comfy.url, '--out', out, '--prompt', 'a fox']);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('no prompt to set with --prompt');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /^comfydesk: This workflow has no prompt to set with --prompt \(its parameters: .*\)\.\n$/,
+    );
     const tooBig = await runCli(['run', file, '--server', comfy.url, '--out', out, '--set', '1.width=99999']);
-    expect(tooBig.code).toBe(1);
-    expect(tooBig.stderr).toContain('at most');
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toMatch(/^comfydesk: "[^"]+" must be at most \d+ \(got 99999\); nothing was sent\.\n$/);
+    const notNumber = await runCli(['run', file, '--server', comfy.url, '--out', out, '--set', '1.width=abc']);
+    expect(notNumber.code).toBe(2);
+    const missing = await runCli(['run', file, '--server', comfy.url, '--out', out, '--input', 'nowhere.mp3']);
+    expect(missing.code).toBe(2);
     expect(Object.keys(comfy.history()).length).toBe(before);
     const ok = await runCli(['run', file, '--server', comfy.url, '--out', out, '--set', '1.width=48']);
     expect(ok.code).toBe(0);
@@ -112,22 +131,44 @@ describe('comfydesk run / queue / cancel', () => {
 
   test("queue lists another process's run, cancel interrupts it, and that run exits non-zero saying it was cancelled", async () => {
     const { file, out } = workflowFile(500);
-    const cli = startCli(['run', file, '--server', comfy.url, '--out', out, '--json']);
+    const env = home();
+    const cli = startCli(['run', file, '--server', comfy.url, '--out', out, '--json'], { env });
     running.push(cli);
     const started = JSON.parse(await cli.waitForLine(/generation_started/)) as { prompt_id: string };
-    const queue = await runCli(['queue', '--server', comfy.url, '--json']);
+    const queue = await runCli(['queue', '--server', comfy.url, '--json'], { env });
     expect(queue.code).toBe(0);
-    expect(
-      (JSON.parse(queue.stdout) as { running: Array<{ prompt_id: string }> }).running.map((item) => item.prompt_id),
-    ).toEqual([started.prompt_id]);
-    const cancelled = await runCli(['cancel', started.prompt_id, '--server', comfy.url]);
+    const listed = JSON.parse(queue.stdout) as {
+      running: Array<{ prompt_id: string; origin: string; workflow: string }>;
+    };
+    expect(listed.running).toEqual([
+      expect.objectContaining({ prompt_id: started.prompt_id, origin: 'comfydesk', workflow: 'peer' }),
+    ]);
+    const cancelled = await runCli(['cancel', started.prompt_id, '--server', comfy.url], { env });
     expect(cancelled).toMatchObject({ code: 0 });
     expect(cancelled.stdout).toContain(`Interrupted ${started.prompt_id}`);
     expect(await cli.exited).toBe(1);
     expect(cli.stderr()).toContain('cancelled');
-    const again = await runCli(['cancel', started.prompt_id, '--server', comfy.url]);
+    const again = await runCli(['cancel', started.prompt_id, '--server', comfy.url], { env });
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('neither running nor waiting');
+  });
+
+  test("queue and cancel in a folder nobody owns still see other clients' jobs on the server", async () => {
+    const { file, out } = workflowFile(500);
+    // The run works in a data folder of its own: for the commands below it is just another client.
+    const cli = startCli(['run', file, '--server', comfy.url, '--out', out, '--json'], { env: home() });
+    running.push(cli);
+    const started = JSON.parse(await cli.waitForLine(/generation_started/)) as { prompt_id: string };
+    const env = home();
+    const queue = JSON.parse((await runCli(['queue', '--server', comfy.url, '--json'], { env })).stdout) as {
+      running: Array<{ prompt_id: string; origin: string }>;
+    };
+    expect(queue.running).toEqual([
+      expect.objectContaining({ prompt_id: started.prompt_id, origin: 'another client' }),
+    ]);
+    const cancelled = await runCli(['cancel', started.prompt_id, '--server', comfy.url], { env });
+    expect(cancelled.stdout).toContain(`Interrupted ${started.prompt_id}`);
+    expect(await cli.exited).toBe(1);
   });
 
   test('Ctrl+C during a run cancels the job on the server and exits 130', async () => {
@@ -151,5 +192,91 @@ describe('comfydesk run / queue / cancel', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/refused|isn't answering|could not be reached/i);
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});
+
+describe('comfydesk run when the link to ComfyUI or its own output goes away', () => {
+  let server: ComfyTestServer;
+  beforeAll(async () => {
+    server = await startComfyServer();
+  });
+  afterAll(() => server.stop());
+
+  test('a ComfyUI that is killed mid-run is waited for; back without the job, run says the job was lost and exits 1', async () => {
+    const { file, out } = workflowFile(300, undefined, 50);
+    const cli = startCli(['run', file, '--server', server.url, '--out', out]);
+    running.push(cli);
+    await waitFor(() => cli.stderr().includes('Queued peer'), { timeoutMs: 20_000 });
+    await waitFor(() => server.queue().running.length === 1, { timeoutMs: 10_000 });
+    await server.crash();
+    await waitFor(() => cli.stderr().includes('Lost the live connection to'), {
+      timeoutMs: 20_000,
+      message: `run did not wait for the server: ${cli.stderr()}`,
+    });
+    expect(cli.child.exitCode).toBeNull();
+    await server.start();
+    expect(await cli.exited).toBe(1);
+    expect(cli.stderr()).toContain(`comfydesk: The job was lost: ${server.url} no longer knows it`);
+    expect(cli.stderr()).not.toMatch(/unsettled top-level await|Error:|at async/);
+  });
+
+  test('run follows its job across a WebSocket-only drop and finishes it', async () => {
+    const { file, out } = workflowFile(20, undefined, 100);
+    const cli = startCli(['run', file, '--server', server.url, '--out', out, '--json']);
+    running.push(cli);
+    await cli.waitForLine(/"step":\d+,/, 20_000);
+    server.dropSockets();
+    expect(await cli.exited).toBe(0);
+    const last = JSON.parse(cli.stdout().trim().split('\n').at(-1)!) as {
+      event: string;
+      outputs: Array<{ path: string }>;
+    };
+    expect(last.event).toBe('generation_complete');
+    expect(existsSync(last.outputs[0]!.path)).toBe(true);
+  });
+
+  test('run --json piped into head -1 stops without an EPIPE error, cancels its job and exits 141', async () => {
+    const { file, out } = workflowFile(300, undefined, 50);
+    const env = home();
+    const dir = tempDir('comfydesk-pipe-');
+    dirs.push(dir);
+    const stderrFile = join(dir.path, 'stderr');
+    // Not spawnSync: the ComfyUI test server lives in this process and must keep answering meanwhile.
+    const pipeline = await new Promise<{ status: number | null; stdout: string }>((resolvePromise) => {
+      const child = spawn(
+        'bash',
+        [
+          '-c',
+          `"${process.execPath}" "${CLI}" run "${file}" --server ${server.url} --out "${out}" --json 2>"${stderrFile}" | head -1; exit \${PIPESTATUS[0]}`,
+        ],
+        { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.on('close', (status) => resolvePromise({ status, stdout }));
+    });
+    expect(JSON.parse(pipeline.stdout)).toMatchObject({ event: 'queue_updated' });
+    expect(pipeline.status).toBe(141);
+    expect(readFileSync(stderrFile, 'utf8')).toBe('');
+    const history = JSON.parse((await runCli(['history', '--json'], { env })).stdout) as Job[];
+    expect(history[0]).toMatchObject({ workflowName: 'peer', status: 'cancelled' });
+  });
+
+  test('"Queued" is said only once ComfyUI accepted the prompt: a prompt it refuses never claims it was queued', async () => {
+    const dir = tempDir('comfydesk-refused-');
+    dirs.push(dir);
+    const file = join(dir.path, 'mismatch.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        '1': { class_type: 'EmptyImage', inputs: { width: 32, height: 32, batch_size: 1, color: 0 } },
+        '2': { class_type: 'GetImageSize', inputs: { image: ['1', 0] } },
+        '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'never' } },
+      }),
+    );
+    const result = await runCli(['run', file, '--server', server.url, '--out', join(dir.path, 'out')]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('ComfyUI refused the prompt');
+    expect(result.stderr).not.toContain('Queued');
   });
 });

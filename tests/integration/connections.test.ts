@@ -405,3 +405,63 @@ describe.skipIf(!SSHD_PATH)('SSH connections through the core', () => {
     expect(core.connections.health('pod').state).toBe('error');
   });
 });
+
+describe('connections for one session (--server / --ssh)', () => {
+  /** An address nothing listens on: a port this test opened and closed again. */
+  let nowhere: string;
+  beforeAll(async () => {
+    const server = createHttpServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    nowhere = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  test('a session connection comes online and is used, but never reaches settings; the same server is opened once', async () => {
+    const { core } = await coreWith([{ id: 'saved', kind: 'url', name: 'Saved', url: nowhere }], {
+      activeId: 'saved',
+    });
+    const { id } = await core.router.call('connections.openSession', {
+      profile: { kind: 'url', name: 'Pod', url: comfy.url },
+    });
+    await waitFor(() => core.connections.health(id).state === 'online', { timeoutMs: 8000 });
+    const again = await core.router.call('connections.openSession', {
+      profile: { kind: 'url', name: 'Pod again', url: `${comfy.url}/` },
+    });
+    expect(again.id).toBe(id);
+    const snapshot = await core.router.call('connections.list', {});
+    expect(snapshot.sessionOnly).toEqual([id]);
+    expect(snapshot.online).toContain(id);
+    expect(snapshot.activeId).toBe('saved'); // opened by a command: the default stays the user's
+    expect(core.settings.get().connections.profiles.map((profile) => profile.id)).toEqual(['saved']);
+  });
+
+  test('a session connection made the default covers the saved default for the session; deleting it brings the saved one back', async () => {
+    const saved = { id: 'saved', kind: 'url', name: 'Saved', url: comfy.url };
+    const { core } = await coreWith([saved], { activeId: 'saved' });
+    const sessionId = core.connections.openSession(
+      { profile: { kind: 'url', name: 'Elsewhere', url: `${nowhere}/comfy` } },
+      { makeDefault: true },
+    );
+    expect((await core.router.call('connections.list', {})).activeId).toBe(sessionId);
+    expect(core.settings.get().connections.activeId).toBe('saved');
+    await core.router.call('connections.delete', { id: sessionId });
+    const after = await core.router.call('connections.list', {});
+    expect(after.activeId).toBe('saved');
+    expect(after.profiles.map((profile) => profile.id)).toEqual(['saved']);
+    expect(core.settings.get().connections).toMatchObject({ activeId: 'saved', profiles: [saved] });
+  });
+
+  test('opening a session for a server that is saved already reuses the saved connection as it is', async () => {
+    const saved = { id: 'saved', kind: 'url', name: 'Saved', url: comfy.url };
+    const { core } = await coreWith([saved, { id: 'other', kind: 'url', name: 'Other', url: nowhere }], {
+      activeId: 'other',
+    });
+    const { id } = await core.router.call('connections.openSession', {
+      profile: { kind: 'url', name: 'Same server', url: comfy.url },
+    });
+    expect(id).toBe('saved');
+    await waitFor(() => core.connections.health('saved').state === 'online', { timeoutMs: 8000 });
+    expect((await core.router.call('connections.list', {})).sessionOnly).toEqual([]);
+    expect(core.settings.get().connections).toMatchObject({ activeId: 'other', alsoOnline: [] });
+  });
+});

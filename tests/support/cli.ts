@@ -1,9 +1,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { ROOT } from './paths';
 
 export { ROOT };
 export const CLI = resolve(ROOT, 'bin', 'comfydesk.js');
+
+/**
+ * The environment of a CLI process under test. Every command that needs ComfyDesk works in a data
+ * folder, so each process gets a fresh temporary one (never the user's own) unless the test names
+ * one with COMFYDESK_HOME or --data-dir; it is removed when the process ends.
+ */
+function cliEnv(args: string[], env: NodeJS.ProcessEnv | undefined): { env: NodeJS.ProcessEnv; cleanup: () => void } {
+  if (env?.COMFYDESK_HOME || args.includes('--data-dir'))
+    return { env: { ...process.env, ...env }, cleanup: () => undefined };
+  const home = mkdtempSync(join(tmpdir(), 'comfydesk-cli-home-'));
+  return {
+    env: { ...process.env, ...env, COMFYDESK_HOME: home },
+    cleanup: () => rmSync(home, { recursive: true, force: true }),
+  };
+}
 
 export interface CliResult {
   code: number | null;
@@ -16,12 +33,9 @@ export function runCli(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
 ): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+  const { env, cleanup } = cliEnv(args, options.env);
+  return new Promise<CliResult>((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -36,7 +50,7 @@ export function runCli(
       resolvePromise({ code, stdout, stderr });
     });
     child.stdin.end(options.input ?? '');
-  });
+  }).finally(cleanup);
 }
 
 /** A long-running CLI process (e.g. serve) and a way to read its output as it comes. */
@@ -50,11 +64,8 @@ export interface RunningCli {
 }
 
 export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const { env, cleanup } = cliEnv(args, options.env);
+  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiters: Array<() => void> = [];
@@ -69,6 +80,7 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = 
   });
   const exited = new Promise<number | null>((resolvePromise) =>
     child.on('close', (code) => {
+      cleanup();
       notify();
       resolvePromise(code);
     }),

@@ -12,17 +12,39 @@ export interface CommandContext {
   run(asJson: boolean | undefined, body: () => Promise<number>): Promise<void>;
 }
 
+/** Digits only: no sign, no decimals, no exponents or hex (`1e3` and `0x10` are not what a person types). */
+function wholeNumber(value: string): number | undefined {
+  const trimmed = value.trim();
+  return /^\d+$/.test(trimmed) ? Number(trimmed) : undefined;
+}
+
 export function parsePort(value: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new InvalidArgumentError('must be a whole number from 0 to 65535.');
+  const port = wholeNumber(value);
+  if (port === undefined || port > 65535) throw new InvalidArgumentError('must be a whole number from 0 to 65535.');
   return port;
 }
 
 export function parsePositiveInt(value: string): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError('must be a whole number of 1 or more.');
+  const number = wholeNumber(value);
+  if (number === undefined || number < 1 || !Number.isSafeInteger(number))
+    throw new InvalidArgumentError('must be a whole number of 1 or more.');
   return number;
+}
+
+/** `--seed`: ComfyUI seeds are whole numbers of 0 or more (JSON numbers, so at most 2^53 − 1 here). */
+export function parseSeed(value: string): number {
+  const seed = wholeNumber(value);
+  if (seed === undefined || !Number.isSafeInteger(seed))
+    throw new InvalidArgumentError(`must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}.`);
+  return seed;
+}
+
+/** A number of seconds (0.1 to 300), for timeouts. */
+export function parseSeconds(value: string): number {
+  const seconds = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(seconds) || seconds < 0.1 || seconds > 300)
+    throw new InvalidArgumentError('must be a number of seconds from 0.1 to 300.');
+  return seconds;
 }
 
 /** Commander's collector for a repeatable option (`--workflows a --workflows b`). */

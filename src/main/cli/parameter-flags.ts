@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import type { Parameter, ParameterValues } from '@shared/domain/generation';
+import { CliError, ExitCode } from './io';
 
 /** Commander collector for repeatable `--set NAME=VALUE` options, refusing anything without `=`. */
 export function collectAssignments(value: string, previous: string[]): string[] {
@@ -40,4 +41,32 @@ function typedValue(parameter: Parameter, raw: string): unknown {
     default:
       return raw;
   }
+}
+
+/** What the core says about values a workflow refuses (`parameter_invalid` with its issues). */
+interface ParameterIssueLike {
+  code: string;
+  message: string;
+}
+
+/**
+ * Values given with `--set` (or `--seed`, `--prompt`) that the workflow refuses are a usage error:
+ * one sentence with every problem, how to list the parameter ids when one is unknown, and that
+ * nothing was sent. Undefined for any other error.
+ */
+export function refusedValuesError(error: unknown, listCommand: string): CliError | undefined {
+  const failure = error as { code?: unknown; details?: { issues?: unknown } } | undefined;
+  const issues = failure?.details?.issues;
+  if (failure?.code !== 'parameter_invalid' || !Array.isArray(issues) || issues.length === 0) return undefined;
+  const said = (issues as ParameterIssueLike[]).map((issue, index) => {
+    const text = issue.message.replace(/\.$/, '');
+    return index > 0 && /^[A-Z][a-z]/.test(text) ? `${text[0]!.toLowerCase()}${text.slice(1)}` : text;
+  });
+  const hint = (issues as ParameterIssueLike[]).some((issue) => issue.code === 'unknown_parameter')
+    ? ` ("${listCommand}" lists the parameter ids)`
+    : '';
+  return new CliError(`${said.join('; ')}${hint}; nothing was sent.`, {
+    exitCode: ExitCode.usage,
+    code: 'parameter_invalid',
+  });
 }

@@ -1,13 +1,14 @@
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import {
   BaseUrl,
-  ConnectionProfile,
+  ConnectionDraft,
   DEFAULT_REMOTE_HOST,
   DEFAULT_REMOTE_PORT,
   HostKeyFingerprint,
 } from '@shared/domain/connection';
+import type { SessionTarget } from '../core/connections/connection-manager';
 import { ExitCode, CliError, type CliIo } from './io';
 
 /** `--ssh USER@HOST[:PORT]` parsed. */
@@ -50,38 +51,80 @@ export function parseFingerprint(value: string): string {
   return parsed.data;
 }
 
-/** The one-off profile a command checks: a URL, or an SSH tunnel (key file, else ssh-agent). */
-export function targetProfile(
-  flags: {
-    server?: string;
-    ssh?: SshTarget;
-    key?: string;
-    remote?: { host: string; port: number };
-    acceptHostKey?: string;
-  },
-  cwd: string,
-): ConnectionProfile {
+/** The flags that name a server for one command (or one serve mode run). */
+export interface ServerTargetFlags {
+  server?: string;
+  ssh?: SshTarget;
+  key?: string;
+  remote?: { host: string; port: number };
+  acceptHostKey?: string;
+}
+
+/**
+ * Adds `--server URL` and the `--ssh USER@HOST[:PORT]` family (`--key`, `--remote`,
+ * `--accept-host-key`) to a command. Without either, the command uses the default connection.
+ */
+export function addServerOptions(command: Command): Command {
+  return command
+    .option(
+      '--server <url>',
+      "ComfyUI's address, e.g. http://127.0.0.1:8188 or https://POD-8188.proxy.runpod.net (default: the default connection)",
+      parseServerUrl,
+    )
+    .option('--ssh <user@host[:port]>', 'reach ComfyUI through an SSH tunnel to this host', parseSshTarget)
+    .option(
+      '--key <path>',
+      'private key for --ssh (default: the ssh-agent); a passphrase is read from COMFYDESK_SSH_PASSPHRASE',
+    )
+    .option(
+      '--remote <host:port>',
+      'where ComfyUI listens as seen from the SSH host (default: 127.0.0.1:8188)',
+      parseRemote,
+    )
+    .option(
+      '--accept-host-key <SHA256:…>',
+      'trust this host key fingerprint when the host is not in ~/.ssh/known_hosts (needed without a terminal)',
+      parseFingerprint,
+    );
+}
+
+/**
+ * The server `--server` or `--ssh` name, as a session connection (online for this run, never saved),
+ * or undefined when neither is given and the default connection applies.
+ */
+export function sessionTargetOf(flags: ServerTargetFlags, io: Pick<CliIo, 'cwd' | 'env'>): SessionTarget | undefined {
   if (flags.server && flags.ssh)
     throw new CliError('Give either --server or --ssh, not both.', { exitCode: ExitCode.usage, code: 'invalid_input' });
-  if (flags.server) return ConnectionProfile.parse({ id: 'cli', name: flags.server, kind: 'url', url: flags.server });
-  if (!flags.ssh)
-    throw new CliError('Say which server: --server URL or --ssh USER@HOST[:PORT].', {
+  if (!flags.ssh && (flags.key || flags.remote || flags.acceptHostKey))
+    throw new CliError('--key, --remote and --accept-host-key go with --ssh USER@HOST[:PORT].', {
       exitCode: ExitCode.usage,
       code: 'invalid_input',
     });
-  return ConnectionProfile.parse({
-    id: 'cli',
-    name: `${flags.ssh.username}@${flags.ssh.host}`,
+  if (flags.server) return { profile: { kind: 'url', name: flags.server, url: flags.server } };
+  if (!flags.ssh) return undefined;
+  const passphrase = io.env.COMFYDESK_SSH_PASSPHRASE;
+  const profile: ConnectionDraft = {
     kind: 'ssh',
+    name: `${flags.ssh.username}@${flags.ssh.host}`,
     host: flags.ssh.host,
     port: flags.ssh.port,
     username: flags.ssh.username,
     auth: flags.key ? 'key' : 'agent',
-    keyPath: flags.key ? resolve(cwd, flags.key) : undefined,
+    keyPath: flags.key ? resolve(io.cwd, flags.key) : undefined,
     remoteHost: flags.remote?.host ?? DEFAULT_REMOTE_HOST,
     remotePort: flags.remote?.port ?? DEFAULT_REMOTE_PORT,
+    localPort: 0,
     pinnedHostKey: flags.acceptHostKey,
-  });
+  };
+  return { profile: ConnectionDraft.parse(profile), ...(passphrase ? { secrets: { passphrase } } : {}) };
+}
+
+/** How a session target is named in messages: its URL, or `user@host:port → remote`. */
+export function describeTarget(target: SessionTarget): string {
+  const { profile } = target;
+  return profile.kind === 'ssh'
+    ? `${profile.username}@${profile.host}:${profile.port} → ${profile.remoteHost}:${profile.remotePort}`
+    : profile.url;
 }
 
 /** Asks a yes/no question on the terminal (stderr, so stdout stays the result). */

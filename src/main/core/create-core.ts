@@ -4,8 +4,9 @@ import type { AppMode } from '@shared/domain/app';
 import { appHandlers } from './app/app-handlers';
 import type { DesktopPort } from './app/desktop-port';
 import { NoticeCenter } from './app/notice-center';
+import { OwnerLock, type OwnerLockOptions } from './app/owner-lock';
 import { ActiveInventorySource } from './connections/active-inventory';
-import { ConnectionManager, type ConnectionOptions } from './connections/connection-manager';
+import { ConnectionManager, type ConnectionOptions, type SessionTarget } from './connections/connection-manager';
 import { connectionsHandlers } from './connections/connections-handlers';
 import { MemorySecretStore, type SecretStore } from './connections/secret-store';
 import { GenerationService } from './generation/generation-service';
@@ -37,6 +38,22 @@ import { SAMPLE_WORKFLOWS, bundledCatalog } from './workflows/resources';
 import { workflowsHandlers } from './workflows/workflows-handlers';
 
 export interface CoreOptions {
+  /** The CLI subcommand this core runs for (`run`, `history`…), named to other processes that find it running. */
+  command?: string;
+  /**
+   * A core for one CLI command: workflow folders are read once (no watcher) and prompt enhancement
+   * starts only when a command asks for it. @default false
+   */
+  lean?: boolean;
+  /**
+   * Start with the held queue paused, so a short-lived core (a CLI command that only reads) never
+   * sends jobs queued by an earlier session. @default false
+   */
+  isQueueHeld?: boolean;
+  /** A server for this run only (`--server`, `--ssh`): online and the default, never saved in settings. */
+  sessionServer?: SessionTarget;
+  /** Overrides for the data folder's lock (tests: a stand-in for another process). */
+  lock?: OwnerLockOptions;
   /** The history database. @default <dataDir>/history.db */
   historyFile?: string;
   /** Job timing overrides (tests: faster polls). */
@@ -78,6 +95,8 @@ export interface CoreOptions {
 
 /** The running core: one router for every transport, one event bus, and a way to stop it all. */
 export interface Core {
+  /** This process's hold on the data folder; `publish` tells other processes where its contract endpoint is. */
+  owner: OwnerLock;
   router: Router;
   /** Every contract event; transports forward these to their clients. */
   events: Emitter<EventMap>;
@@ -94,14 +113,21 @@ export interface Core {
 }
 
 /**
- * The composition root: builds every service in dependency order, starts them, and wires their
- * events onto the contract's event bus. The Electron shell, serve mode, the CLI and the
- * integration tests all start ComfyDesk through here.
+ * The composition root: takes the data folder's lock (one owner per folder, or `already_running`),
+ * builds every service in dependency order, starts them, and wires their events onto the contract's
+ * event bus. The Electron shell, serve mode, the CLI and the integration tests all start ComfyDesk
+ * through here.
  */
 export async function createCore(options: CoreOptions): Promise<Core> {
+  const owner = await OwnerLock.acquire(
+    options.paths.dataDir,
+    { mode: options.mode, command: options.command },
+    options.lock,
+  );
   const disposer = new Disposer(options.log);
+  disposer.add(() => owner.release()); // last of all: every file is closed before another process may take over
   try {
-    return await compose(options, disposer);
+    return await compose(options, owner, disposer);
   } catch (error) {
     // A later step failed: release what the earlier ones opened (sockets, watchers, the database).
     await disposer.dispose();
@@ -110,7 +136,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
 }
 
 /** Builds and starts the services, adding each one's teardown to `disposer` as soon as it holds something. */
-async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> {
+async function compose(options: CoreOptions, owner: OwnerLock, disposer: Disposer): Promise<Core> {
   const { log } = options;
   const events = new Emitter<EventMap>(log.child('events'));
 
@@ -139,6 +165,7 @@ async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> 
     openWindow: options.openWindow,
     clientIdFor: persistentClientIds(history, log.child('jobs')),
     ...options.connections,
+    session: options.sessionServer,
   });
   disposer.add(connections.on('changed', (snapshot) => events.emit('connections.changed', snapshot)));
   disposer.add(connections.on('health', (health) => events.emit('connections.health', health)));
@@ -156,6 +183,7 @@ async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> 
   const userCatalog = await readCatalogFile(join(options.paths.dataDir, 'model-catalog.json'), log.child('catalog'));
   const library = new LibraryService({
     ...options.library,
+    ...(options.lean ? { isWatching: false } : {}),
     settings,
     appFolder: options.paths.workflowsDir,
     cacheFile: join(options.paths.dataDir, 'cache', 'library-index.json'),
@@ -190,7 +218,10 @@ async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> 
     timeLimitMs: options.llm?.timeLimitMs,
     log: llmLog,
   });
-  await llm.start();
+  // A lean core starts the enhancer only when a command needs it (see `startingFirst`).
+  let llmStarted: Promise<void> | undefined;
+  const startLlm = () => (llmStarted ??= llm.start());
+  if (!options.lean) await startLlm();
   disposer.add(() => llm.stop());
   disposer.add(llm.on('status', (status) => events.emit('llm.statusChanged', status)));
   disposer.add(llm.on('models', (list) => events.emit('llm.modelsChanged', list)));
@@ -217,6 +248,7 @@ async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> 
     limits: () => settings.get().generation,
     log: log.child('jobs'),
     notices,
+    isHeldForSession: options.isQueueHeld,
     ...options.jobs,
   });
   // Each job service event goes out under its contract name (JobServiceEvents is EventMap re-keyed).
@@ -237,12 +269,13 @@ async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> 
       version: options.version,
       platform: options.platform ?? process.platform,
       paths: options.paths,
+      outputsDir,
       desktop: options.desktop,
     }),
     ...settingsHandlers(settings),
     ...workflowsHandlers(library),
     ...connectionsHandlers(connections, options.pickFile),
-    ...llmHandlers({ service: llm, store: llmStore }),
+    ...startingFirst(llmHandlers({ service: llm, store: llmStore }), startLlm),
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),
   };
 
@@ -250,6 +283,7 @@ async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> 
 
   let stopped = false;
   return {
+    owner,
     router,
     events,
     settings,
@@ -265,4 +299,17 @@ async function compose(options: CoreOptions, disposer: Disposer): Promise<Core> 
       await disposer.dispose();
     },
   };
+}
+
+/** Handlers that first await `start` (once), for services a lean core starts only on demand. */
+function startingFirst<T extends Partial<Handlers>>(handlers: T, start: () => Promise<void>): T {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([name, handler]) => [
+      name,
+      async (...args: unknown[]) => {
+        await start();
+        return (handler as (...inner: unknown[]) => unknown)(...args);
+      },
+    ]),
+  ) as T;
 }

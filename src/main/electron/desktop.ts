@@ -13,6 +13,7 @@ import { installCrashHandler } from './crash';
 import { handleMediaProtocol, registerMediaScheme } from './media-protocol';
 import { headSizeFetcher } from '../core/workflows/ports';
 import { createComfyWindowOpener } from './comfy-window';
+import { LocalEndpoint } from '../serve/local-endpoint';
 import { bindIpcTransport } from './ipc-transport';
 import { feedJobs } from './job-feed';
 import { TrayController } from './tray-controller';
@@ -37,6 +38,8 @@ async function pickFile(
 
 /** Exit code when the desktop app cannot start (documented in the README). */
 export const STARTUP_FAILURE_EXIT_CODE = 3;
+/** Exit code when another ComfyDesk process (serve mode, a CLI command) owns the data folder. */
+export const ALREADY_RUNNING_EXIT_CODE = 1;
 
 /**
  * The Electron shell: one instance, one secured window, the core behind IPC. It wires; the core
@@ -51,11 +54,16 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   const paths = resolvePaths(app.getPath('userData'));
   const logFile = new RotatingFileLog({ dir: paths.logsDir });
   const log = createLogger(teeSinks(logFile.sink, streamSink(process.stderr)), { level: 'info', scope: 'desktop' });
+  let core: Core | undefined;
   installCrashHandler({
     logsDir: paths.logsDir,
     log,
     showError: (message) => dialog.showErrorBox('ComfyDesk stopped unexpectedly', message),
-    exit: (code) => app.exit(code),
+    // The data folder is free for the next start even though the app ends abruptly.
+    exit: (code) => {
+      core?.owner.release();
+      app.exit(code);
+    },
   });
   const renderer: RendererLocation = { file: join(options.outDir, 'renderer', 'index.html'), devUrl: options.devUrl };
   const preloadPath = join(options.outDir, 'preload', 'index.cjs');
@@ -70,7 +78,6 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     log: log.child('security'),
   });
 
-  let core: Core;
   try {
     const settingsStore = confSettingsStore(
       () => new ElectronStore({ name: 'settings', clearInvalidConfig: false }),
@@ -109,11 +116,32 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
       pickFile: (options) => pickFile(dialog, options),
     });
   } catch (error) {
+    if (isAppError(error) && error.code === 'already_running') {
+      // Serve mode or a comfydesk command owns the data folder (another desktop instance would
+      // have been caught by the single-instance lock and focused instead).
+      log.warn('another ComfyDesk process owns the data folder', { details: error.details });
+      process.stderr.write(`${error.userMessage}\n`);
+      dialog.showErrorBox('ComfyDesk is already running', error.userMessage);
+      app.exit(ALREADY_RUNNING_EXIT_CODE);
+      return;
+    }
     log.error('startup failed', { error });
     const message = isAppError(error) ? error.userMessage : 'ComfyDesk could not start. The log has details.';
     dialog.showErrorBox('ComfyDesk could not start', message);
     app.exit(STARTUP_FAILURE_EXIT_CODE);
     return;
+  }
+  const owned: Core = core;
+
+  // Other ComfyDesk processes on this machine (the comfydesk CLI) reach this core through a
+  // token-guarded local endpoint named in the data folder's lock file.
+  const endpoint = new LocalEndpoint({ core: owned, log: log.child('endpoint') });
+  try {
+    await endpoint.start();
+    owned.owner.publish(endpoint.published);
+  } catch (error) {
+    // The window works without it; only the CLI cannot attach (it will say the app does not answer).
+    log.error('local endpoint could not start', { error });
   }
 
   handleMediaProtocol({ protocol, net, outputsDir: () => core.outputsDir() });
@@ -211,6 +239,10 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     unbindIpc();
     stopFeed();
     tray.stop();
-    void core.stop().finally(() => app.quit()); // quit once the core released its sockets and files
+    // Quit once the core released its sockets and files (and with them the data folder's lock).
+    void endpoint
+      .stop()
+      .then(() => owned.stop())
+      .finally(() => app.quit());
   });
 }

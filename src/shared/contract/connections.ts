@@ -11,6 +11,8 @@ import {
 import { Empty } from './common';
 
 const ById = z.object({ id: z.string().min(1) }).strict();
+/** A deadline for one step of a check, ms (100 ms to 5 min). */
+const TimeoutMs = z.number().int().min(100).max(300_000).optional();
 
 /** Connections and models: profiles, health, tests, host keys, Open ComfyUI, installed models. */
 export const connectionsCommands = {
@@ -29,10 +31,22 @@ export const connectionsCommands = {
     input: z.object({ id: z.string().min(1), online: z.boolean() }).strict(),
     output: ConnectionsSnapshot,
   },
-  /** One check of a saved profile (`id`) or of an unsaved draft, without keeping anything. */
+  /** One check of a saved profile (`id`) or of an unsaved draft, without keeping anything; `timeoutMs` bounds each step. */
   'connections.test': {
-    input: z.union([ById, z.object({ profile: ConnectionDraft, secrets: ConnectionSecrets.optional() }).strict()]),
+    input: z.union([
+      ById.extend({ timeoutMs: TimeoutMs }).strict(),
+      z.object({ profile: ConnectionDraft, secrets: ConnectionSecrets.optional(), timeoutMs: TimeoutMs }).strict(),
+    ]),
     output: ConnectionHealth,
+  },
+  /**
+   * Brings a server online for this session only (the CLI's `--server`/`--ssh`): not saved in
+   * settings, gone when ComfyDesk stops. A saved or session profile for the same server is reused.
+   * Answers with the profile id to run jobs on; its health follows as `connections.health`.
+   */
+  'connections.openSession': {
+    input: z.object({ profile: ConnectionDraft, secrets: ConnectionSecrets.optional() }).strict(),
+    output: z.object({ id: z.string() }),
   },
   /** Trusts an SSH host key the user confirmed (its fingerprint must match what the server presents). */
   'connections.trustHostKey': {

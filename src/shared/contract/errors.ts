@@ -14,6 +14,8 @@ export const ErrorCode = z.enum([
   'disconnected',
   'cancelled',
   'internal',
+  // Another ComfyDesk process owns the data folder
+  'already_running',
   // Local data and files
   'not_found',
   'settings_corrupt',

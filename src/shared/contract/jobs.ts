@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { ConversionWarning, MissingNodeType, Parameter, WorkflowFormat } from '../domain/generation';
 import {
   EnqueueRequest,
+  hasOneWorkflowSource,
+  ONE_WORKFLOW_SOURCE,
   Job,
   JobProgress,
   JobStatus,
@@ -9,14 +11,15 @@ import {
   PreviewFrame,
   QueueCounts,
   StagedInput,
+  WorkflowDocument,
 } from '../domain/job';
-import { Empty } from './common';
 
 const JobId = z.object({ jobId: z.string().min(1).max(128) }).strict();
 
 /** What the Generate panel needs to show a workflow's form on a server. */
 export const GenerationForm = z.object({
-  workflowId: z.string(),
+  /** The library workflow's id; absent for a workflow handed over whole. */
+  workflowId: z.string().optional(),
   serverId: z.string(),
   format: WorkflowFormat,
   /** The form's fields, in group order; values are the workflow's own. */
@@ -29,9 +32,16 @@ export type GenerationForm = z.infer<typeof GenerationForm>;
 
 /** Jobs, the held queue, history and outputs. Long work returns an id at once; progress comes as events. */
 export const jobsCommands = {
-  /** Converts a workflow with the server's node definitions and detects its parameters. */
+  /** Converts a workflow (by library id, or handed over whole) with the server's node definitions and detects its parameters. */
   'generation.form': {
-    input: z.object({ workflowId: z.string().min(1), serverId: z.string().optional() }).strict(),
+    input: z
+      .object({
+        workflowId: z.string().min(1).optional(),
+        workflow: WorkflowDocument.optional(),
+        serverId: z.string().optional(),
+      })
+      .strict()
+      .refine(hasOneWorkflowSource, ONE_WORKFLOW_SOURCE),
     output: GenerationForm,
   },
   /** Keeps a dropped or picked file (base64, at most 64 MB) for a run to upload. */
@@ -42,8 +52,15 @@ export const jobsCommands = {
     output: StagedInput,
   },
   /** Validates the values and queues one job per run; answers at once with the new job ids. */
-  'jobs.enqueue': { input: EnqueueRequest.strict(), output: z.object({ jobIds: z.array(z.string()) }) },
-  'jobs.list': { input: Empty, output: JobsSnapshot },
+  'jobs.enqueue': {
+    input: EnqueueRequest.strict().refine(hasOneWorkflowSource, ONE_WORKFLOW_SOURCE),
+    output: z.object({ jobIds: z.array(z.string()) }),
+  },
+  /** The live queue; with `refresh`, each watched server's queue is read first (a core that just started). */
+  'jobs.list': {
+    input: z.object({ refresh: z.boolean().default(false) }).strict(),
+    output: JobsSnapshot,
+  },
   /** Interrupts a running job, removes a pending one from the server, or drops a held one. */
   'jobs.cancel': { input: JobId, output: z.object({}) },
   /** Queues a finished, failed or lost job again with the same values (a new job). */

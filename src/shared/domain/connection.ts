@@ -141,6 +141,11 @@ export const ServerFacts = z.object({
   comfyuiVersion: z.string().nullable(),
   /** Name of the first (primary) device, e.g. "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync" or "cpu". */
   gpuName: z.string().nullable(),
+  /**
+   * Its type as torch names it ("cuda", "mps", "xpu", "cpu"…). On "cpu" the memory figures are the
+   * machine's RAM, not video memory. Absent from facts saved by older versions.
+   */
+  deviceType: z.string().nullable().optional(),
   vramFreeBytes: z.number().nullable(),
   vramTotalBytes: z.number().nullable(),
   /** Python `os.name` or `sys.platform`, as the server reports it. */
@@ -198,6 +203,8 @@ export const ConnectionsSnapshot = z.object({
   /** Profile ids that have a secret kept (passphrase or header value). */
   withSecrets: z.array(z.string()),
   secretStorage: SecretStorageKind,
+  /** Profile ids opened for this session only (`--server`/`--ssh` of serve mode or a CLI command): not saved in settings. */
+  sessionOnly: z.array(z.string()).optional(),
 });
 export type ConnectionsSnapshot = z.infer<typeof ConnectionsSnapshot>;
 

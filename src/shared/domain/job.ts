@@ -110,9 +110,28 @@ export type StagedInput = z.infer<typeof StagedInput>;
 export const StagedRef = z.object({ staged: z.string() }).strict();
 export type StagedRef = z.infer<typeof StagedRef>;
 
+/**
+ * A workflow handed over whole instead of by library id (`comfydesk run FILE`): its name as people
+ * see it and its JSON, UI or API format. The CLI reads and checks the file on its own machine.
+ */
+export const WorkflowDocument = z.object({
+  name: z.string().min(1).max(255),
+  data: z.unknown(),
+});
+export type WorkflowDocument = z.infer<typeof WorkflowDocument>;
+
+/** Exactly one of a library workflow (`workflowId`) or a workflow handed over whole (`workflow`). */
+export function hasOneWorkflowSource(value: { workflowId?: string; workflow?: unknown }): boolean {
+  return (value.workflowId === undefined) !== (value.workflow === undefined);
+}
+export const ONE_WORKFLOW_SOURCE = 'Give either workflowId (a library workflow) or workflow (its JSON), not both.';
+
 /** Queue one workflow with the user's values, once or as a batch. */
 export const EnqueueRequest = z.object({
-  workflowId: z.string().min(1),
+  /** A workflow of the library… */
+  workflowId: z.string().min(1).optional(),
+  /** …or one handed over whole (the CLI's `run FILE`). */
+  workflow: WorkflowDocument.optional(),
   /** The connection to run on. @default the default connection */
   serverId: z.string().optional(),
   /** Parameter id → value (see `Parameter.id`); staged files as `{ staged: id }`. */

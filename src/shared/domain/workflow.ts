@@ -46,6 +46,7 @@ export const WorkflowProblemCode = z.enum([
   'empty',
   'invalid_json',
   'truncated',
+  'too_deep',
   'not_workflow',
   'collection',
   'bad_shape',

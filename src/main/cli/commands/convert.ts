@@ -15,7 +15,7 @@ import { AppError } from '../../core/lib/errors';
 import { readJsonFile } from '../../core/lib/json-file';
 import { parsePositiveInt, type CommandContext } from '../command';
 import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
-import { collectAssignments, parseSetValues } from '../parameter-flags';
+import { collectAssignments, parseSetValues, refusedValuesError } from '../parameter-flags';
 
 /**
  * Where `--server` gets `/object_info` from: the ComfyUI client, or a stand-in in tests. It resolves
@@ -146,17 +146,7 @@ async function convert(
   try {
     assertValidParameterValues(parameters, values);
   } catch (error) {
-    if (
-      error instanceof AppError &&
-      Object.keys(values).some((id) => !parameters.some((parameter) => parameter.id === id))
-    ) {
-      throw new AppError(
-        error.code,
-        `${error.userMessage} Run "comfydesk convert ${file} --params" to list the parameter ids.`,
-        { cause: error, ...(error.details ? { details: error.details } : {}) },
-      );
-    }
-    throw error;
+    throw refusedValuesError(error, `comfydesk convert ${file} --params`) ?? error;
   }
   const { prompt } = applyParameterValues(conversion.prompt, parameters, values);
   const shown = conversion.warnings.filter((warning) => flags.verbose || warning.severity === 'warning');

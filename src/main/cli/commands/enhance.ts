@@ -2,10 +2,10 @@ import { isAbsolute, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { EnhanceFinished } from '@shared/contract/llm';
 import { ENHANCE_STYLES, EnhanceStyle } from '@shared/domain/llm';
-import { RouterCallError } from '../../core/router';
+import { ApiError } from '../contract-client';
 import type { CommandContext } from '../command';
-import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
-import { openCore } from '../runtime';
+import { ExitCode, stoppedCode, writeJson, writeLine, writeText, type CliIo } from '../io';
+import { openSession } from '../session';
 
 interface EnhanceFlags {
   style?: EnhanceStyle;
@@ -43,11 +43,13 @@ export function registerEnhance(program: Command, context: CommandContext): void
 }
 
 async function enhance(io: CliIo, text: string, flags: EnhanceFlags): Promise<number> {
-  const { core } = await openCore(io, {
-    mode: 'cli',
+  const session = await openSession(io, {
+    command: 'enhance',
     dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
     verbose: flags.verbose,
+    isQueueHeld: true,
   });
+  const { api } = session;
   try {
     // A model given as a path is relative to where the command runs; a catalog id stays as it is.
     const model =
@@ -60,34 +62,34 @@ async function enhance(io: CliIo, text: string, flags: EnhanceFlags): Promise<nu
     let id: string | undefined;
     let outcome: ((finished: EnhanceFinished) => void) | undefined;
     const done = new Promise<EnhanceFinished>((resolvePromise) => (outcome = resolvePromise));
-    const offToken = core.events.on('llm.token', (token) => {
+    const offToken = api.on('llm.token', (token) => {
       if (token.id !== id) return;
       if (flags.json) writeJson(io, { type: 'token', text: token.text });
-      else if (live) io.stderr.write(token.text);
+      else if (live) writeText(io.stderr, token.text);
     });
-    const offStatus = core.events.on('llm.statusChanged', (status) => {
+    const offStatus = api.on('llm.statusChanged', (status) => {
       if (live && status.activity === 'loading')
         writeLine(io.stderr, `Loading ${status.model === model || !model ? status.model : model}…`);
     });
     // The service starts work only after replying with the id, so no event for it can come earlier.
-    const offFinished = core.events.on('llm.finished', (finished) => {
+    const offFinished = api.on('llm.finished', (finished) => {
       if (finished.id === id) outcome?.(finished);
     });
     try {
-      ({ id } = await core.router.call('llm.enhance', {
+      ({ id } = await api.call('llm.enhance', {
         prompt: text,
         ...(flags.style ? { style: flags.style } : {}),
         ...(model ? { model } : {}),
       }));
-      const result = await Promise.race([done, io.interrupted.then(() => 'interrupted' as const)]);
-      if (result === 'interrupted') {
-        await core.router.call('llm.cancel', { id });
+      const result = await Promise.race([done, io.interrupted.then((reason) => ({ stopped: reason }))]);
+      if ('stopped' in result) {
+        await api.call('llm.cancel', { id });
         await done;
         if (live) writeLine(io.stderr);
-        return ExitCode.interrupted;
+        return stoppedCode(result.stopped);
       }
       if (live) writeLine(io.stderr);
-      if (!result.ok) throw new RouterCallError(result.error);
+      if (!result.ok) throw new ApiError(result.error);
       const kept = result.result.isSubjectKept;
       const prompt = kept ? result.result.text : result.result.original;
       if (flags.json) {
@@ -108,6 +110,6 @@ async function enhance(io: CliIo, text: string, flags: EnhanceFlags): Promise<nu
       offFinished();
     }
   } finally {
-    await core.stop();
+    await session.close();
   }
 }

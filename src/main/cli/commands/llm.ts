@@ -3,11 +3,11 @@ import type { Command } from 'commander';
 import type { DownloadFinished } from '@shared/contract/llm';
 import type { DownloadProgress, LlmModel } from '@shared/domain/llm';
 import { formatBytes, formatEta } from '@shared/format';
-import type { Core } from '../../core/create-core';
-import { RouterCallError } from '../../core/router';
+import { ownerKind } from '../../core/app/owner-lock';
+import { ApiError, type ApiClient } from '../contract-client';
 import type { CommandContext } from '../command';
-import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
-import { openCore } from '../runtime';
+import { ExitCode, stoppedCode, writeJson, writeLine, writeText, type CliIo } from '../io';
+import { openSession, type Session } from '../session';
 
 interface LlmFlags {
   dataDir?: string;
@@ -34,7 +34,9 @@ export function registerLlm(program: Command, context: CommandContext): void {
       .description('list the catalog and GGUF files, and which are installed')
       .option('--json', 'print the list as JSON'),
   ).action((flags: LlmFlags) =>
-    context.run(flags.json, () => withCore(context.io, flags, (core) => list(context.io, core, flags))),
+    context.run(flags.json, () =>
+      withCore(context.io, 'llm list', flags, (session) => list(context.io, session.api, flags)),
+    ),
   );
 
   common(
@@ -44,7 +46,9 @@ export function registerLlm(program: Command, context: CommandContext): void {
       .argument('<id>', 'catalog model id (see "comfydesk llm list")')
       .option('--json', 'print JSON lines: progress, then the result'),
   ).action((id: string, flags: LlmFlags) =>
-    context.run(flags.json, () => withCore(context.io, flags, (core) => download(context.io, core, id, flags))),
+    context.run(flags.json, () =>
+      withCore(context.io, 'llm download', flags, (session) => download(context.io, session, id, flags)),
+    ),
   );
 
   common(
@@ -55,8 +59,8 @@ export function registerLlm(program: Command, context: CommandContext): void {
       .option('--json', 'print the remaining list as JSON'),
   ).action((id: string, flags: LlmFlags) =>
     context.run(flags.json, () =>
-      withCore(context.io, flags, async (core) => {
-        const remaining = await core.router.call('llm.remove', { modelId: id });
+      withCore(context.io, 'llm remove', flags, async ({ api }) => {
+        const remaining = await api.call('llm.remove', { modelId: id });
         if (flags.json) writeJson(context.io, remaining);
         else writeLine(context.io.stdout, `Removed ${id}.`);
         return ExitCode.ok;
@@ -65,23 +69,29 @@ export function registerLlm(program: Command, context: CommandContext): void {
   );
 }
 
-async function withCore(cli: CliIo, flags: LlmFlags, body: (core: Core) => Promise<number>): Promise<number> {
-  const { core } = await openCore(cli, {
-    mode: 'cli',
+async function withCore(
+  cli: CliIo,
+  command: string,
+  flags: LlmFlags,
+  body: (session: Session) => Promise<number>,
+): Promise<number> {
+  const session = await openSession(cli, {
+    command,
     dataDir: flags.dataDir && resolve(cli.cwd, flags.dataDir),
     verbose: flags.verbose,
+    isQueueHeld: true,
   });
   try {
     if (flags.modelsDir)
-      await core.router.call('settings.update', { llm: { modelsDir: resolve(cli.cwd, flags.modelsDir) } });
-    return await body(core);
+      await session.api.call('settings.update', { llm: { modelsDir: resolve(cli.cwd, flags.modelsDir) } });
+    return await body(session);
   } finally {
-    await core.stop();
+    await session.close();
   }
 }
 
-async function list(cli: CliIo, core: Core, flags: LlmFlags): Promise<number> {
-  const models = await core.router.call('llm.models', {});
+async function list(cli: CliIo, api: ApiClient, flags: LlmFlags): Promise<number> {
+  const models = await api.call('llm.models', {});
   if (flags.json) {
     writeJson(cli, models);
     return ExitCode.ok;
@@ -109,8 +119,9 @@ function stateLabel(model: LlmModel): string {
   return model.state.replace('_', ' ');
 }
 
-async function download(cli: CliIo, core: Core, id: string, flags: LlmFlags): Promise<number> {
-  const before = (await core.router.call('llm.models', {})).models.find((model) => model.id === id);
+async function download(cli: CliIo, session: Session, id: string, flags: LlmFlags): Promise<number> {
+  const { api } = session;
+  const before = (await api.call('llm.models', {})).models.find((model) => model.id === id);
   if (before?.state === 'installed' || before?.state === 'loaded') {
     if (flags.json) writeJson(cli, { type: 'done', modelId: id, path: before.path, alreadyInstalled: true });
     else writeLine(cli.stdout, `${before.name} is already installed: ${before.path}`);
@@ -120,29 +131,35 @@ async function download(cli: CliIo, core: Core, id: string, flags: LlmFlags): Pr
   let downloadId: string | undefined;
   let finish: ((finished: DownloadFinished) => void) | undefined;
   const done = new Promise<DownloadFinished>((resolvePromise) => (finish = resolvePromise));
-  const offProgress = core.events.on('llm.downloadProgress', (event) => {
+  const offProgress = api.on('llm.downloadProgress', (event) => {
     if (event.downloadId !== downloadId) return;
     if (flags.json) writeJson(cli, { type: 'progress', modelId: event.modelId, ...event.progress });
-    else if (live) cli.stderr.write(`\r${progressLine(event.progress)}\x1b[K`);
+    else if (live) writeText(cli.stderr, `\r${progressLine(event.progress)}\x1b[K`);
   });
-  const offFinished = core.events.on('llm.downloadFinished', (event) => {
+  const offFinished = api.on('llm.downloadFinished', (event) => {
     if (event.downloadId === downloadId) finish?.(event);
   });
   try {
-    ({ downloadId } = await core.router.call('llm.download', { modelId: id }));
+    ({ downloadId } = await api.call('llm.download', { modelId: id }));
     if (!flags.json)
       writeLine(
         cli.stderr,
         `Downloading ${before?.name ?? id} (${before?.sizeBytes ? formatBytes(before.sizeBytes) : 'size unknown'}) into ${before ? before.path : 'the models folder'}…`,
       );
-    const result = await Promise.race([done, cli.interrupted.then(() => 'interrupted' as const)]);
-    if (live) cli.stderr.write('\n');
-    if (result === 'interrupted') {
-      // Stopping the core stops the download but keeps what arrived: the same command resumes it.
-      writeLine(cli.stderr, 'Download paused; run the same command again to resume it.');
-      return ExitCode.interrupted;
+    const result = await Promise.race([done, cli.interrupted.then((reason) => ({ stopped: reason }))]);
+    if (live) writeText(cli.stderr, '\n');
+    if ('stopped' in result) {
+      // Stopping our own core stops the download but keeps what arrived: the same command resumes it.
+      // Another process that owns the data folder goes on downloading.
+      writeLine(
+        cli.stderr,
+        session.owner
+          ? `The download goes on in ComfyDesk (pid ${session.owner.pid}, ${ownerKind(session.owner)}).`
+          : 'Download paused; run the same command again to resume it.',
+      );
+      return stoppedCode(result.stopped);
     }
-    if (!result.ok) throw new RouterCallError(result.error);
+    if (!result.ok) throw new ApiError(result.error);
     if (flags.json) writeJson(cli, { type: 'done', modelId: id, path: result.path, alreadyInstalled: false });
     else writeLine(cli.stdout, `Installed ${id}: ${result.path}`);
     return ExitCode.ok;

@@ -1,117 +1,146 @@
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ComfyClient, type QueueItem } from '../../core/comfy/comfy-client';
+import { isFinished, type Job, type JobsSnapshot } from '@shared/domain/job';
 import { AppError } from '../../core/lib/errors';
-import { parsePositiveInt, type CommandContext } from '../command';
-import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
-import { cliLogger } from '../runtime';
-import { parseServerUrl } from '../server-target';
+import { parseSeconds, type CommandContext } from '../command';
+import { ExitCode, writeJson, writeLine } from '../io';
+import { addServerOptions, describeTarget, sessionTargetOf, type ServerTargetFlags } from '../server-target';
+import { openSession, serverFor, serverLabel, waitForServer, type Session } from '../session';
 
-interface ServerFlags {
-  server: string;
+interface QueueFlags extends ServerTargetFlags {
+  dataDir?: string;
   timeout: number;
   json?: boolean;
   verbose?: boolean;
 }
 
-function clientFor(io: CliIo, flags: ServerFlags, scope: string): ComfyClient {
-  return new ComfyClient({
-    baseUrl: flags.server,
-    log: cliLogger(io, flags.verbose, scope),
-    timeoutMs: flags.timeout * 1000,
+/** Opens ComfyDesk for `queue`/`cancel`, with the server brought online and its queue read. */
+async function withQueue<T>(
+  context: CommandContext,
+  command: string,
+  flags: QueueFlags,
+  body: (session: Session, serverId: string, label: string, snapshot: JobsSnapshot) => Promise<T>,
+): Promise<T> {
+  const { io } = context;
+  const target = sessionTargetOf(flags, io);
+  const timeoutMs = Math.round(flags.timeout * 1000);
+  // Reading or cancelling never sends held jobs: a core of this command's own keeps the queue paused.
+  const session = await openSession(io, {
+    command,
+    dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
+    verbose: flags.verbose,
+    server: target,
+    isQueueHeld: true,
+    checkTimeoutMs: timeoutMs,
   });
+  try {
+    const serverId = await serverFor(session);
+    const label = target ? describeTarget(target) : await serverLabel(session, serverId);
+    await waitForServer(session.api, serverId, { timeoutMs, isFailFast: true, label });
+    const snapshot = await session.api.call('jobs.list', { refresh: true });
+    return await body(session, serverId, label, snapshot);
+  } finally {
+    await session.close();
+  }
 }
 
-function describe(item: QueueItem): Record<string, unknown> {
+interface QueueEntry {
+  job_id: string;
+  prompt_id: string | null;
+  status: Job['status'];
+  origin: 'comfydesk' | 'another client';
+  workflow: string | null;
+  server: string;
+  prompt: string;
+}
+
+function describe(job: Job, label: string): QueueEntry {
   return {
-    prompt_id: item.promptId,
-    number: item.number,
-    client_id: item.clientId ?? null,
-    nodes: Object.keys(item.prompt).length,
+    job_id: job.id,
+    prompt_id: job.promptId,
+    status: job.status,
+    origin: job.origin === 'foreign' ? 'another client' : 'comfydesk',
+    workflow: job.origin === 'foreign' ? null : job.workflowName,
+    server: label,
+    prompt: job.promptText,
   };
 }
 
-/** `comfydesk queue --server URL`: the server's whole queue, every client's jobs. */
+/** `comfydesk queue`: what runs and waits — ComfyDesk's own queue and every client's jobs on the server. */
 export function registerQueue(program: Command, context: CommandContext): void {
-  program
+  const command = program
     .command('queue')
-    .description("list the jobs running and waiting on a ComfyUI server (every client's)")
-    .requiredOption('--server <url>', "ComfyUI's address, e.g. http://127.0.0.1:8188", parseServerUrl)
-    .option(
-      '--timeout <seconds>',
-      'give up if the server does not answer within this many seconds',
-      parsePositiveInt,
-      10,
-    )
-    .option('--json', 'print {running, pending} as one JSON object')
+    .description(
+      "list the jobs running and waiting: ComfyDesk's own (held ones too) and other clients' jobs on the server",
+    );
+  addServerOptions(command)
+    .option('--data-dir <dir>', "ComfyDesk's data folder (default: the app's)")
+    .option('--timeout <seconds>', 'give up if the server does not answer within this many seconds', parseSeconds, 10)
+    .option('--json', 'print {paused, running, pending} as one JSON object')
     .option('-v, --verbose', 'log debug details to stderr')
-    .action((flags: ServerFlags) =>
-      context.run(flags.json, async () => {
-        const queue = await clientFor(context.io, flags, 'queue').getQueue();
-        if (flags.json) {
-          writeJson(context.io, { running: queue.running.map(describe), pending: queue.pending.map(describe) });
-          return ExitCode.ok;
-        }
-        if (queue.running.length === 0 && queue.pending.length === 0) {
-          writeLine(context.io.stdout, 'The queue is empty.');
-          return ExitCode.ok;
-        }
-        for (const item of queue.running)
-          writeLine(
-            context.io.stdout,
-            `running  ${item.promptId}  #${item.number}  ${item.clientId ?? '(no client id)'}`,
+    .action((flags: QueueFlags) =>
+      context.run(flags.json, () =>
+        withQueue(context, 'queue', flags, async (session, serverId, label, { jobs: all, paused }) => {
+          const { io } = context;
+          // ComfyDesk's jobs on other servers are listed too unless a server was named.
+          const jobs = all.filter((job) => !isFinished(job.status) && (!session.serverId || job.serverId === serverId));
+          const names = new Map(
+            (await session.api.call('connections.list', {})).profiles.map((profile) => [profile.id, profile.name]),
           );
-        for (const item of queue.pending)
-          writeLine(
-            context.io.stdout,
-            `pending  ${item.promptId}  #${item.number}  ${item.clientId ?? '(no client id)'}`,
-          );
-        return ExitCode.ok;
-      }),
+          const labelOf = (job: Job) => (job.serverId === serverId ? label : (names.get(job.serverId) ?? job.serverId));
+          const running = jobs.filter((job) => job.status === 'running').map((job) => describe(job, labelOf(job)));
+          const pending = jobs.filter((job) => job.status !== 'running').map((job) => describe(job, labelOf(job)));
+          if (flags.json) {
+            writeJson(io, { paused, running, pending });
+            return ExitCode.ok;
+          }
+          if (jobs.length === 0) {
+            writeLine(io.stdout, `The queue is empty${session.serverId ? ` on ${label}` : ''}.`);
+            return ExitCode.ok;
+          }
+          for (const item of [...running, ...pending]) {
+            const who = item.origin === 'another client' ? '(another client)' : (item.workflow ?? '');
+            writeLine(
+              io.stdout,
+              `${item.status.padEnd(8)} ${item.prompt_id ?? `job ${item.job_id}`}  ${who}  on ${item.server}`,
+            );
+          }
+          if (paused) writeLine(io.stdout, "ComfyDesk's queue is paused: held jobs wait until it is resumed.");
+          return ExitCode.ok;
+        }),
+      ),
     );
 }
 
-/** `comfydesk cancel PROMPT_ID --server URL`: interrupt it if it runs, remove it if it waits. */
+/** `comfydesk cancel ID`: interrupt a running job, remove a waiting one (any client's), drop a held one. */
 export function registerCancel(program: Command, context: CommandContext): void {
-  program
+  const command = program
     .command('cancel')
     .description(
-      "cancel a job on a ComfyUI server: interrupt it if it is running, remove it if it is waiting (any client's)",
+      "cancel a job: interrupt it if it is running, remove it if it is waiting (any client's), drop it from ComfyDesk's queue if held",
     )
-    .argument('<prompt-id>', 'the prompt id (from `comfydesk queue` or `comfydesk run --json`)')
-    .requiredOption('--server <url>', "ComfyUI's address, e.g. http://127.0.0.1:8188", parseServerUrl)
-    .option(
-      '--timeout <seconds>',
-      'give up if the server does not answer within this many seconds',
-      parsePositiveInt,
-      10,
-    )
-    .option('--json', 'print {prompt_id, action} as JSON')
+    .argument('<id>', 'the prompt id (from `comfydesk queue` or `comfydesk run --json`) or ComfyDesk job id');
+  addServerOptions(command)
+    .option('--data-dir <dir>', "ComfyDesk's data folder (default: the app's)")
+    .option('--timeout <seconds>', 'give up if the server does not answer within this many seconds', parseSeconds, 10)
+    .option('--json', 'print {prompt_id, job_id, action} as JSON')
     .option('-v, --verbose', 'log debug details to stderr')
-    .action((promptId: string, flags: ServerFlags) =>
-      context.run(flags.json, async () => {
-        const client = clientFor(context.io, flags, 'cancel');
-        const queue = await client.getQueue();
-        let action: 'interrupted' | 'removed';
-        if (queue.running.some((item) => item.promptId === promptId)) {
-          // Targeted by prompt id, so a job that started meanwhile on the server is never hit.
-          await client.interrupt(promptId);
-          action = 'interrupted';
-        } else if (queue.pending.some((item) => item.promptId === promptId)) {
-          await client.deleteFromQueue([promptId]);
-          action = 'removed';
-        } else {
-          throw new AppError(
-            'job_not_found',
-            `${promptId} is neither running nor waiting on ${flags.server} (it may have finished already).`,
-          );
-        }
-        if (flags.json) writeJson(context.io, { prompt_id: promptId, action });
-        else
-          writeLine(
-            context.io.stdout,
-            action === 'interrupted' ? `Interrupted ${promptId}.` : `Removed ${promptId} from the queue.`,
-          );
-        return ExitCode.ok;
-      }),
+    .action((id: string, flags: QueueFlags) =>
+      context.run(flags.json, () =>
+        withQueue(context, 'cancel', flags, async (session, _serverId, label, { jobs }) => {
+          const { io } = context;
+          const job = jobs.find((item) => !isFinished(item.status) && (item.promptId === id || item.id === id));
+          if (!job)
+            throw new AppError(
+              'job_not_found',
+              `${id} is neither running nor waiting on ${label} (it may have finished already).`,
+            );
+          await session.api.call('jobs.cancel', { jobId: job.id });
+          const action = job.status === 'running' ? 'interrupted' : 'removed';
+          if (flags.json) writeJson(io, { prompt_id: job.promptId, job_id: job.id, action });
+          else writeLine(io.stdout, action === 'interrupted' ? `Interrupted ${id}.` : `Removed ${id} from the queue.`);
+          return ExitCode.ok;
+        }),
+      ),
     );
 }

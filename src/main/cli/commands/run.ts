@@ -1,39 +1,34 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { ConnectionHealth } from '@shared/domain/connection';
 import type { Parameter, ParameterValues } from '@shared/domain/generation';
-import { isFinished, type Job, type JobProgress } from '@shared/domain/job';
+import { isFinished, type Job, type JobProgress, type WorkflowDocument } from '@shared/domain/job';
 import { describeProgress, formatEta } from '@shared/format';
-import { ComfyClient } from '../../core/comfy/comfy-client';
-import { GenerationService } from '../../core/generation/generation-service';
-import { StagedInputs } from '../../core/generation/staging';
-import { HistoryStore } from '../../core/jobs/history-store';
-import { JobService } from '../../core/jobs/job-service';
-import { singleServerDirectory } from '../../core/jobs/server-directory';
-import { AppError } from '../../core/lib/errors';
+import { ownerKind } from '../../core/app/owner-lock';
+import { fileError } from '../../core/lib/errors';
+import { readJsonFile } from '../../core/lib/json-file';
+import { safeFileName } from '../../core/lib/file-names';
 import { mediaTypeOf } from '../../core/lib/media-types';
-import type { Logger } from '../../core/lib/logger';
-import { parsePositiveInt, type CommandContext } from '../command';
-import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
-import { collectAssignments, parseSetValues } from '../parameter-flags';
-import { cliLogger } from '../runtime';
-import { parseServerUrl } from '../server-target';
+import { collectValues, parseSeconds, parseSeed, type CommandContext } from '../command';
+import { ApiError, type ApiClient } from '../contract-client';
+import { CliError, ExitCode, stoppedCode, writeJson, writeLine, writeText, type CliIo, type StopReason } from '../io';
+import { collectAssignments, parseSetValues, refusedValuesError } from '../parameter-flags';
+import { addServerOptions, describeTarget, sessionTargetOf, type ServerTargetFlags } from '../server-target';
+import { openSession, serverFor, serverLabel, waitForServer, type Session } from '../session';
 
-interface RunFlags {
-  server: string;
+interface RunFlags extends ServerTargetFlags {
   prompt?: string;
   negative?: string;
   seed?: number;
   set: string[];
   input: string[];
   out?: string;
+  dataDir?: string;
   timeout: number;
   json?: boolean;
   verbose?: boolean;
 }
-
-const SERVER_ID = 'cli';
 
 /** Files LoadImage, LoadVideo and LoadAudio read, accepted by --input. */
 const INPUT_EXTENSIONS = new Set([
@@ -52,13 +47,18 @@ const INPUT_EXTENSIONS = new Set([
   '.ogg',
 ]);
 
-/** `comfydesk run FILE --server URL …`: queue a workflow, follow it, save its outputs. */
+/** How long a cancel may take to be confirmed by the server after Ctrl+C. */
+const CANCEL_CONFIRM_MS = 5000;
+
+/** `comfydesk run FILE [--server URL] …`: queue a workflow, follow it, save its outputs. */
 export function registerRun(program: Command, context: CommandContext): void {
-  program
+  const command = program
     .command('run')
-    .description('run a workflow on a ComfyUI server, show its progress, and save its outputs')
-    .argument('<file>', 'the workflow JSON file (UI or API format)')
-    .requiredOption('--server <url>', "ComfyUI's address, e.g. http://127.0.0.1:8188", parseServerUrl)
+    .description(
+      'run a workflow on a ComfyUI server (default: the default connection), show its progress, and save its outputs',
+    )
+    .argument('<file>', 'the workflow JSON file (UI or API format)');
+  addServerOptions(command)
     .option('--prompt <text>', 'the positive prompt')
     .option('--negative <text>', 'the negative prompt')
     .option('--seed <n>', 'the seed (kept fixed)', parseSeed)
@@ -71,16 +71,12 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option(
       '--input <path>',
       "an image, video or audio file for the workflow's loader (in order of the loaders); repeatable",
-      (value: string, previous: string[]) => [...previous, value],
+      collectValues,
       [],
     )
-    .option('--out <dir>', 'where to save the outputs (default: the current folder)')
-    .option(
-      '--timeout <seconds>',
-      'give up if the server does not answer within this many seconds',
-      parsePositiveInt,
-      15,
-    )
+    .option('--out <dir>', 'where to put the outputs (default: the current folder)')
+    .option('--data-dir <dir>', "ComfyDesk's data folder, where the run is kept in the history (default: the app's)")
+    .option('--timeout <seconds>', 'give up if the server does not answer within this many seconds', parseSeconds, 15)
     .option(
       '--json',
       'print one JSON object per line per event (generation_started, generation_progress, generation_complete, generation_error, queue_updated)',
@@ -91,16 +87,6 @@ export function registerRun(program: Command, context: CommandContext): void {
     );
 }
 
-function parseSeed(value: string): number {
-  const seed = Number(value);
-  if (!Number.isSafeInteger(seed) || seed < 0)
-    throw new CliError('--seed must be a whole number of 0 or more.', {
-      exitCode: ExitCode.usage,
-      code: 'invalid_input',
-    });
-  return seed;
-}
-
 /** The values --prompt, --negative, --seed and --set stand for, checked against the workflow's parameters. */
 function valuesFrom(flags: RunFlags, parameters: readonly Parameter[]): ParameterValues {
   const values: ParameterValues = {};
@@ -108,8 +94,8 @@ function valuesFrom(flags: RunFlags, parameters: readonly Parameter[]): Paramete
     const parameter = parameters.find((candidate) => candidate.kind === kind);
     if (!parameter)
       throw new CliError(
-        `This workflow has no ${kind.replace('_', ' ')} to set with ${flag}. Its parameters: ${parameters.map((item) => item.id).join(', ') || 'none'}.`,
-        { code: 'parameter_invalid' },
+        `This workflow has no ${kind.replace('_', ' ')} to set with ${flag} (its parameters: ${parameters.map((item) => item.id).join(', ') || 'none'}).`,
+        { code: 'parameter_invalid', exitCode: ExitCode.usage },
       );
     return parameter;
   };
@@ -119,13 +105,13 @@ function valuesFrom(flags: RunFlags, parameters: readonly Parameter[]): Paramete
   return { ...values, ...parseSetValues(flags.set, parameters) };
 }
 
-/** Stages each --input file into the next media loader that takes its kind. */
-function stageInputs(
+/** Hands each --input file to ComfyDesk (staged until the run uploads it) for the next loader of its kind. */
+async function stageInputs(
+  api: ApiClient,
   flags: RunFlags,
   io: CliIo,
   parameters: readonly Parameter[],
-  staged: StagedInputs,
-): ParameterValues {
+): Promise<ParameterValues> {
   const values: ParameterValues = {};
   const free = parameters.filter(
     (parameter) => parameter.constraints.media || ['image', 'video', 'audio', 'mask'].includes(parameter.kind),
@@ -138,6 +124,7 @@ function stageInputs(
     if (!media)
       throw new CliError(`${path} is not an image, video or audio file ComfyDesk knows (by its extension).`, {
         code: 'invalid_input',
+        exitCode: ExitCode.usage,
       });
     const index = free.findIndex(
       (parameter) =>
@@ -145,22 +132,25 @@ function stageInputs(
         (media.kind === 'image' && parameter.kind === 'mask'),
     );
     if (index < 0)
-      throw new CliError(`This workflow has no ${media.kind} input left for ${path}.`, { code: 'invalid_input' });
+      throw new CliError(`This workflow has no ${media.kind} input left for ${path}.`, {
+        code: 'invalid_input',
+        exitCode: ExitCode.usage,
+      });
     const [parameter] = free.splice(index, 1);
     let data: Buffer;
     try {
       data = readFileSync(full);
     } catch {
-      throw new CliError(`Cannot read ${path}.`, { code: 'not_found' });
+      throw new CliError(`Cannot read ${path}.`, { code: 'not_found', exitCode: ExitCode.usage });
     }
-    values[parameter!.id] = { staged: staged.stage(basename(full), media.mime, data).id };
+    const staged = await api.call('generation.stageInput', {
+      name: basename(full),
+      mime: media.mime,
+      dataBase64: data.toString('base64'),
+    });
+    values[parameter!.id] = { staged: staged.id };
   }
   return values;
-}
-
-/** One line per event, with the seed's event names and fields. */
-function jsonEvent(io: CliIo, event: string, fields: Record<string, unknown>): void {
-  writeJson(io, { event, ...fields });
 }
 
 /** A one-line progress bar on a terminal (stderr), redrawn in place. */
@@ -169,144 +159,304 @@ function drawBar(io: CliIo, progress: JobProgress): void {
   const filled = Math.round((progress.percent / 100) * width);
   const eta = formatEta(progress.etaSeconds);
   const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(progress.percent)).padStart(3)}%  ${describeProgress(progress)}${eta ? `  ${eta}` : ''}`;
-  io.stderr.write(
+  writeText(
+    io.stderr,
     `\r\u001b[2K${line.slice(0, Math.max(20, ((io.stdout as { columns?: number }).columns ?? 100) - 1))}`,
   );
 }
 
-async function waitForSocket(client: ComfyClient, timeoutMs: number): Promise<void> {
-  if (client.isSocketOpen) return;
-  await new Promise<void>((resolvePromise, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(
-        new AppError(
-          'comfy_timeout',
-          `ComfyUI's event socket did not open within ${Math.round(timeoutMs / 1000)} s; is the address right and the server running?`,
-        ),
-      );
-    }, timeoutMs);
-    const off = client.on('open', () => {
-      clearTimeout(timer);
-      off();
-      resolvePromise();
-    });
-  });
-}
-
 async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
-  const log: Logger = cliLogger(io, flags.verbose, 'run');
-  const timeoutMs = flags.timeout * 1000;
-  const client = new ComfyClient({ baseUrl: flags.server, log: log.child('comfy'), timeoutMs });
-  const scratch = mkdtempSync(join(tmpdir(), 'comfydesk-run-'));
-  const staged = new StagedInputs({ dir: join(scratch, 'staged') });
-  const history = new HistoryStore({ file: ':memory:', log });
-  const servers = singleServerDirectory(SERVER_ID, client, flags.server);
-  const outputsDir = resolve(io.cwd, flags.out ?? '.');
-  const jobs = new JobService({
-    history,
-    servers,
-    staged,
-    outputsDir: () => outputsDir,
-    limits: () => ({ maxInFlightPerServer: 1, previewsPerSecond: 0 }),
-    log: log.child('jobs'),
-    historyWaitMs: timeoutMs,
+  // Read and check the file here, on this machine: a bad file is named before anything starts,
+  // and the owner (perhaps another process) gets the workflow itself, not a path it may not see.
+  const document: WorkflowDocument = {
+    name: basename(file).replace(/\.json$/i, '') || 'workflow',
+    data: await readJsonFile(file, 'workflow_invalid'),
+  };
+  const target = sessionTargetOf(flags, io);
+  const timeoutMs = Math.round(flags.timeout * 1000);
+  const session = await openSession(io, {
+    command: 'run',
+    dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
+    verbose: flags.verbose,
+    server: target,
+    checkTimeoutMs: timeoutMs,
   });
   try {
-    // Fail fast and clearly when the server is not there, before reading the socket.
-    await client.systemStats();
-    client.connect();
-    await waitForSocket(client, timeoutMs);
-    const generation = new GenerationService({ servers, staged });
-    const loaded = await generation.load({ file }, SERVER_ID);
-    const values = { ...valuesFrom(flags, loaded.parameters), ...stageInputs(flags, io, loaded.parameters, staged) };
-    const runs = generation.prepare(loaded, SERVER_ID, {
-      values,
-      count: 1,
-      ...(flags.seed !== undefined ? { seedMode: 'fixed' as const } : {}),
-    });
-    await history.start();
-    await jobs.start();
-
-    const isTerminal = !flags.json && Boolean(io.stderr.isTTY);
-    let jobId = '';
-    let isRunning = false;
-    const done = new Promise<Job>((resolvePromise) => {
-      jobs.on('updated', (job) => {
-        if (job.id !== jobId) return;
-        // The job started: its status changed to running (once).
-        if (flags.json && job.status === 'running' && !isRunning && job.promptId)
-          jsonEvent(io, 'generation_started', { prompt_id: job.promptId });
-        isRunning ||= job.status === 'running';
-        if (isFinished(job.status)) resolvePromise(job);
-      });
-    });
-    if (flags.json) {
-      jobs.on('progress', ({ promptId, progress }) =>
-        jsonEvent(io, 'generation_progress', {
-          prompt_id: promptId,
-          progress: Math.floor(progress.percent),
-          node_name: progress.nodeTitle,
-          step: progress.step,
-          steps: progress.steps,
-          eta: progress.etaSeconds,
-        }),
-      );
-      jobs.on('queue', ({ running, pending }) => jsonEvent(io, 'queue_updated', { running, pending }));
-    } else if (isTerminal) {
-      jobs.on('progress', ({ progress }) => drawBar(io, progress));
-    }
-    [jobId] = jobs.enqueue(runs) as [string];
-    if (!flags.json) writeLine(io.stderr, `Queued ${loaded.name} on ${flags.server}.`);
-
-    const outcome = await Promise.race([done, io.interrupted.then(() => undefined)]);
-    if (!outcome) {
-      await jobs.cancel(jobId).catch(() => undefined);
-      const cancelled = await Promise.race([
-        done,
-        new Promise<undefined>((resolvePromise) => setTimeout(() => resolvePromise(undefined), 5000)),
-      ]);
-      if (isTerminal) io.stderr.write('\n');
-      throw new CliError(`Stopped: the job was cancelled${cancelled ? '' : ' (the server did not confirm in time)'}.`, {
-        exitCode: ExitCode.interrupted,
-        code: 'cancelled',
-      });
-    }
-    if (isTerminal) io.stderr.write('\n');
-    const saved = outcome.outputs
-      .filter((output) => output.localPath)
-      .map((output) => join(outputsDir, output.localPath!));
-    if (outcome.status === 'succeeded') {
-      if (flags.json)
-        jsonEvent(io, 'generation_complete', {
-          prompt_id: outcome.promptId,
-          outputs: outcome.outputs.map((output) => ({
-            ...output,
-            ...(output.localPath ? { path: join(outputsDir, output.localPath) } : {}),
-          })),
-        });
-      else {
-        for (const path of saved) writeLine(io.stdout, path);
-        for (const output of outcome.outputs)
-          if (output.kind === 'text' && output.text !== undefined) writeLine(io.stdout, output.text);
-      }
-      if (saved.length < outcome.outputs.filter((output) => output.kind !== 'text').length) {
-        writeLine(io.stderr, 'Some outputs could not be saved; they stay on the server until it restarts.');
-        return ExitCode.failed;
-      }
-      return ExitCode.ok;
-    }
-    const reason =
-      outcome.status === 'cancelled'
-        ? `The job was cancelled${outcome.error ? `: ${outcome.error.message}` : '.'}`
-        : (outcome.error?.message ?? `The job ended as ${outcome.status}.`);
-    if (flags.json)
-      jsonEvent(io, 'generation_error', { prompt_id: outcome.promptId, status: outcome.status, error: outcome.error });
-    throw new CliError(reason, { code: outcome.status === 'cancelled' ? 'cancelled' : 'comfy_error' });
+    return await runOn(session, io, document, flags, target ? describeTarget(target) : undefined, file);
   } finally {
-    await jobs.stop();
-    await history.stop();
-    client.close();
-    rmSync(scratch, { recursive: true, force: true });
+    await session.close();
+  }
+}
+
+async function runOn(
+  session: Session,
+  io: CliIo,
+  document: WorkflowDocument,
+  flags: RunFlags,
+  targetLabel: string | undefined,
+  file: string,
+): Promise<number> {
+  const { api } = session;
+  const timeoutMs = Math.round(flags.timeout * 1000);
+  const serverId = await serverFor(session);
+  const label = targetLabel ?? (await serverLabel(session, serverId));
+  await waitForServer(api, serverId, { timeoutMs, isFailFast: true, label });
+  const form = await api.call('generation.form', { workflow: document, serverId }, { timeoutMs: timeoutMs + 60_000 });
+  const values = { ...valuesFrom(flags, form.parameters), ...(await stageInputs(api, flags, io, form.parameters)) };
+
+  const follower = new JobFollower(io, flags, document.name, label);
+  const offs = [
+    api.on('jobs.updated', (job) => follower.updated(job)),
+    api.on('generation.progress', (event) => follower.progress(event.jobId, event.progress)),
+    api.on('jobs.queue', (counts) => {
+      if (flags.json) writeJson(io, { event: 'queue_updated', running: counts.running, pending: counts.pending });
+    }),
+    api.on('connections.health', (health) => follower.health(serverId, health)),
+  ];
+  // Whatever happens to the sockets, this process stays until the job is settled one way or another.
+  const keepAlive = setInterval(() => undefined, 60_000);
+  try {
+    const { jobIds } = await api
+      .call('jobs.enqueue', {
+        workflow: document,
+        serverId,
+        values,
+        count: 1,
+        ...(flags.seed !== undefined ? { seedMode: 'fixed' as const } : {}),
+      })
+      .catch((error: unknown) => {
+        throw refusedValuesError(error, `comfydesk convert ${file} --server URL --params`) ?? error;
+      });
+    const jobId = jobIds[0]!;
+    follower.follow(jobId);
+    await follower.announceWaiting(api);
+
+    const outcome = await Promise.race([
+      follower.done,
+      io.interrupted.then((reason) => ({ stopped: reason })),
+      session.ownerLost.then(() => ({ ownerLost: true as const })),
+    ]);
+    if ('ownerLost' in outcome)
+      throw new CliError(
+        `ComfyDesk (${session.owner ? `pid ${session.owner.pid}, ${ownerKind(session.owner)}` : 'the process running this job'}) stopped before the job finished. The job is kept in its queue and history and goes on when ComfyDesk starts again.`,
+        { code: 'disconnected' },
+      );
+    if ('stopped' in outcome) return await cancelRun(api, follower, jobId, outcome.stopped, io);
+    follower.endLine();
+    return await finish(api, io, flags, outcome, label);
+  } finally {
+    clearInterval(keepAlive);
+    for (const off of offs) off();
+  }
+}
+
+/** Ctrl+C, SIGTERM or a closed output: cancel the job on the server, then stop. */
+async function cancelRun(
+  api: ApiClient,
+  follower: JobFollower,
+  jobId: string,
+  reason: StopReason,
+  io: CliIo,
+): Promise<number> {
+  const refused = await api.call('jobs.cancel', { jobId }).then(
+    () => undefined,
+    (error: unknown) => (error instanceof ApiError ? error.userMessage : String(error)),
+  );
+  const confirmed =
+    refused === undefined &&
+    (await Promise.race([
+      follower.done.then(() => true),
+      new Promise<false>((resolvePromise) => setTimeout(() => resolvePromise(false), CANCEL_CONFIRM_MS).unref()),
+    ]));
+  follower.endLine();
+  if (refused !== undefined)
+    writeLine(
+      io.stderr,
+      `comfydesk: stopped, but the job could not be cancelled: ${refused} It stays in ComfyDesk's queue and history.`,
+    );
+  else if (reason !== 'output-closed')
+    writeLine(
+      io.stderr,
+      `comfydesk: stopped; the job was cancelled${confirmed ? '' : ' (the server did not confirm it in time)'}.`,
+    );
+  return stoppedCode(reason);
+}
+
+/** A finished job: its outputs put into --out and printed, or its error in ComfyUI's words. */
+async function finish(api: ApiClient, io: CliIo, flags: RunFlags, job: Job, label: string): Promise<number> {
+  if (job.status !== 'succeeded') {
+    if (flags.json)
+      writeJson(io, { event: 'generation_error', prompt_id: job.promptId, status: job.status, error: job.error });
+    throw new CliError(failureSentence(job, label), { code: job.status === 'cancelled' ? 'cancelled' : 'comfy_error' });
+  }
+  const outputsDir = (await api.call('app.info', {})).folders.outputs;
+  const outDir = resolve(io.cwd, flags.out ?? '.');
+  const delivered = job.outputs.map((output) => ({
+    ...output,
+    ...(output.localPath ? { path: deliver(join(outputsDir, output.localPath), outDir) } : {}),
+  }));
+  if (flags.json) writeJson(io, { event: 'generation_complete', prompt_id: job.promptId, outputs: delivered });
+  else {
+    for (const output of delivered) if (output.path) writeLine(io.stdout, output.path);
+    for (const output of delivered)
+      if (output.kind === 'text' && output.text !== undefined) writeLine(io.stdout, output.text);
+  }
+  if (delivered.some((output) => output.kind !== 'text' && !output.path)) {
+    writeLine(io.stderr, 'Some outputs could not be saved; they stay on the server until it restarts.');
+    return ExitCode.failed;
+  }
+  return ExitCode.ok;
+}
+
+/** Puts a saved output into the --out folder (a hard link where possible, else a copy) without overwriting. */
+function deliver(source: string, outDir: string): string {
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (error) {
+    throw fileError(error, 'create', outDir);
+  }
+  const name = safeFileName(basename(source)) || 'output';
+  const extension = extname(name);
+  const stem = name.slice(0, name.length - extension.length);
+  let target = join(outDir, name);
+  for (let index = 1; existsSync(target); index += 1) target = join(outDir, `${stem} (${index})${extension}`);
+  try {
+    linkSync(source, target);
+  } catch {
+    try {
+      copyFileSync(source, target);
+    } catch (error) {
+      throw fileError(error, 'copy the output to', target);
+    }
+  }
+  return target;
+}
+
+function failureSentence(job: Job, label: string): string {
+  if (job.status === 'lost')
+    return `The job was lost: ${label} no longer knows it (the server restarted, or its queue was cleared) before it finished. Run the command again to retry.`;
+  if (job.status === 'cancelled') return `The job was cancelled${job.error ? `: ${job.error.message}` : '.'}`;
+  return job.error?.message ?? `The job ended as ${job.status}.`;
+}
+
+/**
+ * Follows one job through `jobs.updated` and `generation.progress` (the contract's events), and says
+ * what happens: "Queued…" once ComfyUI accepted the prompt, a progress bar on a terminal, and with
+ * --json the seed's lines (generation_started when it runs). Events that arrive before the job id
+ * is known are kept and replayed.
+ */
+class JobFollower {
+  readonly done: Promise<Job>;
+  readonly #io: CliIo;
+  readonly #flags: RunFlags;
+  readonly #name: string;
+  readonly #label: string;
+  readonly #isTerminal: boolean;
+  #resolve: (job: Job) => void = () => undefined;
+  #jobId: string | undefined;
+  readonly #early: Array<() => void> = [];
+  #last: Job | undefined;
+  #hasQueued = false;
+  #hasStarted = false;
+  #isBarDrawn = false;
+  #isServerAway = false;
+
+  constructor(io: CliIo, flags: RunFlags, name: string, label: string) {
+    this.#io = io;
+    this.#flags = flags;
+    this.#name = name;
+    this.#label = label;
+    this.#isTerminal = !flags.json && Boolean(io.stderr.isTTY);
+    this.done = new Promise<Job>((resolvePromise) => (this.#resolve = resolvePromise));
+  }
+
+  follow(jobId: string): void {
+    this.#jobId = jobId;
+    for (const replay of this.#early.splice(0)) replay();
+  }
+
+  updated(job: Job): void {
+    if (this.#jobId === undefined) return void this.#early.push(() => this.updated(job));
+    if (job.id !== this.#jobId) return;
+    this.#last = job;
+    // ComfyUI has accepted the prompt once the job is queued (a job cancelled while held never was).
+    const isAccepted = job.status === 'queued' || job.status === 'running' || job.queuedAt !== null;
+    if (!this.#hasQueued && job.promptId && job.status !== 'held' && isAccepted) {
+      this.#hasQueued = true;
+      if (!this.#flags.json) this.#say(`Queued ${this.#name} on ${this.#label}.`);
+    }
+    if (!this.#hasStarted && job.promptId && (job.status === 'running' || job.status === 'succeeded')) {
+      this.#hasStarted = true;
+      if (this.#flags.json) writeJson(this.#io, { event: 'generation_started', prompt_id: job.promptId });
+    }
+    if (isFinished(job.status)) this.#resolve(job);
+  }
+
+  progress(jobId: string, progress: JobProgress): void {
+    if (this.#jobId === undefined) return void this.#early.push(() => this.progress(jobId, progress));
+    if (jobId !== this.#jobId || !this.#last?.promptId) return;
+    if (this.#flags.json)
+      writeJson(this.#io, {
+        event: 'generation_progress',
+        prompt_id: this.#last.promptId,
+        progress: Math.floor(progress.percent),
+        node_name: progress.nodeTitle,
+        step: progress.step,
+        steps: progress.steps,
+        eta: progress.etaSeconds,
+      });
+    else if (this.#isTerminal) {
+      drawBar(this.#io, progress);
+      this.#isBarDrawn = true;
+    }
+  }
+
+  /**
+   * The server's live socket dropping, the server going away, and coming back, each said once: the
+   * job is followed by asking the server meanwhile, and checked again when it returns.
+   */
+  health(serverId: string, health: ConnectionHealth): void {
+    const job = this.#last;
+    if (health.serverId !== serverId || this.#flags.json || !job?.promptId || isFinished(job.status)) return;
+    const isAway = health.state !== 'online' || !health.isSocketOpen;
+    if (isAway && !this.#isServerAway) {
+      this.#isServerAway = true;
+      this.#say(
+        health.state === 'online'
+          ? `Lost the live connection to ${this.#label}; following the job by asking the server until it is back (Ctrl+C stops)…`
+          : `${this.#label} is not answering (${health.reason ?? health.state}); waiting for it to come back (Ctrl+C stops)…`,
+      );
+    } else if (!isAway && this.#isServerAway) {
+      this.#isServerAway = false;
+      this.#say(`${this.#label} is back; checking on the job…`);
+    }
+  }
+
+  /** Says so when the job waits in ComfyDesk's own queue (paused, or behind other jobs). */
+  async announceWaiting(api: ApiClient): Promise<void> {
+    if (this.#flags.json || this.#hasQueued) return;
+    const snapshot = await api.call('jobs.list', {});
+    const mine = snapshot.jobs.find((job) => job.id === this.#jobId);
+    if (!mine || mine.status !== 'held' || this.#hasQueued) return;
+    const ahead = snapshot.jobs.filter(
+      (job) =>
+        job.origin === 'comfydesk' &&
+        job.id !== mine.id &&
+        job.serverId === mine.serverId &&
+        !isFinished(job.status) &&
+        (job.status !== 'held' || job.position < mine.position),
+    ).length;
+    if (snapshot.paused) this.#say("Waiting: ComfyDesk's queue is paused (resume it in the app).");
+    else if (ahead > 0) this.#say(`Waiting for ${ahead} job${ahead === 1 ? '' : 's'} ahead in ComfyDesk's queue…`);
+  }
+
+  endLine(): void {
+    if (this.#isBarDrawn) writeText(this.#io.stderr, '\n');
+    this.#isBarDrawn = false;
+  }
+
+  #say(text: string): void {
+    this.endLine();
+    writeLine(this.#io.stderr, text);
   }
 }

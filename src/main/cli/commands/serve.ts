@@ -1,23 +1,27 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { WS_PATH } from '@shared/bridge';
 import { ServeServer, DEFAULT_SERVE_PORT } from '../../serve/serve-server';
 import { isLoopbackHost } from '../../serve/security';
 import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
 import { openCore } from '../runtime';
 import { collectValues, parsePort, type CommandContext } from '../command';
 import { headSizeFetcher } from '../../core/workflows/ports';
+import { openBrowser } from '../open-browser';
+import { addServerOptions, describeTarget, sessionTargetOf, type ServerTargetFlags } from '../server-target';
 
-interface ServeFlags {
+interface ServeFlags extends ServerTargetFlags {
   port: number;
   host: string;
   dataDir?: string;
   workflows: string[];
+  open?: boolean;
   json?: boolean;
   verbose?: boolean;
 }
 
 export function registerServe(program: Command, context: CommandContext): void {
-  program
+  const command = program
     .command('serve')
     .description('serve the ComfyDesk app to a browser on this machine (guarded by a per-run token)')
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', parsePort, DEFAULT_SERVE_PORT)
@@ -28,7 +32,9 @@ export function registerServe(program: Command, context: CommandContext): void {
       'also show the workflows in this folder, for this run only (repeatable)',
       collectValues,
       [],
-    )
+    );
+  addServerOptions(command)
+    .option('--open', 'open the link in the default browser (when this machine has a display, or $BROWSER is set)')
     .option('--json', 'print the address as JSON')
     .option('-v, --verbose', 'log debug details to stderr')
     .action((flags: ServeFlags) => context.run(flags.json, () => serve(context.io, flags, context.rendererDir)));
@@ -39,11 +45,17 @@ async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise
     sessionRoots: flags.workflows.map((dir) => resolve(io.cwd, dir)),
     fetchModelSize: headSizeFetcher(),
   };
+  const sessionServer = sessionTargetOf(flags, io);
+  // Taking the data folder fails with "ComfyDesk is already running (pid N, URL)" when another process owns it.
   const { core, log } = await openCore(io, {
     mode: 'serve',
     dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
     verbose: flags.verbose,
     library,
+    sessionServer,
+    ...(sessionServer?.profile.kind === 'ssh' && io.env.COMFYDESK_KNOWN_HOSTS
+      ? { connections: { knownHostsPath: io.env.COMFYDESK_KNOWN_HOSTS } }
+      : {}),
   });
   const server = new ServeServer({
     core,
@@ -55,7 +67,15 @@ async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise
   });
   try {
     await server.start();
+    // Other ComfyDesk processes (the CLI) reach this one through serve mode's own contract socket.
+    const host = flags.host === '0.0.0.0' || flags.host === '::' ? '127.0.0.1' : flags.host;
+    const shown = host.includes(':') ? `[${host}]` : host;
+    core.owner.publish({
+      url: `http://${shown}:${server.port}`,
+      endpoint: { url: `ws://${shown}:${server.port}${WS_PATH}`, token: server.token },
+    });
   } catch (error) {
+    await server.stop();
     await core.stop();
     throw error;
   }
@@ -63,6 +83,7 @@ async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise
     writeJson(io, { url: server.url, host: server.host, port: server.port });
   } else {
     writeLine(io.stdout, `ComfyDesk is ready: ${server.url}`);
+    if (sessionServer) writeLine(io.stdout, `Jobs go to ${describeTarget(sessionServer)} (for this run only).`);
     writeLine(io.stdout, 'Open that link in a browser. Press Ctrl+C to stop.');
   }
   if (!isLoopbackHost(flags.host)) {
@@ -70,6 +91,10 @@ async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise
       io.stderr,
       `Warning: listening on ${flags.host}, so other machines on the network can reach ComfyDesk. Anyone with the link (token included) can use it; prefer an SSH tunnel to 127.0.0.1.`,
     );
+  }
+  if (flags.open) {
+    const problem = await openBrowser(server.url, io.env);
+    if (problem) writeLine(io.stderr, `The browser was not opened: ${problem}. Open the link above yourself.`);
   }
   const signal = await io.interrupted;
   log.info('stopping', { signal });

@@ -10,14 +10,18 @@ export interface AppHandlerDeps {
   version: string;
   platform: string;
   paths: Paths;
+  /** Where outputs are saved now (settings may move it away from the data folder). @default paths.outputsDir */
+  outputsDir?: () => string;
   desktop: DesktopPort | undefined;
 }
 
-function folderPaths(paths: Paths): Record<AppFolder, string> {
-  return { data: paths.dataDir, logs: paths.logsDir, outputs: paths.outputsDir, workflows: paths.workflowsDir };
-}
-
 export function appHandlers(deps: AppHandlerDeps): Pick<Handlers, 'app.info' | 'app.dismissNotice' | 'app.openFolder'> {
+  const folderPaths = (paths: Paths): Record<AppFolder, string> => ({
+    data: paths.dataDir,
+    logs: paths.logsDir,
+    outputs: deps.outputsDir?.() ?? paths.outputsDir,
+    workflows: paths.workflowsDir,
+  });
   return {
     'app.info': () => ({
       name: 'ComfyDesk',

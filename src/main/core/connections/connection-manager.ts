@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   ConnectionProfile,
   type ConnectionDraft,
@@ -50,6 +50,14 @@ export interface ConnectionOptions {
    * only if the id stays the same. @default a new random id per client
    */
   clientIdFor?: (profileId: string) => string;
+  /** A server for this session only, made the default at start (`--server`/`--ssh` of serve mode and the CLI). */
+  session?: SessionTarget;
+}
+
+/** A server used for one session (a CLI run, one serve mode run): kept online, never saved in settings. */
+export interface SessionTarget {
+  profile: ConnectionDraft;
+  secrets?: ConnectionSecrets;
 }
 
 /** The manager's collaborators: settings for profiles, the secret store, and the shell's window opener. */
@@ -74,6 +82,12 @@ export class ConnectionManager {
   readonly #connections = new Map<string, { connection: ServerConnection; signature: string; off: Unsubscribe[] }>();
   /** Health of profiles that are not online: the last test or the last state before going offline. */
   readonly #lastHealth = new Map<string, ConnectionHealth>();
+  /** Session-only profiles (never in settings), their secrets, and saved profiles kept online for this session. */
+  readonly #session = new Map<string, ConnectionProfile>();
+  readonly #sessionSecrets = new Map<string, ConnectionSecretsValue>();
+  readonly #sessionOnline = new Set<string>();
+  /** A session profile (or a saved one) that is the default for this session only. */
+  #sessionActiveId: string | null = null;
   #offSettings: Unsubscribe | undefined;
   #started = false;
 
@@ -93,7 +107,8 @@ export class ConnectionManager {
     if (this.#started) return;
     this.#started = true;
     this.#offSettings = this.#deps.settings.on('changed', () => this.#reconcile());
-    this.#reconcile();
+    if (this.#deps.session) this.openSession(this.#deps.session, { makeDefault: true });
+    else this.#reconcile();
   }
 
   async stop(): Promise<void> {
@@ -134,12 +149,46 @@ export class ConnectionManager {
       online: [...this.#connections.keys()],
       health: settings.profiles.map((profile) => this.health(profile.id)),
       withSecrets: settings.profiles
-        .filter((profile) =>
-          SECRET_NAMES.some((name) => this.#deps.secrets.get(secretKey(profile.id, name)) !== undefined),
+        .filter(
+          (profile) =>
+            this.#sessionSecrets.has(profile.id) ||
+            SECRET_NAMES.some((name) => this.#deps.secrets.get(secretKey(profile.id, name)) !== undefined),
         )
         .map((profile) => profile.id),
       secretStorage: this.#deps.secrets.kind,
+      sessionOnly: [...this.#session.keys()],
     };
+  }
+
+  /**
+   * Brings a server online for this session only and returns its profile id. A saved profile or
+   * session profile for the same server is reused (a saved one stays as it is in settings); a new
+   * one gets an id derived from its address, so the history of runs on it lines up across sessions.
+   * With `makeDefault`, it is the default connection until ComfyDesk stops.
+   */
+  openSession(target: SessionTarget, options: { makeDefault?: boolean } = {}): string {
+    const key = targetKey(target.profile);
+    const existing = this.#settings().profiles.find((profile) => targetKey(profile) === key);
+    const id = existing?.id ?? `session-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
+    const secrets = {
+      ...(target.secrets?.passphrase ? { passphrase: target.secrets.passphrase } : {}),
+      ...(target.secrets?.headerValue ? { headerValue: target.secrets.headerValue } : {}),
+    };
+    if (Object.keys(secrets).length > 0) {
+      this.#sessionSecrets.set(id, secrets);
+      if (this.#connections.has(id)) void this.#disconnect(id); // reconnect with the secret given now
+    }
+    if (!existing) {
+      this.#session.set(id, ConnectionProfile.parse({ ...target.profile, id }));
+    } else if (this.#session.has(id) && target.profile.kind === 'ssh' && target.profile.pinnedHostKey) {
+      this.#session.set(id, { ...existing, pinnedHostKey: target.profile.pinnedHostKey } as ConnectionProfile);
+    } else if (!this.#session.has(id)) {
+      this.#sessionOnline.add(id);
+    }
+    if (options.makeDefault) this.#sessionActiveId = id;
+    this.#lastHealth.delete(id);
+    this.#reconcile();
+    return id;
   }
 
   // ---- commands ----
@@ -162,7 +211,12 @@ export class ConnectionManager {
     for (const name of SECRET_NAMES) {
       const value = secrets[name];
       if (value === undefined) continue;
-      if (value === '') this.#deps.secrets.delete(secretKey(id, name));
+      if (this.#session.has(id)) {
+        const kept = { ...this.#sessionSecrets.get(id) };
+        if (value === '') delete kept[name];
+        else kept[name] = value;
+        this.#sessionSecrets.set(id, kept);
+      } else if (value === '') this.#deps.secrets.delete(secretKey(id, name));
       else this.#deps.secrets.set(secretKey(id, name), value);
     }
     const profiles = existing
@@ -180,6 +234,8 @@ export class ConnectionManager {
     const settings = this.#settings();
     this.#profile(id);
     for (const name of SECRET_NAMES) this.#deps.secrets.delete(secretKey(id, name));
+    this.#sessionSecrets.delete(id);
+    this.#sessionOnline.delete(id);
     const profiles = settings.profiles.filter((profile) => profile.id !== id);
     this.#lastHealth.delete(id);
     this.#update({
@@ -205,6 +261,12 @@ export class ConnectionManager {
         'The default connection stays online. Make another connection the default first.',
       );
     }
+    if (!online && this.#session.has(id))
+      throw new AppError(
+        'invalid_input',
+        'This connection was opened for this session only and stays online; delete it to disconnect.',
+      );
+    if (!online && this.#sessionOnline.delete(id)) this.#reconcile();
     const alsoOnline = online
       ? [...new Set([...settings.alsoOnline, id])]
       : settings.alsoOnline.filter((item) => item !== id);
@@ -214,7 +276,7 @@ export class ConnectionManager {
 
   /** One check of a saved profile or an unsaved draft; nothing is kept except what it teaches about host keys. */
   async test(
-    input: { id: string } | { profile: ConnectionDraft; secrets?: ConnectionSecrets },
+    input: ({ id: string } | { profile: ConnectionDraft; secrets?: ConnectionSecrets }) & { timeoutMs?: number },
   ): Promise<ConnectionHealth> {
     let profile: ConnectionProfile;
     let secrets: ConnectionSecretsValue;
@@ -230,7 +292,7 @@ export class ConnectionManager {
         headerValue: input.secrets?.headerValue || stored.headerValue,
       };
     }
-    const connection = this.#build(profile, secrets, { readInventory: false });
+    const connection = this.#build(profile, secrets, { readInventory: false, timeoutMs: input.timeoutMs });
     const health = await connection.probe();
     if ('id' in input || input.profile.id) {
       if (!this.#connections.has(profile.id)) this.#lastHealth.set(profile.id, health);
@@ -317,12 +379,45 @@ export class ConnectionManager {
 
   // ---- internals ----
 
+  /** The saved connections with this session's own merged in (session profiles last, the session default first). */
   #settings(): ConnectionsSettings {
-    return this.#deps.settings.get().connections;
+    const stored = this.#deps.settings.get().connections;
+    if (this.#session.size === 0 && this.#sessionActiveId === null) return stored;
+    return {
+      ...stored,
+      profiles: [...stored.profiles, ...this.#session.values()],
+      activeId: this.#sessionActiveId ?? stored.activeId,
+    };
   }
 
-  #update(connections: ConnectionsSettings): void {
-    this.#deps.settings.update({ connections });
+  /** Writes a change to the merged view: session profiles stay in memory, everything else goes to settings. */
+  #update(next: ConnectionsSettings): void {
+    const merged = this.#settings();
+    const stored = this.#deps.settings.get().connections;
+    const sessionBefore = this.#sessionActiveId;
+    for (const id of [...this.#session.keys()]) {
+      const profile = next.profiles.find((item) => item.id === id);
+      if (profile) this.#session.set(id, profile);
+      else {
+        this.#session.delete(id);
+        this.#sessionSecrets.delete(id);
+      }
+    }
+    const profiles = next.profiles.filter((profile) => !this.#session.has(profile.id));
+    let activeId = stored.activeId;
+    if (sessionBefore !== null && !next.profiles.some((profile) => profile.id === sessionBefore)) {
+      this.#sessionActiveId = null; // the session default was deleted: the saved default applies again
+    } else if (next.activeId !== merged.activeId) {
+      if (next.activeId !== null && this.#session.has(next.activeId)) this.#sessionActiveId = next.activeId;
+      else {
+        this.#sessionActiveId = null;
+        activeId = next.activeId;
+      }
+    }
+    if (activeId !== null && !profiles.some((profile) => profile.id === activeId)) activeId = profiles[0]?.id ?? null;
+    const alsoOnline = next.alsoOnline.filter((id) => profiles.some((profile) => profile.id === id));
+    this.#deps.settings.update({ connections: { profiles, activeId, alsoOnline } });
+    this.#reconcile(); // session-only changes leave settings as they were, so nothing else would reconcile
   }
 
   #profile(id: string): ConnectionProfile {
@@ -336,12 +431,14 @@ export class ConnectionManager {
     return profile;
   }
 
+  /** A profile's secrets: those given for this session first, then the secret store's. */
   #secretsOf(id: string): ConnectionSecretsValue {
     const passphrase = this.#deps.secrets.get(secretKey(id, 'passphrase'));
     const headerValue = this.#deps.secrets.get(secretKey(id, 'headerValue'));
     return {
       ...(passphrase !== undefined ? { passphrase } : {}),
       ...(headerValue !== undefined ? { headerValue } : {}),
+      ...this.#sessionSecrets.get(id),
     };
   }
 
@@ -358,7 +455,7 @@ export class ConnectionManager {
   #build(
     profile: ConnectionProfile,
     secrets: ConnectionSecretsValue,
-    options: { readInventory: boolean },
+    options: { readInventory: boolean; timeoutMs?: number },
   ): ServerConnection {
     const knownHostsPath = this.#deps.knownHostsPath ?? defaultKnownHostsPath();
     return new ServerConnection({
@@ -378,7 +475,8 @@ export class ConnectionManager {
       now: this.#deps.now,
       fetch: this.#deps.fetch,
       healthIntervalMs: this.#deps.healthIntervalMs,
-      checkTimeoutMs: this.#deps.checkTimeoutMs,
+      checkTimeoutMs: options.timeoutMs ?? this.#deps.checkTimeoutMs,
+      ...(options.timeoutMs !== undefined ? { connectTimeoutMs: options.timeoutMs } : {}),
       backoff: this.#deps.backoff,
       readInventory: options.readInventory,
       clientId: this.#deps.clientIdFor?.(profile.id),
@@ -389,11 +487,11 @@ export class ConnectionManager {
     if (!this.#started) return;
     const settings = this.#settings();
     const wanted = new Map<string, ConnectionProfile>();
-    if (this.#deps.autoConnect ?? true) {
-      for (const profile of settings.profiles) {
-        if (profile.id === settings.activeId || settings.alsoOnline.includes(profile.id))
-          wanted.set(profile.id, profile);
-      }
+    for (const profile of settings.profiles) {
+      const isSession = this.#session.has(profile.id) || this.#sessionOnline.has(profile.id);
+      const isChosen = profile.id === settings.activeId || settings.alsoOnline.includes(profile.id);
+      // Session servers were asked for explicitly; saved ones follow autoConnect.
+      if (isSession || (isChosen && (this.#deps.autoConnect ?? true))) wanted.set(profile.id, profile);
     }
     for (const [id, entry] of this.#connections) {
       const profile = wanted.get(id);
@@ -424,4 +522,13 @@ export class ConnectionManager {
     if (this.#started && this.#settings().profiles.some((profile) => profile.id === id))
       this.#emitter.emit('health', this.health(id));
   }
+}
+
+/** What makes two profiles the same server: the address, or the SSH host, user and remote end. */
+function targetKey(profile: ConnectionDraft | ConnectionProfile): string {
+  if (profile.kind !== 'ssh') {
+    const url = new URL(profile.url);
+    return `url:${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  }
+  return `ssh:${profile.username}@${profile.host}:${profile.port}>${profile.remoteHost}:${profile.remotePort}`;
 }

@@ -10,6 +10,7 @@ type ConnectionCommands =
   | 'connections.setActive'
   | 'connections.setOnline'
   | 'connections.test'
+  | 'connections.openSession'
   | 'connections.trustHostKey'
   | 'connections.open'
   | 'models.list';
@@ -26,6 +27,7 @@ export function connectionsHandlers(
     'connections.setActive': ({ id }) => manager.setActive(id),
     'connections.setOnline': ({ id, online }) => manager.setOnline(id, online),
     'connections.test': (input) => manager.test(input),
+    'connections.openSession': (target) => ({ id: manager.openSession(target) }),
     'connections.trustHostKey': ({ id, fingerprint }) => manager.trustHostKey(id, fingerprint),
     // Only a desktop window (IPC) can have ComfyUI opened beside it; a browser opens the URL in a tab itself.
     'connections.open': ({ id }, context) => manager.open(id, { canOpenWindow: context.transport === 'ipc' }),

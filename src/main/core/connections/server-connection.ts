@@ -79,6 +79,7 @@ export function factsFrom(stats: SystemStats): ServerFacts {
   return {
     comfyuiVersion: stats.system.comfyui_version ?? null,
     gpuName: device?.name ?? null,
+    deviceType: device?.type ?? null,
     vramFreeBytes: device?.vram_free ?? null,
     vramTotalBytes: device?.vram_total ?? null,
     os: stats.system.os ?? null,

@@ -7,7 +7,8 @@ import type {
   ParameterTarget,
   ParameterValues,
 } from '@shared/domain/generation';
-import { StagedRef, type SeedMode } from '@shared/domain/job';
+import { StagedRef, type SeedMode, type WorkflowDocument } from '@shared/domain/job';
+import { MAX_JSON_DEPTH, tooDeeplyNestedMessage, valueDepth } from '@shared/json-depth';
 import type { WorkflowRecord } from '@shared/domain/workflow';
 import { outputNodeTypes, type ObjectInfo } from '../comfy/object-info';
 import { AppError } from '../lib/errors';
@@ -19,8 +20,13 @@ import { planRuns } from './parameters/parameter-values';
 import { writeValuesToWorkflow } from './parameters/write-back';
 import type { StagedInputs } from './staging';
 
-/** Where a workflow comes from: the library (by id) or a file named on the command line. */
-export type WorkflowSource = { workflowId: string } | { file: string };
+/** Where a workflow comes from: the library (by id), a file on this machine, or handed over whole (the CLI's `run`). */
+export type WorkflowSource = { workflowId: string } | { file: string } | { document: WorkflowDocument };
+
+/** The source a contract request names: a library id or a workflow document (the schema allows exactly one). */
+export function sourceOf(request: { workflowId?: string; workflow?: WorkflowDocument }): WorkflowSource {
+  return request.workflow ? { document: request.workflow } : { workflowId: request.workflowId ?? '' };
+}
 
 /** A staged file a run must upload before queueing, and the prompt inputs that take its name. */
 export interface StagedUpload {
@@ -262,6 +268,12 @@ export class GenerationService {
     let path: string;
     let name: string;
     let workflowId: string | null = null;
+    if ('document' in source) {
+      // Handed over whole: the sender read it, but nothing that walks it may meet a hostile depth.
+      if (valueDepth(source.document.data) > MAX_JSON_DEPTH)
+        throw new AppError('workflow_invalid', tooDeeplyNestedMessage(source.document.name));
+      return { name: source.document.name, workflowId: null, raw: source.document.data };
+    }
     if ('workflowId' in source) {
       const record = this.#record(source.workflowId);
       path = join(record.root, record.path);

@@ -25,6 +25,18 @@ export function ownServerDispatcher(attachment: (serverId: string) => ServerAtta
   };
 }
 
+interface HeldQueueDeps {
+  book: JobBook;
+  dispatcher: Dispatcher;
+  history: HistoryStore;
+  log: Logger;
+  /**
+   * Release nothing for this process's whole life, without touching the saved pause switch: a
+   * short-lived CLI core that only reads must never send jobs an earlier session left held.
+   */
+  isHeldForSession?: boolean;
+}
+
 /** Where the pause switch is kept between runs of ComfyDesk. */
 const PAUSED_KEY = 'queue.paused';
 
@@ -34,11 +46,11 @@ const PAUSED_KEY = 'queue.paused';
  * the dispatcher finds room.
  */
 export class HeldQueue {
-  readonly #deps: { book: JobBook; dispatcher: Dispatcher; history: HistoryStore; log: Logger };
+  readonly #deps: HeldQueueDeps;
   #paused = false;
   #isRunning = false;
 
-  constructor(deps: { book: JobBook; dispatcher: Dispatcher; history: HistoryStore; log: Logger }) {
+  constructor(deps: HeldQueueDeps) {
     this.#deps = deps;
   }
 
@@ -106,7 +118,7 @@ export class HeldQueue {
    * the pump runs again.
    */
   pump(): void {
-    if (!this.#isRunning || this.#paused) return;
+    if (!this.#isRunning || this.#paused || this.#deps.isHeldForSession) return;
     for (const entry of this.held()) {
       if (entry.isSubmitting || entry.sentAt !== undefined) continue;
       const target = this.#deps.dispatcher.place(entry);

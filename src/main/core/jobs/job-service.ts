@@ -40,6 +40,8 @@ export interface JobServiceDeps {
    * still receive it (a slow proxy); only then is it sent again, under the same id. @default 30000
    */
   unconfirmedGraceMs?: number;
+  /** Release no held job while this process runs (a CLI command that only reads); the pause switch is untouched. */
+  isHeldForSession?: boolean;
 }
 
 /** Where each status sorts in the queue view. */
@@ -87,6 +89,7 @@ export class JobService {
       dispatcher: ownServerDispatcher((serverId) => this.#attachments.get(serverId)),
       history: deps.history,
       log: deps.log,
+      isHeldForSession: deps.isHeldForSession,
     });
   }
 
@@ -164,6 +167,14 @@ export class JobService {
       )
       .map(({ job }) => job);
     return { jobs, paused: this.#held.paused };
+  }
+
+  /**
+   * Reads every watched server's queue now, so other clients' jobs are current when this resolves
+   * (a core that just started has not read them yet: the CLI's `queue` and `cancel` ask for this).
+   */
+  async refresh(): Promise<void> {
+    await Promise.all([...this.#attachments.values()].map((attachment) => attachment.refreshForeign()));
   }
 
   /** A job we know, running or finished. */

@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { DesktopPort } from '../app/desktop-port';
-import type { GenerationService } from '../generation/generation-service';
+import { sourceOf, type GenerationService } from '../generation/generation-service';
 import type { StagedInputs } from '../generation/staging';
 import { AppError } from '../lib/errors';
 import type { Handlers } from '../router';
@@ -56,11 +56,11 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
   };
 
   return {
-    'generation.form': async ({ workflowId, serverId }) => {
-      const id = serverFor(serverId);
-      const loaded = await deps.generation.load({ workflowId }, id);
+    'generation.form': async (request) => {
+      const id = serverFor(request.serverId);
+      const loaded = await deps.generation.load(sourceOf(request), id);
       return {
-        workflowId,
+        ...(loaded.workflowId !== null ? { workflowId: loaded.workflowId } : {}),
         serverId: id,
         format: loaded.conversion.format,
         parameters: loaded.parameters,
@@ -73,7 +73,7 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
     'jobs.enqueue': async (request) => {
       const id = serverFor(request.serverId);
       // The conversion `generation.form` made is reused while the file and the server's nodes are unchanged.
-      const loaded = await deps.generation.load({ workflowId: request.workflowId }, id);
+      const loaded = await deps.generation.load(sourceOf(request), id);
       const runs = deps.generation.prepare(loaded, id, {
         values: request.values,
         count: request.count,
@@ -81,7 +81,10 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
       });
       return { jobIds: deps.jobs.enqueue(runs) };
     },
-    'jobs.list': () => deps.jobs.snapshot(),
+    'jobs.list': async ({ refresh }) => {
+      if (refresh) await deps.jobs.refresh();
+      return deps.jobs.snapshot();
+    },
     'jobs.cancel': async ({ jobId }) => {
       await deps.jobs.cancel(jobId);
       return {};

@@ -1,5 +1,6 @@
 import { isFinished, type Job } from '@shared/domain/job';
 import type { NoticeCenter } from '../app/notice-center';
+import type { QueueSnapshot } from '../comfy/api-types';
 import type { ComfyClient } from '../comfy/comfy-client';
 import type { HistoryEntry } from '../comfy/messages';
 import type { StagedInputs } from '../generation/staging';
@@ -173,11 +174,7 @@ export class ServerAttachment implements SocketEventTarget {
     try {
       const queue = await this.client.getQueue({ signal });
       const ours = this.book.onServer(this.serverId);
-      this.foreign.refresh(queue, {
-        promptIds: new Set(ours.map((entry) => entry.job.promptId)),
-        clientId: this.client.clientId,
-      });
-      this.#deps.onCountsChanged();
+      this.#takeForeign(queue);
       const running = new Set(queue.running.map((item) => item.promptId));
       const pending = new Map(queue.pending.map((item) => [item.promptId, item]));
       for (const entry of ours) {
@@ -211,6 +208,20 @@ export class ServerAttachment implements SocketEventTarget {
       this.#isReconciling = false;
       if (this.#isReconcileDue && !this.#isClosed) void this.#track(this.reconcile());
     }
+  }
+
+  /** Reads the server's queue now for other clients' jobs (a core that just started has not read it yet). */
+  async refreshForeign(): Promise<void> {
+    const queue = await this.client.getQueue().catch(() => undefined);
+    if (queue && !this.#isClosed) this.#takeForeign(queue);
+  }
+
+  #takeForeign(queue: QueueSnapshot): void {
+    this.foreign.refresh(queue, {
+      promptIds: new Set(this.book.onServer(this.serverId).map((entry) => entry.job.promptId)),
+      clientId: this.client.clientId,
+    });
+    this.#deps.onCountsChanged();
   }
 
   /** Cancels a prompt here by id: interrupts it if it runs, removes it if it waits. */

@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import type { ErrorCode } from '@shared/contract/errors';
+import { MAX_JSON_DEPTH, jsonTextDepth, tooDeeplyNestedMessage } from '@shared/json-depth';
 import { AppError, fileError } from './errors';
 
 /**
  * Reads a JSON file a person pointed at (a workflow, saved node definitions). A byte order mark
- * is skipped; a missing or unreadable file and text that is not JSON each get a message that says
- * what to do. `invalidCode` is the error code for "not JSON" (e.g. `workflow_invalid`).
+ * is skipped; a missing or unreadable file, text that is not JSON and JSON nested too deeply for
+ * anything to walk it each get a message that says what to do. `invalidCode` is the error code for
+ * "not usable JSON" (e.g. `workflow_invalid`).
  */
 export async function readJsonFile(path: string, invalidCode: ErrorCode): Promise<unknown> {
   let text: string;
@@ -14,6 +16,8 @@ export async function readJsonFile(path: string, invalidCode: ErrorCode): Promis
   } catch (error) {
     throw fileError(error, 'read', path);
   }
+  if (jsonTextDepth(text) > MAX_JSON_DEPTH)
+    throw new AppError(invalidCode, tooDeeplyNestedMessage(path), { details: { path } });
   try {
     return JSON.parse(text.replace(/^\uFEFF/, '')) as unknown;
   } catch (error) {

@@ -173,7 +173,7 @@ export function matchIntent(
       message:
         text.trim() === ''
           ? 'Say what you want to make, or pick one of the suggestions.'
-          : `ComfyDesk could not tell what you want to make from “${text.trim()}”. Try words like “video from text”, “image to video” or “upscale”, pick a suggestion, or browse all workflows below.`,
+          : `ComfyDesk could not tell what you want to make from “${text.trim()}”. Try words like “video from text”, “image to video” or “upscale”, pick a suggestion, or browse the whole library.`,
     };
   }
   const relevance = new Map<string, number>();
@@ -198,7 +198,7 @@ export function matchIntent(
     ids: fitting.map((record) => record.id),
     message:
       count === 0
-        ? `No workflow in your library can ${rule.phrase} yet. Browse all workflows below, or add a folder of ComfyUI workflows in Settings.`
+        ? `No workflow in your library can ${rule.phrase} yet. Add a folder of ComfyUI workflows in Settings, or browse the whole library.`
         : `${count} workflow${count === 1 ? '' : 's'} can ${rule.phrase}.`,
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { WorkflowProblem, WorkflowRecord } from '@shared/domain/workflow';
+import { MAX_JSON_DEPTH, jsonTextDepth, tooDeeplyNestedMessage } from '@shared/json-depth';
 import { systemErrorCode } from '../lib/errors';
 import { analyzeWorkflow, type WorkflowFacts } from './analyze';
 
@@ -83,6 +84,8 @@ export function parseWorkflowText(source: string): { value: unknown } | { proble
   const trimmedLength = source.trimEnd().length;
   if (trimmedLength === 0 || source.trim() === '')
     return { problem: { code: 'empty', reason: 'The file is empty. Save the workflow from ComfyUI again.' } };
+  if (jsonTextDepth(source) > MAX_JSON_DEPTH)
+    return { problem: { code: 'too_deep', reason: tooDeeplyNestedMessage('The file') } };
   try {
     return { value: JSON.parse(source) as unknown };
   } catch (error) {

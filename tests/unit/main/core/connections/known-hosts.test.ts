@@ -130,11 +130,14 @@ describe('profiles', () => {
     expect(
       factsFrom({
         system: { comfyui_version: '0.3.64', os: 'posix' },
-        devices: [{ name: 'cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync', vram_total: 25e9, vram_free: 20e9 }],
+        devices: [
+          { name: 'cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync', type: 'cuda', vram_total: 25e9, vram_free: 20e9 },
+        ],
       }),
     ).toEqual({
       comfyuiVersion: '0.3.64',
       gpuName: 'cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync',
+      deviceType: 'cuda',
       vramFreeBytes: 20e9,
       vramTotalBytes: 25e9,
       os: 'posix',
@@ -142,6 +145,7 @@ describe('profiles', () => {
     expect(factsFrom({ system: {}, devices: [] })).toEqual({
       comfyuiVersion: null,
       gpuName: null,
+      deviceType: null,
       vramFreeBytes: null,
       vramTotalBytes: null,
       os: null,

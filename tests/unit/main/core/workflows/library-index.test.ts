@@ -331,6 +331,8 @@ describe('intent', () => {
     const match = matchIntent('generate audio', new LibraryIndex(context()));
     expect(match.intent?.type).toBe('audio');
     expect(match.ids).toEqual([]);
-    expect(match.message).toMatch(/No workflow in your library can make audio yet. Browse/);
+    expect(match.message).toBe(
+      'No workflow in your library can make audio yet. Add a folder of ComfyUI workflows in Settings, or browse the whole library.',
+    );
   });
 });
