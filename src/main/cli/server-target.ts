@@ -8,7 +8,7 @@ import {
   DEFAULT_REMOTE_PORT,
   HostKeyFingerprint,
 } from '@shared/domain/connection';
-import type { SessionTarget } from '../core/connections/connection-manager';
+import type { SessionTarget } from '../core/connections/profile-targets';
 import { ExitCode, CliError, type CliIo } from './io';
 
 /** `--ssh USER@HOST[:PORT]` parsed. */

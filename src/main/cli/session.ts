@@ -1,6 +1,6 @@
 import type { ConnectionHealth } from '@shared/domain/connection';
 import { describeOwner, readOwner, type OwnerRecord } from '../core/app/owner-lock';
-import type { SessionTarget } from '../core/connections/connection-manager';
+import type { SessionTarget } from '../core/connections/profile-targets';
 import type { CoreOptions } from '../core/create-core';
 import { isAppError } from '../core/lib/errors';
 import type { Logger } from '../core/lib/logger';

@@ -13,10 +13,11 @@ import type { ServerInventory } from '@shared/domain/inventory';
 import type { BackoffOptions } from '@shared/backoff';
 import type { ComfyClient, FetchLike } from '../comfy/comfy-client';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
-import { AppError, systemErrorCode } from '../lib/errors';
-import { defaultKnownHostsPath, readKnownHostsFile } from './known-hosts';
+import { AppError } from '../lib/errors';
+import { defaultKnownHostsPath, knownHostsReader } from './known-hosts';
 import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
+import { pageForBrowser, targetKey, type SessionTarget } from './profile-targets';
 import { SECRET_NAMES, secretKey, type SecretStore } from './secret-store';
 import { ServerConnection, type ConnectionSecretsValue } from './server-connection';
 
@@ -52,12 +53,6 @@ export interface ConnectionOptions {
   clientIdFor?: (profileId: string) => string;
   /** A server for this session only, made the default at start (`--server`/`--ssh` of serve mode and the CLI). */
   session?: SessionTarget;
-}
-
-/** A server used for one session (a CLI run, one serve mode run): kept online, never saved in settings. */
-export interface SessionTarget {
-  profile: ConnectionDraft;
-  secrets?: ConnectionSecrets;
 }
 
 /** The manager's collaborators: settings for profiles, the secret store, and the shell's window opener. */
@@ -338,20 +333,7 @@ export class ConnectionManager {
       await this.#deps.openWindow(url);
       return { url, openedBy: 'window' };
     }
-    if (profile.kind === 'ssh') {
-      return {
-        url,
-        openedBy: 'client',
-        note: `This is the SSH tunnel's local end on the machine running ComfyDesk. It opens only in a browser on that machine; from elsewhere, forward the port yourself (ssh -L ${url.split(':').at(-1)}:${profile.remoteHost}:${profile.remotePort} ${profile.username}@${profile.host}${profile.port === 22 ? '' : ` -p ${profile.port}`}).`,
-      };
-    }
-    if (profile.kind === 'url' && profile.authHeader)
-      return {
-        url,
-        openedBy: 'client',
-        note: "The browser does not send ComfyDesk's saved token: the proxy may ask you to sign in.",
-      };
-    return { url, openedBy: 'client' };
+    return pageForBrowser(profile, url);
   }
 
   /** Installed models by folder on a server (the active one by default). */
@@ -457,21 +439,12 @@ export class ConnectionManager {
     secrets: ConnectionSecretsValue,
     options: { readInventory: boolean; timeoutMs?: number },
   ): ServerConnection {
-    const knownHostsPath = this.#deps.knownHostsPath ?? defaultKnownHostsPath();
     return new ServerConnection({
       profile,
       secrets,
       log: this.#deps.log.child(profile.id),
       agentSocket: this.#deps.agentSocket,
-      readKnownHosts: async () => {
-        try {
-          return await readKnownHostsFile(knownHostsPath);
-        } catch (error) {
-          // An unreadable file trusts nothing: every host is then unknown and needs confirming.
-          this.#deps.log.warn('known_hosts unreadable', { path: knownHostsPath, code: systemErrorCode(error) });
-          return '';
-        }
-      },
+      readKnownHosts: knownHostsReader(this.#deps.knownHostsPath ?? defaultKnownHostsPath(), this.#deps.log),
       now: this.#deps.now,
       fetch: this.#deps.fetch,
       healthIntervalMs: this.#deps.healthIntervalMs,
@@ -522,13 +495,4 @@ export class ConnectionManager {
     if (this.#started && this.#settings().profiles.some((profile) => profile.id === id))
       this.#emitter.emit('health', this.health(id));
   }
-}
-
-/** What makes two profiles the same server: the address, or the SSH host, user and remote end. */
-function targetKey(profile: ConnectionDraft | ConnectionProfile): string {
-  if (profile.kind !== 'ssh') {
-    const url = new URL(profile.url);
-    return `url:${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-  }
-  return `ssh:${profile.username}@${profile.host}:${profile.port}>${profile.remoteHost}:${profile.remotePort}`;
 }

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { systemErrorCode } from '../lib/errors';
+import type { Logger } from '../lib/logger';
 
 /** Where ssh keeps the hosts it knows. */
 export function defaultKnownHostsPath(): string {
@@ -17,6 +18,18 @@ export async function readKnownHostsFile(path: string): Promise<string> {
     if (systemErrorCode(error) === 'ENOENT') return '';
     throw error;
   }
+}
+
+/** A reader for `ssh` connections: an unreadable file trusts nothing (every host is then unknown and needs confirming). */
+export function knownHostsReader(path: string, log: Logger): () => Promise<string> {
+  return async () => {
+    try {
+      return await readKnownHostsFile(path);
+    } catch (error) {
+      log.warn('known_hosts unreadable', { path, code: systemErrorCode(error) });
+      return '';
+    }
+  };
 }
 
 /** OpenSSH's fingerprint of a public key blob: `SHA256:` + unpadded base64 of its SHA-256. */

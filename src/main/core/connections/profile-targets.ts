@@ -1,0 +1,34 @@
+import type { ConnectionDraft, ConnectionProfile, ConnectionSecrets, OpenResult } from '@shared/domain/connection';
+
+/** A server used for one session (a CLI run, one serve mode run): kept online, never saved in settings. */
+export interface SessionTarget {
+  profile: ConnectionDraft;
+  secrets?: ConnectionSecrets;
+}
+
+/** What makes two profiles the same server: the address, or the SSH host, user and remote end. */
+export function targetKey(profile: ConnectionDraft | ConnectionProfile): string {
+  if (profile.kind !== 'ssh') {
+    const url = new URL(profile.url);
+    return `url:${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  }
+  return `ssh:${profile.username}@${profile.host}:${profile.port}>${profile.remoteHost}:${profile.remotePort}`;
+}
+
+/** ComfyUI's own page for a browser: its address, and what the person should know before opening it there. */
+export function pageForBrowser(profile: ConnectionProfile, url: string): OpenResult {
+  if (profile.kind === 'ssh') {
+    return {
+      url,
+      openedBy: 'client',
+      note: `This is the SSH tunnel's local end on the machine running ComfyDesk. It opens only in a browser on that machine; from elsewhere, forward the port yourself (ssh -L ${url.split(':').at(-1)}:${profile.remoteHost}:${profile.remotePort} ${profile.username}@${profile.host}${profile.port === 22 ? '' : ` -p ${profile.port}`}).`,
+    };
+  }
+  if (profile.kind === 'url' && profile.authHeader)
+    return {
+      url,
+      openedBy: 'client',
+      note: "The browser does not send ComfyDesk's saved token: the proxy may ask you to sign in.",
+    };
+  return { url, openedBy: 'client' };
+}
