@@ -23,3 +23,8 @@ export interface ComfydeskBridge {
 export const MEDIA_SCHEME = 'comfydesk-media';
 /** The path under which serve mode serves generated outputs. */
 export const SERVE_MEDIA_PREFIX = '/media/';
+/**
+ * Where serve mode takes input files for a run: `POST /upload?name=<file name>` with the file as the
+ * body, its type as Content-Type and `Authorization: Bearer <token>`; answers the staged file's handle.
+ */
+export const SERVE_UPLOAD_PATH = '/upload';

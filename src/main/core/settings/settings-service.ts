@@ -17,6 +17,17 @@ export interface SettingsServiceDeps {
   now?: () => Date;
   /** Moves a damaged file aside; injectable so tests need no real file. @default fs.renameSync */
   moveFile?: (from: string, to: string) => void;
+  /**
+   * Checks a change needs beyond its schema (the outputs folder against the disk), run before it is
+   * saved; each problem is reported like a schema issue. @default none
+   */
+  check?: (next: Settings, previous: Settings) => SettingsIssue[];
+}
+
+/** A problem with one setting, by its dotted path (`generation.outputsDir`). */
+export interface SettingsIssue {
+  path: string;
+  message: string;
 }
 
 /**
@@ -58,12 +69,19 @@ export class SettingsService {
       merged[section] = isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value;
     }
     const parsed = Settings.safeParse(merged);
-    if (!parsed.success) {
-      throw new AppError('invalid_input', 'Those settings are not valid; nothing was changed.', {
-        details: {
-          issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    const issues: SettingsIssue[] = parsed.success
+      ? (this.#deps.check?.(parsed.data, this.#current) ?? [])
+      : parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+    if (!parsed.success || issues.length > 0) {
+      // A problem only the disk could tell is named in the message itself; schema problems sit beside their fields.
+      const only = parsed.success && issues.length === 1 ? issues[0]!.message : undefined;
+      throw new AppError(
+        'invalid_input',
+        only ? `${only} Nothing was changed.` : 'Those settings are not valid; nothing was changed.',
+        {
+          details: { issues },
         },
-      });
+      );
     }
     this.#persist(parsed.data);
     this.#current = parsed.data;
