@@ -4,6 +4,8 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
 import { silentLogger } from '../../src/main/core/lib/logger';
 import { ServeServer } from '../../src/main/serve/serve-server';
+import { ApiError, type ApiClient } from '../../src/renderer/src/api/client';
+import { uploadStager } from '../../src/renderer/src/api/stage-file';
 import { startTestCore, waitFor } from '../support/core';
 import { ROOT } from '../support/cli';
 
@@ -291,5 +293,28 @@ describe('uploading input files in serve mode', () => {
     release();
     const result = await pending;
     expect(result).toMatchObject({ status: 201, body: { sizeBytes: first.length + 4 } });
+  });
+
+  test("the page's uploader sends the file with the token and gets its handle; a refusal carries the core's message", async () => {
+    const stage = uploadStager({ origin: base(), token: server.token });
+    const client = undefined as unknown as ApiClient;
+    const staged = await stage(new File(['PNGDATA'], 'fox #1.png', { type: 'image/png' }), client, { timeoutMs: 5000 });
+    expect(staged).toMatchObject({ name: 'fox #1.png', mime: 'image/png', sizeBytes: 7 });
+    expect(readFileSync(join(stagedDir, `${staged.id}-fox #1.png`), 'utf8')).toBe('PNGDATA');
+
+    const refused = await stage(new File(['%PDF'], 'report.pdf', { type: 'application/pdf' }), client, {
+      timeoutMs: 5000,
+    }).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect(refused).toMatchObject({
+      code: 'invalid_input',
+      userMessage: 'report.pdf is not an image, video or audio file (application/pdf).',
+    });
+
+    const wrongToken = uploadStager({ origin: base(), token: 'nope' });
+    const denied = await wrongToken(new File(['x'], 'x.png', { type: 'image/png' }), client, { timeoutMs: 5000 }).catch(
+      (error: unknown) => error,
+    );
+    expect((denied as ApiError).userMessage).toContain('?token=');
   });
 });

@@ -22,7 +22,7 @@ export interface JobsHandlerDeps {
 
 type JobsCommand =
   | 'generation.form'
-  | 'generation.stageInput'
+  | 'generation.stageFile'
   | 'jobs.enqueue'
   | 'jobs.list'
   | 'jobs.cancel'
@@ -62,8 +62,7 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
         missingNodeTypes: loaded.conversion.missingNodeTypes,
       };
     },
-    'generation.stageInput': ({ name, mime, dataBase64 }) =>
-      deps.staged.stage(name, mime, Buffer.from(dataBase64, 'base64')),
+    'generation.stageFile': ({ path }) => deps.staged.stageFile(path),
     'jobs.enqueue': async (request) => {
       const id = serverFor(request.serverId);
       const loaded = await deps.generation.load({ workflowId: request.workflowId }, id);
