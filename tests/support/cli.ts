@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { ROOT } from './paths';
+import { sealDataDir } from './sealed';
 
 export { ROOT };
 export const CLI = resolve(ROOT, 'bin', 'comfydesk.js');
@@ -11,17 +14,43 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI to completion (on this test's Node, which is the project's Node 22). */
+/**
+ * The environment a CLI under test runs in, sealed: the data folder it names with `--data-dir`
+ * gets sealed connections, and without one it gets a sealed temporary `COMFYDESK_HOME` instead of
+ * the user's own data folder. `cleanup` removes that temporary folder.
+ */
+function sealedRun(
+  args: string[],
+  env: NodeJS.ProcessEnv | undefined,
+): { env: NodeJS.ProcessEnv; cleanup: () => void } {
+  const merged = { ...process.env, ...env };
+  const flag = args.indexOf('--data-dir');
+  if (flag >= 0 && args[flag + 1]) {
+    sealDataDir(resolve(ROOT, args[flag + 1]!));
+    return { env: merged, cleanup: () => undefined };
+  }
+  if (env?.COMFYDESK_HOME) {
+    sealDataDir(env.COMFYDESK_HOME);
+    return { env: merged, cleanup: () => undefined };
+  }
+  const home = mkdtempSync(join(tmpdir(), 'comfydesk-cli-home-'));
+  sealDataDir(home);
+  return { env: { ...merged, COMFYDESK_HOME: home }, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/** Runs the built CLI to completion (on this test's Node, which is the project's Node 22), sealed. */
 export function runCli(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
+    const sealed = sealedRun(args, options.env);
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: ROOT,
-      env: { ...process.env, ...options.env },
+      env: sealed.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.on('close', sealed.cleanup);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -49,12 +78,15 @@ export interface RunningCli {
   exited: Promise<number | null>;
 }
 
+/** Starts the built CLI, sealed like {@link runCli}. */
 export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
+  const sealed = sealedRun(args, options.env);
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: ROOT,
-    env: { ...process.env, ...options.env },
+    env: sealed.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  child.on('close', sealed.cleanup);
   let stdout = '';
   let stderr = '';
   const waiters: Array<() => void> = [];

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { IPC_COMMAND_CHANNEL } from '@shared/bridge';
+import { sealDataDir } from '../../../support/sealed';
 
 const userData = mkdtempSync(join(tmpdir(), 'comfydesk-desktop-'));
 process.env.STAND_IN_USER_DATA = userData;
+sealDataDir(userData);
 
 const standIn = await vi.hoisted(async () =>
   (await import('../../../support/electron-stand-in')).createElectronStandIn(),
