@@ -4,7 +4,7 @@ import type { NoticeCenter } from '../app/notice-center';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import type { SettingsStore } from './settings-store';
+import { NotSettingsError, notAnObject, type SettingsStore } from './settings-store';
 
 interface SettingsEvents {
   changed: Settings;
@@ -113,7 +113,15 @@ export class SettingsService {
     } catch (error) {
       log.warn('settings file unreadable', { location: store.location, error });
       const movedTo = this.#moveAside();
-      this.#tellMovedAside('could not be read', movedTo);
+      this.#tellMovedAside(error instanceof NotSettingsError ? 'is not a settings file' : 'could not be read', movedTo);
+      return Settings.parse({});
+    }
+    // Valid JSON that is not an object ([1,2], a number) is as unusable as a damaged file: moved aside, not salvaged.
+    const holds = raw === undefined ? undefined : notAnObject(raw);
+    if (holds) {
+      log.warn('settings file is not an object', { location: store.location, holds });
+      const movedTo = this.#moveAside();
+      this.#tellMovedAside('is not a settings file', movedTo);
       return Settings.parse({});
     }
     const parsed = Settings.safeParse(raw ?? {});
