@@ -9,6 +9,7 @@ import { silentLogger } from '../src/main/core/lib/logger';
 import { resolvePaths } from '../src/main/core/paths';
 import { SettingsService } from '../src/main/core/settings/settings-service';
 import { MemorySettingsStore } from '../src/main/core/settings/settings-store';
+import { sealSettings } from '../tests/support/sealed';
 import { ModelCatalog } from '../src/main/core/workflows/catalog';
 import { LibraryService } from '../src/main/core/workflows/library-service';
 import { mapLimit, scanRoot } from '../src/main/core/workflows/scan-root';
@@ -178,7 +179,7 @@ test('library: scan, warm start, live change, search and memory over 10,000 work
     mode: 'serve',
     version: '0.0.0-bench',
     paths: resolvePaths(served.path),
-    settingsStore: new MemorySettingsStore({ library: { includeAppFolder: false, folders: [] } }),
+    settingsStore: new MemorySettingsStore(sealSettings({ library: { includeAppFolder: false, folders: [] } })),
     log: silentLogger,
     library: { sessionRoots: [root], debounceMs: DEBOUNCE_MS },
   });

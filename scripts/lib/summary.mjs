@@ -2,18 +2,27 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** A report, or undefined when it is missing or cannot be read (both count as a failure, never as zero). */
 function readJson(path) {
-  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
-/** Counts every test of a Playwright JSON report, by its final outcome. */
+/**
+ * Counts every test of a Playwright JSON report, by its final outcome. A `flaky` test (failed, then
+ * passed on a retry) counts as failed: CI must not hide a test that fails some of the time.
+ */
 function countPlaywright(report) {
   const counts = { passed: 0, failed: 0, skipped: 0 };
   const visit = (suite) => {
     for (const spec of suite.specs ?? []) {
       for (const test of spec.tests ?? []) {
         if (test.status === 'skipped') counts.skipped += 1;
-        else if (test.status === 'expected' || test.status === 'flaky') counts.passed += 1;
+        else if (test.status === 'expected') counts.passed += 1;
         else counts.failed += 1;
       }
     }
@@ -44,7 +53,10 @@ export function summarize(dir) {
     details.push(
       `checks: ${checks.filter((c) => c.passed).length} passed, ${checks.filter((c) => !c.passed).length} failed (${checks.map((c) => `${c.name} ${c.passed ? 'ok' : 'FAILED'}`).join(', ')})`,
     );
-  } else missing.push('checks');
+  } else {
+    missing.push('checks');
+    failed += 1;
+  }
 
   const vitest = readJson(join(dir, 'vitest.json'));
   if (vitest) {
@@ -75,7 +87,8 @@ export function summarize(dir) {
     missing.push('playwright');
     failed += 1;
   }
-  if (missing.length > 0) details.push(`missing reports (each counted as a failure): ${missing.join(', ')}`);
+  if (missing.length > 0)
+    details.push(`missing or unreadable reports (each counted as a failure): ${missing.join(', ')}`);
 
   const totalLine = `${passed} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`;
   return { passed, failed, skipped, missing, details, totalLine };

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { test as base, expect } from '@playwright/test';
 import { startComfyServer, type ComfyServerOptions, type ComfyTestServer } from '../support/comfy-server';
+import { sealDataDir } from '../support/sealed';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -24,6 +25,8 @@ async function startServe(
     mkdirSync(dirname(join(dataDir, path)), { recursive: true });
     writeFileSync(join(dataDir, path), content);
   }
+  // Never 127.0.0.1:8188, where a real ComfyUI may run: the default connection points at a closed port.
+  sealDataDir(dataDir);
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir, ...extraArgs],

@@ -79,7 +79,10 @@ async function listen(server: Server): Promise<number> {
 
 describe('connections through the core', () => {
   test('a fresh install has one local profile at 127.0.0.1:8188, active', async () => {
-    const started = await startTestCore({ core: { connections: { ...FAST, autoConnect: false } } });
+    const started = await startTestCore({
+      freshConnections: true,
+      core: { connections: { ...FAST, autoConnect: false } },
+    });
     stops.push(() => started.stop());
     const snapshot = await started.core.router.call('connections.list', {});
     expect(snapshot.profiles).toEqual([

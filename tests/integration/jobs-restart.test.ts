@@ -240,11 +240,9 @@ describe('nothing lost, nothing run twice', () => {
     const workflowId = workflowIdOf(first);
     const form = await first.router.call('generation.form', { workflowId });
     const photo = form.parameters.find((parameter) => parameter.targets.some((target) => target.nodeId === '1'))!;
-    const staged = await first.router.call('generation.stageInput', {
-      name: 'my photo.png',
-      mime: 'image/png',
-      dataBase64: solidPng(8, 8, 0x336699).toString('base64'),
-    });
+    const photoFile = join(dataDir, 'my photo.png');
+    writeFileSync(photoFile, solidPng(8, 8, 0x336699));
+    const staged = await first.router.call('generation.stageFile', { path: photoFile });
     await first.router.call('jobs.setPaused', { paused: true });
     const { jobIds } = await first.router.call('jobs.enqueue', {
       workflowId,

@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/main/core/lib/logger';
 import { resolvePaths } from '../../src/main/core/paths';
 import { SettingsService } from '../../src/main/core/settings/settings-service';
 import { MemorySettingsStore } from '../../src/main/core/settings/settings-store';
+import { sealSettings } from '../support/sealed';
 import { ModelCatalog } from '../../src/main/core/workflows/catalog';
 import { LibraryService, type LibraryServiceDeps } from '../../src/main/core/workflows/library-service';
 import { headSizeFetcher, type InventorySource } from '../../src/main/core/workflows/ports';
@@ -335,7 +336,7 @@ describe('the library through the contract', () => {
       mode: 'serve',
       version: '0.0.0-test',
       paths: resolvePaths(dataDir),
-      settingsStore: new MemorySettingsStore(),
+      settingsStore: new MemorySettingsStore(sealSettings({})),
       log: silentLogger,
       library: { sessionRoots: [extra], debounceMs: 50, revealFile: async (path) => (revealed.push(path), true) },
     });

@@ -3,24 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT } from './paths';
+import { sealDataDir } from './sealed';
 
 export { ROOT };
 export const CLI = resolve(ROOT, 'bin', 'comfydesk.js');
-
-/**
- * The environment of a CLI process under test. Every command that needs ComfyDesk works in a data
- * folder, so each process gets a fresh temporary one (never the user's own) unless the test names
- * one with COMFYDESK_HOME or --data-dir; it is removed when the process ends.
- */
-function cliEnv(args: string[], env: NodeJS.ProcessEnv | undefined): { env: NodeJS.ProcessEnv; cleanup: () => void } {
-  if (env?.COMFYDESK_HOME || args.includes('--data-dir'))
-    return { env: { ...process.env, ...env }, cleanup: () => undefined };
-  const home = mkdtempSync(join(tmpdir(), 'comfydesk-cli-home-'));
-  return {
-    env: { ...process.env, ...env, COMFYDESK_HOME: home },
-    cleanup: () => rmSync(home, { recursive: true, force: true }),
-  };
-}
 
 export interface CliResult {
   code: number | null;
@@ -28,14 +14,43 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI to completion (on this test's Node, which is the project's Node 22). */
+/**
+ * The environment a CLI under test runs in, sealed: the data folder it names with `--data-dir`
+ * gets sealed connections, and without one it gets a sealed temporary `COMFYDESK_HOME` instead of
+ * the user's own data folder. `cleanup` removes that temporary folder.
+ */
+function sealedRun(
+  args: string[],
+  env: NodeJS.ProcessEnv | undefined,
+): { env: NodeJS.ProcessEnv; cleanup: () => void } {
+  const merged = { ...process.env, ...env };
+  const flag = args.indexOf('--data-dir');
+  if (flag >= 0 && args[flag + 1]) {
+    sealDataDir(resolve(ROOT, args[flag + 1]!));
+    return { env: merged, cleanup: () => undefined };
+  }
+  if (env?.COMFYDESK_HOME) {
+    sealDataDir(env.COMFYDESK_HOME);
+    return { env: merged, cleanup: () => undefined };
+  }
+  const home = mkdtempSync(join(tmpdir(), 'comfydesk-cli-home-'));
+  sealDataDir(home);
+  return { env: { ...merged, COMFYDESK_HOME: home }, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/** Runs the built CLI to completion (on this test's Node, which is the project's Node 22), sealed. */
 export function runCli(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
 ): Promise<CliResult> {
-  const { env, cleanup } = cliEnv(args, options.env);
   return new Promise<CliResult>((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const sealed = sealedRun(args, options.env);
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: sealed.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.on('close', sealed.cleanup);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -50,7 +65,7 @@ export function runCli(
       resolvePromise({ code, stdout, stderr });
     });
     child.stdin.end(options.input ?? '');
-  }).finally(cleanup);
+  });
 }
 
 /** A long-running CLI process (e.g. serve) and a way to read its output as it comes. */
@@ -63,9 +78,15 @@ export interface RunningCli {
   exited: Promise<number | null>;
 }
 
+/** Starts the built CLI, sealed like {@link runCli}. */
 export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
-  const { env, cleanup } = cliEnv(args, options.env);
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const sealed = sealedRun(args, options.env);
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: sealed.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.on('close', sealed.cleanup);
   let stdout = '';
   let stderr = '';
   const waiters: Array<() => void> = [];
@@ -80,7 +101,6 @@ export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = 
   });
   const exited = new Promise<number | null>((resolvePromise) =>
     child.on('close', (code) => {
-      cleanup();
       notify();
       resolvePromise(code);
     }),

@@ -5,6 +5,7 @@ import { createCore, type Core, type CoreOptions } from '../../src/main/core/cre
 import { silentLogger, type Logger } from '../../src/main/core/lib/logger';
 import { resolvePaths } from '../../src/main/core/paths';
 import { MemorySettingsStore } from '../../src/main/core/settings/settings-store';
+import { sealSettings } from './sealed';
 
 /** A temporary folder removed by the returned cleanup. */
 export function tempDir(prefix = 'comfydesk-test-'): { path: string; remove: () => void } {
@@ -12,17 +13,32 @@ export function tempDir(prefix = 'comfydesk-test-'): { path: string; remove: () 
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** A real core on a temporary data folder with in-memory settings. */
+/**
+ * A real core on a temporary data folder with in-memory settings. Its default connection is sealed
+ * (see tests/support/sealed.ts) unless `settings` bring connections of their own, or
+ * `freshConnections` asks for a fresh install's profile at 127.0.0.1:8188 — allowed only with
+ * `connections.autoConnect: false`, so nothing reaches that port.
+ */
 export async function startTestCore(
-  options: { log?: Logger; dataDir?: string; settings?: unknown; core?: Partial<CoreOptions> } = {},
+  options: {
+    log?: Logger;
+    dataDir?: string;
+    settings?: unknown;
+    core?: Partial<CoreOptions>;
+    freshConnections?: boolean;
+  } = {},
 ): Promise<{ core: Core; dataDir: string; stop: () => Promise<void> }> {
+  if (options.freshConnections && options.core?.connections?.autoConnect !== false)
+    throw new Error('freshConnections needs connections.autoConnect: false: a test must not reach 127.0.0.1:8188');
   const dir = options.dataDir ? undefined : tempDir('comfydesk-core-');
   const dataDir = options.dataDir ?? dir!.path;
   const core = await createCore({
     mode: 'serve',
     version: '0.0.0-test',
     paths: resolvePaths(dataDir),
-    settingsStore: new MemorySettingsStore(options.settings),
+    settingsStore: new MemorySettingsStore(
+      options.freshConnections ? options.settings : sealSettings(options.settings),
+    ),
     log: options.log ?? silentLogger,
     ...options.core,
   });

@@ -213,6 +213,8 @@ export function createElectronStandIn() {
   let hasSingleInstanceLock = true;
   const openDialogs: Array<Record<string, unknown>> = [];
   const nextOpenDialog: string[] = [];
+  /** Files the stand-in renderer "dropped" from disk, with their paths (others have none, like pasted ones). */
+  const filesOnDisk = new WeakMap<object, string>();
   const encryption: { available: boolean; backend: 'basic_text' | 'gnome_libsecret' } = {
     available: true,
     backend: 'gnome_libsecret',
@@ -365,6 +367,10 @@ export function createElectronStandIn() {
     nativeImage: {
       createFromPath: (path: string) => ({ path }),
     },
+    /** As in Electron: the path of a File that came from disk, '' for any other File. */
+    webUtils: {
+      getPathForFile: (file: object) => filesOnDisk.get(file) ?? '',
+    },
   };
 
   const recorded = {
@@ -382,6 +388,10 @@ export function createElectronStandIn() {
     openDialogs,
     /** Paths the next open-file dialog returns. */
     nextOpenDialog,
+    /** Marks a File as dropped from `path` on disk (what `webUtils.getPathForFile` then answers). */
+    dropFromDisk(file: object, path: string) {
+      filesOnDisk.set(file, path);
+    },
     /** What safeStorage reports: whether encryption is available and which Linux backend it uses. */
     encryption,
     /** Which web contents and frame the stand-in renderer speaks as. */

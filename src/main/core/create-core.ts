@@ -31,6 +31,7 @@ import type { Paths } from './paths';
 import { Router, type Handlers } from './router';
 import { settingsHandlers } from './settings/settings-handlers';
 import { SettingsService } from './settings/settings-service';
+import { outputsDirProblem, outputsDirProblemOnDisk } from './settings/outputs-dir';
 import type { SettingsStore } from './settings/settings-store';
 import { ModelCatalog, readCatalogFile } from './workflows/catalog';
 import { LibraryService, type LibraryServiceDeps } from './workflows/library-service';
@@ -108,6 +109,8 @@ export interface Core {
   connections: ConnectionManager;
   jobs: JobService;
   history: HistoryStore;
+  /** Input files kept for runs (serve mode's upload streams into it). */
+  staged: StagedInputs;
   /** Where outputs are saved now (settings › generation, else the data folder's `outputs`). */
   outputsDir(): string;
   stop(): Promise<void>;
@@ -144,7 +147,18 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   const notices = new NoticeCenter();
   disposer.add(notices.on('raised', (notice) => events.emit('app.notice', notice)));
 
-  const settings = new SettingsService({ store: options.settingsStore, notices, log: log.child('settings') });
+  const outputsContext = { dataDir: options.paths.dataDir };
+  const settings = new SettingsService({
+    store: options.settingsStore,
+    notices,
+    log: log.child('settings'),
+    check: (next, previous) => {
+      const dir = next.generation.outputsDir;
+      const problem =
+        dir && dir !== previous.generation.outputsDir ? outputsDirProblemOnDisk(dir, outputsContext) : undefined;
+      return problem ? [{ path: 'generation.outputsDir', message: problem }] : [];
+    },
+  });
   await settings.start();
   disposer.add(() => settings.stop());
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
@@ -232,7 +246,23 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   disposer.add(llm.on('downloadFinished', (finished) => events.emit('llm.downloadFinished', finished)));
 
   // Jobs: held queue, runs against servers, progress, outputs.
-  const outputsDir = () => settings.get().generation.outputsDir || options.paths.outputsDir;
+  // A folder that fails the checks (settings.json edited by hand) is never used: outputs go to the default.
+  let refusedOutputsDir = '';
+  const outputsDir = () => {
+    const configured = settings.get().generation.outputsDir;
+    if (!configured) return options.paths.outputsDir;
+    const problem = outputsDirProblem(configured, outputsContext);
+    if (!problem) return configured;
+    if (refusedOutputsDir !== configured) {
+      refusedOutputsDir = configured;
+      log.warn('outputs folder refused', { configured, problem });
+      notices.raise(
+        'warning',
+        `The outputs folder ${configured} cannot be used: ${problem} Outputs go to ${options.paths.outputsDir} until you choose another in Settings.`,
+      );
+    }
+    return options.paths.outputsDir;
+  };
   const servers = connectionDirectory(connections);
   disposer.add(() => servers.dispose());
   const staged = new StagedInputs({ dir: join(options.paths.dataDir, 'cache', 'staged') });
@@ -293,6 +323,7 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
     connections,
     jobs,
     history,
+    staged,
     outputsDir,
     async stop() {
       if (stopped) return;

@@ -189,7 +189,11 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
         core.events.emit('app.showJob', { jobId });
       },
       setPaused: (paused) => core.jobs.setPaused(paused),
-      openOutputs: () => void shell.openPath(core.outputsDir()), // fire-and-forget: the folder opens or the OS says why
+      // The same command as Settings' button: the folder chosen in settings, created if nothing was saved yet.
+      openOutputs: () =>
+        void core.router
+          .call('app.openFolder', { folder: 'outputs' })
+          .catch((error: unknown) => log.warn('outputs folder did not open', { error })), // fire-and-forget: a menu click
       quit: () => {
         isQuitting = true;
         app.quit();
@@ -198,7 +202,7 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     trayIconsDir: app.isPackaged
       ? join(process.resourcesPath, 'tray')
       : join(options.outDir, '..', 'resources', 'tray'),
-    outputsDir: core.outputsDir(),
+    outputsDir: () => core.outputsDir(),
     window: () => mainWindow,
     notificationsEnabled: () => desktopSettings().notifications,
     log: log.child('tray'),

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { BrowserWindow, MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import type { Job } from '@shared/domain/job';
+import { resolveInside } from '../core/lib/inside-folder';
 import type { Logger } from '../core/lib/logger';
 import { describeProgress, formatEta } from '@shared/format';
 import { DesktopStatusTracker, ringStep, tooltipFor, type DesktopStatus, type FinishedJob } from './desktop-status';
@@ -29,8 +30,8 @@ export interface TrayControllerOptions {
   actions: TrayActions;
   /** Folder of the tray PNGs (idle, error, running-0…8, each with @2x). */
   trayIconsDir: string;
-  /** The outputs folder, to find a finished job's thumbnail. */
-  outputsDir: string;
+  /** The outputs folder now (settings may move it), to find a finished job's thumbnail. */
+  outputsDir: () => string;
   window: () => BrowserWindow | undefined;
   notificationsEnabled: () => boolean;
   log: Logger;
@@ -141,7 +142,8 @@ export class TrayController {
     if (!this.#options.notificationsEnabled() || !electron.notificationsSupported()) return;
     // The window in front already shows the result; a native popup would only repeat it.
     if (this.#options.window()?.isFocused()) return;
-    const thumbnail = job.outputs.find((output) => output.kind === 'image' && output.localPath);
+    const found = job.outputs.find((output) => output.kind === 'image' && output.localPath);
+    const icon = found?.localPath ? resolveInside(this.#options.outputsDir(), found.localPath) : undefined;
     try {
       electron.notify({
         title: outcome === 'succeeded' ? 'Generation finished' : 'Generation failed',
@@ -149,7 +151,7 @@ export class TrayController {
           outcome === 'succeeded'
             ? `${job.workflowName}${job.promptText ? ` — ${truncate(job.promptText, 80)}` : ''}`
             : `${job.workflowName}: ${job.error?.message ?? 'the server reported an error'}`,
-        ...(thumbnail?.localPath ? { icon: electron.image(join(this.#options.outputsDir, thumbnail.localPath)) } : {}),
+        ...(icon ? { icon: electron.image(icon) } : {}),
         onClick: () => actions.showJob(job.id),
       });
     } catch (error) {

@@ -47,9 +47,17 @@ export function readCookie(request: IncomingMessage, name: string): string | und
 
 const LOOPBACK_HOSTNAMES = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
+/** Whether serve mode is bound to a loopback address (any 127.x, localhost, ::1), so only this machine reaches it. */
 export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_HOSTNAMES.has(host) || host.startsWith('127.');
+  return LOOPBACK_HOSTNAMES.has(host) || /^127(\.\d{1,3}){3}$/.test(host);
 }
+
+/**
+ * The Host headers a loopback server answers: exactly `127.0.0.1`, `localhost` or `[::1]`, each with
+ * an optional port. Nothing is parsed leniently, so `127.0.0.1.evil.com`, `localhost.evil.com`,
+ * `evil.com#@127.0.0.1` or a user-info trick never pass as loopback.
+ */
+const LOOPBACK_HOST_HEADER = /^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$/i;
 
 /**
  * When serving on loopback, the Host header must name loopback too: a page on another site that
@@ -58,13 +66,8 @@ export function isLoopbackHost(host: string): boolean {
 export function isAllowedHostHeader(hostHeader: string | undefined, boundHost: string): boolean {
   if (!hostHeader) return false;
   if (!isLoopbackHost(boundHost)) return true;
-  let hostname: string;
-  try {
-    hostname = new URL(`http://${hostHeader}`).hostname;
-  } catch {
-    return false;
-  }
-  return isLoopbackHost(hostname);
+  const port = /:(\d+)$/.exec(hostHeader)?.[1];
+  return LOOPBACK_HOST_HEADER.test(hostHeader) && (port === undefined || Number(port) <= 65_535);
 }
 
 /**

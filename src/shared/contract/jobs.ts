@@ -44,11 +44,13 @@ export const jobsCommands = {
       .refine(hasOneWorkflowSource, ONE_WORKFLOW_SOURCE),
     output: GenerationForm,
   },
-  /** Keeps a dropped or picked file (base64, at most 64 MB) for a run to upload. */
-  'generation.stageInput': {
-    input: z
-      .object({ name: z.string().min(1).max(255), mime: z.string().max(128), dataBase64: z.string().max(90_000_000) })
-      .strict(),
+  /**
+   * Keeps a media file named by its full path on the machine running ComfyDesk (the desktop app
+   * hands over a dropped or picked file's path; at most 64 MB) for a run to upload. File contents
+   * never travel in a message: serve mode's page uploads them to `POST /upload` instead.
+   */
+  'generation.stageFile': {
+    input: z.object({ path: z.string().min(1).max(4096) }).strict(),
     output: StagedInput,
   },
   /** Validates the values and queues one job per run; answers at once with the new job ids. */

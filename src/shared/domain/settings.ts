@@ -18,14 +18,30 @@ export const LibrarySettings = z.object({
   folders: z.array(z.string()).default([]),
 });
 
+/**
+ * An absolute path on Linux, macOS or Windows (`/x`, `C:\x`, `\\server\share`), told apart without
+ * `node:path` so the renderer checks it the same way. No NUL characters, which no OS allows.
+ */
+export function isAbsolutePath(value: string): boolean {
+  return !value.includes('\0') && (/^\//.test(value) || /^[A-Za-z]:[\\/]/.test(value) || /^\\\\[^\\]+\\/.test(value));
+}
+
 /** How generations run and where results go. */
 export const GenerationSettings = z.object({
   /** ComfyDesk's jobs sent to one server at a time; more overlap upload and queueing. @default 1 */
   maxInFlightPerServer: z.number().int().min(1).max(8).default(1),
   /** Live previews shown per second at most. @default 4 */
   previewsPerSecond: z.number().min(0).max(30).default(4),
-  /** Where outputs are saved; empty = the data folder's `outputs`. */
-  outputsDir: z.string().default(''),
+  /** Where outputs are saved, as a full path; empty = the data folder's `outputs`. */
+  outputsDir: z
+    .string()
+    .trim()
+    .max(4096)
+    .refine(
+      (value) => value === '' || isAbsolutePath(value),
+      'Enter a full path, such as /home/you/Pictures/ComfyDesk, or leave it empty for the default.',
+    )
+    .default(''),
 });
 
 /** How the desktop app behaves around the window. */

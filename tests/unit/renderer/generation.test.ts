@@ -24,11 +24,11 @@ async function panel(form: GenerationForm = fullForm(), options: { random?: () =
   core.handle('jobs.list', () => ({ jobs: [], paused: false }));
   core.handle('history.list', () => ({ jobs: [] }));
   core.handle('jobs.enqueue', () => ({ jobIds: ['j1'] }));
-  core.handle('generation.stageInput', ({ name, mime, dataBase64 }) => ({
+  core.handle('generation.stageFile', ({ path }) => ({
     id: 's1',
-    name,
-    mime,
-    sizeBytes: atob(dataBase64).length,
+    name: path.slice(path.lastIndexOf('/') + 1),
+    mime: 'image/png',
+    sizeBytes: 7,
   }));
   const generation = new GenerationState(core.api, {
     random: options.random ?? (() => 0.5),
@@ -130,15 +130,14 @@ describe('the generated form', () => {
     expect(core.callsOf('jobs.enqueue')).toHaveLength(1);
   });
 
-  test('a dropped image is staged, previewed, and sent as a reference to the staged file', async () => {
+  test('a dropped image is staged by its path (never its bytes in a message), previewed, and sent as a reference', async () => {
     const { core, generation } = await panel();
     const zone = screen.getByRole('group', { name: 'Start image' });
     const file = new File(['PNGDATA'], 'fox.png', { type: 'image/png' });
     await fireEvent.drop(zone, { dataTransfer: { files: [file], types: ['Files'] } });
     await waitFor(() => expect(within(zone).getByText('7 B · ready')).toBeTruthy());
-    expect(core.callsOf('generation.stageInput')).toEqual([
-      { name: 'fox.png', mime: 'image/png', dataBase64: btoa('PNGDATA') },
-    ]);
+    expect(core.callsOf('generation.stageFile')).toEqual([{ path: '/home/me/fox.png' }]);
+    expect(JSON.stringify(core.calls)).not.toContain(btoa('PNGDATA'));
     expect((within(zone).getByRole('img', { name: 'Preview of fox.png' }) as HTMLImageElement).src).toBe(
       'blob:preview',
     );
@@ -160,7 +159,22 @@ describe('the generated form', () => {
     await fireEvent.change(input, { target: { files: [huge] } });
     expect(screen.getByText(/huge\.png is 70 MB; ComfyDesk takes files up to 64 MB/)).toBeTruthy();
     await core.answered();
-    expect(core.callsOf('generation.stageInput')).toEqual([]);
+    expect(core.callsOf('generation.stageFile')).toEqual([]);
+  });
+
+  test('a dropped file that is not on disk (pasted, or dragged from a web page) is explained beside the field', async () => {
+    const { core, generate } = await panel();
+    core.pathForFile = () => '';
+    const zone = screen.getByRole('group', { name: 'Start image' });
+    const file = new File(['PNGDATA'], 'clipboard.png', { type: 'image/png' });
+    await fireEvent.drop(zone, { dataTransfer: { files: [file], types: ['Files'] } });
+    expect(
+      await screen.findByText(
+        'clipboard.png is not a file on this computer. Save it to a folder first, then drop or choose it from there.',
+      ),
+    ).toBeTruthy();
+    expect(generate.disabled).toBe(true);
+    expect(core.callsOf('generation.stageFile')).toEqual([]);
   });
 
   test('a file name the server does not have is flagged, and one of its own files can be picked instead', async () => {

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync } from 'node:fs';
+import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ConnectionHealth } from '@shared/domain/connection';
@@ -137,17 +137,13 @@ async function stageInputs(
         exitCode: ExitCode.usage,
       });
     const [parameter] = free.splice(index, 1);
-    let data: Buffer;
     try {
-      data = readFileSync(full);
+      accessSync(full, constants.R_OK);
     } catch {
       throw new CliError(`Cannot read ${path}.`, { code: 'not_found', exitCode: ExitCode.usage });
     }
-    const staged = await api.call('generation.stageInput', {
-      name: basename(full),
-      mime: media.mime,
-      dataBase64: data.toString('base64'),
-    });
+    // By path: the owner runs on this machine and copies the file in pieces (never in a message).
+    const staged = await api.call('generation.stageFile', { path: full });
     values[parameter!.id] = { staged: staged.id };
   }
   return values;

@@ -19,7 +19,12 @@ export class NoticeCenter {
     this.#now = deps.now ?? Date.now;
   }
 
+  /**
+   * Shows a notice. The same message while it is still shown is not raised twice (two services
+   * reporting one problem, or one problem met by every job), so a person reads it once.
+   */
   raise(level: NoticeLevel, message: string): Notice {
+    for (const shown of this.#notices.values()) if (shown.level === level && shown.message === message) return shown;
     const notice: Notice = { id: randomUUID(), level, message, createdAt: this.#now() };
     this.#notices.set(notice.id, notice);
     this.#emitter.emit('raised', notice);

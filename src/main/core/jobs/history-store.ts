@@ -1,10 +1,10 @@
-import { mkdirSync, renameSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { Job, type JobStatus } from '@shared/domain/job';
 import type { NoticeCenter } from '../app/notice-center';
 import type { StagedUpload } from '../generation/generation-service';
-import { AppError, systemErrorCode } from '../lib/errors';
+import { AppError, fileError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 
 /** A job plus what only the history keeps: the exact API prompt sent and the workflow it came from. */
@@ -120,11 +120,54 @@ interface Row {
   sampling_steps: number | null;
 }
 
+/** The columns of `jobs`, in order, for copying rows between databases. */
+const JOB_COLUMNS = [
+  'id',
+  'prompt_id',
+  'origin',
+  'server_id',
+  'workflow_id',
+  'workflow_name',
+  'status',
+  'prompt_text',
+  'parameters',
+  'api_prompt',
+  'source_workflow',
+  'created_at',
+  'queued_at',
+  'started_at',
+  'finished_at',
+  'position',
+  'error',
+  'outputs',
+  'batch',
+  'sent_at',
+  'uploads',
+  'sampling_steps',
+] as const;
+
+/** What went wrong with the database file, as far as it matters for what to do next. */
+type FileProblem = 'damaged' | 'read_only' | 'full' | 'busy' | 'other';
+
+/** `PRAGMA quick_check` found damage: the file opens but some of its pages are broken. */
+class DamagedDatabase extends Error {}
+
+/** The file or its folder may not be written (permissions, a read-only drive). */
+class ReadOnlyFile extends Error {}
+
 /**
  * The generation history in SQLite through `node:sqlite` (built into Node 22 and Electron's Node,
  * so there is no native module to rebuild). Every job with its parameters, timings, status, error
- * and outputs; survives restarts; the schema is migrated, never recreated. A damaged database is
- * moved aside and the user is told; a fresh one takes its place.
+ * and outputs; survives restarts; the schema is migrated, never recreated.
+ *
+ * The file is never silently lost or replaced:
+ * - at start `PRAGMA quick_check` runs; a damaged file (or one that is not a database) is moved
+ *   aside with its journal files as `history.db.corrupt-<date>`, the user is told, and a new one starts;
+ * - a file ComfyDesk may not write (read-only file, folder or drive) is left exactly as it is and
+ *   reported as read-only: its past jobs are read into memory, and this session's jobs are kept
+ *   there too, so the app works but nothing new reaches the file;
+ * - a save that fails is reported at once (once per problem, not once per job); damage found by a
+ *   save is handled like damage found at start, so the records after it are not lost too.
  */
 export class HistoryStore {
   readonly #file: string;
@@ -133,6 +176,10 @@ export class HistoryStore {
   readonly #now: () => Date;
   #db: DatabaseSync | undefined;
   #statements = new Map<string, StatementSync>();
+  /** Set when the file cannot be written: the history lives in memory for this session. */
+  #inMemoryBecause: string | undefined;
+  /** The save problem the user was last told about, so a failing save does not raise one notice per job. */
+  #toldProblem: string | undefined;
 
   constructor(deps: { file: string; log: Logger; notices?: NoticeCenter; now?: () => Date }) {
     this.#file = deps.file;
@@ -141,29 +188,50 @@ export class HistoryStore {
     this.#now = deps.now ?? (() => new Date());
   }
 
+  /** Whether new jobs reach the file (false after it was found read-only: they are kept in memory). */
+  get isPersistent(): boolean {
+    return this.#db !== undefined && this.#inMemoryBecause === undefined;
+  }
+
   async start(): Promise<void> {
     if (this.#db) return;
-    if (this.#file !== ':memory:') mkdirSync(dirname(this.#file), { recursive: true });
+    if (this.#file === ':memory:') {
+      this.#db = this.#migrate(new DatabaseSync(':memory:'));
+      return;
+    }
     try {
-      this.#db = this.#open();
+      mkdirSync(dirname(this.#file), { recursive: true });
+    } catch (error) {
+      throw fileError(error, 'create the folder of', this.#file);
+    }
+    try {
+      this.#db = this.#openFile();
+      return;
     } catch (error) {
       if (error instanceof AppError) throw error;
-      this.#log.warn('history database unreadable', { file: this.#file, error });
-      const movedTo = `${this.#file}.corrupt-${this.#now().toISOString().replace(/[:.]/g, '-')}`;
-      try {
-        renameSync(this.#file, movedTo);
-      } catch (renameError) {
-        throw new AppError(
-          'io_error',
-          `The history database ${this.#file} is damaged and could not be moved aside. Move or delete it, then start again.`,
-          { cause: renameError },
-        );
+      const problem = fileProblem(error);
+      this.#log.warn('history database could not be opened', { file: this.#file, problem, error });
+      switch (problem) {
+        case 'damaged':
+          this.#db = this.#replaceDamaged('could not be read');
+          return;
+        case 'read_only':
+        case 'full':
+          this.#db = this.#keepInMemory(problem);
+          return;
+        case 'busy':
+          throw new AppError(
+            'io_error',
+            `The generation history ${this.#file} is in use by another program, so ComfyDesk cannot open it. Close the other program (or another ComfyDesk on the same data folder) and start again; nothing was changed.`,
+            { cause: error },
+          );
+        default:
+          throw new AppError(
+            'io_error',
+            `The generation history ${this.#file} could not be opened (${sqliteText(error)}). It was left as it is; the log has details.`,
+            { cause: error },
+          );
       }
-      this.#notices?.raise(
-        'warning',
-        `The generation history could not be read, so a new one was started. The old file was kept as ${movedTo}.`,
-      );
-      this.#db = this.#open();
     }
   }
 
@@ -171,20 +239,18 @@ export class HistoryStore {
     this.#statements.clear();
     this.#db?.close();
     this.#db = undefined;
+    this.#inMemoryBecause = undefined;
+    this.#toldProblem = undefined;
   }
 
-  /** Inserts or replaces a job's record. */
+  /**
+   * Inserts or replaces a job's record. When the write fails the user is told at once; damage is
+   * moved aside and a read-only file is swapped for memory, and the record is then saved there.
+   * Throws an AppError (`disk_full`, `io_error`) when the record could not be kept anywhere.
+   */
   save(record: JobRecord): void {
     const { job } = record;
-    this.#run(
-      `INSERT INTO jobs (id, prompt_id, origin, server_id, workflow_id, workflow_name, status, prompt_text, parameters, api_prompt, source_workflow, created_at, queued_at, started_at, finished_at, position, error, outputs, batch, sent_at, uploads, sampling_steps)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET prompt_id = excluded.prompt_id, origin = excluded.origin, server_id = excluded.server_id, workflow_id = excluded.workflow_id,
-         workflow_name = excluded.workflow_name, status = excluded.status, prompt_text = excluded.prompt_text, parameters = excluded.parameters,
-         api_prompt = excluded.api_prompt, source_workflow = excluded.source_workflow, created_at = excluded.created_at, queued_at = excluded.queued_at,
-         started_at = excluded.started_at, finished_at = excluded.finished_at, position = excluded.position, error = excluded.error,
-         outputs = excluded.outputs, batch = excluded.batch, sent_at = excluded.sent_at, uploads = excluded.uploads,
-         sampling_steps = excluded.sampling_steps`,
+    const params = [
       job.id,
       job.promptId,
       job.origin,
@@ -207,6 +273,14 @@ export class HistoryStore {
       record.sentAt ?? null,
       record.uploads && record.uploads.length > 0 ? JSON.stringify(record.uploads) : null,
       record.samplingSteps ?? null,
+    ];
+    this.#write(
+      `INSERT INTO jobs (${JOB_COLUMNS.join(', ')})
+       VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})
+       ON CONFLICT (id) DO UPDATE SET ${JOB_COLUMNS.filter((column) => column !== 'id')
+         .map((column) => `${column} = excluded.${column}`)
+         .join(', ')}`,
+      params,
     );
   }
 
@@ -233,7 +307,11 @@ export class HistoryStore {
     }
     const sql = `SELECT * FROM jobs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?`;
     params.push(query.limit ?? 50, query.offset ?? 0);
-    return (this.#db!.prepare(sql).all(...params) as unknown as Row[]).map((row) => toRecord(row).job);
+    return (
+      this.#database()
+        .prepare(sql)
+        .all(...params) as unknown as Row[]
+    ).map((row) => toRecord(row).job);
   }
 
   /** Durations (ms) of the last successful runs of a workflow on a server, newest first. */
@@ -259,11 +337,10 @@ export class HistoryStore {
   }
 
   writeState(key: string, value: string): void {
-    this.#run(
-      'INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    this.#write('INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [
       key,
       value,
-    );
+    ]);
   }
 
   /** Jobs that were not finished when ComfyDesk last stopped. */
@@ -278,7 +355,7 @@ export class HistoryStore {
   /** Removes a job; returns what was removed so the caller can delete its files too. */
   delete(id: string): JobRecord | undefined {
     const record = this.get(id);
-    if (record) this.#run('DELETE FROM jobs WHERE id = ?', id);
+    if (record) this.#write('DELETE FROM jobs WHERE id = ?', [id]);
     return record;
   }
 
@@ -286,70 +363,250 @@ export class HistoryStore {
     return (this.#statement('SELECT COUNT(*) AS n FROM jobs').get() as { n: number }).n;
   }
 
-  #open(): DatabaseSync {
+  /** Opens the file, checks it (`quick_check`) and migrates it. Throws on anything wrong. */
+  #openFile(): DatabaseSync {
     const db = new DatabaseSync(this.#file);
     try {
       // Any query on a file that is not a database fails here, before we rely on it.
-      const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+      const version = userVersion(db);
       if (version > MIGRATIONS.length) {
-        db.close();
         throw new AppError(
           'io_error',
           `The history database was written by a newer ComfyDesk (schema ${version}). Update ComfyDesk to read it; nothing was changed.`,
         );
       }
+      quickCheck(db);
+      assertWritable(db, this.#file);
       db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;');
-      for (let index = version; index < MIGRATIONS.length; index += 1) {
-        db.exec('BEGIN');
-        try {
-          db.exec(MIGRATIONS[index]!);
-          db.exec(`PRAGMA user_version = ${index + 1}`);
-          db.exec('COMMIT');
-        } catch (error) {
-          db.exec('ROLLBACK');
-          throw error;
-        }
-      }
-      return db;
+      return this.#migrate(db);
     } catch (error) {
       if (db.isOpen) db.close();
       throw error;
     }
   }
 
-  #statement(sql: string): StatementSync {
+  #migrate(db: DatabaseSync): DatabaseSync {
+    for (let index = userVersion(db); index < MIGRATIONS.length; index += 1) {
+      db.exec('BEGIN');
+      try {
+        db.exec(MIGRATIONS[index]!);
+        db.exec(`PRAGMA user_version = ${index + 1}`);
+        db.exec('COMMIT');
+      } catch (error) {
+        db.exec('ROLLBACK');
+        throw error;
+      }
+    }
+    return db;
+  }
+
+  /** Moves a damaged file (and its journal files) aside, tells the user, and opens a new one. */
+  #replaceDamaged(how: string): DatabaseSync {
+    const movedTo = `${this.#file}.corrupt-${this.#now().toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      renameSync(this.#file, movedTo);
+      // A journal left beside a new file would be replayed into it: it goes with the damaged file.
+      for (const suffix of ['-wal', '-shm', '-journal']) {
+        if (existsSync(`${this.#file}${suffix}`)) renameSync(`${this.#file}${suffix}`, `${movedTo}${suffix}`);
+      }
+    } catch (renameError) {
+      throw new AppError(
+        'io_error',
+        `The history database ${this.#file} is damaged and could not be moved aside. Move or delete it, then start again.`,
+        { cause: renameError },
+      );
+    }
+    this.#notices?.raise(
+      'warning',
+      `The generation history ${how} because the file is damaged, so a new one was started. The old file was kept as ${movedTo}.`,
+    );
+    return this.#openFile();
+  }
+
+  /**
+   * The file cannot be written: keep it untouched, read what it holds into memory, and go on there.
+   * `source` is the database already open (a save found the problem), else the file is opened read-only.
+   */
+  #keepInMemory(problem: 'read_only' | 'full', source?: DatabaseSync): DatabaseSync {
+    const memory = this.#migrate(new DatabaseSync(':memory:'));
+    let copied = false;
+    try {
+      const from = source ?? new DatabaseSync(this.#file, { readOnly: true });
+      try {
+        if (userVersion(from) === MIGRATIONS.length) {
+          const insert = memory.prepare(
+            `INSERT INTO jobs (${JOB_COLUMNS.join(', ')}) VALUES (${JOB_COLUMNS.map(() => '?').join(', ')})`,
+          );
+          memory.exec('BEGIN');
+          for (const row of from.prepare(`SELECT ${JOB_COLUMNS.join(', ')} FROM jobs`).iterate()) {
+            insert.run(...JOB_COLUMNS.map((column) => (row as Record<string, string | number | null>)[column] ?? null));
+          }
+          // The queue's own state (the pause switch) comes along too.
+          const keep = memory.prepare('INSERT INTO state (key, value) VALUES (?, ?)');
+          for (const row of from.prepare('SELECT key, value FROM state').iterate()) {
+            const { key, value } = row as { key: string; value: string };
+            keep.run(key, value);
+          }
+          memory.exec('COMMIT');
+          copied = true;
+        }
+      } finally {
+        if (!source) from.close();
+      }
+    } catch (error) {
+      if (memory.isTransaction) memory.exec('ROLLBACK');
+      this.#log.warn('history file could not be read either', { file: this.#file, error });
+    }
+    const why =
+      problem === 'full'
+        ? 'the disk is full'
+        : 'the file is read-only (or its folder or drive is), so ComfyDesk may not write to it';
+    this.#inMemoryBecause = why;
+    this.#notices?.raise(
+      'warning',
+      `The generation history ${this.#file} cannot be updated: ${why}. ${
+        copied ? 'Past generations are shown, and' : 'Past generations could not be read, and'
+      } this session's generations are kept only until ComfyDesk closes. Nothing in the file was changed; ${
+        problem === 'full' ? 'free some space' : 'make the file and its folder writable'
+      }, then restart ComfyDesk.`,
+    );
+    return memory;
+  }
+
+  #database(): DatabaseSync {
     if (!this.#db) throw new AppError('internal', 'The generation history is not open.');
+    return this.#db;
+  }
+
+  #statement(sql: string): StatementSync {
+    const db = this.#database();
     let statement = this.#statements.get(sql);
     if (!statement) {
-      statement = this.#db.prepare(sql);
+      statement = db.prepare(sql);
       this.#statements.set(sql, statement);
     }
     return statement;
   }
 
-  #run(sql: string, ...params: Array<string | number | null>): void {
+  #write(sql: string, params: Array<string | number | null>): void {
     try {
       this.#statement(sql).run(...params);
+      this.#toldProblem = undefined;
+      return;
     } catch (error) {
-      throw translateWriteError(error, this.#file);
+      if (error instanceof AppError) throw error;
+      const problem = fileProblem(error);
+      this.#log.error('history write failed', { file: this.#file, problem, error });
+      if (problem === 'damaged' || problem === 'read_only') {
+        this.#recover(problem);
+        this.#statement(sql).run(...params);
+        return;
+      }
+      const failure = translateWriteError(error, this.#file);
+      if (this.#toldProblem !== failure.userMessage) {
+        this.#toldProblem = failure.userMessage;
+        this.#notices?.raise('error', failure.userMessage);
+      }
+      throw failure;
     }
   }
+
+  /** A save met damage or a read-only file while running: the same remedies as at start. */
+  #recover(problem: 'damaged' | 'read_only'): void {
+    const db = this.#database();
+    this.#statements.clear();
+    if (problem === 'read_only') {
+      this.#db = this.#keepInMemory('read_only', db);
+      db.close();
+      return;
+    }
+    db.close();
+    this.#db = undefined;
+    this.#db = this.#replaceDamaged('was found damaged while saving a generation');
+  }
+}
+
+/**
+ * Throws when nothing could be saved: the file or its folder (where SQLite keeps its journal) is
+ * not writable, or SQLite refuses to write (a file format it may only read). Both are asked now,
+ * because a database that is already in WAL mode opens and reads without a single write.
+ */
+function assertWritable(db: DatabaseSync, file: string): void {
+  for (const path of [file, dirname(file)]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch (error) {
+      const code = systemErrorCode(error);
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new ReadOnlyFile(`${path}: ${code}`);
+      throw error;
+    }
+  }
+  // A write that is rolled back: SQLite checks its own read-only state only when a write begins.
+  db.exec('BEGIN');
+  try {
+    db.exec(`PRAGMA user_version = ${userVersion(db)}`);
+  } finally {
+    db.exec('ROLLBACK');
+  }
+}
+
+function userVersion(db: DatabaseSync): number {
+  return (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+}
+
+/** Throws {@link DamagedDatabase} unless SQLite's quick integrity check passes. */
+function quickCheck(db: DatabaseSync): void {
+  const rows = db.prepare('PRAGMA quick_check').all() as Array<{ quick_check: string }>;
+  if (rows.length === 1 && rows[0]!.quick_check === 'ok') return;
+  throw new DamagedDatabase(`quick_check: ${rows.map((row) => row.quick_check).join('; ')}`);
+}
+
+/** SQLite's primary result code from a `node:sqlite` error (extended codes carry it in the low byte). */
+function sqliteCode(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null || !('errcode' in error)) return undefined;
+  return typeof error.errcode === 'number' ? error.errcode & 0xff : undefined;
+}
+
+function sqliteText(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'errstr' in error && typeof error.errstr === 'string')
+    return error.errstr;
+  return error instanceof Error ? error.message : String(error);
+}
+
+const SQLITE_BUSY = 5;
+const SQLITE_LOCKED = 6;
+const SQLITE_READONLY = 8;
+const SQLITE_CORRUPT = 11;
+const SQLITE_FULL = 13;
+const SQLITE_CANTOPEN = 14;
+const SQLITE_NOTADB = 26;
+
+function fileProblem(error: unknown): FileProblem {
+  if (error instanceof DamagedDatabase) return 'damaged';
+  if (error instanceof ReadOnlyFile) return 'read_only';
+  const code = sqliteCode(error);
+  if (code === SQLITE_CORRUPT || code === SQLITE_NOTADB) return 'damaged';
+  // A file that cannot even be opened for writing (permissions) is as good as read-only.
+  if (code === SQLITE_READONLY || code === SQLITE_CANTOPEN) return 'read_only';
+  if (code === SQLITE_FULL || systemErrorCode(error) === 'ENOSPC') return 'full';
+  if (code === SQLITE_BUSY || code === SQLITE_LOCKED) return 'busy';
+  return 'other';
 }
 
 function translateWriteError(error: unknown, file: string): AppError {
   if (error instanceof AppError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  if (/SQLITE_FULL|database or disk is full/i.test(message) || systemErrorCode(error) === 'ENOSPC') {
+  if (fileProblem(error) === 'full') {
     return new AppError(
       'disk_full',
       'The disk is full, so this generation could not be added to the history. Free some space; the result files are kept.',
       { cause: error, details: { file } },
     );
   }
-  return new AppError('io_error', 'The generation history could not be updated. The log has details.', {
-    cause: error,
-    details: { file },
-  });
+  return new AppError(
+    'io_error',
+    `The generation history could not be updated (${sqliteText(error)}), so new generations are not being recorded. The log has details.`,
+    { cause: error, details: { file } },
+  );
 }
 
 /** Each word becomes a prefix match, quoted, so user text never breaks FTS syntax. */

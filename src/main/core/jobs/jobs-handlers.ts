@@ -1,9 +1,9 @@
-import { rmSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { DesktopPort } from '../app/desktop-port';
 import { sourceOf, type GenerationService } from '../generation/generation-service';
 import type { StagedInputs } from '../generation/staging';
 import { AppError } from '../lib/errors';
+import { realFileInside, removablePathInside } from '../lib/inside-folder';
 import type { Handlers } from '../router';
 import type { HistoryStore } from './history-store';
 import type { JobService } from './job-service';
@@ -21,7 +21,7 @@ export interface JobsHandlerDeps {
 
 type JobsCommand =
   | 'generation.form'
-  | 'generation.stageInput'
+  | 'generation.stageFile'
   | 'jobs.enqueue'
   | 'jobs.list'
   | 'jobs.cancel'
@@ -32,13 +32,6 @@ type JobsCommand =
   | 'history.get'
   | 'history.delete'
   | 'outputs.reveal';
-
-/** A path under the outputs folder, or undefined when a stored path would lead outside it. */
-export function outputPath(outputsDir: string, localPath: string): string | undefined {
-  const full = resolve(outputsDir, localPath);
-  const inside = relative(outputsDir, full);
-  return inside && !inside.startsWith('..') && !isAbsolute(inside) ? full : undefined;
-}
 
 export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand> {
   const serverFor = (serverId: string | undefined): string => {
@@ -68,8 +61,7 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
         missingNodeTypes: loaded.conversion.missingNodeTypes,
       };
     },
-    'generation.stageInput': ({ name, mime, dataBase64 }) =>
-      deps.staged.stage(name, mime, Buffer.from(dataBase64, 'base64')),
+    'generation.stageFile': ({ path }) => deps.staged.stageFile(path),
     'jobs.enqueue': async (request) => {
       const id = serverFor(request.serverId);
       // The conversion `generation.form` made is reused while the file and the server's nodes are unchanged.
@@ -100,7 +92,7 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
       const record = recordOf(jobId);
       return { job: record.job, apiPrompt: record.apiPrompt };
     },
-    'history.delete': ({ jobId, deleteFiles }) => {
+    'history.delete': async ({ jobId, deleteFiles }) => {
       const job = deps.jobs.forget(jobId);
       if (!job)
         throw new AppError('job_not_found', 'That job is not in the history (it may have been deleted).', {
@@ -109,16 +101,24 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
       if (deleteFiles) {
         const dir = deps.outputsDir();
         for (const output of job.outputs) {
-          const path = output.localPath ? outputPath(dir, output.localPath) : undefined;
-          if (path) rmSync(path, { force: true });
+          // Only what really lies in the outputs folder: a linked sub folder never leads the delete elsewhere.
+          const path = output.localPath ? await removablePathInside(dir, output.localPath) : undefined;
+          if (path) await rm(path, { force: true });
         }
       }
       return {};
     },
-    'outputs.reveal': ({ jobId, index }) => {
+    'outputs.reveal': async ({ jobId, index }) => {
       const output = recordOf(jobId).job.outputs[index];
       if (!output?.localPath) throw new AppError('not_found', 'That output was not saved on this machine.');
-      const path = outputPath(deps.outputsDir(), output.localPath) ?? join(deps.outputsDir(), output.localPath);
+      // Shown only when the real file is in the outputs folder: a stored path never leads the file manager elsewhere.
+      const path = await realFileInside(deps.outputsDir(), output.localPath);
+      if (!path)
+        throw new AppError(
+          'not_found',
+          'That file is no longer in the outputs folder (it was moved or deleted, or the outputs folder changed).',
+          { details: { jobId, index } },
+        );
       if (!deps.desktop) return { isRevealed: false, path };
       deps.desktop.showItemInFolder(path);
       return { isRevealed: true, path };

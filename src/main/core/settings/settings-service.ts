@@ -4,7 +4,7 @@ import type { NoticeCenter } from '../app/notice-center';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import type { SettingsStore } from './settings-store';
+import { NotSettingsError, notAnObject, type SettingsStore } from './settings-store';
 
 interface SettingsEvents {
   changed: Settings;
@@ -17,6 +17,17 @@ export interface SettingsServiceDeps {
   now?: () => Date;
   /** Moves a damaged file aside; injectable so tests need no real file. @default fs.renameSync */
   moveFile?: (from: string, to: string) => void;
+  /**
+   * Checks a change needs beyond its schema (the outputs folder against the disk), run before it is
+   * saved; each problem is reported like a schema issue. @default none
+   */
+  check?: (next: Settings, previous: Settings) => SettingsIssue[];
+}
+
+/** A problem with one setting, by its dotted path (`generation.outputsDir`). */
+export interface SettingsIssue {
+  path: string;
+  message: string;
 }
 
 /**
@@ -58,12 +69,19 @@ export class SettingsService {
       merged[section] = isPlainObject(base) && isPlainObject(value) ? { ...base, ...value } : value;
     }
     const parsed = Settings.safeParse(merged);
-    if (!parsed.success) {
-      throw new AppError('invalid_input', 'Those settings are not valid; nothing was changed.', {
-        details: {
-          issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })),
+    const issues: SettingsIssue[] = parsed.success
+      ? (this.#deps.check?.(parsed.data, this.#current) ?? [])
+      : parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+    if (!parsed.success || issues.length > 0) {
+      // A problem only the disk could tell is named in the message itself; schema problems sit beside their fields.
+      const only = parsed.success && issues.length === 1 ? issues[0]!.message : undefined;
+      throw new AppError(
+        'invalid_input',
+        only ? `${only} Nothing was changed.` : 'Those settings are not valid; nothing was changed.',
+        {
+          details: { issues },
         },
-      });
+      );
     }
     this.#persist(parsed.data);
     this.#current = parsed.data;
@@ -95,7 +113,15 @@ export class SettingsService {
     } catch (error) {
       log.warn('settings file unreadable', { location: store.location, error });
       const movedTo = this.#moveAside();
-      this.#tellMovedAside('could not be read', movedTo);
+      this.#tellMovedAside(error instanceof NotSettingsError ? 'is not a settings file' : 'could not be read', movedTo);
+      return Settings.parse({});
+    }
+    // Valid JSON that is not an object ([1,2], a number) is as unusable as a damaged file: moved aside, not salvaged.
+    const holds = raw === undefined ? undefined : notAnObject(raw);
+    if (holds) {
+      log.warn('settings file is not an object', { location: store.location, holds });
+      const movedTo = this.#moveAside();
+      this.#tellMovedAside('is not a settings file', movedTo);
       return Settings.parse({});
     }
     const parsed = Settings.safeParse(raw ?? {});

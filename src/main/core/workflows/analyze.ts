@@ -8,6 +8,7 @@ import {
   nodeTypeInfo,
   type NodeTypeInfo,
 } from './node-types';
+import { isPromptMetadata } from '../generation/convert/workflow-format';
 
 /** What the scanner learns from a parsed workflow file, before file facts (path, size) are added. */
 export interface WorkflowFacts {
@@ -279,7 +280,8 @@ function analyzeApi(prompt: Json, meta: Json): Analysis {
   const loadImageIds = new Set<string>();
   const entries: Array<[string, Json]> = [];
   for (const [id, value] of Object.entries(prompt)) {
-    if (id.startsWith('_')) continue;
+    // The same rule as the converter's, so a file the card calls ready also runs.
+    if (isPromptMetadata(id, value)) continue;
     if (!isObject(value) || typeof value.class_type !== 'string' || value.class_type === '') {
       return {
         problem: {
@@ -376,7 +378,7 @@ function apiPrompt(value: Json): { prompt: Json; meta: Json } | undefined {
   // RunPod's worker wraps the prompt as {"input": {"workflow": {...}}}.
   const wrapped = isObject(value.input) && isObject(value.input.workflow) ? value.input.workflow : undefined;
   const prompt = wrapped ?? value;
-  const keys = Object.keys(prompt).filter((key) => !key.startsWith('_'));
+  const keys = Object.keys(prompt).filter((key) => !isPromptMetadata(key, prompt[key]));
   if (keys.length === 0) return undefined;
   const nodeLike = keys.filter((key) => isObject(prompt[key]) && 'class_type' in prompt[key]);
   // Mostly nodes with class_type: an API prompt (the rest get a readable bad_shape reason).

@@ -43,6 +43,16 @@ export class WatchedRoot {
   readonly #images = new Map<string, Set<string>>();
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #retries = new Map<string, number>();
+  /**
+   * Reads in flight, by path: a read whose token is gone when it answers was overtaken by the file
+   * or its folder going away, and what it read must not bring the path back.
+   */
+  readonly #reads = new Map<string, symbol>();
+  /** Paths and folders (as `folder/`) removed while the first scan was under way. */
+  readonly #goneDuringScan = new Set<string>();
+  /** Paths the watcher read while the first scan was under way: newer than what the scan found. */
+  readonly #readDuringScan = new Set<string>();
+  #isFirstScan = true;
   readonly #disposer: Disposer;
   /** Ends a first scan still under way when the root is stopped. */
   readonly #abort = new AbortController();
@@ -103,11 +113,21 @@ export class WatchedRoot {
       if (this.#deps.isWatching ?? true) await this.#watch();
       if (this.#stopped) return;
       const result = await scanRoot(this.path, { previous, read: this.#deps.read, signal: this.#abort.signal });
+      this.#isFirstScan = false;
       if (this.#stopped) return;
       for (const [folder, images] of result.images) this.#images.set(folder, images);
-      const found = new Map(result.records.map((record) => [record.path, record]));
-      const removed = [...this.#records.values()].filter((record) => !found.has(record.path));
-      const upserted = result.records.filter((record) => this.#records.get(record.path) !== record);
+      // What the watcher saw go away while the scan was reading is gone, whatever the scan found; what
+      // it read meanwhile is newer than the scan's copy, and stays.
+      const records = result.records.filter(
+        (record) => !this.#wasRemovedDuringScan(record.path) && !this.#readDuringScan.has(record.path),
+      );
+      const found = new Map(records.map((record) => [record.path, record]));
+      const removed = [...this.#records.values()].filter(
+        (record) => !found.has(record.path) && !this.#readDuringScan.has(record.path),
+      );
+      this.#goneDuringScan.clear();
+      this.#readDuringScan.clear();
+      const upserted = records.filter((record) => this.#records.get(record.path) !== record);
       this.#apply(upserted, removed);
       const skipped = result.problems.map((item) => item.path || '(the folder itself)');
       this.#setState(
@@ -118,6 +138,9 @@ export class WatchedRoot {
       );
       log.debug('root scanned', { path: this.path, files: result.records.length, read: result.readCount });
     } catch (error) {
+      this.#isFirstScan = false;
+      this.#goneDuringScan.clear();
+      this.#readDuringScan.clear();
       if (this.#stopped) return; // stopped mid-scan: nothing to report
       log.warn('root scan failed', { path: this.path, error });
       this.#setState(
@@ -191,6 +214,7 @@ export class WatchedRoot {
     if (isWorkflowFileName(name)) {
       if (event === 'unlink') {
         this.#cancel(rel);
+        if (this.#isFirstScan) this.#goneDuringScan.add(rel);
         const record = this.#records.get(rel);
         if (record) this.#apply([], [record]);
       } else {
@@ -233,7 +257,14 @@ export class WatchedRoot {
     if (this.#stopped || rel === '') return;
     const prefix = `${rel}/`;
     const removed = [...this.#records.values()].filter((record) => record.path.startsWith(prefix));
-    for (const record of removed) this.#cancel(record.path);
+    // Files below it that are waiting to be read or being read have no record yet: stop those too.
+    for (const path of new Set([
+      ...removed.map((record) => record.path),
+      ...this.#timers.keys(),
+      ...this.#reads.keys(),
+    ]))
+      if (path.startsWith(prefix)) this.#cancel(path);
+    if (this.#isFirstScan) this.#goneDuringScan.add(prefix);
     for (const folder of [...this.#images.keys()])
       if (folder === rel || folder.startsWith(prefix)) this.#images.delete(folder);
     if (removed.length > 0) this.#apply([], removed);
@@ -254,14 +285,27 @@ export class WatchedRoot {
     clearTimeout(this.#timers.get(rel));
     this.#timers.delete(rel);
     this.#retries.delete(rel);
+    this.#reads.delete(rel);
+  }
+
+  #wasRemovedDuringScan(rel: string): boolean {
+    if (this.#goneDuringScan.has(rel)) return true;
+    for (const gone of this.#goneDuringScan) if (gone.endsWith('/') && rel.startsWith(gone)) return true;
+    return false;
   }
 
   async #readChanged(rel: string): Promise<void> {
     const slash = rel.lastIndexOf('/');
     const images = this.#images.get(slash >= 0 ? rel.slice(0, slash) : '') ?? new Set<string>();
+    const token = Symbol(rel);
+    this.#reads.set(rel, token);
     const record = await scanFile(this.path, rel, thumbnailFor(rel, images), this.#deps.read ?? readWorkflowFile);
+    // The file or its folder went away while it was read: what was read must not bring it back.
+    if (this.#reads.get(rel) !== token) return;
+    this.#reads.delete(rel);
     if (this.#stopped || this.#timers.has(rel)) return; // stopped, or changed again while being read: the next read counts
     if (!record) {
+      if (this.#isFirstScan) this.#goneDuringScan.add(rel);
       const existing = this.#records.get(rel);
       if (existing) this.#apply([], [existing]);
       return;
@@ -275,6 +319,7 @@ export class WatchedRoot {
       return;
     }
     this.#retries.delete(rel);
+    if (this.#isFirstScan) this.#readDuringScan.add(rel);
     const existing = this.#records.get(rel);
     if (
       existing &&

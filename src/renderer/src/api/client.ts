@@ -2,7 +2,9 @@ import type { z } from 'zod';
 import { commands, type CommandName, type CommandOutput } from '@shared/contract/commands';
 import type { ErrorCode, SerializedError } from '@shared/contract/errors';
 import { events, isEventName, type EventName, type EventPayload } from '@shared/contract/events';
+import type { StagedInput } from '@shared/domain/job';
 import { ServerMessage } from '@shared/protocol';
+import type { FileStager } from './stage-file';
 import { Listeners, type ClientTransport, type LinkState } from './transport';
 
 /** A failed call, with the same code and user message the core produced. */
@@ -32,6 +34,8 @@ export interface ApiClientOptions {
   onInvalidMessage?: (problem: string, message: unknown) => void;
   /** Ids for requests. @default crypto.randomUUID */
   createId?: () => string;
+  /** How files reach the core (by path over IPC, by upload in serve mode). @default none: staging fails */
+  stageFile?: FileStager;
 }
 
 interface Pending {
@@ -54,6 +58,7 @@ export class ApiClient {
   readonly #timeoutMs: number;
   readonly #onInvalid: (problem: string, message: unknown) => void;
   readonly #createId: () => string;
+  readonly #stageFile: FileStager | undefined;
   readonly #unsubscribe: Array<() => void>;
 
   constructor(transport: ClientTransport, options: ApiClientOptions = {}) {
@@ -62,6 +67,7 @@ export class ApiClient {
     this.#onInvalid =
       options.onInvalidMessage ?? ((problem, message) => console.warn(`ComfyDesk: ${problem}`, message));
     this.#createId = options.createId ?? (() => crypto.randomUUID());
+    this.#stageFile = options.stageFile;
     this.#unsubscribe = [
       transport.onMessage((message) => this.#receive(message)),
       transport.onState((state) => {
@@ -105,6 +111,16 @@ export class ApiClient {
         );
       }
     });
+  }
+
+  /**
+   * Keeps a dropped or picked file for a run and answers its handle (use it as `{ staged: id }`).
+   * Its bytes never go into a message: the transport's stager sends a path or an upload.
+   */
+  async stageFile(file: File, options: { timeoutMs?: number } = {}): Promise<StagedInput> {
+    if (!this.#stageFile)
+      throw new ApiError({ code: 'invalid_input', userMessage: `${file.name} cannot be added here.` });
+    return this.#stageFile(file, this, { timeoutMs: options.timeoutMs ?? this.#timeoutMs });
   }
 
   on<N extends EventName>(event: N, listener: (payload: EventPayload<N>) => void): () => void {

@@ -2,6 +2,7 @@ import type { ComfydeskBridge } from '@shared/bridge';
 import { WS_PATH } from '@shared/bridge';
 import { ApiClient } from './client';
 import { createIpcTransport } from './ipc-transport';
+import { pathStager, uploadStager } from './stage-file';
 import { createWsTransport } from './ws-transport';
 
 declare global {
@@ -27,9 +28,12 @@ export function serveToken(location: Location, storage: Storage): string | undef
 
 /** Picks the transport once at startup: the preload's bridge in Electron, else serve mode's socket. */
 export function createApi(): ApiClient {
-  if (window.comfydesk) return new ApiClient(createIpcTransport(window.comfydesk));
+  if (window.comfydesk)
+    return new ApiClient(createIpcTransport(window.comfydesk), { stageFile: pathStager(window.comfydesk) });
   const token = serveToken(window.location, window.sessionStorage) ?? '';
   const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
   const url = `${scheme}//${window.location.host}${WS_PATH}?token=${encodeURIComponent(token)}`;
-  return new ApiClient(createWsTransport({ url }));
+  return new ApiClient(createWsTransport({ url }), {
+    stageFile: uploadStager({ origin: window.location.origin, token }),
+  });
 }

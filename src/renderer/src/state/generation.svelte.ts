@@ -319,12 +319,8 @@ export class GenerationState {
     this.#staged = { ...this.#staged, [parameter.id]: entry };
     if (problem) return;
     try {
-      const dataBase64 = await readBase64(file);
-      const input = await this.#api.call(
-        'generation.stageInput',
-        { name: file.name || 'input', mime: file.type, dataBase64 },
-        { timeoutMs: 120_000 },
-      );
+      // By path (desktop) or as an upload (serve mode): never as bytes inside a message.
+      const input = await this.#api.stageFile(file, { timeoutMs: 120_000 });
       if (this.#staged[parameter.id] !== entry) return; // replaced or cleared meanwhile
       this.#staged = { ...this.#staged, [parameter.id]: { ...entry, state: 'ready', input } };
       this.setValue(parameter.id, { staged: input.id });
@@ -502,18 +498,6 @@ function describeMime(mime: string): string {
   if (kind === 'image' || kind === 'video' || kind === 'audio')
     return `a${kind === 'image' || kind === 'audio' ? 'n' : ''} ${kind} file`;
   return `a ${sub.replace(/^x-/, '').toUpperCase() || 'other'} file`;
-}
-
-function readBase64(file: Blob): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => {
-      const url = typeof reader.result === 'string' ? reader.result : '';
-      resolve(url.slice(url.indexOf(',') + 1));
-    };
-    reader.onerror = () => reject(reader.error ?? new Error('read failed'));
-    reader.readAsDataURL(file);
-  });
 }
 
 /**

@@ -57,6 +57,39 @@ describe('SettingsService', () => {
     expect(service.get().general.theme).toBe('light');
   });
 
+  test('valid JSON that is not an object ([1,2], a number, null) is moved aside like a damaged file, and the user is told', async () => {
+    for (const contents of ['[1,2]', '42', 'null', '"settings"']) {
+      const { dir, location, store } = fileStore(contents);
+      const notices = new NoticeCenter();
+      const service = new SettingsService({ store, notices, log: silentLogger, now: fixedNow });
+      await service.start();
+      expect(service.get().general.theme).toBe('dark');
+      const kept = readdirSync(dir).filter((name) => name.includes('.corrupt-'));
+      expect([contents, kept]).toEqual([contents, ['settings.json.corrupt-2026-11-23T10-00-00-000Z']]);
+      expect(readFileSync(join(dir, kept[0]!), 'utf8')).toBe(contents);
+      expect(notices.list().map((notice) => notice.message)).toEqual([
+        expect.stringContaining('is not a settings file'),
+      ]);
+      // A change is saved to a fresh file; the original stays aside.
+      service.update({ general: { theme: 'light' } });
+      expect(JSON.parse(readFileSync(location, 'utf8'))).toMatchObject({ general: { theme: 'light' } });
+    }
+  });
+
+  test('a store that hands back a list instead of an object is treated the same way', async () => {
+    const moved: string[] = [];
+    const notices = new NoticeCenter();
+    const service = new SettingsService({
+      store: new MemorySettingsStore([1, 2]),
+      notices,
+      log: silentLogger,
+      moveFile: (from) => moved.push(from),
+    });
+    await service.start();
+    expect(moved).toEqual(['(memory)']);
+    expect(notices.list()[0]?.message).toContain('is not a settings file');
+  });
+
   test('an invalid value resets only its section; the original file is kept aside', async () => {
     const { dir, store } = fileStore(JSON.stringify({ general: { theme: 'neon' }, extra: 1 }));
     const notices = new NoticeCenter();

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, test, vi } from 'vitest';
 import { IPC_COMMAND_CHANNEL } from '@shared/bridge';
 import { MemorySecretStore } from '../../../../src/main/core/connections/secret-store';
 import { silentLogger } from '../../../../src/main/core/lib/logger';
+import { SEALED_LOCAL_URL, sealDataDir } from '../../../support/sealed';
 
 const standIn = await vi.hoisted(async () =>
   (await import('../../../support/electron-stand-in')).createElectronStandIn(),
@@ -114,6 +115,7 @@ describe('Open ComfyUI in the desktop app', () => {
 describe('connections in the desktop shell', () => {
   test('over IPC, the key file picker is the system dialog and Open ComfyUI opens a window', async () => {
     process.env.STAND_IN_USER_DATA = userData;
+    sealDataDir(userData);
     await startDesktop({ outDir: '/app/out' });
     const appWindow = standIn.recorded.windows.find((window) => window.loaded.file === '/app/out/renderer/index.html')!;
     standIn.recorded.speakAs(appWindow.webContents);
@@ -134,10 +136,10 @@ describe('connections in the desktop shell', () => {
     const windows = standIn.recorded.windows.length;
     expect(await invoke('connections.open', { id: 'local' })).toMatchObject({
       ok: true,
-      output: { url: 'http://127.0.0.1:8188', openedBy: 'window' },
+      output: { url: SEALED_LOCAL_URL, openedBy: 'window' },
     });
     expect(standIn.recorded.windows).toHaveLength(windows + 1);
-    expect(standIn.recorded.windows.at(-1)!.loaded.url).toBe('http://127.0.0.1:8188');
+    expect(standIn.recorded.windows.at(-1)!.loaded.url).toBe(SEALED_LOCAL_URL);
     expect(await invoke('connections.list', {})).toMatchObject({ ok: true, output: { secretStorage: 'os-keychain' } });
   });
 });

@@ -1,11 +1,13 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test, vi } from 'vitest';
 import { IPC_COMMAND_CHANNEL } from '@shared/bridge';
+import { sealDataDir } from '../../../support/sealed';
 
 const userData = mkdtempSync(join(tmpdir(), 'comfydesk-desktop-'));
 process.env.STAND_IN_USER_DATA = userData;
+sealDataDir(userData);
 
 const standIn = await vi.hoisted(async () =>
   (await import('../../../support/electron-stand-in')).createElectronStandIn(),
@@ -98,10 +100,16 @@ describe('outputs in the desktop window', () => {
   test('the media scheme is privileged before ready and serves only files inside the outputs folder', async () => {
     const protocol = standIn.module.protocol;
     expect(protocol.registered).toEqual([expect.objectContaining({ scheme: 'comfydesk-media' })]);
+    mkdirSync(join(userData, 'outputs', 'day'), { recursive: true });
+    writeFileSync(join(userData, 'outputs', 'day', 'a.png'), 'png');
+    writeFileSync(join(userData, 'secret.txt'), 'not an output');
+    symlinkSync(join(userData, 'secret.txt'), join(userData, 'outputs', 'day', 'settings.png'));
     const handler = protocol.handlers.get('comfydesk-media')!;
     const ok = (await handler({ url: 'comfydesk-media://outputs/day/a.png' })) as Response;
     expect(await ok.text()).toBe(`fetched file://${userData}/outputs/day/a.png`);
     const outside = (await handler({ url: 'comfydesk-media://outputs/..%2F..%2Fsettings.json' })) as Response;
     expect(outside.status).toBe(404);
+    const linked = (await handler({ url: 'comfydesk-media://outputs/day/settings.png' })) as Response;
+    expect(linked.status).toBe(404);
   });
 });

@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { ComfydeskBridge } from '@shared/bridge';
 import { IPC_COMMAND_CHANNEL } from '@shared/bridge';
@@ -13,8 +15,10 @@ const { MemorySettingsStore } = await import('../../../../src/main/core/settings
 const { silentLogger } = await import('../../../../src/main/core/lib/logger');
 const { resolvePaths } = await import('../../../../src/main/core/paths');
 const { tempDir } = await import('../../../support/core');
+const { sealSettings } = await import('../../../support/sealed');
 const { ApiClient } = await import('../../../../src/renderer/src/api/client');
 const { createIpcTransport } = await import('../../../../src/renderer/src/api/ipc-transport');
+const { pathStager } = await import('../../../../src/renderer/src/api/stage-file');
 
 const APP_FILE = '/app/out/renderer/index.html';
 const cleanups: Array<() => unknown> = [];
@@ -28,7 +32,7 @@ async function setup() {
     mode: 'desktop',
     version: '9.9.9',
     paths: resolvePaths(dataDir.path),
-    settingsStore: new MemorySettingsStore(),
+    settingsStore: new MemorySettingsStore(sealSettings({})),
     log: silentLogger,
   });
   const window = new standIn.module.BrowserWindow({});
@@ -58,11 +62,61 @@ async function setup() {
 }
 
 describe('IPC transport (Electron stand-in)', () => {
-  test('the preload exposes one frozen object with invoke and subscribe, and nothing else', async () => {
+  test('the preload exposes one frozen object with invoke, subscribe and pathForFile, and nothing else', async () => {
     const { bridge } = await setup();
     expect(Object.keys(standIn.recorded.exposed)).toEqual(['comfydesk']);
-    expect(Object.keys(bridge).sort()).toEqual(['invoke', 'subscribe']);
+    expect(Object.keys(bridge).sort()).toEqual(['invoke', 'pathForFile', 'subscribe']);
     expect(Object.isFrozen(bridge)).toBe(true);
+  });
+
+  test('a dropped file is staged by its path through the preload; its bytes never travel in a message', async () => {
+    const { bridge, core } = await setup();
+    const sent: unknown[] = [];
+    const recordingBridge: ComfydeskBridge = {
+      ...bridge,
+      invoke: (envelope) => (sent.push(envelope), bridge.invoke(envelope)),
+    };
+    const api = new ApiClient(createIpcTransport(recordingBridge), {
+      timeoutMs: 2000,
+      stageFile: pathStager(recordingBridge),
+    });
+    cleanups.push(() => api.close());
+    const folder = tempDir();
+    cleanups.push(() => folder.remove());
+    const path = join(folder.path, 'fox.png');
+    writeFileSync(path, 'PNGDATA');
+    const file = new File(['PNGDATA'], 'fox.png', { type: 'image/png' });
+    standIn.recorded.dropFromDisk(file, path);
+
+    const staged = await api.stageFile(file);
+    expect(staged).toMatchObject({ name: 'fox.png', mime: 'image/png', sizeBytes: 7 });
+    expect(readFileSync(core.staged.get(staged.id)!.file, 'utf8')).toBe('PNGDATA');
+    expect(sent).toEqual([expect.objectContaining({ command: 'generation.stageFile', input: { path } })]);
+
+    const pasted = new File(['PNGDATA'], 'pasted.png', { type: 'image/png' });
+    await expect(api.stageFile(pasted)).rejects.toMatchObject({ code: 'invalid_input' });
+    expect(sent).toHaveLength(1);
+  });
+
+  test('staging by path takes only media files of a size it accepts', async () => {
+    const { api, core } = await setup();
+    const folder = tempDir();
+    cleanups.push(() => folder.remove());
+    writeFileSync(join(folder.path, 'id_ed25519'), 'PRIVATE KEY');
+    await expect(api.call('generation.stageFile', { path: join(folder.path, 'id_ed25519') })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+    await expect(api.call('generation.stageFile', { path: 'relative/fox.png' })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
+    await expect(api.call('generation.stageFile', { path: join(folder.path, 'missing.png') })).rejects.toMatchObject({
+      code: 'not_found',
+    });
+    const big = join(folder.path, 'big.png');
+    writeFileSync(big, '');
+    truncateSync(big, 64 * 1024 * 1024 + 1);
+    await expect(api.call('generation.stageFile', { path: big })).rejects.toMatchObject({ code: 'input_too_large' });
+    expect(existsSync(core.staged.dir) ? readdirSync(core.staged.dir) : []).toEqual([]);
   });
 
   test('a command makes the round trip through the preload and the router', async () => {

@@ -53,7 +53,7 @@ beforeEach(() => {
       quit: () => actions.push('quit'),
     },
     trayIconsDir: '/res/tray',
-    outputsDir: '/data/outputs',
+    outputsDir: () => '/data/outputs',
     window: () => window as never,
     notificationsEnabled: () => notificationsEnabled,
     log: silentLogger,

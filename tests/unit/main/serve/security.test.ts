@@ -29,6 +29,35 @@ describe('serve-mode guards', () => {
     expect(isAllowedHostHeader('pod.example:8082', '0.0.0.0')).toBe(true);
   });
 
+  test('on loopback, exactly 127.0.0.1, localhost and [::1] pass, with or without a port; look-alikes do not', () => {
+    for (const host of ['127.0.0.1', '127.0.0.1:8082', 'localhost', 'LocalHost:1', '[::1]', '[::1]:65535'])
+      expect([host, isAllowedHostHeader(host, '127.0.0.1')]).toEqual([host, true]);
+    for (const host of [
+      '127.0.0.1.evil.com',
+      '127.0.0.1.evil.com:8082',
+      '127.evil.com',
+      'localhost.evil.com',
+      'localhost.',
+      'evil-localhost',
+      '127.0.0.2',
+      '127.1',
+      '0x7f000001',
+      '::1',
+      '[::1].evil.com',
+      '[::ffff:127.0.0.1]',
+      'user@127.0.0.1',
+      'evil.com#@127.0.0.1',
+      '127.0.0.1:99999',
+      '127.0.0.1:',
+      '127.0.0.1:80:80',
+      ' 127.0.0.1',
+    ])
+      expect([host, isAllowedHostHeader(host, '127.0.0.1')]).toEqual([host, false]);
+    // Bound to any loopback address, the same rule applies.
+    expect(isAllowedHostHeader('127.0.0.1.evil.com', 'localhost')).toBe(false);
+    expect(isAllowedHostHeader('localhost:9000', '::1')).toBe(true);
+  });
+
   test('index.html carries the same Content-Security-Policy serve mode sends', () => {
     const html = readFileSync(resolve(import.meta.dirname, '../../../../src/renderer/index.html'), 'utf8');
     const meta = /http-equiv="Content-Security-Policy"\s+content="([^"]+)"/.exec(html);

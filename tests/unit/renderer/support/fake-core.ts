@@ -4,6 +4,7 @@ import type { EventName, EventPayload } from '@shared/contract/events';
 import { Settings } from '@shared/domain/settings';
 import type { RequestEnvelope } from '@shared/protocol';
 import { ApiClient } from '../../../../src/renderer/src/api/client';
+import { pathStager } from '../../../../src/renderer/src/api/stage-file';
 import { Listeners, type ClientTransport, type LinkState } from '../../../../src/renderer/src/api/transport';
 
 type Handler<N extends CommandName> = (input: ParsedCommandInput<N>) => CommandOutput<N> | Promise<CommandOutput<N>>;
@@ -30,6 +31,8 @@ export class FakeCore {
   readonly #messages = new Listeners<unknown>();
   readonly #states = new Listeners<LinkState>();
   readonly api: ApiClient;
+  /** Where a dropped file lies on disk, as the desktop preload would tell ('' = nowhere, e.g. pasted). */
+  pathForFile: (file: File) => string = (file) => `/home/me/${file.name}`;
   #link: LinkState = 'open';
 
   constructor() {
@@ -65,7 +68,10 @@ export class FakeCore {
       onState: (listener) => this.#states.add(listener),
       close: () => undefined,
     };
-    this.api = new ApiClient(transport, { timeoutMs: 2000 });
+    this.api = new ApiClient(transport, {
+      timeoutMs: 2000,
+      stageFile: pathStager({ pathForFile: (file) => this.pathForFile(file) }),
+    });
   }
 
   handle<N extends CommandName>(command: N, handler: Handler<N>): this {

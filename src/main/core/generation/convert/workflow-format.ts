@@ -3,7 +3,12 @@ import { AppError } from '../../lib/errors';
 /** A workflow file after format detection (protocol doc §6.1). */
 export type DetectedWorkflow =
   | { format: 'ui'; workflow: Record<string, unknown>; envelope?: WorkflowEnvelope }
-  | { format: 'api'; prompt: Record<string, unknown>; envelope?: WorkflowEnvelope };
+  | {
+      format: 'api';
+      /** The nodes only: metadata entries such as `_meta` are left out, as `/prompt` takes nodes alone. */
+      prompt: Record<string, unknown>;
+      envelope?: WorkflowEnvelope;
+    };
 
 /**
  * A wrapper the graph was found in: `runpod` = a RunPod worker request `{"input": {"workflow": …}}`,
@@ -15,11 +20,33 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** An API prompt: a non-empty object whose every value is a node with a string `class_type`. */
+function isNode(value: unknown): boolean {
+  return isRecord(value) && typeof value.class_type === 'string';
+}
+
+/**
+ * Whether a top-level entry of an API prompt is the file's own metadata rather than a node: a key
+ * starting with `_` that holds no node, such as `_meta` (`name`, `description`, `category`), the
+ * convention ComfyDesk's library reads for the card. ComfyUI's `/prompt` refuses anything that is
+ * not a node, so these entries are never sent.
+ */
+export function isPromptMetadata(key: string, value: unknown): boolean {
+  return key.startsWith('_') && !isNode(value);
+}
+
+/** The nodes of an API prompt without its metadata entries (see {@link isPromptMetadata}). */
+export function promptNodes(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([key, entry]) => !isPromptMetadata(key, entry)));
+}
+
+/**
+ * An API prompt: an object with at least one node, every entry a node with a string `class_type`
+ * apart from metadata entries (`_meta`).
+ */
 export function isApiPrompt(value: unknown): value is Record<string, unknown> {
   if (!isRecord(value)) return false;
-  const nodes = Object.values(value);
-  return nodes.length > 0 && nodes.every((node) => isRecord(node) && typeof node.class_type === 'string');
+  const nodes = Object.values(promptNodes(value));
+  return nodes.length > 0 && nodes.every(isNode);
 }
 
 /** A UI workflow: an object with a `nodes` array. */
@@ -33,12 +60,12 @@ export function isUiWorkflow(value: unknown): value is Record<string, unknown> {
  */
 export function detectWorkflowFormat(raw: unknown): DetectedWorkflow {
   if (isUiWorkflow(raw)) return { format: 'ui', workflow: raw };
-  if (isApiPrompt(raw)) return { format: 'api', prompt: raw };
+  if (isApiPrompt(raw)) return { format: 'api', prompt: promptNodes(raw) };
   if (isRecord(raw)) {
     const inner = isRecord(raw.input) ? raw.input.workflow : undefined;
     if (isUiWorkflow(inner)) return { format: 'ui', workflow: inner, envelope: 'runpod' };
-    if (isApiPrompt(inner)) return { format: 'api', prompt: inner, envelope: 'runpod' };
-    if (isApiPrompt(raw.prompt)) return { format: 'api', prompt: raw.prompt, envelope: 'prompt' };
+    if (isApiPrompt(inner)) return { format: 'api', prompt: promptNodes(inner), envelope: 'runpod' };
+    if (isApiPrompt(raw.prompt)) return { format: 'api', prompt: promptNodes(raw.prompt), envelope: 'prompt' };
     const collection = Object.entries(raw).filter(([, value]) => isUiWorkflow(value));
     if (collection.length > 0 && collection.length === Object.keys(raw).length) {
       const names = collection.map(([name]) => name);

@@ -1,4 +1,13 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Job } from '@shared/domain/job';
@@ -235,4 +244,108 @@ describe('HistoryStore', () => {
       userMessage: expect.stringContaining('newer ComfyDesk'),
     });
   });
+
+  test('damaged pages fail the integrity check at start: the file is moved aside, the user is told, a new one works', async () => {
+    const { store, dir } = await open();
+    for (let index = 0; index < 200; index += 1)
+      store.save({
+        job: job({ id: `old-${index}`, promptText: 'x'.repeat(300) }),
+        apiPrompt: null,
+        sourceWorkflow: null,
+      });
+    await store.stop();
+    const file = join(dir, 'history.db');
+    // Page 1 (the header) stays intact, so the file still opens and answers its version; page 4 is garbage.
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(512, 0xab), 0, 512, 4096 * 3);
+    closeSync(fd);
+    const notices = new NoticeCenter();
+    const again = new HistoryStore({ file, log: silentLogger, notices, now: () => new Date('2026-11-23T10:00:00Z') });
+    await again.start();
+    stores.push(again);
+    const names = readdirSync(dir);
+    const moved = names.find((name) => name.startsWith('history.db.corrupt-2026-11-23'));
+    expect(moved).toBeDefined();
+    expect(notices.list()).toEqual([
+      expect.objectContaining({ level: 'warning', message: expect.stringContaining(`kept as ${join(dir, moved!)}`) }),
+    ]);
+    expect(notices.list()[0]?.message).toContain('damaged');
+    expect(again.count()).toBe(0);
+    again.save({ job: job(), apiPrompt: null, sourceWorkflow: null });
+    expect(again.count()).toBe(1);
+    expect(again.isPersistent).toBe(true);
+  });
+
+  test('damage met by a save while running is reported at once, moved aside, and that record and the next are kept', async () => {
+    const notices = new NoticeCenter();
+    const { store, dir } = await open(undefined, notices);
+    store.save({ job: job({ id: 'before' }), apiPrompt: null, sourceWorkflow: null });
+    // Another writer (a failing disk, a sync tool) breaks the search index's structure page under the open store.
+    const { DatabaseSync } = await import('node:sqlite');
+    const other = new DatabaseSync(join(dir, 'history.db'));
+    other.exec("UPDATE jobs_fts_data SET block = x'ffffffffffffffff' WHERE id = 10");
+    other.close();
+    store.save({ job: job({ id: 'during', promptText: 'a fox at dusk' }), apiPrompt: null, sourceWorkflow: null });
+    expect(notices.list()).toHaveLength(1);
+    expect(notices.list()[0]?.message).toMatch(/damaged while saving a generation.*kept as .*history\.db\.corrupt-/);
+    expect(readdirSync(dir).some((name) => name.startsWith('history.db.corrupt-'))).toBe(true);
+    store.save({ job: job({ id: 'after' }), apiPrompt: null, sourceWorkflow: null });
+    expect(store.list().map((saved) => saved.id)).toEqual(['after', 'during']);
+    expect(store.list({ text: 'dusk' }).map((saved) => saved.id)).toEqual(['during']);
+    await store.stop();
+    await store.start();
+    expect(store.count()).toBe(2);
+  });
+
+  test('a read-only database is reported as read-only, left unchanged and not replaced; its jobs stay listed', async () => {
+    const { store, dir } = await open();
+    store.save({ job: job({ id: 'past', promptText: 'a red fox' }), apiPrompt: null, sourceWorkflow: null });
+    await store.stop();
+    const file = join(dir, 'history.db');
+    // A file format "write version" above 2 makes SQLite itself refuse every write, even for root.
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.from([3]), 0, 1, 18);
+    closeSync(fd);
+    const before = readFileSync(file);
+    const notices = new NoticeCenter();
+    const again = new HistoryStore({ file, log: silentLogger, notices });
+    await again.start();
+    stores.push(again);
+    expect(notices.list()).toHaveLength(1);
+    expect(notices.list()[0]?.message).toContain('read-only');
+    expect(notices.list()[0]?.message).not.toContain('damaged');
+    expect(again.isPersistent).toBe(false);
+    expect(again.list().map((saved) => saved.id)).toEqual(['past']);
+    again.save({ job: job({ id: 'new', createdAt: 5000 }), apiPrompt: null, sourceWorkflow: null });
+    expect(again.list().map((saved) => saved.id)).toEqual(['new', 'past']);
+    expect(notices.list()).toHaveLength(1);
+    await again.stop();
+    expect(readdirSync(dir).filter((name) => name.includes('corrupt'))).toEqual([]);
+    expect(readFileSync(file).equals(before)).toBe(true);
+  });
+
+  test.runIf(process.getuid?.() !== 0)(
+    'a history file without write permission is reported as read-only, not damaged',
+    async () => {
+      const { store, dir } = await open();
+      store.save({ job: job({ id: 'past' }), apiPrompt: null, sourceWorkflow: null });
+      await store.stop();
+      const file = join(dir, 'history.db');
+      chmodSync(file, 0o444);
+      chmodSync(dir, 0o555);
+      try {
+        const notices = new NoticeCenter();
+        const again = new HistoryStore({ file, log: silentLogger, notices });
+        await again.start();
+        stores.push(again);
+        expect(notices.list()[0]?.message).toContain('read-only');
+        expect(again.isPersistent).toBe(false);
+        expect(existsSync(file)).toBe(true);
+        expect(readdirSync(dir).filter((name) => name.includes('corrupt'))).toEqual([]);
+      } finally {
+        chmodSync(dir, 0o755);
+        chmodSync(file, 0o644);
+      }
+    },
+  );
 });

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { convertWorkflow } from '../../../../../../src/main/core/generation/convert/convert-workflow';
 import { detectWorkflowFormat } from '../../../../../../src/main/core/generation/convert/workflow-format';
 import { AppError } from '../../../../../../src/main/core/lib/errors';
+import { analyzeWorkflow } from '../../../../../../src/main/core/workflows/analyze';
 import { recordedObjectInfo } from '../../../../../support/corpus';
 import { textToImage } from '../../../../../support/workflow-builder';
 
@@ -79,5 +80,33 @@ describe('API prompts pass through', () => {
       { objectInfo },
     );
     expect(result.missingNodeTypes).toEqual([{ type: 'MyCustomNode', nodeIds: ['1', '2'] }]);
+  });
+
+  test("an API file with the seed's top-level _meta is read for the card, and converts to the nodes alone", () => {
+    const meta = { name: 'Cat portrait', description: 'A cat, painted', category: 'Animals' };
+    const file = { _meta: meta, ...apiPrompt, '9': { class_type: 'SaveImage', inputs: { images: ['6', 0] } } };
+    expect(analyzeWorkflow(file)).toEqual({ facts: expect.objectContaining({ format: 'api', ...meta, nodeCount: 3 }) });
+
+    const detected = detectWorkflowFormat(file);
+    expect(detected).toMatchObject({ format: 'api' });
+    expect(Object.keys((detected as { prompt: object }).prompt).sort()).toEqual(['4', '6', '9']);
+    const { prompt } = convertWorkflow(file, { objectInfo });
+    expect(Object.keys(prompt).sort()).toEqual(['4', '6', '9']);
+    // Inside the envelopes too.
+    expect(Object.keys(convertWorkflow({ input: { workflow: file } }, { objectInfo }).prompt).sort()).toEqual([
+      '4',
+      '6',
+      '9',
+    ]);
+  });
+
+  test('the card and the converter agree on what is a node: an underscore id holding a node is one, junk is refused by both', () => {
+    const withUnderscoreNode = { ...apiPrompt, _extra: { class_type: 'SaveImage', inputs: { images: ['6', 0] } } };
+    expect(analyzeWorkflow(withUnderscoreNode)).toEqual({ facts: expect.objectContaining({ nodeCount: 3 }) });
+    expect(Object.keys(convertWorkflow(withUnderscoreNode, { objectInfo }).prompt)).toContain('_extra');
+
+    const withJunk = { ...apiPrompt, '7': { inputs: {} } };
+    expect(analyzeWorkflow(withJunk)).toEqual({ problem: expect.objectContaining({ code: 'bad_shape' }) });
+    expect(() => detectWorkflowFormat(withJunk)).toThrow(AppError);
   });
 });
