@@ -1,11 +1,17 @@
-import { accessSync, constants, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { Job, type JobStatus } from '@shared/domain/job';
+import { type Job, type JobStatus } from '@shared/domain/job';
 import type { NoticeCenter } from '../app/notice-center';
 import type { StagedUpload } from '../generation/generation-service';
-import { AppError, fileError, systemErrorCode } from '../lib/errors';
+import { AppError, fileError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { assertWritable, fileProblem, quickCheck, sqliteText, translateWriteError, userVersion } from './history-file';
+import { HISTORY_MIGRATIONS, JOB_COLUMNS, toRecord, type Row } from './history-schema';
+
+export { HISTORY_MIGRATIONS, HISTORY_SCHEMA_VERSION } from './history-schema';
+
+const MIGRATIONS = HISTORY_MIGRATIONS;
 
 /** A job plus what only the history keeps: the exact API prompt sent and the workflow it came from. */
 export interface JobRecord {
@@ -42,118 +48,6 @@ export interface HistoryQuery {
   limit?: number;
   offset?: number;
 }
-
-/**
- * Schema migrations, applied in order and recorded in `PRAGMA user_version`. Never edit one that
- * has shipped: add the next. A database from a newer ComfyDesk is refused rather than damaged.
- */
-export const HISTORY_MIGRATIONS: readonly string[] = [
-  `CREATE TABLE jobs (
-     id TEXT PRIMARY KEY,
-     prompt_id TEXT,
-     origin TEXT NOT NULL,
-     server_id TEXT NOT NULL,
-     workflow_id TEXT,
-     workflow_name TEXT NOT NULL,
-     status TEXT NOT NULL,
-     prompt_text TEXT NOT NULL DEFAULT '',
-     parameters TEXT NOT NULL DEFAULT '{}',
-     api_prompt TEXT,
-     source_workflow TEXT,
-     created_at INTEGER NOT NULL,
-     queued_at INTEGER,
-     started_at INTEGER,
-     finished_at INTEGER,
-     position REAL NOT NULL DEFAULT 0,
-     error TEXT,
-     outputs TEXT NOT NULL DEFAULT '[]',
-     batch TEXT
-   );
-   CREATE INDEX jobs_created ON jobs (created_at DESC);
-   CREATE INDEX jobs_workflow_server ON jobs (workflow_id, server_id, status);
-   CREATE INDEX jobs_prompt_id ON jobs (prompt_id);
-   CREATE VIRTUAL TABLE jobs_fts USING fts5 (prompt_text, workflow_name, content = 'jobs', content_rowid = 'rowid');
-   CREATE TRIGGER jobs_fts_insert AFTER INSERT ON jobs BEGIN
-     INSERT INTO jobs_fts (rowid, prompt_text, workflow_name) VALUES (new.rowid, new.prompt_text, new.workflow_name);
-   END;
-   CREATE TRIGGER jobs_fts_delete AFTER DELETE ON jobs BEGIN
-     INSERT INTO jobs_fts (jobs_fts, rowid, prompt_text, workflow_name) VALUES ('delete', old.rowid, old.prompt_text, old.workflow_name);
-   END;
-   CREATE TRIGGER jobs_fts_update AFTER UPDATE OF prompt_text, workflow_name ON jobs BEGIN
-     INSERT INTO jobs_fts (jobs_fts, rowid, prompt_text, workflow_name) VALUES ('delete', old.rowid, old.prompt_text, old.workflow_name);
-     INSERT INTO jobs_fts (rowid, prompt_text, workflow_name) VALUES (new.rowid, new.prompt_text, new.workflow_name);
-   END;`,
-  // 2: nothing lost, nothing run twice — the prompt id is recorded as sent before /prompt goes out,
-  // held jobs keep their pending uploads, runs keep their step count, and the queue keeps its state.
-  `ALTER TABLE jobs ADD COLUMN sent_at INTEGER;
-   ALTER TABLE jobs ADD COLUMN uploads TEXT;
-   ALTER TABLE jobs ADD COLUMN sampling_steps INTEGER;
-   CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
-];
-
-const MIGRATIONS = HISTORY_MIGRATIONS;
-
-export const HISTORY_SCHEMA_VERSION = MIGRATIONS.length;
-
-interface Row {
-  id: string;
-  prompt_id: string | null;
-  origin: string;
-  server_id: string;
-  workflow_id: string | null;
-  workflow_name: string;
-  status: string;
-  prompt_text: string;
-  parameters: string;
-  api_prompt: string | null;
-  source_workflow: string | null;
-  created_at: number;
-  queued_at: number | null;
-  started_at: number | null;
-  finished_at: number | null;
-  position: number;
-  error: string | null;
-  outputs: string;
-  batch: string | null;
-  sent_at: number | null;
-  uploads: string | null;
-  sampling_steps: number | null;
-}
-
-/** The columns of `jobs`, in order, for copying rows between databases. */
-const JOB_COLUMNS = [
-  'id',
-  'prompt_id',
-  'origin',
-  'server_id',
-  'workflow_id',
-  'workflow_name',
-  'status',
-  'prompt_text',
-  'parameters',
-  'api_prompt',
-  'source_workflow',
-  'created_at',
-  'queued_at',
-  'started_at',
-  'finished_at',
-  'position',
-  'error',
-  'outputs',
-  'batch',
-  'sent_at',
-  'uploads',
-  'sampling_steps',
-] as const;
-
-/** What went wrong with the database file, as far as it matters for what to do next. */
-type FileProblem = 'damaged' | 'read_only' | 'full' | 'busy' | 'other';
-
-/** `PRAGMA quick_check` found damage: the file opens but some of its pages are broken. */
-class DamagedDatabase extends Error {}
-
-/** The file or its folder may not be written (permissions, a read-only drive). */
-class ReadOnlyFile extends Error {}
 
 /**
  * The generation history in SQLite through `node:sqlite` (built into Node 22 and Electron's Node,
@@ -526,89 +420,6 @@ export class HistoryStore {
   }
 }
 
-/**
- * Throws when nothing could be saved: the file or its folder (where SQLite keeps its journal) is
- * not writable, or SQLite refuses to write (a file format it may only read). Both are asked now,
- * because a database that is already in WAL mode opens and reads without a single write.
- */
-function assertWritable(db: DatabaseSync, file: string): void {
-  for (const path of [file, dirname(file)]) {
-    try {
-      accessSync(path, constants.W_OK);
-    } catch (error) {
-      const code = systemErrorCode(error);
-      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new ReadOnlyFile(`${path}: ${code}`);
-      throw error;
-    }
-  }
-  // A write that is rolled back: SQLite checks its own read-only state only when a write begins.
-  db.exec('BEGIN');
-  try {
-    db.exec(`PRAGMA user_version = ${userVersion(db)}`);
-  } finally {
-    db.exec('ROLLBACK');
-  }
-}
-
-function userVersion(db: DatabaseSync): number {
-  return (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
-}
-
-/** Throws {@link DamagedDatabase} unless SQLite's quick integrity check passes. */
-function quickCheck(db: DatabaseSync): void {
-  const rows = db.prepare('PRAGMA quick_check').all() as Array<{ quick_check: string }>;
-  if (rows.length === 1 && rows[0]!.quick_check === 'ok') return;
-  throw new DamagedDatabase(`quick_check: ${rows.map((row) => row.quick_check).join('; ')}`);
-}
-
-/** SQLite's primary result code from a `node:sqlite` error (extended codes carry it in the low byte). */
-function sqliteCode(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null || !('errcode' in error)) return undefined;
-  return typeof error.errcode === 'number' ? error.errcode & 0xff : undefined;
-}
-
-function sqliteText(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'errstr' in error && typeof error.errstr === 'string')
-    return error.errstr;
-  return error instanceof Error ? error.message : String(error);
-}
-
-const SQLITE_BUSY = 5;
-const SQLITE_LOCKED = 6;
-const SQLITE_READONLY = 8;
-const SQLITE_CORRUPT = 11;
-const SQLITE_FULL = 13;
-const SQLITE_CANTOPEN = 14;
-const SQLITE_NOTADB = 26;
-
-function fileProblem(error: unknown): FileProblem {
-  if (error instanceof DamagedDatabase) return 'damaged';
-  if (error instanceof ReadOnlyFile) return 'read_only';
-  const code = sqliteCode(error);
-  if (code === SQLITE_CORRUPT || code === SQLITE_NOTADB) return 'damaged';
-  // A file that cannot even be opened for writing (permissions) is as good as read-only.
-  if (code === SQLITE_READONLY || code === SQLITE_CANTOPEN) return 'read_only';
-  if (code === SQLITE_FULL || systemErrorCode(error) === 'ENOSPC') return 'full';
-  if (code === SQLITE_BUSY || code === SQLITE_LOCKED) return 'busy';
-  return 'other';
-}
-
-function translateWriteError(error: unknown, file: string): AppError {
-  if (error instanceof AppError) return error;
-  if (fileProblem(error) === 'full') {
-    return new AppError(
-      'disk_full',
-      'The disk is full, so this generation could not be added to the history. Free some space; the result files are kept.',
-      { cause: error, details: { file } },
-    );
-  }
-  return new AppError(
-    'io_error',
-    `The generation history could not be updated (${sqliteText(error)}), so new generations are not being recorded. The log has details.`,
-    { cause: error, details: { file } },
-  );
-}
-
 /** Each word becomes a prefix match, quoted, so user text never breaks FTS syntax. */
 function toFtsQuery(text: string): string {
   return text
@@ -617,44 +428,4 @@ function toFtsQuery(text: string): string {
     .filter((word) => word.length > 0)
     .map((word) => `"${word}"*`)
     .join(' ');
-}
-
-function parseJson<T>(text: string | null, fallback: T): T {
-  if (text === null) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-}
-
-function toRecord(row: Row): JobRecord {
-  const job = Job.parse({
-    id: row.id,
-    promptId: row.prompt_id,
-    origin: row.origin,
-    serverId: row.server_id,
-    workflowId: row.workflow_id,
-    workflowName: row.workflow_name,
-    status: row.status,
-    parameters: parseJson(row.parameters, {}),
-    promptText: row.prompt_text,
-    createdAt: row.created_at,
-    queuedAt: row.queued_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    progress: null,
-    error: parseJson(row.error, null),
-    outputs: parseJson(row.outputs, []),
-    position: row.position,
-    batch: parseJson(row.batch, null),
-  });
-  return {
-    job,
-    apiPrompt: parseJson(row.api_prompt, null),
-    sourceWorkflow: parseJson(row.source_workflow, null),
-    sentAt: row.sent_at,
-    uploads: parseJson<StagedUpload[]>(row.uploads, []),
-    samplingSteps: row.sampling_steps,
-  };
 }
