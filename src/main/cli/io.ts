@@ -1,6 +1,6 @@
 import type { SerializedError } from '@shared/contract/errors';
 import { isAppError } from '../core/lib/errors';
-import { RouterCallError } from '../core/router';
+import { RouterCallError } from '../core/router-call-error';
 
 /** What a command may touch of the outside world; tests pass their own. */
 export interface CliIo {
