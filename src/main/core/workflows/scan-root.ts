@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WorkflowRecord } from '@shared/domain/workflow';
 import {
+  createReadScratch,
   errorRecord,
   readWorkflowFile,
   readWorkflowFileSync,
@@ -126,8 +127,9 @@ export async function listWorkflowFiles(root: string, signal?: AbortSignal): Pro
  */
 export function scanFilesSync(root: string, files: readonly PendingFile[]): WorkflowRecord[] {
   const records: WorkflowRecord[] = [];
+  const scratch = createReadScratch();
   for (const { path, thumbnail } of files) {
-    const record = toRecord(root, path, thumbnail, readWorkflowFileSync(join(root, path)));
+    const record = toRecord(root, path, thumbnail, readWorkflowFileSync(join(root, path), undefined, scratch));
     if (record) records.push(record);
   }
   return records;
@@ -165,6 +167,7 @@ export async function scanRoot(root: string, options: ScanRootOptions = {}): Pro
     readCount += 1;
     return scanFile(root, path, thumbnail, options.read);
   };
+  const scratch = createReadScratch();
   /** Time spent in direct system calls (not parsing), to tell a slow file system from a big folder. */
   let ioMs = 0;
   const readDirect = ({ path, thumbnail }: PendingFile): WorkflowRecord | undefined => {
@@ -180,7 +183,7 @@ export async function scanRoot(root: string, options: ScanRootOptions = {}): Pro
       }
     }
     readCount += 1;
-    const result = readWorkflowFileSync(absolute);
+    const result = readWorkflowFileSync(absolute, undefined, scratch);
     ioMs += performance.now() - started;
     return toRecord(root, path, thumbnail, result);
   };
