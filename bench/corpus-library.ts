@@ -1,11 +1,10 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import type { WorkflowRecord } from '@shared/domain/workflow';
+import { recordFromBytes } from '../src/main/core/workflows/scan-file';
 
-/**
- * Writes `count` copies of the corpus's workflow files under varied names and folders (eight
- * categories, 250 files a folder): the 10,000-file libraries the benches measure.
- */
-export function generateLibrary(corpus: string, root: string, count: number): void {
+/** The corpus's workflow files (not its index or expectation files). */
+function corpusSources(corpus: string): string[] {
   const sources: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -20,15 +19,49 @@ export function generateLibrary(corpus: string, root: string, count: number): vo
     }
   };
   walk(corpus);
+  return sources;
+}
+
+const CATEGORIES = ['Image', 'Video', 'Audio', '3D', 'Upscale', 'Edit', 'Inpaint', 'Experiments'];
+
+/** Where copy `index` of `source` goes: eight categories, 250 files a folder, a numbered name. */
+function copyPath(corpus: string, source: string, index: number): string {
+  const base = relative(corpus, source)
+    .replace(/[\\/]/g, '_')
+    .replace(/\.json$/, '');
+  return `${CATEGORIES[index % CATEGORIES.length]!}/batch-${Math.floor(index / 250)}/${base} ${index}.json`;
+}
+
+/** The records of `count` such copies, made in memory (the search benches need no files). */
+export function corpusRecords(corpus: string, count: number): WorkflowRecord[] {
+  const sources = corpusSources(corpus);
   const contents = sources.map((path) => readFileSync(path));
-  const categories = ['Image', 'Video', 'Audio', '3D', 'Upscale', 'Edit', 'Inpaint', 'Experiments'];
+  return Array.from({ length: count }, (_, index) => {
+    const source = index % sources.length;
+    return recordFromBytes(
+      {
+        root: '/library',
+        path: copyPath(corpus, sources[source]!, index),
+        sizeBytes: 0,
+        modifiedMs: 0,
+        thumbnail: null,
+      },
+      contents[source]!,
+    );
+  });
+}
+
+/**
+ * Writes `count` copies of the corpus's workflow files under varied names and folders (eight
+ * categories, 250 files a folder): the 10,000-file libraries the benches measure.
+ */
+export function generateLibrary(corpus: string, root: string, count: number): void {
+  const sources = corpusSources(corpus);
+  const contents = sources.map((path) => readFileSync(path));
   for (let index = 0; index < count; index += 1) {
     const source = index % sources.length;
-    const folder = join(root, categories[index % categories.length]!, `batch-${Math.floor(index / 250)}`);
-    mkdirSync(folder, { recursive: true });
-    const base = relative(corpus, sources[source]!)
-      .replace(/[\\/]/g, '_')
-      .replace(/\.json$/, '');
-    writeFileSync(join(folder, `${base} ${index}.json`), contents[source]!);
+    const path = join(root, copyPath(corpus, sources[source]!, index));
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, contents[source]!);
   }
 }
