@@ -2,8 +2,9 @@ import { join } from 'node:path';
 import { silenceSqliteExperimentalWarning } from '../core/lib/quiet-warnings';
 import type { CliIo } from './io';
 
-// The CLI entry (out/main/cli.js). Serve mode finds the built renderer beside it, scan its worker thread. The program is
-// loaded after the warning filter is in place, since node:sqlite warns as soon as it is imported.
+// The CLI entry (out/main/cli.js). Serve mode finds the built renderer beside it, scan its worker
+// thread and enhancement its engine process. The program is loaded after the warning filter is in
+// place, since node:sqlite warns as soon as it is imported.
 silenceSqliteExperimentalWarning();
 const { runCli } = await import('./program');
 
@@ -31,6 +32,7 @@ const io: CliIo = {
 const code = await runCli(process.argv.slice(2), io, {
   rendererDir: join(import.meta.dirname, '..', 'renderer'),
   scanWorkerPath: join(import.meta.dirname, 'scan-worker.js'),
+  llmWorkerPath: join(import.meta.dirname, 'llm-worker.js'),
 });
 process.exitCode = code;
 // Commands that finished must not be kept alive by a stray handle (a socket in a keep-alive pool).

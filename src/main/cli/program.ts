@@ -36,7 +36,7 @@ function wantedSubcommands(argv: string[]): string[] {
 export async function runCli(
   argv: string[],
   io: CliIo,
-  options: Pick<CommandContext, 'rendererDir' | 'scanWorkerPath'>,
+  options: Pick<CommandContext, 'rendererDir' | 'scanWorkerPath' | 'llmWorkerPath'>,
 ): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = new Command('comfydesk')

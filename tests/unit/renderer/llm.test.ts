@@ -20,6 +20,7 @@ const STATUS: LlmStatus = {
   threads: null,
   queued: 0,
   unloadAt: null,
+  engine: { state: 'ok' },
 };
 
 function model(overrides: Partial<LlmModel> & Pick<LlmModel, 'id' | 'name'>): LlmModel {

@@ -31,15 +31,23 @@ export function registerServe(program: Command, context: CommandContext): void {
     )
     .option('--json', 'print the address as JSON')
     .option('-v, --verbose', 'log debug details to stderr')
-    .action((flags: ServeFlags) => context.run(flags.json, () => serve(context.io, flags, context.rendererDir)));
+    .action((flags: ServeFlags) =>
+      context.run(flags.json, () => serve(context.io, flags, context.rendererDir, context.llmWorkerPath)),
+    );
 }
 
-async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise<number> {
+async function serve(
+  io: CliIo,
+  flags: ServeFlags,
+  rendererDir: string,
+  llmWorkerPath: string | undefined,
+): Promise<number> {
   const library = {
     sessionRoots: flags.workflows.map((dir) => resolve(io.cwd, dir)),
     fetchModelSize: headSizeFetcher(),
   };
   const { core, log } = await openCore(io, {
+    llmWorkerPath,
     mode: 'serve',
     dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
     verbose: flags.verbose,

@@ -16,7 +16,7 @@ import { AppError, serializeError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
 import { stopReasonOf, type GenerateRequest, type GenerateResult } from './backend';
-import type { LocalEngine } from './local-engine';
+import type { LlmEngine } from './engine';
 import type { LlmModelStore } from './model-store';
 import type { OpenAiBackend } from './openai-backend';
 import { checkSubject, cleanEnhancedPrompt } from './output';
@@ -45,7 +45,8 @@ export const realSchedule: Schedule = (callback, delayMs) => {
 export interface LlmServiceDeps {
   settings: SettingsService;
   store: LlmModelStore;
-  engine: LocalEngine;
+  /** Runs local models: in a process of its own in the app, in this process in tests. */
+  engine: LlmEngine;
   openai: OpenAiBackend;
   log: Logger;
   /** @default Date.now */
@@ -109,6 +110,19 @@ export class LlmService {
     this.#disposer.add(store.on('changed', () => this.#announceModels()));
     this.#disposer.add(store.on('progress', (progress) => this.#emitter.emit('downloadProgress', progress)));
     this.#disposer.add(store.on('finished', (finished) => this.#emitter.emit('downloadFinished', finished)));
+    const { engine } = this.#deps;
+    // The engine's process died: what it had loaded is gone; the request in flight fails by itself.
+    this.#disposer.add(
+      engine.on('stopped', () => {
+        this.#loadedId = null;
+        this.#loadingId = null;
+        this.#clearIdleTimer();
+        if (!this.#running) this.#setActivity('unloaded');
+        else this.#announceStatus();
+        this.#announceModels();
+      }),
+    );
+    this.#disposer.add(engine.on('changed', () => this.#announceStatus()));
     let previous = settings.get().llm;
     this.#disposer.add(
       settings.on('changed', (value) => {
@@ -149,7 +163,15 @@ export class LlmService {
       threads: engine.threads,
       queued: this.#queue.length,
       unloadAt: this.#unloadAt,
+      engine: engine.status,
     };
+  }
+
+  /** Lets the local engine start again after it stopped unexpectedly; answers with the new status. */
+  async restartEngine(): Promise<LlmStatus> {
+    await this.#deps.engine.restart();
+    this.#announceStatus();
+    return this.status();
   }
 
   /** The store's list with what is loaded (or loading) right now. */
