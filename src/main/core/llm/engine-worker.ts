@@ -65,8 +65,10 @@ let engine = new LocalEngine({ log });
 const controllers = new Map<number, AbortController>();
 let chain: Promise<void> = Promise.resolve();
 
-function postState(): void {
+/** The answer to a request, after the state it left: the caller sees what is loaded when its request ends. */
+function answer(message: FromEngine): void {
   port.post({ type: 'state', loadedPath: engine.loadedPath ?? null, compute: engine.compute, threads: engine.threads });
+  port.post(message);
 }
 
 port.onMessage((raw) => {
@@ -94,7 +96,7 @@ port.onMessage((raw) => {
       switch (message.type) {
         case 'load':
           await engine.load(message.path, signal);
-          port.post({ type: 'done', id: message.id });
+          answer({ type: 'done', id: message.id });
           break;
         case 'generate': {
           const result = await engine.generate({
@@ -104,12 +106,12 @@ port.onMessage((raw) => {
             signal,
             onText: (text) => port.post({ type: 'text', id: message.id, text }),
           });
-          port.post({ type: 'done', id: message.id, result });
+          answer({ type: 'done', id: message.id, result });
           break;
         }
         case 'unload':
           await engine.unload();
-          port.post({ type: 'done', id: message.id });
+          answer({ type: 'done', id: message.id });
           break;
         case 'dispose':
           await engine.dispose();
@@ -117,10 +119,9 @@ port.onMessage((raw) => {
       }
     } catch (error) {
       if (!signal.aborted && !(error instanceof AppError)) log.error('engine request failed', { error });
-      port.post({ type: 'failed', id: message.id, error: describeError(error, signal) });
+      answer({ type: 'failed', id: message.id, error: describeError(error, signal) });
     } finally {
       controllers.delete(message.id);
-      postState();
     }
   });
 });

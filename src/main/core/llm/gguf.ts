@@ -193,7 +193,7 @@ function asPositive(value: unknown): number | undefined {
   if (typeof number === 'number') return Number.isFinite(number) && number > 0 ? number : undefined;
   if (!Array.isArray(value) || value.length === 0) return undefined;
   const sizes = value.map(asPositive);
-  return sizes.every((size) => size !== undefined) ? Math.max(...(sizes)) : undefined;
+  return sizes.every((size) => size !== undefined) ? Math.max(...sizes) : undefined;
 }
 
 function checkInfo(info: GgufFileInfo, size: number, path: string): GgufSummary {

@@ -89,6 +89,8 @@ export class LlmService {
   #idleUnload: Promise<void> = Promise.resolve();
   #started = false;
   #stopping = false;
+  /** The last status announced, as JSON. */
+  #lastStatus = '';
 
   constructor(deps: LlmServiceDeps) {
     this.#deps = deps;
@@ -122,7 +124,12 @@ export class LlmService {
         this.#announceModels();
       }),
     );
-    this.#disposer.add(engine.on('changed', () => this.#announceStatus()));
+    // What the engine computes on becomes known with its first load; only a real change is news.
+    this.#disposer.add(
+      engine.on('changed', () => {
+        if (JSON.stringify(this.status()) !== this.#lastStatus) this.#announceStatus();
+      }),
+    );
     let previous = settings.get().llm;
     this.#disposer.add(
       settings.on('changed', (value) => {
@@ -397,7 +404,9 @@ export class LlmService {
   }
 
   #announceStatus(): void {
-    this.#emitter.emit('status', this.status());
+    const status = this.status();
+    this.#lastStatus = JSON.stringify(status);
+    this.#emitter.emit('status', status);
   }
 
   #announceModels(): void {

@@ -245,9 +245,12 @@ export class ProcessEngine implements LlmEngine {
         this.#emitter.emit('changed', undefined);
         return;
       }
-      case 'text':
-        this.#pending.get(message.id)?.onText?.(message.text);
+      case 'text': {
+        // Text that was on its way when the request was stopped is not shown.
+        const pending = this.#pending.get(message.id);
+        if (pending && !pending.signal.aborted) pending.onText?.(message.text);
         return;
+      }
       case 'log':
         this.#deps.log[message.level](message.message, message.fields);
         return;
