@@ -135,6 +135,15 @@ export function scanFilesSync(root: string, files: readonly PendingFile[]): Work
   return records;
 }
 
+/** The file's size and time; undefined when it is gone or cannot be looked at (it is then read, or dropped). */
+function statOrUndefined(path: string): { size: number; mtimeMs: number } | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /** The earlier record when the file's size and time are unchanged (null: read it again; undefined: it is gone). */
 function reuse(
   earlier: WorkflowRecord,
@@ -175,8 +184,7 @@ export async function scanRoot(root: string, options: ScanRootOptions = {}): Pro
     const earlier = options.previous?.get(path);
     const started = performance.now();
     if (earlier) {
-      const stats = statSync(absolute, { throwIfNoEntry: false });
-      const kept = reuse(earlier, stats, thumbnail);
+      const kept = reuse(earlier, statOrUndefined(absolute), thumbnail);
       if (kept !== null) {
         ioMs += performance.now() - started;
         return kept;
