@@ -1,6 +1,6 @@
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { readFile, utimes } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, test } from 'vitest';
 import { LibraryQuery } from '@shared/domain/workflow';
 import { NoticeCenter } from '../src/main/core/app/notice-center';
@@ -12,60 +12,32 @@ import { MemorySettingsStore } from '../src/main/core/settings/settings-store';
 import { sealSettings } from '../tests/support/sealed';
 import { ModelCatalog } from '../src/main/core/workflows/catalog';
 import { LibraryService } from '../src/main/core/workflows/library-service';
-import { mapLimit, scanRoot } from '../src/main/core/workflows/scan-root';
+import { scanRoot } from '../src/main/core/workflows/scan-root';
 import { walkRoot } from '../src/main/core/workflows/walk';
 import { ServeServer } from '../src/main/serve/serve-server';
 import { ApiClient } from '../src/renderer/src/api/client';
 import { createWsTransport } from '../src/renderer/src/api/ws-transport';
 import { tempDir, waitFor } from '../tests/support/core';
 import { CORPUS_DIR } from '../tests/support/paths';
+import { generateLibrary } from './corpus-library';
 import { ms, percentile, printTable } from './table';
 
 const FILES = 10_000;
-const CONCURRENCY = 32;
 const DEBOUNCE_MS = 200;
 
 let library: { path: string; remove: () => void } | undefined;
 
-/** Copies of the corpus's workflow files under varied names and folders, 10,000 in all. */
-function generateLibrary(corpus: string, root: string): void {
-  const sources: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (
-        entry.name.endsWith('.json') &&
-        !entry.name.startsWith('index') &&
-        !['expected.json', 'inventory.json'].includes(entry.name)
-      )
-        sources.push(path);
-    }
-  };
-  walk(corpus);
-  const contents = sources.map((path) => readFileSync(path));
-  const categories = ['Image', 'Video', 'Audio', '3D', 'Upscale', 'Edit', 'Inpaint', 'Experiments'];
-  for (let index = 0; index < FILES; index += 1) {
-    const source = index % sources.length;
-    const folder = join(root, categories[index % categories.length]!, `batch-${Math.floor(index / 250)}`);
-    mkdirSync(folder, { recursive: true });
-    const base = relative(corpus, sources[source]!)
-      .replace(/[\\/]/g, '_')
-      .replace(/\.json$/, '');
-    writeFileSync(join(folder, `${base} ${index}.json`), contents[source]!);
-  }
-}
-
+/** The floor: the same files read one after another with readFileSync and parsed, on this thread. */
 async function floor(root: string): Promise<number> {
   const files = (await walkRoot(root)).flatMap((folder) => folder.workflows.map((path) => join(root, path)));
   const start = performance.now();
-  await mapLimit(files, CONCURRENCY, async (path) => JSON.parse(await readFile(path, 'utf8')) as unknown);
+  for (const path of files) JSON.parse(readFileSync(path, 'utf8'));
   return performance.now() - start;
 }
 
 async function coldScan(root: string): Promise<number> {
   const start = performance.now();
-  const { records } = await scanRoot(root, { concurrency: CONCURRENCY });
+  const { records } = await scanRoot(root);
   if (records.length !== FILES) throw new Error(`scanned ${records.length} files, expected ${FILES}`);
   return performance.now() - start;
 }
@@ -91,7 +63,7 @@ async function startLibrary(root: string, dataDir: string, isWatching: boolean):
 beforeAll(() => {
   if (!CORPUS_DIR) return;
   library = tempDir('comfydesk-bench-library-');
-  generateLibrary(CORPUS_DIR, library.path);
+  generateLibrary(CORPUS_DIR, library.path, FILES);
 });
 
 afterAll(() => library?.remove());
@@ -212,7 +184,7 @@ test('library: scan, warm start, live change, search and memory over 10,000 work
   web.remove();
 
   printTable(`Library: ${FILES.toLocaleString('en')} workflows (${sizeMb.toFixed(0)} MB, copies of the corpus)`, [
-    { metric: 'floor: read + JSON.parse, same files, same concurrency', value: ms(floorMs) },
+    { metric: 'floor: readFileSync + JSON.parse, same files, in-process', value: ms(floorMs) },
     { metric: 'cold full scan (walk, read, parse, extract)', value: ms(scanMs) },
     {
       metric: 'cold scan / floor',

@@ -1,7 +1,10 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { WorkflowRecord } from '@shared/domain/workflow';
-import { runCli } from '../support/cli';
+import { listWorkflowFiles, scanFilesSync } from '../../src/main/core/workflows/scan-root';
+import { scanInParallel } from '../../src/main/cli/scan-pool';
+import { ROOT, runCli } from '../support/cli';
 import { tempDir } from '../support/core';
 import { textToImageApi, textToImageUi, writeTree } from '../support/workflows';
 
@@ -57,6 +60,42 @@ describe('comfydesk scan', () => {
     expect(JSON.parse(result.stderr)).toMatchObject({
       error: { code: 'not_found', message: expect.stringContaining('does not exist') },
     });
+  });
+});
+
+describe('scan worker threads', () => {
+  const WORKER = join(ROOT, 'out', 'main', 'scan-worker.js');
+  const manyFiles = (count: number) =>
+    folder(
+      Object.fromEntries(
+        Array.from({ length: count }, (_, index) => [
+          `Set ${index % 4}/flow ${String(index).padStart(4, '0')}.json`,
+          JSON.stringify(textToImageUi(`model-${index}.safetensors`)),
+        ]),
+      ),
+    );
+
+  test('records from the worker threads and this thread come back complete and in the order of the files', async () => {
+    const root = manyFiles(700);
+    const { files } = await listWorkflowFiles(root);
+    files.sort((a, b) => a.path.localeCompare(b.path));
+    const expected = scanFilesSync(root, files);
+    const asRecords = await scanInParallel([{ root, files }], { workerPath: WORKER, workers: 2, asJson: false });
+    expect(asRecords.flatMap((result) => ('records' in result ? result.records : []))).toEqual(expected);
+    const asJson = await scanInParallel([{ root, files }], { workerPath: WORKER, workers: 2, asJson: true });
+    const text = `[${asJson.map((result) => ('json' in result ? result.json : '')).join(',')}]`;
+    expect(text).toBe(JSON.stringify(expected));
+  });
+
+  test('batches of a worker that fails are read by this thread instead', async () => {
+    const root = manyFiles(600);
+    const broken = join(folder(), 'broken-worker.mjs');
+    writeFileSync(broken, 'throw new Error("this worker cannot start");\n');
+    const { files } = await listWorkflowFiles(root);
+    const results = await scanInParallel([{ root, files }], { workerPath: broken, workers: 1, asJson: false });
+    expect(results.flatMap((result) => ('records' in result ? result.records : []))).toEqual(
+      scanFilesSync(root, files),
+    );
   });
 });
 

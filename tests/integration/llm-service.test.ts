@@ -7,17 +7,39 @@ import { NoticeCenter } from '../../src/main/core/app/notice-center';
 import { silentLogger } from '../../src/main/core/lib/logger';
 import { FileDownloader } from '../../src/main/core/llm/downloader';
 import { LlmService } from '../../src/main/core/llm/llm-service';
+import type { LlmEngine } from '../../src/main/core/llm/engine';
 import { LocalEngine } from '../../src/main/core/llm/local-engine';
+import { ProcessEngine, forkEngineProcess } from '../../src/main/core/llm/process-engine';
 import { LlmModelStore } from '../../src/main/core/llm/model-store';
 import { OpenAiBackend } from '../../src/main/core/llm/openai-backend';
 import { SettingsService } from '../../src/main/core/settings/settings-service';
 import { MemorySettingsStore } from '../../src/main/core/settings/settings-store';
 import { tempDir, waitFor } from '../support/core';
+import { ROOT } from '../support/paths';
 import { ManualSchedule } from '../support/llm';
 import { tinyGgufBytes, writeTinyGguf } from '../fixtures/tiny-gguf';
 
 const TIME_LIMIT_MS = 60_000;
 const IDLE_SECONDS = 7;
+/** The built engine process (integration tests build once before they run). */
+const WORKER = join(ROOT, 'out', 'main', 'llm-worker.js');
+
+/**
+ * The same behaviour either way: node-llama-cpp in this process, and in its own process as the app
+ * runs it. Greedy decoding on the CPU: the same answer every run, no GPU probing.
+ */
+const ENGINES: Array<[string, () => LlmEngine]> = [
+  ['in this process', () => new LocalEngine({ log: silentLogger, gpu: false, temperature: 0 })],
+  [
+    'in its own process',
+    () =>
+      new ProcessEngine({
+        spawn: forkEngineProcess(WORKER),
+        options: { gpu: false, temperature: 0 },
+        log: silentLogger,
+      }),
+  ],
+];
 
 interface Harness {
   service: LlmService;
@@ -38,7 +60,10 @@ afterEach(async () => {
   for (const harness of running.splice(0)) await harness.stop();
 });
 
-async function startService(options: { realTimers?: boolean; idleSeconds?: number } = {}): Promise<Harness> {
+async function startService(
+  makeEngine: () => LlmEngine,
+  options: { realTimers?: boolean; idleSeconds?: number } = {},
+): Promise<Harness> {
   const dir = tempDir('comfydesk-llm-');
   const modelPath = join(dir.path, 'tiny.gguf');
   writeTinyGguf(modelPath);
@@ -60,8 +85,7 @@ async function startService(options: { realTimers?: boolean; idleSeconds?: numbe
   const service = new LlmService({
     settings,
     store,
-    // Greedy decoding on the CPU: the same answer every run, no GPU probing.
-    engine: new LocalEngine({ log: silentLogger, gpu: false, temperature: 0 }),
+    engine: makeEngine(),
     openai: new OpenAiBackend({ log: silentLogger }),
     schedule: options.realTimers ? undefined : schedule.schedule,
     timeLimitMs: TIME_LIMIT_MS,
@@ -106,9 +130,9 @@ async function startService(options: { realTimers?: boolean; idleSeconds?: numbe
   return harness;
 }
 
-describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
+describe.each(ENGINES)('LlmService with a real GGUF model, node-llama-cpp %s', (_, makeEngine) => {
   test('the model loads on the first request, tokens stream, and the cleaned result comes back', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     const { service } = harness;
     expect(service.status()).toMatchObject({ activity: 'unloaded', loadedModel: null, backend: 'local' });
 
@@ -142,7 +166,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('cancelling mid-stream ends the request with "cancelled" and keeps the model loaded', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     const { id } = harness.service.enhance({ prompt: 'a lighthouse at night', style: 'cinematic' });
     // Cancel on the first token, while generation is surely still running.
     harness.service.on('token', (token) => token.id === id && harness.service.cancel(id));
@@ -153,7 +177,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('after the idle timeout the model is unloaded, and the next request loads it again', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     const first = harness.service.enhance({ prompt: 'a quiet harbour' });
     await harness.finished(first.id);
     await waitFor(() => harness.schedule.has(IDLE_SECONDS * 1000));
@@ -171,7 +195,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('with real timers, a short idle timeout unloads the model by itself', async () => {
-    const harness = await startService({ realTimers: true, idleSeconds: 1 });
+    const harness = await startService(makeEngine, { realTimers: true, idleSeconds: 1 });
     await harness.finished(harness.service.enhance({ prompt: 'a quiet harbour' }).id);
     expect(harness.service.status().loadedModel).toBe(harness.modelPath);
     await waitFor(() => harness.service.status().activity === 'unloaded', { timeoutMs: 10_000 });
@@ -179,7 +203,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('two requests made together run one after the other, never interleaved', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     const a = harness.service.enhance({ prompt: 'a castle on a hill', style: 'artistic' });
     const b = harness.service.enhance({ prompt: 'a boat on a lake', style: 'minimal' });
     expect(harness.service.status().queued).toBe(2);
@@ -193,7 +217,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('cancelling a queued request removes it before it runs', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     const a = harness.service.enhance({ prompt: 'a castle on a hill' });
     const b = harness.service.enhance({ prompt: 'a boat on a lake' });
     harness.service.cancel(b.id);
@@ -203,7 +227,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('a request that runs past the time limit is stopped with llm_timeout', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     const { id } = harness.service.enhance({ prompt: 'a market street at dusk' });
     let fired = 0;
     // The time limit runs out while the first token is being delivered.
@@ -218,7 +242,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('one model is in memory at a time: asking for another swaps it', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     const other = join(harness.dir, 'other.gguf');
     writeTinyGguf(other, { seed: 7 });
     await harness.finished(harness.service.enhance({ prompt: 'a forest path' }).id);
@@ -229,7 +253,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('choosing another model in settings frees the loaded one right away', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     await harness.finished(harness.service.enhance({ prompt: 'a forest path' }).id);
     harness.settings.update({ llm: { model: 'llama-3.2-3b-instruct' } });
     await waitFor(() => harness.service.status().activity === 'unloaded');
@@ -261,7 +285,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
     ];
     for (const { name, write, code, message } of cases) {
       test(name, async () => {
-        const harness = await startService();
+        const harness = await startService(makeEngine);
         const path = join(harness.dir, 'bad.gguf');
         write(path);
         const finished = await harness.finished(harness.service.enhance({ prompt: 'a red fox', model: path }).id);
@@ -275,7 +299,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('a catalog model that is not downloaded says how to get it', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     const finished = await harness.finished(
       harness.service.enhance({ prompt: 'a red fox', model: 'phi-3-mini-4k-instruct' }).id,
     );
@@ -286,7 +310,7 @@ describe('LlmService with a real GGUF model (node-llama-cpp)', () => {
   });
 
   test('stopping the service cancels what is queued and frees the model', async () => {
-    const harness = await startService();
+    const harness = await startService(makeEngine);
     const a = harness.service.enhance({ prompt: 'a castle on a hill' });
     const b = harness.service.enhance({ prompt: 'a boat on a lake' });
     let stopped: Promise<void> | undefined;

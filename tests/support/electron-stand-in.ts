@@ -1,4 +1,8 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /**
  * A stand-in for the `electron` module: enough of Electron's main-process and preload API for the
@@ -201,6 +205,54 @@ export class StandInNotification extends EventEmitter {
   }
 }
 
+/**
+ * `utilityProcess.fork` for real: a plain Node child process running the module, with the
+ * `process.parentPort` Electron gives utility processes (tests/support/utility-process-shim.mjs).
+ * Like Electron's, it emits 'spawn', 'message' and 'exit' (a code only: 128 + the signal's number
+ * when a signal ended it), and `kill()` sends SIGTERM. `crash()` ends it as an OS would (SIGKILL).
+ */
+export class StandInUtilityProcess extends EventEmitter {
+  static forked: StandInUtilityProcess[] = [];
+  readonly modulePath: string;
+  readonly options: Record<string, unknown>;
+  readonly #child: ChildProcess;
+  readonly sent: unknown[] = [];
+
+  constructor(modulePath: string, args: string[] = [], options: Record<string, unknown> = {}) {
+    super();
+    this.modulePath = modulePath;
+    this.options = options;
+    const shim = pathToFileURL(join(import.meta.dirname, 'utility-process-shim.mjs')).href;
+    this.#child = fork(modulePath, args, {
+      execArgv: ['--import', shim],
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.#child.on('spawn', () => this.emit('spawn'));
+    this.#child.on('message', (message) => this.emit('message', message));
+    this.#child.on('exit', (code, signal) => this.emit('exit', code ?? 128 + (signal ? constants.signals[signal] : 0)));
+    StandInUtilityProcess.forked.push(this);
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  postMessage(message: unknown): void {
+    this.sent.push(message);
+    this.#child.send(message as never);
+  }
+
+  kill(): boolean {
+    return this.#child.kill();
+  }
+
+  /** Ends the process from outside, as the OS does to a process that ran the machine out of memory. */
+  crash(): void {
+    this.#child.kill('SIGKILL');
+  }
+}
+
 export function createElectronStandIn() {
   const windows: StandInBrowserWindow[] = [];
   const ipcHandlers = new Map<string, Listener>();
@@ -361,6 +413,10 @@ export function createElectronStandIn() {
     },
     Tray: StandInTray,
     Notification: StandInNotification,
+    utilityProcess: {
+      fork: (modulePath: string, args?: string[], options?: Record<string, unknown>) =>
+        new StandInUtilityProcess(modulePath, args, options),
+    },
     Menu: {
       buildFromTemplate: (items: Array<Record<string, unknown>>) => ({ items }),
     },

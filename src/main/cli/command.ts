@@ -5,6 +5,10 @@ import { reportFailure, type CliIo } from './io';
 export interface CommandContext {
   io: CliIo;
   rendererDir: string;
+  /** The built worker thread of `scan` (out/main/scan-worker.js); without it `scan` uses one thread. */
+  scanWorkerPath?: string;
+  /** The built engine process of prompt enhancement (out/main/llm-worker.js); without it the LLM runs in this process. */
+  llmWorkerPath?: string;
   /**
    * Runs a command body and records its exit code; errors are reported the same way everywhere
    * (stderr, JSON when asked) so subcommands never print errors themselves.

@@ -1,6 +1,6 @@
 import type { SerializedError } from '@shared/contract/errors';
 import { isAppError } from '../core/lib/errors';
-import { RouterCallError } from '../core/router';
+import { RouterCallError } from '../core/router-call-error';
 import { ApiError } from './contract-client';
 
 /** Why a command is asked to stop early: a signal, or the reader of its output went away (`| head`). */

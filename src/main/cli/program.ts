@@ -1,40 +1,44 @@
 import { Command, CommanderError } from 'commander';
 import { APP_VERSION } from '../core/version';
 import { createRunner, type CommandContext } from './command';
-import { registerConvert } from './commands/convert';
-import { registerEnhance } from './commands/enhance';
-import { registerIntent } from './commands/intent';
-import { registerLlm } from './commands/llm';
-import { registerScan } from './commands/scan';
-import { registerModels } from './commands/models';
-import { registerCancel, registerQueue } from './commands/queue';
-import { registerRun } from './commands/run';
-import { registerServe } from './commands/serve';
-import { registerStatus } from './commands/status';
-import { registerHistory } from './commands/history';
 import { EXIT_CODES_HELP, ExitCode, writeLine, type CliIo } from './io';
+
+type Register = (program: Command, context: CommandContext) => void;
 
 /**
  * Every subcommand registers itself here with one line. Each one: a description, `--json` where it
  * prints results, errors through the shared runner, and an exit code from `ExitCode`.
+ *
+ * Loaded on demand: a run needs only its own subcommand's code, so `comfydesk scan` does not pay for
+ * loading the core, the contract, SSH and the LLM runtime (that was 0.4 s of every start).
  */
-const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = [
-  registerServe,
-  registerScan,
-  registerIntent,
-  registerConvert,
-  registerStatus,
-  registerModels,
-  registerEnhance,
-  registerLlm,
-  registerRun,
-  registerQueue,
-  registerCancel,
-  registerHistory,
-];
+const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
+  serve: async () => (await import('./commands/serve')).registerServe,
+  scan: async () => (await import('./commands/scan')).registerScan,
+  intent: async () => (await import('./commands/intent')).registerIntent,
+  convert: async () => (await import('./commands/convert')).registerConvert,
+  status: async () => (await import('./commands/status')).registerStatus,
+  models: async () => (await import('./commands/models')).registerModels,
+  enhance: async () => (await import('./commands/enhance')).registerEnhance,
+  llm: async () => (await import('./commands/llm')).registerLlm,
+  run: async () => (await import('./commands/run')).registerRun,
+  queue: async () => (await import('./commands/queue')).registerQueue,
+  cancel: async () => (await import('./commands/queue')).registerCancel,
+  history: async () => (await import('./commands/history')).registerHistory,
+};
+
+/** The subcommands a run needs: the one named first on the line, or all of them (help, usage errors). */
+function wantedSubcommands(argv: string[]): string[] {
+  const first = argv.find((arg) => !arg.startsWith('-'));
+  return first !== undefined && Object.hasOwn(SUBCOMMANDS, first) ? [first] : Object.keys(SUBCOMMANDS);
+}
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
-export async function runCli(argv: string[], io: CliIo, options: { rendererDir: string }): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: CliIo,
+  options: Pick<CommandContext, 'rendererDir' | 'scanWorkerPath' | 'llmWorkerPath'>,
+): Promise<number> {
   let exitCode: number = ExitCode.ok;
   const program = new Command('comfydesk')
     .description('ComfyDesk — run ComfyUI workflows from a simple Generate page, a browser, or this terminal.')
@@ -49,10 +53,11 @@ export async function runCli(argv: string[], io: CliIo, options: { rendererDir: 
     });
   const context: CommandContext = {
     io,
-    rendererDir: options.rendererDir,
+    ...options,
     run: createRunner(io, (code) => (exitCode = code)),
   };
-  for (const register of SUBCOMMANDS) register(program, context);
+  const registers = await Promise.all(wantedSubcommands(argv).map((name) => SUBCOMMANDS[name]!()));
+  for (const register of registers) register(program, context);
   for (const command of [program, ...allSubcommands(program)]) command.addHelpText('after', `\n${EXIT_CODES_HELP}`);
 
   try {

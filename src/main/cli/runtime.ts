@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import Conf from 'conf';
 import { createCore, type Core, type CoreOptions } from '../core/create-core';
 import { RotatingFileLog, teeSinks } from '../core/lib/file-log';
+import { forkEngineProcess } from '../core/llm/process-engine';
 import { createLogger, filterSink, streamSink, type Logger, type LogLevel } from '../core/lib/logger';
 import { defaultDataDir, resolvePaths, type Paths } from '../core/paths';
 import { confSettingsStore } from '../core/settings/settings-store';
@@ -16,6 +17,8 @@ export interface RuntimeOptions extends Pick<
   dataDir?: string;
   verbose?: boolean;
   mode: 'serve' | 'cli';
+  /** The built engine process (out/main/llm-worker.js): prompt enhancement runs there, not in this process. */
+  llmWorkerPath?: string;
 }
 
 /**
@@ -68,6 +71,7 @@ export async function openCore(io: CliIo, options: RuntimeOptions): Promise<{ co
     settingsStore,
     log,
     library: options.library,
+    llm: options.llmWorkerPath ? { spawnEngine: forkEngineProcess(options.llmWorkerPath) } : undefined,
   });
   return { core, paths, log };
 }

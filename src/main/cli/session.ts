@@ -30,6 +30,8 @@ export interface SessionOptions {
   library?: CoreOptions['library'];
   /** Deadline of one server check in a core of its own, ms. */
   checkTimeoutMs?: number;
+  /** The built engine process, for a core of its own that enhances prompts. */
+  llmWorkerPath?: string;
 }
 
 /** A command's link to ComfyDesk: its own lean core, or the process that owns the data folder. */
@@ -104,6 +106,7 @@ async function own(io: CliIo, options: SessionOptions): Promise<Session> {
     isQueueHeld: options.isQueueHeld,
     sessionServer: options.server,
     library: options.library,
+    llmWorkerPath: options.llmWorkerPath,
     connections: {
       // Nothing comes online by itself: the command brings up the one server it needs (`serverFor`).
       autoConnect: false,

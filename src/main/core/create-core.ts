@@ -24,7 +24,9 @@ import type { Logger } from './lib/logger';
 import { FileDownloader } from './llm/downloader';
 import { llmHandlers } from './llm/llm-handlers';
 import { LlmService } from './llm/llm-service';
+import type { LlmEngine } from './llm/engine';
 import { LocalEngine, type LocalEngineDeps } from './llm/local-engine';
+import { ProcessEngine, type SpawnEngineProcess } from './llm/process-engine';
 import { LlmModelStore } from './llm/model-store';
 import { OpenAiBackend } from './llm/openai-backend';
 import type { Paths } from './paths';
@@ -88,11 +90,30 @@ export interface CoreOptions {
   connections?: ConnectionOptions;
   /** Overrides for prompt enhancement (tests: no GPU probing, greedy decoding, a local fetch). */
   llm?: Pick<LocalEngineDeps, 'gpu' | 'temperature' | 'maxThreads'> & {
+    /**
+     * Starts the engine's own process (a utility process in the desktop app, a child process in
+     * serve mode and the CLI), so a crash in llama.cpp cannot take ComfyDesk down.
+     * @default none: node-llama-cpp runs in this process (tests)
+     */
+    spawnEngine?: SpawnEngineProcess;
     fetch?: typeof fetch;
     timeLimitMs?: number;
     /** A Hugging Face mirror for catalog downloads. @default process.env.HF_ENDPOINT */
     hfEndpoint?: string;
   };
+}
+
+/** The local LLM engine: in its own process when the shell can start one, else in this process. */
+function createEngine(options: CoreOptions, log: Logger): LlmEngine {
+  const engineOptions = {
+    gpu: options.llm?.gpu,
+    temperature: options.llm?.temperature,
+    maxThreads: options.llm?.maxThreads,
+  };
+  const spawn = options.llm?.spawnEngine;
+  return spawn
+    ? new ProcessEngine({ spawn, options: engineOptions, log: log.child('engine') })
+    : new LocalEngine({ log, ...engineOptions });
 }
 
 /** The running core: one router for every transport, one event bus, and a way to stop it all. */
@@ -223,12 +244,7 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   const llm = new LlmService({
     settings,
     store: llmStore,
-    engine: new LocalEngine({
-      log: llmLog,
-      gpu: options.llm?.gpu,
-      temperature: options.llm?.temperature,
-      maxThreads: options.llm?.maxThreads,
-    }),
+    engine: createEngine(options, llmLog),
     openai: new OpenAiBackend({ log: llmLog, fetch: options.llm?.fetch, temperature: options.llm?.temperature }),
     timeLimitMs: options.llm?.timeLimitMs,
     log: llmLog,

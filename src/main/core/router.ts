@@ -9,6 +9,7 @@ import {
 import type { SerializedError } from '@shared/contract/errors';
 import { RequestEnvelope, type ResponseEnvelope } from '@shared/protocol';
 import { serializeError } from './lib/errors';
+import { RouterCallError } from './router-call-error';
 import type { Logger } from './lib/logger';
 
 /** Who is asking: lets handlers answer per client (e.g. open a URL in that client's own way). */
@@ -97,15 +98,6 @@ export class Router {
 export const LOCAL_CONTEXT: RequestContext = { clientId: 'local', transport: 'local' };
 
 /** A failed in-process call, carrying the same serialised error a remote client would see. */
-export class RouterCallError extends Error {
-  readonly error: SerializedError;
-  constructor(error: SerializedError) {
-    super(error.userMessage);
-    this.name = 'RouterCallError';
-    this.error = error;
-  }
-}
-
 function failure(id: string, error: SerializedError): ResponseEnvelope {
   return { kind: 'response', id, ok: false, error };
 }
@@ -122,3 +114,5 @@ function idOf(message: unknown): string {
 export function flattenIssues(error: z.ZodError): Array<{ path: string; message: string }> {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
 }
+
+export { RouterCallError };

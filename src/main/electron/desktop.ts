@@ -1,5 +1,17 @@
 import { join } from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain, net, protocol, safeStorage, screen, session, shell } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  net,
+  protocol,
+  safeStorage,
+  screen,
+  session,
+  shell,
+  utilityProcess,
+} from 'electron';
 import ElectronStore from 'electron-store';
 import { createCore, type Core } from '../core/create-core';
 import type { DesktopPort } from '../core/app/desktop-port';
@@ -19,6 +31,7 @@ import { feedJobs } from './job-feed';
 import { TrayController } from './tray-controller';
 import { trayElectron } from './tray-electron';
 import { createDesktopSecretStore } from './safe-storage-secrets';
+import { utilityEngineProcess } from './utility-engine';
 import { applySecurityPolicy } from './security';
 import { createMainWindow, isAppUrl, type RendererLocation } from './window';
 import type { WindowState } from './window-state';
@@ -114,6 +127,8 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
       secretStore,
       openWindow: createComfyWindowOpener({ BrowserWindow }),
       pickFile: (options) => pickFile(dialog, options),
+      // Prompt enhancement's llama.cpp runs in a utility process of its own: a crash there is not ours.
+      llm: { spawnEngine: utilityEngineProcess(utilityProcess, join(options.outDir, 'main', 'llm-worker.js')) },
     });
   } catch (error) {
     if (isAppError(error) && error.code === 'already_running') {

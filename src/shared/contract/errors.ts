@@ -55,6 +55,7 @@ export const ErrorCode = z.enum([
   'llm_model_missing',
   'llm_model_invalid',
   'llm_load_failed',
+  'llm_engine_stopped',
   'llm_timeout',
   'llm_empty_output',
   'llm_endpoint_unreachable',

@@ -44,6 +44,8 @@ export const llmCommands = {
   'llm.enhance': { input: EnhanceRequest, output: z.object({ id: z.string() }) },
   /** Cancels a queued or running enhancement; it ends with a `cancelled` error. */
   'llm.cancel': { input: z.object({ id: z.string().min(1).max(128) }).strict(), output: z.object({}) },
+  /** Starts the local engine again after it stopped unexpectedly; answers with the new status. */
+  'llm.restartEngine': { input: Empty, output: LlmStatus },
   /** Asks an OpenAI-compatible server which models it serves (the settings' "Test connection"). */
   'llm.checkEndpoint': {
     input: sectionPatch(OpenAiEndpoint).strict(),

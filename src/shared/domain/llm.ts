@@ -102,6 +102,23 @@ export type LlmModelList = z.infer<typeof LlmModelList>;
 export const LlmActivity = z.enum(['unloaded', 'loading', 'ready', 'generating']);
 export type LlmActivity = z.infer<typeof LlmActivity>;
 
+/**
+ * The local engine (node-llama-cpp, in a process of its own): fine — running, or not started yet —
+ * or stopped unexpectedly (a crash inside llama.cpp, out of memory, killed). While stopped, local
+ * enhancements fail at once until the user restarts it (`llm.restartEngine`).
+ */
+export const LlmEngineStatus = z.discriminatedUnion('state', [
+  z.object({ state: z.literal('ok') }),
+  z.object({
+    state: z.literal('stopped'),
+    /** What happened, for a person: which model it was working on and how the process ended. */
+    message: z.string(),
+    /** When it stopped (ms since epoch). */
+    stoppedAt: z.number(),
+  }),
+]);
+export type LlmEngineStatus = z.infer<typeof LlmEngineStatus>;
+
 /** A snapshot of the enhancer: which backend and model, what is loaded, what is queued. */
 export const LlmStatus = z.object({
   enabled: z.boolean(),
@@ -119,6 +136,8 @@ export const LlmStatus = z.object({
   queued: z.number().int().nonnegative(),
   /** When the loaded model will be unloaded if nothing else comes (ms since epoch). */
   unloadAt: z.number().nullable(),
+  /** Whether the local engine's process is fine or stopped unexpectedly. */
+  engine: LlmEngineStatus,
 });
 export type LlmStatus = z.infer<typeof LlmStatus>;
 

@@ -20,6 +20,7 @@ const STATUS: LlmStatus = {
   threads: null,
   queued: 0,
   unloadAt: null,
+  engine: { state: 'ok' },
 };
 
 function model(overrides: Partial<LlmModel> & Pick<LlmModel, 'id' | 'name'>): LlmModel {
@@ -200,6 +201,31 @@ describe('the Enhance control beside the prompt', () => {
     expect(window.location.hash).toBe('#/settings');
   });
 
+  test('when the engine stops mid-enhancement it says so beside the prompt, and Restart engine brings it back', async () => {
+    const core = enabledCore();
+    const message =
+      'The AI engine stopped unexpectedly while generating with tiny.gguf: it was killed, most often because the computer ran out of memory. ComfyDesk kept running and your prompt is unchanged; restart the engine to try again, or choose another model.';
+    core.handle('llm.restartEngine', () => STATUS);
+    const { enhance, box } = await enhanceView(core, 'a red fox');
+    await fireEvent.click(enhance);
+    await core.answered();
+    core.emit('llm.statusChanged', { ...STATUS, engine: { state: 'stopped', message, stoppedAt: 1 } });
+    core.emit('llm.finished', { id: 'e1', ok: false, error: { code: 'llm_engine_stopped', userMessage: message } });
+    const stopped = await screen.findByRole('region', { name: 'AI engine stopped' });
+    expect(stopped.textContent).toContain('ran out of memory');
+    expect(screen.queryByRole('region', { name: 'Enhancement problem' })).toBeNull();
+    expect(box.value).toBe('a red fox');
+    const button = screen.getByRole('button', { name: 'Enhance' }) as HTMLButtonElement;
+    expect(button.disabled).toBe(true);
+    expect(button.title).toMatch(/restart it first/);
+
+    await fireEvent.click(within(stopped).getByRole('button', { name: 'Restart engine' }));
+    await waitFor(() => expect(core.callsOf('llm.restartEngine')).toHaveLength(1));
+    await waitFor(() => expect(screen.queryByRole('region', { name: 'AI engine stopped' })).toBeNull());
+    await waitFor(() => expect(button.disabled).toBe(false));
+    expect(screen.getByRole('status').textContent).toBe('The AI engine is ready again.');
+  });
+
   test('an empty prompt cannot be enhanced', async () => {
     const core = enabledCore();
     render(LlmHarness, { api: core.api, view: 'enhance', prompt: '   ' });
@@ -288,6 +314,19 @@ describe('Settings › AI prompt enhancement', () => {
       threads: 4,
     });
     expect(await screen.findByText(/on the GPU \(CUDA\)/)).toBeTruthy();
+  });
+
+  test('a stopped engine is shown in the status line with Restart engine', async () => {
+    const core = enabledCore();
+    const message = 'The AI engine stopped unexpectedly while loading bad.gguf: llama.cpp aborted.';
+    core.handle('llm.status', () => ({ ...STATUS, engine: { state: 'stopped', message, stoppedAt: 1 } }));
+    core.handle('llm.restartEngine', () => STATUS);
+    render(LlmHarness, { api: core.api, view: 'settings' });
+    expect((await screen.findByText(/llama\.cpp aborted/)).textContent).toBe(message);
+    await fireEvent.click(screen.getByRole('button', { name: 'Restart engine' }));
+    await waitFor(() => expect(core.callsOf('llm.restartEngine')).toHaveLength(1));
+    expect(await screen.findByText(/No model in memory/)).toBeTruthy();
+    expect(screen.queryByRole('button', { name: 'Restart engine' })).toBeNull();
   });
 
   test('a server backend shows its fields and Test connection reports the models or the problem', async () => {

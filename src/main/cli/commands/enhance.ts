@@ -39,12 +39,20 @@ export function registerEnhance(program: Command, context: CommandContext): void
     .option('--data-dir <dir>', "folder for settings and models (default: the desktop app's)")
     .option('--json', 'print JSON lines: each token as it comes, then the result')
     .option('-v, --verbose', 'log debug details to stderr')
-    .action((text: string, flags: EnhanceFlags) => context.run(flags.json, () => enhance(context.io, text, flags)));
+    .action((text: string, flags: EnhanceFlags) =>
+      context.run(flags.json, () => enhance(context.io, text, flags, context.llmWorkerPath)),
+    );
 }
 
-async function enhance(io: CliIo, text: string, flags: EnhanceFlags): Promise<number> {
+async function enhance(
+  io: CliIo,
+  text: string,
+  flags: EnhanceFlags,
+  llmWorkerPath: string | undefined,
+): Promise<number> {
   const session = await openSession(io, {
     command: 'enhance',
+    llmWorkerPath,
     dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
     verbose: flags.verbose,
     isQueueHeld: true,

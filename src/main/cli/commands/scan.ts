@@ -2,9 +2,10 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { WorkflowRecord } from '@shared/domain/workflow';
-import { scanRoot } from '../../core/workflows/scan-root';
-import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
+import { listWorkflowFiles, type PendingFile } from '../../core/workflows/scan-root';
+import { CliError, ExitCode, writeLine, type CliIo } from '../io';
 import type { CommandContext } from '../command';
+import { scanInParallel } from '../scan-pool';
 
 interface ScanFlags {
   json?: boolean;
@@ -16,10 +17,12 @@ export function registerScan(program: Command, context: CommandContext): void {
     .description('read every ComfyUI workflow (.json) in the given folders and show what each one needs')
     .argument('<dir...>', 'folders to scan (sub folders included)')
     .option('--json', 'print one JSON array with a record per file (failed files carry "error")')
-    .action((dirs: string[], flags: ScanFlags) => context.run(flags.json, () => scan(context.io, dirs, flags)));
+    .action((dirs: string[], flags: ScanFlags) =>
+      context.run(flags.json, () => scan(context.io, dirs, flags, context.scanWorkerPath)),
+    );
 }
 
-async function scan(io: CliIo, dirs: string[], flags: ScanFlags): Promise<number> {
+async function scan(io: CliIo, dirs: string[], flags: ScanFlags, workerPath: string | undefined): Promise<number> {
   const roots = dirs.map((dir) => resolve(io.cwd, dir));
   for (const root of roots) {
     const stats = await stat(root).catch(() => undefined);
@@ -34,24 +37,36 @@ async function scan(io: CliIo, dirs: string[], flags: ScanFlags): Promise<number
         details: { path: root },
       });
   }
-  const records: WorkflowRecord[] = [];
+  const byPath = new Intl.Collator().compare;
+  const listed: Array<{ root: string; files: PendingFile[] }> = [];
   for (const root of [...new Set(roots)]) {
-    const result = await scanRoot(root);
-    records.push(...result.records.sort((a, b) => a.path.localeCompare(b.path)));
-    for (const problem of result.problems)
+    const { files, problems } = await listWorkflowFiles(root);
+    listed.push({ root, files: files.sort((a, b) => byPath(a.path, b.path)) });
+    for (const problem of problems)
       writeLine(io.stderr, `comfydesk: skipped ${resolve(root, problem.path)}: ${problem.message}`);
   }
-  if (flags.json) writeJson(io, records);
-  else printTable(io, records, roots.length);
+  const results = await scanInParallel(listed, { workerPath, asJson: flags.json === true });
+  if (flags.json) {
+    const parts = results.map((result) => ('json' in result ? result.json : '')).filter((part) => part !== '');
+    io.stdout.write(`[${parts.join(',')}]\n`);
+  } else {
+    printTable(
+      io,
+      results.flatMap((result) => ('records' in result ? result.records : [])),
+      roots.length,
+    );
+  }
   // The folders exist, so the scan did its job even when some files are not usable workflows.
   return ExitCode.ok;
 }
 
 const MEDIA = (types: readonly string[]) => (types.length === 0 ? '–' : types.join('+'));
 
+/** The table: column widths measured once over all rows (at most 48 characters), then one write. */
 function printTable(io: CliIo, records: WorkflowRecord[], rootCount: number): void {
   const good = records.filter((record) => record.error === null);
   const bad = records.filter((record) => record.error !== null);
+  const header = ['NAME', 'TYPE', 'IN → OUT', 'MODELS', 'NODES', 'PATH'];
   const rows = good.map((record) => [
     record.name,
     record.type,
@@ -60,19 +75,20 @@ function printTable(io: CliIo, records: WorkflowRecord[], rootCount: number): vo
     String(record.nodeCount),
     record.path,
   ]);
-  const header = ['NAME', 'TYPE', 'IN → OUT', 'MODELS', 'NODES', 'PATH'];
-  const width = (column: number) =>
-    Math.min(48, Math.max(header[column]!.length, ...rows.map((row) => row[column]!.length)));
-  const cell = (value: string, column: number) =>
-    value.length > width(column) ? `${value.slice(0, width(column) - 1)}…` : value.padEnd(width(column));
-  if (rows.length > 0) {
-    writeLine(io.stdout, header.map(cell).join('  ').trimEnd());
-    for (const row of rows) writeLine(io.stdout, row.map(cell).join('  ').trimEnd());
-  }
-  for (const record of bad) writeLine(io.stdout, `✗ ${record.path}: ${record.error!.reason}`);
+  const widths = header.map((title) => title.length);
+  for (const row of rows)
+    for (const [column, value] of row.entries()) widths[column] = Math.max(widths[column]!, value.length);
+  for (const [column, width] of widths.entries()) widths[column] = Math.min(48, width);
+  const cell = (value: string, column: number) => {
+    const width = widths[column]!;
+    return value.length > width ? `${value.slice(0, width - 1)}…` : value.padEnd(width);
+  };
+  const lines: string[] = [];
+  if (rows.length > 0) for (const row of [header, ...rows]) lines.push(row.map(cell).join('  ').trimEnd());
+  for (const record of bad) lines.push(`✗ ${record.path}: ${record.error!.reason}`);
   const folders = rootCount === 1 ? '1 folder' : `${rootCount} folders`;
-  writeLine(
-    io.stdout,
+  lines.push(
     `${good.length} workflow${good.length === 1 ? '' : 's'}${bad.length > 0 ? `, ${bad.length} file${bad.length === 1 ? '' : 's'} that could not be used` : ''}, in ${folders}.`,
   );
+  io.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -37,10 +37,17 @@ export function registerServe(program: Command, context: CommandContext): void {
     .option('--open', 'open the link in the default browser (when this machine has a display, or $BROWSER is set)')
     .option('--json', 'print the address as JSON')
     .option('-v, --verbose', 'log debug details to stderr')
-    .action((flags: ServeFlags) => context.run(flags.json, () => serve(context.io, flags, context.rendererDir)));
+    .action((flags: ServeFlags) =>
+      context.run(flags.json, () => serve(context.io, flags, context.rendererDir, context.llmWorkerPath)),
+    );
 }
 
-async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise<number> {
+async function serve(
+  io: CliIo,
+  flags: ServeFlags,
+  rendererDir: string,
+  llmWorkerPath: string | undefined,
+): Promise<number> {
   const library = {
     sessionRoots: flags.workflows.map((dir) => resolve(io.cwd, dir)),
     fetchModelSize: headSizeFetcher(),
@@ -48,6 +55,7 @@ async function serve(io: CliIo, flags: ServeFlags, rendererDir: string): Promise
   const sessionServer = sessionTargetOf(flags, io);
   // Taking the data folder fails with "ComfyDesk is already running (pid N, URL)" when another process owns it.
   const { core, log } = await openCore(io, {
+    llmWorkerPath,
     mode: 'serve',
     dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
     verbose: flags.verbose,

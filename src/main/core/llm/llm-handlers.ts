@@ -16,6 +16,7 @@ export function llmHandlers(deps: {
   | 'llm.enhance'
   | 'llm.cancel'
   | 'llm.checkEndpoint'
+  | 'llm.restartEngine'
 > {
   const { service, store } = deps;
   return {
@@ -36,5 +37,6 @@ export function llmHandlers(deps: {
       return {};
     },
     'llm.checkEndpoint': (endpoint) => service.checkEndpoint(endpoint),
+    'llm.restartEngine': () => service.restartEngine(),
   };
 }

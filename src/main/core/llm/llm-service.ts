@@ -16,7 +16,7 @@ import { AppError, serializeError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
 import { stopReasonOf, type GenerateRequest, type GenerateResult } from './backend';
-import type { LocalEngine } from './local-engine';
+import type { LlmEngine } from './engine';
 import type { LlmModelStore } from './model-store';
 import type { OpenAiBackend } from './openai-backend';
 import { checkSubject, cleanEnhancedPrompt } from './output';
@@ -45,7 +45,8 @@ export const realSchedule: Schedule = (callback, delayMs) => {
 export interface LlmServiceDeps {
   settings: SettingsService;
   store: LlmModelStore;
-  engine: LocalEngine;
+  /** Runs local models: in a process of its own in the app, in this process in tests. */
+  engine: LlmEngine;
   openai: OpenAiBackend;
   log: Logger;
   /** @default Date.now */
@@ -88,6 +89,8 @@ export class LlmService {
   #idleUnload: Promise<void> = Promise.resolve();
   #started = false;
   #stopping = false;
+  /** The last status announced, as JSON. */
+  #lastStatus = '';
 
   constructor(deps: LlmServiceDeps) {
     this.#deps = deps;
@@ -109,6 +112,24 @@ export class LlmService {
     this.#disposer.add(store.on('changed', () => this.#announceModels()));
     this.#disposer.add(store.on('progress', (progress) => this.#emitter.emit('downloadProgress', progress)));
     this.#disposer.add(store.on('finished', (finished) => this.#emitter.emit('downloadFinished', finished)));
+    const { engine } = this.#deps;
+    // The engine's process died: what it had loaded is gone; the request in flight fails by itself.
+    this.#disposer.add(
+      engine.on('stopped', () => {
+        this.#loadedId = null;
+        this.#loadingId = null;
+        this.#clearIdleTimer();
+        if (!this.#running) this.#setActivity('unloaded');
+        else this.#announceStatus();
+        this.#announceModels();
+      }),
+    );
+    // What the engine computes on becomes known with its first load; only a real change is news.
+    this.#disposer.add(
+      engine.on('changed', () => {
+        if (JSON.stringify(this.status()) !== this.#lastStatus) this.#announceStatus();
+      }),
+    );
     let previous = settings.get().llm;
     this.#disposer.add(
       settings.on('changed', (value) => {
@@ -149,7 +170,15 @@ export class LlmService {
       threads: engine.threads,
       queued: this.#queue.length,
       unloadAt: this.#unloadAt,
+      engine: engine.status,
     };
+  }
+
+  /** Lets the local engine start again after it stopped unexpectedly; answers with the new status. */
+  async restartEngine(): Promise<LlmStatus> {
+    await this.#deps.engine.restart();
+    this.#announceStatus();
+    return this.status();
   }
 
   /** The store's list with what is loaded (or loading) right now. */
@@ -375,7 +404,9 @@ export class LlmService {
   }
 
   #announceStatus(): void {
-    this.#emitter.emit('status', this.status());
+    const status = this.status();
+    this.#lastStatus = JSON.stringify(status);
+    this.#emitter.emit('status', status);
   }
 
   #announceModels(): void {

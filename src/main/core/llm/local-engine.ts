@@ -1,10 +1,13 @@
 import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import type { Llama, LlamaContext, LlamaModel } from 'node-llama-cpp';
+import type { LlmEngineStatus } from '@shared/domain/llm';
+import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import type * as NodeLlamaCpp from 'node-llama-cpp';
 import type { GenerateRequest, GenerateResult } from './backend';
+import type { LlmEngine, LlmEngineEvents } from './engine';
 import { inspectGguf, type GgufSummary } from './gguf';
 
 type Binding = typeof NodeLlamaCpp;
@@ -39,12 +42,14 @@ interface Loaded {
 }
 
 /**
- * Runs GGUF models in-process through node-llama-cpp: one model in memory at a time, loaded only
- * after its header passed {@link inspectGguf} (a malformed header can abort the whole process
- * inside llama.cpp). Callers serialise requests; this class does not queue.
+ * Runs GGUF models in this process through node-llama-cpp: one model in memory at a time, loaded
+ * only after its header passed {@link inspectGguf} (a malformed header can abort the whole process
+ * inside llama.cpp). Callers serialise requests; this class does not queue. The app runs it inside
+ * the engine's own process (engine-worker.ts); tests and benches use it directly.
  */
-export class LocalEngine {
+export class LocalEngine implements LlmEngine {
   readonly #deps: LocalEngineDeps;
+  readonly #emitter: Emitter<LlmEngineEvents>;
   #binding: Binding | undefined;
   #llama: Promise<Llama> | undefined;
   #llamaReady: Llama | undefined;
@@ -53,6 +58,21 @@ export class LocalEngine {
 
   constructor(deps: LocalEngineDeps) {
     this.#deps = deps;
+    this.#emitter = new Emitter(deps.log);
+  }
+
+  /** In this process the engine cannot stop on its own: if it did, so would everything else. */
+  get status(): LlmEngineStatus {
+    return { state: 'ok' };
+  }
+
+  on<K extends keyof LlmEngineEvents>(name: K, listener: (payload: LlmEngineEvents[K]) => void): Unsubscribe {
+    return this.#emitter.on(name, listener);
+  }
+
+  /** Releases node-llama-cpp; the next request starts it again. */
+  async restart(): Promise<void> {
+    await this.dispose();
   }
 
   /** Path of the model in memory, if any. */
@@ -74,7 +94,7 @@ export class LocalEngine {
   async load(path: string, signal: AbortSignal): Promise<void> {
     if (this.#loaded?.path === path) return;
     await this.unload();
-    const header = await inspectGguf(path);
+    const header = await inspectGguf(path, { signal });
     signal.throwIfAborted();
     const llama = await this.#getLlama();
     signal.throwIfAborted();

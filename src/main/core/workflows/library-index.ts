@@ -8,10 +8,18 @@ import type {
   WorkflowRecord,
 } from '@shared/domain/workflow';
 import { checkCompatibility, type CompatibilityContext } from './compatibility';
-import { SearchIndex } from './search-index';
+import { SearchIndex, type SearchFields } from './search-index';
 
 /** Field weights: a hit in the name counts most, one in a node type least. */
-const WEIGHTS = { name: 10, category: 5, type: 4, description: 3, models: 3, path: 2, nodeTypes: 1.5 } as const;
+export const SEARCH_WEIGHTS = {
+  name: 10,
+  category: 5,
+  type: 4,
+  description: 3,
+  models: 3,
+  path: 2,
+  nodeTypes: 1.5,
+} as const;
 
 /** Above this many changes a delta tells clients to fetch the snapshot again rather than carrying every card. */
 const RESYNC_THRESHOLD = 500;
@@ -30,6 +38,19 @@ const TYPE_WORDS: Record<WorkflowRecord['type'], string> = {
   other: '',
 };
 
+/** The searchable text of a workflow, by field (see {@link SEARCH_WEIGHTS}). */
+export function searchFieldsOf(record: WorkflowRecord): SearchFields {
+  return {
+    name: record.name,
+    category: record.category,
+    type: TYPE_WORDS[record.type],
+    description: record.description,
+    models: record.models.map((model) => model.name),
+    path: record.path,
+    nodeTypes: record.nodeTypes,
+  };
+}
+
 function toCard(record: WorkflowRecord, compat: Compatibility): WorkflowCard {
   const { nodeTypes: _nodeTypes, ...card } = record;
   return { ...card, compat };
@@ -42,7 +63,7 @@ function toCard(record: WorkflowRecord, compat: Compatibility): WorkflowCard {
 export class LibraryIndex {
   readonly #records = new Map<string, WorkflowRecord>();
   readonly #compat = new Map<string, Compatibility>();
-  readonly #search = new SearchIndex(WEIGHTS);
+  readonly #search = new SearchIndex(SEARCH_WEIGHTS);
   #context: CompatibilityContext;
   #version = 0;
   #pendingUpserts = new Set<string>();
@@ -166,15 +187,7 @@ export class LibraryIndex {
       this.#unindexed.delete(id);
       const record = this.#records.get(id);
       if (!record) continue;
-      this.#search.set(id, {
-        name: record.name,
-        category: record.category,
-        type: TYPE_WORDS[record.type],
-        description: record.description,
-        models: record.models.map((model) => model.name),
-        path: record.path,
-        nodeTypes: record.nodeTypes,
-      });
+      this.#search.set(id, searchFieldsOf(record));
     }
   }
 

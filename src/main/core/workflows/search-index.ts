@@ -1,7 +1,8 @@
 /**
  * A small full-text index written for the library: field-weighted ranking (a hit in the name counts
- * more than one in a node type), prefix and typo-tolerant matching through a token dictionary, and
- * incremental updates (one changed workflow re-indexes one document, not ten thousand).
+ * more than one in a node type), prefix, typo-tolerant, infix and subsequence matching ("flx" finds
+ * flux) through a token dictionary, and incremental updates (one changed workflow re-indexes one
+ * document, not ten thousand).
  */
 
 /** Searchable text of one document, by field. */
@@ -10,10 +11,13 @@ export type SearchFields = Record<string, string | readonly string[]>;
 /** How much a hit in each field counts. Fields not listed count 1. */
 export type FieldWeights = Readonly<Record<string, number>>;
 
-const EXACT = 1;
-const PREFIX = 0.8;
-const TYPO = 0.55;
-const INFIX = 0.45;
+/** How much a match of each kind counts, times the field's weight: exact and prefix matches rank first. */
+export const MATCH_QUALITY = { exact: 1, prefix: 0.8, typo: 0.55, infix: 0.45, subsequence: 0.3 } as const;
+const EXACT = MATCH_QUALITY.exact;
+const PREFIX = MATCH_QUALITY.prefix;
+const TYPO = MATCH_QUALITY.typo;
+const INFIX = MATCH_QUALITY.infix;
+const SUBSEQUENCE = MATCH_QUALITY.subsequence;
 
 /** Splits text into lower-case search tokens: words, numbers, camelCase parts, and dotted versions whole and split ("sd1.5"). */
 export function tokenize(text: string): string[] {
@@ -30,6 +34,29 @@ export function tokenize(text: string): string[] {
   if (spaced !== text)
     for (const raw of text.toLowerCase().split(/[^\p{L}\p{N}]+/u)) if (raw.length > 2) tokens.push(raw);
   return tokens;
+}
+
+/**
+ * True when the letters of `word` appear in `token` in order, starting with the same letter: the
+ * abbreviations people type ("flx" for flux, "ckpt" for checkpoint, "upscl" for upscale). Words
+ * under three letters would match nearly everything, so they never match this way.
+ */
+export function isAbbreviationOf(word: string, token: string): boolean {
+  if (word.length < 3 || token.length <= word.length || word[0] !== token[0]) return false;
+  let at = 1;
+  for (let index = 1; index < token.length && at < word.length; index += 1) if (token[index] === word[at]) at += 1;
+  return at === word.length;
+}
+
+/** The words of a search, without repeats; a lone dot-joined fragment ("1.") is not a word. */
+export function queryWords(query: string): string[] {
+  return [...new Set(tokenize(query))].filter((word) => !word.includes('.') || word.length > 1);
+}
+
+/** How many edits a query word may be away from a token: none for numbers ("12" is not a typo of "13"). */
+export function allowedEdits(word: string): number {
+  if (/^\d+$/.test(word)) return 0;
+  return word.length >= 8 ? 2 : word.length >= 4 ? 1 : 0;
 }
 
 /** True when `a` and `b` differ by at most `max` edits (insert, delete, substitute, swap of neighbours). */
@@ -119,7 +146,7 @@ export class SearchIndex {
    * word, or with a typo), best first. An empty query returns undefined: everything matches.
    */
   search(query: string): Map<string, number> | undefined {
-    const words = [...new Set(tokenize(query))].filter((word) => !word.includes('.') || word.length > 1);
+    const words = queryWords(query);
     if (words.length === 0) return undefined;
     let scores: Map<string, number> | undefined;
     for (const word of words) {
@@ -150,9 +177,9 @@ export class SearchIndex {
     if (cached) return cached;
     const found: Array<[string, number]> = [];
     if (this.#postings.has(word)) found.push([word, EXACT]);
-    // Numbers match exactly or by prefix only: "12" is not a typo of "13".
+    // Numbers match exactly or by prefix only: "12" is not a typo of "13", nor short for 132.
     const isNumber = /^\d+$/.test(word);
-    const maxEdits = isNumber ? 0 : word.length >= 8 ? 2 : word.length >= 4 ? 1 : 0;
+    const maxEdits = allowedEdits(word);
     this.#dictionary ??= [...this.#postings.keys()];
     const shortest = word.length - maxEdits;
     const longest = word.length + maxEdits;
@@ -167,6 +194,7 @@ export class SearchIndex {
         withinEdits(word, token, maxEdits)
       )
         found.push([token, TYPO]);
+      else if (!isNumber && isAbbreviationOf(word, token)) found.push([token, SUBSEQUENCE]);
     }
     if (this.#matchCache.size > 500) this.#matchCache.clear();
     this.#matchCache.set(word, found);

@@ -94,6 +94,7 @@ export class LlmState {
   #early: Array<{ id: string; deliver: (enhancement: Enhancement) => void }> = [];
   /** Model ids with a command on its way (download, cancel, remove), so their buttons wait. */
   #pending = $state.raw<ReadonlySet<string>>(new Set());
+  #isRestarting = $state(false);
   readonly #api: ApiClient;
   readonly #toasts: Toasts;
 
@@ -114,6 +115,19 @@ export class LlmState {
   }
   isPending(modelId: string): boolean {
     return this.#pending.has(modelId);
+  }
+  /** Whether the local engine stopped unexpectedly and waits for a restart (local backend only). */
+  get isEngineStopped(): boolean {
+    return this.#status?.backend === 'local' && this.#status.engine.state === 'stopped';
+  }
+  /** What happened to the engine, while it is stopped. */
+  get engineProblem(): string | undefined {
+    const engine = this.#status?.engine;
+    return engine?.state === 'stopped' ? engine.message : undefined;
+  }
+  /** A restart is on its way. */
+  get isRestarting(): boolean {
+    return this.#isRestarting;
   }
 
   connect(): () => void {
@@ -178,6 +192,18 @@ export class LlmState {
     const id = this.#current?.id;
     // The end arrives as `llm.finished`; a failed cancel request only needs telling.
     if (id) void this.#api.call('llm.cancel', { id }).catch((error: unknown) => this.#toasts.error(error));
+  }
+
+  /** Starts the local engine again after it stopped; a failure becomes a toast. */
+  async restartEngine(): Promise<void> {
+    this.#isRestarting = true;
+    try {
+      this.#status = await this.#api.call('llm.restartEngine', {});
+    } catch (error) {
+      this.#toasts.error(error);
+    } finally {
+      this.#isRestarting = false;
+    }
   }
 
   async download(modelId: string): Promise<void> {

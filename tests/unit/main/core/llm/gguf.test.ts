@@ -1,9 +1,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { inspectGguf } from '../../../../../src/main/core/llm/gguf';
 import { tempDir } from '../../../../support/core';
 import { tinyGgufBytes } from '../../../../fixtures/tiny-gguf';
+
+// The header is read by node-llama-cpp, a large module: load it once before the tests, with time to spare.
+beforeAll(async () => {
+  await import('node-llama-cpp');
+}, 60_000);
 
 const dirs: Array<{ remove: () => void }> = [];
 afterEach(() => {

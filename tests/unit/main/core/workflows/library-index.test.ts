@@ -10,7 +10,7 @@ import {
 import { matchIntent, recognizeIntent } from '../../../../../src/main/core/workflows/intent';
 import { LibraryIndex } from '../../../../../src/main/core/workflows/library-index';
 import { errorRecord, recordFromBytes, workflowId } from '../../../../../src/main/core/workflows/scan-file';
-import { tokenize, withinEdits } from '../../../../../src/main/core/workflows/search-index';
+import { isAbbreviationOf, tokenize, withinEdits } from '../../../../../src/main/core/workflows/search-index';
 import { textToImageUi, uiNode, uiWorkflow } from '../../../../support/workflows';
 
 function record(path: string, workflow: unknown): WorkflowRecord {
@@ -249,6 +249,39 @@ describe('search', () => {
     expect(index.search(query({ text: 'ImageUpscaleWithModel' })).ids).toEqual([upscaler.id]);
     expect(index.search(query({ text: 'fox snow' })).ids).toEqual([fox.id]);
     expect(index.search(query({ text: 'fox ocean' })).ids).toEqual([]);
+  });
+
+  test('an abbreviation finds its word ("flx" finds flux), and exact and prefix matches still rank above it', () => {
+    const flux = video('Image/flux.json', 'Flux portrait');
+    const flx = video('Image/flx.json', 'FLX tools');
+    const other = video('Image/other.json', 'Ocean waves');
+    const index = libraryOf(flux, flx, other);
+    expect(index.search(query({ text: 'flx' })).ids).toEqual([flx.id, flux.id]);
+    expect(index.search(query({ text: 'flu' })).ids).toEqual([flux.id]);
+    expect(index.search(query({ text: 'prtrt' })).ids).toEqual([flux.id]);
+    // Two letters would match nearly everything; the first letter must match too.
+    expect(index.search(query({ text: 'fx' })).ids).toEqual([]);
+    expect(index.search(query({ text: 'lx' })).ids).toEqual([]);
+    expect(isAbbreviationOf('ckpt', 'checkpoint')).toBe(true);
+    expect(isAbbreviationOf('upscl', 'upscale')).toBe(true);
+    expect(isAbbreviationOf('flx', 'flux')).toBe(true);
+    expect(isAbbreviationOf('xfl', 'flux')).toBe(false);
+  });
+
+  test('a name hit outranks the same word in a description or node type', () => {
+    const named = record(
+      'b.json',
+      uiWorkflow([uiNode({ id: 1, type: 'SaveImage' })], { extra: { info: { name: 'Lantern festival' } } }),
+    );
+    const described = record(
+      'a.json',
+      uiWorkflow([uiNode({ id: 1, type: 'SaveImage' })], {
+        extra: { info: { name: 'Night scene', description: 'Paper lanterns over a river' } },
+      }),
+    );
+    const index = libraryOf(described, named);
+    expect(index.search(query({ text: 'lantern' })).ids).toEqual([named.id, described.id]);
+    expect(index.search(query({ text: 'lntrn' })).ids).toEqual([named.id, described.id]);
   });
 
   test('filters narrow by category, media and status, and each facet counts what the other filters leave', () => {

@@ -130,6 +130,42 @@ describe('scanning files', () => {
   });
 });
 
+describe('reading many files', () => {
+  const many = (count: number) =>
+    Object.fromEntries(
+      Array.from({ length: count }, (_, index) => [
+        `Batch ${index % 3}/flow ${index}.json`,
+        json(textToImageUi(`model-${index}.safetensors`)),
+      ]),
+    );
+
+  test('a large folder is read completely, every file once, in the order of the walk', async () => {
+    const root = library(many(150));
+    const { records, readCount } = await scanRoot(root);
+    expect(readCount).toBe(150);
+    expect(records).toHaveLength(150);
+    expect(new Set(records.map((record) => record.models[0]?.name)).size).toBe(150);
+    expect(records.every((record) => record.error === null)).toBe(true);
+  });
+
+  test('a folder whose files are slow to read switches to overlapped reads and still gets every file right', async () => {
+    const root = library(many(60));
+    const direct = await scanRoot(root);
+    // Any direct read counts as slow here, so the scan switches after its probe.
+    const switched = await scanRoot(root, { slowFileMs: -1 });
+    expect(switched.readCount).toBe(60);
+    const summary = (records: typeof direct.records) =>
+      records.map((record) => [record.path, record.models[0]?.name, record.error]).sort();
+    expect(summary(switched.records)).toEqual(summary(direct.records));
+    const reused = await scanRoot(root, {
+      slowFileMs: -1,
+      previous: new Map(direct.records.map((record) => [record.path, record])),
+    });
+    expect(reused.readCount).toBe(0);
+    expect(summary(reused.records)).toEqual(summary(direct.records));
+  });
+});
+
 describe('names and parsing', () => {
   test('file names are made readable', () => {
     expect(readableName('video/wan_2.2-image_to_video.json')).toBe('Wan 2.2 image to video');
