@@ -16,6 +16,7 @@ import {
   readCookie,
   tokensEqual,
 } from './security';
+import { resolveMediaFile, sendMediaFile } from './media-files';
 import { attachWsTransport } from './ws-transport';
 
 export interface ServeOptions {
@@ -85,7 +86,7 @@ export class ServeServer {
       dotfiles: false,
       setHeaders: (res) => setHeaders(res),
     });
-    const server = createServer((request, response) => this.#handleHttp(request, response, statics, this.#media()));
+    const server = createServer((request, response) => this.#handleHttp(request, response, statics));
     // Large enough for an input file handed over as base64 (generation.stageInput takes up to 64 MB).
     const wss = new WebSocketServer({ noServer: true, maxPayload: 96 * 1024 * 1024 });
     server.on('upgrade', (request, socket, head) => this.#handleUpgrade(request, socket, head, wss));
@@ -126,33 +127,13 @@ export class ServeServer {
     }
   }
 
-  #mediaHandler: { dir: string; handler: ReturnType<typeof sirv> } | undefined;
-
-  /** The outputs handler for the current outputs folder (dev mode: files appear while serving). */
-  #media(): ReturnType<typeof sirv> | undefined {
-    const dir = this.#options.mediaDir?.();
-    if (!dir) return undefined;
-    if (this.#mediaHandler?.dir !== dir) {
-      this.#mediaHandler = {
-        dir,
-        handler: sirv(dir, { dev: true, etag: true, dotfiles: false, setHeaders: (res) => setHeaders(res) }),
-      };
-    }
-    return this.#mediaHandler.handler;
-  }
-
   #isAuthorized(request: IncomingMessage, url: URL): 'query' | 'cookie' | false {
     if (tokensEqual(this.token, url.searchParams.get('token'))) return 'query';
     if (tokensEqual(this.token, readCookie(request, cookieName(this.#port)))) return 'cookie';
     return false;
   }
 
-  #handleHttp(
-    request: IncomingMessage,
-    response: ServerResponse,
-    statics: ReturnType<typeof sirv>,
-    media: ReturnType<typeof sirv> | undefined,
-  ): void {
+  #handleHttp(request: IncomingMessage, response: ServerResponse, statics: ReturnType<typeof sirv>): void {
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (!isAllowedHostHeader(request.headers.host, this.host)) {
       return deny(response, 403, 'This address is not allowed to reach ComfyDesk.');
@@ -168,10 +149,14 @@ export class ServeServer {
       return deny(response, 405, 'Only GET is served here.');
     }
     if (url.pathname.startsWith(MEDIA_PREFIX)) {
-      if (!media) return deny(response, 404, 'Not found.');
-      // sirv resolves inside its folder and refuses traversal; strip the prefix it does not know.
-      request.url = `/${request.url!.slice(MEDIA_PREFIX.length)}`;
-      return media(request, response, () => deny(response, 404, 'That output is no longer on disk.'));
+      // The raw path, decoded once per segment here: a generic static server would decode it with
+      // decodeURI, which leaves %2B, %26, %23… encoded, so outputs named with + & # … were 404.
+      const dir = this.#options.mediaDir?.();
+      const encoded = (request.url ?? '').split('?')[0]!.slice(MEDIA_PREFIX.length);
+      const file = dir ? resolveMediaFile(dir, encoded) : undefined;
+      if (!file || !sendMediaFile(request, response, file, setHeaders))
+        return deny(response, 404, 'That output is no longer on disk.');
+      return;
     }
     statics(request, response, () => deny(response, 404, 'Not found.'));
   }
