@@ -65,6 +65,8 @@ const MIGRATIONS: string[] = [
      INSERT INTO jobs_fts (jobs_fts, rowid, prompt_text, workflow_name) VALUES ('delete', old.rowid, old.prompt_text, old.workflow_name);
      INSERT INTO jobs_fts (rowid, prompt_text, workflow_name) VALUES (new.rowid, new.prompt_text, new.workflow_name);
    END;`,
+  // Whether ComfyUI answered a run from its cache.
+  `ALTER TABLE jobs ADD COLUMN is_cached INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const HISTORY_SCHEMA_VERSION = MIGRATIONS.length;
@@ -89,6 +91,7 @@ interface Row {
   error: string | null;
   outputs: string;
   batch: string | null;
+  is_cached: number;
 }
 
 /**
@@ -148,13 +151,13 @@ export class HistoryStore {
   save(record: JobRecord): void {
     const { job } = record;
     this.#run(
-      `INSERT INTO jobs (id, prompt_id, origin, server_id, workflow_id, workflow_name, status, prompt_text, parameters, api_prompt, source_workflow, created_at, queued_at, started_at, finished_at, position, error, outputs, batch)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO jobs (id, prompt_id, origin, server_id, workflow_id, workflow_name, status, prompt_text, parameters, api_prompt, source_workflow, created_at, queued_at, started_at, finished_at, position, error, outputs, batch, is_cached)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET prompt_id = excluded.prompt_id, origin = excluded.origin, server_id = excluded.server_id, workflow_id = excluded.workflow_id,
          workflow_name = excluded.workflow_name, status = excluded.status, prompt_text = excluded.prompt_text, parameters = excluded.parameters,
          api_prompt = excluded.api_prompt, source_workflow = excluded.source_workflow, created_at = excluded.created_at, queued_at = excluded.queued_at,
          started_at = excluded.started_at, finished_at = excluded.finished_at, position = excluded.position, error = excluded.error,
-         outputs = excluded.outputs, batch = excluded.batch`,
+         outputs = excluded.outputs, batch = excluded.batch, is_cached = excluded.is_cached`,
       job.id,
       job.promptId,
       job.origin,
@@ -174,6 +177,7 @@ export class HistoryStore {
       job.error ? JSON.stringify(job.error) : null,
       JSON.stringify(job.outputs),
       job.batch ? JSON.stringify(job.batch) : null,
+      job.isCached ? 1 : 0,
     );
   }
 
@@ -338,6 +342,7 @@ function toRecord(row: Row): JobRecord {
     outputs: parseJson(row.outputs, []),
     position: row.position,
     batch: parseJson(row.batch, null),
+    ...(row.is_cached ? { isCached: true } : {}),
   });
   return { job, apiPrompt: parseJson(row.api_prompt, null), sourceWorkflow: parseJson(row.source_workflow, null) };
 }

@@ -784,6 +784,10 @@ export class JobService {
         error: outcome.error,
         outputs,
         progress: outcome.status === 'succeeded' ? (entry.tracker?.snapshot() ?? null) : entry.job.progress,
+        isCached:
+          outcome.status === 'succeeded' &&
+          history !== undefined &&
+          isFullyCached(history, entry.prompt, entry.outputClassTypes),
       });
     } finally {
       entry.isFinalizing = false;
@@ -809,12 +813,14 @@ export class JobService {
       error?: JobError;
       outputs?: OutputFile[];
       progress?: JobProgress | null;
+      isCached?: boolean;
     },
   ): void {
     this.#setStatus(entry, {
       status: change.status,
       finishedAt: this.#now(),
       error: change.error ?? null,
+      ...(change.isCached ? { isCached: true } : {}),
       ...(change.outputs ? { outputs: change.outputs } : {}),
       ...(change.progress !== undefined ? { progress: change.progress } : {}),
     });
@@ -1030,6 +1036,31 @@ function executionError(
     nodeId: data.node_id,
     nodeTitle: titles[data.node_id] ?? data.node_type,
   };
+}
+
+/**
+ * Whether ComfyUI answered a prompt from its cache: its history lists every output node of the
+ * prompt under `execution_cached` (a cached output node means nothing it depends on ran either).
+ * Without the server's output node types, every node of the prompt must be listed.
+ */
+export function isFullyCached(
+  history: HistoryEntry,
+  prompt: ApiPrompt,
+  outputClassTypes: ReadonlySet<string> | undefined,
+): boolean {
+  const cached = new Set<string>();
+  for (const message of history.status?.messages ?? []) {
+    if (message[0] !== 'execution_cached') continue;
+    const nodes = (message[1] as { nodes?: unknown }).nodes;
+    if (Array.isArray(nodes)) for (const id of nodes) if (typeof id === 'string') cached.add(id);
+  }
+  if (cached.size === 0) return false;
+  const ids = Object.keys(prompt);
+  const outputs =
+    outputClassTypes && outputClassTypes.size > 0
+      ? ids.filter((id) => outputClassTypes.has(prompt[id]!.class_type))
+      : ids;
+  return outputs.length > 0 && outputs.every((id) => cached.has(id));
 }
 
 /** How a prompt ended, from its history entry (protocol doc §4.3–4.4). */
