@@ -12,7 +12,7 @@ const PHOTO = 'Touch up a photo';
 test.use({
   comfyServer: { models: { checkpoints: ['sd15.safetensors'] } },
   seedFiles: {
-    [`workflows/${WORKFLOW}.json`]: JSON.stringify(posterWorkflow({ steps: 12 })),
+    [`workflows/${WORKFLOW}.json`]: JSON.stringify(posterWorkflow({ steps: 30 })),
     [`workflows/${LONG}.json`]: JSON.stringify(posterWorkflow()),
     [`workflows/${PHOTO}.json`]: JSON.stringify(photoWorkflow()),
   },
@@ -67,7 +67,9 @@ for (const size of SIZES) {
       const large = result.getByRole('button', { name: /^Open output \d of / });
       await expect(large.getByRole('img')).toBeVisible();
       await expect
-        .poll(() => large.getByRole('img').evaluate((image) => (image as HTMLImageElement).naturalWidth))
+        .poll(() =>
+          large.getByRole('img').evaluate((image) => (image as unknown as { naturalWidth: number }).naturalWidth),
+        )
         .toBe(256);
       await expect(result.getByRole('list', { name: 'Outputs' }).getByRole('listitem')).toHaveCount(2);
       await shot('4-finished');
@@ -151,8 +153,8 @@ test('Recent compares two generations side by side, steps through them with the 
   await test.step('the lightbox goes from one generation to the next with → and back with ←', async () => {
     await recent.getByRole('button', { name: `${WORKFLOW}: a second lighthouse` }).click();
     await expect(generate.viewer).toContainText('a second lighthouse');
-    await page.keyboard.press('ArrowRight'); // its second output
-    await page.keyboard.press('ArrowRight'); // the older generation
+    // It opens on the saved poster, its last output: → goes on to the older generation, ← comes back.
+    await page.keyboard.press('ArrowRight');
     await expect(generate.viewer).toContainText('a first lighthouse');
     await page.keyboard.press('ArrowLeft');
     await expect(generate.viewer).toContainText('a second lighthouse');

@@ -14,28 +14,22 @@ export async function shoot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `test-results/screenshots/${name}.png` });
 }
 
-/**
- * Every visible card, row, chip, label, tab, heading and button must fit its box: its text may not
- * spill out of it, and no ancestor that hides overflow may cut it off. Scrolling containers are
- * fine (that is what they are for), and so is text an element shortens itself with an ellipsis.
- * The page itself must not scroll sideways.
- */
-export async function expectNoOverflow(page: Page, where: string): Promise<void> {
-  const problems = await page.evaluate(() => {
-    const found: string[] = [];
-    const describe = (element: Element) => {
+/** Runs in the page (plain JavaScript: the tests are not compiled with the DOM's types). */
+const OVERFLOW_CHECK = `(() => {
+    const found = [];
+    const describe = (element) => {
       const name =
-        element.getAttribute('aria-label') ?? (element.textContent ?? '').replace(/\s+/g, ' ').trim().slice(0, 60);
-      return `${element.tagName.toLowerCase()}${element.className && typeof element.className === 'string' ? `.${element.className.split(' ')[0]}` : ''} “${name}”`;
+        element.getAttribute('aria-label') ?? (element.textContent ?? '').replace(/\\s+/g, ' ').trim().slice(0, 60);
+      return \`\${element.tagName.toLowerCase()}\${element.className && typeof element.className === 'string' ? \`.\${element.className.split(' ')[0]}\` : ''} “\${name}”\`;
     };
-    const isShown = (element: Element) => {
+    const isShown = (element) => {
       const rect = element.getBoundingClientRect();
       if (rect.width <= 1 || rect.height <= 1) return false; // visually hidden (screen readers only)
       return element.checkVisibility({ checkOpacity: true, checkVisibilityCSS: true });
     };
     if (document.documentElement.scrollWidth > window.innerWidth + 1)
       found.push(
-        `the page scrolls sideways (${document.documentElement.scrollWidth} px in a ${window.innerWidth} px window)`,
+        \`the page scrolls sideways (\${document.documentElement.scrollWidth} px in a \${window.innerWidth} px window)\`,
       );
     const candidates = document.querySelectorAll(
       'button, [role="tab"], label, li, h1, h2, h3, h4, a, [class*="chip"], .outcome, .cached, .badge, .count',
@@ -45,7 +39,7 @@ export async function expectNoOverflow(page: Page, where: string): Promise<void>
       const style = getComputedStyle(element);
       const clipsItself = style.overflowX !== 'visible';
       if (!clipsItself && element.scrollWidth > element.clientWidth + 1 && style.display !== 'inline')
-        found.push(`${describe(element)} spills out of its box (${element.scrollWidth} > ${element.clientWidth} px)`);
+        found.push(\`\${describe(element)} spills out of its box (\${element.scrollWidth} > \${element.clientWidth} px)\`);
       // The nearest ancestor that cuts off what sticks out of it.
       const rect = element.getBoundingClientRect();
       for (let parent = element.parentElement; parent; parent = parent.parentElement) {
@@ -61,12 +55,21 @@ export async function expectNoOverflow(page: Page, where: string): Promise<void>
           rect.top < box.top - 1 ||
           rect.bottom > box.bottom + 1
         )
-          found.push(`${describe(element)} is cut off by ${describe(parent)}`);
+          found.push(\`\${describe(element)} is cut off by \${describe(parent)}\`);
         break;
       }
     }
     return [...new Set(found)];
-  });
+  })()`;
+
+/**
+ * Every visible card, row, chip, label, tab, heading and button must fit its box: its text may not
+ * spill out of it, and no ancestor that hides overflow may cut it off. Scrolling containers are
+ * fine (that is what they are for), and so is text an element shortens itself with an ellipsis.
+ * The page itself must not scroll sideways.
+ */
+export async function expectNoOverflow(page: Page, where: string): Promise<void> {
+  const problems = (await page.evaluate(OVERFLOW_CHECK)) as string[];
   expect(problems, `nothing overflows its box: ${where}`).toEqual([]);
 }
 

@@ -109,7 +109,12 @@ export function sentValues(prompt: unknown): SentNode[] {
       .filter(([, value]) => !isLink(value))
       .map(([name, value]) => ({ name, value: typeof value === 'string' ? value : JSON.stringify(value) }));
     if (values.length === 0) continue;
-    const title = typeof node._meta?.title === 'string' ? node._meta.title : String(node.class_type ?? id);
+    const title =
+      typeof node._meta?.title === 'string'
+        ? node._meta.title
+        : typeof node.class_type === 'string'
+          ? node.class_type
+          : id;
     nodes.push({ id, title, values });
   }
   return nodes.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
