@@ -165,7 +165,8 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
 }) => {
   const app = new AppPage(page);
   const generate = new GeneratePage(page);
-  comfy!.setTiming({ stepMs: 300 });
+  // Slow enough that run 1 is still running when Pause is pressed, after the moves and the cancel.
+  comfy!.setTiming({ stepMs: 600 });
   const row = (run: number) => generate.outputs.getByRole('listitem', { name: `${CHAINED}, run ${run} of 3` });
 
   await test.step('queue three runs', async () => {
@@ -184,7 +185,7 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
     await expect(rows.first()).toHaveAccessibleName(`${CHAINED}, run 1 of 3`);
     await expect(row(1)).toContainText('Running');
     await expect(row(3)).toContainText('Waiting in ComfyDesk · #2');
-    await expect(row(3)).toContainText(/queued \d\d:\d\d · seed \d+/);
+    await expect(row(3)).toContainText(/queued \d\d:\d\d( [AP]M)? · seed \d+/);
   });
 
   await test.step('run 3 moves up before run 2, and run 2 is cancelled', async () => {
