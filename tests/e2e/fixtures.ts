@@ -13,13 +13,15 @@ export interface ServedApp {
   url: string;
   port: number;
   dataDir: string;
+  /** Stops serve mode now (a test of what the page does when the app goes away); safe to call twice. */
+  stop: () => Promise<void>;
 }
 
 /** Starts the built CLI's serve mode on a free port with its own data folder, and stops it after. */
 async function startServe(
   extraArgs: string[] = [],
   seedFiles: SeedFiles = {},
-): Promise<{ app: ServedApp; child: ChildProcess; stop: () => Promise<void> }> {
+): Promise<{ app: Omit<ServedApp, 'stop'>; child: ChildProcess; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'comfydesk-e2e-'));
   for (const [path, content] of Object.entries(seedFiles)) {
     mkdirSync(dirname(join(dataDir, path)), { recursive: true });
@@ -52,9 +54,11 @@ async function startServe(
     app: { url, port, dataDir },
     child,
     stop: async () => {
-      const exited = new Promise((resolvePromise) => child.once('close', resolvePromise));
-      child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolvePromise) => child.once('close', resolvePromise));
+        child.kill('SIGTERM');
+        await exited;
+      }
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -83,7 +87,20 @@ function withTestServer(seedFiles: SeedFiles, comfy: ComfyTestServer): SeedFiles
   return { ...seedFiles, 'settings.json': JSON.stringify({ ...settings, connections }) };
 }
 
+/**
+ * What went wrong in the app's pages during a test: uncaught errors, `console.error`, and failed
+ * requests to the app's own origin. Any of them fails the test, unless the test said it causes
+ * that problem on purpose (`pageProblems.allow(/…/)`, e.g. when it stops the server).
+ */
+export interface PageProblems {
+  /** Everything seen so far, allowed or not, one line each. */
+  readonly seen: readonly string[];
+  /** Problems matching `pattern` are expected by this test and do not fail it. */
+  allow(pattern: RegExp): void;
+}
+
 export const test = base.extend<{
+  pageProblems: PageProblems;
   served: ServedApp;
   serveArgs: string[];
   seedFiles: SeedFiles;
@@ -108,9 +125,41 @@ export const test = base.extend<{
   },
   served: async ({ serveArgs, seedFiles, comfy }, use) => {
     const server = await startServe(serveArgs, comfy ? withTestServer(seedFiles, comfy) : seedFiles);
-    await use(server.app);
+    await use({ ...server.app, stop: server.stop });
     await server.stop();
   },
+  // Every test gets it (auto), and it is torn down before serve mode stops, so a server going away
+  // after the test is not counted against it.
+  pageProblems: [
+    async ({ context, served }, use) => {
+      const origin = new URL(served.url).origin;
+      const seen: string[] = [];
+      const allowed: RegExp[] = [];
+      const isOurs = (url: string | undefined) => url !== undefined && url.startsWith(origin);
+      context.on('weberror', (error) => {
+        if (isOurs(error.page()?.url())) seen.push(`pageerror: ${error.error().message}`);
+      });
+      context.on('console', (message) => {
+        if (message.type() !== 'error' || !isOurs(message.page()?.url())) return;
+        seen.push(`console.error: ${message.text()} (${message.location().url})`);
+      });
+      context.on('requestfailed', (request) => {
+        const reason = request.failure()?.errorText ?? 'failed';
+        // ERR_ABORTED is the browser dropping a request it no longer needs (an element left the
+        // page, a navigation started); the server never refused anything.
+        if (!isOurs(request.url()) || reason === 'net::ERR_ABORTED') return;
+        seen.push(`request failed: ${request.method()} ${request.url()} — ${reason}`);
+      });
+      context.on('response', (response) => {
+        if (response.status() >= 400 && isOurs(response.url()))
+          seen.push(`HTTP ${response.status()}: ${response.request().method()} ${response.url()}`);
+      });
+      await use({ seen, allow: (pattern) => allowed.push(pattern) });
+      const unexpected = seen.filter((line) => !allowed.some((pattern) => pattern.test(line)));
+      expect(unexpected, 'errors in the page: no pageerror, console.error or failed request is allowed').toEqual([]);
+    },
+    { auto: true },
+  ],
 });
 
 export { expect };

@@ -92,8 +92,9 @@ test.describe('generating in serve mode', () => {
       const result = generate.result(WORKFLOW);
       await expect(result).toBeVisible({ timeout: 30_000 });
       await expect(result).toContainText('Finished');
-      // Two images: the diffusion chain's preview (64 px) and the saved poster (256 px), both loaded.
-      const thumbnails = result.getByRole('listitem').locator('img');
+      // Two images in the strip: the diffusion chain's preview (64 px) and the saved poster (256 px),
+      // both loaded; the poster is the one shown large.
+      const thumbnails = result.getByRole('list', { name: 'Outputs' }).getByRole('listitem').locator('img');
       await expect(thumbnails).toHaveCount(2);
       await expect
         .poll(() =>
@@ -102,6 +103,7 @@ test.describe('generating in serve mode', () => {
           ),
         )
         .toEqual([64, 256]);
+      await expect(result.getByRole('button', { name: `Open output 2 of ${WORKFLOW}` }).getByRole('img')).toBeVisible();
       await expect(page).toHaveTitle('ComfyDesk');
       await expect.poll(() => generate.favicon()).toBe('./favicon.svg');
       await page.screenshot({ path: 'test-results/screenshots/generate-finished.png' });
@@ -163,7 +165,8 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
 }) => {
   const app = new AppPage(page);
   const generate = new GeneratePage(page);
-  comfy!.setTiming({ stepMs: 300 });
+  // Slow enough that run 1 is still running when Pause is pressed, after the moves and the cancel.
+  comfy!.setTiming({ stepMs: 600 });
   const row = (run: number) => generate.outputs.getByRole('listitem', { name: `${CHAINED}, run ${run} of 3` });
 
   await test.step('queue three runs', async () => {
@@ -181,7 +184,8 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
     await expect(rows).toHaveCount(3);
     await expect(rows.first()).toHaveAccessibleName(`${CHAINED}, run 1 of 3`);
     await expect(row(1)).toContainText('Running');
-    await expect(row(3)).toContainText('Held by ComfyDesk · #2');
+    await expect(row(3)).toContainText('Waiting in ComfyDesk · #2');
+    await expect(row(3)).toContainText(/queued \d\d:\d\d( [AP]M)? · seed \d+/);
   });
 
   await test.step('run 3 moves up before run 2, and run 2 is cancelled', async () => {
@@ -194,6 +198,9 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
       .getByRole('button', { name: `Cancel ${CHAINED}, run 2 of 3` })
       .click();
     await expect(row(2)).toBeHidden();
+    await expect(generate.outputs.getByRole('status').filter({ hasText: 'cancelled' })).toHaveText(
+      `${CHAINED}, run 2 of 3 cancelled.`,
+    );
     await page.screenshot({ path: 'test-results/screenshots/generate-queue.png' });
   });
 
@@ -201,7 +208,7 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
     await generate.outputs.getByRole('button', { name: 'Pause queue' }).click();
     await expect(generate.outputs).toContainText('Paused');
     await expect(row(1)).toBeHidden({ timeout: 30_000 });
-    await expect(row(3)).toContainText('Held (queue paused)');
+    await expect(row(3)).toContainText('Waiting in ComfyDesk (queue paused)');
     expect(comfy!.queue()).toEqual({ running: [], pending: [] });
     await generate.outputs.getByRole('button', { name: 'Resume queue' }).click();
     await expect(row(3)).toContainText('Running', { timeout: 20_000 });

@@ -177,6 +177,27 @@ describe('generation against the ComfyUI protocol server', () => {
     expect(core.history.durations(job.workflowId!, 'test')).toHaveLength(1);
   });
 
+  test('a run ComfyUI answers from its cache is marked cached, in the job and in history; a changed input runs again', async () => {
+    harness = await setup();
+    const { core } = harness;
+    const workflowId = harness.workflowId('peer.json');
+    const first = await finished(core, (await core.router.call('jobs.enqueue', { workflowId })).jobIds[0]!);
+    expect(first.status).toBe('succeeded');
+    expect(first.isCached).toBeUndefined();
+
+    const again = await finished(core, (await core.router.call('jobs.enqueue', { workflowId })).jobIds[0]!);
+    expect(again.status).toBe('succeeded');
+    expect(again.isCached).toBe(true);
+    expect((await core.router.call('history.get', { jobId: again.id })).job.isCached).toBe(true);
+
+    const changed = await finished(
+      core,
+      (await core.router.call('jobs.enqueue', { workflowId, values: { steps: 4 } })).jobIds[0]!,
+    );
+    expect(changed.status).toBe('succeeded');
+    expect(changed.isCached).toBeUndefined();
+  });
+
   test("a validation error comes back with the node's title and ComfyUI's own message; nothing runs", async () => {
     const broken = {
       '1': { class_type: 'LoadImage', inputs: { image: 'not-there.png' }, _meta: { title: 'My photo' } },

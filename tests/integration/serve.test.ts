@@ -14,6 +14,9 @@ const rendererDir = resolve(ROOT, 'out', 'renderer');
 let server: ServeServer;
 let mediaDir: string;
 let stagedDir: string;
+/** Names as workflows and ComfyUI produce them: every character a URL gives a meaning to. */
+const ODD_FOLDER = 'Blur + invert & co, #2 $5: a=b @home 100%';
+const ODD_NAME = 'a+b&c,d#e$f:g=h@i %20 ü.png';
 let stopCore: () => Promise<void>;
 
 beforeEach(async () => {
@@ -23,6 +26,8 @@ beforeEach(async () => {
   mediaDir = join(started.dataDir, 'outputs');
   mkdirSync(join(mediaDir, 'day'), { recursive: true });
   writeFileSync(join(mediaDir, 'day', 'fox 1.png'), 'png bytes');
+  mkdirSync(join(mediaDir, 'day', ODD_FOLDER), { recursive: true });
+  writeFileSync(join(mediaDir, 'day', ODD_FOLDER, ODD_NAME), 'odd bytes');
   writeFileSync(join(started.dataDir, 'secret.txt'), 'not for the page');
   server = new ServeServer({ core: started.core, rendererDir, mediaDir: () => mediaDir, port: 0, log: silentLogger });
   await server.start();
@@ -128,6 +133,21 @@ describe('serve mode guards', () => {
     ])
       expect([host, await statusWithHost(host)]).toEqual([host, 403]);
     expect(await upgradeStatus(`/ws?token=${server.token}`, { Host: '127.0.0.1.evil.com' })).toBe(403);
+  });
+
+  test('an output whose folder or file name holds + & , # $ : = @ % is served under the address the page builds', async () => {
+    const page = await fetch(`${base()}/?token=${server.token}`);
+    const cookie = (page.headers.get('set-cookie') ?? '').split(';')[0]!;
+    // Built as the page builds it (src/renderer/src/api/media.ts): each segment encoded on its own.
+    const address = `${base()}/media/${['day', ODD_FOLDER, ODD_NAME].map(encodeURIComponent).join('/')}`;
+    const image = await fetch(address, { headers: { cookie } });
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/png');
+    expect(await image.text()).toBe('odd bytes');
+    expect(
+      (await fetch(`${base()}/media/day/${encodeURIComponent('..')}/fox%201.png`, { headers: { cookie } })).status,
+    ).toBe(404);
+    expect((await fetch(`${base()}/media/day%2F..%2F..%2Fsecret.txt`, { headers: { cookie } })).status).toBe(404);
   });
 
   test('a symlink in the outputs folder that leads outside it is not served; one that stays inside is', async () => {

@@ -89,6 +89,11 @@ export const Job = z.object({
   position: z.number(),
   /** For batches: this run's index, counted from 1, and the batch size. */
   batch: z.object({ index: z.number().int(), count: z.number().int() }).nullable(),
+  /**
+   * ComfyUI answered from its cache: every output node's result was kept from an earlier run with the
+   * same inputs, so nothing was computed again (it finishes at once). Absent for older records.
+   */
+  isCached: z.boolean().optional(),
 });
 export type Job = z.infer<typeof Job>;
 

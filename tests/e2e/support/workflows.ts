@@ -71,3 +71,20 @@ export function posterWorkflow(
     },
   };
 }
+
+/**
+ * An image-to-image workflow in API format: the picture in LoadImage goes through the stand-in
+ * sampler and is saved. Its LoadImage names a file the server does not have, so it needs an image
+ * dropped (or used from an earlier result) before it can run.
+ */
+export function photoWorkflow(): Record<string, unknown> {
+  return {
+    '1': { class_type: 'LoadImage', inputs: { image: 'my-photo.png' }, _meta: { title: 'Photo' } },
+    '2': {
+      class_type: 'PeerSlowSteps',
+      inputs: { image: ['1', 0], steps: 5, step_ms: 20, preview: true },
+      _meta: { title: 'Touch up' },
+    },
+    '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'photo' }, _meta: { title: 'Save' } },
+  };
+}

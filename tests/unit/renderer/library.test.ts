@@ -63,6 +63,8 @@ function fakeCore(cards: WorkflowCard[], intent?: IntentMatch) {
       }
       case 'intent.match':
         return intent;
+      case 'history.list':
+        return { jobs: [] };
       default:
         throw new Error(`unexpected ${envelope.command}`);
     }
@@ -102,7 +104,7 @@ async function mount(cards: WorkflowCard[], intent?: IntentMatch) {
   const library = new LibraryState(core.api, new Toasts(), { searchDelayMs: 0 });
   const selected: string[] = [];
   disconnects.push(library.connect());
-  render(LibraryHarness, { library, onselect: (id: string) => selected.push(id) });
+  render(LibraryHarness, { api: core.api, library, onselect: (id: string) => selected.push(id) });
   await waitFor(() => expect(library.isLoaded).toBe(true));
   return { core, library, selected };
 }

@@ -71,12 +71,12 @@ describe('Models › Use in Generate', () => {
   test('a model used by one workflow opens Generate with it; one used by several offers them in a menu; an unused one has no button', async () => {
     render(ConnectionsHarness, { api: core().api, show: 'models' });
     const region = await screen.findByRole('region', { name: 'Installed models' });
-    const grain = await within(region).findByRole('button', { name: 'Use grain.safetensors in Generate' });
-    expect(within(region).queryByRole('button', { name: 'Use unused.safetensors in Generate' })).toBeNull();
+    const grain = await within(region).findByRole('button', { name: 'Use in Generate: grain.safetensors' });
+    expect(within(region).queryByRole('button', { name: /: unused\.safetensors$/ })).toBeNull();
     await fireEvent.click(grain);
     await waitFor(() => expect(window.location.hash).toBe('#/generate?workflow=wf-b'));
 
-    await fireEvent.click(within(region).getByRole('button', { name: 'Use sd15.safetensors in Generate' }));
+    await fireEvent.click(within(region).getByRole('button', { name: 'Use in Generate (2): sd15.safetensors' }));
     const menu = screen.getByRole('menu', { name: 'Workflows that use sd15.safetensors' });
     expect(
       within(menu)

@@ -113,7 +113,7 @@ describe('the Current view', () => {
     expect(screen.queryByRole('dialog')).toBeNull();
   });
 
-  test('video and sound play in place, and a text output is shown as text', async () => {
+  test('video and sound play in place, large, one at a time from the strip; a text output is shown as text', async () => {
     const { core, frames } = await mount('current', [job('a', { status: 'running' })]);
     core.emit(
       'jobs.updated',
@@ -148,11 +148,14 @@ describe('the Current view', () => {
     expect([video.getAttribute('src'), video.hasAttribute('controls'), video.getAttribute('aria-label')]).toEqual([
       '/media/2025-01-01/clip.mp4',
       true,
-      'Output 1 of Text to image',
+      'output 1 of Text to image',
     ]);
+    expect(result.querySelector('pre')?.textContent).toBe('width: 512, height: 512');
+    const strip = within(result).getByRole('list', { name: 'Outputs' });
+    await fireEvent.click(within(strip).getByRole('button', { name: 'Show output 2 of Text to image' }));
     const audio = result.querySelector('audio')!;
     expect([audio.getAttribute('src'), audio.hasAttribute('controls')]).toEqual(['/media/2025-01-01/song.flac', true]);
-    expect(result.querySelector('pre')?.textContent).toBe('width: 512, height: 512');
+    expect(result.querySelector('video[controls]')).toBeNull();
     expect(within(result).getByRole('button', { name: 'Open output 2 of Text to image' })).toBeTruthy();
   });
 

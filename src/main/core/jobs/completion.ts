@@ -1,3 +1,4 @@
+import type { ApiPrompt } from '@shared/domain/generation';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { NoticeCenter } from '../app/notice-center';
 import type { ComfyClient } from '../comfy/comfy-client';
@@ -69,7 +70,36 @@ export async function finalizeEntry(ctx: CompletionContext, entry: Entry, known?
     error: outcome.error,
     outputs,
     progress: outcome.status === 'succeeded' ? (entry.tracker?.snapshot() ?? null) : entry.job.progress,
+    isCached:
+      outcome.status === 'succeeded' &&
+      history !== undefined &&
+      isFullyCached(history, entry.prompt, entry.outputClassTypes),
   });
+}
+
+/**
+ * Whether ComfyUI answered a prompt from its cache: its history lists every output node of the
+ * prompt under `execution_cached` (a cached output node means nothing it depends on ran either).
+ * Without the server's output node types, every node of the prompt must be listed.
+ */
+export function isFullyCached(
+  history: HistoryEntry,
+  prompt: ApiPrompt,
+  outputClassTypes: ReadonlySet<string> | undefined,
+): boolean {
+  const cached = new Set<string>();
+  for (const message of history.status?.messages ?? []) {
+    if (message[0] !== 'execution_cached') continue;
+    const nodes = (message[1] as { nodes?: unknown }).nodes;
+    if (Array.isArray(nodes)) for (const id of nodes) if (typeof id === 'string') cached.add(id);
+  }
+  if (cached.size === 0) return false;
+  const ids = Object.keys(prompt);
+  const outputs =
+    outputClassTypes && outputClassTypes.size > 0
+      ? ids.filter((id) => outputClassTypes.has(prompt[id]!.class_type))
+      : ids;
+  return outputs.length > 0 && outputs.every((id) => cached.has(id));
 }
 
 /** ComfyUI writes history just before `executing null`; allow a moment if it is not there yet. */

@@ -48,6 +48,8 @@ export const HISTORY_MIGRATIONS: readonly string[] = [
    ALTER TABLE jobs ADD COLUMN uploads TEXT;
    ALTER TABLE jobs ADD COLUMN sampling_steps INTEGER;
    CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
+  // Whether ComfyUI answered a run from its cache.
+  `ALTER TABLE jobs ADD COLUMN is_cached INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export const HISTORY_SCHEMA_VERSION = HISTORY_MIGRATIONS.length;
@@ -76,6 +78,7 @@ export interface Row {
   sent_at: number | null;
   uploads: string | null;
   sampling_steps: number | null;
+  is_cached: number;
 }
 
 /** The columns of `jobs`, in order, for copying rows between databases. */
@@ -102,6 +105,7 @@ export const JOB_COLUMNS = [
   'sent_at',
   'uploads',
   'sampling_steps',
+  'is_cached',
 ] as const;
 
 export function parseJson<T>(text: string | null, fallback: T): T {
@@ -133,6 +137,7 @@ export function toRecord(row: Row): JobRecord {
     outputs: parseJson(row.outputs, []),
     position: row.position,
     batch: parseJson(row.batch, null),
+    ...(row.is_cached ? { isCached: true } : {}),
   });
   return {
     job,

@@ -167,6 +167,7 @@ export class HistoryStore {
       record.sentAt ?? null,
       record.uploads && record.uploads.length > 0 ? JSON.stringify(record.uploads) : null,
       record.samplingSteps ?? null,
+      job.isCached ? 1 : 0,
     ];
     this.#write(
       `INSERT INTO jobs (${JOB_COLUMNS.join(', ')})

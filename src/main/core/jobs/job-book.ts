@@ -28,6 +28,8 @@ export interface JobEnd {
   error?: JobError;
   outputs?: OutputFile[];
   progress?: JobProgress | null;
+  /** ComfyUI answered from its cache (nothing was computed again). */
+  isCached?: boolean;
 }
 
 export interface JobBookDeps {
@@ -136,6 +138,7 @@ export class JobBook {
       error: end.status === 'cancelled' && entry.isCancelRequested ? null : (end.error ?? null),
       ...(end.outputs ? { outputs: end.outputs } : {}),
       ...(end.progress !== undefined ? { progress: end.progress } : {}),
+      ...(end.isCached ? { isCached: true } : {}),
     });
   }
 

@@ -6,6 +6,7 @@ import type { Toasts } from './toasts.svelte';
 export class AppState {
   #info = $state.raw<AppInfo | undefined>(undefined);
   #link = $state<LinkState>('connecting');
+  #wasOpen = $state(false);
   readonly #api: ApiClient;
   readonly #toasts: Toasts;
 
@@ -13,6 +14,7 @@ export class AppState {
     this.#api = api;
     this.#toasts = toasts;
     this.#link = api.linkState;
+    this.#wasOpen = api.linkState === 'open';
   }
 
   get info(): AppInfo | undefined {
@@ -23,9 +25,15 @@ export class AppState {
     return this.#link;
   }
 
+  /** Whether the link has been open at some point (so a link trying again means it was lost). */
+  get wasOpen(): boolean {
+    return this.#wasOpen;
+  }
+
   connect(): () => void {
     const offLink = this.#api.onLink((state) => {
       this.#link = state;
+      if (state === 'open') this.#wasOpen = true;
       if (state === 'open') void this.refresh(); // errors become a toast inside refresh
     });
     const offNotice = this.#api.on('app.notice', (notice) => this.#showNotice(notice.id, notice.level, notice.message));

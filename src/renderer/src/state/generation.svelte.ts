@@ -43,6 +43,8 @@ export interface GenerationStateOptions {
   revokePreviewUrl?: (url: string) => void;
   /** @default Math.random */
   random?: () => number;
+  /** Reads a saved output by its address (for "use as input"). @default fetch */
+  fetchFile?: (url: string) => Promise<Blob>;
 }
 
 /** Values that follow a person from one workflow to the next (what they wrote, not how a graph is set up). */
@@ -76,12 +78,15 @@ export class GenerationState {
   #serverIssues = $state.raw<Readonly<Record<string, string>>>({});
   #submitError = $state<string | undefined>(undefined);
   #isSubmitting = $state(false);
+  /** A file to put into the image input of a workflow whose form is still loading ("use as input"). */
+  #pendingInput: { workflowId: string; file: File } | undefined;
   #loadedKey = '';
   #loadSeq = 0;
   readonly #api: ApiClient;
   readonly #createPreviewUrl: (file: Blob) => string | undefined;
   readonly #revokePreviewUrl: (url: string) => void;
   readonly #random: () => number;
+  readonly #fetchFile: (url: string) => Promise<Blob>;
 
   readonly #parameters = $derived(this.#form?.parameters ?? []);
   readonly #issues = $derived.by(() => {
@@ -102,6 +107,13 @@ export class GenerationState {
       options.revokePreviewUrl ??
       ((url) => (typeof URL.revokeObjectURL === 'function' ? URL.revokeObjectURL(url) : undefined));
     this.#random = options.random ?? Math.random;
+    this.#fetchFile =
+      options.fetchFile ??
+      (async (url) => {
+        const response = await fetch(url);
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        return response.blob();
+      });
   }
 
   get target(): GenerationTarget {
@@ -331,6 +343,41 @@ export class GenerationState {
     }
   }
 
+  /** The form's first image input (what "use as input" fills), if it has one. */
+  get imageParameter(): Parameter | undefined {
+    return this.#parameters.find((parameter) => parameter.kind === 'image');
+  }
+
+  /**
+   * Puts a file (an earlier output) into a workflow's image input, as if dropped there: at once when
+   * that workflow's form is open, else as soon as it has loaded.
+   */
+  async putInput(workflowId: string, file: File): Promise<void> {
+    const parameter = this.#form?.workflowId === workflowId ? this.imageParameter : undefined;
+    if (parameter) return this.stage(parameter, file);
+    this.#pendingInput = { workflowId, file };
+  }
+
+  /**
+   * "Use as input": reads a saved output and puts it into `workflowId`'s image input. Answers why
+   * not in words, or undefined when it is on its way (its field shows the upload).
+   */
+  async putOutput(
+    workflowId: string,
+    url: string,
+    name: string,
+    mime: string | undefined,
+  ): Promise<string | undefined> {
+    let blob: Blob;
+    try {
+      blob = await this.#fetchFile(url);
+    } catch {
+      return `${name} could not be read from the outputs folder (was it moved or deleted?).`;
+    }
+    await this.putInput(workflowId, new File([blob], name, { type: mime || blob.type }));
+    return undefined;
+  }
+
   /** Forgets a dropped file; the field goes back to the workflow's own value. */
   clearStaged(parameterId: string): void {
     this.reset(parameterId);
@@ -378,6 +425,12 @@ export class GenerationState {
       // Values for fields this version of the workflow no longer has would be refused: drop them.
       const known = new Set([...form.parameters.map((parameter) => parameter.id), ...CARRIED_OVER]);
       this.#edits = Object.fromEntries(Object.entries(this.#edits).filter(([id]) => known.has(id)));
+      const pending = this.#pendingInput;
+      if (pending?.workflowId === workflowId) {
+        this.#pendingInput = undefined;
+        const parameter = this.imageParameter;
+        if (parameter) void this.stage(parameter, pending.file); // its outcome shows on the field
+      }
     } catch (error) {
       if (seq !== this.#loadSeq) return;
       this.#form = undefined;

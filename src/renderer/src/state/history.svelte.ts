@@ -1,4 +1,4 @@
-import { isFinished, type Job } from '@shared/domain/job';
+import { isFinished, type Job, type OutputFile } from '@shared/domain/job';
 import type { ApiClient } from '../api';
 import type { Toasts } from './toasts.svelte';
 
@@ -15,6 +15,22 @@ export interface ViewerTarget {
   index: number;
 }
 
+/** What a workflow made last, for its card's art when it has no thumbnail. */
+export interface WorkflowCover {
+  job: Job;
+  output: OutputFile;
+}
+
+/** The output a job is shown by: its first saved image, else its first saved video; undefined without one. */
+export function coverOutput(job: Job): OutputFile | undefined {
+  const saved = job.outputs.filter((output) => output.localPath);
+  return (
+    saved.find((output) => output.kind === 'image' && output.type === 'output') ??
+    saved.find((output) => output.kind === 'image') ??
+    saved.find((output) => output.kind === 'video')
+  );
+}
+
 /**
  * Past generations for the Recent view: `history.list` newest first, a search by prompt text,
  * pages loaded as the list scrolls, jobs that finish in this session added at the top; plus the
@@ -28,6 +44,12 @@ export class HistoryState {
   #isLoaded = $state(false);
   #viewer = $state.raw<ViewerTarget | undefined>(undefined);
   #deleting = $state.raw<Job | undefined>(undefined);
+  #picked = $state.raw<Job[]>([]);
+  #comparing = $state.raw<[Job, Job] | undefined>(undefined);
+  #covers = $state.raw<ReadonlyMap<string, WorkflowCover | null>>(new Map());
+  readonly #coverRequests = new Set<string>();
+  /** The API prompts jobs were sent with, by job id (read once, for "Settings used"). */
+  readonly #prompts = new Map<string, Promise<unknown>>();
   #searchSeq = 0;
   #searchTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #api: ApiClient;
@@ -70,6 +92,72 @@ export class HistoryState {
   /** The job whose deletion waits for the person's answer (with or without its files). */
   get deleting(): Job | undefined {
     return this.#deleting;
+  }
+
+  /** Past generations picked to compare side by side (at most two). */
+  get picked(): Job[] {
+    return this.#picked;
+  }
+
+  /** The two generations shown side by side, while the comparison is open. */
+  get comparing(): [Job, Job] | undefined {
+    return this.#comparing;
+  }
+
+  isPicked(jobId: string): boolean {
+    return this.#picked.some((job) => job.id === jobId);
+  }
+
+  /** Picks a generation to compare, or puts it back; a third pick replaces the older one. */
+  togglePick(job: Job): void {
+    this.#picked = this.isPicked(job.id)
+      ? this.#picked.filter((item) => item.id !== job.id)
+      : [...this.#picked, job].slice(-2);
+  }
+
+  /** Opens the two picked generations side by side. */
+  compare(): void {
+    const [first, second] = this.#picked;
+    if (first && second) this.#comparing = [first, second];
+  }
+
+  closeCompare(): void {
+    this.#comparing = undefined;
+  }
+
+  /** The last thing a workflow made (for its card), once asked for with `loadCover`; null when it made nothing yet. */
+  coverOf(workflowId: string): WorkflowCover | undefined {
+    return this.#covers.get(workflowId) ?? undefined;
+  }
+
+  /** Looks up what a workflow made last, once per workflow (a new result replaces it as it comes). */
+  async loadCover(workflowId: string): Promise<void> {
+    if (this.#coverRequests.has(workflowId) || this.#covers.has(workflowId)) return;
+    this.#coverRequests.add(workflowId);
+    try {
+      const { jobs } = await this.#api.call('history.list', { workflowId, statuses: ['succeeded'], limit: 5 });
+      if (this.#covers.has(workflowId)) return; // a newer result came meanwhile
+      const job = jobs.find((item) => coverOutput(item));
+      this.#covers = new Map(this.#covers).set(workflowId, job ? { job, output: coverOutput(job)! } : null);
+    } catch {
+      this.#coverRequests.delete(workflowId); // asked again next time the card shows
+    }
+  }
+
+  /** The API prompt a job was sent with, exactly as queued (undefined when it cannot be read). */
+  async sentPrompt(jobId: string): Promise<unknown> {
+    let prompt = this.#prompts.get(jobId);
+    if (!prompt) {
+      prompt = this.#api.call('history.get', { jobId }).then(
+        ({ apiPrompt }) => apiPrompt,
+        () => {
+          this.#prompts.delete(jobId);
+          return undefined;
+        },
+      );
+      this.#prompts.set(jobId, prompt);
+    }
+    return prompt;
   }
 
   /** Asks before deleting a job from history. */
@@ -144,6 +232,29 @@ export class HistoryState {
     if (viewer && index >= 0 && index < viewer.job.outputs.length) this.#viewer = { ...viewer, index };
   }
 
+  /**
+   * The lightbox's ← and →: the job's next or previous output, then on to the next or previous
+   * generation in the list (newest first, so → goes to older ones). Answers whether it moved.
+   */
+  step(delta: 1 | -1): boolean {
+    const viewer = this.#viewer;
+    if (!viewer) return false;
+    const index = viewer.index + delta;
+    if (index >= 0 && index < viewer.job.outputs.length) {
+      this.#viewer = { ...viewer, index };
+      return true;
+    }
+    const position = this.#items.findIndex((job) => job.id === viewer.job.id);
+    if (position < 0) return false;
+    for (let at = position + delta; at >= 0 && at < this.#items.length; at += delta) {
+      const next = this.#items[at]!;
+      if (next.outputs.length === 0) continue;
+      this.#viewer = { job: next, index: delta > 0 ? 0 : next.outputs.length - 1 };
+      return true;
+    }
+    return false;
+  }
+
   closeViewer(): void {
     this.#viewer = undefined;
   }
@@ -209,6 +320,16 @@ export class HistoryState {
     if (this.#items.some((job) => job.id === jobId)) this.#items = this.#items.filter((job) => job.id !== jobId);
     if (this.#viewer?.job.id === jobId) this.#viewer = undefined;
     if (this.#deleting?.id === jobId) this.#deleting = undefined;
+    if (this.isPicked(jobId)) this.#picked = this.#picked.filter((job) => job.id !== jobId);
+    if (this.#comparing?.some((job) => job.id === jobId)) this.#comparing = undefined;
+    for (const [workflowId, cover] of this.#covers)
+      if (cover?.job.id === jobId) {
+        // Look again for what it made before.
+        const covers = new Map(this.#covers);
+        covers.delete(workflowId);
+        this.#covers = covers;
+        this.#coverRequests.delete(workflowId);
+      }
   }
 
   #upsert(job: Job): void {
@@ -220,5 +341,7 @@ export class HistoryState {
       this.#items = [job, ...this.#items];
     }
     if (this.#viewer?.job.id === job.id) this.#viewer = { ...this.#viewer, job };
+    const output = job.status === 'succeeded' && job.workflowId ? coverOutput(job) : undefined;
+    if (output && job.workflowId) this.#covers = new Map(this.#covers).set(job.workflowId, { job, output });
   }
 }

@@ -43,6 +43,9 @@ describe('outputs for the window', () => {
     expect(
       resolveMediaPath('comfydesk-media://outputs/a%2F..%2F..%2F..%2Fetc%2Fpasswd', '/data/outputs'),
     ).toBeUndefined();
+    // Any file name round-trips: built by the page, read back by the protocol.
+    const odd = '2026-11-23/Blur + invert & co, #2 $5: a=b @home 100%/a+b&c%20d.png';
+    expect(resolveMediaPath(mediaUrl(odd, true), '/data/outputs')).toBe(`/data/outputs/${odd}`);
     expect(resolveMediaPath('comfydesk-media://elsewhere/x.png', '/data/outputs')).toBeUndefined();
     expect(resolveMediaPath('comfydesk-media://outputs/', '/data/outputs')).toBeUndefined();
     expect(resolveMediaPath('https://outputs/x.png', '/data/outputs')).toBeUndefined();

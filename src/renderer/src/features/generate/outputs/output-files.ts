@@ -86,3 +86,40 @@ export function saveFile(src: string, name: string): void {
   link.click();
   link.remove();
 }
+
+/** One node's values as a job sent them, for "Settings used". */
+export interface SentNode {
+  id: string;
+  title: string;
+  values: Array<{ name: string; value: string }>;
+}
+
+/**
+ * Every value an API prompt sets, node by node (by their titles), leaving out links between nodes:
+ * what "Settings used" lists, so a result can be made again by hand.
+ */
+export function sentValues(prompt: unknown): SentNode[] {
+  if (typeof prompt !== 'object' || prompt === null) return [];
+  const nodes: SentNode[] = [];
+  for (const [id, raw] of Object.entries(prompt as Record<string, unknown>)) {
+    if (typeof raw !== 'object' || raw === null) continue;
+    const node = raw as { class_type?: unknown; inputs?: unknown; _meta?: { title?: unknown } };
+    const inputs = typeof node.inputs === 'object' && node.inputs !== null ? Object.entries(node.inputs) : [];
+    const values = inputs
+      .filter(([, value]) => !isLink(value))
+      .map(([name, value]) => ({ name, value: typeof value === 'string' ? value : JSON.stringify(value) }));
+    if (values.length === 0) continue;
+    const title =
+      typeof node._meta?.title === 'string'
+        ? node._meta.title
+        : typeof node.class_type === 'string'
+          ? node.class_type
+          : id;
+    nodes.push({ id, title, values });
+  }
+  return nodes.sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+}
+
+function isLink(value: unknown): boolean {
+  return Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'number';
+}
