@@ -8,7 +8,9 @@ import { ActiveInventorySource } from './connections/active-inventory';
 import { ConnectionManager, type ConnectionOptions } from './connections/connection-manager';
 import { connectionsHandlers } from './connections/connections-handlers';
 import { MemorySecretStore, type SecretStore } from './connections/secret-store';
+import { generationHandlers } from './generation/generation-handlers';
 import { GenerationService } from './generation/generation-service';
+import { PresetStore } from './generation/preset-store';
 import { StagedInputs } from './generation/staging';
 import { median } from './jobs/eta';
 import { HistoryStore } from './jobs/history-store';
@@ -215,6 +217,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   await jobs.start();
   disposer.add(() => jobs.stop());
   disposer.add(() => staged.clear());
+  const presets = new PresetStore({
+    file: join(options.paths.dataDir, 'presets.json'),
+    log: log.child('presets'),
+    notices,
+  });
+  await presets.start();
+  disposer.add(() => presets.stop());
 
   const handlers: Handlers = {
     ...appHandlers({
@@ -230,6 +239,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     ...connectionsHandlers(connections, options.pickFile),
     ...llmHandlers({ service: llm, store: llmStore }),
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),
+    ...generationHandlers({
+      presets,
+      generation,
+      servers,
+      staged,
+      openServer: (serverId, open) => connections.open(serverId, open),
+    }),
   };
 
   const router = new Router({ handlers, log: log.child('router') });

@@ -9,11 +9,13 @@ import type {
 } from '@shared/domain/generation';
 import { StagedRef, type SeedMode } from '@shared/domain/job';
 import type { WorkflowRecord } from '@shared/domain/workflow';
-import type { ObjectInfo } from '../comfy/object-info';
+import type { ComfyClient } from '../comfy/comfy-client';
+import { inputOptions, type ObjectInfo } from '../comfy/object-info';
 import { AppError } from '../lib/errors';
 import { readJsonFile } from '../lib/json-file';
 import type { ServerDirectory } from '../jobs/server-directory';
 import { assertNoMissingNodes, convertWorkflow } from './convert/convert-workflow';
+import { uploadMediaOf } from './parameters/constraints';
 import { detectParameters } from './parameters/detect-parameters';
 import { planRuns } from './parameters/parameter-values';
 import { writeValuesToWorkflow } from './parameters/write-back';
@@ -91,7 +93,7 @@ export class GenerationService {
     }
     const [{ name, workflowId, raw }, { objectInfo }] = await Promise.all([this.#read(source), client.getObjectInfo()]);
     const conversion = convertWorkflow(raw, { objectInfo, random: this.#deps.random, now: this.#deps.now });
-    const parameters = detectParameters(conversion, objectInfo);
+    const parameters = detectParameters(conversion, await withFreshFileLists(client, conversion.prompt, objectInfo));
     return { workflowId, name, raw, conversion, parameters, objectInfo };
   }
 
@@ -184,6 +186,26 @@ export class GenerationService {
       name = basename(source.file).replace(/\.json$/i, '');
     }
     return { name, workflowId, raw: await readJsonFile(path, 'workflow_invalid') };
+  }
+}
+
+/**
+ * object_info with the loaders of input files (LoadImage, LoadVideo, LoadAudio…) read again: their
+ * lists are the server's input folder now, so the form can tell a file that is not there before
+ * anything is sent. The cached definitions are used when the server cannot answer.
+ */
+async function withFreshFileLists(client: ComfyClient, prompt: ApiPrompt, objectInfo: ObjectInfo): Promise<ObjectInfo> {
+  const loaders = [...new Set(Object.values(prompt).map((node) => node.class_type))].filter((classType) => {
+    const def = objectInfo[classType];
+    return Object.values({ ...def?.input.required, ...def?.input.optional }).some(
+      (spec) => uploadMediaOf(inputOptions(spec)) !== undefined,
+    );
+  });
+  if (loaders.length === 0) return objectInfo;
+  try {
+    return { ...objectInfo, ...(await client.getNodeDefinitions(loaders, { timeoutMs: 10_000 })) };
+  } catch {
+    return objectInfo;
   }
 }
 
