@@ -501,7 +501,7 @@ export class ComfyClient {
     if (response.status === 401 || response.status === 403) {
       throw new AppError(
         'comfy_http_error',
-        `${where} refused access (HTTP ${response.status}). If the server sits behind a protected proxy, add its token in Settings › Connections.`,
+        `${where} refused access (HTTP ${response.status}): the proxy in front of ComfyUI wants a sign-in. Set this connection's “Proxy sign-in” and its token (or user:password).`,
         {
           details: { status: response.status, path },
         },

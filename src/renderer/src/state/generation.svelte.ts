@@ -1,10 +1,12 @@
+import { untrack } from 'svelte';
 import type { GenerationForm } from '@shared/contract/jobs';
 import { checkParameterValue } from '@shared/parameter-check';
-import type { Parameter } from '@shared/domain/generation';
-import type { SeedMode, StagedInput } from '@shared/domain/job';
+import type { Parameter, Preset } from '@shared/domain/generation';
+import type { Job, SeedMode, StagedInput } from '@shared/domain/job';
 import type { WorkflowCard } from '@shared/domain/workflow';
 import type { ApiClient } from '../api';
 import { ApiError, errorMessage } from '../api';
+import { placeNodeErrors } from './node-errors';
 
 /** Largest file a run may take (the core refuses bigger ones). @default 64 MiB */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
@@ -20,6 +22,8 @@ export interface GenerationTarget {
   /** The default connection, and whether it is online. */
   serverId: string | null;
   isOnline: boolean;
+  /** Why the server is not online, in the connection's words ("Connection refused … — is ComfyUI running?"). */
+  serverProblem?: string;
   /** Whether the window is connected to ComfyDesk itself. */
   isLinkOpen: boolean;
 }
@@ -43,10 +47,23 @@ export interface GenerationStateOptions {
   revokePreviewUrl?: (url: string) => void;
   /** @default Math.random */
   random?: () => number;
+  /** Opens ComfyUI's page in a new browser tab (serve mode). @default window.open */
+  openTab?: (url: string) => void;
 }
 
 /** Values that follow a person from one workflow to the next (what they wrote, not how a graph is set up). */
 const CARRIED_OVER = ['prompt', 'negative_prompt'];
+
+/** What a workflow's form keeps while another one is shown, so coming back finds it as it was left. */
+interface Remembered {
+  edits: Readonly<Record<string, unknown>>;
+  seedMode: SeedMode | undefined;
+  staged: Readonly<Record<string, StagedFile>>;
+}
+
+/** How Open in ComfyUI went, for the line beside its button. */
+export type OpenInComfyStatus =
+  { state: 'working' } | { state: 'done'; message: string; url: string } | { state: 'failed'; message: string };
 
 const EMPTY_TARGET: GenerationTarget = {
   workflowId: undefined,
@@ -76,12 +93,21 @@ export class GenerationState {
   #serverIssues = $state.raw<Readonly<Record<string, string>>>({});
   #submitError = $state<string | undefined>(undefined);
   #isSubmitting = $state(false);
+  #announcement = $state('');
+  #presets = $state.raw<Preset[]>([]);
+  #presetsFor: string | undefined;
+  #presetError = $state<string | undefined>(undefined);
+  #openStatus = $state.raw<OpenInComfyStatus | undefined>(undefined);
+  /** The prompt the intent bar put in, and what the Prompt box held before it did. */
+  #offered: { text: string; before: unknown } | undefined;
   #loadedKey = '';
   #loadSeq = 0;
+  readonly #memory = new Map<string, Remembered>();
   readonly #api: ApiClient;
   readonly #createPreviewUrl: (file: Blob) => string | undefined;
   readonly #revokePreviewUrl: (url: string) => void;
   readonly #random: () => number;
+  readonly #openTab: (url: string) => void;
 
   readonly #parameters = $derived(this.#form?.parameters ?? []);
   readonly #issues = $derived.by(() => {
@@ -102,6 +128,7 @@ export class GenerationState {
       options.revokePreviewUrl ??
       ((url) => (typeof URL.revokeObjectURL === 'function' ? URL.revokeObjectURL(url) : undefined));
     this.#random = options.random ?? Math.random;
+    this.#openTab = options.openTab ?? ((url) => window.open(url, '_blank', 'noopener,noreferrer'));
   }
 
   get target(): GenerationTarget {
@@ -200,6 +227,25 @@ export class GenerationState {
     return this.#isSubmitting;
   }
 
+  /** What the last Generate did ("Queued. Progress shows below."), for a live region; empty after a switch. */
+  get announcement(): string {
+    return this.#announcement;
+  }
+
+  /** The presets saved for the selected workflow, by name. */
+  get presets(): Preset[] {
+    return this.#presets;
+  }
+
+  /** Why presets could not be read or saved, if they could not. */
+  get presetError(): string | undefined {
+    return this.#presetError;
+  }
+
+  get openStatus(): OpenInComfyStatus | undefined {
+    return this.#openStatus;
+  }
+
   /** Why Generate is off, in words; undefined when it is on. */
   get blockedReason(): string | undefined {
     const target = this.#target;
@@ -210,7 +256,8 @@ export class GenerationState {
         : 'Reading your workflows…';
     if (target.card.error) return `This file cannot be used: ${target.card.error.reason}`;
     if (!target.isLinkOpen) return 'ComfyDesk is reconnecting; Generate comes back when it is connected.';
-    if (!target.serverId || !target.isOnline) return 'Connect to a ComfyUI server to generate.';
+    if (!target.serverId) return 'Add a ComfyUI server in Settings › Connections to generate.';
+    if (!target.isOnline) return target.serverProblem ?? 'Connect to a ComfyUI server to generate.';
     if (this.#isLoading && !this.#form) return 'Reading the workflow…';
     if (this.#loadError) return this.#loadError;
     if (!this.#form) return 'Reading the workflow…';
@@ -240,6 +287,30 @@ export class GenerationState {
   setValue(parameterId: string, value: unknown): void {
     this.#edits = { ...this.#edits, [parameterId]: value };
     this.#clearServerIssue(parameterId);
+    // A person typing in the Prompt box makes it theirs: the intent bar no longer changes it.
+    if (parameterId === 'prompt') this.#offered = undefined;
+  }
+
+  /**
+   * The intent bar's prompt: put in the Prompt box while the person has not written one of their
+   * own, and taken back (`null`) when the bar's text stops describing something.
+   */
+  offerPrompt(text: string | null): void {
+    const current = this.#edits.prompt;
+    if (this.#offered && current !== this.#offered.text) this.#offered = undefined;
+    const isUntouched = this.#offered !== undefined || current === undefined || current === '';
+    if (!isUntouched) return;
+    const before = this.#offered ? this.#offered.before : current;
+    if (text === null) {
+      if (!this.#offered) return;
+      const { prompt: _dropped, ...rest } = this.#edits;
+      this.#edits = before === undefined ? rest : { ...rest, prompt: before };
+      this.#offered = undefined;
+      return;
+    }
+    this.#edits = { ...this.#edits, prompt: text };
+    this.#clearServerIssue('prompt');
+    this.#offered = { text, before };
   }
 
   /** Puts a field back to the workflow's own value. */
@@ -273,16 +344,36 @@ export class GenerationState {
    * for the same workflow; the prompt and negative prompt follow them to another one.
    */
   use(target: GenerationTarget): void {
+    // Called from the page's effect: reading this state here must not make that effect depend on it.
+    untrack(() => this.#use(target));
+  }
+
+  #use(target: GenerationTarget): void {
     const previous = this.#target;
     this.#target = target;
     if (target.workflowId !== previous.workflowId) {
-      this.#edits = Object.fromEntries(Object.entries(this.#edits).filter(([id]) => CARRIED_OVER.includes(id)));
-      this.#seedMode = undefined;
+      const carried = Object.fromEntries(Object.entries(this.#edits).filter(([id]) => CARRIED_OVER.includes(id)));
+      if (previous.workflowId !== undefined) {
+        const own = Object.fromEntries(Object.entries(this.#edits).filter(([id]) => !CARRIED_OVER.includes(id)));
+        this.#memory.set(previous.workflowId, { edits: own, seedMode: this.#seedMode, staged: this.#staged });
+      }
+      const remembered = target.workflowId === undefined ? undefined : this.#memory.get(target.workflowId);
+      this.#edits = { ...remembered?.edits, ...carried };
+      this.#seedMode = remembered?.seedMode;
+      this.#staged = remembered?.staged ?? {};
       this.#serverIssues = {};
       this.#submitError = undefined;
-      this.#dropAllStaged();
+      this.#announcement = '';
+      this.#openStatus = undefined;
+      this.#presetError = undefined;
       if (this.#form && this.#form.workflowId !== target.workflowId) this.#form = undefined;
       this.#loadError = undefined;
+      this.#presets = [];
+      this.#presetsFor = undefined;
+    }
+    if (target.workflowId !== undefined && this.#presetsFor !== target.workflowId && target.isLinkOpen) {
+      this.#presetsFor = target.workflowId;
+      void this.#loadPresets(target.workflowId);
     }
     const key = loadKey(target);
     if (key === undefined) {
@@ -344,19 +435,22 @@ export class GenerationState {
   async generate(): Promise<string[] | undefined> {
     const form = this.#form;
     if (!this.canGenerate || !form) return undefined;
-    const known = new Set(form.parameters.map((parameter) => parameter.id));
-    const values = Object.fromEntries(Object.entries(this.#edits).filter(([id]) => known.has(id)));
     this.#isSubmitting = true;
     this.#submitError = undefined;
+    this.#announcement = '';
     try {
       const { jobIds } = await this.#api.call('jobs.enqueue', {
         workflowId: form.workflowId,
         serverId: form.serverId,
-        values,
+        values: this.#formValues(form),
         count: this.#count,
         ...(this.#seedMode ? { seedMode: this.#seedMode } : {}),
       });
       this.#serverIssues = {};
+      // Said only while the same workflow is shown: a switch clears it.
+      if (this.#form?.workflowId === form.workflowId)
+        this.#announcement =
+          jobIds.length === 1 ? 'Queued. Progress shows below.' : `Queued ${jobIds.length} runs. Progress shows below.`;
       return jobIds;
     } catch (error) {
       this.#refused(error);
@@ -366,9 +460,137 @@ export class GenerationState {
     }
   }
 
+  /**
+   * ComfyUI refused a job of this form (its validation, after the core's own checks passed): the
+   * messages go beside the fields they name, the rest above Generate. Answers whether the form
+   * shows the refusal now (so it need not be told again elsewhere).
+   */
+  placeFailure(job: Job): boolean {
+    const form = this.#form;
+    const nodeErrors = job.error?.nodeErrors;
+    if (!form || !nodeErrors || job.workflowId !== form.workflowId || job.serverId !== form.serverId) return false;
+    const { byField, unplaced } = placeNodeErrors(form.parameters, nodeErrors);
+    this.#serverIssues = { ...this.#serverIssues, ...byField };
+    this.#announcement = '';
+    this.#submitError =
+      unplaced.length > 0
+        ? `ComfyUI refused the last run: ${unplaced.join(' ')}`
+        : Object.keys(byField).length === 0
+          ? (job.error?.message ?? undefined)
+          : undefined;
+    return true;
+  }
+
+  /** Saves the form's settings (not the prompts or dropped files) as a named preset of this workflow. */
+  async savePreset(name: string): Promise<boolean> {
+    const form = this.#form;
+    const trimmed = name.trim();
+    if (!form || trimmed === '') return false;
+    const values: Record<string, unknown> = {};
+    for (const parameter of form.parameters) {
+      if (CARRIED_OVER.includes(parameter.id) || parameter.kind === 'prompt' || parameter.kind === 'negative_prompt')
+        continue;
+      const value = this.valueOf(parameter);
+      if (isStagedRef(value) || (parameter.constraints.media && !this.isEdited(parameter.id))) continue;
+      values[parameter.id] = value;
+    }
+    return this.#presetCall(form.workflowId, () =>
+      this.#api.call('presets.save', {
+        workflowId: form.workflowId,
+        name: trimmed,
+        values,
+        ...(this.#seedMode ? { seedMode: this.#seedMode } : {}),
+      }),
+    );
+  }
+
+  /**
+   * Puts a preset's values in the form: every setting it holds replaces the field's value; fields
+   * it does not know (the workflow changed since) keep theirs. Prompts and dropped files stay.
+   */
+  applyPreset(name: string): void {
+    const preset = this.#presets.find((item) => item.name === name);
+    const form = this.#form;
+    if (!preset || !form) return;
+    const known = new Set(form.parameters.map((parameter) => parameter.id));
+    const applied = Object.fromEntries(Object.entries(preset.values).filter(([id]) => known.has(id)));
+    this.#edits = { ...this.#edits, ...applied };
+    for (const id of Object.keys(applied)) this.#clearServerIssue(id);
+    if (preset.seedMode) this.#seedMode = preset.seedMode;
+  }
+
+  async deletePreset(name: string): Promise<boolean> {
+    const workflowId = this.#target.workflowId;
+    if (!workflowId) return false;
+    return this.#presetCall(workflowId, () => this.#api.call('presets.delete', { workflowId, name }));
+  }
+
+  /**
+   * Open in ComfyUI: the workflow with the values set is saved into the server's own workflows and
+   * its page opens (a window in the desktop app, a tab here).
+   */
+  async openInComfy(): Promise<void> {
+    const form = this.#form;
+    if (!form) return;
+    this.#openStatus = { state: 'working' };
+    try {
+      const result = await this.#api.call(
+        'generation.openInComfy',
+        { workflowId: form.workflowId, serverId: form.serverId, values: this.#formValues(form) },
+        { timeoutMs: 120_000 },
+      );
+      if (result.openedBy === 'client') this.#openTab(result.url);
+      const where = result.savedAs.replace(/^workflows\//, '');
+      this.#openStatus = {
+        state: 'done',
+        url: result.url,
+        message: `Saved as “${where}” in ComfyUI's workflows (the Workflows panel there lists it).${result.note ? ` ${result.note}` : ''}`,
+      };
+    } catch (error) {
+      this.#openStatus = { state: 'failed', message: errorMessage(error) };
+    }
+  }
+
   /** Releases the previews of dropped files (when the window goes). */
   dispose(): void {
     this.#dropAllStaged();
+    for (const remembered of this.#memory.values())
+      for (const file of Object.values(remembered.staged)) if (file.previewUrl) this.#revokePreviewUrl(file.previewUrl);
+    this.#memory.clear();
+  }
+
+  /** The values the person set that this form has (what Generate and Open in ComfyUI send). */
+  #formValues(form: GenerationForm): Record<string, unknown> {
+    const known = new Set(form.parameters.map((parameter) => parameter.id));
+    return Object.fromEntries(Object.entries(this.#edits).filter(([id]) => known.has(id)));
+  }
+
+  async #loadPresets(workflowId: string): Promise<void> {
+    try {
+      const { presets } = await this.#api.call('presets.list', { workflowId });
+      if (this.#target.workflowId === workflowId) {
+        this.#presets = presets;
+        this.#presetError = undefined;
+      }
+    } catch (error) {
+      if (this.#target.workflowId !== workflowId) return;
+      this.#presetError = errorMessage(error);
+      this.#presetsFor = undefined; // read them again next time
+    }
+  }
+
+  async #presetCall(workflowId: string, call: () => Promise<{ presets: Preset[] }>): Promise<boolean> {
+    try {
+      const { presets } = await call();
+      if (this.#target.workflowId === workflowId) {
+        this.#presets = presets;
+        this.#presetError = undefined;
+      }
+      return true;
+    } catch (error) {
+      if (this.#target.workflowId === workflowId) this.#presetError = errorMessage(error);
+      return false;
+    }
   }
 
   async #load(workflowId: string, serverId: string): Promise<void> {
@@ -528,9 +750,10 @@ export function fieldProblem(parameter: Parameter, value: unknown, staged?: Stag
     if (isStagedRef(value)) return undefined;
     if (typeof value !== 'string' || value === '')
       return `Add ${constraints.media === 'audio' ? 'an audio file' : constraints.media === 'video' ? 'a video' : 'an image'}.`;
-    const options = constraints.options ?? [];
-    const isKnown =
-      constraints.acceptsAnyFile || constraints.isRemote || options.length === 0 || options.includes(value);
+    // The list is the server's input folder (top level) as the form was read; files in sub folders or
+    // in output/temp ("x.png [output]") are not listed but load fine, so only ComfyUI can tell.
+    const isElsewhere = /[\\/]/.test(value) || / \[(input|output|temp)\]$/.test(value);
+    const isKnown = constraints.isRemote || isElsewhere || (constraints.options ?? []).includes(value);
     return isKnown ? undefined : `${value} is not on the server; drop a file here or pick one.`;
   }
   return checkParameterValue(parameter, value)?.message;
