@@ -98,6 +98,9 @@ export class GenerationState {
   #presetsFor: string | undefined;
   #presetError = $state<string | undefined>(undefined);
   #openStatus = $state.raw<OpenInComfyStatus | undefined>(undefined);
+  /** The job whose refusal by ComfyUI the form shows beside its fields, and how many refusals it has placed. */
+  #placedJobId = $state<string | undefined>(undefined);
+  #refusals = $state(0);
   /** The prompt the intent bar put in, and what the Prompt box held before it did. */
   #offered: { text: string; before: unknown } | undefined;
   #loadedKey = '';
@@ -246,6 +249,16 @@ export class GenerationState {
     return this.#openStatus;
   }
 
+  /** How many of ComfyUI's refusals the form has placed (a change means: bring the first flagged field into view). */
+  get refusals(): number {
+    return this.#refusals;
+  }
+
+  /** Whether the form shows this failed job's refusal beside its fields (so other views need not repeat it). */
+  showsFailure(jobId: string): boolean {
+    return this.#placedJobId === jobId;
+  }
+
   /** Why Generate is off, in words; undefined when it is on. */
   get blockedReason(): string | undefined {
     const target = this.#target;
@@ -366,6 +379,7 @@ export class GenerationState {
       this.#announcement = '';
       this.#openStatus = undefined;
       this.#presetError = undefined;
+      this.#placedJobId = undefined;
       if (this.#form && this.#form.workflowId !== target.workflowId) this.#form = undefined;
       this.#loadError = undefined;
       this.#presets = [];
@@ -471,6 +485,8 @@ export class GenerationState {
     if (!form || !nodeErrors || job.workflowId !== form.workflowId || job.serverId !== form.serverId) return false;
     const { byField, unplaced } = placeNodeErrors(form.parameters, nodeErrors);
     this.#serverIssues = { ...this.#serverIssues, ...byField };
+    this.#placedJobId = job.id;
+    this.#refusals += 1;
     this.#announcement = '';
     this.#submitError =
       unplaced.length > 0

@@ -10,7 +10,7 @@ import type {
 import type { ObjectInfo } from '../../comfy/object-info';
 import { constraintsFor, modelFolderOf, uploadMediaOf, valueTypeOf } from './constraints';
 import { promptTextInputs, samplerSettingsNodes, samplersOf, tracePrompts } from './conditioning';
-import { disambiguate, humanize } from './labels';
+import { disambiguate, humanize, humanizeClassName } from './labels';
 import { PromptGraph, type InputRef } from './prompt-graph';
 
 /**
@@ -181,7 +181,7 @@ class Detector {
       kind,
       label: options.label ?? KIND_LABELS[kind],
       group,
-      section: options.section ?? this.#graph.title(first.nodeId),
+      section: options.section ?? this.#title(first.nodeId),
       targets,
       value: this.#graph.literal(first.nodeId, first.inputName),
       constraints,
@@ -302,7 +302,7 @@ class Detector {
     }
     for (const id of this.#graph.order) {
       if (id === sizeNode || !this.#makesSize(id)) continue;
-      const section = this.#graph.title(id);
+      const section = this.#title(id);
       for (const name of ['width', 'height', 'batch_size'] as const) {
         const ref = this.#graph.typeOf(id, name) === 'INT' ? this.#target(id, name) : undefined;
         if (ref) this.#add(name, 'size', [ref], { section });
@@ -328,6 +328,12 @@ class Detector {
       (type) => this.#graph.linkedInputsOfType(id, type).length > 0,
     );
     return makes && !resizes;
+  }
+
+  /** A node's title for a form heading; a bare class name ("ImageBlend", no display name on the server) made readable. */
+  #title(id: string): string {
+    const title = this.#graph.title(id);
+    return title === this.#graph.classType(id) && /^[A-Z][A-Za-z0-9]+$/.test(title) ? humanizeClassName(title) : title;
   }
 
   /** An input's label for the form: object_info's display name when it has one, else the name made readable. */

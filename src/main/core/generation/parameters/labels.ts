@@ -49,6 +49,14 @@ export function humanize(name: string): string {
   return [first!.charAt(0).toUpperCase() + first!.slice(1), ...rest].join(' ');
 }
 
+/** A node class name as words: `ImageBlend` → "Image Blend", `VAEDecode` → "VAE Decode". */
+export function humanizeClassName(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .trim();
+}
+
 /** Groups whose sections are one node each: two nodes with the same title must not share a section. */
 const NODE_SECTION_GROUPS: ReadonlySet<ParameterGroup> = new Set(['size', 'advanced']);
 

@@ -86,6 +86,17 @@ export function colorNumber(hex: string): number {
   return Number.parseInt(hex.replace(/^#/, ''), 16);
 }
 
+/**
+ * A label as shown and as heard: "Width (Canvas)" under the heading "Canvas" shows "Width" and
+ * keeps " (Canvas)" for screen readers, so the field's name stays unique without saying it twice.
+ */
+export function labelParts(parameter: Pick<Parameter, 'label' | 'section'>): { shown: string; hidden: string } {
+  const suffix = ` (${parameter.section})`;
+  return parameter.label.endsWith(suffix) && parameter.label.length > suffix.length
+    ? { shown: parameter.label.slice(0, -suffix.length), hidden: suffix }
+    : { shown: parameter.label, hidden: '' };
+}
+
 /** Whether the parameter takes a file a person provides (image, video, audio or mask). */
 export function isMedia(parameter: Parameter): boolean {
   return (

@@ -397,15 +397,15 @@ describe('labels and the size group', () => {
     expect(byId(parameters, '1.color')!.constraints).toMatchObject({ type: 'INT', display: 'color', max: 16777215 });
   });
 
-  test('an image resize keeps its numbers in Advanced, and input names become words', () => {
+  test('an image resize keeps its numbers in Advanced, and input names (and bare class names as headings) become words', () => {
     const advanced = detect(composer()).filter((parameter) => parameter.group === 'advanced');
     expect(advanced.map((parameter) => [parameter.id, parameter.label, parameter.section])).toEqual([
       ['5.width', 'Width (Upscale Image)', 'Upscale Image'],
       ['5.height', 'Height (Upscale Image)', 'Upscale Image'],
-      ['3.blend_factor', 'Blend factor', 'ImageBlend'],
-      ['3.blend_mode', 'Blend mode', 'ImageBlend'],
-      ['4.blur_radius', 'Blur radius', 'ImageBlur'],
-      ['4.sigma', 'Sigma', 'ImageBlur'],
+      ['3.blend_factor', 'Blend factor', 'Image Blend'],
+      ['3.blend_mode', 'Blend mode', 'Image Blend'],
+      ['4.blur_radius', 'Blur radius', 'Image Blur'],
+      ['4.sigma', 'Sigma', 'Image Blur'],
       ['5.upscale_method', 'Upscale method', 'Upscale Image'],
       ['5.crop', 'Crop', 'Upscale Image'],
       ['6.filename_prefix', 'Filename prefix', 'Save Image'],
