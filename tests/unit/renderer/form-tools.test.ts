@@ -1,5 +1,5 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { GenerationForm } from '@shared/contract/jobs';
 import type { Preset } from '@shared/domain/generation';
 import { colorHex, colorNumber, hasSlider, sliderRange } from '../../../src/renderer/src/features/generate/form/fields';
@@ -10,9 +10,20 @@ import { FakeCore, FakeFailure } from './support/fake-core';
 import GenerateHarness from './support/GenerateHarness.svelte';
 import { card, fullForm, job, parameter, succeeded } from './support/jobs-data';
 
+/** What the form brought into view: jsdom lays nothing out, so it has no scrollIntoView; this one notes the element. */
+let scrolledIntoView: Element[] = [];
+const hadScrollIntoView = Object.hasOwn(Element.prototype, 'scrollIntoView');
+beforeEach(() => {
+  scrolledIntoView = [];
+  Element.prototype.scrollIntoView = function (this: Element) {
+    scrolledIntoView.push(this);
+  };
+});
+
 afterEach(() => {
   cleanup();
   window.location.hash = '';
+  if (!hadScrollIntoView) delete (Element.prototype as Partial<Element>).scrollIntoView;
 });
 
 const ONLINE: GenerationTarget = {
@@ -304,6 +315,10 @@ describe("ComfyUI's own refusal", () => {
       'ComfyUI refused the last run: Mystery: Exception when validating inner node — boom',
     );
     expect(toasts.items).toEqual([]);
+    // The first message beside a field is brought into view.
+    await waitFor(() =>
+      expect(scrolledIntoView.map((element) => element.id)).toEqual([expect.stringMatching(/-issue$/)]),
+    );
     // Fixing the field clears ComfyUI's word about it.
     await fireEvent.input(steps, { target: { value: '25' } });
     expect(screen.queryByText('ComfyUI refused this: Value 0 smaller than min of 1')).toBeNull();
