@@ -78,7 +78,8 @@ test('choosing a workflow selects it for Generate, and the details show its mode
     await expect(page).toHaveURL(/#\/generate\?workflow=/);
     await expect(app.region('Generate')).toContainText('Fox in the snow');
     await expect(page.getByRole('button', { name: 'Generate', exact: true })).toBeDisabled();
-    await expect(app.region('Generate')).toContainText('Connect to a ComfyUI server to generate.');
+    // Why Generate is off, in the connection's words ("Connection refused on … — is ComfyUI running?").
+    await expect(page.locator('#generate-hint')).toHaveText(/ComfyUI/);
   });
 
   await test.step('the link survives a reload', async () => {

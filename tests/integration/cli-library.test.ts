@@ -125,7 +125,7 @@ describe('comfydesk intent', () => {
   });
 
   test('text it cannot place gets an honest message, still exit 0', async () => {
-    const result = await runCli(['intent', 'something nice', '--data-dir', folder()]);
+    const result = await runCli(['intent', 'hello, what can you do?', '--data-dir', folder()]);
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('could not tell what you want to make');
   });

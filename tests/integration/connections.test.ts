@@ -167,7 +167,9 @@ describe('connections through the core', () => {
     };
     const without = await core.router.call('connections.test', { profile: draft });
     expect(without).toMatchObject({ state: 'error', code: 'comfy_http_error' });
-    expect(without.reason).toContain('add its token in Settings › Connections');
+    // Read in the connection dialog or beside the list: it names the field, not a page the person may already be on.
+    expect(without.reason).toMatch(/refused access \(HTTP 401\).*Set this connection's “Proxy sign-in” and its token/);
+    expect(without.reason).not.toContain('Settings ›');
     const saved = await core.router.call('connections.save', { profile: draft, secrets: { headerValue: 's3cret' } });
     const id = saved.profiles[0]!.id;
     expect(saved.withSecrets).toEqual([id]);

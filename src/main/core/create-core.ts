@@ -10,7 +10,9 @@ import { ConnectionManager, type ConnectionOptions } from './connections/connect
 import type { SessionTarget } from './connections/profile-targets';
 import { connectionsHandlers } from './connections/connections-handlers';
 import { MemorySecretStore, type SecretStore } from './connections/secret-store';
+import { generationHandlers } from './generation/generation-handlers';
 import { GenerationService } from './generation/generation-service';
+import { PresetStore } from './generation/preset-store';
 import { StagedInputs } from './generation/staging';
 import { persistentClientIds } from './jobs/client-ids';
 import { median } from './jobs/eta';
@@ -308,6 +310,13 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   await jobs.start();
   disposer.add(() => jobs.stop());
   staged.prune(jobs.stagedInUse());
+  const presets = new PresetStore({
+    file: join(options.paths.dataDir, 'presets.json'),
+    log: log.child('presets'),
+    notices,
+  });
+  await presets.start();
+  disposer.add(() => presets.stop());
 
   const handlers: Handlers = {
     ...appHandlers({
@@ -324,6 +333,13 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
     ...connectionsHandlers(connections, options.pickFile),
     ...startingFirst(llmHandlers({ service: llm, store: llmStore }), startLlm),
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),
+    ...generationHandlers({
+      presets,
+      generation,
+      servers,
+      staged,
+      openServer: (serverId, open) => connections.open(serverId, open),
+    }),
   };
 
   const router = new Router({ handlers, log: log.child('router') });

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { appCommands } from './app';
 import type { CommandSpec } from './common';
 import { connectionsCommands } from './connections';
+import { generationCommands } from './generation';
 import { jobsCommands } from './jobs';
 import { llmCommands } from './llm';
 import { settingsCommands } from './settings';
@@ -17,6 +18,7 @@ export const commands = {
   ...appCommands,
   ...settingsCommands,
   ...jobsCommands,
+  ...generationCommands,
   ...workflowsCommands,
   ...connectionsCommands,
   ...llmCommands,

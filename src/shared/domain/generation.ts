@@ -289,3 +289,35 @@ export type ParameterIssue = z.infer<typeof ParameterIssue>;
 /** One value written into the prompt: what `applyParameterValues` did, for writing back to the UI workflow. */
 export const ParameterAssignment = z.object({ nodeId: z.string(), inputName: z.string(), value: z.unknown() });
 export type ParameterAssignment = z.infer<typeof ParameterAssignment>;
+
+// ---------------------------------------------------------------------------------------------
+// Presets and Open in ComfyUI
+
+/** How a batch changes the seed between runs (the same values as the job's `SeedMode`). */
+const PresetSeedMode = z.enum(['randomize', 'fixed', 'increment']);
+
+/** A named set of values for one workflow's form, saved on this machine. */
+export const Preset = z.object({
+  /** Shown in the list; unique per workflow (saving under a used name replaces that preset). */
+  name: z.string().min(1).max(80),
+  /** Parameter id → value. Prompts and input files are not part of a preset. */
+  values: ParameterValues,
+  /** The seed mode chosen when it was saved, if one was. */
+  seedMode: PresetSeedMode.optional(),
+  /** ms since epoch. */
+  savedAt: z.number(),
+});
+export type Preset = z.infer<typeof Preset>;
+
+/** A workflow written into a server's user data so ComfyUI's own workflow browser lists it. */
+export const OpenInComfyResult = z.object({
+  /** Where it was saved, relative to the server's user folder (`workflows/ComfyDesk/Name.json`). */
+  savedAs: z.string(),
+  /** ComfyUI's own page. */
+  url: z.string(),
+  /** `window`: the desktop app opened it; `client`: the caller opens `url` (a new browser tab). */
+  openedBy: z.enum(['window', 'client']),
+  /** A caveat to show (an SSH tunnel's address, a proxy sign-in). */
+  note: z.string().optional(),
+});
+export type OpenInComfyResult = z.infer<typeof OpenInComfyResult>;

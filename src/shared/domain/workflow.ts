@@ -235,6 +235,11 @@ export const IntentMatch = z.object({
   intent: z.object({ id: z.string(), label: z.string(), type: WorkflowType }).nullable(),
   /** Workflow ids that make what was asked, best first. */
   ids: z.array(z.string()),
+  /**
+   * What the text describes, to go in as the prompt of the workflow picked ("a cat astronaut", or
+   * "a fox" from "an image of a fox"); null when the text only names a kind of workflow.
+   */
+  prompt: z.string().nullable(),
   /** One sentence for the user, always set: what was understood, or how to browse when nothing fits. */
   message: z.string(),
 });

@@ -1,3 +1,6 @@
+import { recordedObjectInfo } from '../../support/corpus';
+import { GraphBuilder } from '../../support/workflow-builder';
+
 /**
  * A text-to-image workflow in API format for the end-to-end tests. It has what the Generate page
  * detects (prompt, negative prompt, seed, steps, size, checkpoint), and a stand-in sampler,
@@ -87,4 +90,34 @@ export function photoWorkflow(): Record<string, unknown> {
     },
     '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'photo' }, _meta: { title: 'Save' } },
   };
+}
+
+/**
+ * A UI-format workflow (as ComfyUI's editor saves it) for the form's flows: two EmptyImage
+ * canvases — "Background" (orange) and "Overlay" (blue) — blended, blurred and saved. Its colours
+ * are colour pickers, its sizes sit in the Size group under each canvas's title.
+ */
+export function canvasWorkflow(): Record<string, unknown> {
+  return new GraphBuilder(recordedObjectInfo())
+    .node(1, 'EmptyImage', { title: 'Background', widgets: [320, 240, 1, 0xff8000] })
+    .node(2, 'EmptyImage', { title: 'Overlay', widgets: [320, 240, 1, 0x0000ff] })
+    .node(3, 'ImageBlend', { widgets: [0.5, 'normal'] })
+    .node(4, 'ImageBlur', { widgets: [1, 1] })
+    .node(5, 'SaveImage', { widgets: ['canvas'] })
+    .link([1, 0], [3, 'image1'])
+    .link([2, 0], [3, 'image2'])
+    .link([3, 0], [4, 'image'])
+    .link([4, 0], [5, 'images'])
+    .workflow();
+}
+
+/** A UI-format workflow that inverts the input image `file` (a name in ComfyUI's input folder) and saves it. */
+export function invertPhotoWorkflow(file: string): Record<string, unknown> {
+  return new GraphBuilder(recordedObjectInfo())
+    .node(1, 'LoadImage', { title: 'Photo', widgets: [file, 'image'] })
+    .node(2, 'ImageInvert')
+    .node(3, 'SaveImage', { widgets: ['inverted'] })
+    .link([1, 0], [2, 'image'])
+    .link([2, 0], [3, 'images'])
+    .workflow();
 }

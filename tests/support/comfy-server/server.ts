@@ -28,6 +28,20 @@ import { MODEL_INPUT_FOLDERS } from '../../../src/main/core/generation/parameter
 
 /** Model file extensions ComfyUI lists (folder_paths.supported_pt_extensions). */
 const MODEL_EXTENSIONS = new Set(['.ckpt', '.pt', '.pt2', '.bin', '.pth', '.safetensors', '.pkl', '.sft']);
+/**
+ * Folders whose extension filter differs (folder_paths.py): configs lists YAML files, and
+ * custom_nodes has an empty filter, which ComfyUI reads as "every file" (`__init__.py` included).
+ */
+const FOLDER_EXTENSIONS: Record<string, ReadonlySet<string> | 'all'> = {
+  configs: new Set(['.yaml']),
+  custom_nodes: 'all',
+};
+/** Input files a loader lists, by its upload flag (folder_paths.filter_files_content_types: by MIME family). */
+const CONTENT_EXTENSIONS: Record<string, RegExp> = {
+  image: /\.(png|jpe?g|webp|gif|bmp|tiff?)$/i,
+  video: /\.(mp4|webm|mov|mkv|avi|m4v|gif)$/i,
+  audio: /\.(wav|mp3|flac|ogg|opus|m4a|aac)$/i,
+};
 /** The folder keys a stock 0.3.64 answers to GET /models, in its order (transcript O). */
 export const MODEL_FOLDERS = [
   'checkpoints',
@@ -200,7 +214,35 @@ class EmulatedComfy implements ComfyTestServer {
       }
       if (copy) definitions[classType] = copy;
     }
+    // Loaders of input files list the input folder's top-level files of their kind (nodes.py LoadImage & co).
+    for (const [classType, definition] of Object.entries(definitions)) {
+      let copy: NodeDefinition | undefined;
+      for (const category of ['required', 'optional'] as const) {
+        for (const [input, spec] of Object.entries(definition.input[category] ?? {})) {
+          const options = (Array.isArray(spec) ? spec[1] : undefined) as Record<string, unknown> | undefined;
+          const kinds = options?.image_upload
+            ? ['image']
+            : options?.video_upload
+              ? ['video']
+              : options?.audio_upload
+                ? ['audio', 'video']
+                : undefined;
+          if (!kinds || !Array.isArray(spec) || options?.image_folder === 'output') continue;
+          copy ??= structuredClone(definition);
+          copy.input[category]![input] = [this.#inputFiles(kinds), ...spec.slice(1)];
+        }
+      }
+      if (copy) definitions[classType] = copy;
+    }
     return definitions;
+  }
+
+  /** The input folder's top-level files of some MIME families, sorted, as LoadImage lists them. */
+  #inputFiles(kinds: string[]): string[] {
+    return readdirSync(this.#dirs.input, { withFileTypes: true })
+      .filter((entry) => entry.isFile() && kinds.some((kind) => CONTENT_EXTENSIONS[kind]!.test(entry.name)))
+      .map((entry) => entry.name)
+      .sort();
   }
 
   get port(): number {
@@ -511,7 +553,19 @@ class EmulatedComfy implements ComfyTestServer {
       if (path.startsWith('/models/')) {
         const folder = decodeURIComponent(path.slice('/models/'.length));
         if (!MODEL_FOLDERS.includes(folder)) return plain(response, 404, '404: Not Found');
-        return json(response, 200, listModelFiles(join(this.dataDir, 'models', folder)));
+        return json(response, 200, listModelFiles(join(this.dataDir, 'models', folder), FOLDER_EXTENSIONS[folder]));
+      }
+      if (path === '/userdata') return this.#listUserData(query, response);
+      if (path.startsWith('/userdata/')) {
+        const file = this.#userDataPath(path);
+        if (typeof file !== 'string') return plain(response, file, '');
+        if (!existsSync(file) || !statSync(file).isFile()) return plain(response, 404, '');
+        const bytes = readFileSync(file);
+        response.writeHead(200, {
+          'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+          'Content-Length': bytes.length,
+        });
+        return void response.end(bytes);
       }
       if (path === '/embeddings' || path === '/extensions') return json(response, 200, []);
       if (path === '/view') return this.#view(query, response);
@@ -569,9 +623,77 @@ class EmulatedComfy implements ComfyTestServer {
         return empty(response);
       }
       if (path === '/upload/image' || path === '/upload/mask') return this.#upload(path, body, request, response);
+      if (path.startsWith('/userdata/')) return this.#saveUserData(path, query, body, response);
       return plain(response, 405, '405: Method Not Allowed');
     }
+    if (method === 'DELETE' && path.startsWith('/userdata/')) {
+      const file = this.#userDataPath(path);
+      if (typeof file !== 'string') return plain(response, file, '');
+      if (!existsSync(file)) return plain(response, 404, '');
+      rmSync(file);
+      response.writeHead(204);
+      return void response.end();
+    }
     return plain(response, 405, '405: Method Not Allowed');
+  }
+
+  // ---- user data (app/user_manager.py; one user, "default") ----
+
+  get #userRoot(): string {
+    return join(this.dataDir, 'user', 'default');
+  }
+
+  /**
+   * `/userdata/{file}`: one path segment (`/` travels as `%2F`), decoded, kept inside the user's
+   * folder (403 otherwise); its parent folder is created as ComfyUI does. A status when refused.
+   */
+  #userDataPath(path: string): string | number {
+    const segment = path.slice('/userdata/'.length);
+    if (segment === '' || segment.includes('/')) return 404;
+    const file = resolve(this.#userRoot, decodeURIComponent(segment));
+    if (file !== this.#userRoot && relative(this.#userRoot, file).startsWith('..')) return 403;
+    mkdirSync(resolve(file, '..'), { recursive: true });
+    return file;
+  }
+
+  #saveUserData(path: string, query: URLSearchParams, body: Buffer, response: ServerResponse): void {
+    const file = this.#userDataPath(path);
+    if (typeof file !== 'string') return plain(response, file, '');
+    if (query.get('overwrite') === 'false' && existsSync(file)) return plain(response, 409, 'File already exists');
+    writeFileSync(file, body);
+    const relativePath = relative(this.#userRoot, file).split(sep).join('/');
+    if ((query.get('full_info') ?? 'false').toLowerCase() !== 'true') return json(response, 200, relativePath);
+    json(response, 200, userFileInfo(file, this.#userRoot));
+  }
+
+  #listUserData(query: URLSearchParams, response: ServerResponse): void {
+    const dir = query.get('dir') ?? '';
+    if (!dir) return plain(response, 400, 'Directory not provided');
+    const folder = resolve(this.#userRoot, decodeURIComponent(dir));
+    if (relative(this.#userRoot, folder).startsWith('..')) return plain(response, 403, 'Invalid directory');
+    mkdirSync(resolve(folder, '..'), { recursive: true });
+    if (!existsSync(folder)) return plain(response, 404, 'Directory not found');
+    const recurse = (query.get('recurse') ?? '').toLowerCase() === 'true';
+    const fullInfo = (query.get('full_info') ?? '').toLowerCase() === 'true';
+    const split = (query.get('split') ?? '').toLowerCase() === 'true';
+    const files: string[] = [];
+    const walk = (current: string) => {
+      for (const entry of readdirSync(current, { withFileTypes: true })) {
+        const full = join(current, entry.name);
+        if (entry.isFile()) files.push(full);
+        else if (entry.isDirectory() && recurse) walk(full);
+      }
+    };
+    walk(folder);
+    json(
+      response,
+      200,
+      files.sort().map((full) => {
+        if (fullInfo) return userFileInfo(full, folder);
+        const relativePath = relative(folder, full).split(sep).join('/');
+        return split ? [relativePath, ...relativePath.split('/')] : relativePath;
+      }),
+    );
   }
 
   #postPrompt(data: Record<string, unknown>, response: ServerResponse): void {
@@ -733,19 +855,31 @@ function pyInt(value: string): number {
   return Number.parseInt(value, 10);
 }
 
-function listModelFiles(dir: string): string[] {
+function listModelFiles(dir: string, extensions: ReadonlySet<string> | 'all' = MODEL_EXTENSIONS): string[] {
   if (!existsSync(dir)) return [];
   const out: string[] = [];
   const walk = (folder: string) => {
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
       const path = join(folder, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (MODEL_EXTENSIONS.has(extname(entry.name).toLowerCase()))
+      if (entry.isDirectory()) {
+        if (entry.name !== '.git') walk(path);
+      } else if (extensions === 'all' || extensions.has(extname(entry.name).toLowerCase()))
         out.push(relative(dir, path).split(sep).join('/'));
     }
   };
   walk(dir);
   return out.sort();
+}
+
+/** user_manager.get_file_info: the path relative to `base` with `/`, size, and times in seconds. */
+function userFileInfo(file: string, base: string): { path: string; size: number; modified: number; created: number } {
+  const stats = statSync(file);
+  return {
+    path: relative(base, file).split(sep).join('/'),
+    size: stats.size,
+    modified: stats.mtimeMs / 1000,
+    created: stats.ctimeMs / 1000,
+  };
 }
 
 function send(ws: WebSocket, message: unknown): void {

@@ -115,6 +115,51 @@ describe('Settings › Connections', () => {
     expect(screen.getByText(/kept in memory for this session only/)).toBeTruthy();
   });
 
+  test('connections not kept online are looked at once: a healthy one reads Reachable, a dead port says whether ComfyUI runs, SSH is not opened', async () => {
+    const spare = { id: 'spare', name: 'Spare', kind: 'url' as const, url: 'http://127.0.0.1:8241' };
+    const dead = { id: 'dead', name: 'Dead port', kind: 'url' as const, url: 'http://127.0.0.1:8249' };
+    const idle = (serverId: string): ConnectionHealth => ({
+      serverId,
+      state: 'offline',
+      reason: 'Not connected.',
+      isSocketOpen: false,
+      checkedAt: 1,
+    });
+    const tested: string[] = [];
+    const fake = fakeApi({
+      'connections.list': () => ({
+        ...snapshot([online, idle('local'), idle('spare'), idle('dead')]),
+        profiles: [...snapshot().profiles, spare, dead],
+      }),
+      'app.info': () => appInfo('serve'),
+      'connections.test': (input) => {
+        const { id } = input as { id: string };
+        tested.push(id);
+        return id === 'dead'
+          ? {
+              serverId: 'dead',
+              state: 'offline',
+              code: 'comfy_unreachable',
+              reason: 'Connection refused on 127.0.0.1:8249 — is ComfyUI running?',
+              isSocketOpen: false,
+              checkedAt: 2,
+            }
+          : { ...online, serverId: id, isSocketOpen: false };
+      },
+    });
+    render(ConnectionsHarness, { api: fake.api, show: 'settings' });
+    const status = (name: string) =>
+      within(screen.getByRole('listitem', { name })).getByRole('status', { name: `${name} status` });
+    await waitFor(() => expect(status('Spare').textContent).toContain('Reachable'));
+    expect(status('This computer').textContent).toContain('Reachable');
+    expect(status('Dead port').textContent).toContain('Offline');
+    expect(screen.getByRole('listitem', { name: 'Dead port' }).textContent).toContain(
+      'Connection refused on 127.0.0.1:8249 — is ComfyUI running?',
+    );
+    expect(status('RunPod A100').textContent).toContain('Online');
+    expect(tested.sort()).toEqual(['dead', 'local', 'spare']);
+  });
+
   test('an unknown host key is reviewed in a dialog showing its fingerprint; trusting it sends exactly that fingerprint', async () => {
     let trusted: unknown;
     const fake = fakeApi({

@@ -95,7 +95,7 @@ describe('the generated form', () => {
       target: { value: 'a lighthouse at dusk' },
     });
     await fireEvent.change(screen.getByRole('combobox', { name: 'Sampler' }), { target: { value: 's:dpmpp_2m' } });
-    await fireEvent.change(screen.getByRole('combobox', { name: 'Preset' }), { target: { value: String(2) } });
+    await fireEvent.change(screen.getByRole('combobox', { name: 'Size preset' }), { target: { value: String(2) } });
     await fireEvent.change(screen.getByRole('combobox', { name: 'Seed mode' }), { target: { value: 'increment' } });
     await fireEvent.click(screen.getByRole('button', { name: /New seed/ }));
     await fireEvent.click(screen.getByRole('button', { name: /Advanced/ }));

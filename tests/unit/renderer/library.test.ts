@@ -155,6 +155,7 @@ describe('the workflow browser', () => {
       text: 'a video',
       intent: { id: 't2v', label: 'Video from text', type: 't2v' },
       ids: ['wf-2'],
+      prompt: null,
       message: '1 workflow can make a video from text.',
     };
     const { library } = await mount([card(1), card(2, { name: 'Clip' })], intent);

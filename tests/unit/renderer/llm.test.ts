@@ -355,4 +355,16 @@ describe('Settings › AI prompt enhancement', () => {
     await fireEvent.click(screen.getByRole('button', { name: 'Test connection' }));
     expect(await screen.findByText(/is not answering \(ECONNREFUSED\)/)).toBeTruthy();
   });
+
+  test('Test connection checks the address being typed, before it is saved', async () => {
+    const core = enabledCore();
+    core.settings = { ...core.settings, llm: { ...core.settings.llm, backend: 'openai' } };
+    core.handle('llm.checkEndpoint', () => ({ models: ['llama3'] }));
+    render(LlmHarness, { api: core.api, view: 'settings' });
+    const address = await screen.findByLabelText('Server address');
+    await fireEvent.input(address, { target: { value: 'http://127.0.0.1:1234/v1' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Test connection' }));
+    expect(await screen.findByText('Connected: 1 model (llama3)')).toBeTruthy();
+    expect(core.callsOf('llm.checkEndpoint')).toEqual([{ baseUrl: 'http://127.0.0.1:1234/v1', model: '', apiKey: '' }]);
+  });
 });

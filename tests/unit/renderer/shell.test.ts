@@ -1,7 +1,7 @@
-import { fireEvent, render, screen } from '@testing-library/svelte';
+import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { describe, expect, test } from 'vitest';
 import ToastList from '../../../src/renderer/src/components/ToastList.svelte';
-import { parseHash } from '../../../src/renderer/src/state/navigation.svelte';
+import { Navigation, parseHash } from '../../../src/renderer/src/state/navigation.svelte';
 import { Toasts } from '../../../src/renderer/src/state/toasts.svelte';
 
 describe('navigation', () => {
@@ -10,6 +10,31 @@ describe('navigation', () => {
     expect(parseHash('#/generate?workflow=abc').params.get('workflow')).toBe('abc');
     expect(parseHash('#/nope').page).toBe('generate');
     expect(parseHash('').page).toBe('generate');
+  });
+
+  test('back on Generate after Settings, the workflow that was chosen is chosen again (the URL says so too)', async () => {
+    window.location.hash = '#/generate?workflow=wf-a';
+    const navigation = new Navigation();
+    const disconnect = navigation.connect(window);
+    try {
+      expect(navigation.params.get('workflow')).toBe('wf-a');
+      navigation.go('settings');
+      await waitFor(() => expect(navigation.page).toBe('settings'));
+      window.location.hash = '#/generate';
+      await waitFor(() => expect(navigation.page).toBe('generate'));
+      expect(navigation.params.get('workflow')).toBe('wf-a');
+      expect(window.location.hash).toBe('#/generate?workflow=wf-a');
+      // Choosing another one is remembered instead.
+      navigation.go('generate', { workflow: 'wf-b' });
+      await waitFor(() => expect(navigation.params.get('workflow')).toBe('wf-b'));
+      navigation.go('models');
+      await waitFor(() => expect(navigation.page).toBe('models'));
+      navigation.go('generate');
+      await waitFor(() => expect(navigation.params.get('workflow')).toBe('wf-b'));
+    } finally {
+      disconnect();
+      window.location.hash = '';
+    }
   });
 });
 

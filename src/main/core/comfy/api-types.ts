@@ -91,3 +91,9 @@ export interface UploadInput {
   /** Replace a file of the same name instead of getting `name (1).ext`. */
   overwrite?: boolean;
 }
+
+/** Folders `/models` lists that hold no models: the node packs' own code. */
+export const NOT_MODEL_FOLDERS: ReadonlySet<string> = new Set(['custom_nodes']);
+/** Files a model folder may hold that are not models: code, notes, and caches of Python and git. */
+export const NOT_MODEL_FILE =
+  /(^|[\\/])(__pycache__|\.git)([\\/]|$)|(^|[\\/])__init__\.py$|\.(py|pyc|pyi|md|txt|rst|js|mjs|ts|html|css|toml|ini|cfg|lock|sh|bat|ps1)$/i;

@@ -14,6 +14,7 @@ import type {
   RequestOptions,
   UploadInput,
 } from './api-types';
+import { NOT_MODEL_FILE, NOT_MODEL_FOLDERS } from './api-types';
 import { describeAddress, notComfyUi, promptRejection, requestFailure } from './http-errors';
 import {
   HistoryResponse,
@@ -22,6 +23,7 @@ import {
   QueueResponse,
   SystemStats,
   UploadResult,
+  UserDataFile,
   type HistoryEntry,
 } from './messages';
 import { parseObjectInfo, type ObjectInfo, type ObjectInfoProblem } from './object-info';
@@ -208,6 +210,52 @@ export class ComfyClient {
     return this.#objectInfo;
   }
 
+  /**
+   * Node definitions read fresh for a few classes (`GET /object_info/{class}`), not from the cache:
+   * a loader's file list (LoadImage's input folder) changes whenever someone uploads. A class the
+   * server does not know is left out.
+   */
+  async getNodeDefinitions(classTypes: readonly string[], options: RequestOptions = {}): Promise<ObjectInfo> {
+    const answers = await Promise.all(
+      [...new Set(classTypes)].map((classType) =>
+        this.#getJson(`/object_info/${encodeURIComponent(classType)}`, options),
+      ),
+    );
+    const definitions: ObjectInfo = {};
+    for (const answer of answers) {
+      const { objectInfo } = parseObjectInfo(answer);
+      Object.assign(definitions, objectInfo);
+    }
+    return definitions;
+  }
+
+  /**
+   * Writes a file into the server's user data folder (`POST /userdata/{file}`, the path as one
+   * segment with `/` encoded, protocol doc §2): `workflows/…` is what ComfyUI's own workflow browser
+   * lists. Answers the path the server stored, relative to the user folder.
+   */
+  async saveUserData(
+    path: string,
+    body: string,
+    options: RequestOptions & { overwrite?: boolean } = {},
+  ): Promise<{ path: string; size: number; modified: number }> {
+    const route = `/userdata/${encodeURIComponent(path)}?overwrite=${options.overwrite === false ? 'false' : 'true'}&full_info=true`;
+    const response = await this.#request(route, { method: 'POST', body }, options);
+    if (response.status === 409)
+      throw new AppError('invalid_input', `${path} already exists on the server.`, { details: { path } });
+    await this.#ensureOk(response, route);
+    return this.#parse(UserDataFile, await this.#json(response, route), route);
+  }
+
+  /** Files under a folder of the server's user data (`GET /userdata?dir=…`), relative to it; empty when it does not exist. */
+  async listUserData(dir: string, options: RequestOptions & { recurse?: boolean } = {}): Promise<string[]> {
+    const route = `/userdata?dir=${encodeURIComponent(dir)}${options.recurse ? '&recurse=true' : ''}`;
+    const response = await this.#request(route, { method: 'GET' }, options);
+    if (response.status === 404) return [];
+    await this.#ensureOk(response, route);
+    return this.#stringList(await this.#json(response, route), route);
+  }
+
   /** Model folder keys (checkpoints, loras, vae, …). */
   async listModelFolders(options: RequestOptions = {}): Promise<string[]> {
     return this.#stringList(await this.#getJson('/models', options), '/models');
@@ -223,11 +271,20 @@ export class ComfyClient {
     return this.#stringList(await this.#json(response, path), path);
   }
 
-  /** Every model folder with its files, in the server's folder order (folders that fail to list are left out). */
+  /**
+   * Every model folder with its model files, in the server's folder order (folders that fail to
+   * list are left out). `custom_nodes` is not a model folder — ComfyUI lists every file of the node
+   * packs there (`__init__.py`…) — and code or text files in any folder are not models either.
+   */
   async listAllModels(options: RequestOptions = {}): Promise<Record<string, string[]>> {
-    const folders = await this.listModelFolders(options);
+    const folders = (await this.listModelFolders(options)).filter((folder) => !NOT_MODEL_FOLDERS.has(folder));
     const files = await Promise.all(folders.map((folder) => this.listModels(folder, options).catch(() => undefined)));
-    return Object.fromEntries(folders.flatMap((folder, index) => (files[index] ? [[folder, files[index]]] : [])));
+    return Object.fromEntries(
+      folders.flatMap((folder, index) => {
+        const listed = files[index];
+        return listed ? [[folder, listed.filter((file) => !NOT_MODEL_FILE.test(file))]] : [];
+      }),
+    );
   }
 
   // ---- files ----
@@ -315,7 +372,7 @@ export class ComfyClient {
 
   async #request(
     path: string,
-    init: { method: string; json?: unknown; body?: FormData },
+    init: { method: string; json?: unknown; body?: FormData | string },
     options: RequestOptions,
   ): Promise<Response> {
     const url = this.#url(path);
@@ -377,7 +434,7 @@ export class ComfyClient {
     if (response.status === 401 || response.status === 403) {
       throw new AppError(
         'comfy_http_error',
-        `${where} refused access (HTTP ${response.status}). If the server sits behind a protected proxy, add its token in Settings › Connections.`,
+        `${where} refused access (HTTP ${response.status}): the proxy in front of ComfyUI wants a sign-in. Set this connection's “Proxy sign-in” and its token (or user:password).`,
         {
           details: { status: response.status, path },
         },

@@ -248,3 +248,7 @@ export const UploadResult = z
   .object({ name: z.string(), subfolder: z.string().default(''), type: z.string().default('input') })
   .loose();
 export type UploadResult = z.infer<typeof UploadResult>;
+
+/** POST /userdata/{file}?full_info=true: the stored file, relative to the user folder (times in seconds, newer servers ms). */
+export const UserDataFile = z.object({ path: z.string(), size: z.number(), modified: z.number() }).loose();
+export type UserDataFile = z.infer<typeof UserDataFile>;

@@ -304,7 +304,11 @@ export class ServerConnection {
   async #check(once: boolean): Promise<void> {
     const client = this.#client!;
     const wasOnline = this.#health.state === 'online';
-    if (!wasOnline) this.#setHealth({ state: 'connecting', step: `Checking ComfyUI at ${client.baseUrl}…` });
+    // While retrying, the last failure stays known ("Connection refused … — is ComfyUI running?") instead of flickering away.
+    const lastFailure =
+      this.#failures > 0 && this.#health.reason ? { reason: this.#health.reason, code: this.#health.code } : {};
+    if (!wasOnline)
+      this.#setHealth({ state: 'connecting', step: `Checking ComfyUI at ${client.baseUrl}…`, ...lastFailure });
     const started = performance.now();
     const stats = await client.systemStats({ timeoutMs: this.#deps.checkTimeoutMs ?? 8000 });
     const latencyMs = Math.round(performance.now() - started);

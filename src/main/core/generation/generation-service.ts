@@ -10,11 +10,13 @@ import type {
 import { StagedRef, type SeedMode, type WorkflowDocument } from '@shared/domain/job';
 import { MAX_JSON_DEPTH, tooDeeplyNestedMessage, valueDepth } from '@shared/json-depth';
 import type { WorkflowRecord } from '@shared/domain/workflow';
-import { outputNodeTypes, type ObjectInfo } from '../comfy/object-info';
+import type { ComfyClient } from '../comfy/comfy-client';
+import { inputOptions, outputNodeTypes, type ObjectInfo } from '../comfy/object-info';
 import { AppError } from '../lib/errors';
 import { readJsonFile } from '../lib/json-file';
 import type { ServerDirectory } from '../jobs/server-directory';
 import { assertNoMissingNodes, convertWorkflow } from './convert/convert-workflow';
+import { uploadMediaOf } from './parameters/constraints';
 import { detectParameters } from './parameters/detect-parameters';
 import { planRuns } from './parameters/parameter-values';
 import { writeValuesToWorkflow } from './parameters/write-back';
@@ -111,8 +113,11 @@ export class GenerationService {
     this.#deps = deps;
   }
 
-  /** Converts the workflow for `serverId` and lists what a person can change. */
-  async load(source: WorkflowSource, serverId: string): Promise<LoadedWorkflow> {
+  /**
+   * Converts the workflow for `serverId` and lists what a person can change. `isForForm`: the
+   * form is shown now, so the input file lists are read fresh (queueing then takes what it showed).
+   */
+  async load(source: WorkflowSource, serverId: string, options: { isForForm?: boolean } = {}): Promise<LoadedWorkflow> {
     const client = this.#deps.servers.client(serverId);
     if (!client) {
       throw new AppError(
@@ -123,38 +128,50 @@ export class GenerationService {
     }
     if (!('workflowId' in source)) {
       const [read, { objectInfo }] = await Promise.all([this.#read(source), client.getObjectInfo()]);
-      return this.#convert(read, objectInfo).loaded;
+      return this.#withFreshLists(this.#convert(read, objectInfo).loaded, client);
     }
     const record = this.#record(source.workflowId);
     const key = `${serverId}\u0000${record.id}`;
     const { objectInfo } = await client.getObjectInfo();
-    const cached = this.#cache.get(key);
+    let cached = this.#cache.get(key);
+    this.#cache.delete(key); // most recently used last
     if (
-      cached &&
-      cached.objectInfo === objectInfo &&
-      cached.modifiedMs === record.modifiedMs &&
-      cached.fileSizeBytes === record.fileSizeBytes
+      !cached ||
+      cached.objectInfo !== objectInfo ||
+      cached.modifiedMs !== record.modifiedMs ||
+      cached.fileSizeBytes !== record.fileSizeBytes
     ) {
-      this.#cache.delete(key); // most recently used last
-      this.#cache.set(key, cached);
-      if (!cached.isVolatile) return cached.loaded;
-      const { raw, name, workflowId } = cached.loaded;
-      return this.#convert({ raw, name, workflowId }, objectInfo).loaded;
+      const converted = this.#convert(await this.#read(source), objectInfo);
+      cached = {
+        loaded: await this.#withFreshLists(converted.loaded, client),
+        objectInfo,
+        modifiedMs: record.modifiedMs,
+        fileSizeBytes: record.fileSizeBytes,
+        isVolatile: converted.isVolatile,
+      };
+    } else if (options.isForForm) {
+      cached = { ...cached, loaded: await this.#withFreshLists(cached.loaded, client) };
     }
-    const converted = this.#convert(await this.#read(source), objectInfo);
-    this.#cache.delete(key);
-    this.#cache.set(key, {
-      loaded: converted.loaded,
-      objectInfo,
-      modifiedMs: record.modifiedMs,
-      fileSizeBytes: record.fileSizeBytes,
-      isVolatile: converted.isVolatile,
-    });
+    this.#cache.set(key, cached);
     for (const old of this.#cache.keys()) {
       if (this.#cache.size <= MAX_CACHED_LOADS) break;
       this.#cache.delete(old);
     }
-    return converted.loaded;
+    if (!cached.isVolatile) return cached.loaded;
+    // Converted again for each use, with the parameters (and file lists) the form last showed.
+    const { raw, name, workflowId, parameters } = cached.loaded;
+    return { ...this.#convert({ raw, name, workflowId }, objectInfo).loaded, parameters };
+  }
+
+  /**
+   * The parameters again with the server's input file lists as they are now (a file uploaded since
+   * the node definitions were read is offered; one that is gone is flagged before anything is sent).
+   */
+  async #withFreshLists(loaded: LoadedWorkflow, client: ComfyClient): Promise<LoadedWorkflow> {
+    const objectInfo = await withFreshFileLists(client, loaded.conversion.prompt, loaded.objectInfo);
+    return objectInfo === loaded.objectInfo
+      ? loaded
+      : { ...loaded, parameters: detectParameters(loaded.conversion, objectInfo) };
   }
 
   #convert(
@@ -287,6 +304,26 @@ export class GenerationService {
       ? await this.#deps.readWorkflow(path)
       : await readJsonFile(path, 'workflow_invalid');
     return { name, workflowId, raw };
+  }
+}
+
+/**
+ * object_info with the loaders of input files (LoadImage, LoadVideo, LoadAudio…) read again: their
+ * lists are the server's input folder now, so the form can tell a file that is not there before
+ * anything is sent. The cached definitions are used when the server cannot answer.
+ */
+async function withFreshFileLists(client: ComfyClient, prompt: ApiPrompt, objectInfo: ObjectInfo): Promise<ObjectInfo> {
+  const loaders = [...new Set(Object.values(prompt).map((node) => node.class_type))].filter((classType) => {
+    const def = objectInfo[classType];
+    return Object.values({ ...def?.input.required, ...def?.input.optional }).some(
+      (spec) => uploadMediaOf(inputOptions(spec)) !== undefined,
+    );
+  });
+  if (loaders.length === 0) return objectInfo;
+  try {
+    return { ...objectInfo, ...(await client.getNodeDefinitions(loaders, { timeoutMs: 10_000 })) };
+  } catch {
+    return objectInfo;
   }
 }
 

@@ -51,7 +51,7 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
   return {
     'generation.form': async (request) => {
       const id = serverFor(request.serverId);
-      const loaded = await deps.generation.load(sourceOf(request), id);
+      const loaded = await deps.generation.load(sourceOf(request), id, { isForForm: true });
       return {
         ...(loaded.workflowId !== null ? { workflowId: loaded.workflowId } : {}),
         serverId: id,

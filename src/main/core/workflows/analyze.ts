@@ -343,7 +343,8 @@ function finish(
 /**
  * The workflow type from what goes in and comes out: the richest output decides the family
  * (video over audio over 3D over image), the inputs decide the variant, and a few telling nodes
- * (an upscale model, an inpainting encoder) refine image-to-image.
+ * (an upscale model, an inpainting encoder) refine image-to-image. "From text" needs a text input:
+ * a graph that takes nothing a person types (a colour field, a test pattern) is not text to image.
  */
 export function deriveType(
   inputs: readonly MediaType[],
@@ -354,12 +355,12 @@ export function deriveType(
   if (has(outputs, 'video')) {
     if (has(inputs, 'video')) return 'v2v';
     if (has(inputs, 'image')) return 'i2v';
-    return 't2v';
+    return has(inputs, 'text') ? 't2v' : 'other';
   }
   if (has(outputs, 'audio')) return 'audio';
   if (has(outputs, '3d')) return '3d';
   if (has(outputs, 'image') || has(outputs, 'mask')) {
-    if (!has(inputs, 'image') && !has(inputs, 'mask')) return 't2i';
+    if (!has(inputs, 'image') && !has(inputs, 'mask')) return has(inputs, 'text') ? 't2i' : 'other';
     if (roles.has('upscale') && !roles.has('inpaint')) return 'upscale';
     if (roles.has('inpaint') || has(inputs, 'mask')) return 'inpaint';
     return 'i2i';

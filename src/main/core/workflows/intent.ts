@@ -134,6 +134,50 @@ export function recognizeIntent(text: string, rules: readonly IntentRule[] = INT
   return rules.find((rule) => rule.patterns.some((pattern) => pattern.test(cleaned)));
 }
 
+/** Words that ask rather than describe: a text made only of these is not a prompt. */
+const NOT_A_SUBJECT = new Set(
+  [
+    'what how why which where when who help show anything something stuff thing things it its is are be was',
+    'yes no ok okay hi hello hey thanks thank you your can could would should will do does did',
+  ]
+    .join(' ')
+    .split(' '),
+);
+
+/** Words that name the kind of thing to make rather than what is in it. */
+const KIND_WORD = re(
+  String.raw`^(?:${IMAGE}|${VIDEO}|t2i|t2v|txt2img|txt2vid|text2image|text2video|draw|paint|sketch|illustrate)$`,
+);
+
+/** "I want to make", "please generate me"…: the request around a description, not part of it. */
+const REQUEST = re(
+  String.raw`^(?:(?:i(?:'d| would)? (?:want|like|need)(?: to)?|please|can you|could you|let's|lets)\s+)*(?:(?:make|create|generate|produce|render|get|give|show)(?: me| us)?\s+)?`,
+);
+/** A generic picture or clip "of" something: the something is the prompt ("an image of a fox" → "a fox"). */
+const GENERIC_MEDIA_OF = re(
+  String.raw`^(?:an?|the|some|one)?\s*(?:images?|pictures?|pics?|videos?|clips?|animations?)\s+(?:of|showing|with|about|where)\s+`,
+);
+/** "draw a fox", "paint the sea": the verb asks, the rest describes. */
+const DRAWING_VERB = re(String.raw`^(?:draw|paint|sketch|illustrate|animate|film)\s+(?:me\s+)?`);
+
+/**
+ * The prompt a text carries for a workflow of `type`: for "from text" workflows, what is left after
+ * the request ("make me", "an image of"), when that still describes something; null otherwise
+ * ("a video from text" asks for a kind of workflow and describes nothing).
+ */
+export function promptFromIntent(text: string, type: WorkflowType | undefined): string | null {
+  if (type !== undefined && type !== 't2i' && type !== 't2v') return null;
+  const cleaned = text.replace(/\s+/g, ' ').trim();
+  const request = cleaned.replace(REQUEST, '');
+  const subject = request.replace(GENERIC_MEDIA_OF, '').replace(DRAWING_VERB, '').trim();
+  // Only something said beyond the kind of thing to make is a prompt ("a video from text" is not).
+  const words = subject
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((word) => word.length >= 3 && !FILLER.has(word) && !NOT_A_SUBJECT.has(word) && !KIND_WORD.test(word));
+  return words.length > 0 ? subject : null;
+}
+
 /** Words that say nothing about which workflow fits best. */
 const FILLER = new Set(
   [
@@ -164,12 +208,16 @@ export function matchIntent(
   index: LibraryIndex,
   rules: readonly IntentRule[] = INTENT_RULES,
 ): IntentMatch {
-  const rule = recognizeIntent(text, rules);
+  const recognized = recognizeIntent(text, rules);
+  const prompt = promptFromIntent(text, recognized?.type);
+  // Text that names no kind of workflow but describes something is a prompt: make an image of it.
+  const rule = recognized ?? (prompt === null ? undefined : rules.find((candidate) => candidate.type === 't2i'));
   if (!rule) {
     return {
       text,
       intent: null,
       ids: [],
+      prompt: null,
       message:
         text.trim() === ''
           ? 'Say what you want to make, or pick one of the suggestions.'
@@ -192,13 +240,15 @@ export function matchIntent(
       a.name.localeCompare(b.name),
   );
   const count = fitting.length;
+  const carried = prompt === null ? '' : ` “${prompt}” goes in as the prompt.`;
   return {
     text,
     intent: { id: rule.id, label: rule.label, type: rule.type },
     ids: fitting.map((record) => record.id),
+    prompt,
     message:
       count === 0
         ? `No workflow in your library can ${rule.phrase} yet. Add a folder of ComfyUI workflows in Settings, or browse the whole library.`
-        : `${count} workflow${count === 1 ? '' : 's'} can ${rule.phrase}.`,
+        : `${count} workflow${count === 1 ? '' : 's'} can ${rule.phrase}.${carried}`,
   };
 }

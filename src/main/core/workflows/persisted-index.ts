@@ -8,7 +8,7 @@ import type { Logger } from '../lib/logger';
  * Bump when the scanner's output changes (new fields, different rules), so records saved by an
  * older version are read again instead of trusted.
  */
-export const INDEX_FORMAT = 1;
+export const INDEX_FORMAT = 2;
 
 interface IndexFile {
   format: number;

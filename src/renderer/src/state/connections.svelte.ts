@@ -30,6 +30,7 @@ export class ConnectionsState {
   readonly #api: ApiClient;
   readonly #toasts: Toasts;
   readonly #openTab: OpenTab;
+  #checking = $state.raw<ReadonlySet<string>>(new Set());
 
   constructor(api: ApiClient, toasts: Toasts, options: { openTab?: OpenTab } = {}) {
     this.#api = api;
@@ -76,6 +77,30 @@ export class ConnectionsState {
 
   isOnline(id: string): boolean {
     return this.#snapshot?.online.includes(id) ?? false;
+  }
+
+  /** Whether a connection that is not kept online is being looked at now (see `checkIdle`). */
+  isChecking(id: string): boolean {
+    return this.#checking.has(id);
+  }
+
+  /**
+   * Looks once at every web-address connection that is not kept online, so a healthy one reads
+   * "Reachable" and a dead one says why, instead of all of them reading "Offline". SSH connections
+   * are not opened just to look.
+   */
+  async checkIdle(): Promise<void> {
+    const ids = this.profiles
+      .filter((profile) => profile.kind !== 'ssh' && !this.isOnline(profile.id) && !this.#checking.has(profile.id))
+      .map((profile) => profile.id);
+    if (ids.length === 0) return;
+    this.#checking = new Set([...this.#checking, ...ids]);
+    await Promise.all(
+      ids.map(async (id) => {
+        await this.test({ id });
+        this.#checking = new Set([...this.#checking].filter((item) => item !== id));
+      }),
+    );
   }
 
   hasSecret(id: string): boolean {

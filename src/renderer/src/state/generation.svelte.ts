@@ -1,41 +1,29 @@
+import { untrack } from 'svelte';
 import type { GenerationForm } from '@shared/contract/jobs';
-import { checkParameterValue } from '@shared/parameter-check';
-import type { Parameter } from '@shared/domain/generation';
-import type { SeedMode, StagedInput } from '@shared/domain/job';
-import type { WorkflowCard } from '@shared/domain/workflow';
+import type { Parameter, Preset } from '@shared/domain/generation';
+import type { Job, SeedMode } from '@shared/domain/job';
 import type { ApiClient } from '../api';
-import { ApiError, errorMessage } from '../api';
+import { ApiError } from '../api';
+import {
+  acceptedTypes,
+  fieldProblem,
+  fileProblem,
+  isStagedRef,
+  MAX_INPUT_BYTES,
+  seedModeOf,
+  type StagedFile,
+} from './field-checks';
+import { FormLoader } from './form-loader.svelte';
+import { FormMemory } from './form-memory';
+import { EMPTY_TARGET, type GenerationTarget, targetBlockedReason } from './form-target';
+import { OpenInComfy, type OpenInComfyStatus } from './open-in-comfy.svelte';
+import { PresetsState, presetEdits, presetValues } from './presets.svelte';
+import { SubmitFeedback } from './submit-feedback.svelte';
+import { fetchBlob, readOutput } from './use-as-input';
 
-/** Largest file a run may take (the core refuses bigger ones). @default 64 MiB */
-export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
-
-/** What the Generate panel works against, as the page knows it. */
-export interface GenerationTarget {
-  /** The workflow chosen in the URL; undefined when none is. */
-  workflowId: string | undefined;
-  /** Its library card, when the library has it (undefined while loading or after it was deleted). */
-  card: WorkflowCard | undefined;
-  /** Whether the library has been read (so a missing card means the workflow is gone). */
-  isLibraryLoaded: boolean;
-  /** The default connection, and whether it is online. */
-  serverId: string | null;
-  isOnline: boolean;
-  /** Whether the window is connected to ComfyDesk itself. */
-  isLinkOpen: boolean;
-}
-
-/** A file a person dropped or picked for a media field. */
-export interface StagedFile {
-  state: 'reading' | 'ready' | 'failed';
-  name: string;
-  mime: string;
-  sizeBytes: number;
-  /** A local object URL for the thumbnail (images, video and audio play from it too). */
-  previewUrl: string | undefined;
-  /** The core's handle once staged. */
-  input: StagedInput | undefined;
-  error: string | undefined;
-}
+// These live beside this state; components and tests have always imported them from here.
+export { acceptedTypes, fieldProblem, fileProblem, isStagedRef, MAX_INPUT_BYTES, type StagedFile };
+export type { GenerationTarget, OpenInComfyStatus };
 
 export interface GenerationStateOptions {
   /** Creates a preview address for a local file. @default URL.createObjectURL where it exists */
@@ -43,21 +31,14 @@ export interface GenerationStateOptions {
   revokePreviewUrl?: (url: string) => void;
   /** @default Math.random */
   random?: () => number;
+  /** Opens ComfyUI's page in a new browser tab (serve mode). @default window.open */
+  openTab?: (url: string) => void;
   /** Reads a saved output by its address (for "use as input"). @default fetch */
   fetchFile?: (url: string) => Promise<Blob>;
 }
 
 /** Values that follow a person from one workflow to the next (what they wrote, not how a graph is set up). */
 const CARRIED_OVER = ['prompt', 'negative_prompt'];
-
-const EMPTY_TARGET: GenerationTarget = {
-  workflowId: undefined,
-  card: undefined,
-  isLibraryLoaded: false,
-  serverId: null,
-  isOnline: false,
-  isLinkOpen: false,
-};
 
 /**
  * The Generate panel's form: the selected workflow converted for the default server
@@ -68,27 +49,27 @@ const EMPTY_TARGET: GenerationTarget = {
  */
 export class GenerationState {
   #target = $state.raw<GenerationTarget>(EMPTY_TARGET);
-  #form = $state.raw<GenerationForm | undefined>(undefined);
-  #isLoading = $state(false);
-  #loadError = $state<string | undefined>(undefined);
   #edits = $state.raw<Readonly<Record<string, unknown>>>({});
   #seedMode = $state<SeedMode | undefined>(undefined);
   #count = $state(1);
   #staged = $state.raw<Readonly<Record<string, StagedFile>>>({});
-  #serverIssues = $state.raw<Readonly<Record<string, string>>>({});
-  #submitError = $state<string | undefined>(undefined);
   #isSubmitting = $state(false);
+  /** The prompt the intent bar put in, and what the Prompt box held before it did. */
+  #offered: { text: string; before: unknown } | undefined;
+  readonly #memory = new FormMemory(CARRIED_OVER);
   /** A file to put into the image input of a workflow whose form is still loading ("use as input"). */
   #pendingInput: { workflowId: string; file: File } | undefined;
-  #loadedKey = '';
-  #loadSeq = 0;
   readonly #api: ApiClient;
   readonly #createPreviewUrl: (file: Blob) => string | undefined;
   readonly #revokePreviewUrl: (url: string) => void;
   readonly #random: () => number;
+  readonly #presets: PresetsState;
+  readonly #opener: OpenInComfy;
+  readonly #feedback = new SubmitFeedback();
+  readonly #loader: FormLoader;
   readonly #fetchFile: (url: string) => Promise<Blob>;
 
-  readonly #parameters = $derived(this.#form?.parameters ?? []);
+  readonly #parameters = $derived.by(() => this.#loader.form?.parameters ?? []);
   readonly #issues = $derived.by(() => {
     const issues: Record<string, string> = {};
     for (const parameter of this.#parameters) {
@@ -107,13 +88,23 @@ export class GenerationState {
       options.revokePreviewUrl ??
       ((url) => (typeof URL.revokeObjectURL === 'function' ? URL.revokeObjectURL(url) : undefined));
     this.#random = options.random ?? Math.random;
-    this.#fetchFile =
-      options.fetchFile ??
-      (async (url) => {
-        const response = await fetch(url);
-        if (!response.ok) throw new Error(`HTTP ${response.status}`);
-        return response.blob();
-      });
+    this.#presets = new PresetsState(api);
+    this.#loader = new FormLoader(api, (form) => {
+      // Values for fields this version of the workflow no longer has would be refused: drop them.
+      const known = new Set([...form.parameters.map((parameter) => parameter.id), ...CARRIED_OVER]);
+      this.#edits = Object.fromEntries(Object.entries(this.#edits).filter(([id]) => known.has(id)));
+      const pending = this.#pendingInput;
+      if (pending && pending.workflowId === form.workflowId) {
+        this.#pendingInput = undefined;
+        const parameter = this.imageParameter;
+        if (parameter) void this.stage(parameter, pending.file); // its outcome shows on the field
+      }
+    });
+    this.#fetchFile = options.fetchFile ?? fetchBlob;
+    this.#opener = new OpenInComfy(
+      api,
+      options.openTab ?? ((url) => window.open(url, '_blank', 'noopener,noreferrer')),
+    );
   }
 
   get target(): GenerationTarget {
@@ -121,7 +112,7 @@ export class GenerationState {
   }
 
   get form(): GenerationForm | undefined {
-    return this.#form;
+    return this.#loader.form;
   }
 
   get parameters(): Parameter[] {
@@ -129,12 +120,12 @@ export class GenerationState {
   }
 
   get isLoading(): boolean {
-    return this.#isLoading;
+    return this.#loader.isLoading;
   }
 
   /** Why the form could not be read (the core's words), if it could not. */
   get loadError(): string | undefined {
-    return this.#loadError;
+    return this.#loader.error;
   }
 
   /** The main prompt parameter, when the workflow has one. */
@@ -148,11 +139,11 @@ export class GenerationState {
 
   /** Whether the Prompt box belongs on the form: the workflow has a prompt, or the form is not known yet. */
   get hasPrompt(): boolean {
-    return !this.#form || this.promptParameter !== undefined;
+    return !this.#loader.form || this.promptParameter !== undefined;
   }
 
   get hasNegativePrompt(): boolean {
-    return !this.#form || this.negativeParameter !== undefined;
+    return !this.#loader.form || this.negativeParameter !== undefined;
   }
 
   get prompt(): string {
@@ -192,7 +183,7 @@ export class GenerationState {
 
   /** Problems with the values, by parameter id: checked here first, then the core's answer to Generate. */
   get issues(): Readonly<Record<string, string>> {
-    return { ...this.#issues, ...this.#serverIssues };
+    return { ...this.#issues, ...this.#feedback.issues };
   }
 
   get issueCount(): number {
@@ -205,29 +196,51 @@ export class GenerationState {
 
   /** Why the last Generate was refused, when it was not about one field. */
   get submitError(): string | undefined {
-    return this.#submitError;
+    return this.#feedback.error;
   }
 
   get isSubmitting(): boolean {
     return this.#isSubmitting;
   }
 
+  /** What the last Generate did ("Queued. Progress shows below."), for a live region; empty after a switch. */
+  get announcement(): string {
+    return this.#feedback.announcement;
+  }
+
+  /** The presets saved for the selected workflow, by name. */
+  get presets(): Preset[] {
+    return this.#presets.items;
+  }
+
+  /** Why presets could not be read or saved, if they could not. */
+  get presetError(): string | undefined {
+    return this.#presets.error;
+  }
+
+  get openStatus(): OpenInComfyStatus | undefined {
+    return this.#opener.status;
+  }
+
+  /** How many of ComfyUI's refusals the form has placed (a change means: bring the first flagged field into view). */
+  get refusals(): number {
+    return this.#feedback.refusals;
+  }
+
+  /** Whether the form shows this failed job's refusal beside its fields (so other views need not repeat it). */
+  showsFailure(jobId: string): boolean {
+    return this.#feedback.showsFailure(jobId);
+  }
+
   /** Why Generate is off, in words; undefined when it is on. */
   get blockedReason(): string | undefined {
-    const target = this.#target;
-    if (!target.workflowId) return 'Select a workflow first.';
-    if (!target.card)
-      return target.isLibraryLoaded
-        ? 'That workflow is no longer in your library. Pick another.'
-        : 'Reading your workflows…';
-    if (target.card.error) return `This file cannot be used: ${target.card.error.reason}`;
-    if (!target.isLinkOpen) return 'ComfyDesk is reconnecting; Generate comes back when it is connected.';
-    if (!target.serverId || !target.isOnline) return 'Connect to a ComfyUI server to generate.';
-    if (this.#isLoading && !this.#form) return 'Reading the workflow…';
-    if (this.#loadError) return this.#loadError;
-    if (!this.#form) return 'Reading the workflow…';
-    if (this.#form.missingNodeTypes.length > 0) return 'Install the missing custom nodes on the server first.';
-    if (target.card.compat.status === 'missing') return 'Install the missing models on the server first.';
+    const fromTarget = targetBlockedReason(this.#target);
+    if (fromTarget) return fromTarget;
+    if (this.#loader.isLoading && !this.#loader.form) return 'Reading the workflow…';
+    if (this.#loader.error) return this.#loader.error;
+    if (!this.#loader.form) return 'Reading the workflow…';
+    if (this.#loader.form.missingNodeTypes.length > 0) return 'Install the missing custom nodes on the server first.';
+    if (this.#target.card?.compat.status === 'missing') return 'Install the missing models on the server first.';
     if (Object.values(this.#staged).some((file) => file.state === 'reading'))
       return 'Wait until the dropped files are ready.';
     const problems = this.issueCount;
@@ -251,14 +264,38 @@ export class GenerationState {
 
   setValue(parameterId: string, value: unknown): void {
     this.#edits = { ...this.#edits, [parameterId]: value };
-    this.#clearServerIssue(parameterId);
+    this.#feedback.clearIssue(parameterId);
+    // A person typing in the Prompt box makes it theirs: the intent bar no longer changes it.
+    if (parameterId === 'prompt') this.#offered = undefined;
+  }
+
+  /**
+   * The intent bar's prompt: put in the Prompt box while the person has not written one of their
+   * own, and taken back (`null`) when the bar's text stops describing something.
+   */
+  offerPrompt(text: string | null): void {
+    const current = this.#edits.prompt;
+    if (this.#offered && current !== this.#offered.text) this.#offered = undefined;
+    const isUntouched = this.#offered !== undefined || current === undefined || current === '';
+    if (!isUntouched) return;
+    const before = this.#offered ? this.#offered.before : current;
+    if (text === null) {
+      if (!this.#offered) return;
+      const { prompt: _dropped, ...rest } = this.#edits;
+      this.#edits = before === undefined ? rest : { ...rest, prompt: before };
+      this.#offered = undefined;
+      return;
+    }
+    this.#edits = { ...this.#edits, prompt: text };
+    this.#feedback.clearIssue('prompt');
+    this.#offered = { text, before };
   }
 
   /** Puts a field back to the workflow's own value. */
   reset(parameterId: string): void {
     const { [parameterId]: _dropped, ...rest } = this.#edits;
     this.#edits = rest;
-    this.#clearServerIssue(parameterId);
+    this.#feedback.clearIssue(parameterId);
     this.#dropStaged(parameterId);
   }
 
@@ -285,33 +322,31 @@ export class GenerationState {
    * for the same workflow; the prompt and negative prompt follow them to another one.
    */
   use(target: GenerationTarget): void {
+    // Called from the page's effect: reading this state here must not make that effect depend on it.
+    untrack(() => this.#use(target));
+  }
+
+  #use(target: GenerationTarget): void {
     const previous = this.#target;
     this.#target = target;
     if (target.workflowId !== previous.workflowId) {
-      this.#edits = Object.fromEntries(Object.entries(this.#edits).filter(([id]) => CARRIED_OVER.includes(id)));
-      this.#seedMode = undefined;
-      this.#serverIssues = {};
-      this.#submitError = undefined;
-      this.#dropAllStaged();
-      if (this.#form && this.#form.workflowId !== target.workflowId) this.#form = undefined;
-      this.#loadError = undefined;
+      const held = { edits: this.#edits, seedMode: this.#seedMode, staged: this.#staged };
+      const next = this.#memory.switch(previous.workflowId, target.workflowId, held);
+      this.#edits = next.edits;
+      this.#seedMode = next.seedMode;
+      this.#staged = next.staged;
+      this.#feedback.clear();
+      this.#opener.clear();
+      this.#loader.forget(target.workflowId);
     }
-    const key = loadKey(target);
-    if (key === undefined) {
-      this.#loadedKey = '';
-      this.#loadSeq += 1;
-      this.#isLoading = false;
-      return;
-    }
-    if (key === this.#loadedKey) return;
-    this.#loadedKey = key;
-    void this.#load(target.workflowId!, target.serverId!);
+    this.#presets.follow(target.workflowId, target.isLinkOpen);
+    this.#loader.follow(target);
   }
 
   /** Reads the form again (after an error, or on request). */
   async reload(): Promise<void> {
     const { workflowId, serverId } = this.#target;
-    if (workflowId && serverId) await this.#load(workflowId, serverId);
+    if (workflowId && serverId) await this.#loader.load(workflowId, serverId);
   }
 
   /** Keeps a dropped or picked file for a media field; refuses wrong types and files over 64 MB at once. */
@@ -349,18 +384,8 @@ export class GenerationState {
   }
 
   /**
-   * Puts a file (an earlier output) into a workflow's image input, as if dropped there: at once when
-   * that workflow's form is open, else as soon as it has loaded.
-   */
-  async putInput(workflowId: string, file: File): Promise<void> {
-    const parameter = this.#form?.workflowId === workflowId ? this.imageParameter : undefined;
-    if (parameter) return this.stage(parameter, file);
-    this.#pendingInput = { workflowId, file };
-  }
-
-  /**
-   * "Use as input": reads a saved output and puts it into `workflowId`'s image input. Answers why
-   * not in words, or undefined when it is on its way (its field shows the upload).
+   * "Use as input": puts a saved output into `workflowId`'s image input, as if dropped there — at
+   * once when that workflow's form is open, else once it has loaded. Answers why not in words.
    */
   async putOutput(
     workflowId: string,
@@ -368,13 +393,11 @@ export class GenerationState {
     name: string,
     mime: string | undefined,
   ): Promise<string | undefined> {
-    let blob: Blob;
-    try {
-      blob = await this.#fetchFile(url);
-    } catch {
-      return `${name} could not be read from the outputs folder (was it moved or deleted?).`;
-    }
-    await this.putInput(workflowId, new File([blob], name, { type: mime || blob.type }));
+    const file = await readOutput(this.#fetchFile, url, name, mime);
+    if (typeof file === 'string') return file;
+    const parameter = this.#loader.form?.workflowId === workflowId ? this.imageParameter : undefined;
+    if (parameter) await this.stage(parameter, file);
+    else this.#pendingInput = { workflowId, file };
     return undefined;
   }
 
@@ -385,92 +408,94 @@ export class GenerationState {
 
   /** Queues the workflow with the values set, as one job or a batch; answers the new job ids. */
   async generate(): Promise<string[] | undefined> {
-    const form = this.#form;
+    const form = this.#loader.form;
     if (!this.canGenerate || !form) return undefined;
-    const known = new Set(form.parameters.map((parameter) => parameter.id));
-    const values = Object.fromEntries(Object.entries(this.#edits).filter(([id]) => known.has(id)));
     this.#isSubmitting = true;
-    this.#submitError = undefined;
+    this.#feedback.sending();
     try {
       const { jobIds } = await this.#api.call('jobs.enqueue', {
         workflowId: form.workflowId,
         serverId: form.serverId,
-        values,
+        values: this.#formValues(form),
         count: this.#count,
         ...(this.#seedMode ? { seedMode: this.#seedMode } : {}),
       });
-      this.#serverIssues = {};
+      this.#feedback.queued(jobIds.length, this.#loader.form?.workflowId === form.workflowId);
       return jobIds;
     } catch (error) {
-      this.#refused(error);
+      this.#feedback.refused(error, this.#parameters);
       return undefined;
     } finally {
       this.#isSubmitting = false;
     }
   }
 
+  /**
+   * ComfyUI refused a job of this form (its validation, after the core's own checks passed): the
+   * messages go beside the fields they name, the rest above Generate. Answers whether the form
+   * shows the refusal now (so it need not be told again elsewhere).
+   */
+  placeFailure(job: Job): boolean {
+    const form = this.#loader.form;
+    if (!form || !job.error?.nodeErrors || job.workflowId !== form.workflowId || job.serverId !== form.serverId)
+      return false;
+    this.#feedback.placeFailure(job, form.parameters);
+    return true;
+  }
+
+  /** Saves the form's settings (not the prompts or dropped files) as a named preset of this workflow. */
+  async savePreset(name: string): Promise<boolean> {
+    const form = this.#loader.form;
+    const trimmed = name.trim();
+    if (!form?.workflowId || trimmed === '') return false;
+    const values = presetValues(
+      form.parameters,
+      (parameter) => this.valueOf(parameter),
+      (id) => this.isEdited(id),
+      CARRIED_OVER,
+    );
+    return this.#presets.save(form.workflowId, trimmed, values, this.#seedMode);
+  }
+
+  /**
+   * Puts a preset's values in the form: every setting it holds replaces the field's value; fields
+   * it does not know (the workflow changed since) keep theirs. Prompts and dropped files stay.
+   */
+  applyPreset(name: string): void {
+    const preset = this.#presets.items.find((item) => item.name === name);
+    const form = this.#loader.form;
+    if (!preset || !form) return;
+    const applied = presetEdits(preset, form.parameters);
+    this.#edits = { ...this.#edits, ...applied };
+    for (const id of Object.keys(applied)) this.#feedback.clearIssue(id);
+    if (preset.seedMode) this.#seedMode = preset.seedMode;
+  }
+
+  async deletePreset(name: string): Promise<boolean> {
+    const workflowId = this.#target.workflowId;
+    if (!workflowId) return false;
+    return this.#presets.delete(workflowId, name);
+  }
+
+  /**
+   * Open in ComfyUI: the workflow with the values set is saved into the server's own workflows and
+   * its page opens (a window in the desktop app, a tab here).
+   */
+  async openInComfy(): Promise<void> {
+    const form = this.#loader.form;
+    if (form?.workflowId) await this.#opener.open(form.workflowId, form.serverId, this.#formValues(form));
+  }
+
   /** Releases the previews of dropped files (when the window goes). */
   dispose(): void {
     this.#dropAllStaged();
+    for (const file of this.#memory.clear()) if (file.previewUrl) this.#revokePreviewUrl(file.previewUrl);
   }
 
-  async #load(workflowId: string, serverId: string): Promise<void> {
-    const seq = ++this.#loadSeq;
-    this.#isLoading = true;
-    try {
-      const form = await this.#api.call('generation.form', { workflowId, serverId }, { timeoutMs: 60_000 });
-      if (seq !== this.#loadSeq) return;
-      this.#form = form;
-      this.#loadError = undefined;
-      // Values for fields this version of the workflow no longer has would be refused: drop them.
-      const known = new Set([...form.parameters.map((parameter) => parameter.id), ...CARRIED_OVER]);
-      this.#edits = Object.fromEntries(Object.entries(this.#edits).filter(([id]) => known.has(id)));
-      const pending = this.#pendingInput;
-      if (pending?.workflowId === workflowId) {
-        this.#pendingInput = undefined;
-        const parameter = this.imageParameter;
-        if (parameter) void this.stage(parameter, pending.file); // its outcome shows on the field
-      }
-    } catch (error) {
-      if (seq !== this.#loadSeq) return;
-      this.#form = undefined;
-      this.#loadError = errorMessage(error);
-      // Let the next change (or Try again) load it again.
-      this.#loadedKey = '';
-    } finally {
-      if (seq === this.#loadSeq) this.#isLoading = false;
-    }
-  }
-
-  #refused(error: unknown): void {
-    if (!(error instanceof ApiError)) {
-      this.#submitError = String(error);
-      return;
-    }
-    const issues = Array.isArray(error.details?.issues)
-      ? (error.details.issues as Array<{ parameterId?: unknown; message?: unknown }>)
-      : [];
-    const byField: Record<string, string> = {};
-    for (const issue of issues) {
-      if (typeof issue.parameterId === 'string' && typeof issue.message === 'string')
-        byField[issue.parameterId] ??= issue.message;
-    }
-    this.#serverIssues = byField;
-    const placed = Object.keys(byField).filter((id) =>
-      this.#parameters.some((parameter) => parameter.id === id),
-    ).length;
-    this.#submitError =
-      error.code === 'parameter_invalid' && placed > 0 && placed === Object.keys(byField).length
-        ? undefined
-        : error.userMessage;
-  }
-
-  #clearServerIssue(parameterId: string): void {
-    if (parameterId in this.#serverIssues) {
-      const { [parameterId]: _dropped, ...rest } = this.#serverIssues;
-      this.#serverIssues = rest;
-    }
-    this.#submitError = undefined;
+  /** The values the person set that this form has (what Generate and Open in ComfyUI send). */
+  #formValues(form: GenerationForm): Record<string, unknown> {
+    const known = new Set(form.parameters.map((parameter) => parameter.id));
+    return Object.fromEntries(Object.entries(this.#edits).filter(([id]) => known.has(id)));
   }
 
   #dropStaged(parameterId: string): void {
@@ -487,88 +512,6 @@ export class GenerationState {
   }
 }
 
-/** What must differ for the form to be read again; undefined when it cannot be read now. */
-function loadKey(target: GenerationTarget): string | undefined {
-  const { workflowId, card, serverId, isOnline, isLinkOpen } = target;
-  if (!workflowId || !card || card.error || !serverId || !isOnline || !isLinkOpen) return undefined;
-  const { compat } = card;
-  return [
-    workflowId,
-    card.modifiedMs,
-    serverId,
-    compat.serverId,
-    compat.status,
-    compat.missing.length,
-    compat.unknownNodeTypes.join(','),
-  ].join('|');
-}
-
 function asText(value: unknown): string {
   return typeof value === 'string' ? value : '';
-}
-
-/** The batch seed mode a seed's own control mode stands for. */
-function seedModeOf(parameter: Parameter | undefined): SeedMode {
-  switch (parameter?.seedControl) {
-    case 'fixed':
-      return 'fixed';
-    case 'increment':
-    case 'increment-wrap':
-      return 'increment';
-    default:
-      return 'randomize';
-  }
-}
-
-/** Whether a value names a staged file (`{ staged: id }`). */
-export function isStagedRef(value: unknown): value is { staged: string } {
-  return typeof value === 'object' && value !== null && typeof (value as { staged?: unknown }).staged === 'string';
-}
-
-/** Which MIME types a media field takes. */
-export function acceptedTypes(parameter: Parameter): string {
-  const media = parameter.constraints.media ?? (parameter.kind === 'mask' ? 'image' : undefined);
-  return media ? `${media}/*` : '*/*';
-}
-
-/** Why a file does not fit a media field, in words; undefined when it does. */
-export function fileProblem(
-  parameter: Parameter,
-  file: { name: string; type: string; size: number },
-): string | undefined {
-  const media = parameter.constraints.media ?? 'image';
-  if (file.type && !file.type.startsWith(`${media}/`)) {
-    return `${file.name} is ${describeMime(file.type)}; “${parameter.label}” takes ${media === 'audio' ? 'an audio file' : `a${media === 'image' ? 'n' : ''} ${media}`}.`;
-  }
-  if (file.size > MAX_INPUT_BYTES) {
-    return `${file.name} is ${Math.round(file.size / 1048576)} MB; ComfyDesk takes files up to 64 MB. Scale it down, or put it in ComfyUI's input folder and pick it by name.`;
-  }
-  return undefined;
-}
-
-function describeMime(mime: string): string {
-  const [kind, sub = ''] = mime.split('/');
-  if (kind === 'image' || kind === 'video' || kind === 'audio')
-    return `a${kind === 'image' || kind === 'audio' ? 'n' : ''} ${kind} file`;
-  return `a ${sub.replace(/^x-/, '').toUpperCase() || 'other'} file`;
-}
-
-/**
- * What is wrong with a field's value, in a few words for beside the field; undefined when it fits.
- * The core checks again on Generate and its answer is shown the same way.
- */
-export function fieldProblem(parameter: Parameter, value: unknown, staged?: StagedFile): string | undefined {
-  const { constraints } = parameter;
-  if (staged?.state === 'failed') return staged.error;
-  if (constraints.type === 'COMBO' && (constraints.media || parameter.kind === 'mask')) {
-    // A dropped file stands in for a server-side name until it is uploaded.
-    if (isStagedRef(value)) return undefined;
-    if (typeof value !== 'string' || value === '')
-      return `Add ${constraints.media === 'audio' ? 'an audio file' : constraints.media === 'video' ? 'a video' : 'an image'}.`;
-    const options = constraints.options ?? [];
-    const isKnown =
-      constraints.acceptsAnyFile || constraints.isRemote || options.length === 0 || options.includes(value);
-    return isKnown ? undefined : `${value} is not on the server; drop a file here or pick one.`;
-  }
-  return checkParameterValue(parameter, value)?.message;
 }

@@ -28,6 +28,8 @@ const EMPTY_QUERY: LibraryQuery = {
 export interface LibraryStateOptions {
   /** Pause after typing before the search runs, ms. @default 80 */
   searchDelayMs?: number;
+  /** Pause after typing in the intent bar before its matches update, ms. @default 250 */
+  intentDelayMs?: number;
 }
 
 /**
@@ -45,6 +47,11 @@ export class LibraryState {
   #result = $state.raw<SearchResult | undefined>(undefined);
   #intent = $state.raw<IntentMatch | undefined>(undefined);
   #activeChip = $state<string | undefined>(undefined);
+  #intentText = $state('');
+  #intentTimer: ReturnType<typeof setTimeout> | undefined;
+  #intentSeq = 0;
+  readonly #intentDelayMs: number;
+  readonly #promptListeners = new Set<(prompt: string | null) => void>();
   #selectedId = $state<string | undefined>(undefined);
   #details = $state.raw<WorkflowDetails | undefined>(undefined);
   #thumbnails = $state.raw<ReadonlyMap<string, string | null>>(new Map());
@@ -59,6 +66,7 @@ export class LibraryState {
     this.#api = api;
     this.#toasts = toasts;
     this.#searchDelayMs = options.searchDelayMs ?? 80;
+    this.#intentDelayMs = options.intentDelayMs ?? 250;
   }
 
   get isLoaded(): boolean {
@@ -96,6 +104,11 @@ export class LibraryState {
 
   get activeChip(): string | undefined {
     return this.#activeChip;
+  }
+
+  /** What the intent bar holds (typed, or a chip's words); it stays when the page is left and revisited. */
+  get intentText(): string {
+    return this.#intentText;
   }
 
   get hasFilters(): boolean {
@@ -148,6 +161,7 @@ export class LibraryState {
       offRoots();
       offLink();
       clearTimeout(this.#searchTimer);
+      clearTimeout(this.#intentTimer);
     };
   }
 
@@ -190,20 +204,56 @@ export class LibraryState {
     void this.#search();
   }
 
-  /** Asks the core which workflows fit what the user wants to make; the grid then shows those. */
+  /**
+   * The intent bar's text as it is typed: the matches follow after a short pause (an older answer
+   * never replaces a newer one). Emptying the box drops the intent and takes back the prompt it gave.
+   */
+  setIntentText(text: string): void {
+    this.#intentText = text;
+    this.#activeChip = undefined;
+    clearTimeout(this.#intentTimer);
+    if (text.trim() === '') {
+      this.#intentSeq += 1;
+      this.#intent = undefined;
+      this.#emitPrompt(null);
+      return;
+    }
+    this.#intentTimer = setTimeout(() => void this.matchIntent(text), this.#intentDelayMs);
+  }
+
+  /** Asks the core which workflows fit what the user wants to make (at once); the grid then shows those. */
   async matchIntent(text: string, chipId?: string): Promise<void> {
+    clearTimeout(this.#intentTimer);
+    const seq = ++this.#intentSeq;
+    this.#intentText = text;
+    this.#activeChip = chipId;
     try {
       const match = await this.#api.call('intent.match', { text });
+      if (seq !== this.#intentSeq) return;
       this.#intent = match;
-      this.#activeChip = chipId;
+      this.#emitPrompt(match.prompt);
     } catch (error) {
-      this.#toasts.error(error);
+      if (seq === this.#intentSeq) this.#toasts.error(error);
     }
   }
 
+  /** Told what the intent bar's text describes, to go in as the prompt (null when it describes nothing). */
+  onIntentPrompt(listener: (prompt: string | null) => void): () => void {
+    this.#promptListeners.add(listener);
+    return () => this.#promptListeners.delete(listener);
+  }
+
+  /** Drops the intent (the full library shows again); a prompt it gave stays in the Prompt box. */
   clearIntent(): void {
+    clearTimeout(this.#intentTimer);
+    this.#intentSeq += 1;
     this.#intent = undefined;
     this.#activeChip = undefined;
+    this.#intentText = '';
+  }
+
+  #emitPrompt(prompt: string | null): void {
+    for (const listener of this.#promptListeners) listener(prompt);
   }
 
   select(id: string | undefined): void {

@@ -15,6 +15,8 @@ export function parseHash(hash: string): { page: Page; params: URLSearchParams }
 export class Navigation {
   #page = $state<Page>('generate');
   #params = $state.raw(new URLSearchParams());
+  /** The workflow last shown on the Generate page: coming back without one in the URL lands on it again. */
+  #lastWorkflow: string | undefined;
 
   get page(): Page {
     return this.#page;
@@ -27,6 +29,15 @@ export class Navigation {
   connect(target: Window): () => void {
     const sync = () => {
       const { page, params } = parseHash(target.location.hash);
+      if (page === 'generate') {
+        const workflow = params.get('workflow');
+        if (workflow) this.#lastWorkflow = workflow;
+        else if (this.#lastWorkflow) {
+          // The sidebar's Generate (or Back) after a visit to Settings: the selection is still there.
+          params.set('workflow', this.#lastWorkflow);
+          target.history.replaceState(target.history.state, '', `#/generate?${params.toString()}`);
+        }
+      }
       this.#page = page;
       this.#params = params;
     };

@@ -3,8 +3,8 @@ import type { Parameter } from '@shared/domain/generation';
 import type { Job } from '@shared/domain/job';
 import type { WorkflowCard } from '@shared/domain/workflow';
 
-/** The parts of the Generate page GenerateHarness can mount. */
-export type View = 'panel' | 'current' | 'queue' | 'recent' | 'settings' | 'attention';
+/** The parts of the Generate page GenerateHarness can mount (`form`: the panel with the page's job attention beside it). */
+export type View = 'panel' | 'current' | 'queue' | 'recent' | 'settings' | 'attention' | 'form';
 
 export { job, progress } from '../../../support/jobs';
 import { job, progress } from '../../../support/jobs';

@@ -10,6 +10,7 @@ import type {
 import type { ObjectInfo } from '../../comfy/object-info';
 import { constraintsFor, modelFolderOf, uploadMediaOf, valueTypeOf } from './constraints';
 import { promptTextInputs, samplerSettingsNodes, samplersOf, tracePrompts } from './conditioning';
+import { disambiguate, humanize, humanizeClassName } from './labels';
 import { PromptGraph, type InputRef } from './prompt-graph';
 
 /**
@@ -134,12 +135,15 @@ class Detector {
     this.#models();
     this.#exposed();
     this.#advanced();
-    return this.#parameters
-      .map((parameter, index) => ({ parameter, index }))
-      .sort(
-        (a, b) => GROUP_ORDER.indexOf(a.parameter.group) - GROUP_ORDER.indexOf(b.parameter.group) || a.index - b.index,
-      )
-      .map(({ parameter }) => parameter);
+    return disambiguate(
+      this.#parameters
+        .map((parameter, index) => ({ parameter, index }))
+        .sort(
+          (a, b) =>
+            GROUP_ORDER.indexOf(a.parameter.group) - GROUP_ORDER.indexOf(b.parameter.group) || a.index - b.index,
+        )
+        .map(({ parameter }) => parameter),
+    );
   }
 
   /** A literal input or the primitive feeding it, remembering the consumer for constraints. */
@@ -177,7 +181,7 @@ class Detector {
       kind,
       label: options.label ?? KIND_LABELS[kind],
       group,
-      section: options.section ?? this.#graph.title(first.nodeId),
+      section: options.section ?? this.#title(first.nodeId),
       targets,
       value: this.#graph.literal(first.nodeId, first.inputName),
       constraints,
@@ -264,7 +268,11 @@ class Detector {
     }
   }
 
-  /** Width and height of the latent the first sampler starts from; batch size and length beside them. */
+  /**
+   * Width and height of the latent the first sampler starts from, batch size and length beside them;
+   * then the size of every other node that makes an image or latent from nothing (EmptyImage, a
+   * second EmptyLatentImage…), each under its own title with its batch size and colour.
+   */
   #size(primary: string | undefined): void {
     const sizeNode = this.#sizeNode(primary);
     const upstream = primary ? this.#graph.ancestors(primary) : new Set(this.#graph.order);
@@ -292,6 +300,46 @@ class Detector {
       const length = lengthName ? this.#target(sizeNode, lengthName) : undefined;
       if (length) this.#add('length', 'video', [length], { isMain: true });
     }
+    for (const id of this.#graph.order) {
+      if (id === sizeNode || !this.#makesSize(id)) continue;
+      const section = this.#title(id);
+      for (const name of ['width', 'height', 'batch_size'] as const) {
+        const ref = this.#graph.typeOf(id, name) === 'INT' ? this.#target(id, name) : undefined;
+        if (ref) this.#add(name, 'size', [ref], { section });
+      }
+      for (const name of Object.keys(this.#graph.node(id)!.inputs)) {
+        const ref = this.#graph.optionsOf(id, name).display === 'color' ? this.#target(id, name) : undefined;
+        if (ref) this.#add('integer', 'size', [ref], { section, label: this.#inputLabel(id, name) });
+      }
+    }
+  }
+
+  /**
+   * A node that makes an image or a latent of a size it is told (EmptyImage, EmptyLatentImage and
+   * their video kin) rather than resizing one it is given.
+   */
+  #makesSize(id: string): boolean {
+    const hasSize = (['width', 'height'] as const).every(
+      (name) => this.#graph.typeOf(id, name) === 'INT' && this.#graph.valueTarget(id, name) !== undefined,
+    );
+    if (!hasSize) return false;
+    const makes = this.#graph.outputTypes(id).some((type) => type === 'LATENT' || type === 'IMAGE');
+    const resizes = ['IMAGE', 'LATENT', 'VIDEO', 'MASK'].some(
+      (type) => this.#graph.linkedInputsOfType(id, type).length > 0,
+    );
+    return makes && !resizes;
+  }
+
+  /** A node's title for a form heading; a bare class name ("ImageBlend", no display name on the server) made readable. */
+  #title(id: string): string {
+    const title = this.#graph.title(id);
+    return title === this.#graph.classType(id) && /^[A-Z][A-Za-z0-9]+$/.test(title) ? humanizeClassName(title) : title;
+  }
+
+  /** An input's label for the form: object_info's display name when it has one, else the name made readable. */
+  #inputLabel(id: string, name: string): string {
+    const display = this.#graph.optionsOf(id, name).display_name;
+    return typeof display === 'string' && display.trim() !== '' ? display.trim() : humanize(name);
   }
 
   #sizeNode(primary: string | undefined): string | undefined {
@@ -398,7 +446,8 @@ class Detector {
           this.#graph.isLiteral(id, name) && modelFolderOf(this.#graph, { nodeId: id, inputName: name }) !== undefined,
       );
       for (const name of names) {
-        const plain = MODEL_INPUT_LABELS[name] ?? (name === 'model_name' ? this.#graph.title(id) : name);
+        const plain =
+          MODEL_INPUT_LABELS[name] ?? (name === 'model_name' ? this.#graph.title(id) : this.#inputLabel(id, name));
         const custom = this.#graph.customTitle(id);
         const label = custom ? (names.length > 1 ? `${custom} › ${plain}` : custom) : plain;
         this.#add('model', 'models', [{ nodeId: id, inputName: name }], { label });
@@ -430,7 +479,10 @@ class Detector {
         const value = this.#graph.literal(id, name);
         if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') continue;
         const type = valueTypeOf(this.#graph.spec(id, name));
-        if (type) this.#add(genericKind(type), 'advanced', [{ nodeId: id, inputName: name }], { label: name });
+        if (type)
+          this.#add(genericKind(type), 'advanced', [{ nodeId: id, inputName: name }], {
+            label: this.#inputLabel(id, name),
+          });
       }
     }
   }

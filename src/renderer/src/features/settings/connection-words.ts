@@ -20,6 +20,17 @@ export function stateWord(state: HealthState | undefined): string {
   return state ? STATE_WORDS[state] : 'Not checked';
 }
 
+/**
+ * The state of a connection in the list: one kept online says Online/Offline; one that is not
+ * says whether a look at it found ComfyUI ("Reachable") or why not, and "Not connected" before any.
+ */
+export function listStateWord(health: ConnectionHealth | undefined, isKeptOnline: boolean): string {
+  if (isKeptOnline || !health) return stateWord(health?.state);
+  if (health.state === 'online') return 'Reachable';
+  if (health.state === 'offline' && health.code === undefined) return 'Not connected';
+  return stateWord(health.state);
+}
+
 /** Bytes as GB/MB with one decimal. */
 export function formatBytes(bytes: number): string {
   if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;

@@ -264,4 +264,14 @@ describe('workflow type', () => {
   ] as const)('%j → %j with %j is %s', (inputs, outputs, roles, type) => {
     expect(deriveType(inputs, outputs, new Set(roles))).toBe(type);
   });
+
+  test('a workflow that takes no text is never "text to image" or "text to video"', () => {
+    expect(deriveType([], ['image'])).toBe('other');
+    expect(deriveType([], ['video'])).toBe('other');
+    const colourField = analyzeWorkflow({
+      '1': { class_type: 'EmptyImage', inputs: { width: 64, height: 64, batch_size: 1, color: 0 } },
+      '2': { class_type: 'SaveImage', inputs: { images: ['1', 0], filename_prefix: 'field' } },
+    });
+    expect(colourField).toMatchObject({ facts: { inputTypes: [], outputTypes: ['image'], type: 'other' } });
+  });
 });

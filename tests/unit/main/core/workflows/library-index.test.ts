@@ -7,7 +7,7 @@ import {
   prepareInventory,
   type CompatibilityContext,
 } from '../../../../../src/main/core/workflows/compatibility';
-import { matchIntent, recognizeIntent } from '../../../../../src/main/core/workflows/intent';
+import { matchIntent, promptFromIntent, recognizeIntent } from '../../../../../src/main/core/workflows/intent';
 import { LibraryIndex } from '../../../../../src/main/core/workflows/library-index';
 import { errorRecord, recordFromBytes, workflowId } from '../../../../../src/main/core/workflows/scan-file';
 import { isAbbreviationOf, tokenize, withinEdits } from '../../../../../src/main/core/workflows/search-index';
@@ -341,11 +341,43 @@ describe('intent', () => {
     expect(recognizeIntent(text)?.type).toBe(type);
   });
 
-  test('nothing recognisable gets an honest message on how to browse', () => {
+  test('text that neither names a kind of workflow nor describes anything gets an honest message on how to browse', () => {
     const index = new LibraryIndex(context());
-    const match = matchIntent('something nice please', index);
-    expect(match).toMatchObject({ intent: null, ids: [] });
+    const match = matchIntent('hello, what can you do?', index);
+    expect(match).toMatchObject({ intent: null, ids: [], prompt: null });
     expect(match.message).toMatch(/could not tell.*browse/);
+  });
+
+  test('a plain prompt offers the text-to-image workflows, with the text as their prompt', () => {
+    const index = new LibraryIndex(context());
+    const still = record('i/still.json', textToImageUi());
+    index.upsert([still, video('v/waves.json', 'Ocean waves')]);
+    const match = matchIntent('a cat astronaut', index);
+    expect(match).toMatchObject({
+      intent: { type: 't2i', label: 'Image from text' },
+      ids: [still.id],
+      prompt: 'a cat astronaut',
+    });
+    expect(match.message).toBe('1 workflow can make an image from text. “a cat astronaut” goes in as the prompt.');
+  });
+
+  test.each([
+    ['a cat astronaut', undefined, 'a cat astronaut'],
+    ['an image of a cat astronaut', 't2i', 'a cat astronaut'],
+    ['make me a picture showing two foxes in the snow', 't2i', 'two foxes in the snow'],
+    ['a watercolor painting of a lighthouse', 't2i', 'a watercolor painting of a lighthouse'],
+    ['draw a dragon', 't2i', 'a dragon'],
+    ['a video of waves crashing at sunset', 't2v', 'waves crashing at sunset'],
+    ['an image from text', 't2i', null],
+    ['a video from text', 't2v', null],
+    ['video', 't2v', null],
+    ['t2i', 't2i', null],
+    ['an illustration', 't2i', null],
+    ['please', undefined, null],
+    ['turn this photo into a short clip', 'i2v', null],
+  ] as const)('“%s” (%s) carries the prompt %j', (text, type, prompt) => {
+    expect(recognizeIntent(text)?.type).toBe(type);
+    expect(promptFromIntent(text, recognizeIntent(text)?.type)).toBe(prompt);
   });
 
   test('a recognised intent lists the workflows of that type, the ones sharing words with the text first', () => {
@@ -357,7 +389,8 @@ describe('intent', () => {
     const match = matchIntent('a video of a fox', index);
     expect(match.intent).toMatchObject({ type: 't2v', label: 'Video from text' });
     expect(match.ids).toEqual([fox.id, waves.id]);
-    expect(match.message).toBe('2 workflows can make a video from text.');
+    expect(match.message).toBe('2 workflows can make a video from text. “a fox” goes in as the prompt.');
+    expect(match.prompt).toBe('a fox');
   });
 
   test('a recognised intent with no fitting workflow says so and how to browse', () => {

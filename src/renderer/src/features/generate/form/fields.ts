@@ -17,6 +17,16 @@ const GROUP_ORDER = Object.keys(GROUP_TITLES) as ParameterGroup[];
 /** Kinds whose number field gets a slider beside it (bounded, and nudged more than typed). */
 const SLIDER_KINDS = new Set<ParameterKind>(['steps', 'cfg', 'guidance', 'denoise']);
 
+/**
+ * Where a slider of these kinds ends when the server allows far more (steps go to 10,000, CFG to
+ * 100): the range people use. A value beyond it stretches the slider; the number field still takes
+ * anything the server allows.
+ */
+const SOFT_MAX: Partial<Record<ParameterKind, number>> = { steps: 100, cfg: 30, guidance: 30, denoise: 1 };
+
+/** Kinds that never get a slider however small their range (a seed is typed or drawn, a size picked). */
+const NO_SLIDER = new Set<ParameterKind>(['seed', 'width', 'height', 'batch_size', 'length']);
+
 /** Parameters with a place of their own on the form, outside the generated groups. */
 const OWN_PLACE = new Set(['prompt', 'negative_prompt']);
 
@@ -25,9 +35,66 @@ export function fieldId(parameter: Pick<Parameter, 'id'>): string {
   return `param-${parameter.id.replace(/[^A-Za-z0-9_-]/g, '-')}`;
 }
 
-/** Whether a number parameter gets a slider too. */
+/** Whether a number parameter gets a slider too: the sampling kinds, what object_info marks a slider, and small ranges (0–1 strengths, blur radii). */
 export function hasSlider(parameter: Parameter): boolean {
-  return SLIDER_KINDS.has(parameter.kind) || parameter.constraints.display === 'slider';
+  const { type, min, max, display } = parameter.constraints;
+  if (type !== 'INT' && type !== 'FLOAT') return false;
+  if (display === 'color' || display === 'number' || NO_SLIDER.has(parameter.kind)) return false;
+  if (SLIDER_KINDS.has(parameter.kind) || display === 'slider') return true;
+  if (min === undefined || max === undefined) return false;
+  return type === 'FLOAT' ? max - min <= 10 : max - min <= 100;
+}
+
+/** 1, 2 or 5 times a power of ten, at least `value`. */
+function niceCeil(value: number): number {
+  if (value <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  return ([1, 2, 5, 10].find((factor) => factor * power >= value) ?? 10) * power;
+}
+
+/**
+ * The slider's range: object_info's min and max, with a soft max where the server's range is far
+ * wider than anyone uses (a kind's usual range, else four times the default), stretched to show
+ * the current value. Undefined when the field gets no slider or has no bounds.
+ */
+export function sliderRange(parameter: Parameter, value: unknown): { min: number; max: number } | undefined {
+  if (!hasSlider(parameter)) return undefined;
+  const { min, max } = parameter.constraints;
+  if (min === undefined || max === undefined || !(max > min) || !Number.isFinite(max - min)) return undefined;
+  const current = typeof value === 'number' && Number.isFinite(value) ? value : min;
+  const fallback = typeof parameter.constraints.default === 'number' ? parameter.constraints.default : current;
+  let soft = SOFT_MAX[parameter.kind];
+  if (soft === undefined && max - min > 1000)
+    soft = niceCeil(Math.max(4 * Math.abs(fallback), 4 * Math.abs(current), min + 1));
+  if (soft === undefined || soft >= max || soft <= min) return { min, max };
+  return { min, max: Math.min(max, Math.max(soft, niceCeil(current))) };
+}
+
+/** Whether an INT input holds a colour (`display: "color"`, 0xRRGGBB as a number, like EmptyImage's). */
+export function isColor(parameter: Parameter): boolean {
+  return parameter.constraints.type === 'INT' && parameter.constraints.display === 'color';
+}
+
+/** A colour number as `#rrggbb` (what `<input type="color">` takes). */
+export function colorHex(value: unknown): string {
+  const number = typeof value === 'number' && Number.isFinite(value) ? Math.max(0, Math.min(0xffffff, value)) : 0;
+  return `#${Math.round(number).toString(16).padStart(6, '0')}`;
+}
+
+/** `#rrggbb` as the number ComfyUI takes. */
+export function colorNumber(hex: string): number {
+  return Number.parseInt(hex.replace(/^#/, ''), 16);
+}
+
+/**
+ * A label as shown and as heard: "Width (Canvas)" under the heading "Canvas" shows "Width" and
+ * keeps " (Canvas)" for screen readers, so the field's name stays unique without saying it twice.
+ */
+export function labelParts(parameter: Pick<Parameter, 'label' | 'section'>): { shown: string; hidden: string } {
+  const suffix = ` (${parameter.section})`;
+  return parameter.label.endsWith(suffix) && parameter.label.length > suffix.length
+    ? { shown: parameter.label.slice(0, -suffix.length), hidden: suffix }
+    : { shown: parameter.label, hidden: '' };
 }
 
 /** Whether the parameter takes a file a person provides (image, video, audio or mask). */

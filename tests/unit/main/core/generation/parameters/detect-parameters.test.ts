@@ -363,6 +363,77 @@ describe('values set elsewhere', () => {
   });
 });
 
+describe('labels and the size group', () => {
+  /** Two EmptyImage canvases blended, blurred and saved: no sampler, no latent. */
+  function composer(): Record<string, unknown> {
+    return new GraphBuilder(objectInfo)
+      .node(1, 'EmptyImage', { title: 'Background', widgets: [640, 480, 1, 0xff8000] })
+      .node(2, 'EmptyImage', { title: 'Overlay', widgets: [640, 480, 2, 0x0000ff] })
+      .node(3, 'ImageBlend', { widgets: [0.5, 'normal'] })
+      .node(4, 'ImageBlur', { widgets: [3, 1.5] })
+      .node(5, 'ImageScale', { widgets: ['bilinear', 320, 240, 'disabled'] })
+      .node(6, 'SaveImage', { widgets: ['poster'] })
+      .link([1, 0], [3, 'image1'])
+      .link([2, 0], [3, 'image2'])
+      .link([3, 0], [4, 'image'])
+      .link([4, 0], [5, 'image'])
+      .link([5, 0], [6, 'images'])
+      .workflow();
+  }
+
+  test('every node that makes an image from a size puts width, height, batch size and colour in the Size group under its title', () => {
+    const parameters = detect(composer());
+    const size = parameters.filter((parameter) => parameter.group === 'size');
+    expect(size.map((parameter) => [parameter.id, parameter.kind, parameter.section, parameter.label])).toEqual([
+      ['1.width', 'width', 'Background', 'Width (Background)'],
+      ['1.height', 'height', 'Background', 'Height (Background)'],
+      ['1.batch_size', 'batch_size', 'Background', 'Batch size (Background)'],
+      ['1.color', 'integer', 'Background', 'Color (Background)'],
+      ['2.width', 'width', 'Overlay', 'Width (Overlay)'],
+      ['2.height', 'height', 'Overlay', 'Height (Overlay)'],
+      ['2.batch_size', 'batch_size', 'Overlay', 'Batch size (Overlay)'],
+      ['2.color', 'integer', 'Overlay', 'Color (Overlay)'],
+    ]);
+    expect(byId(parameters, '1.color')!.constraints).toMatchObject({ type: 'INT', display: 'color', max: 16777215 });
+  });
+
+  test('an image resize keeps its numbers in Advanced, and input names (and bare class names as headings) become words', () => {
+    const advanced = detect(composer()).filter((parameter) => parameter.group === 'advanced');
+    expect(advanced.map((parameter) => [parameter.id, parameter.label, parameter.section])).toEqual([
+      ['5.width', 'Width (Upscale Image)', 'Upscale Image'],
+      ['5.height', 'Height (Upscale Image)', 'Upscale Image'],
+      ['3.blend_factor', 'Blend factor', 'Image Blend'],
+      ['3.blend_mode', 'Blend mode', 'Image Blend'],
+      ['4.blur_radius', 'Blur radius', 'Image Blur'],
+      ['4.sigma', 'Sigma', 'Image Blur'],
+      ['5.upscale_method', 'Upscale method', 'Upscale Image'],
+      ['5.crop', 'Crop', 'Upscale Image'],
+      ['6.filename_prefix', 'Filename prefix', 'Save Image'],
+    ]);
+  });
+
+  test('the latent the sampler starts from keeps plain Width and Height; a second canvas is named by its title', () => {
+    const builder = textToImage(objectInfo).node(30, 'EmptyImage', { title: 'Canvas', widgets: [256, 256, 1, 0] });
+    const parameters = detect(builder.workflow());
+    expect(byId(parameters, 'width')).toMatchObject({ label: 'Width', group: 'size', value: 512 });
+    expect(byId(parameters, '30.width')).toMatchObject({ label: 'Width (Canvas)', group: 'size', section: 'Canvas' });
+  });
+
+  test('nodes that share a title get their own sections and labels, so no two fields are called the same', () => {
+    const builder = textToImage(objectInfo)
+      .node(30, 'SaveImage', { widgets: ['second'] })
+      .link([8, 0], [30, 'images']);
+    const parameters = detect(builder.workflow());
+    const prefixes = parameters.filter((parameter) => parameter.targets[0]!.inputName === 'filename_prefix');
+    expect(prefixes.map((parameter) => [parameter.section, parameter.label])).toEqual([
+      ['Save Image #9', 'Filename prefix (Save Image #9)'],
+      ['Save Image #30', 'Filename prefix (Save Image #30)'],
+    ]);
+    const labels = parameters.map((parameter) => parameter.label);
+    expect(new Set(labels).size).toBe(labels.length);
+  });
+});
+
 interface TemplateEntry {
   name: string;
   file: string;
@@ -437,6 +508,11 @@ describe.skipIf(!CORPUS_DIR)('the corpus templates', () => {
       const targets = parameters.flatMap((parameter) => targetsOf(parameter)!);
       expect(new Set(targets).size, entry.name).toBe(targets.length);
       expect(Parameter.array().safeParse(parameters).success, entry.name).toBe(true);
+      const labels = parameters.map((parameter) => parameter.label);
+      expect(
+        labels.filter((label, index) => labels.indexOf(label) !== index),
+        entry.name,
+      ).toEqual([]);
       for (const parameter of parameters) {
         const { value, constraints } = parameter;
         if (constraints.type === 'INT') expect(Number.isInteger(value), `${entry.name} ${parameter.id}`).toBe(true);
