@@ -42,7 +42,7 @@ async function setup() {
   core.handle('intent.match', ({ text }) => answer(text));
   const library = new LibraryState(core.api, new Toasts(), { searchDelayMs: 0, intentDelayMs: 0 });
   const generation = new GenerationState(core.api);
-  render(IntentHarness, { library, generation });
+  render(IntentHarness, { api: core.api, library, generation });
   await waitFor(() => expect(library.isLoaded).toBe(true));
   return { core, library, generation };
 }
@@ -93,10 +93,10 @@ describe('the intent bar as you type', () => {
   });
 
   test('the text stays in the box when the page is left and comes back (it lives in the library state)', async () => {
-    const { library } = await setup();
+    const { core, library } = await setup();
     library.setIntentText('a cat astronaut');
     cleanup();
-    render(IntentHarness, { library, generation: new GenerationState(new FakeCore().api) });
+    render(IntentHarness, { api: core.api, library, generation: new GenerationState(new FakeCore().api) });
     expect((screen.getByLabelText('What do you want to make?') as HTMLInputElement).value).toBe('a cat astronaut');
   });
 });

@@ -134,6 +134,7 @@ export class GenerationService {
     const key = `${serverId}\u0000${record.id}`;
     const { objectInfo } = await client.getObjectInfo();
     let cached = this.#cache.get(key);
+    let isFresh = false;
     this.#cache.delete(key); // most recently used last
     if (
       !cached ||
@@ -149,6 +150,7 @@ export class GenerationService {
         fileSizeBytes: record.fileSizeBytes,
         isVolatile: converted.isVolatile,
       };
+      isFresh = true;
     } else if (options.isForForm) {
       cached = { ...cached, loaded: await this.#withFreshLists(cached.loaded, client) };
     }
@@ -157,7 +159,7 @@ export class GenerationService {
       if (this.#cache.size <= MAX_CACHED_LOADS) break;
       this.#cache.delete(old);
     }
-    if (!cached.isVolatile) return cached.loaded;
+    if (isFresh || !cached.isVolatile) return cached.loaded;
     // Converted again for each use, with the parameters (and file lists) the form last showed.
     const { raw, name, workflowId, parameters } = cached.loaded;
     return { ...this.#convert({ raw, name, workflowId }, objectInfo).loaded, parameters };
