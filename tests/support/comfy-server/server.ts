@@ -24,6 +24,7 @@ import {
 } from './executor';
 import { loadObjectInfo, type NodeDefinition } from './object-info';
 import { validatePrompt } from './validate';
+import { historyJob, isCanonicalUuid, listJobs, queueJob } from './jobs';
 import { MODEL_INPUT_FOLDERS } from '../../../src/main/core/generation/parameters/constraints';
 
 /** Model file extensions ComfyUI lists (folder_paths.supported_pt_extensions). */
@@ -81,7 +82,14 @@ export interface ComfyServerOptions {
   stepMs?: number;
   /** Model files to create: folder key → relative paths. */
   models?: Record<string, string[]>;
-  /** Reported by /system_stats. @default '0.3.64' */
+  /**
+   * Behave like a newer ComfyUI (0.38.x, read from its source): the jobs API under `/api/jobs`, client
+   * prompt ids must be canonical lowercase UUIDs (400 `invalid_prompt_id`), accepted prompts get
+   * `extra_data.create_time`, partner tokens are kept out of `/queue`, and a missing node class is
+   * `missing_node_type`. @default false (0.3.64)
+   */
+  newer?: boolean;
+  /** Reported by /system_stats. @default '0.3.64' ('0.38.1' when `newer`) */
   version?: string;
   /** The first device /system_stats lists. @default a CPU device like the recorded server's */
   device?: { name: string; type: string; vram_total: number; vram_free: number };
@@ -473,6 +481,9 @@ class EmulatedComfy implements ComfyTestServer {
     const path = url.pathname.startsWith('/api/') ? url.pathname.slice(4) : url.pathname;
     const body = request.method === 'POST' ? await readBody(request) : Buffer.alloc(0);
     try {
+      // Newer servers register the jobs API with its /api prefix only (no bare /jobs).
+      if (this.#options.newer && url.pathname.startsWith('/api/jobs'))
+        return this.#jobsRoute(request.method ?? 'GET', url.pathname, url.searchParams, body, response);
       await this.#route(request.method ?? 'GET', path, url.searchParams, body, request, response);
     } catch {
       plain(response, 500, '500 Internal Server Error\n\nServer got itself in trouble');
@@ -574,6 +585,66 @@ class EmulatedComfy implements ComfyTestServer {
     return plain(response, 405, '405: Method Not Allowed');
   }
 
+  #jobsRoute(method: string, path: string, query: URLSearchParams, body: Buffer, response: ServerResponse): void {
+    const running = this.#running ? [this.#running] : [];
+    if (method === 'GET' && path === '/api/jobs') {
+      const result = listJobs(query, running, this.#heap, this.#history as Map<string, never>);
+      return json(response, result.status, result.body);
+    }
+    const single = /^\/api\/jobs\/([^/]+)$/.exec(path);
+    if (method === 'GET' && single) {
+      const id = decodeURIComponent(single[1]!);
+      const entry = this.#history.get(id);
+      if (entry) return json(response, 200, historyJob(id, entry as never, true));
+      const item = running.find((tuple) => tuple[1] === id);
+      if (item) return json(response, 200, queueJob(item, 'in_progress', true));
+      const waiting = this.#heap.find((tuple) => tuple[1] === id);
+      if (waiting) return json(response, 200, queueJob(waiting, 'pending', true));
+      return json(response, 404, { error: 'Job not found' });
+    }
+    const cancelOne = /^\/api\/jobs\/([^/]+)\/cancel$/.exec(path);
+    if (method === 'POST' && path === '/api/jobs/cancel') {
+      let data: unknown;
+      try {
+        data = JSON.parse(body.toString('utf8'));
+      } catch {
+        return json(response, 400, { error: 'Request body must be valid JSON' });
+      }
+      const ids =
+        typeof data === 'object' && data !== null && !Array.isArray(data)
+          ? (data as { job_ids?: unknown }).job_ids
+          : undefined;
+      if (!Array.isArray(ids)) return json(response, 400, { error: 'job_ids must be a list' });
+      const invalid = ids
+        .filter((id) => !isCanonicalUuid(id))
+        .map((id) => (typeof id === 'string' ? id : JSON.stringify(id)));
+      if (invalid.length > 0)
+        return json(response, 400, { error: 'job_ids contains invalid id(s)', invalid_ids: invalid });
+      let cancelled = false;
+      for (const id of ids as string[]) if (this.#cancelJob(id)) cancelled = true;
+      return json(response, 200, { cancelled });
+    }
+    if (method === 'POST' && cancelOne)
+      return json(response, 200, { cancelled: this.#cancelJob(decodeURIComponent(cancelOne[1]!)) });
+    if (method === 'GET') return plain(response, 404, '404: Not Found');
+    return plain(response, 405, '405: Method Not Allowed');
+  }
+
+  /** Interrupt if it runs, else dequeue if it waits; whether either happened. */
+  #cancelJob(id: string): boolean {
+    if (this.#running?.[1] === id) {
+      this.#interrupted = true;
+      return true;
+    }
+    const index = this.#heap.findIndex((item) => item[1] === id);
+    if (index < 0) return false;
+    this.#heap.splice(index, 1);
+    heapify(this.#heap);
+    this.#queueUpdated();
+    this.#notifyIdle();
+    return true;
+  }
+
   #postPrompt(data: Record<string, unknown>, response: ServerResponse): void {
     let number: number;
     if ('number' in data) number = Number(data.number);
@@ -589,8 +660,24 @@ class EmulatedComfy implements ComfyTestServer {
       });
     }
     const prompt = data.prompt as Record<string, PromptNode>;
-    const promptId =
-      data.prompt_id === undefined ? randomUUID() : data.prompt_id === null ? 'None' : String(data.prompt_id);
+    let promptId: string;
+    if (this.#options.newer) {
+      if (data.prompt_id === undefined || data.prompt_id === null) promptId = randomUUID();
+      else if (isCanonicalUuid(data.prompt_id)) promptId = data.prompt_id;
+      else
+        return json(response, 400, {
+          error: {
+            type: 'invalid_prompt_id',
+            message: 'prompt_id must be a valid UUID',
+            details:
+              'prompt_id must be a UUID string in canonical lowercase hyphenated form; omit it to let the server generate one',
+            extra_info: {},
+          },
+          node_errors: {},
+        });
+    } else
+      promptId =
+        data.prompt_id === undefined ? randomUUID() : data.prompt_id === null ? 'None' : String(data.prompt_id);
     const partial = Array.isArray(data.partial_execution_targets)
       ? data.partial_execution_targets.map(String)
       : undefined;
@@ -602,7 +689,16 @@ class EmulatedComfy implements ComfyTestServer {
         ? { ...(data.extra_data as Record<string, unknown>) }
         : {};
     if ('client_id' in data) extraData.client_id = data.client_id;
-    if (!result.ok) return json(response, 400, { error: result.error, node_errors: result.nodeErrors });
+    if (!result.ok) {
+      const error = this.#options.newer ? missingNodeType(result.error, prompt) : result.error;
+      return json(response, 400, { error, node_errors: result.nodeErrors });
+    }
+    if (this.#options.newer) {
+      // Partner tokens are held apart from the queue item, and the accept time is recorded (ms).
+      delete extraData.auth_token_comfy_org;
+      delete extraData.api_key_comfy_org;
+      extraData.create_time = Date.now();
+    }
     heapPush(this.#heap, [number, promptId, prompt, extraData, result.outputs]);
     this.#queueUpdated();
     json(response, 200, { prompt_id: promptId, number, node_errors: result.nodeErrors });
@@ -638,7 +734,7 @@ class EmulatedComfy implements ComfyTestServer {
         os: 'posix',
         ram_total: 25276510208,
         ram_free: 24603373568,
-        comfyui_version: this.#options.version ?? '0.3.64',
+        comfyui_version: this.#options.version ?? (this.#options.newer ? '0.38.1' : '0.3.64'),
         required_frontend_version: '1.27.10',
         installed_templates_version: null,
         required_templates_version: '0.1.95',
@@ -713,6 +809,33 @@ class EmulatedComfy implements ComfyTestServer {
     writeFileSync(join(folder, name), bytes);
     json(response, 200, { name, subfolder, type });
   }
+}
+
+/** Newer servers name a missing node class `missing_node_type`, by its title, instead of `invalid_prompt`. */
+function missingNodeType(
+  error: { type: string; message: string; details: string; extra_info: Record<string, unknown> },
+  prompt: Record<string, PromptNode>,
+): typeof error {
+  const id = /^Node ID '#(.+)'$/.exec(error.details)?.[1];
+  if (error.type !== 'invalid_prompt' || id === undefined) return error;
+  const node = prompt[id] as (PromptNode & { _meta?: { title?: string } }) | undefined;
+  const classType = typeof node?.class_type === 'string' ? node.class_type : null;
+  if (classType === null) {
+    const title = node?._meta?.title;
+    return {
+      type: 'missing_node_type',
+      message: `Node '${title ?? `ID #${id}`}' has no class_type. The workflow may be corrupted or a custom node is missing.`,
+      details: `Node ID '#${id}'`,
+      extra_info: { node_id: id, class_type: null, node_title: title ?? null },
+    };
+  }
+  const title = node?._meta?.title ?? classType;
+  return {
+    type: 'missing_node_type',
+    message: `Node '${title}' not found. The custom node may not be installed.`,
+    details: `Node ID '#${id}'`,
+    extra_info: { node_id: id, class_type: classType, node_title: title },
+  };
 }
 
 function originAllowed(request: IncomingMessage): boolean {

@@ -16,7 +16,17 @@ import {
   type HistoryEntry,
   type NodeErrors,
 } from './messages';
+import {
+  CANONICAL_UUID,
+  JobsApiCancelled,
+  JobsApiDetail,
+  JobsApiList,
+  historyEntryFromJob,
+  isFinishedJobStatus,
+  type JobsApiDetail as JobDetail,
+} from './jobs-api';
 import { parseObjectInfo, type ObjectInfo, type ObjectInfoProblem } from './object-info';
+import { isRunPodProxyUrl, RUNPOD_PROXY_TIMEOUT_SECONDS } from '@shared/domain/pod';
 
 /** The part of fetch the client uses (injectable for tests). */
 export type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -36,6 +46,13 @@ export interface ComfyClientDeps {
   timeoutMs?: number;
   /** Deadline of `/object_info`, which lists model files and can take seconds on big installs. @default 60000 */
   objectInfoTimeoutMs?: number;
+  /**
+   * The longest any request waits for the server to start answering. A RunPod proxy cuts a request
+   * that has no answer after 100 s (HTTP 524), so behind one nothing may wait that long: slow work is
+   * polled instead. A body that streams (a large output) is not cut by this.
+   * @default 90000 for a RunPod proxy address (`*.proxy.runpod.net`), no extra limit otherwise
+   */
+  responseDeadlineMs?: number;
   socket?: { backoff?: BackoffOptions; pingIntervalMs?: number; featureFlags?: Record<string, unknown> };
 }
 
@@ -76,10 +93,14 @@ export interface QueueItem {
   promptId: string;
   prompt: Record<string, unknown>;
   extraData: Record<string, unknown>;
-  outputsToExecute: string[];
+  /** The output node ids it will run (from `/queue`; the jobs API of newer servers does not list them). */
+  outputsToExecute?: string[];
   /** The `client_id` it was queued with (absent for other tools that sent none). */
   clientId?: string;
 }
+
+/** Which queue and history routes a server offers: the jobs API of newer servers, or only the older routes. */
+export type QueueRoutes = 'jobs-api' | 'legacy';
 
 /** ComfyUI's whole queue: every client's jobs. */
 export interface QueueSnapshot {
@@ -117,6 +138,10 @@ export class ComfyClient {
   readonly #fetch: FetchLike;
   readonly #socket: ComfySocket;
   #objectInfo: Promise<{ objectInfo: ObjectInfo; problems: ObjectInfoProblem[] }> | undefined;
+  /** Whether the server has `/api/jobs`; asked once, and again after the socket reconnects (the server may have been upgraded). */
+  #routes: Promise<QueueRoutes> | undefined;
+  /** The prompt and extra data of queued jobs, read once per job from `/api/jobs/{id}` (they never change while queued). */
+  readonly #queuedDetails = new Map<string, JobDetail>();
 
   constructor(deps: ComfyClientDeps) {
     this.#deps = deps;
@@ -131,6 +156,10 @@ export class ComfyClient {
       backoff: deps.socket?.backoff,
       pingIntervalMs: deps.socket?.pingIntervalMs,
       featureFlags: deps.socket?.featureFlags,
+    });
+    // A reconnect may be a restarted (or upgraded) server: ask again which routes it has.
+    this.#socket.on('open', ({ isReconnect }) => {
+      if (isReconnect) this.#routes = undefined;
     });
   }
 
@@ -170,6 +199,12 @@ export class ComfyClient {
   /** Queues a prompt with our client id. Validation failures become `comfy_invalid_prompt` with ComfyUI's `node_errors`. */
   async queuePrompt(input: QueuePromptInput, options: RequestOptions = {}): Promise<QueuedPrompt> {
     const promptId = input.promptId ?? randomUUID();
+    if (!CANONICAL_UUID.test(promptId))
+      throw new AppError(
+        'invalid_input',
+        `The prompt id "${promptId.slice(0, 80)}" is not a lowercase UUID; newer ComfyUI servers refuse any other id.`,
+        { details: { promptId } },
+      );
     const body: Record<string, unknown> = { prompt: input.prompt, client_id: this.clientId, prompt_id: promptId };
     if (input.extraData) body.extra_data = input.extraData;
     if (input.front !== undefined) body.front = input.front;
@@ -186,18 +221,122 @@ export class ComfyClient {
     return { promptId: accepted.prompt_id, number: accepted.number, nodeErrors: accepted.node_errors };
   }
 
-  /** Running and pending jobs of every client on this server; pending sorted by execution order. */
+  /**
+   * Running and pending jobs of every client on this server; pending sorted by execution order.
+   * Newer servers answer from `/api/jobs` (a short list, then each new job's prompt once); older ones
+   * from `/queue`, which sends every queued prompt on every call.
+   */
   async getQueue(options: RequestOptions = {}): Promise<QueueSnapshot> {
+    const snapshot =
+      (await this.queueRoutes(options)) === 'jobs-api'
+        ? await this.#queueFromJobs(options)
+        : await this.#queueFromLegacy(options);
+    snapshot.pending.sort(
+      (a, b) => a.number - b.number || (a.promptId < b.promptId ? -1 : a.promptId > b.promptId ? 1 : 0),
+    );
+    return snapshot;
+  }
+
+  /**
+   * Cancels one job whatever its state: interrupts it if it runs, removes it if it waits. Newer
+   * servers do this in one atomic call (`POST /api/jobs/{id}/cancel`); on older ones the queue is
+   * read first. Resolves to whether a job was running or waiting under that id.
+   */
+  async cancelJob(promptId: string, options: RequestOptions = {}): Promise<boolean> {
+    if ((await this.queueRoutes(options)) === 'jobs-api') {
+      const path = `/jobs/${encodeURIComponent(promptId)}/cancel`;
+      const response = await this.#request(path, { method: 'POST' }, options);
+      await this.#ensureOk(response, path);
+      return this.#parse(JobsApiCancelled, await this.#json(response, path), path).cancelled;
+    }
+    const queue = await this.getQueue(options);
+    if (queue.running.some((item) => item.promptId === promptId)) {
+      await this.interrupt(promptId, options);
+      return true;
+    }
+    if (queue.pending.some((item) => item.promptId === promptId)) {
+      await this.deleteFromQueue([promptId], options);
+      return true;
+    }
+    return false;
+  }
+
+  /** Whether the server offers the jobs API (newer servers) or only `/queue` and `/history` (0.3.x). */
+  async queueRoutes(options: RequestOptions = {}): Promise<QueueRoutes> {
+    if (!this.#routes) {
+      const probing = this.#probeRoutes(options);
+      this.#routes = probing;
+      probing.catch(() => {
+        if (this.#routes === probing) this.#routes = undefined; // a failed probe is asked again next time
+      });
+    }
+    return this.#routes;
+  }
+
+  async #probeRoutes(options: RequestOptions): Promise<QueueRoutes> {
+    const path = '/jobs?limit=1';
+    const response = await this.#request(path, { method: 'GET' }, options);
+    if (response.status === 404 || response.status === 405) {
+      await response.arrayBuffer().catch(() => undefined);
+      return 'legacy';
+    }
+    await this.#ensureOk(response, path);
+    // Something else may answer /api/jobs (a custom node's route, a web page): keep to the routes every server has.
+    const raw = await this.#json(response, path).catch(() => undefined);
+    return JobsApiList.safeParse(raw).success ? 'jobs-api' : 'legacy';
+  }
+
+  async #queueFromLegacy(options: RequestOptions): Promise<QueueSnapshot> {
     const raw = this.#parse(QueueResponse, await this.#getJson('/queue', options), '/queue');
     const toItem = (tuple: z.infer<typeof QueueResponse>['queue_running'][number]): QueueItem => {
       const [number, promptId, prompt, extraData, outputsToExecute] = tuple;
       const clientId = typeof extraData.client_id === 'string' ? extraData.client_id : undefined;
       return { number, promptId, prompt, extraData, outputsToExecute, ...(clientId ? { clientId } : {}) };
     };
-    const pending = raw.queue_pending
-      .map(toItem)
-      .sort((a, b) => a.number - b.number || (a.promptId < b.promptId ? -1 : a.promptId > b.promptId ? 1 : 0));
-    return { running: raw.queue_running.map(toItem), pending };
+    return { running: raw.queue_running.map(toItem), pending: raw.queue_pending.map(toItem) };
+  }
+
+  async #queueFromJobs(options: RequestOptions): Promise<QueueSnapshot> {
+    const path = '/jobs?status=in_progress,pending';
+    const list = this.#parse(JobsApiList, await this.#getJson(path, options), '/jobs');
+    const live = new Set(list.jobs.map((job) => job.id));
+    for (const id of this.#queuedDetails.keys()) if (!live.has(id)) this.#queuedDetails.delete(id);
+    // Each job's prompt is read once; a few at a time so a batch of 100 does not open 100 requests.
+    const unknown = list.jobs.filter((job) => !this.#queuedDetails.has(job.id));
+    for (let start = 0; start < unknown.length; start += 4) {
+      const details = await Promise.all(unknown.slice(start, start + 4).map((job) => this.#jobDetail(job.id, options)));
+      for (const detail of details)
+        if (detail && !isFinishedJobStatus(detail.status)) this.#queuedDetails.set(detail.id, detail);
+    }
+    const running: QueueItem[] = [];
+    const pending: QueueItem[] = [];
+    for (const job of list.jobs) {
+      const detail = this.#queuedDetails.get(job.id);
+      if (!detail) continue; // it finished between the list and its detail
+      const extraData = detail.workflow.extra_data;
+      const clientId = typeof extraData.client_id === 'string' ? extraData.client_id : undefined;
+      const item: QueueItem = {
+        number: job.priority,
+        promptId: job.id,
+        prompt: detail.workflow.prompt,
+        extraData,
+        ...(clientId ? { clientId } : {}),
+      };
+      (job.status === 'in_progress' ? running : pending).push(item);
+    }
+    return { running, pending };
+  }
+
+  /** One job from `/api/jobs/{id}`, or undefined when the server does not know it. */
+  async #jobDetail(promptId: string, options: RequestOptions): Promise<JobDetail | undefined> {
+    const path = `/jobs/${encodeURIComponent(promptId)}`;
+    const response = await this.#request(path, { method: 'GET' }, options);
+    if (response.status === 404) {
+      await response.arrayBuffer().catch(() => undefined);
+      return undefined;
+    }
+    await this.#ensureOk(response, path);
+    return this.#parse(JobsApiDetail, await this.#json(response, path), '/jobs/{id}');
   }
 
   /** Removes pending jobs (running ones are ignored by ComfyUI: interrupt those). */
@@ -217,8 +356,15 @@ export class ComfyClient {
 
   // ---- history ----
 
-  /** One history entry, or undefined while it is not written yet (ComfyUI answers `{}`). */
+  /**
+   * One history entry, or undefined while it is not written yet (ComfyUI answers `{}`). Newer servers
+   * answer from `/api/jobs/{id}`, which gives the same prompt, outputs and status.
+   */
   async getHistory(promptId: string, options: RequestOptions = {}): Promise<HistoryEntry | undefined> {
+    if ((await this.queueRoutes(options)) === 'jobs-api') {
+      const job = await this.#jobDetail(promptId, options);
+      return job && isFinishedJobStatus(job.status) ? historyEntryFromJob(job) : undefined;
+    }
     const history = this.#parse(
       HistoryResponse,
       await this.#getJson(`/history/${encodeURIComponent(promptId)}`, options),
@@ -227,7 +373,11 @@ export class ComfyClient {
     return history[promptId];
   }
 
-  /** History entries, oldest first. `maxItems` alone gives the newest N. Always paginate: entries can be large. */
+  /**
+   * History entries, oldest first. `maxItems` alone gives the newest N. Always paginate: entries can be
+   * large. Kept on `/history` for every server: the jobs API lists jobs without their outputs, so a page
+   * from it would cost one more request per entry.
+   */
   async listHistory(
     query: { maxItems?: number; offset?: number } = {},
     options: RequestOptions = {},
@@ -388,7 +538,11 @@ export class ComfyClient {
   ): Promise<Response> {
     const url = this.#url(path);
     const timeoutMs = options.timeoutMs ?? this.#deps.timeoutMs ?? 15_000;
-    const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
+    // Behind a proxy that cuts silent requests, give up first and say why (the body may stream on).
+    const answerMs = Math.min(timeoutMs, this.#responseDeadlineMs);
+    const answer = new AbortController();
+    const answerTimer = answerMs < timeoutMs ? setTimeout(() => answer.abort(), answerMs) : undefined;
+    const signals = [AbortSignal.timeout(timeoutMs), answer.signal, ...(options.signal ? [options.signal] : [])];
     const headers: Record<string, string> = { ...this.#deps.headers };
     let body: string | FormData | undefined;
     if (init.json !== undefined) {
@@ -406,8 +560,21 @@ export class ComfyClient {
         redirect: 'follow',
       });
     } catch (error) {
+      if (answer.signal.aborted && !options.signal?.aborted)
+        throw new AppError(
+          'comfy_timeout',
+          `ComfyUI at ${describeAddress(url)} did not start answering ${path.split('?')[0]} within ${Math.round(answerMs / 1000)} s. The proxy in front of it cuts requests after ${RUNPOD_PROXY_TIMEOUT_SECONDS} s, so ComfyDesk stopped waiting; the server may be overloaded — try again.`,
+          { cause: error, details: { url: url.origin + url.pathname, deadlineMs: answerMs } },
+        );
       throw requestFailure(error, url, timeoutMs);
+    } finally {
+      clearTimeout(answerTimer);
     }
+  }
+
+  /** See `ComfyClientDeps.responseDeadlineMs`. */
+  get #responseDeadlineMs(): number {
+    return this.#deps.responseDeadlineMs ?? (isRunPodProxyUrl(this.baseUrl) ? 90_000 : Number.POSITIVE_INFINITY);
   }
 
   async #getJson(path: string, options: RequestOptions): Promise<unknown> {
@@ -452,6 +619,12 @@ export class ComfyClient {
       );
     }
     if (response.status === 404) throw notComfyUi(this.#url(path), `${path} does not exist there`);
+    if (response.status === 524)
+      throw new AppError(
+        'comfy_timeout',
+        `The proxy in front of ComfyUI at ${where} gave up waiting for an answer to ${path.split('?')[0]} (HTTP 524: no answer within ${RUNPOD_PROXY_TIMEOUT_SECONDS} s). The server is busy or stuck; try again, or reach it over SSH.`,
+        { details: { status: 524, path } },
+      );
     throw new AppError(
       'comfy_http_error',
       `ComfyUI at ${where} answered HTTP ${response.status} to ${path}${text && !/^\s*</.test(text) ? `: ${text.trim().slice(0, 300)}` : ''}.`,
