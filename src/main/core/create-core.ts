@@ -25,6 +25,9 @@ import { LocalEngine, type LocalEngineDeps } from './llm/local-engine';
 import { LlmModelStore } from './llm/model-store';
 import { OpenAiBackend } from './llm/openai-backend';
 import type { Paths } from './paths';
+import { PodDirectory, type PodDirectoryDeps } from './pods/pod-directory';
+import { PodService, type PodServiceDeps } from './pods/pod-service';
+import { podsHandlers } from './pods/pods-handlers';
 import { Router, type Handlers } from './router';
 import { settingsHandlers } from './settings/settings-handlers';
 import { SettingsService } from './settings/settings-service';
@@ -66,6 +69,12 @@ export interface CoreOptions {
   pickFile?: (options: { title: string }) => Promise<string | null>;
   /** Connection timing, known_hosts and agent overrides (tests, CLI). */
   connections?: ConnectionOptions;
+  /** RunPod's API address and the pod monitor's timing (tests: a stand-in API, a manual clock and ticker). */
+  pods?: Pick<PodDirectoryDeps, 'apiUrl' | 'fetch' | 'proxyUrl' | 'wait'> &
+    Pick<
+      PodServiceDeps,
+      'now' | 'ticker' | 'tickMs' | 'pollMs' | 'transitionPollMs' | 'countdownMs' | 'startTimeoutMs'
+    >;
   /** Overrides for prompt enhancement (tests: no GPU probing, greedy decoding, a local fetch). */
   llm?: Pick<LocalEngineDeps, 'gpu' | 'temperature' | 'maxThreads'> & {
     fetch?: typeof fetch;
@@ -87,6 +96,8 @@ export interface Core {
   connections: ConnectionManager;
   jobs: JobService;
   history: HistoryStore;
+  /** Rented pods behind RunPod connections: status, cost, idle alerts, auto-stop, start and stop. */
+  pods: PodService;
   /** Where outputs are saved now (settings › generation, else the data folder's `outputs`). */
   outputsDir(): string;
   stop(): Promise<void>;
@@ -110,11 +121,21 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => settings.stop());
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
 
+  // RunPod's API: RunPod connections find their pod's address through it, and the pod monitor its status.
+  const podDirectory = new PodDirectory({
+    log: log.child('pods'),
+    apiUrl: options.pods?.apiUrl ?? process.env.RUNPOD_API_URL,
+    fetch: options.pods?.fetch,
+    proxyUrl: options.pods?.proxyUrl,
+    wait: options.pods?.wait,
+    now: options.pods?.now,
+  });
   const connections = new ConnectionManager({
     settings,
     secrets: options.secretStore ?? new MemorySecretStore(),
     log: log.child('connections'),
     openWindow: options.openWindow,
+    pods: podDirectory,
     ...options.connections,
   });
   disposer.add(connections.on('changed', (snapshot) => events.emit('connections.changed', snapshot)));
@@ -216,6 +237,24 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => jobs.stop());
   disposer.add(() => staged.clear());
 
+  const pods = new PodService({
+    connections,
+    directory: podDirectory,
+    jobs,
+    log: log.child('pods'),
+    now: options.pods?.now,
+    ticker: options.pods?.ticker,
+    tickMs: options.pods?.tickMs,
+    pollMs: options.pods?.pollMs,
+    transitionPollMs: options.pods?.transitionPollMs,
+    countdownMs: options.pods?.countdownMs,
+    startTimeoutMs: options.pods?.startTimeoutMs,
+  });
+  disposer.add(pods.on('changed', (snapshot) => events.emit('pods.changed', snapshot)));
+  disposer.add(pods.on('alert', (alert) => events.emit('pods.alert', alert)));
+  await pods.start();
+  disposer.add(() => pods.stop());
+
   const handlers: Handlers = {
     ...appHandlers({
       notices,
@@ -230,6 +269,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     ...connectionsHandlers(connections, options.pickFile),
     ...llmHandlers({ service: llm, store: llmStore }),
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),
+    ...podsHandlers(pods),
   };
 
   const router = new Router({ handlers, log: log.child('router') });
@@ -244,6 +284,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     connections,
     jobs,
     history,
+    pods,
     outputsDir,
     async stop() {
       if (stopped) return;

@@ -4,6 +4,7 @@ import type { CommandSpec } from './common';
 import { connectionsCommands } from './connections';
 import { jobsCommands } from './jobs';
 import { llmCommands } from './llm';
+import { podsCommands } from './pods';
 import { settingsCommands } from './settings';
 import { workflowsCommands } from './workflows';
 
@@ -20,6 +21,7 @@ export const commands = {
   ...workflowsCommands,
   ...connectionsCommands,
   ...llmCommands,
+  ...podsCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

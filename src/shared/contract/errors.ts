@@ -45,6 +45,15 @@ export const ErrorCode = z.enum([
   'ssh_host_key_unknown',
   'ssh_host_key_changed',
   'tunnel_dropped',
+  // Rented pods (RunPod) and server snapshots
+  'runpod_unauthorized',
+  'runpod_rate_limited',
+  'runpod_unreachable',
+  'runpod_error',
+  'pod_not_found',
+  'pod_stopped',
+  'pod_unreachable',
+  'snapshot_failed',
   // Jobs and history
   'job_not_found',
   'job_not_retryable',

@@ -3,6 +3,7 @@ import { appEvents } from './app';
 import { connectionsEvents } from './connections';
 import { jobsEvents } from './jobs';
 import { llmEvents } from './llm';
+import { podsEvents } from './pods';
 import { settingsEvents } from './settings';
 import { workflowsEvents } from './workflows';
 
@@ -18,6 +19,7 @@ export const events = {
   ...workflowsEvents,
   ...connectionsEvents,
   ...llmEvents,
+  ...podsEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;

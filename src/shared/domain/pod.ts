@@ -119,3 +119,69 @@ export function podReach(
     reason: `The pod ${pod.name} exposes neither TCP port 22 nor HTTP port ${options.comfyPort}. Edit the pod in RunPod and expose ${options.comfyPort} as an HTTP port (or 22 as a TCP port).`,
   };
 }
+
+/** Where a pod is in its life, as ComfyDesk tracks it (RunPod's desiredStatus plus what ComfyDesk asked for). */
+export const PodPhase = z.enum(['running', 'starting', 'stopping', 'stopped', 'terminated', 'unknown']);
+export type PodPhase = z.infer<typeof PodPhase>;
+
+/** One RunPod connection's pod: status, cost, idle time and auto-stop, pushed whenever it changes. */
+export const PodStatus = z.object({
+  /** The RunPod connection's profile id. */
+  serverId: z.string(),
+  /** The connection's name. */
+  name: z.string(),
+  podId: z.string(),
+  /** The pod's own name in RunPod, once read. */
+  podName: z.string().nullable(),
+  phase: PodPhase,
+  /** What is happening, in words ("Waiting for ComfyUI to answer…"). */
+  step: z.string().optional(),
+  /** $ per hour while it runs. */
+  costPerHr: z.number().nullable(),
+  gpuName: z.string().nullable(),
+  gpuCount: z.number().nullable(),
+  /** What it cost while ComfyDesk saw it running, this session ($). */
+  sessionCostUsd: z.number(),
+  /** How long ComfyDesk saw it running, this session (ms). */
+  sessionRunningMs: z.number(),
+  /** A job is held, queued or running on it (ComfyDesk's or another client's). */
+  isBusy: z.boolean(),
+  /** When its queue became empty while it ran (ms since epoch); null while busy or not running. */
+  idleSince: z.number().nullable(),
+  /** From the connection: minutes before the idle notification (0 = off) and before auto-stop (0 = off). */
+  idleAlertMinutes: z.number(),
+  autoStopMinutes: z.number(),
+  /** When the auto-stop countdown ends (ms since epoch); null when none runs. */
+  autoStopAt: z.number().nullable(),
+  /** The user kept the pod running for this idle period. */
+  isAutoStopCancelled: z.boolean(),
+  /** How ComfyDesk reaches its ComfyUI now ("root@203.0.113.7 -p 10341" or the proxy URL). */
+  route: z.string().nullable(),
+  /** A caveat about the route (e.g. why it is not SSH). */
+  routeNote: z.string().optional(),
+  /** The last problem talking to RunPod, in words. */
+  error: z.string().optional(),
+  /** When RunPod was last asked (ms since epoch). */
+  checkedAt: z.number().nullable(),
+});
+export type PodStatus = z.infer<typeof PodStatus>;
+
+/** Every RunPod connection's pod. */
+export const PodsSnapshot = z.object({ pods: z.array(PodStatus) });
+export type PodsSnapshot = z.infer<typeof PodsSnapshot>;
+
+/** Something about a pod's cost the user should hear about, also as a desktop notification. */
+export const PodAlert = z.object({
+  serverId: z.string(),
+  /** `idle`: the queue has been empty for a while and the pod still bills; `auto-stop`: the countdown started; `stopped`: auto-stop stopped it. */
+  kind: z.enum(['idle', 'auto-stop', 'stopped']),
+  title: z.string(),
+  message: z.string(),
+});
+export type PodAlert = z.infer<typeof PodAlert>;
+
+/** Dollars as a person reads them: $0.79, $12.40, $0.004 for tiny amounts. */
+export function formatUsd(amount: number): string {
+  if (amount > 0 && amount < 0.01) return `$${amount.toFixed(3)}`;
+  return `$${amount.toFixed(2)}`;
+}

@@ -91,15 +91,13 @@ export function registerCancel(program: Command, context: CommandContext): void 
       context.run(flags.json, async () => {
         const client = clientFor(context.io, flags, 'cancel');
         const queue = await client.getQueue();
-        let action: 'interrupted' | 'removed';
-        if (queue.running.some((item) => item.promptId === promptId)) {
-          // Targeted by prompt id, so a job that started meanwhile on the server is never hit.
-          await client.interrupt(promptId);
-          action = 'interrupted';
-        } else if (queue.pending.some((item) => item.promptId === promptId)) {
-          await client.deleteFromQueue([promptId]);
-          action = 'removed';
-        } else {
+        const action: 'interrupted' | 'removed' | undefined = queue.running.some((item) => item.promptId === promptId)
+          ? 'interrupted'
+          : queue.pending.some((item) => item.promptId === promptId)
+            ? 'removed'
+            : undefined;
+        // Targeted by prompt id (atomically on servers with the jobs API), so a job that started meanwhile is never hit.
+        if (!action || !(await client.cancelJob(promptId))) {
           throw new AppError(
             'job_not_found',
             `${promptId} is neither running nor waiting on ${flags.server} (it may have finished already).`,

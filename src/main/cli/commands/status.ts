@@ -112,7 +112,7 @@ async function status(io: CliIo, flags: StatusFlags): Promise<number> {
           ssh: `${profile.username}@${profile.host}:${profile.port}`,
           remote: `${profile.remoteHost}:${profile.remotePort}`,
         }
-      : { url: profile.url };
+      : { url: profile.kind === 'runpod' ? profile.podId : profile.url };
   if (flags.json) {
     writeJson(io, {
       state: health.state,

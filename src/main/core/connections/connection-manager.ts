@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import {
   ConnectionProfile,
+  type RunPodProfile,
+  type SshProfile,
+  type UrlProfile,
   type ConnectionDraft,
   type ConnectionHealth,
   type ConnectionSecrets,
@@ -18,7 +21,12 @@ import { defaultKnownHostsPath, readKnownHostsFile } from './known-hosts';
 import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
 import { SECRET_NAMES, secretKey, type SecretStore } from './secret-store';
-import { ServerConnection, type ConnectionSecretsValue } from './server-connection';
+import { ServerConnection, type ConnectionSecretsValue, type ConnectionTarget } from './server-connection';
+
+/** Finds where a RunPod profile's ComfyUI is now, with the profile's API key (the pods area provides it). */
+export interface PodRouteResolver {
+  resolve(profile: RunPodProfile, apiKey: string | undefined): Promise<SshProfile | UrlProfile>;
+}
 
 /** What the connection manager tells the core. */
 export interface ConnectionManagerEvents {
@@ -53,6 +61,8 @@ export interface ConnectionManagerDeps extends ConnectionOptions {
   log: Logger;
   /** Opens ComfyUI's own page in a desktop window (the Electron shell provides it). */
   openWindow?: (url: string) => Promise<void>;
+  /** Resolves RunPod profiles to SSH or proxy targets; without it RunPod connections cannot connect. */
+  pods?: PodRouteResolver;
   now?: () => number;
 }
 
@@ -110,6 +120,37 @@ export class ConnectionManager {
     return this.#connections.get(serverId)?.connection.inventory;
   }
 
+  /** Where an online connection goes now: its URL or SSH host (a RunPod profile's resolved route). */
+  target(serverId: string): ConnectionTarget | undefined {
+    return this.#connections.get(serverId)?.connection.target;
+  }
+
+  /** Runs a command on an online SSH connection's server (undefined for URL connections). */
+  exec(serverId: string): ServerConnection['exec'] {
+    return this.#connections.get(serverId)?.connection.exec;
+  }
+
+  /** A saved profile, or undefined. */
+  profile(serverId: string): ConnectionProfile | undefined {
+    return this.#settings().profiles.find((item) => item.id === serverId);
+  }
+
+  /** A secret kept for a profile (the pods area reads a RunPod profile's API key). Never logged. */
+  secret(serverId: string, name: 'apiKey' | 'passphrase' | 'headerValue'): string | undefined {
+    return this.#deps.secrets.get(secretKey(serverId, name));
+  }
+
+  /**
+   * Drops an online connection and opens it again now (a pod that was started again, or whose
+   * address changed), instead of waiting for its next retry.
+   */
+  async reconnect(serverId: string): Promise<void> {
+    if (!this.#connections.has(serverId)) return;
+    this.#lastHealth.delete(serverId);
+    await this.#disconnect(serverId);
+    this.#reconcile();
+  }
+
   health(serverId: string): ConnectionHealth {
     return (
       this.#connections.get(serverId)?.connection.health ?? this.#lastHealth.get(serverId) ?? this.#idleHealth(serverId)
@@ -153,6 +194,9 @@ export class ConnectionManager {
     }
     if (profile.kind === 'ssh' && !existing)
       profile = { ...profile, pinnedHostKey: draft.kind === 'ssh' ? draft.pinnedHostKey : undefined };
+    // A pod's key belongs to that pod: another pod is checked again.
+    if (profile.kind === 'runpod' && (existing?.kind !== 'runpod' || existing.podId !== profile.podId))
+      profile = { ...profile, pinnedHostKey: undefined };
     for (const name of SECRET_NAMES) {
       const value = secrets[name];
       if (value === undefined) continue;
@@ -222,6 +266,7 @@ export class ConnectionManager {
       secrets = {
         passphrase: input.secrets?.passphrase || stored.passphrase,
         headerValue: input.secrets?.headerValue || stored.headerValue,
+        apiKey: input.secrets?.apiKey || stored.apiKey,
       };
     }
     const connection = this.#build(profile, secrets, { readInventory: false });
@@ -236,12 +281,13 @@ export class ConnectionManager {
   /** Pins an SSH host key the user confirmed: it must be the one the server presented. */
   trustHostKey(id: string, fingerprint: string): ConnectionsSnapshot {
     const profile = this.#profile(id);
-    if (profile.kind !== 'ssh') throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
+    if (profile.kind !== 'ssh' && profile.kind !== 'runpod')
+      throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
     const seen = this.health(id).hostKey;
     if (!seen || seen.kind !== 'unknown' || seen.fingerprint !== fingerprint) {
       throw new AppError(
         'ssh_host_key_unknown',
-        `That fingerprint is not the one ${profile.host} presented. Test the connection again and compare the fingerprint it shows.`,
+        `That fingerprint is not the one ${seen?.host ?? (profile.kind === 'ssh' ? profile.host : 'the pod')} presented. Test the connection again and compare the fingerprint it shows.`,
         { details: { fingerprint } },
       );
     }
@@ -251,7 +297,9 @@ export class ConnectionManager {
     this.#update({
       ...settings,
       profiles: settings.profiles.map((item) =>
-        item.id === id && item.kind === 'ssh' ? { ...item, pinnedHostKey: fingerprint } : item,
+        item.id === id && (item.kind === 'ssh' || item.kind === 'runpod')
+          ? { ...item, pinnedHostKey: fingerprint }
+          : item,
       ),
     });
     return this.snapshot();
@@ -260,7 +308,9 @@ export class ConnectionManager {
   /** ComfyUI's own page: a desktop window when the shell can open one, otherwise the URL for the caller's browser. */
   async open(id: string, options: { canOpenWindow: boolean }): Promise<OpenResult> {
     const profile = this.#profile(id);
-    const url = profile.kind === 'ssh' ? this.#connections.get(id)?.connection.localUrl : profile.url;
+    const connection = this.#connections.get(id)?.connection;
+    const url = profile.kind === 'ssh' || profile.kind === 'runpod' ? connection?.localUrl : profile.url;
+    const target = connection?.target;
     if (!url)
       throw new AppError(
         'comfy_offline',
@@ -270,11 +320,11 @@ export class ConnectionManager {
       await this.#deps.openWindow(url);
       return { url, openedBy: 'window' };
     }
-    if (profile.kind === 'ssh') {
+    if (target?.kind === 'ssh') {
       return {
         url,
         openedBy: 'client',
-        note: `This is the SSH tunnel's local end on the machine running ComfyDesk. It opens only in a browser on that machine; from elsewhere, forward the port yourself (ssh -L ${url.split(':').at(-1)}:${profile.remoteHost}:${profile.remotePort} ${profile.username}@${profile.host}${profile.port === 22 ? '' : ` -p ${profile.port}`}).`,
+        note: `This is the SSH tunnel's local end on the machine running ComfyDesk. It opens only in a browser on that machine; from elsewhere, forward the port yourself (ssh -L ${url.split(':').at(-1)}:${target.remoteHost}:${target.remotePort} ${target.username}@${target.host}${target.port === 22 ? '' : ` -p ${target.port}`}).`,
       };
     }
     if (profile.kind === 'url' && profile.authHeader)
@@ -333,9 +383,11 @@ export class ConnectionManager {
   #secretsOf(id: string): ConnectionSecretsValue {
     const passphrase = this.#deps.secrets.get(secretKey(id, 'passphrase'));
     const headerValue = this.#deps.secrets.get(secretKey(id, 'headerValue'));
+    const apiKey = this.#deps.secrets.get(secretKey(id, 'apiKey'));
     return {
       ...(passphrase !== undefined ? { passphrase } : {}),
       ...(headerValue !== undefined ? { headerValue } : {}),
+      ...(apiKey !== undefined ? { apiKey } : {}),
     };
   }
 
@@ -375,6 +427,14 @@ export class ConnectionManager {
       checkTimeoutMs: this.#deps.checkTimeoutMs,
       backoff: this.#deps.backoff,
       readInventory: options.readInventory,
+      resolveRoute: async (runpod) => {
+        if (!this.#deps.pods)
+          throw new AppError(
+            'pod_unreachable',
+            `${runpod.name} is a RunPod connection, which this ComfyDesk cannot use.`,
+          );
+        return this.#deps.pods.resolve(runpod, secrets.apiKey);
+      },
     });
   }
 

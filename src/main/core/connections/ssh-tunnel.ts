@@ -11,6 +11,17 @@ import { checkHostKey, keyTypeOf } from './known-hosts';
 
 const { Client } = ssh2;
 
+/** What a command run over SSH printed and how it ended. */
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  /** The exit code; null when it ended by a signal. */
+  code: number | null;
+}
+
+/** The most output one command may print before it is stopped (a runaway command must not fill memory). */
+const MAX_EXEC_OUTPUT_BYTES = 16 * 1024 * 1024;
+
 /** Where a tunnel is in its life. */
 export type TunnelState = 'connecting' | 'open' | 'reconnecting' | 'failed' | 'closed';
 
@@ -109,6 +120,69 @@ export class SshTunnel {
     const server = this.#server;
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * Runs one command on the SSH server over the tunnel's connection (`sh -c` on the remote side, as
+   * OpenSSH does) and collects what it prints. `stdin` is written and closed; pass data there rather
+   * than in the command line so nothing needs quoting. Rejects only when the command cannot be run.
+   */
+  exec(command: string, options: { stdin?: string; signal?: AbortSignal } = {}): Promise<ExecResult> {
+    const client = this.#client;
+    if (!client || !this.#isReady)
+      return Promise.reject(
+        new AppError('tunnel_dropped', `The SSH connection to ${this.#deps.profile.host} is not open right now.`),
+      );
+    return new Promise<ExecResult>((resolve, reject) => {
+      client.exec(command, (error: Error | undefined, stream: ClientChannel) => {
+        if (error) {
+          reject(
+            new AppError('ssh_unreachable', `The SSH server refused to run a command (${error.message}).`, {
+              cause: error,
+            }),
+          );
+          return;
+        }
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
+        let size = 0;
+        let settled = false;
+        const finish = (result: ExecResult | AppError) => {
+          if (settled) return;
+          settled = true;
+          options.signal?.removeEventListener('abort', onAbort);
+          if (result instanceof AppError) reject(result);
+          else resolve(result);
+        };
+        const onAbort = () => {
+          stream.close();
+          finish(new AppError('cancelled', 'The command on the server was cancelled.'));
+        };
+        const collect = (target: Buffer[]) => (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_EXEC_OUTPUT_BYTES) {
+            stream.close();
+            finish(
+              new AppError('io_error', 'A command on the server printed more than ComfyDesk reads; it was stopped.'),
+            );
+            return;
+          }
+          target.push(chunk);
+        };
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        stream.on('data', collect(stdout));
+        stream.stderr.on('data', collect(stderr));
+        stream.on('close', (code: number | null) =>
+          finish({
+            stdout: Buffer.concat(stdout).toString('utf8'),
+            stderr: Buffer.concat(stderr).toString('utf8'),
+            code: typeof code === 'number' ? code : null,
+          }),
+        );
+        stream.on('error', () => undefined);
+        stream.end(options.stdin ?? '');
+      });
+    });
   }
 
   #emit(state: TunnelState, step: string, error?: AppError): void {
