@@ -177,6 +177,7 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   });
   tray.start();
   const stopFeed = feedJobs(core, (jobs, paused) => tray.update(jobs, paused));
+  const stopPodAlerts = core.events.on('pods.alert', (alert) => tray.notifyPod(alert));
 
   const unbindIpc = bindIpcTransport({
     ipcMain,
@@ -210,6 +211,7 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     event.preventDefault();
     unbindIpc();
     stopFeed();
+    stopPodAlerts();
     tray.stop();
     void core.stop().finally(() => app.quit()); // quit once the core released its sockets and files
   });

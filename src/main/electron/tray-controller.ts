@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { BrowserWindow, MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import type { Job } from '@shared/domain/job';
+import type { PodAlert } from '@shared/domain/pod';
 import type { Logger } from '../core/lib/logger';
 import { describeProgress, formatEta } from '@shared/format';
 import { DesktopStatusTracker, ringStep, tooltipFor, type DesktopStatus, type FinishedJob } from './desktop-status';
@@ -74,6 +75,22 @@ export class TrayController {
     this.#status = status;
     this.#render();
     for (const item of finished) this.#notify(item);
+  }
+
+  /**
+   * A rented pod's cost alert as a native notification: idle but still billing, an auto-stop
+   * countdown, a pod auto-stop stopped. Clicking it shows the window (where the countdown can be
+   * cancelled). None while the window is in front: it shows the same alert itself.
+   */
+  notifyPod(alert: PodAlert): void {
+    const { electron, actions, log } = this.#options;
+    if (!this.#options.notificationsEnabled() || !electron.notificationsSupported()) return;
+    if (this.#options.window()?.isFocused()) return;
+    try {
+      electron.notify({ title: alert.title, body: alert.message, onClick: () => actions.showWindow() });
+    } catch (error) {
+      log.warn('notification failed', { error });
+    }
   }
 
   /** The window came to the front: a shown failure has been seen. */

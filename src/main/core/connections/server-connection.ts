@@ -8,6 +8,7 @@ import type {
   SshProfile,
   UrlProfile,
 } from '@shared/domain/connection';
+import { randomUUID } from 'node:crypto';
 import type { ServerInventory } from '@shared/domain/inventory';
 import { backoffDelayMs, type BackoffOptions } from '@shared/backoff';
 import { ComfyClient, type FetchLike } from '../comfy/comfy-client';
@@ -124,6 +125,8 @@ export class ServerConnection {
   #tunnel: SshTunnel | undefined;
   /** Where it goes: the profile itself, or what a RunPod profile resolved to. */
   #target: ConnectionTarget | undefined;
+  /** The socket's client id, the same for every client this connection makes: queued prompts keep reporting to it. */
+  readonly #clientId = randomUUID();
   #inventory: ServerInventory | undefined;
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
@@ -265,8 +268,18 @@ export class ServerConnection {
       if (!this.#client) this.#createClient(options.once ?? false);
       await this.#check(options.once ?? false);
     } catch (error) {
+      // A pod may have stopped, or restarted somewhere else: start over from RunPod's answer next time.
+      if (this.profile.kind === 'runpod' && !options.once) await this.#dropRoute();
       this.#fail(error, options.once ?? false);
     }
+  }
+
+  /** Closes the client and tunnel of a RunPod route and forgets the route (the client id is kept). */
+  async #dropRoute(): Promise<void> {
+    await this.#disposer.dispose();
+    this.#client = undefined;
+    this.#tunnel = undefined;
+    this.#target = undefined;
   }
 
   async #resolve(profile: RunPodProfile): Promise<void> {
@@ -326,6 +339,7 @@ export class ServerConnection {
     const client = new ComfyClient({
       baseUrl,
       headers: authHeaders(this.profile, this.#deps.secrets.headerValue),
+      clientId: this.#clientId,
       log: this.#deps.log.child('comfy'),
       fetch: this.#deps.fetch,
       socket: { backoff: this.#deps.backoff },

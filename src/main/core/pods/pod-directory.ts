@@ -83,11 +83,15 @@ export class PodDirectory implements PodRouteResolver {
   reach(profile: RunPodProfile, pod: Pod): PodReach {
     const proxyUrl = this.#deps.proxyUrl ?? runPodProxyUrl;
     const canSsh = profile.auth === 'agent' || Boolean(profile.keyPath);
-    if (profile.access === 'auto' && !canSsh) {
+    const offersSsh = Boolean(pod.publicIp) && pod.portMappings['22'] !== undefined;
+    if (profile.access === 'auto' && offersSsh && !canSsh) {
       // No key chosen: the proxy needs none. SSH stays the way when the pod offers nothing else.
       const viaProxy = podReach(pod, { comfyPort: profile.comfyPort, access: 'proxy', proxyUrl });
       if (viaProxy.ok)
-        return { ...viaProxy, note: 'No SSH key is set for this connection, so it uses the HTTPS proxy.' };
+        return {
+          ...viaProxy,
+          note: 'The pod offers full SSH, but this connection has no SSH key set, so it uses the HTTPS proxy.',
+        };
     }
     return podReach(pod, { comfyPort: profile.comfyPort, access: profile.access, proxyUrl });
   }

@@ -178,4 +178,31 @@ describe('tray, taskbar and notifications from job events', () => {
     controller.update([job({ id: 'j3', status: 'succeeded' })], false);
     expect(StandInNotification.shown).toHaveLength(0);
   });
+
+  test("a pod's cost alert becomes a native notification that shows the window when clicked", () => {
+    controller.notifyPod({
+      serverId: 'rp',
+      kind: 'idle',
+      title: 'RunPod 4090 is idle',
+      message: 'RunPod 4090: queue done 10 min ago — pod still running at $0.79/h.',
+    });
+    expect(StandInNotification.shown).toHaveLength(1);
+    const notification = StandInNotification.shown[0]!;
+    expect(notification.options).toEqual({
+      title: 'RunPod 4090 is idle',
+      body: 'RunPod 4090: queue done 10 min ago — pod still running at $0.79/h.',
+    });
+    notification.emit('click');
+    expect(actions).toEqual(['show']);
+  });
+
+  test('no pod notification when notifications are off or the window is in front (it shows the alert itself)', () => {
+    const alert = { serverId: 'rp', kind: 'auto-stop' as const, title: 'Stopping RunPod 4090', message: 'in 60 s' };
+    notificationsEnabled = false;
+    controller.notifyPod(alert);
+    notificationsEnabled = true;
+    window.focus();
+    controller.notifyPod(alert);
+    expect(StandInNotification.shown).toHaveLength(0);
+  });
 });
