@@ -7,6 +7,7 @@ import { registerIntent } from './commands/intent';
 import { registerLlm } from './commands/llm';
 import { registerScan } from './commands/scan';
 import { registerModels } from './commands/models';
+import { registerPods } from './commands/pods';
 import { registerCancel, registerQueue } from './commands/queue';
 import { registerRun } from './commands/run';
 import { registerServe } from './commands/serve';
@@ -29,6 +30,7 @@ const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = 
   registerRun,
   registerQueue,
   registerCancel,
+  registerPods,
 ];
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */
