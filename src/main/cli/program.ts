@@ -8,6 +8,7 @@ import { registerLlm } from './commands/llm';
 import { registerScan } from './commands/scan';
 import { registerModels } from './commands/models';
 import { registerPods } from './commands/pods';
+import { registerSnapshot } from './commands/snapshot';
 import { registerCancel, registerQueue } from './commands/queue';
 import { registerRun } from './commands/run';
 import { registerServe } from './commands/serve';
@@ -31,6 +32,7 @@ const SUBCOMMANDS: Array<(program: Command, context: CommandContext) => void> = 
   registerQueue,
   registerCancel,
   registerPods,
+  registerSnapshot,
 ];
 
 /** Runs the CLI with `argv` (without node and script) and resolves to the exit code. */

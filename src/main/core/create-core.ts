@@ -28,6 +28,9 @@ import type { Paths } from './paths';
 import { PodDirectory, type PodDirectoryDeps } from './pods/pod-directory';
 import { PodService, type PodServiceDeps } from './pods/pod-service';
 import { podsHandlers } from './pods/pods-handlers';
+import { knownModelSources } from './snapshots/model-sources';
+import { SnapshotService } from './snapshots/snapshot-service';
+import { snapshotsHandlers } from './snapshots/snapshots-handlers';
 import { Router, type Handlers } from './router';
 import { settingsHandlers } from './settings/settings-handlers';
 import { SettingsService } from './settings/settings-service';
@@ -160,12 +163,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   };
 
   const userCatalog = await readCatalogFile(join(options.paths.dataDir, 'model-catalog.json'), log.child('catalog'));
+  const catalog = new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]);
   const library = new LibraryService({
     ...options.library,
     settings,
     appFolder: options.paths.workflowsDir,
     cacheFile: join(options.paths.dataDir, 'cache', 'library-index.json'),
-    catalog: new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]),
+    catalog,
     inventory: options.inventory ?? activeInventory,
     runStats: options.runStats ?? runStats,
     samples: SAMPLE_WORKFLOWS,
@@ -255,6 +259,19 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   await pods.start();
   disposer.add(() => pods.stop());
 
+  // Snapshots: what a server has, as a JSON file (download addresses from the catalog and the library).
+  const snapshots = new SnapshotService({
+    connections,
+    sources: knownModelSources({ catalog, workflows: () => library.records() }),
+    snapshotsDir: join(options.paths.dataDir, 'snapshots'),
+    createdBy: `ComfyDesk ${options.version}`,
+    log: log.child('snapshots'),
+  });
+  disposer.add(snapshots.on('progress', (progress) => events.emit('snapshots.progress', progress)));
+  disposer.add(snapshots.on('finished', (finished) => events.emit('snapshots.finished', finished)));
+  await snapshots.start();
+  disposer.add(() => snapshots.stop());
+
   const handlers: Handlers = {
     ...appHandlers({
       notices,
@@ -270,6 +287,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     ...llmHandlers({ service: llm, store: llmStore }),
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),
     ...podsHandlers(pods),
+    ...snapshotsHandlers(snapshots),
   };
 
   const router = new Router({ handlers, log: log.child('router') });

@@ -5,6 +5,7 @@ import { connectionsCommands } from './connections';
 import { jobsCommands } from './jobs';
 import { llmCommands } from './llm';
 import { podsCommands } from './pods';
+import { snapshotsCommands } from './snapshots';
 import { settingsCommands } from './settings';
 import { workflowsCommands } from './workflows';
 
@@ -22,6 +23,7 @@ export const commands = {
   ...connectionsCommands,
   ...llmCommands,
   ...podsCommands,
+  ...snapshotsCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

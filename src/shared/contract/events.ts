@@ -4,6 +4,7 @@ import { connectionsEvents } from './connections';
 import { jobsEvents } from './jobs';
 import { llmEvents } from './llm';
 import { podsEvents } from './pods';
+import { snapshotsEvents } from './snapshots';
 import { settingsEvents } from './settings';
 import { workflowsEvents } from './workflows';
 
@@ -20,6 +21,7 @@ export const events = {
   ...connectionsEvents,
   ...llmEvents,
   ...podsEvents,
+  ...snapshotsEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;

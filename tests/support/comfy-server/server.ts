@@ -93,6 +93,11 @@ export interface ComfyServerOptions {
   version?: string;
   /** The first device /system_stats lists. @default a CPU device like the recorded server's */
   device?: { name: string; type: string; vram_total: number; vram_free: number };
+  /**
+   * Stand in for ComfyUI-Manager: its installed-packs list (`GET /customnode/installed`, shape of
+   * ltdrdata/ComfyUI-Manager glob/manager_core.py `get_installed_node_packs`). Absent: no Manager (404).
+   */
+  manager?: Record<string, { ver: string; cnr_id: string; aux_id: string | null; enabled: boolean }>;
   /** Called just before each JSON message goes out (benchmarks timestamp it). */
   onJsonSent?: (type: string, data: unknown) => void;
 }
@@ -481,6 +486,9 @@ class EmulatedComfy implements ComfyTestServer {
     const path = url.pathname.startsWith('/api/') ? url.pathname.slice(4) : url.pathname;
     const body = request.method === 'POST' ? await readBody(request) : Buffer.alloc(0);
     try {
+      // /internal routes are a sub-application, never under /api.
+      if (request.method === 'GET' && url.pathname === '/internal/folder_paths')
+        return json(response, 200, this.#folderPaths());
       // Newer servers register the jobs API with its /api prefix only (no bare /jobs).
       if (this.#options.newer && url.pathname.startsWith('/api/jobs'))
         return this.#jobsRoute(request.method ?? 'GET', url.pathname, url.searchParams, body, response);
@@ -525,6 +533,20 @@ class EmulatedComfy implements ComfyTestServer {
         return json(response, 200, listModelFiles(join(this.dataDir, 'models', folder)));
       }
       if (path === '/embeddings' || path === '/extensions') return json(response, 200, []);
+      if (path.startsWith('/experiment/models/')) {
+        const folder = decodeURIComponent(path.slice('/experiment/models/'.length));
+        if (!MODEL_FOLDERS.includes(folder)) return plain(response, 404, '404: Not Found');
+        const dir = this.#folderPaths()[folder]![0]!;
+        return json(
+          response,
+          200,
+          listModelFiles(dir).map((name) => {
+            const stat = statSync(join(dir, name));
+            return { name, pathIndex: 0, modified: stat.mtimeMs / 1000, created: stat.ctimeMs / 1000, size: stat.size };
+          }),
+        );
+      }
+      if (this.#options.manager && path === '/customnode/installed') return json(response, 200, this.#options.manager);
       if (path === '/view') return this.#view(query, response);
       return plain(response, 404, '404: Not Found');
     }
@@ -720,6 +742,16 @@ class EmulatedComfy implements ComfyTestServer {
       count += 1;
     });
     return out;
+  }
+
+  /** GET /internal/folder_paths: every folder key with its absolute folders (models under <base>/models). */
+  #folderPaths(): Record<string, string[]> {
+    return Object.fromEntries(
+      MODEL_FOLDERS.map((folder) => [
+        folder,
+        [folder === 'custom_nodes' ? join(this.dataDir, 'custom_nodes') : join(this.dataDir, 'models', folder)],
+      ]),
+    );
   }
 
   #systemStats(): Record<string, unknown> {

@@ -519,6 +519,21 @@ export class ComfyClient {
     );
   }
 
+  /**
+   * GETs a JSON route that not every server has (ComfyUI-Manager's, `/internal/*`, experimental
+   * ones): undefined when the server answers 404. `/internal` routes are not served under `/api`,
+   * so they are asked with `apiPrefix: false`.
+   */
+  async getOptionalJson(path: string, options: RequestOptions & { apiPrefix?: boolean } = {}): Promise<unknown> {
+    const response = await this.#request(path, { method: 'GET', raw: options.apiPrefix === false }, options);
+    if (response.status === 404 || response.status === 405) {
+      await response.arrayBuffer().catch(() => undefined);
+      return undefined;
+    }
+    await this.#ensureOk(response, path);
+    return this.#json(response, path, options.timeoutMs);
+  }
+
   /** The full URL of an API path (for messages and for opening ComfyUI). */
   url(path = '/'): string {
     return this.#url(path).toString();
@@ -526,17 +541,17 @@ export class ComfyClient {
 
   // ---- plumbing ----
 
-  #url(path: string): URL {
+  #url(path: string, raw = false): URL {
     // Every route is served under /api too; the protocol doc recommends it (custom-node routes and the frontend cannot shadow it).
-    return new URL(`${this.baseUrl}/api${path}`);
+    return new URL(`${this.baseUrl}${raw ? '' : '/api'}${path}`);
   }
 
   async #request(
     path: string,
-    init: { method: string; json?: unknown; body?: FormData },
+    init: { method: string; json?: unknown; body?: FormData; raw?: boolean },
     options: RequestOptions,
   ): Promise<Response> {
-    const url = this.#url(path);
+    const url = this.#url(path, init.raw);
     const timeoutMs = options.timeoutMs ?? this.#deps.timeoutMs ?? 15_000;
     // Behind a proxy that cuts silent requests, give up first and say why (the body may stream on).
     const answerMs = Math.min(timeoutMs, this.#responseDeadlineMs);

@@ -127,7 +127,10 @@ export class SshTunnel {
    * OpenSSH does) and collects what it prints. `stdin` is written and closed; pass data there rather
    * than in the command line so nothing needs quoting. Rejects only when the command cannot be run.
    */
-  exec(command: string, options: { stdin?: string; signal?: AbortSignal } = {}): Promise<ExecResult> {
+  exec(
+    command: string,
+    options: { stdin?: string; signal?: AbortSignal; onStdout?: (text: string) => void } = {},
+  ): Promise<ExecResult> {
     const client = this.#client;
     if (!client || !this.#isReady)
       return Promise.reject(
@@ -171,6 +174,10 @@ export class SshTunnel {
         };
         options.signal?.addEventListener('abort', onAbort, { once: true });
         stream.on('data', collect(stdout));
+        if (options.onStdout) {
+          const onStdout = options.onStdout;
+          stream.on('data', (chunk: Buffer) => onStdout(chunk.toString('utf8')));
+        }
         stream.stderr.on('data', collect(stderr));
         stream.on('close', (code: number | null) =>
           finish({
