@@ -25,7 +25,7 @@ import { LocalEngine, type LocalEngineDeps } from './llm/local-engine';
 import { LlmModelStore } from './llm/model-store';
 import { OpenAiBackend } from './llm/openai-backend';
 import type { Paths } from './paths';
-import { PodDirectory, type PodDirectoryDeps } from './pods/pod-directory';
+import { PodDirectory, proxyUrlTemplate, type PodDirectoryDeps } from './pods/pod-directory';
 import { PodService, type PodServiceDeps } from './pods/pod-service';
 import { podsHandlers } from './pods/pods-handlers';
 import { knownModelSources } from './snapshots/model-sources';
@@ -129,7 +129,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     log: log.child('pods'),
     apiUrl: options.pods?.apiUrl ?? process.env.RUNPOD_API_URL,
     fetch: options.pods?.fetch,
-    proxyUrl: options.pods?.proxyUrl,
+    proxyUrl: options.pods?.proxyUrl ?? proxyUrlTemplate(process.env.COMFYDESK_RUNPOD_PROXY_URL),
     wait: options.pods?.wait,
     now: options.pods?.now,
   });

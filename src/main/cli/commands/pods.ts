@@ -6,7 +6,7 @@ import { defaultKnownHostsPath, readKnownHostsFile } from '../../core/connection
 import { ServerConnection } from '../../core/connections/server-connection';
 import { AppError } from '../../core/lib/errors';
 import type { Logger } from '../../core/lib/logger';
-import { describeRoute, PodDirectory } from '../../core/pods/pod-directory';
+import { describeRoute, PodDirectory, proxyUrlTemplate } from '../../core/pods/pod-directory';
 import type { CommandContext } from '../command';
 import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
 import { cliLogger } from '../runtime';
@@ -77,15 +77,12 @@ function directory(io: CliIo, log: Logger): { directory: PodDirectory; apiKey: s
       'Set RUNPOD_API_KEY to your RunPod API key (RunPod › Settings › API Keys). It is read from the environment so it never shows in the process list.',
       { code: 'runpod_unauthorized' },
     );
-  const template = io.env.COMFYDESK_RUNPOD_PROXY_URL;
   return {
     apiKey,
     directory: new PodDirectory({
       log,
       apiUrl: io.env.RUNPOD_API_URL || undefined,
-      ...(template
-        ? { proxyUrl: (podId, port) => template.replaceAll('{podId}', podId).replaceAll('{port}', String(port)) }
-        : {}),
+      proxyUrl: proxyUrlTemplate(io.env.COMFYDESK_RUNPOD_PROXY_URL),
     }),
   };
 }

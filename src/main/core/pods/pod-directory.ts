@@ -139,3 +139,12 @@ export function describeRoute(reach: PodReach): string | null {
     ? `${reach.route.username}@${reach.route.host} -p ${reach.route.port} (full SSH)`
     : `${reach.route.url} (HTTPS proxy)`;
 }
+
+/**
+ * A pod proxy address from a template with `{podId}` and `{port}` (COMFYDESK_RUNPOD_PROXY_URL: a
+ * self-hosted proxy, or a test's stand-in); undefined without one, so RunPod's own proxy is used.
+ */
+export function proxyUrlTemplate(template: string | undefined): ((podId: string, port: number) => string) | undefined {
+  if (!template) return undefined;
+  return (podId, port) => template.replaceAll('{podId}', podId).replaceAll('{port}', String(port));
+}
