@@ -367,4 +367,54 @@ describe('snapshots from the app and the command line', () => {
       /^Saved a snapshot of ComfyUI 0\.3\.64 at http:\/\/127\.0\.0\.1:\d+ to .*pod\.json:\n {2}1 custom node pack .*3 models, 0 with SHA-256\.\n {2}No download address known for: checkpoints\/mine\/portrait\.safetensors, loras\/style\.safetensors/,
     );
   });
+
+  test.skipIf(!SSHD_PATH)(
+    'comfydesk snapshot save --ssh refuses an unknown host with its fingerprint, and with --accept-host-key hashes the models on the server',
+    async () => {
+      const comfy = await server();
+      const sshd = await startSshd();
+      cleanup.push(() => sshd.stop());
+      const dir = tempDir('comfydesk-snapssh-');
+      cleanup.push(() => dir.remove());
+      const knownHosts = join(dir.path, 'known_hosts');
+      writeFileSync(knownHosts, '');
+      const out = join(dir.path, 'pod.json');
+      const args = [
+        'snapshot',
+        'save',
+        '--ssh',
+        `${sshd.user}@127.0.0.1:${sshd.port}`,
+        '--key',
+        sshd.clientKeyPath,
+        '--remote',
+        `127.0.0.1:${comfy.port}`,
+        '--out',
+        out,
+        '--data-dir',
+        dir.path,
+      ];
+      const env = { COMFYDESK_KNOWN_HOSTS: knownHosts, SSH_AUTH_SOCK: '' };
+      const refused = await runCli(args, { env });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`--accept-host-key ${sshd.hostKeyFingerprint()}`);
+      expect(existsSync(out)).toBe(false);
+      const saved = await runCli([...args, '--accept-host-key', sshd.hostKeyFingerprint(), '--json'], {
+        env,
+        timeoutMs: 60_000,
+      });
+      expect(saved).toMatchObject({ code: 0 });
+      expect(JSON.parse(saved.stdout)).toMatchObject({
+        path: out,
+        server: { address: `ssh://${sshd.user}@127.0.0.1:${sshd.port}` },
+        sources: { customNodes: 'ssh', hashes: 'ssh' },
+        summary: { models: 3, hashed: 3 },
+      });
+      const models = join(comfy.dataDir, 'models');
+      expect(
+        parseSnapshot(JSON.parse(readFileSync(out, 'utf8'))).models.find((model) => model.folder === 'loras'),
+      ).toMatchObject({
+        sha256: sha256(join(models, 'loras', 'style.safetensors')),
+      });
+    },
+  );
 });
