@@ -18,17 +18,19 @@ import { connectionDirectory } from './jobs/server-directory';
 import { Disposer } from './lib/disposer';
 import { Emitter } from './lib/emitter';
 import type { Logger } from './lib/logger';
-import { FileDownloader } from './llm/downloader';
 import { llmHandlers } from './llm/llm-handlers';
 import { LlmService } from './llm/llm-service';
 import { LocalEngine, type LocalEngineDeps } from './llm/local-engine';
-import { LlmModelStore } from './llm/model-store';
+import { LlmModelStore, llmDownloader } from './llm/model-store';
 import { OpenAiBackend } from './llm/openai-backend';
 import type { Paths } from './paths';
 import { Router, type Handlers } from './router';
 import { settingsHandlers } from './settings/settings-handlers';
 import { SettingsService } from './settings/settings-service';
 import type { SettingsStore } from './settings/settings-store';
+import { connectionServers } from './transfers/ports';
+import { TransferService, type TransferServiceDeps } from './transfers/transfer-service';
+import { transfersHandlers } from './transfers/transfers-handlers';
 import { ModelCatalog, readCatalogFile } from './workflows/catalog';
 import { LibraryService, type LibraryServiceDeps } from './workflows/library-service';
 import type { InventorySource, RunStats } from './workflows/ports';
@@ -67,6 +69,11 @@ export interface CoreOptions {
   /** Connection timing, known_hosts and agent overrides (tests, CLI). */
   connections?: ConnectionOptions;
   /** Overrides for prompt enhancement (tests: no GPU probing, greedy decoding, a local fetch). */
+  /** Transfer overrides (tests: a local fetch, short polls, a PATH without curl/wget on the SSH server). */
+  transfers?: Pick<
+    TransferServiceDeps,
+    'fetch' | 'env' | 'pollIntervalMs' | 'retryDelayMs' | 'stallTimeoutMs' | 'remotePathPrefix' | 'eventIntervalMs'
+  >;
   llm?: Pick<LocalEngineDeps, 'gpu' | 'temperature' | 'maxThreads'> & {
     fetch?: typeof fetch;
     timeLimitMs?: number;
@@ -87,6 +94,8 @@ export interface Core {
   connections: ConnectionManager;
   jobs: JobService;
   history: HistoryStore;
+  /** Models and custom-node packs onto servers (Missing to Ready). */
+  transfers: TransferService;
   /** Where outputs are saved now (settings › generation, else the data folder's `outputs`). */
   outputsDir(): string;
   stop(): Promise<void>;
@@ -110,9 +119,10 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => settings.stop());
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
 
+  const secretStore = options.secretStore ?? new MemorySecretStore();
   const connections = new ConnectionManager({
     settings,
-    secrets: options.secretStore ?? new MemorySecretStore(),
+    secrets: secretStore,
     log: log.child('connections'),
     openWindow: options.openWindow,
     ...options.connections,
@@ -139,12 +149,13 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   };
 
   const userCatalog = await readCatalogFile(join(options.paths.dataDir, 'model-catalog.json'), log.child('catalog'));
+  const catalog = new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]);
   const library = new LibraryService({
     ...options.library,
     settings,
     appFolder: options.paths.workflowsDir,
     cacheFile: join(options.paths.dataDir, 'cache', 'library-index.json'),
-    catalog: new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]),
+    catalog,
     inventory: options.inventory ?? activeInventory,
     runStats: options.runStats ?? runStats,
     samples: SAMPLE_WORKFLOWS,
@@ -154,10 +165,26 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(library.on('roots', (roots) => events.emit('library.roots', roots)));
   await library.start();
   disposer.add(() => library.stop());
+  // Transfers: files and packs onto servers; the same secret store keeps access tokens.
+  const transfers = new TransferService({
+    ...options.transfers,
+    servers: connectionServers(connections),
+    workflows: { record: (id) => library.records().find((record) => record.id === id) },
+    catalog,
+    settings,
+    secrets: secretStore,
+    notices,
+    dataDir: options.paths.dataDir,
+    log: log.child('transfers'),
+  });
+  disposer.add(transfers.on('updated', (delta) => events.emit('transfers.updated', delta)));
+  await transfers.start();
+  disposer.add(() => transfers.stop());
+
   const llmLog = log.child('llm');
   const llmStore = new LlmModelStore({
     settings,
-    downloader: new FileDownloader({ log: llmLog.child('download'), fetch: options.llm?.fetch }),
+    downloader: llmDownloader({ log: llmLog.child('download'), fetch: options.llm?.fetch }),
     defaultModelsDir: options.paths.llmModelsDir,
     hfEndpoint: options.llm?.hfEndpoint ?? process.env.HF_ENDPOINT,
     log: llmLog,
@@ -230,6 +257,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     ...connectionsHandlers(connections, options.pickFile),
     ...llmHandlers({ service: llm, store: llmStore }),
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),
+    ...transfersHandlers(transfers),
   };
 
   const router = new Router({ handlers, log: log.child('router') });
@@ -244,6 +272,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     connections,
     jobs,
     history,
+    transfers,
     outputsDir,
     async stop() {
       if (stopped) return;

@@ -5,6 +5,7 @@ import { connectionsCommands } from './connections';
 import { jobsCommands } from './jobs';
 import { llmCommands } from './llm';
 import { settingsCommands } from './settings';
+import { transfersCommands } from './transfers';
 import { workflowsCommands } from './workflows';
 
 /**
@@ -20,6 +21,7 @@ export const commands = {
   ...workflowsCommands,
   ...connectionsCommands,
   ...llmCommands,
+  ...transfersCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

@@ -4,6 +4,7 @@ import { connectionsEvents } from './connections';
 import { jobsEvents } from './jobs';
 import { llmEvents } from './llm';
 import { settingsEvents } from './settings';
+import { transfersEvents } from './transfers';
 import { workflowsEvents } from './workflows';
 
 /**
@@ -18,6 +19,7 @@ export const events = {
   ...workflowsEvents,
   ...connectionsEvents,
   ...llmEvents,
+  ...transfersEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;

@@ -369,6 +369,20 @@ export class ComfyClient {
     );
   }
 
+  /**
+   * A route outside ComfyUI's own API as the raw response: `/internal/*` (served without the `/api`
+   * prefix) or a custom node's routes (ComfyUI-Manager). The caller checks the status and reads or
+   * cancels the body.
+   */
+  async route(
+    path: string,
+    init: { method?: string; json?: unknown; isInternal?: boolean } = {},
+    options: RequestOptions = {},
+  ): Promise<Response> {
+    const url = init.isInternal ? new URL(`${this.baseUrl}${path}`) : this.#url(path);
+    return this.#request(path, { method: init.method ?? 'GET', json: init.json }, options, url);
+  }
+
   /** The full URL of an API path (for messages and for opening ComfyUI). */
   url(path = '/'): string {
     return this.#url(path).toString();
@@ -385,8 +399,8 @@ export class ComfyClient {
     path: string,
     init: { method: string; json?: unknown; body?: FormData },
     options: RequestOptions,
+    url: URL = this.#url(path),
   ): Promise<Response> {
-    const url = this.#url(path);
     const timeoutMs = options.timeoutMs ?? this.#deps.timeoutMs ?? 15_000;
     const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
     const headers: Record<string, string> = { ...this.#deps.headers };

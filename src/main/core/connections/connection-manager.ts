@@ -105,6 +105,11 @@ export class ConnectionManager {
     return id ? this.#connections.get(id)?.connection.client : undefined;
   }
 
+  /** The live connection of a profile kept online (its client, SSH shell and inventory); undefined otherwise. */
+  connection(serverId: string): ServerConnection | undefined {
+    return this.#connections.get(serverId)?.connection;
+  }
+
   /** The node types and model files of an online server, once read. */
   inventory(serverId: string): ServerInventory | undefined {
     return this.#connections.get(serverId)?.connection.inventory;

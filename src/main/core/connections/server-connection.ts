@@ -7,7 +7,7 @@ import { Disposer } from '../lib/disposer';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { SshTunnel } from './ssh-tunnel';
+import { SshTunnel, type RemoteShell } from './ssh-tunnel';
 
 /** Error codes that need the user (a fix in settings, a key to trust): no automatic retry. */
 export const NEEDS_USER = new Set([
@@ -134,6 +134,11 @@ export class ServerConnection {
 
   get inventory(): ServerInventory | undefined {
     return this.#inventory;
+  }
+
+  /** Commands and SFTP on the SSH server, while the tunnel is open (SSH profiles only). */
+  get shell(): RemoteShell | undefined {
+    return this.#tunnel?.isOpen ? this.#tunnel : undefined;
   }
 
   /** ComfyUI's address from this machine (the tunnel's local end for SSH). */

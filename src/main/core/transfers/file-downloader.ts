@@ -1,12 +1,17 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile, type FileHandle } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { posix } from 'node:path';
+import type { ErrorCode } from '@shared/contract/errors';
 import type { DownloadProgress } from '@shared/domain/llm';
 import { backoffDelayMs } from '@shared/backoff';
 import { formatBytes } from '@shared/format';
 import { AppError, fileError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
+import { type DownloadFileStore, localFileStore } from './file-store';
+import { describeRefusal, looksLikeHtml } from './http-answers';
+
+export { freeBytesOf } from './file-store';
+
+const basename = (path: string) => posix.basename(path.replaceAll('\\', '/'));
 
 /** What to download and how to check it. */
 export interface DownloadRequest {
@@ -15,8 +20,10 @@ export interface DownloadRequest {
   destination: string;
   /** Published SHA-256 (hex); checked after the last byte when given. */
   sha256?: string;
-  /** Published size; used for the disk-space check before starting and checked at the end. */
+  /** Exact size; used for the disk-space check before starting and checked at the end. */
   sizeBytes?: number;
+  /** Extra request headers (an access token for a gated model). Never logged. */
+  headers?: Record<string, string>;
   /** Aborting keeps what was written (`<destination>.part`) so the next download resumes from it. */
   signal: AbortSignal;
   onProgress?: (progress: DownloadProgress) => void;
@@ -29,23 +36,49 @@ export interface DownloadResult {
   sha256: string;
 }
 
+/** The error codes a downloader reports; prompt enhancement keeps its own (`llm_*`). */
+export interface DownloadErrorCodes {
+  failed: ErrorCode;
+  checksum: ErrorCode;
+  notFound: ErrorCode;
+  needsToken: ErrorCode;
+  loginPage: ErrorCode;
+}
+
+/** Codes for model transfers. */
+export const TRANSFER_ERROR_CODES: DownloadErrorCodes = {
+  failed: 'download_failed',
+  checksum: 'checksum_mismatch',
+  notFound: 'download_not_found',
+  needsToken: 'download_needs_token',
+  loginPage: 'download_login_page',
+};
+
 /** What the downloader needs from the world; tests pass a local fetch, a fake free-space probe, no retry delay. */
 export interface FileDownloaderDeps {
   log: Logger;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
-  /** Free bytes in a folder, or null when unknown. @default fs.statfs */
+  /** Where files are written: this machine's disk, or a server's over SFTP. @default localFileStore() */
+  store?: DownloadFileStore;
+  /** Free bytes in a folder, or null when unknown. @default the store's */
   freeBytes?: (dir: string) => Promise<number | null>;
   /** @default Date.now */
   now?: () => number;
   /** Attempts in a row that may fail without progress before giving up. @default 5 */
   maxAttempts?: number;
-  /** Pause before retry number `attempt` (1-based), in ms. @default 500 ms doubling, at most 8 s */
+  /** Pause before retry number `attempt` (1-based), in ms. @default 500 ms doubling with jitter, at most 8 s */
   retryDelayMs?: (attempt: number) => number;
   /** Least time between two progress reports, in ms. @default 250 */
   progressIntervalMs?: number;
-  /** Opens the partial file for appending. @default fs.promises.open(path, 'a') */
-  openForAppend?: (path: string) => Promise<FileHandle>;
+  /** An attempt that receives nothing for this long is dropped and resumed. @default 30000 */
+  stallTimeoutMs?: number;
+  /** @default TRANSFER_ERROR_CODES */
+  codes?: DownloadErrorCodes;
+  /** What the user can do after a failure, appended to messages ("press Download again to resume"). */
+  retryHint?: string;
+  /** Words for a refused download (404, 401…). @default describeRefusal (model transfers) */
+  describeRefusal?: (status: number, url: string, hasToken: boolean) => string;
 }
 
 /** Kept beside the partial file so a resume only continues the same file from the same place. */
@@ -56,24 +89,32 @@ interface PartInfo {
 }
 
 /** Room kept free beyond the file itself, so a download never fills the disk to the last byte. */
-const DISK_MARGIN_BYTES = 64 * 1024 * 1024;
+export const DISK_MARGIN_BYTES = 64 * 1024 * 1024;
 const SPEED_WINDOW_MS = 5000;
+/** Writes are gathered into blocks this big: one write call per block instead of one per network chunk. */
+const WRITE_BLOCK_BYTES = 1024 * 1024;
+/** Longest time received bytes wait in memory before they are written. */
+const FLUSH_INTERVAL_MS = 200;
 
 /**
- * Downloads one large file: HTTP Range resume (after a dropped connection, a cancelled run or a
- * restart), a disk-space check before starting, SHA-256 and size verification, and a temporary
- * name (`.part`) that becomes the real name only when the file is complete and verified — so a
- * broken download never looks installed.
+ * Downloads one large file: HTTP Range resume (after a dropped or stalled connection, a pause or a
+ * restart), a disk-space check before starting, SHA-256 and size verification, and a temporary name
+ * (`.part`) that becomes the real name only when the file is complete and verified — so a broken
+ * download never looks installed. A web page (a login wall) is refused instead of being saved as a model.
  */
 export class FileDownloader {
   readonly #deps: FileDownloaderDeps;
   readonly #fetch: typeof fetch;
   readonly #now: () => number;
+  readonly #codes: DownloadErrorCodes;
+  readonly #store: DownloadFileStore;
 
   constructor(deps: FileDownloaderDeps) {
     this.#deps = deps;
     this.#fetch = deps.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#now = deps.now ?? Date.now;
+    this.#codes = deps.codes ?? TRANSFER_ERROR_CODES;
+    this.#store = deps.store ?? localFileStore();
   }
 
   /** The partial file a download of `destination` writes to. */
@@ -81,37 +122,47 @@ export class FileDownloader {
     return `${destination}.part`;
   }
 
-  /** Deletes a partial download and its resume record. */
+  /** Deletes a partial download and its resume record on this machine. */
   static async discardPartial(destination: string): Promise<void> {
-    const part = FileDownloader.partPath(destination);
-    await rm(part, { force: true });
-    await rm(`${part}.json`, { force: true });
+    await discardIn(localFileStore(), destination);
+  }
+
+  /** Deletes a partial download and its resume record where this downloader writes. */
+  async discard(destination: string): Promise<void> {
+    await discardIn(this.#store, destination);
+  }
+
+  /** Bytes a partial download of `destination` holds (0 when there is none). */
+  async partialBytes(destination: string): Promise<number> {
+    return this.#store.size(FileDownloader.partPath(destination));
   }
 
   async download(request: DownloadRequest): Promise<DownloadResult> {
     const { destination, signal } = request;
     const part = FileDownloader.partPath(destination);
     const infoPath = `${part}.json`;
-    const dir = dirname(destination);
+    const store = this.#store;
+    const dir = store.dirname(destination);
     try {
-      await mkdir(dir, { recursive: true });
+      await store.mkdirp(dir);
     } catch (error) {
-      throw fileError(error, 'create the models folder', dir);
+      throw fileError(error, 'create the folder', dir);
     }
 
-    const recorded = await readPartInfo(infoPath);
+    const recorded = await readPartInfo(store, infoPath);
     if (recorded?.url !== request.url) {
       // A partial file from another address (or without a record) cannot be trusted to continue.
-      await FileDownloader.discardPartial(destination);
+      await this.discard(destination);
     }
     const session: Session = {
       info: recorded?.url === request.url ? recorded : { url: request.url },
       totalBytes: request.sizeBytes ?? null,
     };
-    let file = await HashedFile.read(part);
+    let file = await HashedFile.read(store, part);
     if (request.sizeBytes !== undefined) await this.#checkSpace(dir, request.sizeBytes - file.bytes, destination);
 
     const progress = new ProgressMeter(this.#now, this.#deps.progressIntervalMs ?? 250, request.onProgress);
+    progress.report(file.bytes, session.totalBytes, true);
     let failures = 0;
     const maxAttempts = this.#deps.maxAttempts ?? 5;
 
@@ -126,16 +177,13 @@ export class FileDownloader {
         if (signal.aborted) throw cancelled(destination);
         if (!(error instanceof Interrupted)) throw error;
         // The hash must cover exactly the bytes on disk; a write cut short leaves them apart.
-        if ((await sizeOf(part)) !== file.bytes) file = await HashedFile.read(part);
+        if ((await store.size(part)) !== file.bytes) file = await HashedFile.read(store, part);
         failures = file.bytes > before ? 1 : failures + 1;
         if (failures >= maxAttempts) {
           throw new AppError(
-            'llm_download_failed',
-            `The download of ${basename(destination)} kept failing (${error.message}). What was downloaded is kept; press Download again to resume.`,
-            {
-              cause: error,
-              details: { url: request.url, receivedBytes: file.bytes },
-            },
+            this.#codes.failed,
+            `The download of ${basename(destination)} kept failing (${error.message}). What was downloaded is kept${this.#hint()}`,
+            { cause: error, details: { url: request.url, receivedBytes: file.bytes } },
           );
         }
         this.#deps.log.warn('download interrupted; resuming', {
@@ -158,9 +206,9 @@ export class FileDownloader {
       (request.sizeBytes !== undefined && received !== request.sizeBytes) ||
       (request.sha256 !== undefined && digest !== request.sha256.toLowerCase())
     ) {
-      await FileDownloader.discardPartial(destination);
+      await this.discard(destination);
       throw new AppError(
-        'llm_checksum_mismatch',
+        this.#codes.checksum,
         `The downloaded ${basename(destination)} does not match its published checksum, so it was deleted. Try again; if it keeps happening, the file on the server has changed.`,
         {
           details: {
@@ -174,21 +222,25 @@ export class FileDownloader {
       );
     }
     try {
-      await rename(part, destination);
-      await rm(infoPath, { force: true });
+      await store.rename(part, destination);
+      await store.remove(infoPath);
     } catch (error) {
-      throw fileError(error, 'save the downloaded model as', destination);
+      throw fileError(error, 'save the downloaded file as', destination);
     }
     return { path: destination, sizeBytes: received, sha256: digest };
   }
 
+  #hint(): string {
+    return this.#deps.retryHint ? `; ${this.#deps.retryHint}` : '.';
+  }
+
   async #checkSpace(dir: string, neededBytes: number, destination: string): Promise<void> {
-    const free = await (this.#deps.freeBytes ?? freeBytesOf)(dir);
+    const free = await (this.#deps.freeBytes ?? ((path: string) => this.#store.freeBytes(path)))(dir);
     if (free === null || neededBytes <= 0) return;
     if (free < neededBytes + DISK_MARGIN_BYTES) {
       throw new AppError(
         'disk_full',
-        `Not enough disk space for ${basename(destination)}: it needs ${formatBytes(neededBytes)} and ${dir} has ${formatBytes(free)} free. Free some space or choose another models folder in Settings.`,
+        `Not enough disk space for ${basename(destination)}: it needs ${formatBytes(neededBytes)} and ${dir} has ${formatBytes(free)} free. Free some space or choose another folder.`,
         { details: { dir, neededBytes, freeBytes: free } },
       );
     }
@@ -206,123 +258,221 @@ export class FileDownloader {
   }): Promise<void> {
     const { request, part, infoPath, session, file, progress } = state;
     const received = file.bytes;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...request.headers };
     if (received > 0) {
       headers.range = `bytes=${received}-`;
       // If-Range: the server sends the whole file instead of a range when it has changed meanwhile.
       const validator = session.info.etag ?? session.info.lastModified;
       if (validator) headers['if-range'] = validator;
     }
-    let response: Response;
+    // A stalled server sends nothing and never closes: this attempt is dropped and the next resumes.
+    const stall = new StallWatch(this.#deps.stallTimeoutMs ?? 30_000);
+    const signal = AbortSignal.any([request.signal, stall.signal]);
     try {
-      response = await this.#fetch(request.url, { headers, signal: request.signal, redirect: 'follow' });
-    } catch (error) {
-      if (request.signal.aborted) throw error;
-      throw new Interrupted(networkReason(error));
-    }
-
-    if (response.status === 416 && received > 0) {
-      await response.body?.cancel();
-      // Everything was already there (the end was reached just before an interruption).
-      if (request.sizeBytes !== undefined && received === request.sizeBytes) {
-        session.totalBytes = received;
-        return;
+      let response: Response;
+      try {
+        response = await this.#fetch(request.url, { headers, signal, redirect: 'follow' });
+      } catch (error) {
+        if (request.signal.aborted) throw error;
+        throw new Interrupted(stall.signal.aborted ? 'the server stopped sending data' : networkReason(error));
       }
-      await FileDownloader.discardPartial(request.destination);
-      file.reset();
-      throw new Interrupted('the server refused to resume; starting over');
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      if (response.status >= 500 || response.status === 429)
-        throw new Interrupted(`the server answered ${response.status}`);
-      throw new AppError('llm_download_failed', downloadRefused(response.status, request.url), {
-        details: { url: request.url, status: response.status },
-      });
-    }
-    if (response.status === 206) {
-      const range = parseContentRange(response.headers.get('content-range'));
-      if (!range || range.start !== received) {
+
+      if (response.status === 416 && received > 0) {
         await response.body?.cancel();
-        await FileDownloader.discardPartial(request.destination);
+        // Everything was already there (the end was reached just before an interruption).
+        if (request.sizeBytes !== undefined && received === request.sizeBytes) {
+          session.totalBytes = received;
+          return;
+        }
+        await this.discard(request.destination);
         file.reset();
-        throw new Interrupted('the server resumed from the wrong place; starting over');
+        throw new Interrupted('the server refused to resume; starting over');
       }
-      session.totalBytes = range.total ?? session.totalBytes;
-    } else {
-      // 200: the whole file, from the first byte (a server without Range support, or a changed file).
-      if (received > 0) {
-        await FileDownloader.discardPartial(request.destination);
-        file.reset();
+      if (!response.ok) {
+        await response.body?.cancel();
+        if (response.status >= 500 || response.status === 429)
+          throw new Interrupted(`the server answered ${response.status}`);
+        const code =
+          response.status === 404 || response.status === 410
+            ? this.#codes.notFound
+            : response.status === 401 || response.status === 403
+              ? this.#codes.needsToken
+              : this.#codes.failed;
+        const hasToken = Object.keys(request.headers ?? {}).some((name) => name.toLowerCase() === 'authorization');
+        throw new AppError(
+          code,
+          (this.#deps.describeRefusal ?? describeRefusal)(response.status, request.url, hasToken),
+          {
+            details: { url: request.url, status: response.status },
+          },
+        );
       }
-      const length = Number(response.headers.get('content-length'));
-      session.totalBytes = Number.isFinite(length) && length > 0 ? length : session.totalBytes;
-      session.info = {
-        url: request.url,
-        etag: strongEtag(response.headers.get('etag')),
-        lastModified: response.headers.get('last-modified') ?? undefined,
-      };
-      await writePartInfo(infoPath, session.info);
-      if (session.totalBytes !== null && request.sizeBytes === undefined)
-        await this.#checkSpace(state.dir, session.totalBytes, request.destination);
+      if (/text\/html/i.test(response.headers.get('content-type') ?? '')) {
+        await response.body?.cancel();
+        throw this.#loginPage(request.url, response.url);
+      }
+      if (response.status === 206) {
+        const range = parseContentRange(response.headers.get('content-range'));
+        if (!range || range.start !== received) {
+          await response.body?.cancel();
+          await this.discard(request.destination);
+          file.reset();
+          throw new Interrupted('the server resumed from the wrong place; starting over');
+        }
+        session.totalBytes = range.total ?? session.totalBytes;
+      } else {
+        // 200: the whole file, from the first byte (a server without Range support, or a changed file).
+        if (received > 0) {
+          await this.discard(request.destination);
+          file.reset();
+        }
+        const length = Number(response.headers.get('content-length'));
+        session.totalBytes = Number.isFinite(length) && length > 0 ? length : session.totalBytes;
+        session.info = {
+          url: request.url,
+          etag: strongEtag(response.headers.get('etag')),
+          lastModified: response.headers.get('last-modified') ?? undefined,
+        };
+        await writePartInfo(this.#store, infoPath, session.info);
+        if (session.totalBytes !== null && request.sizeBytes === undefined)
+          await this.#checkSpace(state.dir, session.totalBytes, request.destination);
+      }
+      if (!response.body) throw new Interrupted('the server sent no data');
+      await this.#receive(response.body, { request, part, session, file, progress, stall });
+    } finally {
+      stall.dispose();
     }
-    if (!response.body) throw new Interrupted('the server sent no data');
+  }
 
-    let handle: FileHandle;
+  async #receive(
+    body: ReadableStream<Uint8Array>,
+    state: {
+      request: DownloadRequest;
+      part: string;
+      session: Session;
+      file: HashedFile;
+      progress: ProgressMeter;
+      stall: StallWatch;
+    },
+  ): Promise<void> {
+    const { request, part, session, file, progress, stall } = state;
+    let handle: Awaited<ReturnType<DownloadFileStore['openAppend']>>;
     try {
-      handle = await (this.#deps.openForAppend ?? ((path: string) => open(path, 'a')))(part);
+      handle = await this.#store.openAppend(part);
     } catch (error) {
-      await response.body.cancel();
+      await body.cancel();
       throw fileError(error, 'write', part);
     }
+    const reader = body.getReader();
+    const pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    let lastFlush = this.#now();
+    let isFirst = file.bytes === 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const block = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      pending.length = 0;
+      pendingBytes = 0;
+      lastFlush = this.#now();
+      try {
+        await handle.write(block);
+      } catch (error) {
+        await reader.cancel().catch(() => undefined);
+        if (systemErrorCode(error) === 'ENOSPC') {
+          await handle.close().catch(() => undefined);
+          await this.discard(request.destination);
+          throw new AppError(
+            'disk_full',
+            `The disk filled up while downloading ${basename(request.destination)}, so the partial file was deleted. Free some space and try again.`,
+            { cause: error, details: { path: part } },
+          );
+        }
+        throw fileError(error, 'write', part);
+      }
+      // Only bytes on disk count: the hash and the resume offset always match the partial file.
+      file.update(block);
+      progress.report(file.bytes, session.totalBytes, false);
+    };
     try {
-      const reader = response.body.getReader();
       for (;;) {
         let chunk: Awaited<ReturnType<typeof reader.read>>;
         try {
           chunk = await reader.read();
         } catch (error) {
           if (request.signal.aborted) throw error;
-          throw new Interrupted(networkReason(error));
+          await flush();
+          throw new Interrupted(stall.signal.aborted ? 'the server stopped sending data' : networkReason(error));
         }
         if (chunk.done) break;
-        try {
-          await handle.write(chunk.value);
-        } catch (error) {
-          await reader.cancel().catch(() => undefined);
-          if (systemErrorCode(error) === 'ENOSPC') {
-            await handle.close().catch(() => undefined);
-            await FileDownloader.discardPartial(request.destination);
-            throw new AppError(
-              'disk_full',
-              `The disk filled up while downloading ${basename(request.destination)}, so the partial file was deleted. Free some space and press Download again.`,
-              {
-                cause: error,
-                details: { path: part },
-              },
-            );
+        stall.touch();
+        if (isFirst && chunk.value.byteLength > 0) {
+          isFirst = false;
+          if (looksLikeHtml(chunk.value)) {
+            await reader.cancel().catch(() => undefined);
+            throw this.#loginPage(request.url, request.url);
           }
-          throw fileError(error, 'write', part);
         }
-        file.update(chunk.value);
-        progress.report(file.bytes, session.totalBytes, false);
+        pending.push(chunk.value);
+        pendingBytes += chunk.value.byteLength;
+        // Big blocks for speed, but a slow download still shows progress a few times a second.
+        if (pendingBytes >= WRITE_BLOCK_BYTES || this.#now() - lastFlush >= FLUSH_INTERVAL_MS) await flush();
       }
+      await flush();
       await handle.sync();
     } finally {
       await handle.close().catch(() => undefined);
     }
+  }
+
+  #loginPage(url: string, finalUrl: string): AppError {
+    const host = hostOf(finalUrl) ?? hostOf(url) ?? 'The server';
+    return new AppError(
+      this.#codes.loginPage,
+      `${host} sent a web page instead of the file — usually a login or licence page. Open ${url} in a browser, sign in or accept the licence, and set your access token in Downloads › Access tokens.`,
+      { details: { url, finalUrl } },
+    );
   }
 }
 
 /** What the server told us about the file so far. */
 interface Session {
   info: PartInfo;
-  /** Unknown until the catalog or the server says. */
+  /** Unknown until the caller or the server says. */
   totalBytes: number | null;
 }
 
 /** An interruption worth retrying with a Range request. */
 class Interrupted extends Error {}
+
+/** Aborts when nothing arrived for `timeoutMs`. */
+class StallWatch {
+  readonly #controller = new AbortController();
+  readonly #timeoutMs: number;
+  #timer: NodeJS.Timeout;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+    this.#timer = this.#arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  touch(): void {
+    this.#timer.refresh();
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #arm(): NodeJS.Timeout {
+    const timer = setTimeout(() => this.#controller.abort(new Error('stalled')), this.#timeoutMs);
+    timer.unref();
+    return timer;
+  }
+}
 
 /** The SHA-256 of the bytes written so far, and how many there are; always in step with the `.part` file. */
 class HashedFile {
@@ -330,10 +480,11 @@ class HashedFile {
   bytes = 0;
 
   /** Hashes what an earlier run left in `path` (nothing when there is no such file). */
-  static async read(path: string): Promise<HashedFile> {
+  static async read(store: DownloadFileStore, path: string): Promise<HashedFile> {
     const file = new HashedFile();
+    if ((await store.size(path)) === 0) return file;
     try {
-      for await (const chunk of createReadStream(path)) file.update(chunk as Buffer);
+      for await (const chunk of store.read(path)) file.update(chunk);
     } catch (error) {
       if (systemErrorCode(error) !== 'ENOENT') throw fileError(error, 'read', path);
     }
@@ -357,7 +508,7 @@ class HashedFile {
 }
 
 /** Reports received bytes, speed over the last few seconds and the time left, at most every `intervalMs`. */
-class ProgressMeter {
+export class ProgressMeter {
   readonly #now: () => number;
   readonly #intervalMs: number;
   readonly #listener: ((progress: DownloadProgress) => void) | undefined;
@@ -372,6 +523,9 @@ class ProgressMeter {
 
   report(receivedBytes: number, totalBytes: number | null, force: boolean): void {
     const time = this.#now();
+    const last = this.#samples.at(-1);
+    // Bytes that were already there (a resumed file) are not speed: the window starts afresh.
+    if (last && receivedBytes < last.bytes) this.#samples.length = 0;
     this.#samples.push({ time, bytes: receivedBytes });
     while (this.#samples.length > 2 && time - this.#samples[0]!.time > SPEED_WINDOW_MS) this.#samples.shift();
     if (!this.#listener || (!force && time - this.#lastReport < this.#intervalMs)) return;
@@ -386,17 +540,17 @@ class ProgressMeter {
   }
 }
 
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await stat(path)).size;
-  } catch {
-    return 0;
-  }
+async function discardIn(store: DownloadFileStore, destination: string): Promise<void> {
+  const part = FileDownloader.partPath(destination);
+  await store.remove(part);
+  await store.remove(`${part}.json`);
 }
 
-async function readPartInfo(path: string): Promise<PartInfo | undefined> {
+async function readPartInfo(store: DownloadFileStore, path: string): Promise<PartInfo | undefined> {
   try {
-    const parsed = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    const text = await store.readText(path);
+    if (text === undefined) return undefined;
+    const parsed = JSON.parse(text) as unknown;
     if (typeof parsed === 'object' && parsed !== null && typeof (parsed as PartInfo).url === 'string')
       return parsed as PartInfo;
   } catch {
@@ -405,23 +559,11 @@ async function readPartInfo(path: string): Promise<PartInfo | undefined> {
   return undefined;
 }
 
-async function writePartInfo(path: string, info: PartInfo): Promise<void> {
+async function writePartInfo(store: DownloadFileStore, path: string, info: PartInfo): Promise<void> {
   try {
-    await writeFile(path, JSON.stringify(info));
+    await store.writeText(path, JSON.stringify(info));
   } catch (error) {
     throw fileError(error, 'write', path);
-  }
-}
-
-/** Free bytes for files written into `dir` (asked of the nearest folder that exists); null when unknown. */
-export async function freeBytesOf(dir: string): Promise<number | null> {
-  for (let current = dir; ; current = dirname(current)) {
-    try {
-      const stats = await statfs(current);
-      return stats.bavail * stats.bsize;
-    } catch {
-      if (dirname(current) === current) return null;
-    }
   }
 }
 
@@ -442,13 +584,12 @@ function networkReason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function downloadRefused(status: number, url: string): string {
-  const host = new URL(url).host;
-  if (status === 404)
-    return `${host} no longer has this file (404). The catalog may be out of date; choose another model or use a GGUF file from disk.`;
-  if (status === 401 || status === 403)
-    return `${host} refused the download (${status}). The model may need an account there; download it in a browser and choose the file from disk.`;
-  return `${host} refused the download (${status}). Try again later.`;
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
 }
 
 function cancelled(destination: string): AppError {
