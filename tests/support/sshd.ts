@@ -122,6 +122,8 @@ export async function startSshd(): Promise<TestSshd> {
       'KbdInteractiveAuthentication no',
       'PermitRootLogin prohibit-password',
       'AllowTcpForwarding yes',
+      // SFTP on the same connection (transfers stream files this way when curl and wget are missing).
+      'Subsystem sftp internal-sftp',
       'UsePAM no',
       'LogLevel ERROR',
       '',

@@ -23,5 +23,6 @@
 export { startComfyServer, MODEL_FOLDERS, type ComfyServerOptions, type ComfyTestServer } from './server';
 export type { InjectedFailure, QueueTuple } from './executor';
 export { PEER_SLOW_STEPS, loadObjectInfo } from './object-info';
+export type { ManagerOptions, ManagerListModel, ManagerPack } from './manager';
 export { validatePrompt } from './validate';
 export { SocketRecorder, describeFrame, shapeOf, type RecordedFrame } from './recorder';

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ErrorCode } from '@shared/contract/errors';
 import type { DownloadProgress } from '@shared/domain/llm';
+import type { TokenProvider } from '@shared/domain/transfer';
 import { backoffDelayMs } from '@shared/backoff';
 import { formatBytes } from '@shared/format';
 import { AppError, fileError, systemErrorCode } from '../lib/errors';
@@ -24,6 +25,8 @@ export interface DownloadRequest {
   sizeBytes?: number;
   /** Extra request headers (an access token for a gated model). Never logged. */
   headers?: Record<string, string>;
+  /** Whose token the address takes (for the words when it is refused). @default from its host */
+  provider?: TokenProvider;
   /** Aborting keeps what was written (`<destination>.part`) so the next download resumes from it. */
   signal: AbortSignal;
   onProgress?: (progress: DownloadProgress) => void;
@@ -78,7 +81,7 @@ export interface FileDownloaderDeps {
   /** What the user can do after a failure, appended to messages ("press Download again to resume"). */
   retryHint?: string;
   /** Words for a refused download (404, 401…). @default describeRefusal (model transfers) */
-  describeRefusal?: (status: number, url: string, hasToken: boolean) => string;
+  describeRefusal?: (status: number, url: string, hasToken: boolean, provider?: TokenProvider) => string;
 }
 
 /** Kept beside the partial file so a resume only continues the same file from the same place. */
@@ -301,7 +304,7 @@ export class FileDownloader {
         const hasToken = Object.keys(request.headers ?? {}).some((name) => name.toLowerCase() === 'authorization');
         throw new AppError(
           code,
-          (this.#deps.describeRefusal ?? describeRefusal)(response.status, request.url, hasToken),
+          (this.#deps.describeRefusal ?? describeRefusal)(response.status, request.url, hasToken, request.provider),
           {
             details: { url: request.url, status: response.status },
           },

@@ -103,15 +103,19 @@ export function looksLikeHtml(bytes: Uint8Array): boolean {
   return head.startsWith('<!doctype html') || head.startsWith('<html') || head.startsWith('<head');
 }
 
-/** Why a server refused a download, in words, with what to do. */
-export function describeRefusal(status: number, url: string, hasToken: boolean): string {
+/** Why a server refused a download, in words, with what to do. `provider`: whose token the address takes. */
+export function describeRefusal(
+  status: number,
+  url: string,
+  hasToken: boolean,
+  provider: TokenProvider | undefined = tokenProviderOf(url),
+): string {
   let host = 'The server';
   try {
     host = new URL(url).host;
   } catch {
     // keep the generic name
   }
-  const provider = tokenProviderOf(url);
   if (status === 404 || status === 410)
     return `${host} no longer has this file (${status}). The link may be out of date: paste another download URL for it.`;
   if (status === 401 || status === 403) {

@@ -103,10 +103,13 @@ export function groupByPack(
 ): { packs: NodePack[]; unresolved: string[] } {
   const packs = new Map<string, NodePack>();
   const unresolved: string[] = [];
-  const add = (key: string, make: () => Omit<NodePack, 'nodeTypes'>, type: string) => {
+  const add = (key: string, make: () => Omit<NodePack, 'nodeTypes'>, type: string, registryId?: string) => {
     const existing = packs.get(key);
-    if (existing) existing.nodeTypes.push(type);
-    else packs.set(key, { ...make(), nodeTypes: [type] });
+    if (!existing) packs.set(key, { ...make(), nodeTypes: [type] });
+    else {
+      existing.nodeTypes.push(type);
+      if (!existing.registryId && registryId) existing.registryId = registryId;
+    }
   };
   for (const type of [...new Set(nodeTypes)].sort()) {
     const hint = hints.get(type);
@@ -129,6 +132,7 @@ export function groupByPack(
           source,
         }),
         type,
+        hint?.registryId,
       );
       placed = true;
       break;

@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import type { DownloadProgress } from '@shared/domain/llm';
+import type { TokenProvider } from '@shared/domain/transfer';
 import { backoffDelayMs } from '@shared/backoff';
 import { formatBytes } from '@shared/format';
 import type { ExecResult, RemoteShell } from '../connections/ssh-tunnel';
@@ -84,6 +85,8 @@ export interface RemoteDownloadRequest {
   url: string;
   /** Sent to the download tool on its standard input, never on its command line. */
   headers?: Record<string, string>;
+  /** Whose token the address takes (for the words when it is refused). */
+  provider?: TokenProvider;
   /** The final absolute path on the server. */
   destination: string;
   sha256?: string;
@@ -198,7 +201,7 @@ export class RemoteDownloader {
               : status === 401 || status === 403
                 ? TRANSFER_ERROR_CODES.needsToken
                 : TRANSFER_ERROR_CODES.failed;
-          throw new AppError(code, describeRefusal(status, request.url, hasToken), {
+          throw new AppError(code, describeRefusal(status, request.url, hasToken, request.provider), {
             details: { url: request.url, status, on: this.#deps.host },
           });
         }

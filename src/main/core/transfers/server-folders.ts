@@ -32,12 +32,7 @@ export function foldersFor(paths: FolderPaths, folder: string): string[] {
   return [];
 }
 
-async function tryJson(
-  client: ComfyClient,
-  path: string,
-  isInternal: boolean,
-  signal?: AbortSignal,
-): Promise<unknown> {
+async function tryJson(client: ComfyClient, path: string, isInternal: boolean, signal?: AbortSignal): Promise<unknown> {
   let response: Response;
   try {
     response = await client.route(path, { isInternal }, { timeoutMs: 15_000, signal });

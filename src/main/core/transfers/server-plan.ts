@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { TransferMethod } from '@shared/domain/transfer';
 import type { Logger } from '../lib/logger';
 import { ManagerApi } from './manager-api';
@@ -95,7 +96,11 @@ export async function planFor(
   };
 }
 
-/** A loopback address whose model folders exist here is a ComfyUI on this machine. */
+/**
+ * A loopback address whose folders are on this disk is a ComfyUI on this machine. A fresh ComfyUI
+ * creates its model folders only when something is put there, so the check is its base folder
+ * (`<base>/models/checkpoints` → `<base>`), or any model folder itself.
+ */
 async function isOnThisMachine(url: string, folders: FolderPaths): Promise<boolean> {
   let hostname: string;
   try {
@@ -106,10 +111,14 @@ async function isOnThisMachine(url: string, folders: FolderPaths): Promise<boole
   if (!LOOPBACK.test(hostname)) return false;
   const candidates = [...(folders.checkpoints ?? []), ...Object.values(folders).flat()].slice(0, 8);
   for (const dir of candidates) {
-    try {
-      if ((await stat(dir)).isDirectory()) return true;
-    } catch {
-      // not here
+    const base = dirname(dirname(dir));
+    for (const candidate of [dir, base]) {
+      if (candidate === dirname(candidate)) continue; // never the file system's root
+      try {
+        if ((await stat(candidate)).isDirectory()) return true;
+      } catch {
+        // not here
+      }
     }
   }
   return false;

@@ -913,6 +913,7 @@ export class TransferService {
       ...(entry.sha256 ? { sha256: entry.sha256 } : {}),
       ...(entry.expectedBytes ? { sizeBytes: entry.expectedBytes } : {}),
       headers: this.#headersFor(entry.item.url!),
+      provider: tokenProviderOf(entry.item.url!, this.#mirrorHosts()),
       signal,
       onProgress: this.#progress(entry),
     });
@@ -927,6 +928,7 @@ export class TransferService {
       ...(entry.sha256 ? { sha256: entry.sha256 } : {}),
       ...(entry.expectedBytes ? { sizeBytes: entry.expectedBytes } : {}),
       headers: this.#headersFor(entry.item.url!),
+      provider: tokenProviderOf(entry.item.url!, this.#mirrorHosts()),
       signal,
       onProgress: this.#progress(entry),
     };
