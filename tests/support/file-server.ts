@@ -31,6 +31,8 @@ export interface SeenRequest {
   path: string;
   range: string | undefined;
   authorization: string | undefined;
+  /** Which program asked (`curl/…`, `Wget/…`, `node` for ComfyDesk's own fetch). */
+  userAgent: string | undefined;
 }
 
 /**
@@ -83,7 +85,7 @@ export class TestFileServer {
     const range = request.headers.range;
     const authorization = request.headers.authorization;
     const method = request.method ?? 'GET';
-    this.requests.push({ method, path, range, authorization });
+    this.requests.push({ method, path, range, authorization, userAgent: request.headers['user-agent'] });
     const file = this.files.get(path);
     if (!file) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('404: Not Found');

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type { TransferItem } from '../../src/shared/domain/transfer';
 import type { Core } from '../../src/main/core/create-core';
 import { uiNode, uiWorkflow } from './workflows';
-import { waitFor } from './core';
 
 /** A loader node that selects `name`, with an embedded download record when `url` is given. */
 export function loaderNode(
@@ -59,7 +58,25 @@ export function workflowOf(name: string, nodes: Array<Record<string, unknown>>):
  */
 export function toolsDir(extra: readonly string[] = []): { path: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'comfydesk-tools-'));
-  const tools = ['sh', 'mkdir', 'wc', 'head', 'mv', 'rm', 'cat', 'ps', 'sleep', 'df', 'tail', 'sha256sum', ...extra];
+  const tools = [
+    'sh',
+    'mkdir',
+    'wc',
+    'head',
+    'mv',
+    'rm',
+    'cat',
+    'ps',
+    'sleep',
+    'df',
+    'tail',
+    'awk',
+    'od',
+    'tr',
+    'cut',
+    'sha256sum',
+    ...extra,
+  ];
   for (const tool of tools) {
     for (const folder of ['/usr/bin', '/bin', '/usr/sbin']) {
       try {
@@ -73,18 +90,20 @@ export function toolsDir(extra: readonly string[] = []): { path: string; remove:
   return { path: dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Waits until a transfer reaches one of `states` and answers it. */
+/** Waits until a transfer reaches one of `states` and answers it; fails at once if it ends otherwise. */
 export async function transferIn(
   core: Core,
   id: string,
   states: ReadonlyArray<TransferItem['state']>,
   timeoutMs = 20_000,
 ): Promise<TransferItem> {
-  return waitFor(
-    () => {
-      const item = core.transfers.list().items.find((candidate) => candidate.id === id);
-      return item && states.includes(item.state) ? item : undefined;
-    },
-    { timeoutMs, message: `transfer ${id} did not reach ${states.join('/')}` },
-  );
+  const deadline = Date.now() + timeoutMs;
+  let last: TransferItem | undefined;
+  while (Date.now() < deadline) {
+    last = core.transfers.list().items.find((candidate) => candidate.id === id);
+    if (last && states.includes(last.state)) return last;
+    if (last && ['done', 'failed', 'cancelled'].includes(last.state)) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`transfer did not reach ${states.join('/')}; it is ${JSON.stringify(last)}`);
 }

@@ -37,6 +37,8 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Keep at most this much of stdout. @default 1 MiB */
   maxStdoutBytes?: number;
+  /** Told each piece of standard error as it arrives (a long command's progress). */
+  onStderr?: (text: string) => void;
 }
 
 /**
@@ -133,7 +135,9 @@ export class SshTunnel implements RemoteShell {
           stdoutBytes += chunk.length;
         });
         stream.stderr.on('data', (chunk: Buffer) => {
-          if (stderr.length < 64 * 1024) stderr += chunk.toString('utf8');
+          const text = chunk.toString('utf8');
+          options.onStderr?.(text);
+          if (stderr.length < 64 * 1024) stderr += text;
         });
         stream.on('exit', (code: number | null, signal?: string) => {
           exit = { code: typeof code === 'number' ? code : null, signal: signal ?? null };

@@ -26,10 +26,10 @@ export function shQuote(value: string): string {
 async function runScript(
   shell: RemoteShell,
   script: string,
-  options: { signal?: AbortSignal; pathPrefix?: string } = {},
+  options: { signal?: AbortSignal; pathPrefix?: string; onStderr?: (text: string) => void } = {},
 ): Promise<ExecResult> {
   const head = options.pathPrefix ? `PATH=${shQuote(options.pathPrefix)}; export PATH\n` : '';
-  return shell.exec('sh -s', { stdin: `${head}${script}\n`, signal: options.signal });
+  return shell.exec('sh -s', { stdin: `${head}${script}\n`, signal: options.signal, onStderr: options.onStderr });
 }
 
 /** Which of curl/wget, sha256sum/shasum/openssl and df the server has (on the PATH its commands get). */
@@ -97,9 +97,6 @@ export interface RemoteDownloadRequest {
   onVerifying?: () => void;
 }
 
-/** curl exit codes worth a resumed retry: partial file, timeouts, receive and HTTP/2 stream errors. */
-const CURL_RETRY = new Set([16, 18, 28, 52, 55, 56, 92]);
-
 /**
  * Downloads a file on the SSH server itself with its `curl` or `wget`, so the bytes never cross
  * this machine: into `<file>.part` with HTTP Range resume, progress read from the partial file's
@@ -142,58 +139,76 @@ export class RemoteDownloader {
     if (!tool) throw new AppError('transfer_unsupported', `${this.#deps.host} has neither curl nor wget.`);
     const part = RemoteDownloader.partPath(destination);
     const dir = posix.dirname(destination);
-    const made = await this.#script(`mkdir -p ${shQuote(dir)}`);
-    if (made.code !== 0)
+    // One session prepares (each session costs the user's shell start-up on the server).
+    const prepared = await this.#script(
+      [
+        `mkdir -p ${shQuote(dir)} || exit 70`,
+        `if [ -f ${shQuote(part)} ]; then echo "size $(wc -c < ${shQuote(part)})"; else echo "size 0"; fi`,
+        `echo "free $(df -Pk ${shQuote(dir)} 2>/dev/null | tail -n 1 | awk '{print $4}')"`,
+      ].join('\n'),
+    );
+    if (prepared.code === 70)
       throw new AppError(
         'permission_denied',
-        `ComfyDesk could not create ${dir} on ${this.#deps.host}: ${made.stderr.trim()}`,
+        `ComfyDesk could not create ${dir} on ${this.#deps.host}: ${prepared.stderr.trim()}`,
       );
-
-    const meter = new ProgressMeter(this.#now, 0, request.onProgress);
-    let received = await this.#size(part);
+    const facts = readFacts(prepared.stdout.toString('utf8'));
+    let received = facts.size ?? 0;
     let total = request.sizeBytes ?? null;
+    const meter = new ProgressMeter(this.#now, 0, request.onProgress);
     meter.report(received, total, true);
-    if (total !== null) await this.#checkSpace(dir, total - received, destination);
+    const free = facts.free === undefined ? null : facts.free * 1024;
+    if (total !== null && free !== null && free < total - received + DISK_MARGIN_BYTES) {
+      throw new AppError(
+        'disk_full',
+        `Not enough disk space on ${this.#deps.host} for ${posix.basename(destination)}: it needs ${formatBytes(total - received)} and ${dir} has ${formatBytes(free)} free. Free some space on the server (or use a bigger volume) and try again.`,
+        { details: { dir, neededBytes: total - received, freeBytes: free } },
+      );
+    }
 
     let failures = 0;
     for (;;) {
       if (signal.aborted) throw cancelled(destination);
       if (total !== null && received >= total) break;
       const before = received;
-      const polling = this.#poll(part, total, meter, signal);
-      let result: ExecResult;
-      try {
-        result = await this.#script(
-          tool === 'curl'
-            ? curlScript(part, request.url, request.headers ?? {})
-            : wgetScript(part, request.url, request.headers ?? {}),
-          signal,
-        );
-      } finally {
-        polling.stop();
-        await polling.done;
-      }
+      let sizeLine = '';
+      const result = await this.#script(
+        attemptScript(tool, part, request.url, request.headers ?? {}, (this.#deps.pollIntervalMs ?? 1000) / 1000),
+        signal,
+        (text) => {
+          // "@size N" lines: the partial file's size, read on the server while the tool runs.
+          sizeLine += text;
+          const lines = sizeLine.split('\n');
+          sizeLine = lines.pop() ?? '';
+          for (const line of lines) {
+            const match = /^@size (\d+)$/.exec(line.trim());
+            if (match) meter.report(Number(match[1]), total, true);
+          }
+        },
+      );
       if (signal.aborted) {
         await this.stop(destination).catch(() => undefined);
         throw cancelled(destination);
       }
-      received = await this.#size(part);
-      meter.report(received, total, true);
       const outcome = tool === 'curl' ? readCurl(result) : readWget(result);
+      received = outcome.size ?? received;
       if (outcome.total !== null) total = outcome.total;
+      meter.report(received, total, true);
       if (outcome.kind === 'done') {
-        if (/text\/html/i.test(outcome.contentType ?? '') || (await this.#isHtml(part))) {
+        if (/text\/html/i.test(outcome.contentType ?? '')) {
           await this.discard(destination);
           throw loginPage(request.url);
         }
         if (total === null) total = received;
         if (received >= total) break;
         // A shorter file than announced: resume it.
+      } else if (outcome.kind === 'refused' && outcome.status === 416 && received > 0) {
+        // Nothing after the partial file's end: it is complete (an earlier run finished it). Checked below.
+        total = received;
+        break;
       } else if (outcome.kind === 'refused') {
         const status = outcome.status;
-        if (status >= 500 || status === 429) {
-          // worth another try, below
-        } else {
+        if (status < 500 && status !== 429) {
           const hasToken = Object.keys(request.headers ?? {}).some((name) => name.toLowerCase() === 'authorization');
           const code =
             status === 404 || status === 410
@@ -201,6 +216,7 @@ export class RemoteDownloader {
               : status === 401 || status === 403
                 ? TRANSFER_ERROR_CODES.needsToken
                 : TRANSFER_ERROR_CODES.failed;
+          await this.discard(destination).catch(() => undefined);
           throw new AppError(code, describeRefusal(status, request.url, hasToken, request.provider), {
             details: { url: request.url, status, on: this.#deps.host },
           });
@@ -210,12 +226,12 @@ export class RemoteDownloader {
         await this.#script(`rm -f ${shQuote(part)}`);
         received = 0;
       } else if (outcome.kind === 'disk') {
-        const free = await remoteFreeBytes(this.#deps.shell, dir, this.#deps.pathPrefix).catch(() => null);
+        const left = await remoteFreeBytes(this.#deps.shell, dir, this.#deps.pathPrefix).catch(() => null);
         await this.discard(destination).catch(() => undefined);
         throw new AppError(
           'disk_full',
-          `The disk on ${this.#deps.host} filled up while downloading ${posix.basename(destination)}${free === null ? '' : ` (${formatBytes(free)} free in ${dir})`}, so the partial file was deleted. Free some space on the server and try again.`,
-          { details: { dir, freeBytes: free, stderr: outcome.message } },
+          `The disk on ${this.#deps.host} filled up while downloading ${posix.basename(destination)}${left === null ? '' : ` (${formatBytes(left)} free in ${dir})`}, so the partial file was deleted. Free some space on the server and try again.`,
+          { details: { dir, freeBytes: left, stderr: outcome.message } },
         );
       } else if (outcome.kind === 'unreachable') {
         failures += 1;
@@ -244,19 +260,39 @@ export class RemoteDownloader {
     }
 
     request.onVerifying?.();
-    const size = await this.#size(part);
+    // One session checks the file (size, first bytes, SHA-256 when known)…
+    const hasher = this.#hasherCommand(part);
+    const checked = await this.#script(
+      [
+        `echo "size $(wc -c < ${shQuote(part)})"`,
+        `echo "head $(head -c 64 ${shQuote(part)} | od -An -tx1 | tr -d ' \\n')"`,
+        ...(request.sha256 && hasher ? [`echo "sha256 $(${hasher} | cut -c1-64)"`] : []),
+      ].join('\n'),
+      signal,
+    );
+    const verdict = readFacts(checked.stdout.toString('utf8'));
+    if (looksLikeHtml(Buffer.from(verdict.head ?? '', 'hex'))) {
+      await this.discard(destination);
+      throw loginPage(request.url);
+    }
+    const size = verdict.size ?? -1;
     if (request.sizeBytes !== undefined && size !== request.sizeBytes) {
       await this.discard(destination);
       throw mismatch(destination, request, { receivedBytes: size });
     }
     let digest: string | null = null;
     if (request.sha256) {
-      digest = await this.#sha256(part, signal);
-      if (digest !== null && digest !== request.sha256.toLowerCase()) {
-        await this.discard(destination);
-        throw mismatch(destination, request, { actualSha256: digest });
+      if (!hasher) {
+        this.#deps.log.warn('no SHA-256 tool on the server; only the size is checked', { host: this.#deps.host });
+      } else {
+        digest = verdict.sha256 ?? '';
+        if (digest !== request.sha256.toLowerCase()) {
+          await this.discard(destination);
+          throw mismatch(destination, request, { actualSha256: digest });
+        }
       }
     }
+    // …and one gives it its real name.
     const moved = await this.#script(
       `mv -f ${shQuote(part)} ${shQuote(destination)} && rm -f ${shQuote(`${part}.pid`)}`,
     );
@@ -268,8 +304,8 @@ export class RemoteDownloader {
     return { path: destination, sizeBytes: size, sha256: digest ?? '' };
   }
 
-  async #script(script: string, signal?: AbortSignal): Promise<ExecResult> {
-    return runScript(this.#deps.shell, script, { signal, pathPrefix: this.#deps.pathPrefix });
+  async #script(script: string, signal?: AbortSignal, onStderr?: (text: string) => void): Promise<ExecResult> {
+    return runScript(this.#deps.shell, script, { signal, pathPrefix: this.#deps.pathPrefix, onStderr });
   }
 
   async #size(path: string): Promise<number> {
@@ -278,74 +314,40 @@ export class RemoteDownloader {
     return Number.isFinite(bytes) ? bytes : 0;
   }
 
-  async #isHtml(path: string): Promise<boolean> {
-    const result = await this.#script(`head -c 256 ${shQuote(path)} 2>/dev/null`);
-    return looksLikeHtml(result.stdout);
-  }
-
-  async #checkSpace(dir: string, neededBytes: number, destination: string): Promise<void> {
-    if (neededBytes <= 0 || !this.#deps.tools.hasDf) return;
-    const free = await remoteFreeBytes(this.#deps.shell, dir, this.#deps.pathPrefix);
-    if (free !== null && free < neededBytes + DISK_MARGIN_BYTES) {
-      throw new AppError(
-        'disk_full',
-        `Not enough disk space on ${this.#deps.host} for ${posix.basename(destination)}: it needs ${formatBytes(neededBytes)} and ${dir} has ${formatBytes(free)} free. Free some space on the server (or a bigger volume) and try again.`,
-        { details: { dir, neededBytes, freeBytes: free } },
-      );
+  #hasherCommand(path: string): string | undefined {
+    switch (this.#deps.tools.hasher) {
+      case 'sha256sum':
+        return `sha256sum ${shQuote(path)}`;
+      case 'shasum':
+        return `shasum -a 256 ${shQuote(path)}`;
+      case 'openssl':
+        return `openssl dgst -sha256 -r ${shQuote(path)}`;
+      default:
+        return undefined;
     }
-  }
-
-  async #sha256(path: string, signal: AbortSignal): Promise<string | null> {
-    const command =
-      this.#deps.tools.hasher === 'sha256sum'
-        ? `sha256sum ${shQuote(path)}`
-        : this.#deps.tools.hasher === 'shasum'
-          ? `shasum -a 256 ${shQuote(path)}`
-          : this.#deps.tools.hasher === 'openssl'
-            ? `openssl dgst -sha256 -r ${shQuote(path)}`
-            : undefined;
-    if (!command) {
-      this.#deps.log.warn('no SHA-256 tool on the server; only the size is checked', { host: this.#deps.host });
-      return null;
-    }
-    const result = await this.#script(command, signal);
-    const digest = /^([0-9a-f]{64})/i.exec(result.stdout.toString('utf8').trim())?.[1];
-    if (result.code !== 0 || !digest)
-      throw new AppError(
-        'io_error',
-        `ComfyDesk could not check the file on ${this.#deps.host}: ${result.stderr.trim()}`,
-      );
-    return digest.toLowerCase();
-  }
-
-  /** Reads the partial file's size every few hundred ms while the download runs. */
-  #poll(
-    part: string,
-    total: number | null,
-    meter: ProgressMeter,
-    signal: AbortSignal,
-  ): { stop: () => void; done: Promise<void> } {
-    const controller = new AbortController();
-    const stopped = AbortSignal.any([controller.signal, signal]);
-    const done = (async () => {
-      while (!stopped.aborted) {
-        await sleep(this.#deps.pollIntervalMs ?? 1000, stopped).catch(() => undefined);
-        if (stopped.aborted) return;
-        const size = await this.#size(part).catch(() => undefined);
-        if (size !== undefined && !stopped.aborted) meter.report(size, total, true);
-      }
-    })();
-    return { stop: () => controller.abort(), done };
   }
 }
 
-/** A single run's outcome, read from the tool's exit code and output. */
-type Outcome =
-  | { kind: 'done'; contentType: string | null; total: number | null; message: string }
-  | { kind: 'refused'; status: number; total: number | null; message: string }
-  | { kind: 'no-range' | 'disk' | 'unreachable' | 'retry'; total: number | null; message: string };
+/** `key value` lines into numbers (size, free) and strings (head, sha256). */
+function readFacts(text: string): { size?: number; free?: number; head?: string; sha256?: string } {
+  const facts: { size?: number; free?: number; head?: string; sha256?: string } = {};
+  for (const line of text.split('\n')) {
+    const [key, value = ''] = line.trim().split(/\s+/, 2);
+    if ((key === 'size' || key === 'free') && /^\d+$/.test(value)) facts[key] = Number(value);
+    if (key === 'head') facts.head = value;
+    if (key === 'sha256' && /^[0-9a-f]{64}$/i.test(value)) facts.sha256 = value.toLowerCase();
+  }
+  return facts;
+}
 
-/** Stops an earlier run (an orphan of a dropped SSH session) before its file is touched again. */
+/** A single run's outcome, read from the tool's exit code and output. */
+type Outcome = { total: number | null; size: number | undefined; message: string } & (
+  | { kind: 'done'; contentType: string | null }
+  | { kind: 'refused'; status: number }
+  | { kind: 'no-range' | 'disk' | 'unreachable' | 'retry' }
+);
+
+/** Stops an earlier run (an orphan of a dropped SSH session) before its file is touched again; defines `$pidf`. */
 function stopOldScript(pidFile: string): string {
   return [
     `pidf=${shQuote(pidFile)}`,
@@ -368,48 +370,86 @@ function curlConfigValue(value: string): string {
   return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
-function curlScript(part: string, url: string, headers: Record<string, string>): string {
-  const config = [
-    `url = ${curlConfigValue(url)}`,
-    ...Object.entries(headers).map(([name, value]) => `header = ${curlConfigValue(`${name}: ${value}`)}`),
-  ].join('\n');
+/**
+ * One attempt in one SSH session: the tool runs in the background with its pid kept beside the
+ * partial file, while the script reports the file's size on stderr (`@size N`) until it ends
+ * (`@exit N`). The address and headers reach the tool on its standard input, so no token shows in `ps`.
+ */
+function attemptScript(
+  tool: 'curl' | 'wget',
+  part: string,
+  url: string,
+  headers: Record<string, string>,
+  intervalSeconds: number,
+): string {
+  const entries = Object.entries(headers);
+  let launch: string[];
+  if (tool === 'curl') {
+    launch = [
+      // -q first: no ~/.curlrc.
+      `curl -q -sS -L --fail --proto-redir =http,https -C - --connect-timeout 30 --speed-limit 1 --speed-time 60 -o "$part" -w '%{http_code} %{content_type}\\n' -K - <<'COMFYDESK_CURL_CONFIG' &`,
+      `url = ${curlConfigValue(url)}`,
+      ...entries.map(([name, value]) => `header = ${curlConfigValue(`${name}: ${value}`)}`),
+      'COMFYDESK_CURL_CONFIG',
+    ];
+  } else {
+    for (const [name, value] of entries)
+      if (/[\r\n]/.test(name + value)) throw new AppError('invalid_input', 'A header contains a line break.');
+    launch =
+      entries.length > 0
+        ? [
+            `wget --config=/dev/stdin -c -nv --server-response --tries=1 --connect-timeout=30 --read-timeout=60 -O "$part" -- ${shQuote(url)} <<'COMFYDESK_WGETRC' &`,
+            ...entries.map(([name, value]) => `header = ${name}: ${value}`),
+            'COMFYDESK_WGETRC',
+          ]
+        : [
+            `wget --no-config -c -nv --server-response --tries=1 --connect-timeout=30 --read-timeout=60 -O "$part" -- ${shQuote(url)} &`,
+          ];
+  }
+  const report = 'if [ -f "$part" ]; then echo "@size $(wc -c < "$part")" >&2; fi';
   return [
     stopOldScript(`${part}.pid`),
-    `echo $$ > "$pidf"`,
-    // -q first: no ~/.curlrc. The address and headers come on stdin (-K -), so no token shows in `ps`.
-    `exec curl -q -sS -L --fail --proto-redir =http,https -C - --connect-timeout 30 --speed-limit 1 --speed-time 60 -o ${shQuote(part)} -w '%{http_code} %{content_type} %{size_download}\\n' -K - <<'COMFYDESK_CURL_CONFIG'`,
-    config,
-    'COMFYDESK_CURL_CONFIG',
+    `part=${shQuote(part)}`,
+    ...launch,
+    'pid=$!',
+    'echo "$pid" > "$pidf"',
+    'while kill -0 "$pid" 2>/dev/null; do',
+    `  ${report}`,
+    `  sleep ${intervalSeconds.toFixed(3)} 2>/dev/null || sleep 1`,
+    'done',
+    'wait "$pid"',
+    'code=$?',
+    report,
+    'echo "@exit $code" >&2',
+    'exit $code',
   ].join('\n');
 }
 
-function wgetScript(part: string, url: string, headers: Record<string, string>): string {
-  const entries = Object.entries(headers);
-  for (const [name, value] of entries)
-    if (/[\r\n]/.test(name + value)) throw new AppError('invalid_input', 'A header contains a line break.');
-  const config = entries.length > 0 ? `--config=/dev/stdin` : '--no-config';
-  const lines = [
-    stopOldScript(`${part}.pid`),
-    `echo $$ > "$pidf"`,
-    `exec wget ${config} -c -nv --server-response --tries=1 --connect-timeout=30 --read-timeout=60 -O ${shQuote(part)} -- ${shQuote(url)}${entries.length > 0 ? " <<'COMFYDESK_WGETRC'" : ''}`,
-  ];
-  if (entries.length > 0)
-    lines.push(...entries.map(([name, value]) => `header = ${name}: ${value}`), 'COMFYDESK_WGETRC');
-  return lines.join('\n');
+/** The tool's own words (its last stderr line that is not one of ours) and the last size reported. */
+function toolOutput(result: ExecResult): { message: string; size: number | undefined } {
+  const lines = result.stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  const sizes = lines.flatMap((line) => /^@size (\d+)$/.exec(line)?.[1] ?? []);
+  const own = lines.filter((line) => !line.startsWith('@'));
+  return {
+    message: own.at(-1) ?? `exited with ${result.code ?? result.signal}`,
+    size: sizes.length > 0 ? Number(sizes.at(-1)) : undefined,
+  };
 }
 
 function readCurl(result: ExecResult): Outcome {
   const [status = '', contentType = ''] = result.stdout.toString('utf8').trim().split(/\s+/);
   const http = Number(status);
-  const message = result.stderr.trim().split('\n').at(-1) ?? `curl exited with ${result.code}`;
-  const type = contentType || null;
-  if (result.code === 0) return { kind: 'done', contentType: type, total: null, message };
-  if (result.code === 22 && http >= 400) return { kind: 'refused', status: http, total: null, message };
-  if (result.code === 33) return { kind: 'no-range', total: null, message };
-  if (result.code === 23) return { kind: 'disk', total: null, message };
-  if (result.code === 6 || result.code === 7) return { kind: 'unreachable', total: null, message };
-  if (result.code !== null && CURL_RETRY.has(result.code)) return { kind: 'retry', total: null, message };
-  return { kind: 'retry', total: null, message: message || `curl ended (${result.signal ?? result.code})` };
+  const { message, size } = toolOutput(result);
+  const base = { total: null, size, message };
+  if (result.code === 0) return { ...base, kind: 'done', contentType: contentType || null };
+  if (result.code === 22 && http >= 400) return { ...base, kind: 'refused', status: http };
+  if (result.code === 33) return { ...base, kind: 'no-range' };
+  if (result.code === 23) return { ...base, kind: 'disk' };
+  if (result.code === 6 || result.code === 7) return { ...base, kind: 'unreachable' };
+  return { ...base, kind: 'retry' };
 }
 
 function readWget(result: ExecResult): Outcome {
@@ -419,18 +459,18 @@ function readWget(result: ExecResult): Outcome {
     Number(match[1]),
   );
   const status = statuses.at(-1) ?? 0;
-  const message = result.stderr.trim().split('\n').at(-1) ?? `wget exited with ${result.code}`;
-  const total = ranges.at(-1) ?? null;
-  if (result.code === 0) return { kind: 'done', contentType: types.at(-1) ?? null, total, message };
-  if ((result.code === 8 || result.code === 6) && status >= 400) return { kind: 'refused', status, total, message };
-  if (result.code === 3) return { kind: 'disk', total, message };
+  const { message, size } = toolOutput(result);
+  const base = { total: ranges.at(-1) ?? null, size, message };
+  if (result.code === 0) return { ...base, kind: 'done', contentType: types.at(-1) ?? null };
+  if ((result.code === 8 || result.code === 6) && status >= 400) return { ...base, kind: 'refused', status };
+  if (result.code === 3) return { ...base, kind: 'disk' };
   if (
     result.code === 4 &&
-    /unable to resolve|connection refused|failed: /i.test(result.stderr) &&
-    statuses.length === 0
+    statuses.length === 0 &&
+    /unable to resolve|connection refused|failed: /i.test(result.stderr)
   )
-    return { kind: 'unreachable', total, message };
-  return { kind: 'retry', total, message };
+    return { ...base, kind: 'unreachable' };
+  return { ...base, kind: 'retry' };
 }
 
 function mismatch(

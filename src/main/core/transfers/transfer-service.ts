@@ -349,6 +349,11 @@ export class TransferService {
           `ComfyDesk cannot place files on ${target.profile.name} from here (a web address without ComfyUI-Manager). Run the command shown on the server.`,
           { details: { command: modelCommands([{ name: request.name, url, destinationDir: dir }])?.command } },
         );
+      // The exact size, when this machine could ask (it checks free space, shows progress and verifies the file).
+      const probe = request.sizeBytes === undefined ? await this.#probe(url) : undefined;
+      const sizeBytes =
+        request.sizeBytes ??
+        (probe && probe.status >= 200 && probe.status < 300 ? (probe.sizeBytes ?? undefined) : undefined);
       const now = this.#now();
       const entry: Entry = {
         item: {
@@ -363,7 +368,7 @@ export class TransferService {
           method: plan.method,
           state: 'queued',
           receivedBytes: 0,
-          totalBytes: request.sizeBytes ?? null,
+          totalBytes: sizeBytes ?? null,
           bytesPerSecond: 0,
           etaSeconds: null,
           error: null,
@@ -374,7 +379,7 @@ export class TransferService {
           finishedAt: null,
         },
         ...(request.sha256 ? { sha256: request.sha256.toLowerCase() } : {}),
-        ...(request.sizeBytes ? { expectedBytes: request.sizeBytes } : {}),
+        ...(sizeBytes ? { expectedBytes: sizeBytes } : {}),
         ...(managerEntry ? { managerEntry } : {}),
       };
       created.push(entry);
