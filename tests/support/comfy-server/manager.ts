@@ -77,7 +77,8 @@ export class ManagerEmulation {
 
   /** Answers a Manager route, or undefined when `path` is not one. */
   async handle(method: string, path: string, body: Buffer): Promise<{ status: number; body: unknown } | undefined> {
-    const route = path.replace(/^\/v2\/manager/, '/manager');
+    // ComfyUI-Manager 3.x answers under `/manager/…` only (newer ones under `/v2/manager/…`).
+    const route = path;
     if (method === 'GET' && route === '/manager/version')
       return { status: 200, body: this.options.version ?? 'V3.30.4' };
     if (method === 'GET' && path === '/customnode/getmappings') return { status: 200, body: this.#mappings() };

@@ -54,8 +54,8 @@ export class ManagerApi {
 
   /** Its node type → pack map (the same public map, as ComfyUI-Manager has it cached). */
   async nodeMap(): Promise<NodeMap | undefined> {
-    const base = this.info.prefix === '/manager' ? '' : '/v2';
-    for (const mode of ['cache', 'local']) {
+    const bases = this.info.prefix === '/manager' ? [''] : ['/v2', ''];
+    for (const [base, mode] of bases.flatMap((base) => ['cache', 'local'].map((mode) => [base, mode] as const))) {
       const response = await this.#client
         .route(`${base}/customnode/getmappings?mode=${mode}`, {}, { timeoutMs: 30_000 })
         .catch(() => undefined);

@@ -132,6 +132,8 @@ export class TransferService {
   #offServers: Unsubscribe | undefined;
   #started = false;
   #stopping = false;
+  /** Aborted at stop: background waits end with it. */
+  #lifetime = new AbortController();
 
   constructor(deps: TransferServiceDeps) {
     this.#deps = deps;
@@ -166,6 +168,7 @@ export class TransferService {
     if (this.#started) return;
     this.#started = true;
     this.#stopping = false;
+    this.#lifetime = new AbortController();
     await this.#load();
     this.#offServers = this.#deps.servers.onChange((serverId) => this.#serverChanged(serverId));
     this.#schedule();
@@ -175,6 +178,7 @@ export class TransferService {
   async stop(): Promise<void> {
     if (!this.#started) return;
     this.#stopping = true;
+    this.#lifetime.abort();
     this.#offServers?.();
     const runs: Array<Promise<void>> = [];
     for (const entry of this.#entries.values()) {
@@ -460,6 +464,28 @@ export class TransferService {
       );
     this.#plans.delete(target.id);
     await plan.manager.reboot();
+    void this.#watchRestart(target.id); // runs in the background; it logs its own failures
+  }
+
+  /**
+   * After a restart, reads the server's lists again until the packs waiting for it show up (or two
+   * minutes pass): only `object_info` listing their node types makes them installed.
+   */
+  async #watchRestart(serverId: string): Promise<void> {
+    const deadline = this.#now() + 120_000;
+    const waiting = () =>
+      [...this.#entries.values()].some((entry) => entry.item.serverId === serverId && entry.awaitingRestart);
+    while (waiting() && this.#now() < deadline && !this.#stopping) {
+      await delay(this.#deps.pollIntervalMs ?? 1000, this.#lifetime.signal);
+      const target = this.#deps.servers.target(serverId);
+      if (!target) continue;
+      try {
+        await target.refreshInventory();
+        this.#serverChanged(serverId);
+      } catch (error) {
+        this.#deps.log.debug('server not back yet after its restart', { serverId, error });
+      }
+    }
   }
 
   pause(id: string): TransferItem {
