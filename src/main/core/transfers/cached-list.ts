@@ -89,7 +89,8 @@ export class CachedList<T> {
     } catch (error) {
       this.#lastFailureAt = now;
       this.#problem = `Could not fetch ${url} (${reasonOf(error)}).${cached ? ' Using the copy from before.' : ''}`;
-      this.#deps.log.warn('public list not fetched', { url, reason: reasonOf(error) });
+      // Expected without internet; the report says so in words, the log only notes it.
+      this.#deps.log.info('public list not fetched', { url, reason: reasonOf(error) });
     }
     return this.#value?.url === url ? this.#value.list : undefined;
   }

@@ -3,6 +3,7 @@ import type { ServerInventory } from '@shared/domain/inventory';
 import type { WorkflowRecord } from '@shared/domain/workflow';
 import type { ComfyClient } from '../comfy/comfy-client';
 import type { ConnectionManager } from '../connections/connection-manager';
+import type { ServerConnection } from '../connections/server-connection';
 import type { RemoteShell } from '../connections/ssh-tunnel';
 import type { Unsubscribe } from '../lib/emitter';
 
@@ -35,25 +36,45 @@ export interface TransferWorkflows {
   record(id: string): WorkflowRecord | undefined;
 }
 
+/** A live connection as a transfer target, while it is online (and its SSH tunnel open). */
+export function connectionTarget(connection: ServerConnection | undefined): TransferTarget | undefined {
+  const client = connection?.client;
+  if (!connection || !client || connection.health.state !== 'online') return undefined;
+  if (connection.profile.kind === 'ssh' && !connection.shell) return undefined;
+  return {
+    id: connection.profile.id,
+    profile: connection.profile,
+    client,
+    shell: connection.shell,
+    inventory: () => connection.inventory,
+    refreshInventory: () => connection.refreshInventory(),
+  };
+}
+
+/** One connection as the only server (a CLI run). */
+export function singleServer(connection: ServerConnection): TransferServers {
+  return {
+    activeId: () => connection.profile.id,
+    profile: (id) => (id === connection.profile.id ? connection.profile : undefined),
+    target: (id) => (id === connection.profile.id ? connectionTarget(connection) : undefined),
+    onChange: (listener) => {
+      const offs = [
+        connection.on('health', () => listener(connection.profile.id)),
+        connection.on('inventory', () => listener(connection.profile.id)),
+      ];
+      return () => {
+        for (const off of offs) off();
+      };
+    },
+  };
+}
+
 /** The app's connections as transfer targets. */
 export function connectionServers(connections: ConnectionManager): TransferServers {
   return {
     activeId: () => connections.activeId,
     profile: (id) => connections.snapshot().profiles.find((profile) => profile.id === id),
-    target: (id) => {
-      const connection = connections.connection(id);
-      const client = connection?.client;
-      if (!connection || !client || connections.health(id).state !== 'online') return undefined;
-      if (connection.profile.kind === 'ssh' && !connection.shell) return undefined;
-      return {
-        id,
-        profile: connection.profile,
-        client,
-        shell: connection.shell,
-        inventory: () => connection.inventory,
-        refreshInventory: () => connection.refreshInventory(),
-      };
-    },
+    target: (id) => connectionTarget(connections.connection(id)),
     onChange: (listener) => {
       const offs = [
         connections.on('health', (health) => listener(health.serverId)),
