@@ -9,6 +9,7 @@ import type { LlmState } from './llm.svelte';
 import type { Navigation } from './navigation.svelte';
 import type { SettingsState } from './settings.svelte';
 import type { Toasts } from './toasts.svelte';
+import type { TransfersState } from './transfers.svelte';
 import type { WebNotifications } from './web-notifications.svelte';
 
 // One typed context pair per state class: App.svelte sets them once, components get them, and a
@@ -24,3 +25,4 @@ export const [getJobs, setJobs] = createContext<JobsState>();
 export const [getGeneration, setGeneration] = createContext<GenerationState>();
 export const [getHistory, setHistory] = createContext<HistoryState>();
 export const [getWebNotifications, setWebNotifications] = createContext<WebNotifications>();
+export const [getTransfers, setTransfers] = createContext<TransfersState>();
