@@ -26,3 +26,15 @@ export const [getGeneration, setGeneration] = createContext<GenerationState>();
 export const [getHistory, setHistory] = createContext<HistoryState>();
 export const [getWebNotifications, setWebNotifications] = createContext<WebNotifications>();
 export const [getTransfers, setTransfers] = createContext<TransfersState>();
+
+/**
+ * The transfers state when a parent provides it. Workflow cards use this, so a view that renders
+ * cards without downloads (a test harness, an embedded list) shows them without Get missing.
+ */
+export function findTransfers(): TransfersState | undefined {
+  try {
+    return getTransfers();
+  } catch {
+    return undefined;
+  }
+}
