@@ -3,6 +3,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { TransfersDelta } from '../../src/shared/domain/transfer';
+import type { DownloadProgress } from '../../src/shared/domain/llm';
+import { silentLogger } from '../../src/main/core/lib/logger';
+import { FileDownloader } from '../../src/main/core/transfers/file-downloader';
 import type { Core } from '../../src/main/core/create-core';
 import { RouterCallError } from '../../src/main/core/router';
 import { startComfyServer, type ComfyServerOptions, type ComfyTestServer } from '../support/comfy-server';
@@ -436,3 +439,37 @@ describe('putting a file on a server on this machine', () => {
 function uiNodeLora(id: number, name: string): Record<string, unknown> {
   return { ...loaderNode(id, 'LoraLoader', name), widgets_values: [name, 1, 1] };
 }
+
+describe('download progress', () => {
+  test('while a server stalls, progress shows every byte that arrived before it (a held-back report is sent when its interval ends)', async () => {
+    const files = new TestFileServer().serve('/m/half.safetensors', {
+      content: CONTENT,
+      stallAfterBytes: 1_500_000,
+    });
+    await files.start();
+    stops.push(() => files.stop());
+    const dir = tempDir('comfydesk-progress-');
+    stops.push(() => dir.remove());
+    const controller = new AbortController();
+    const reports: DownloadProgress[] = [];
+    // As the transfer service runs it: at most ten reports a second.
+    const downloader = new FileDownloader({ log: silentLogger, progressIntervalMs: 100 });
+    const download = downloader.download({
+      url: files.url('/m/half.safetensors'),
+      destination: join(dir.path, 'half.safetensors'),
+      sizeBytes: CONTENT.length,
+      signal: controller.signal,
+      onProgress: (update) => reports.push(update),
+    });
+    await waitFor(() => reports.at(-1)?.receivedBytes === 1_500_000, {
+      message: 'progress never showed the 1500000 bytes sent before the stall',
+    });
+    controller.abort('stop');
+    await expect(download).rejects.toMatchObject({ code: 'cancelled' });
+    const count = reports.length;
+    expect(reports.at(-1)).toMatchObject({ receivedBytes: 1_500_000, totalBytes: CONTENT.length });
+    // Nothing is reported after the download ended.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(reports).toHaveLength(count);
+  });
+});

@@ -166,40 +166,44 @@ export class FileDownloader {
 
     const progress = new ProgressMeter(this.#now, this.#deps.progressIntervalMs ?? 250, request.onProgress);
     progress.report(file.bytes, session.totalBytes, true);
-    let failures = 0;
-    const maxAttempts = this.#deps.maxAttempts ?? 5;
+    try {
+      let failures = 0;
+      const maxAttempts = this.#deps.maxAttempts ?? 5;
 
-    for (;;) {
-      if (signal.aborted) throw cancelled(destination);
-      const before = file.bytes;
-      try {
-        await this.#attempt({ request, part, infoPath, session, file, progress, dir });
-        if (session.totalBytes === null || file.bytes >= session.totalBytes) break;
-        throw new Interrupted('the server closed the connection before the end of the file');
-      } catch (error) {
+      for (;;) {
         if (signal.aborted) throw cancelled(destination);
-        if (!(error instanceof Interrupted)) throw error;
-        // The hash must cover exactly the bytes on disk; a write cut short leaves them apart.
-        if ((await store.size(part)) !== file.bytes) file = await HashedFile.read(store, part);
-        failures = file.bytes > before ? 1 : failures + 1;
-        if (failures >= maxAttempts) {
-          throw new AppError(
-            this.#codes.failed,
-            `The download of ${basename(destination)} kept failing (${error.message}). What was downloaded is kept${this.#hint()}`,
-            { cause: error, details: { url: request.url, receivedBytes: file.bytes } },
-          );
+        const before = file.bytes;
+        try {
+          await this.#attempt({ request, part, infoPath, session, file, progress, dir });
+          if (session.totalBytes === null || file.bytes >= session.totalBytes) break;
+          throw new Interrupted('the server closed the connection before the end of the file');
+        } catch (error) {
+          if (signal.aborted) throw cancelled(destination);
+          if (!(error instanceof Interrupted)) throw error;
+          // The hash must cover exactly the bytes on disk; a write cut short leaves them apart.
+          if ((await store.size(part)) !== file.bytes) file = await HashedFile.read(store, part);
+          failures = file.bytes > before ? 1 : failures + 1;
+          if (failures >= maxAttempts) {
+            throw new AppError(
+              this.#codes.failed,
+              `The download of ${basename(destination)} kept failing (${error.message}). What was downloaded is kept${this.#hint()}`,
+              { cause: error, details: { url: request.url, receivedBytes: file.bytes } },
+            );
+          }
+          this.#deps.log.warn('download interrupted; resuming', {
+            url: request.url,
+            receivedBytes: file.bytes,
+            attempt: failures,
+            reason: error.message,
+          });
+          await sleep(
+            this.#deps.retryDelayMs?.(failures) ?? backoffDelayMs(failures - 1, { maxDelayMs: 8000 }),
+            signal,
+          ).catch(() => undefined);
         }
-        this.#deps.log.warn('download interrupted; resuming', {
-          url: request.url,
-          receivedBytes: file.bytes,
-          attempt: failures,
-          reason: error.message,
-        });
-        await sleep(
-          this.#deps.retryDelayMs?.(failures) ?? backoffDelayMs(failures - 1, { maxDelayMs: 8000 }),
-          signal,
-        ).catch(() => undefined);
       }
+    } finally {
+      progress.dispose(); // nothing is reported after a failure
     }
 
     progress.report(file.bytes, session.totalBytes, true);
@@ -402,7 +406,11 @@ export class FileDownloader {
         try {
           chunk = await reader.read();
         } catch (error) {
-          if (request.signal.aborted) throw error;
+          if (request.signal.aborted) {
+            // Paused or cancelled: what arrived (and was shown) is kept for the resume.
+            await flush().catch(() => undefined);
+            throw error;
+          }
           await flush();
           throw new Interrupted(stall.signal.aborted ? 'the server stopped sending data' : networkReason(error));
         }
@@ -417,6 +425,8 @@ export class FileDownloader {
         }
         pending.push(chunk.value);
         pendingBytes += chunk.value.byteLength;
+        // What arrived counts for the display at once; the hash and the resume offset wait for the disk.
+        progress.report(file.bytes + pendingBytes, session.totalBytes, false);
         // Big blocks for speed, but a slow download still shows progress a few times a second.
         if (pendingBytes >= WRITE_BLOCK_BYTES || this.#now() - lastFlush >= FLUSH_INTERVAL_MS) await flush();
       }
@@ -511,12 +521,18 @@ class HashedFile {
 }
 
 /** Reports received bytes, speed over the last few seconds and the time left, at most every `intervalMs`. */
+/**
+ * Progress reports at most one per interval. A report held back by the interval is sent when the interval
+ * ends, so the last bytes before a pause in the data (a stalled server) are shown too, not only the next chunk.
+ */
 export class ProgressMeter {
   readonly #now: () => number;
   readonly #intervalMs: number;
   readonly #listener: ((progress: DownloadProgress) => void) | undefined;
   readonly #samples: Array<{ time: number; bytes: number }> = [];
   #lastReport = Number.NEGATIVE_INFINITY;
+  #held: { receivedBytes: number; totalBytes: number | null } | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(now: () => number, intervalMs: number, listener: ((progress: DownloadProgress) => void) | undefined) {
     this.#now = now;
@@ -531,7 +547,31 @@ export class ProgressMeter {
     if (last && receivedBytes < last.bytes) this.#samples.length = 0;
     this.#samples.push({ time, bytes: receivedBytes });
     while (this.#samples.length > 2 && time - this.#samples[0]!.time > SPEED_WINDOW_MS) this.#samples.shift();
-    if (!this.#listener || (!force && time - this.#lastReport < this.#intervalMs)) return;
+    if (!this.#listener) return;
+    if (!force && time - this.#lastReport < this.#intervalMs) {
+      this.#held = { receivedBytes, totalBytes };
+      this.#timer ??= setTimeout(() => this.#sendHeld(), this.#intervalMs - (time - this.#lastReport));
+      this.#timer.unref?.();
+      return;
+    }
+    this.#send(time, receivedBytes, totalBytes);
+  }
+
+  /** No report comes after this (the download ended or failed). */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#held = undefined;
+  }
+
+  #sendHeld(): void {
+    this.#timer = undefined;
+    const held = this.#held;
+    if (held) this.#send(this.#now(), held.receivedBytes, held.totalBytes);
+  }
+
+  #send(time: number, receivedBytes: number, totalBytes: number | null): void {
+    this.dispose();
     this.#lastReport = time;
     const first = this.#samples[0]!;
     const elapsedSeconds = (time - first.time) / 1000;
@@ -539,7 +579,7 @@ export class ProgressMeter {
     const remaining = totalBytes === null ? null : Math.max(0, totalBytes - receivedBytes);
     const etaSeconds =
       remaining === null ? null : remaining === 0 ? 0 : bytesPerSecond > 0 ? remaining / bytesPerSecond : null;
-    this.#listener({ receivedBytes, totalBytes, bytesPerSecond, etaSeconds });
+    this.#listener?.({ receivedBytes, totalBytes, bytesPerSecond, etaSeconds });
   }
 }
 
