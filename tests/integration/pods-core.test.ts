@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { PodAlert } from '@shared/domain/pod';
@@ -7,8 +8,10 @@ import type { Core } from '../../src/main/core/create-core';
 import type { Ticker } from '../../src/main/core/pods/pod-service';
 import { startComfyServer, type ComfyTestServer } from '../support/comfy-server';
 import { startTestCore, tempDir, waitFor } from '../support/core';
+import { TestFileServer } from '../support/file-server';
 import { startRunPodStandIn, type RunPodStandIn, type StandInPod } from '../support/runpod-stand-in';
 import { SSHD_PATH, startSshd } from '../support/sshd';
+import { loaderNode, transferIn, workflowOf } from '../support/transfers';
 
 const KEY = 'rpa_CORETEST';
 const MINUTE = 60_000;
@@ -38,6 +41,8 @@ async function setup(
   options: {
     pod?: (comfy: ComfyTestServer) => Partial<StandInPod>;
     profile?: (comfy: ComfyTestServer) => Record<string, unknown>;
+    /** More workflow files: name → contents. */
+    workflows?: Record<string, unknown>;
   } = {},
 ): Promise<Harness> {
   const comfy = await startComfyServer();
@@ -70,6 +75,8 @@ async function setup(
   cleanup.push(() => data.remove());
   mkdirSync(join(data.path, 'workflows'), { recursive: true });
   writeFileSync(join(data.path, 'workflows', 'slow.json'), JSON.stringify(slowPrompt(30)));
+  for (const [name, workflow] of Object.entries(options.workflows ?? {}))
+    writeFileSync(join(data.path, 'workflows', name), JSON.stringify(workflow));
   const secrets = new MemorySecretStore();
   secrets.set(secretKey('rp', 'apiKey'), KEY);
   const ticker: Ticker = { every: () => () => undefined };
@@ -156,6 +163,34 @@ describe('RunPod connections in the core', () => {
     ]);
     const listed = await pods.core.router.call('pods.list', { serverId: 'rp' });
     expect(listed.pods.map((pod) => pod.id)).toEqual(['podcore1']);
+  });
+
+  test('Get missing on a pod goes by the route RunPod gave: through the proxy to a ComfyUI on this machine, the file lands in its folder', async () => {
+    const content = randomBytes(64 * 1024 + 5);
+    const files = new TestFileServer().serve('/m/pod.safetensors', content);
+    await files.start();
+    cleanup.push(() => files.stop());
+    const url = files.url('/m/pod.safetensors');
+    const pods = await setup({
+      workflows: {
+        'pod-portrait.json': workflowOf('Pod portrait', [
+          loaderNode(1, 'CheckpointLoaderSimple', 'pod.safetensors', { url, directory: 'checkpoints' }),
+        ]),
+      },
+    });
+    await waitFor(() => pods.core.connections.health('rp').state === 'online', { timeoutMs: 8000 });
+    const record = await waitFor(() => pods.core.library.records().find((item) => item.name === 'Pod portrait'));
+    const report = await pods.core.router.call('transfers.missing', { workflowId: record.id, serverId: 'rp' });
+    expect(report).toMatchObject({ serverId: 'rp', connectionKind: 'runpod', method: 'local' });
+    expect(report.models).toEqual([expect.objectContaining({ name: 'pod.safetensors', url })]);
+    const { ids } = await pods.core.router.call('transfers.start', {
+      serverId: 'rp',
+      workflowId: record.id,
+      models: [{ name: 'pod.safetensors', folder: 'checkpoints', url }],
+    });
+    expect(await transferIn(pods.core, ids[0]!, ['done', 'failed'])).toMatchObject({ state: 'done', error: null });
+    const landed = join(pods.comfy.folderPaths().checkpoints![0]!, 'pod.safetensors');
+    expect(readFileSync(landed).equals(content)).toBe(true);
   });
 
   test('auto-stop waits for a job running on the pod and stops the pod once it has been idle long enough', async () => {

@@ -105,7 +105,7 @@ describe.skipIf(!canRun)('snapshot save of a real ComfyUI over a real sshd', () 
       connection.start();
       await waitFor(() => connection.health.state === 'online', { timeoutMs: 15_000 });
       const snapshot = await takeSnapshot(
-        { client: connection.client!, exec: connection.exec, address: `ssh://${sshd.user}@127.0.0.1:${sshd.port}` },
+        { client: connection.client!, shell: connection.shell, address: `ssh://${sshd.user}@127.0.0.1:${sshd.port}` },
         { sources: { find: () => undefined }, createdBy: 'ComfyDesk test' },
       );
       expect(snapshot.server).toMatchObject({ comfyuiVersion: '0.3.64', os: 'posix', device: 'cpu' });

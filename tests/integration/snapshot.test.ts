@@ -123,13 +123,15 @@ describe('snapshot save over HTTP', () => {
   test("with ComfyUI-Manager on the server, packs come with Manager's repository, commit or registry version", async () => {
     const comfy = await server({
       manager: {
-        comfydesk_peer_nodes: {
-          ver: 'a'.repeat(40),
-          cnr_id: '',
-          aux_id: 'comfydesk/comfydesk_peer_nodes',
-          enabled: true,
+        installed: {
+          comfydesk_peer_nodes: {
+            ver: 'a'.repeat(40),
+            cnr_id: '',
+            aux_id: 'comfydesk/comfydesk_peer_nodes',
+            enabled: true,
+          },
+          'comfyui-kjnodes': { ver: '1.1.7', cnr_id: 'comfyui-kjnodes', aux_id: null, enabled: false },
         },
-        'comfyui-kjnodes': { ver: '1.1.7', cnr_id: 'comfyui-kjnodes', aux_id: null, enabled: false },
       },
     });
     const snapshot = await takeSnapshot(
@@ -229,7 +231,7 @@ describe.skipIf(!SSHD_PATH || !existsSync('/usr/bin/git'))('snapshot save over S
     await waitFor(() => connection.health.state === 'online', { timeoutMs: 10_000 });
     const progress: string[] = [];
     const snapshot = await takeSnapshot(
-      { client: connection.client!, exec: connection.exec, address: `ssh://${sshd.user}@127.0.0.1:${sshd.port}` },
+      { client: connection.client!, shell: connection.shell, address: `ssh://${sshd.user}@127.0.0.1:${sshd.port}` },
       {
         sources: catalogSources(),
         createdBy: 'ComfyDesk test',

@@ -42,6 +42,8 @@ export async function runCli(argv: string[], io: CliIo, options: { rendererDir: 
     .description('ComfyDesk — run ComfyUI workflows from a simple Generate page, a browser, or this terminal.')
     .version(APP_VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
+    // Options belong to the command they follow (`models --server …` lists, `models get … --server …` fetches).
+    .enablePositionalOptions()
     .showHelpAfterError('(run "comfydesk --help" for usage)')
     .exitOverride()
     .configureOutput({

@@ -18,11 +18,10 @@ import { connectionDirectory } from './jobs/server-directory';
 import { Disposer } from './lib/disposer';
 import { Emitter } from './lib/emitter';
 import type { Logger } from './lib/logger';
-import { FileDownloader } from './llm/downloader';
 import { llmHandlers } from './llm/llm-handlers';
 import { LlmService } from './llm/llm-service';
 import { LocalEngine, type LocalEngineDeps } from './llm/local-engine';
-import { LlmModelStore } from './llm/model-store';
+import { LlmModelStore, llmDownloader } from './llm/model-store';
 import { OpenAiBackend } from './llm/openai-backend';
 import type { Paths } from './paths';
 import { PodDirectory, proxyUrlTemplate, type PodDirectoryDeps } from './pods/pod-directory';
@@ -35,6 +34,9 @@ import { Router, type Handlers } from './router';
 import { settingsHandlers } from './settings/settings-handlers';
 import { SettingsService } from './settings/settings-service';
 import type { SettingsStore } from './settings/settings-store';
+import { connectionServers } from './transfers/ports';
+import { TransferService, type TransferServiceDeps } from './transfers/transfer-service';
+import { transfersHandlers } from './transfers/transfers-handlers';
 import { ModelCatalog, readCatalogFile } from './workflows/catalog';
 import { LibraryService, type LibraryServiceDeps } from './workflows/library-service';
 import type { InventorySource, RunStats } from './workflows/ports';
@@ -78,6 +80,11 @@ export interface CoreOptions {
       PodServiceDeps,
       'now' | 'ticker' | 'tickMs' | 'pollMs' | 'transitionPollMs' | 'countdownMs' | 'startTimeoutMs'
     >;
+  /** Transfer overrides (tests: a local fetch, short polls, a PATH without curl/wget on the SSH server). */
+  transfers?: Pick<
+    TransferServiceDeps,
+    'fetch' | 'env' | 'pollIntervalMs' | 'retryDelayMs' | 'stallTimeoutMs' | 'remotePathPrefix' | 'eventIntervalMs'
+  >;
   /** Overrides for prompt enhancement (tests: no GPU probing, greedy decoding, a local fetch). */
   llm?: Pick<LocalEngineDeps, 'gpu' | 'temperature' | 'maxThreads'> & {
     fetch?: typeof fetch;
@@ -101,6 +108,8 @@ export interface Core {
   history: HistoryStore;
   /** Rented pods behind RunPod connections: status, cost, idle alerts, auto-stop, start and stop. */
   pods: PodService;
+  /** Models and custom-node packs onto servers (Missing to Ready). */
+  transfers: TransferService;
   /** Where outputs are saved now (settings › generation, else the data folder's `outputs`). */
   outputsDir(): string;
   stop(): Promise<void>;
@@ -124,6 +133,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(() => settings.stop());
   disposer.add(settings.on('changed', (value) => events.emit('settings.changed', value)));
 
+  const secretStore = options.secretStore ?? new MemorySecretStore();
   // RunPod's API: RunPod connections find their pod's address through it, and the pod monitor its status.
   const podDirectory = new PodDirectory({
     log: log.child('pods'),
@@ -135,7 +145,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   });
   const connections = new ConnectionManager({
     settings,
-    secrets: options.secretStore ?? new MemorySecretStore(),
+    secrets: secretStore,
     log: log.child('connections'),
     openWindow: options.openWindow,
     pods: podDirectory,
@@ -179,10 +189,26 @@ export async function createCore(options: CoreOptions): Promise<Core> {
   disposer.add(library.on('roots', (roots) => events.emit('library.roots', roots)));
   await library.start();
   disposer.add(() => library.stop());
+  // Transfers: files and packs onto servers; the same secret store keeps access tokens.
+  const transfers = new TransferService({
+    ...options.transfers,
+    servers: connectionServers(connections),
+    workflows: { record: (id) => library.records().find((record) => record.id === id) },
+    catalog,
+    settings,
+    secrets: secretStore,
+    notices,
+    dataDir: options.paths.dataDir,
+    log: log.child('transfers'),
+  });
+  disposer.add(transfers.on('updated', (delta) => events.emit('transfers.updated', delta)));
+  await transfers.start();
+  disposer.add(() => transfers.stop());
+
   const llmLog = log.child('llm');
   const llmStore = new LlmModelStore({
     settings,
-    downloader: new FileDownloader({ log: llmLog.child('download'), fetch: options.llm?.fetch }),
+    downloader: llmDownloader({ log: llmLog.child('download'), fetch: options.llm?.fetch }),
     defaultModelsDir: options.paths.llmModelsDir,
     hfEndpoint: options.llm?.hfEndpoint ?? process.env.HF_ENDPOINT,
     log: llmLog,
@@ -288,6 +314,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),
     ...podsHandlers(pods),
     ...snapshotsHandlers(snapshots),
+    ...transfersHandlers(transfers),
   };
 
   const router = new Router({ handlers, log: log.child('router') });
@@ -303,6 +330,7 @@ export async function createCore(options: CoreOptions): Promise<Core> {
     jobs,
     history,
     pods,
+    transfers,
     outputsDir,
     async stop() {
       if (stopped) return;

@@ -15,6 +15,7 @@ import { headSizeFetcher } from '../core/workflows/ports';
 import { createComfyWindowOpener } from './comfy-window';
 import { bindIpcTransport } from './ipc-transport';
 import { feedJobs } from './job-feed';
+import { feedTransfers } from './transfer-feed';
 import { TrayController } from './tray-controller';
 import { trayElectron } from './tray-electron';
 import { createDesktopSecretStore } from './safe-storage-secrets';
@@ -178,6 +179,9 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   tray.start();
   const stopFeed = feedJobs(core, (jobs, paused) => tray.update(jobs, paused));
   const stopPodAlerts = core.events.on('pods.alert', (alert) => tray.notifyPod(alert));
+  // Downloads onto servers: progress in the tray and taskbar, a notification when a workflow is Ready.
+  const stopTransferFeed = feedTransfers(core, (items) => tray.updateDownloads(items));
+  const offReady = core.transfers.on('ready', (ready) => tray.notifyReady(ready));
 
   const unbindIpc = bindIpcTransport({
     ipcMain,
@@ -212,6 +216,8 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     unbindIpc();
     stopFeed();
     stopPodAlerts();
+    stopTransferFeed();
+    offReady();
     tray.stop();
     void core.stop().finally(() => app.quit()); // quit once the core released its sockets and files
   });

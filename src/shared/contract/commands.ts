@@ -7,6 +7,7 @@ import { llmCommands } from './llm';
 import { podsCommands } from './pods';
 import { snapshotsCommands } from './snapshots';
 import { settingsCommands } from './settings';
+import { transfersCommands } from './transfers';
 import { workflowsCommands } from './workflows';
 
 /**
@@ -24,6 +25,7 @@ export const commands = {
   ...llmCommands,
   ...podsCommands,
   ...snapshotsCommands,
+  ...transfersCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

@@ -68,6 +68,16 @@ export const ErrorCode = z.enum([
   'llm_endpoint_error',
   'llm_download_failed',
   'llm_checksum_mismatch',
+  // Transfers: files and custom-node packs onto a server
+  'transfer_not_found',
+  'download_failed',
+  'download_not_found',
+  'download_needs_token',
+  'download_login_page',
+  'checksum_mismatch',
+  'transfer_unsupported',
+  'manager_refused',
+  'manager_failed',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

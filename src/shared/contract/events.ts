@@ -6,6 +6,7 @@ import { llmEvents } from './llm';
 import { podsEvents } from './pods';
 import { snapshotsEvents } from './snapshots';
 import { settingsEvents } from './settings';
+import { transfersEvents } from './transfers';
 import { workflowsEvents } from './workflows';
 
 /**
@@ -22,6 +23,7 @@ export const events = {
   ...llmEvents,
   ...podsEvents,
   ...snapshotsEvents,
+  ...transfersEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;

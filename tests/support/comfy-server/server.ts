@@ -22,6 +22,7 @@ import {
   type PromptNode,
   type QueueTuple,
 } from './executor';
+import { ManagerEmulation, type ManagerOptions } from './manager';
 import { loadObjectInfo, type NodeDefinition } from './object-info';
 import { validatePrompt } from './validate';
 import { historyJob, isCanonicalUuid, listJobs, queueJob } from './jobs';
@@ -52,6 +53,32 @@ export const MODEL_FOLDERS = [
   'model_patches',
   'audio_encoders',
 ];
+/**
+ * Where a stock 0.3.64 keeps each folder key, relative to its base directory, in its order
+ * (`GET /internal/folder_paths` on the real server): the first is where new files go.
+ */
+const FOLDER_DIRS: Record<string, string[]> = {
+  checkpoints: ['models/checkpoints', 'output/checkpoints'],
+  configs: ['models/configs'],
+  loras: ['models/loras', 'output/loras'],
+  vae: ['models/vae', 'output/vae'],
+  text_encoders: ['models/text_encoders', 'models/clip', 'output/clip'],
+  diffusion_models: ['models/unet', 'models/diffusion_models', 'output/diffusion_models'],
+  clip_vision: ['models/clip_vision'],
+  style_models: ['models/style_models'],
+  embeddings: ['models/embeddings'],
+  diffusers: ['models/diffusers'],
+  vae_approx: ['models/vae_approx'],
+  controlnet: ['models/controlnet', 'models/t2i_adapter'],
+  gligen: ['models/gligen'],
+  upscale_models: ['models/upscale_models'],
+  custom_nodes: ['custom_nodes'],
+  hypernetworks: ['models/hypernetworks'],
+  photomaker: ['models/photomaker'],
+  classifiers: ['models/classifiers'],
+  model_patches: ['models/model_patches'],
+  audio_encoders: ['models/audio_encoders'],
+};
 const SERVER_FEATURES = { supports_preview_metadata: true, max_upload_size: 104857600 };
 const MIME: Record<string, string> = {
   '.png': 'image/png',
@@ -93,13 +120,14 @@ export interface ComfyServerOptions {
   version?: string;
   /** The first device /system_stats lists. @default a CPU device like the recorded server's */
   device?: { name: string; type: string; vram_total: number; vram_free: number };
-  /**
-   * Stand in for ComfyUI-Manager: its installed-packs list (`GET /customnode/installed`, shape of
-   * ltdrdata/ComfyUI-Manager glob/manager_core.py `get_installed_node_packs`). Absent: no Manager (404).
-   */
-  manager?: Record<string, { ver: string; cnr_id: string; aux_id: string | null; enabled: boolean }>;
   /** Called just before each JSON message goes out (benchmarks timestamp it). */
   onJsonSent?: (type: string, data: unknown) => void;
+  /** Emulate ComfyUI-Manager on this server (its legacy routes, model list and packs). */
+  manager?: ManagerOptions;
+  /** Answer neither `/internal/folder_paths` nor `/api/experiment/models` (a server that does not say where its folders are). */
+  hidesFolderPaths?: boolean;
+  /** Report folders under this base instead of the data folder, as a server on another machine would (`/workspace/ComfyUI`). */
+  reportedBase?: string;
 }
 
 /** Everything a test can see or change about the emulated server. */
@@ -124,6 +152,10 @@ export interface ComfyTestServer {
   dropSockets(): void;
   /** Waits until nothing runs and nothing is pending. */
   waitForIdle(timeoutMs?: number): Promise<void>;
+  /** Folder key → absolute folders on this machine (the first is where new files go); `/internal/folder_paths` reports them under `reportedBase` when set. */
+  folderPaths(): Record<string, string[]>;
+  /** The ComfyUI-Manager emulation, when the server was started with one. */
+  readonly manager: ManagerEmulation | undefined;
   /** Stops and starts again on the same port: queue, history and temp files are gone, as after a real restart. */
   restart(): Promise<void>;
   /** Stops listening, leaving the port closed (a crashed server), until `start()`. */
@@ -149,6 +181,9 @@ class EmulatedComfy implements ComfyTestServer {
   readonly #sockets = new Map<string, WebSocket>();
   readonly #socketFlags = new Map<string, Record<string, unknown>>();
   readonly #executor: PromptExecutor;
+  readonly manager: ManagerEmulation | undefined;
+  /** Node types of custom-node packs installed (through the Manager emulation) and loaded at a restart. */
+  #installedNodes: Record<string, NodeDefinition> = {};
   #http: Server | undefined;
   #wss: WebSocketServer | undefined;
   #port = 0;
@@ -187,6 +222,30 @@ class EmulatedComfy implements ComfyTestServer {
     }
     this.#timing = { nodeMs: options.nodeMs ?? 0, stepMs: options.stepMs };
     this.#executor = new PromptExecutor(this.#host());
+    this.manager = options.manager
+      ? new ManagerEmulation(options.manager, {
+          folderPaths: () => this.folderPaths(),
+          installNodes: (definitions) => (this.#installedNodes = { ...this.#installedNodes, ...definitions }),
+          restart: () => this.restart(),
+        })
+      : undefined;
+  }
+
+  folderPaths(base: string = this.dataDir): Record<string, string[]> {
+    return Object.fromEntries(
+      Object.entries(FOLDER_DIRS).map(([key, dirs]) => [key, dirs.map((dir) => join(base, ...dir.split('/')))]),
+    );
+  }
+
+  /** The folders as the server reports them (another machine's paths with `reportedBase`). */
+  #reportedFolderPaths(): Record<string, string[]> {
+    return this.folderPaths(this.#options.reportedBase ?? this.dataDir);
+  }
+
+  /** Every model file of a folder key, from all of its folders, relative to the folder it is in. */
+  #modelFiles(folder: string): string[] {
+    const dirs = this.folderPaths()[folder] ?? [join(this.dataDir, 'models', folder)];
+    return [...new Set(dirs.flatMap((dir) => listModelFiles(dir)))].sort();
   }
 
   get url(): string {
@@ -198,7 +257,7 @@ class EmulatedComfy implements ComfyTestServer {
    * its model folder (folder_paths.get_filename_list), so a server started with `models` offers them.
    */
   #objectInfoNow(): Record<string, NodeDefinition> {
-    const definitions = { ...this.#objectInfo };
+    const definitions = { ...this.#objectInfo, ...this.#installedNodes };
     for (const [classType, inputs] of Object.entries(MODEL_INPUT_FOLDERS)) {
       const definition = definitions[classType];
       if (!definition) continue;
@@ -208,7 +267,7 @@ class EmulatedComfy implements ComfyTestServer {
           const spec = definition.input[category]?.[input];
           if (!spec || !Array.isArray(spec[0])) continue;
           copy ??= structuredClone(definition);
-          copy.input[category]![input] = [listModelFiles(join(this.dataDir, 'models', folder)), ...spec.slice(1)];
+          copy.input[category]![input] = [this.#modelFiles(folder), ...spec.slice(1)];
         }
       }
       if (copy) definitions[classType] = copy;
@@ -483,12 +542,17 @@ class EmulatedComfy implements ComfyTestServer {
     this.requests.push({ method: request.method ?? 'GET', path: url.pathname + url.search });
     if (this.#responseDelayMs > 0) await this.#sleep(this.#responseDelayMs).catch(() => undefined);
     if (!originAllowed(request)) return plain(response, 403, '403: Forbidden');
+    // /internal/* is not aliased under /api on a real server.
+    if (url.pathname === '/internal/folder_paths' && request.method === 'GET' && !this.#options.hidesFolderPaths)
+      return json(response, 200, this.#reportedFolderPaths());
     const path = url.pathname.startsWith('/api/') ? url.pathname.slice(4) : url.pathname;
     const body = request.method === 'POST' ? await readBody(request) : Buffer.alloc(0);
+    const managed = await this.manager?.handle(request.method ?? 'GET', path, body);
+    if (managed)
+      return typeof managed.body === 'string'
+        ? plain(response, managed.status, managed.body)
+        : json(response, managed.status, managed.body);
     try {
-      // /internal routes are a sub-application, never under /api.
-      if (request.method === 'GET' && url.pathname === '/internal/folder_paths')
-        return json(response, 200, this.#folderPaths());
       // Newer servers register the jobs API with its /api prefix only (no bare /jobs).
       if (this.#options.newer && url.pathname.startsWith('/api/jobs'))
         return this.#jobsRoute(request.method ?? 'GET', url.pathname, url.searchParams, body, response);
@@ -530,23 +594,33 @@ class EmulatedComfy implements ComfyTestServer {
       if (path.startsWith('/models/')) {
         const folder = decodeURIComponent(path.slice('/models/'.length));
         if (!MODEL_FOLDERS.includes(folder)) return plain(response, 404, '404: Not Found');
-        return json(response, 200, listModelFiles(join(this.dataDir, 'models', folder)));
+        return json(response, 200, this.#modelFiles(folder));
       }
+      if (path === '/experiment/models' && !this.#options.hidesFolderPaths)
+        return json(
+          response,
+          200,
+          Object.entries(this.#reportedFolderPaths())
+            .filter(([name]) => name !== 'configs' && name !== 'custom_nodes')
+            .map(([name, folders]) => ({ name, folders })),
+        );
       if (path === '/embeddings' || path === '/extensions') return json(response, 200, []);
       if (path.startsWith('/experiment/models/')) {
         const folder = decodeURIComponent(path.slice('/experiment/models/'.length));
         if (!MODEL_FOLDERS.includes(folder)) return plain(response, 404, '404: Not Found');
-        const dir = this.#folderPaths()[folder]![0]!;
+        // Every file of every folder of the key, with the index of the folder it is in.
+        const dirs = this.folderPaths()[folder] ?? [join(this.dataDir, 'models', folder)];
         return json(
           response,
           200,
-          listModelFiles(dir).map((name) => {
-            const stat = statSync(join(dir, name));
-            return { name, pathIndex: 0, modified: stat.mtimeMs / 1000, created: stat.ctimeMs / 1000, size: stat.size };
-          }),
+          dirs.flatMap((dir, pathIndex) =>
+            listModelFiles(dir).map((name) => {
+              const stat = statSync(join(dir, name));
+              return { name, pathIndex, modified: stat.mtimeMs / 1000, created: stat.ctimeMs / 1000, size: stat.size };
+            }),
+          ),
         );
       }
-      if (this.#options.manager && path === '/customnode/installed') return json(response, 200, this.#options.manager);
       if (path === '/view') return this.#view(query, response);
       return plain(response, 404, '404: Not Found');
     }
@@ -745,15 +819,6 @@ class EmulatedComfy implements ComfyTestServer {
   }
 
   /** GET /internal/folder_paths: every folder key with its absolute folders (models under <base>/models). */
-  #folderPaths(): Record<string, string[]> {
-    return Object.fromEntries(
-      MODEL_FOLDERS.map((folder) => [
-        folder,
-        [folder === 'custom_nodes' ? join(this.dataDir, 'custom_nodes') : join(this.dataDir, 'models', folder)],
-      ]),
-    );
-  }
-
   #systemStats(): Record<string, unknown> {
     const device = this.#options.device ?? {
       name: 'cpu',

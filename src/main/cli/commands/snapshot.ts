@@ -1,11 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { ConnectionHealth, ConnectionProfile } from '@shared/domain/connection';
 import { summarize, type ServerSnapshot } from '@shared/domain/snapshot';
-import { defaultKnownHostsPath, readKnownHostsFile } from '../../core/connections/known-hosts';
-import { ServerConnection } from '../../core/connections/server-connection';
-import { AppError } from '../../core/lib/errors';
-import type { Logger } from '../../core/lib/logger';
 import { knownModelSources } from '../../core/snapshots/model-sources';
 import { targetAddress, writeSnapshotFile } from '../../core/snapshots/snapshot-service';
 import { takeSnapshot, type SnapshotProgress } from '../../core/snapshots/take-snapshot';
@@ -13,24 +8,12 @@ import { APP_VERSION } from '../../core/version';
 import { ModelCatalog, readCatalogFile } from '../../core/workflows/catalog';
 import { bundledCatalog } from '../../core/workflows/resources';
 import type { CommandContext } from '../command';
-import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
+import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
 import { cliLogger, cliPaths } from '../runtime';
-import {
-  confirm,
-  parseFingerprint,
-  parseRemote,
-  parseServerUrl,
-  parseSshTarget,
-  targetProfile,
-  type SshTarget,
-} from '../server-target';
+import { parseFingerprint, parseRemote, parseServerUrl, parseSshTarget } from '../server-target';
+import { openServerSession, type ServerFlags } from '../server-session';
 
-interface SnapshotFlags {
-  server?: string;
-  ssh?: SshTarget;
-  key?: string;
-  remote?: { host: string; port: number };
-  acceptHostKey?: string;
+interface SnapshotFlags extends ServerFlags {
   out: string;
   hash: boolean;
   dataDir?: string;
@@ -80,76 +63,18 @@ export function registerSnapshot(program: Command, context: CommandContext): voi
     .action((flags: SnapshotFlags) => context.run(flags.json, () => save(context.io, flags)));
 }
 
-/** Opens a connection and waits until it is online (or can only be fixed by the user). */
-async function open(io: CliIo, profile: ConnectionProfile, log: Logger): Promise<ServerConnection> {
-  const connection = new ServerConnection({
-    profile,
-    secrets: io.env.COMFYDESK_SSH_PASSPHRASE ? { passphrase: io.env.COMFYDESK_SSH_PASSPHRASE } : {},
-    log: log.child('connection'),
-    readKnownHosts: () => readKnownHostsFile(io.env.COMFYDESK_KNOWN_HOSTS ?? defaultKnownHostsPath()),
-    agentSocket: io.env.SSH_AUTH_SOCK,
-    readInventory: false,
-    checkTimeoutMs: 15_000,
-  });
-  const settled = new Promise<ConnectionHealth>((resolvePromise) => {
-    const off = connection.on('health', (health) => {
-      if (health.state === 'online' || health.state === 'error') {
-        off();
-        resolvePromise(health);
-      }
-    });
-  });
-  connection.start();
-  const timeout = new Promise<'timeout'>((resolvePromise) =>
-    setTimeout(() => resolvePromise('timeout'), 30_000).unref(),
-  );
-  const health = await Promise.race([settled, timeout]);
-  if (health !== 'timeout' && health.state === 'online') return connection;
-  await connection.stop();
-  if (health === 'timeout')
-    throw new AppError(
-      'comfy_unreachable',
-      `${profile.name} did not answer within 30 s. ${connection.health.reason ?? ''}`.trim(),
-    );
-  const error = new AppError(
-    (health.code as AppError['code'] | undefined) ?? 'comfy_unreachable',
-    health.reason ?? 'The server cannot be reached.',
-    {
-      details: health.hostKey ? { hostKey: health.hostKey } : undefined,
-    },
-  );
-  throw error;
-}
-
 async function save(io: CliIo, flags: SnapshotFlags): Promise<number> {
   const log = cliLogger(io, flags.verbose, 'snapshot');
-  let profile = targetProfile(flags, io.cwd);
-  let connection: ServerConnection;
-  try {
-    connection = await open(io, profile, log);
-  } catch (error) {
-    const hostKey = (error as AppError).details?.hostKey as ConnectionHealth['hostKey'];
-    if (profile.kind !== 'ssh' || hostKey?.kind !== 'unknown') throw error;
-    // Unknown host: a person at a terminal may confirm it; a script must name it with --accept-host-key.
-    if (!io.stdin.isTTY || flags.json)
-      throw new CliError(
-        `${hostKey.host}:${hostKey.port} is not in ~/.ssh/known_hosts. Its ${hostKey.keyType} key fingerprint is ${hostKey.fingerprint}; if that is right, run again with --accept-host-key ${hostKey.fingerprint}.`,
-        { code: 'ssh_host_key_unknown' },
-      );
-    writeLine(io.stderr, `The authenticity of host ${hostKey.host}:${hostKey.port} can't be established.`);
-    writeLine(io.stderr, `${hostKey.keyType} key fingerprint is ${hostKey.fingerprint}.`);
-    if (!(await confirm(io, 'Trust this host for this snapshot?')))
-      throw new CliError('The host was not trusted; nothing was saved.', { code: 'ssh_host_key_unknown' });
-    profile = { ...profile, pinnedHostKey: hostKey.fingerprint };
-    connection = await open(io, profile, log);
-  }
+  // Host keys as everywhere in the CLI: known → go on; unknown → asked on a terminal or named by --accept-host-key.
+  const session = await openServerSession(io, { ...flags, timeout: 30 }, log.child('connection'));
+  const { profile, connection } = session;
   try {
     const paths = cliPaths(io, flags.dataDir && resolve(io.cwd, flags.dataDir));
     const userCatalog = await readCatalogFile(join(paths.dataDir, 'model-catalog.json'), log);
     const catalog = new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]);
     const showProgress = !flags.json && io.stderr.isTTY;
     const snapshot = await takeSnapshot(
-      { client: connection.client!, exec: connection.exec, address: targetAddress(connection.target, profile.name) },
+      { client: connection.client!, shell: connection.shell, address: targetAddress(connection.target, profile.name) },
       {
         sources: knownModelSources({ catalog }),
         hash: flags.hash,
@@ -163,7 +88,7 @@ async function save(io: CliIo, flags: SnapshotFlags): Promise<number> {
     report(io, out, snapshot, flags);
     return ExitCode.ok;
   } finally {
-    await connection.stop();
+    await session.stop();
   }
 }
 

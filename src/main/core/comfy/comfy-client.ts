@@ -520,12 +520,25 @@ export class ComfyClient {
   }
 
   /**
-   * GETs a JSON route that not every server has (ComfyUI-Manager's, `/internal/*`, experimental
-   * ones): undefined when the server answers 404. `/internal` routes are not served under `/api`,
-   * so they are asked with `apiPrefix: false`.
+   * A route outside ComfyUI's own API as the raw response: `/internal/*` (served without the `/api`
+   * prefix) or a custom node's routes (ComfyUI-Manager). The caller checks the status and reads or
+   * cancels the body.
    */
-  async getOptionalJson(path: string, options: RequestOptions & { apiPrefix?: boolean } = {}): Promise<unknown> {
-    const response = await this.#request(path, { method: 'GET', raw: options.apiPrefix === false }, options);
+  async route(
+    path: string,
+    init: { method?: string; json?: unknown; isInternal?: boolean } = {},
+    options: RequestOptions = {},
+  ): Promise<Response> {
+    return this.#request(path, { method: init.method ?? 'GET', json: init.json, raw: init.isInternal }, options);
+  }
+
+  /**
+   * GETs a JSON route that not every server has (ComfyUI-Manager's, `/internal/*`, experimental
+   * ones): undefined when the server answers 404 or 405. `/internal` routes are not served under
+   * `/api`, so they are asked with `isInternal`.
+   */
+  async getOptionalJson(path: string, options: RequestOptions & { isInternal?: boolean } = {}): Promise<unknown> {
+    const response = await this.route(path, { isInternal: options.isInternal }, options);
     if (response.status === 404 || response.status === 405) {
       await response.arrayBuffer().catch(() => undefined);
       return undefined;

@@ -115,6 +115,11 @@ export class ConnectionManager {
     return id ? this.#connections.get(id)?.connection.client : undefined;
   }
 
+  /** The live connection of a profile kept online (its client, SSH shell and inventory); undefined otherwise. */
+  connection(serverId: string): ServerConnection | undefined {
+    return this.#connections.get(serverId)?.connection;
+  }
+
   /** The node types and model files of an online server, once read. */
   inventory(serverId: string): ServerInventory | undefined {
     return this.#connections.get(serverId)?.connection.inventory;
@@ -123,11 +128,6 @@ export class ConnectionManager {
   /** Where an online connection goes now: its URL or SSH host (a RunPod profile's resolved route). */
   target(serverId: string): ConnectionTarget | undefined {
     return this.#connections.get(serverId)?.connection.target;
-  }
-
-  /** Runs a command on an online SSH connection's server (undefined for URL connections). */
-  exec(serverId: string): ServerConnection['exec'] {
-    return this.#connections.get(serverId)?.connection.exec;
   }
 
   /** A saved profile, or undefined. */

@@ -17,7 +17,7 @@ import { Disposer } from '../lib/disposer';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { SshTunnel, type ExecResult } from './ssh-tunnel';
+import { SshTunnel, type RemoteShell } from './ssh-tunnel';
 
 /** Where a connection actually goes: a URL, or an SSH tunnel (a RunPod profile resolves to one of these). */
 export type ConnectionTarget = LocalProfile | UrlProfile | SshProfile;
@@ -163,6 +163,14 @@ export class ServerConnection {
     return this.#inventory;
   }
 
+  /**
+   * Commands and SFTP on the SSH server, while the tunnel is open (SSH profiles and RunPod pods
+   * reached over full SSH). Transfers download there; snapshots read `custom_nodes` and hash models.
+   */
+  get shell(): RemoteShell | undefined {
+    return this.#tunnel?.isOpen ? this.#tunnel : undefined;
+  }
+
   /** ComfyUI's address from this machine (the tunnel's local end for SSH). */
   get localUrl(): string | undefined {
     const target = this.#target;
@@ -174,16 +182,6 @@ export class ServerConnection {
   /** Where the connection goes now (a RunPod profile: the SSH host or proxy URL it resolved to). */
   get target(): ConnectionTarget | undefined {
     return this.#target;
-  }
-
-  /**
-   * Runs a command on the server over the connection's SSH session (SSH connections only, while the
-   * tunnel is open). Snapshots read `custom_nodes` and hash model files this way.
-   */
-  get exec():
-    ((command: string, options?: { stdin?: string; signal?: AbortSignal }) => Promise<ExecResult>) | undefined {
-    const tunnel = this.#tunnel;
-    return tunnel ? (command, options) => tunnel.exec(command, options) : undefined;
   }
 
   on<K extends keyof ServerConnectionEvents>(

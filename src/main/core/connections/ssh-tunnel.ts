@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { HostKeyProblem, SshProfile } from '@shared/domain/connection';
 import { backoffDelayMs, type BackoffOptions } from '@shared/backoff';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
@@ -11,17 +12,6 @@ import { checkHostKey, keyTypeOf } from './known-hosts';
 
 const { Client } = ssh2;
 
-/** What a command run over SSH printed and how it ended. */
-export interface ExecResult {
-  stdout: string;
-  stderr: string;
-  /** The exit code; null when it ended by a signal. */
-  code: number | null;
-}
-
-/** The most output one command may print before it is stopped (a runaway command must not fill memory). */
-const MAX_EXEC_OUTPUT_BYTES = 16 * 1024 * 1024;
-
 /** Where a tunnel is in its life. */
 export type TunnelState = 'connecting' | 'open' | 'reconnecting' | 'failed' | 'closed';
 
@@ -29,6 +19,39 @@ export type TunnelState = 'connecting' | 'open' | 'reconnecting' | 'failed' | 'c
 export interface SshTunnelEvents {
   /** Each step, in words ("Connecting to pod:22…", "Tunnel open"), and failures. */
   state: { state: TunnelState; step: string; error?: AppError };
+}
+
+/** How a command ran on the SSH server. */
+export interface ExecResult {
+  /** The exit code; null when the command was ended by a signal. */
+  code: number | null;
+  signal: string | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Options of one command run over SSH. */
+export interface ExecOptions {
+  /** Written to the command's standard input, which is then closed. */
+  stdin?: string | Buffer;
+  /** Closes the channel (the command may keep running on the server; scripts stop it themselves). */
+  signal?: AbortSignal;
+  /** Keep at most this much of stdout. @default 1 MiB */
+  maxStdoutBytes?: number;
+  /** Told each piece of standard error as it arrives (a long command's progress). */
+  onStderr?: (text: string) => void;
+  /** Told standard output as it arrives, as text (a command that reports one line per item). */
+  onStdout?: (text: string) => void;
+}
+
+/**
+ * Commands and files on the SSH server, over the same connection as the tunnel — so a model is
+ * downloaded on the pod itself, never through this machine's uplink.
+ */
+export interface RemoteShell {
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** An SFTP session on the same connection; the caller ends it. */
+  sftp(): Promise<SFTPWrapper>;
 }
 
 /** What the tunnel needs: the profile, its secret and how to read known_hosts. */
@@ -57,7 +80,7 @@ export interface SshTunnelDeps {
  * backoff, on the same local port, until `stop()`; authentication and host-key failures stop it
  * (they need the user).
  */
-export class SshTunnel {
+export class SshTunnel implements RemoteShell {
   readonly #deps: SshTunnelDeps;
   readonly #emitter: Emitter<SshTunnelEvents>;
   #server: Server | undefined;
@@ -93,6 +116,78 @@ export class SshTunnel {
     return this.#emitter.on(name, listener);
   }
 
+  /**
+   * Runs a command on the SSH server. Rejects with `tunnel_dropped` when the link is down or drops
+   * before the command ends (it may then still be running there).
+   */
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const client = this.#readyClient();
+    const maxStdout = options.maxStdoutBytes ?? 1024 * 1024;
+    return new Promise<ExecResult>((resolve, reject) => {
+      client.exec(command, (error: Error | undefined, stream: ClientChannel) => {
+        if (error) return reject(this.#dropped(error));
+        const stdout: Buffer[] = [];
+        let stdoutBytes = 0;
+        let stderr = '';
+        let exit: { code: number | null; signal: string | null } | undefined;
+        const onAbort = () => stream.close();
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        const stdoutText = new StringDecoder('utf8');
+        stream.on('data', (chunk: Buffer) => {
+          if (options.onStdout) options.onStdout(stdoutText.write(chunk));
+          if (stdoutBytes >= maxStdout) return;
+          stdout.push(chunk);
+          stdoutBytes += chunk.length;
+        });
+        stream.stderr.on('data', (chunk: Buffer) => {
+          const text = chunk.toString('utf8');
+          options.onStderr?.(text);
+          if (stderr.length < 64 * 1024) stderr += text;
+        });
+        stream.on('exit', (code: number | null, signal?: string) => {
+          exit = { code: typeof code === 'number' ? code : null, signal: signal ?? null };
+        });
+        stream.on('error', () => undefined);
+        stream.on('close', () => {
+          options.signal?.removeEventListener('abort', onAbort);
+          if (!exit) {
+            if (options.signal?.aborted)
+              return resolve({ code: null, signal: 'ABORTED', stdout: Buffer.concat(stdout), stderr });
+            return reject(this.#dropped(new Error('the channel closed without an exit status')));
+          }
+          resolve({ ...exit, stdout: Buffer.concat(stdout), stderr });
+        });
+        if (options.stdin !== undefined) stream.end(options.stdin);
+        else stream.end();
+      });
+    });
+  }
+
+  /** An SFTP session on the tunnel's connection (the server must offer the sftp subsystem). */
+  async sftp(): Promise<SFTPWrapper> {
+    const client = this.#readyClient();
+    return new Promise<SFTPWrapper>((resolve, reject) => {
+      client.sftp((error: Error | undefined, sftp: SFTPWrapper) =>
+        error ? reject(this.#dropped(error)) : resolve(sftp),
+      );
+    });
+  }
+
+  #readyClient(): InstanceType<typeof Client> {
+    const client = this.#client;
+    if (!client || !this.#isReady)
+      throw new AppError('tunnel_dropped', `The SSH connection to ${this.#deps.profile.host} is down right now.`);
+    return client;
+  }
+
+  #dropped(cause: Error): AppError {
+    return new AppError(
+      'tunnel_dropped',
+      `The SSH connection to ${this.#deps.profile.host} dropped while a command ran there (${cause.message}).`,
+      { cause },
+    );
+  }
+
   /** Listens locally and opens the SSH connection; resolves once the tunnel works, rejects with a translated AppError. */
   async start(): Promise<void> {
     if (this.#running) return;
@@ -120,76 +215,6 @@ export class SshTunnel {
     const server = this.#server;
     this.#server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  /**
-   * Runs one command on the SSH server over the tunnel's connection (`sh -c` on the remote side, as
-   * OpenSSH does) and collects what it prints. `stdin` is written and closed; pass data there rather
-   * than in the command line so nothing needs quoting. Rejects only when the command cannot be run.
-   */
-  exec(
-    command: string,
-    options: { stdin?: string; signal?: AbortSignal; onStdout?: (text: string) => void } = {},
-  ): Promise<ExecResult> {
-    const client = this.#client;
-    if (!client || !this.#isReady)
-      return Promise.reject(
-        new AppError('tunnel_dropped', `The SSH connection to ${this.#deps.profile.host} is not open right now.`),
-      );
-    return new Promise<ExecResult>((resolve, reject) => {
-      client.exec(command, (error: Error | undefined, stream: ClientChannel) => {
-        if (error) {
-          reject(
-            new AppError('ssh_unreachable', `The SSH server refused to run a command (${error.message}).`, {
-              cause: error,
-            }),
-          );
-          return;
-        }
-        const stdout: Buffer[] = [];
-        const stderr: Buffer[] = [];
-        let size = 0;
-        let settled = false;
-        const finish = (result: ExecResult | AppError) => {
-          if (settled) return;
-          settled = true;
-          options.signal?.removeEventListener('abort', onAbort);
-          if (result instanceof AppError) reject(result);
-          else resolve(result);
-        };
-        const onAbort = () => {
-          stream.close();
-          finish(new AppError('cancelled', 'The command on the server was cancelled.'));
-        };
-        const collect = (target: Buffer[]) => (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_EXEC_OUTPUT_BYTES) {
-            stream.close();
-            finish(
-              new AppError('io_error', 'A command on the server printed more than ComfyDesk reads; it was stopped.'),
-            );
-            return;
-          }
-          target.push(chunk);
-        };
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-        stream.on('data', collect(stdout));
-        if (options.onStdout) {
-          const onStdout = options.onStdout;
-          stream.on('data', (chunk: Buffer) => onStdout(chunk.toString('utf8')));
-        }
-        stream.stderr.on('data', collect(stderr));
-        stream.on('close', (code: number | null) =>
-          finish({
-            stdout: Buffer.concat(stdout).toString('utf8'),
-            stderr: Buffer.concat(stderr).toString('utf8'),
-            code: typeof code === 'number' ? code : null,
-          }),
-        );
-        stream.on('error', () => undefined);
-        stream.end(options.stdin ?? '');
-      });
-    });
   }
 
   #emit(state: TunnelState, step: string, error?: AppError): void {

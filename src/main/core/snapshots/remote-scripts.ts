@@ -1,14 +1,11 @@
 // Shell scripts run on a server over SSH to read what a snapshot records. POSIX sh only (pods run
 // Debian/Ubuntu images), data always on stdin so no path is ever put into a command line.
 
-/** Quotes a string for a POSIX shell (single quotes; a quote inside becomes '\''). */
-export function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
-}
+import { shQuote } from '../lib/shell-quote';
 
 /** `sh -c <script>`: the login shell of the SSH user only starts sh, whatever it is itself. */
 export function shCommand(script: string): string {
-  return `sh -c ${shellQuote(script)}`;
+  return `sh -c ${shQuote(script)}`;
 }
 
 /**

@@ -9,7 +9,7 @@ import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError, fileError, serializeError } from '../lib/errors';
 import { safeFileName } from '../lib/file-names';
 import type { Logger } from '../lib/logger';
-import { takeSnapshot, type ModelSources, type RemoteExec, type SnapshotTarget } from './take-snapshot';
+import { takeSnapshot, type ModelSources, type SnapshotTarget } from './take-snapshot';
 
 export interface SnapshotServiceEvents {
   progress: SnapshotProgressEvent;
@@ -21,7 +21,8 @@ export interface SnapshotConnections {
   readonly activeId: string | null;
   profile(serverId: string): ConnectionProfile | undefined;
   client(serverId: string): SnapshotTarget['client'] | undefined;
-  exec(serverId: string): RemoteExec | undefined;
+  /** The live connection: its SSH shell, for SSH connections while the tunnel is open. */
+  connection(serverId: string): { readonly shell: SnapshotTarget['shell'] } | undefined;
   target(serverId: string): ConnectionTarget | undefined;
 }
 
@@ -103,7 +104,7 @@ export class SnapshotService {
     const controller = new AbortController();
     const target: SnapshotTarget = {
       client,
-      exec: this.#deps.connections.exec(serverId),
+      shell: this.#deps.connections.connection(serverId)?.shell,
       address: targetAddress(this.#deps.connections.target(serverId), profile.name),
     };
     const done = this.#run(snapshotId, serverId, target, path, input.hash, controller.signal).finally(() =>

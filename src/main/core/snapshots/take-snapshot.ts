@@ -8,20 +8,20 @@ import {
   type SnapshotNodePack,
 } from '@shared/domain/snapshot';
 import type { ComfyClient } from '../comfy/comfy-client';
-import type { ExecResult } from '../connections/ssh-tunnel';
+import type { RemoteShell } from '../connections/ssh-tunnel';
 import { AppError, isAppError } from '../lib/errors';
+import { readFolderPaths, type FolderPathsClient } from '../transfers/server-folders';
 import { HASH_FILES, LIST_CUSTOM_NODES, parseCustomNodesListing, shCommand, type ListedPack } from './remote-scripts';
 
-/** Runs a command on the server (an SSH connection's exec); `onStdout` hears its output as it comes. */
-export type RemoteExec = (
-  command: string,
-  options?: { stdin?: string; signal?: AbortSignal; onStdout?: (text: string) => void },
-) => Promise<ExecResult>;
+/** A command's output on the server is read up to this much (a listing of many packs, many hashes). */
+const MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 
 /** The server a snapshot is taken of: its ComfyUI client and, over SSH, a way to run commands there. */
 export interface SnapshotTarget {
-  client: Pick<ComfyClient, 'systemStats' | 'getObjectInfo' | 'listModelFolders' | 'listModels' | 'getOptionalJson'>;
-  exec?: RemoteExec;
+  client: Pick<ComfyClient, 'systemStats' | 'getObjectInfo' | 'listModelFolders' | 'listModels' | 'getOptionalJson'> &
+    FolderPathsClient;
+  /** Commands on the server over the connection's SSH session (SSH connections only). */
+  shell?: Pick<RemoteShell, 'exec'>;
   /** Where it is ("http://127.0.0.1:8188", "ssh://root@203.0.113.7:10341"). */
   address: string;
 }
@@ -42,7 +42,7 @@ export interface SnapshotProgress {
 
 export interface TakeSnapshotOptions {
   sources: ModelSources;
-  /** Compute SHA-256 over SSH. @default true (ignored without exec) */
+  /** Compute SHA-256 over SSH. @default true (ignored without an SSH shell) */
   hash?: boolean;
   /** "ComfyDesk 0.1.0". */
   createdBy: string;
@@ -52,7 +52,6 @@ export interface TakeSnapshotOptions {
   now?: () => Date;
 }
 
-const FolderPaths = z.record(z.string(), z.array(z.string()));
 const ExperimentModels = z.array(
   z
     .object({ name: z.string(), pathIndex: z.number().int().nonnegative(), size: z.number().nonnegative().optional() })
@@ -80,7 +79,7 @@ const NOT_MODEL_FOLDERS = new Set(['custom_nodes']);
  * reports), and the model files with their sizes, SHA-256 (over SSH) and download addresses.
  */
 export async function takeSnapshot(target: SnapshotTarget, options: TakeSnapshotOptions): Promise<ServerSnapshot> {
-  const { client, exec } = target;
+  const { client, shell } = target;
   const { signal } = options;
   const progress = (update: SnapshotProgress) => options.onProgress?.(update);
   try {
@@ -88,9 +87,10 @@ export async function takeSnapshot(target: SnapshotTarget, options: TakeSnapshot
     const [stats, { objectInfo }, folderPaths] = await Promise.all([
       client.systemStats({ signal }),
       client.getObjectInfo({ refresh: true, signal }),
-      client.getOptionalJson('/internal/folder_paths', { apiPrefix: false, signal }).then((raw) => {
-        const parsed = FolderPaths.safeParse(raw);
-        return parsed.success ? parsed.data : undefined;
+      // A server that does not say where its folders are still has a snapshot (without paths to hash).
+      readFolderPaths(client, signal).catch((error: unknown) => {
+        if (isAppError(error) && error.code === 'comfy_unexpected_response') return undefined;
+        throw error;
       }),
     ]);
     const isWindows = stats.system.os === 'nt' || stats.system.os === 'win32';
@@ -109,14 +109,21 @@ export async function takeSnapshot(target: SnapshotTarget, options: TakeSnapshot
     let packs: SnapshotNodePack[] | undefined;
     let nodesSource: ServerSnapshot['sources']['customNodes'] = 'object_info';
     const customNodeDirs = folderPaths?.custom_nodes ?? [];
-    if (exec && customNodeDirs.length > 0) {
-      const result = await exec(shCommand(LIST_CUSTOM_NODES), { stdin: `${customNodeDirs.join('\n')}\n`, signal });
+    if (shell && customNodeDirs.length > 0) {
+      const result = await shell.exec(shCommand(LIST_CUSTOM_NODES), {
+        stdin: `${customNodeDirs.join('\n')}\n`,
+        signal,
+        maxStdoutBytes: MAX_OUTPUT_BYTES,
+      });
+      throwIfCancelled(signal);
       if (result.code !== 0)
         throw new AppError(
           'snapshot_failed',
           `Reading custom_nodes on the server failed (exit ${result.code}): ${result.stderr.trim().slice(0, 300)}`,
         );
-      packs = parseCustomNodesListing(result.stdout).packs.map((listed) => packFromDisk(listed, typesByPack));
+      packs = parseCustomNodesListing(result.stdout.toString('utf8')).packs.map((listed) =>
+        packFromDisk(listed, typesByPack),
+      );
       nodesSource = 'ssh';
     }
     if (!packs) {
@@ -183,8 +190,8 @@ export async function takeSnapshot(target: SnapshotTarget, options: TakeSnapshot
     }
     progress({ phase: 'models', done: folders.length, total: folders.length });
 
-    const hashing = Boolean(exec) && (options.hash ?? true) && !isWindows;
-    if (hashing && exec) {
+    const hashing = Boolean(shell) && (options.hash ?? true) && !isWindows;
+    if (hashing && shell) {
       // Paths with a tab or a newline cannot be passed one a line; they keep no hash.
       const hashable = models.filter(
         (model) => model.candidates.length > 0 && !model.candidates.some((path) => /[\t\n]/.test(path)),
@@ -195,9 +202,10 @@ export async function takeSnapshot(target: SnapshotTarget, options: TakeSnapshot
       const item = (index: number) =>
         hashable[index] ? `${hashable[index].folder}/${hashable[index].name}` : undefined;
       progress({ phase: 'hashing', done: 0, total, item: item(0) });
-      const result = await exec(shCommand(HASH_FILES), {
+      const result = await shell.exec(shCommand(HASH_FILES), {
         stdin: hashable.map((model) => `${model.candidates.join('\t')}\n`).join(''),
         signal,
+        maxStdoutBytes: 0,
         onStdout: (text) => {
           pending += text;
           const lines = pending.split('\n');
@@ -213,6 +221,7 @@ export async function takeSnapshot(target: SnapshotTarget, options: TakeSnapshot
           }
         },
       });
+      throwIfCancelled(signal);
       if (result.code !== 0)
         throw new AppError(
           'snapshot_failed',
@@ -241,6 +250,11 @@ export async function takeSnapshot(target: SnapshotTarget, options: TakeSnapshot
     if (isAppError(error)) throw error;
     throw new AppError('snapshot_failed', 'The snapshot could not be taken; the log has details.', { cause: error });
   }
+}
+
+/** A command on the server ends early when the snapshot is cancelled: say so rather than "exit null". */
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AppError('cancelled', 'The snapshot was cancelled.');
 }
 
 /** A pack as read from disk, with what ComfyUI loaded from it. */

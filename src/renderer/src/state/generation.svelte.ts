@@ -1,3 +1,4 @@
+import { untrack } from 'svelte';
 import type { GenerationForm } from '@shared/contract/jobs';
 import { checkParameterValue } from '@shared/parameter-check';
 import type { Parameter } from '@shared/domain/generation';
@@ -273,6 +274,12 @@ export class GenerationState {
    * for the same workflow; the prompt and negative prompt follow them to another one.
    */
   use(target: GenerationTarget): void {
+    // Called from an effect: what it reads here must not become that effect's dependencies, or
+    // writing `#target` below would re-run the effect without end (effect_update_depth_exceeded).
+    untrack(() => this.#use(target));
+  }
+
+  #use(target: GenerationTarget): void {
     const previous = this.#target;
     this.#target = target;
     if (target.workflowId !== previous.workflowId) {
