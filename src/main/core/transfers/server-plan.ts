@@ -4,7 +4,7 @@ import type { TransferMethod } from '@shared/domain/transfer';
 import type { Logger } from '../lib/logger';
 import { ManagerApi } from './manager-api';
 import type { TransferTarget } from './ports';
-import { probeRemoteTools, type RemoteTools } from './remote-download';
+import { probeRemoteTools, type RemoteTools } from './remote-tools';
 import { readFolderPaths, type FolderPaths } from './server-folders';
 
 /** How files get onto one server, as learned from it. */

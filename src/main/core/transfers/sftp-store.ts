@@ -3,7 +3,7 @@ import type { SFTPWrapper } from 'ssh2';
 import type { RemoteShell } from '../connections/ssh-tunnel';
 import type { AppendHandle, DownloadFileStore } from './file-store';
 import { shQuote } from '../lib/shell-quote';
-import { remoteFreeBytes } from './remote-download';
+import { remoteFreeBytes } from './remote-tools';
 
 /** SFTP's "no such file" status. */
 const NO_SUCH_FILE = 2;
