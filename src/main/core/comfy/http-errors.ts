@@ -1,4 +1,6 @@
+import type { z } from 'zod';
 import { AppError, systemErrorCode } from '../lib/errors';
+import type { PromptRejected } from './messages';
 
 const TLS_CODES = new Set([
   'DEPTH_ZERO_SELF_SIGNED_CERT',
@@ -120,4 +122,23 @@ export function notComfyUi(url: URL, what: string): AppError {
       details: { url: url.origin + url.pathname },
     },
   );
+}
+
+/** A 400 from POST /prompt as an AppError whose message names the failing nodes and ComfyUI's own words. */
+export function promptRejection(rejected: z.infer<typeof PromptRejected>): AppError {
+  const error =
+    typeof rejected.error === 'string'
+      ? { type: 'error', message: rejected.error, details: '', extra_info: {} }
+      : rejected.error;
+  const lines = Object.entries(rejected.node_errors).flatMap(([nodeId, node]) =>
+    node.errors.map(
+      (item) => `node ${nodeId} (${node.class_type}): ${item.message}${item.details ? ` — ${item.details}` : ''}`,
+    ),
+  );
+  const head = `ComfyUI rejected the prompt: ${error.message}${error.details && lines.length === 0 ? ` (${error.details})` : ''}`;
+  const userMessage =
+    lines.length > 0
+      ? `${head}. ${lines.slice(0, 5).join('; ')}${lines.length > 5 ? `; and ${lines.length - 5} more` : ''}.`
+      : `${head}.`;
+  return new AppError('comfy_invalid_prompt', userMessage, { details: { error, nodeErrors: rejected.node_errors } });
 }
