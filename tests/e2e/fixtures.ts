@@ -21,6 +21,7 @@ export interface ServedApp {
 async function startServe(
   extraArgs: string[] = [],
   seedFiles: SeedFiles = {},
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ app: Omit<ServedApp, 'stop'>; child: ChildProcess; stop: () => Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'comfydesk-e2e-'));
   for (const [path, content] of Object.entries(seedFiles)) {
@@ -32,7 +33,7 @@ async function startServe(
   const child = spawn(
     process.execPath,
     [join(ROOT, 'bin', 'comfydesk.js'), 'serve', '--port', '0', '--json', '--data-dir', dataDir, ...extraArgs],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -103,12 +104,15 @@ export const test = base.extend<{
   pageProblems: PageProblems;
   served: ServedApp;
   serveArgs: string[];
+  serveEnv: NodeJS.ProcessEnv;
   seedFiles: SeedFiles;
   comfyServer: ComfyServerOptions | false;
   comfy: ComfyTestServer | undefined;
 }>({
   /** Extra `comfydesk serve` arguments for a spec (`test.use({ serveArgs: ['--workflows', dir] })`). */
   serveArgs: [[], { option: true }],
+  /** Extra environment for the serve process (e.g. a stand-in RunPod API's address). */
+  serveEnv: [{}, { option: true }],
   /** `test.use({ seedFiles: { 'settings.json': '…' } })` starts the app with those files in place. */
   seedFiles: [{}, { option: true }],
   /**
@@ -123,8 +127,8 @@ export const test = base.extend<{
     await use(comfy);
     await comfy.stop();
   },
-  served: async ({ serveArgs, seedFiles, comfy }, use) => {
-    const server = await startServe(serveArgs, comfy ? withTestServer(seedFiles, comfy) : seedFiles);
+  served: async ({ serveArgs, serveEnv, seedFiles, comfy }, use) => {
+    const server = await startServe(serveArgs, comfy ? withTestServer(seedFiles, comfy) : seedFiles, serveEnv);
     await use({ ...server.app, stop: server.stop });
     await server.stop();
   },

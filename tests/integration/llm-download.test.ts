@@ -8,8 +8,9 @@ import type { DownloadProgress } from '@shared/domain/llm';
 import { NoticeCenter } from '../../src/main/core/app/notice-center';
 import { silentLogger } from '../../src/main/core/lib/logger';
 import type { CatalogModel } from '../../src/main/core/llm/catalog';
-import { FileDownloader } from '../../src/main/core/llm/downloader';
-import { LlmModelStore } from '../../src/main/core/llm/model-store';
+import { LlmModelStore, llmDownloader } from '../../src/main/core/llm/model-store';
+import { FileDownloader } from '../../src/main/core/transfers/file-downloader';
+import { localFileStore } from '../../src/main/core/transfers/file-store';
 import { SettingsService } from '../../src/main/core/settings/settings-service';
 import { MemorySettingsStore } from '../../src/main/core/settings/settings-store';
 import { tempDir, waitFor } from '../support/core';
@@ -32,8 +33,8 @@ afterEach(async () => {
   dir.remove();
 });
 
-function downloader(overrides: Partial<ConstructorParameters<typeof FileDownloader>[0]> = {}): FileDownloader {
-  return new FileDownloader({ log: silentLogger, retryDelayMs: () => 1, progressIntervalMs: 0, ...overrides });
+function downloader(overrides: Partial<Parameters<typeof llmDownloader>[0]> = {}): FileDownloader {
+  return llmDownloader({ log: silentLogger, retryDelayMs: () => 1, progressIntervalMs: 0, ...overrides });
 }
 
 function destination(): string {
@@ -178,7 +179,19 @@ describe('FileDownloader against a local server with Range support', () => {
 
   test('a disk that fills up during the download is reported and the partial file is removed', async () => {
     // /dev/full accepts the open and fails every write with ENOSPC, as a full disk does.
-    const failure = downloader({ openForAppend: () => open('/dev/full', 'a') }).download({
+    const failure = downloader({
+      store: {
+        ...localFileStore(),
+        openAppend: async () => {
+          const handle = await open('/dev/full', 'a');
+          return {
+            write: async (data) => void (await handle.write(data)),
+            sync: () => handle.sync(),
+            close: () => handle.close(),
+          };
+        },
+      },
+    }).download({
       url: server.url(PATH),
       destination: destination(),
       signal: new AbortController().signal,

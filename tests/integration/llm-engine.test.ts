@@ -5,7 +5,7 @@ import type { EnhanceFinished } from '@shared/contract/llm';
 import type { LlmStatus } from '@shared/domain/llm';
 import { NoticeCenter } from '../../src/main/core/app/notice-center';
 import { silentLogger } from '../../src/main/core/lib/logger';
-import { FileDownloader } from '../../src/main/core/llm/downloader';
+import { llmDownloader } from '../../src/main/core/llm/model-store';
 import { LlmService } from '../../src/main/core/llm/llm-service';
 import { LlmModelStore } from '../../src/main/core/llm/model-store';
 import { OpenAiBackend } from '../../src/main/core/llm/openai-backend';
@@ -63,7 +63,7 @@ async function startService(spawn: SpawnEngineProcess): Promise<Harness> {
     settings,
     store: new LlmModelStore({
       settings,
-      downloader: new FileDownloader({ log: silentLogger }),
+      downloader: llmDownloader({ log: silentLogger }),
       defaultModelsDir: join(dir.path, 'models'),
       log: silentLogger,
     }),

@@ -5,12 +5,11 @@ import type { EnhanceFinished } from '@shared/contract/llm';
 import type { LlmStatus } from '@shared/domain/llm';
 import { NoticeCenter } from '../../src/main/core/app/notice-center';
 import { silentLogger } from '../../src/main/core/lib/logger';
-import { FileDownloader } from '../../src/main/core/llm/downloader';
 import { LlmService } from '../../src/main/core/llm/llm-service';
 import type { LlmEngine } from '../../src/main/core/llm/engine';
 import { LocalEngine } from '../../src/main/core/llm/local-engine';
 import { ProcessEngine, forkEngineProcess } from '../../src/main/core/llm/process-engine';
-import { LlmModelStore } from '../../src/main/core/llm/model-store';
+import { LlmModelStore, llmDownloader } from '../../src/main/core/llm/model-store';
 import { OpenAiBackend } from '../../src/main/core/llm/openai-backend';
 import { SettingsService } from '../../src/main/core/settings/settings-service';
 import { MemorySettingsStore } from '../../src/main/core/settings/settings-store';
@@ -78,7 +77,7 @@ async function startService(
   const schedule = new ManualSchedule();
   const store = new LlmModelStore({
     settings,
-    downloader: new FileDownloader({ log: silentLogger }),
+    downloader: llmDownloader({ log: silentLogger }),
     defaultModelsDir: join(dir.path, 'models'),
     log: silentLogger,
   });

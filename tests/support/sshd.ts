@@ -107,6 +107,9 @@ export async function startSshd(): Promise<TestSshd> {
   );
   const port = await freePort();
   const user = userInfo().username;
+  // Sessions get their own empty HOME: a developer's ~/.bashrc (pyenv, conda init…) is sourced by
+  // bash for every command sshd runs and can take seconds each time.
+  mkdirSync(join(dir, 'home'), { recursive: true });
   const config = join(dir, 'sshd_config');
   writeFileSync(
     config,
@@ -122,6 +125,9 @@ export async function startSshd(): Promise<TestSshd> {
       'KbdInteractiveAuthentication no',
       'PermitRootLogin prohibit-password',
       'AllowTcpForwarding yes',
+      // SFTP on the same connection (transfers stream files this way when curl and wget are missing).
+      'Subsystem sftp internal-sftp',
+      `SetEnv HOME=${join(dir, 'home')}`,
       'UsePAM no',
       'LogLevel ERROR',
       '',

@@ -25,6 +25,8 @@ const SUBCOMMANDS: Record<string, () => Promise<Register>> = {
   queue: async () => (await import('./commands/queue')).registerQueue,
   cancel: async () => (await import('./commands/queue')).registerCancel,
   history: async () => (await import('./commands/history')).registerHistory,
+  pods: async () => (await import('./commands/pods')).registerPods,
+  snapshot: async () => (await import('./commands/snapshot')).registerSnapshot,
 };
 
 /** The subcommands a run needs: the one named first on the line, or all of them (help, usage errors). */
@@ -44,6 +46,9 @@ export async function runCli(
     .description('ComfyDesk — run ComfyUI workflows from a simple Generate page, a browser, or this terminal.')
     .version(APP_VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
+    // Options belong to the command they follow (`models --server …` lists, `models get … --server …` fetches).
+    .enablePositionalOptions()
+    .showHelpAfterError('(run "comfydesk --help" for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),

@@ -4,6 +4,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import {
   BaseUrl,
   ConnectionDraft,
+  ConnectionProfile,
   DEFAULT_REMOTE_HOST,
   DEFAULT_REMOTE_PORT,
   HostKeyFingerprint,
@@ -119,12 +120,23 @@ export function sessionTargetOf(flags: ServerTargetFlags, io: Pick<CliIo, 'cwd' 
   return { profile: ConnectionDraft.parse(profile), ...(passphrase ? { secrets: { passphrase } } : {}) };
 }
 
-/** How a session target is named in messages: its URL, or `user@host:port → remote`. */
+/** How a session target is named in messages: its URL, `user@host:port → remote`, or the pod. */
 export function describeTarget(target: SessionTarget): string {
   const { profile } = target;
-  return profile.kind === 'ssh'
-    ? `${profile.username}@${profile.host}:${profile.port} → ${profile.remoteHost}:${profile.remotePort}`
-    : profile.url;
+  if (profile.kind === 'ssh')
+    return `${profile.username}@${profile.host}:${profile.port} → ${profile.remoteHost}:${profile.remotePort}`;
+  return profile.kind === 'runpod' ? `RunPod pod ${profile.podId}` : profile.url;
+}
+
+/** The one server a command that must have one names (`--server` or `--ssh`), as a profile of its own. */
+export function targetProfile(flags: ServerTargetFlags, io: Pick<CliIo, 'cwd' | 'env'>): ConnectionProfile {
+  const target = sessionTargetOf(flags, io);
+  if (!target)
+    throw new CliError('Say which server: --server URL or --ssh USER@HOST[:PORT].', {
+      exitCode: ExitCode.usage,
+      code: 'invalid_input',
+    });
+  return ConnectionProfile.parse({ ...target.profile, id: 'cli' });
 }
 
 /** Asks a yes/no question on the terminal (stderr, so stdout stays the result). */

@@ -23,20 +23,28 @@ import { connectionDirectory } from './jobs/server-directory';
 import { Disposer } from './lib/disposer';
 import { Emitter } from './lib/emitter';
 import type { Logger } from './lib/logger';
-import { FileDownloader } from './llm/downloader';
 import { llmHandlers } from './llm/llm-handlers';
 import { LlmService } from './llm/llm-service';
 import type { LlmEngine } from './llm/engine';
 import { LocalEngine, type LocalEngineDeps } from './llm/local-engine';
 import { ProcessEngine, type SpawnEngineProcess } from './llm/process-engine';
-import { LlmModelStore } from './llm/model-store';
+import { LlmModelStore, llmDownloader } from './llm/model-store';
 import { OpenAiBackend } from './llm/openai-backend';
 import type { Paths } from './paths';
+import { PodDirectory, proxyUrlTemplate, type PodDirectoryDeps } from './pods/pod-directory';
+import { PodService, type PodServiceDeps } from './pods/pod-service';
+import { podsHandlers } from './pods/pods-handlers';
+import { knownModelSources } from './snapshots/model-sources';
+import { SnapshotService } from './snapshots/snapshot-service';
+import { snapshotsHandlers } from './snapshots/snapshots-handlers';
 import { Router, type Handlers } from './router';
 import { settingsHandlers } from './settings/settings-handlers';
 import { SettingsService } from './settings/settings-service';
 import { outputsDirProblem, outputsDirProblemOnDisk } from './settings/outputs-dir';
 import type { SettingsStore } from './settings/settings-store';
+import { connectionServers } from './transfers/ports';
+import { TransferService, type TransferServiceDeps } from './transfers/transfer-service';
+import { transfersHandlers } from './transfers/transfers-handlers';
 import { ModelCatalog, readCatalogFile } from './workflows/catalog';
 import { LibraryService, type LibraryServiceDeps } from './workflows/library-service';
 import type { InventorySource, RunStats } from './workflows/ports';
@@ -90,6 +98,17 @@ export interface CoreOptions {
   pickFile?: (options: { title: string }) => Promise<string | null>;
   /** Connection timing, known_hosts and agent overrides (tests, CLI). */
   connections?: ConnectionOptions;
+  /** RunPod's API address and the pod monitor's timing (tests: a stand-in API, a manual clock and ticker). */
+  pods?: Pick<PodDirectoryDeps, 'apiUrl' | 'fetch' | 'proxyUrl' | 'wait'> &
+    Pick<
+      PodServiceDeps,
+      'now' | 'ticker' | 'tickMs' | 'pollMs' | 'transitionPollMs' | 'countdownMs' | 'startTimeoutMs'
+    >;
+  /** Transfer overrides (tests: a local fetch, short polls, a PATH without curl/wget on the SSH server). */
+  transfers?: Pick<
+    TransferServiceDeps,
+    'fetch' | 'env' | 'pollIntervalMs' | 'retryDelayMs' | 'stallTimeoutMs' | 'remotePathPrefix' | 'eventIntervalMs'
+  >;
   /** Overrides for prompt enhancement (tests: no GPU probing, greedy decoding, a local fetch). */
   llm?: Pick<LocalEngineDeps, 'gpu' | 'temperature' | 'maxThreads'> & {
     /**
@@ -134,6 +153,10 @@ export interface Core {
   history: HistoryStore;
   /** Input files kept for runs (serve mode's upload streams into it). */
   staged: StagedInputs;
+  /** Rented pods behind RunPod connections: status, cost, idle alerts, auto-stop, start and stop. */
+  pods: PodService;
+  /** Models and custom-node packs onto servers (Missing to Ready). */
+  transfers: TransferService;
   /** Where outputs are saved now (settings › generation, else the data folder's `outputs`). */
   outputsDir(): string;
   stop(): Promise<void>;
@@ -196,12 +219,23 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   await history.start();
   disposer.add(() => history.stop());
 
+  const secretStore = options.secretStore ?? new MemorySecretStore();
+  // RunPod's API: RunPod connections find their pod's address through it, and the pod monitor its status.
+  const podDirectory = new PodDirectory({
+    log: log.child('pods'),
+    apiUrl: options.pods?.apiUrl ?? process.env.RUNPOD_API_URL,
+    fetch: options.pods?.fetch,
+    proxyUrl: options.pods?.proxyUrl ?? proxyUrlTemplate(process.env.COMFYDESK_RUNPOD_PROXY_URL),
+    wait: options.pods?.wait,
+    now: options.pods?.now,
+  });
   const connections = new ConnectionManager({
     settings,
-    secrets: options.secretStore ?? new MemorySecretStore(),
+    secrets: secretStore,
     log: log.child('connections'),
     openWindow: options.openWindow,
     clientIdFor: persistentClientIds(history, log.child('jobs')),
+    pods: podDirectory,
     ...options.connections,
     session: options.sessionServer,
   });
@@ -219,13 +253,14 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   };
 
   const userCatalog = await readCatalogFile(join(options.paths.dataDir, 'model-catalog.json'), log.child('catalog'));
+  const catalog = new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]);
   const library = new LibraryService({
     ...options.library,
     ...(options.lean ? { isWatching: false } : {}),
     settings,
     appFolder: options.paths.workflowsDir,
     cacheFile: join(options.paths.dataDir, 'cache', 'library-index.json'),
-    catalog: new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]),
+    catalog,
     inventory: options.inventory ?? activeInventory,
     runStats: options.runStats ?? runStats,
     samples: SAMPLE_WORKFLOWS,
@@ -235,10 +270,26 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   disposer.add(library.on('roots', (roots) => events.emit('library.roots', roots)));
   await library.start();
   disposer.add(() => library.stop());
+  // Transfers: files and packs onto servers; the same secret store keeps access tokens.
+  const transfers = new TransferService({
+    ...options.transfers,
+    servers: connectionServers(connections),
+    workflows: { record: (id) => library.records().find((record) => record.id === id) },
+    catalog,
+    settings,
+    secrets: secretStore,
+    notices,
+    dataDir: options.paths.dataDir,
+    log: log.child('transfers'),
+  });
+  disposer.add(transfers.on('updated', (delta) => events.emit('transfers.updated', delta)));
+  await transfers.start();
+  disposer.add(() => transfers.stop());
+
   const llmLog = log.child('llm');
   const llmStore = new LlmModelStore({
     settings,
-    downloader: new FileDownloader({ log: llmLog.child('download'), fetch: options.llm?.fetch }),
+    downloader: llmDownloader({ log: llmLog.child('download'), fetch: options.llm?.fetch }),
     defaultModelsDir: options.paths.llmModelsDir,
     hfEndpoint: options.llm?.hfEndpoint ?? process.env.HF_ENDPOINT,
     log: llmLog,
@@ -318,6 +369,37 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   await presets.start();
   disposer.add(() => presets.stop());
 
+  const pods = new PodService({
+    connections,
+    directory: podDirectory,
+    jobs,
+    log: log.child('pods'),
+    now: options.pods?.now,
+    ticker: options.pods?.ticker,
+    tickMs: options.pods?.tickMs,
+    pollMs: options.pods?.pollMs,
+    transitionPollMs: options.pods?.transitionPollMs,
+    countdownMs: options.pods?.countdownMs,
+    startTimeoutMs: options.pods?.startTimeoutMs,
+  });
+  disposer.add(pods.on('changed', (snapshot) => events.emit('pods.changed', snapshot)));
+  disposer.add(pods.on('alert', (alert) => events.emit('pods.alert', alert)));
+  await pods.start();
+  disposer.add(() => pods.stop());
+
+  // Snapshots: what a server has, as a JSON file (download addresses from the catalog and the library).
+  const snapshots = new SnapshotService({
+    connections,
+    sources: knownModelSources({ catalog, workflows: () => library.records() }),
+    snapshotsDir: join(options.paths.dataDir, 'snapshots'),
+    createdBy: `ComfyDesk ${options.version}`,
+    log: log.child('snapshots'),
+  });
+  disposer.add(snapshots.on('progress', (progress) => events.emit('snapshots.progress', progress)));
+  disposer.add(snapshots.on('finished', (finished) => events.emit('snapshots.finished', finished)));
+  await snapshots.start();
+  disposer.add(() => snapshots.stop());
+
   const handlers: Handlers = {
     ...appHandlers({
       notices,
@@ -340,6 +422,9 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
       staged,
       openServer: (serverId, open) => connections.open(serverId, open),
     }),
+    ...podsHandlers(pods),
+    ...snapshotsHandlers(snapshots),
+    ...transfersHandlers(transfers),
   };
 
   const router = new Router({ handlers, log: log.child('router') });
@@ -356,6 +441,8 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
     jobs,
     history,
     staged,
+    pods,
+    transfers,
     outputsDir,
     async stop() {
       if (stopped) return;

@@ -28,6 +28,7 @@ import { createComfyWindowOpener } from './comfy-window';
 import { LocalEndpoint } from '../serve/local-endpoint';
 import { bindIpcTransport } from './ipc-transport';
 import { feedJobs } from './job-feed';
+import { feedTransfers } from './transfer-feed';
 import { TrayController } from './tray-controller';
 import { trayElectron } from './tray-electron';
 import { createDesktopSecretStore } from './safe-storage-secrets';
@@ -224,6 +225,10 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
   });
   tray.start();
   const stopFeed = feedJobs(core, (jobs, paused) => tray.update(jobs, paused));
+  const stopPodAlerts = core.events.on('pods.alert', (alert) => tray.notifyPod(alert));
+  // Downloads onto servers: progress in the tray and taskbar, a notification when a workflow is Ready.
+  const stopTransferFeed = feedTransfers(core, (items) => tray.updateDownloads(items));
+  const offReady = core.transfers.on('ready', (ready) => tray.notifyReady(ready));
 
   const unbindIpc = bindIpcTransport({
     ipcMain,
@@ -257,6 +262,9 @@ export async function startDesktop(options: { outDir: string; devUrl?: string })
     event.preventDefault();
     unbindIpc();
     stopFeed();
+    stopPodAlerts();
+    stopTransferFeed();
+    offReady();
     tray.stop();
     // Quit once the core released its sockets and files (and with them the data folder's lock).
     void endpoint

@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import type { BrowserWindow, MenuItemConstructorOptions, NativeImage, Tray } from 'electron';
 import type { Job } from '@shared/domain/job';
 import { resolveInside } from '../core/lib/inside-folder';
+import type { PodAlert } from '@shared/domain/pod';
+import { FINISHED_TRANSFER_STATES, type TransferItem } from '@shared/domain/transfer';
 import type { Logger } from '../core/lib/logger';
-import { describeProgress, formatEta } from '@shared/format';
+import { describeProgress, formatBytes, formatEta } from '@shared/format';
 import { DesktopStatusTracker, ringStep, tooltipFor, type DesktopStatus, type FinishedJob } from './desktop-status';
 
 /** The parts of Electron the controller drives; the shell passes the real ones, tests the stand-in. */
@@ -23,6 +25,46 @@ export interface TrayActions {
   setPaused(paused: boolean): void;
   openOutputs(): void;
   quit(): void;
+}
+
+/** Downloads under way, summed for the tray and the taskbar. */
+export interface DownloadSummary {
+  count: number;
+  receivedBytes: number;
+  /** Null while the size of one of them is unknown. */
+  totalBytes: number | null;
+  bytesPerSecond: number;
+}
+
+/** Sums the transfers that are not finished; undefined when none are. */
+export function summarizeDownloads(items: readonly TransferItem[]): DownloadSummary | undefined {
+  const active = items.filter((item) => !FINISHED_TRANSFER_STATES.has(item.state));
+  if (active.length === 0) return undefined;
+  const isTotalKnown = active.every((item) => item.totalBytes !== null);
+  return {
+    count: active.length,
+    receivedBytes: active.reduce((sum, item) => sum + item.receivedBytes, 0),
+    totalBytes: isTotalKnown ? active.reduce((sum, item) => sum + (item.totalBytes ?? 0), 0) : null,
+    bytesPerSecond: active.reduce((sum, item) => sum + item.bytesPerSecond, 0),
+  };
+}
+
+/** "downloading 2 files 45% · 35 MB/s · ~40 s left". */
+function describeDownloads(summary: DownloadSummary): string {
+  const parts = [`downloading ${summary.count === 1 ? '1 file' : `${summary.count} files`}`];
+  const fraction = downloadFraction(summary);
+  if (fraction !== null) parts[0] += ` ${Math.floor(fraction * 100)}%`;
+  if (summary.bytesPerSecond > 0) parts.push(`${formatBytes(summary.bytesPerSecond)}/s`);
+  const eta =
+    summary.totalBytes !== null && summary.bytesPerSecond > 0
+      ? formatEta((summary.totalBytes - summary.receivedBytes) / summary.bytesPerSecond)
+      : undefined;
+  if (eta) parts.push(eta);
+  return parts.join(' · ');
+}
+
+function downloadFraction(summary: DownloadSummary): number | null {
+  return summary.totalBytes ? Math.min(1, summary.receivedBytes / summary.totalBytes) : null;
 }
 
 export interface TrayControllerOptions {
@@ -46,6 +88,7 @@ export class TrayController {
   readonly #tracker = new DesktopStatusTracker();
   #tray: Tray | undefined;
   #status: DesktopStatus = { state: 'idle', current: undefined, queueCount: 0, paused: false, lastFailure: undefined };
+  #downloads: DownloadSummary | undefined;
   #iconKey = '';
 
   constructor(options: TrayControllerOptions) {
@@ -77,6 +120,41 @@ export class TrayController {
     for (const item of finished) this.#notify(item);
   }
 
+  /**
+   * A rented pod's cost alert as a native notification: idle but still billing, an auto-stop
+   * countdown, a pod auto-stop stopped. Clicking it shows the window (where the countdown can be
+   * cancelled). None while the window is in front: it shows the same alert itself.
+   */
+  notifyPod(alert: PodAlert): void {
+    this.#notifyWindow(alert.title, alert.message);
+  }
+
+  /** Feed the transfers (downloads onto servers): their progress shows when no job runs, and in the tooltip. */
+  updateDownloads(items: readonly TransferItem[]): void {
+    this.#downloads = summarizeDownloads(items);
+    this.#render();
+  }
+
+  /** A workflow's files all landed: one notification (not while the window is in front). */
+  notifyReady(ready: { workflowName: string; serverName: string }): void {
+    this.#notifyWindow(
+      'Ready to run',
+      `${ready.workflowName} is Ready on ${ready.serverName}: its models are on the server.`,
+    );
+  }
+
+  /** A native notification that brings the window forward when clicked; none while the window is in front. */
+  #notifyWindow(title: string, body: string): void {
+    const { electron, actions, log } = this.#options;
+    if (!this.#options.notificationsEnabled() || !electron.notificationsSupported()) return;
+    if (this.#options.window()?.isFocused()) return;
+    try {
+      electron.notify({ title, body, onClick: () => actions.showWindow() });
+    } catch (error) {
+      log.warn('notification failed', { error });
+    }
+  }
+
   /** The window came to the front: a shown failure has been seen. */
   windowFocused(): void {
     if (this.#status.state !== 'error') return;
@@ -91,11 +169,26 @@ export class TrayController {
 
   #render(): void {
     const status = this.#status;
+    const downloads = this.#downloads;
+    // A job's progress comes first; downloads show when nothing runs.
+    const showsDownloads = status.state === 'idle' && downloads !== undefined;
+    const downloadPercent = downloads ? (downloadFraction(downloads) ?? 0) * 100 : 0;
     const iconKey =
-      status.state === 'running' ? `running-${ringStep(status.current?.progress?.percent ?? 0)}` : status.state;
+      status.state === 'running'
+        ? `running-${ringStep(status.current?.progress?.percent ?? 0)}`
+        : showsDownloads
+          ? `running-${ringStep(downloadPercent)}`
+          : status.state;
     if (this.#tray) {
       if (iconKey !== this.#iconKey) this.#tray.setImage(this.#icon(iconKey));
-      this.#tray.setToolTip(tooltipFor(status));
+      const tooltip = tooltipFor(status);
+      this.#tray.setToolTip(
+        downloads
+          ? showsDownloads
+            ? `ComfyDesk — ${describeDownloads(downloads)}`
+            : `${tooltip} · ${describeDownloads(downloads)}`
+          : tooltip,
+      );
       this.#tray.setContextMenu(this.#options.electron.buildMenu(this.#menu(status)));
     }
     this.#iconKey = iconKey;
@@ -104,6 +197,10 @@ export class TrayController {
       if (status.state === 'running')
         window.setProgressBar((status.current?.progress?.percent ?? 0) / 100, { mode: 'normal' });
       else if (status.state === 'error') window.setProgressBar(1, { mode: 'error' });
+      else if (showsDownloads)
+        window.setProgressBar(downloadFraction(downloads) ?? 2, {
+          mode: downloadFraction(downloads) === null ? 'indeterminate' : 'normal',
+        });
       else window.setProgressBar(-1);
     }
     this.#options.electron.setDockBadge?.(status.queueCount > 0 ? String(status.queueCount) : '');
@@ -124,6 +221,10 @@ export class TrayController {
       label: status.queueCount === 1 ? '1 job waiting' : `${status.queueCount} jobs waiting`,
       enabled: false,
     });
+    if (this.#downloads) {
+      const text = describeDownloads(this.#downloads);
+      items.push({ label: text.charAt(0).toUpperCase() + text.slice(1), enabled: false });
+    }
     items.push({ type: 'separator' });
     items.push(
       status.paused

@@ -5,7 +5,10 @@ import { connectionsCommands } from './connections';
 import { generationCommands } from './generation';
 import { jobsCommands } from './jobs';
 import { llmCommands } from './llm';
+import { podsCommands } from './pods';
+import { snapshotsCommands } from './snapshots';
 import { settingsCommands } from './settings';
+import { transfersCommands } from './transfers';
 import { workflowsCommands } from './workflows';
 
 /**
@@ -22,6 +25,9 @@ export const commands = {
   ...workflowsCommands,
   ...connectionsCommands,
   ...llmCommands,
+  ...podsCommands,
+  ...snapshotsCommands,
+  ...transfersCommands,
 } as const satisfies Record<string, CommandSpec>;
 
 export type Commands = typeof commands;

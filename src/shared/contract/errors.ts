@@ -47,6 +47,15 @@ export const ErrorCode = z.enum([
   'ssh_host_key_unknown',
   'ssh_host_key_changed',
   'tunnel_dropped',
+  // Rented pods (RunPod) and server snapshots
+  'runpod_unauthorized',
+  'runpod_rate_limited',
+  'runpod_unreachable',
+  'runpod_error',
+  'pod_not_found',
+  'pod_stopped',
+  'pod_unreachable',
+  'snapshot_failed',
   // Jobs and history
   'job_not_found',
   'job_not_retryable',
@@ -62,6 +71,16 @@ export const ErrorCode = z.enum([
   'llm_endpoint_error',
   'llm_download_failed',
   'llm_checksum_mismatch',
+  // Transfers: files and custom-node packs onto a server
+  'transfer_not_found',
+  'download_failed',
+  'download_not_found',
+  'download_needs_token',
+  'download_login_page',
+  'checksum_mismatch',
+  'transfer_unsupported',
+  'manager_refused',
+  'manager_failed',
 ]);
 export type ErrorCode = z.infer<typeof ErrorCode>;
 

@@ -3,7 +3,10 @@ import { appEvents } from './app';
 import { connectionsEvents } from './connections';
 import { jobsEvents } from './jobs';
 import { llmEvents } from './llm';
+import { podsEvents } from './pods';
+import { snapshotsEvents } from './snapshots';
 import { settingsEvents } from './settings';
+import { transfersEvents } from './transfers';
 import { workflowsEvents } from './workflows';
 
 /**
@@ -18,6 +21,9 @@ export const events = {
   ...workflowsEvents,
   ...connectionsEvents,
   ...llmEvents,
+  ...podsEvents,
+  ...snapshotsEvents,
+  ...transfersEvents,
 } as const satisfies Record<string, z.ZodType>;
 
 export type Events = typeof events;

@@ -10,7 +10,7 @@ export const DEFAULT_REMOTE_PORT = 8188;
 export const LOCAL_PROFILE_ID = 'local';
 
 /** How ComfyDesk reaches a ComfyUI server. */
-export const ConnectionKind = z.enum(['local', 'url', 'ssh']);
+export const ConnectionKind = z.enum(['local', 'url', 'ssh', 'runpod']);
 export type ConnectionKind = z.infer<typeof ConnectionKind>;
 
 /** An http(s) base URL, without query or fragment (a path prefix is kept: proxies may mount ComfyUI under one). */
@@ -94,12 +94,48 @@ export const SshProfile = ProfileBase.extend({
   pinnedHostKey: HostKeyFingerprint.optional(),
 });
 
-/** A saved connection. Secrets (passphrase, header value) are never part of it. */
-export const ConnectionProfile = z.discriminatedUnion('kind', [LocalProfile, UrlProfile, SshProfile]);
+/** How a RunPod connection reaches ComfyUI on its pod. */
+export const PodAccess = z.enum(['auto', 'ssh', 'proxy']);
+export type PodAccess = z.infer<typeof PodAccess>;
+
+/**
+ * ComfyUI on a RunPod pod, found through RunPod's API with the account's API key (a secret). The
+ * address is filled in from the pod each time it connects, because a pod's public IP and mapped
+ * ports change when it restarts: full SSH (`root@IP -p MAPPED`) when TCP port 22 is exposed, else
+ * RunPod's HTTPS proxy `https://{POD_ID}-8188.proxy.runpod.net`.
+ */
+export const RunPodProfile = ProfileBase.extend({
+  kind: z.literal('runpod'),
+  podId: z
+    .string()
+    .trim()
+    .min(1, 'Pick a pod.')
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/, 'A pod id has letters and digits only, e.g. xedezhzb9la3ye.'),
+  /** `auto`: full SSH when the pod exposes TCP port 22, else the HTTPS proxy. @default 'auto' */
+  access: PodAccess.default('auto'),
+  /** For SSH: a private key file (its passphrase is a secret) or the ssh-agent. @default 'key' */
+  auth: SshAuthMethod.default('key'),
+  keyPath: z.string().trim().max(4096).optional(),
+  /** ComfyUI's port inside the pod (RunPod's ComfyUI templates use 8188). @default 8188 */
+  comfyPort: z.number().int().min(1).max(65535).default(DEFAULT_REMOTE_PORT),
+  /** Local end of the SSH forward on 127.0.0.1; 0 picks a free port. @default 0 */
+  localPort: z.number().int().min(0).max(65535).default(0),
+  /** The pod's SSH host key, trusted on first use. */
+  pinnedHostKey: HostKeyFingerprint.optional(),
+  /** Minutes the queue may stay empty before ComfyDesk says the pod still bills; 0 = never. @default 10 */
+  idleAlertMinutes: z.number().int().min(0).max(1440).default(10),
+  /** Stop the pod after this many idle minutes, after a countdown you can cancel; 0 = never. @default 0 */
+  autoStopMinutes: z.number().int().min(0).max(1440).default(0),
+});
+
+/** A saved connection. Secrets (passphrase, header value, API key) are never part of it. */
+export const ConnectionProfile = z.discriminatedUnion('kind', [LocalProfile, UrlProfile, SshProfile, RunPodProfile]);
 export type ConnectionProfile = z.infer<typeof ConnectionProfile>;
 export type LocalProfile = z.infer<typeof LocalProfile>;
 export type UrlProfile = z.infer<typeof UrlProfile>;
 export type SshProfile = z.infer<typeof SshProfile>;
+export type RunPodProfile = z.infer<typeof RunPodProfile>;
 
 /** The connections section of settings: the profiles and the one jobs go to by default. */
 export const ConnectionsSettings = z.object({
@@ -120,6 +156,8 @@ export const ConnectionSecrets = z
     passphrase: z.string().max(1024).optional(),
     /** Value of the extra header (token, or `user:password` for basic auth). */
     headerValue: z.string().max(8192).optional(),
+    /** A RunPod API key. */
+    apiKey: z.string().max(512).optional(),
   })
   .strict();
 export type ConnectionSecrets = z.infer<typeof ConnectionSecrets>;
@@ -129,6 +167,7 @@ export const ConnectionDraft = z.discriminatedUnion('kind', [
   LocalProfile.extend({ id: LocalProfile.shape.id.optional() }),
   UrlProfile.extend({ id: UrlProfile.shape.id.optional() }),
   SshProfile.extend({ id: SshProfile.shape.id.optional() }),
+  RunPodProfile.extend({ id: RunPodProfile.shape.id.optional() }),
 ]);
 export type ConnectionDraft = z.infer<typeof ConnectionDraft>;
 
@@ -200,7 +239,7 @@ export const ConnectionsSnapshot = z.object({
   /** Profile ids kept online. */
   online: z.array(z.string()),
   health: z.array(ConnectionHealth),
-  /** Profile ids that have a secret kept (passphrase or header value). */
+  /** Profile ids that have a secret kept (passphrase, header value or API key). */
   withSecrets: z.array(z.string()),
   secretStorage: SecretStorageKind,
   /** Profile ids opened for this session only (`--server`/`--ssh` of serve mode or a CLI command): not saved in settings. */

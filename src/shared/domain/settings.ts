@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConnectionsSettings } from './connection';
 import { LlmSettings } from './llm';
+import { TransfersSettings } from './transfer';
 
 export const Theme = z.enum(['dark', 'light', 'system']);
 export type Theme = z.infer<typeof Theme>;
@@ -81,6 +82,7 @@ export const Settings = z.object({
   generation: GenerationSettings.default(GenerationSettings.parse({})),
   desktop: DesktopSettings.default(DesktopSettings.parse({})),
   llm: LlmSettings.default(LlmSettings.parse({})),
+  transfers: TransfersSettings.default(TransfersSettings.parse({})),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -92,5 +94,6 @@ export const SettingsPatch = z.object({
   llm: sectionPatch(LlmSettings).optional(),
   generation: sectionPatch(GenerationSettings).optional(),
   desktop: sectionPatch(DesktopSettings).optional(),
+  transfers: sectionPatch(TransfersSettings).optional(),
 });
 export type SettingsPatch = z.infer<typeof SettingsPatch>;

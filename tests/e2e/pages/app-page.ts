@@ -18,7 +18,7 @@ export class AppPage {
     await expect(this.navigation.getByRole('status', { name: 'Connection status' })).toContainText('App connected');
   }
 
-  navLink(name: 'Generate' | 'Workflows' | 'Models' | 'Settings'): Locator {
+  navLink(name: 'Generate' | 'Workflows' | 'Models' | 'Downloads' | 'Settings'): Locator {
     return this.navigation.getByRole('link', { name });
   }
 
@@ -26,7 +26,7 @@ export class AppPage {
     return this.page.getByRole('region', { name });
   }
 
-  async goTo(name: 'Generate' | 'Workflows' | 'Models' | 'Settings'): Promise<void> {
+  async goTo(name: 'Generate' | 'Workflows' | 'Models' | 'Downloads' | 'Settings'): Promise<void> {
     await this.navLink(name).click();
     await expect(this.navLink(name)).toHaveAttribute('aria-current', 'page');
   }

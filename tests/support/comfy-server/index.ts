@@ -19,9 +19,15 @@
  * SaveImage, PreviewImage and the test node PeerSlowSteps (steps × step_ms with progress,
  * progress_state and preview frames) run for real; other classes run instantly. `SocketRecorder`
  * (./recorder) records a socket's frames as the transcripts do.
+ *
+ * `startComfyServer({ newer: true })` answers as a newer ComfyUI (0.38.x, read from its source): the
+ * jobs API under /api/jobs, canonical-UUID prompt ids, create_time and missing_node_type (./jobs).
+ * `/internal/folder_paths` and `/experiment/models/{folder}` answer as in 0.3.64; `manager: {…}` emulates
+ * ComfyUI-Manager (./manager: its queue, node mappings and `/customnode/installed`).
  */
 export { startComfyServer, MODEL_FOLDERS, type ComfyServerOptions, type ComfyTestServer } from './server';
 export type { InjectedFailure, QueueTuple } from './executor';
 export { PEER_SLOW_STEPS, loadObjectInfo } from './object-info';
+export type { ManagerOptions, ManagerListModel, ManagerPack, ManagerInstalledPack } from './manager';
 export { validatePrompt } from './validate';
 export { SocketRecorder, describeFrame, shapeOf, type RecordedFrame } from './recorder';

@@ -22,8 +22,10 @@ import {
   type PromptNode,
   type QueueTuple,
 } from './executor';
+import { ManagerEmulation, type ManagerOptions } from './manager';
 import { loadObjectInfo, type NodeDefinition } from './object-info';
 import { validatePrompt } from './validate';
+import { historyJob, isCanonicalUuid, listJobs, queueJob } from './jobs';
 import { MODEL_INPUT_FOLDERS } from '../../../src/main/core/generation/parameters/constraints';
 
 /** Model file extensions ComfyUI lists (folder_paths.supported_pt_extensions). */
@@ -65,6 +67,32 @@ export const MODEL_FOLDERS = [
   'model_patches',
   'audio_encoders',
 ];
+/**
+ * Where a stock 0.3.64 keeps each folder key, relative to its base directory, in its order
+ * (`GET /internal/folder_paths` on the real server): the first is where new files go.
+ */
+const FOLDER_DIRS: Record<string, string[]> = {
+  checkpoints: ['models/checkpoints', 'output/checkpoints'],
+  configs: ['models/configs'],
+  loras: ['models/loras', 'output/loras'],
+  vae: ['models/vae', 'output/vae'],
+  text_encoders: ['models/text_encoders', 'models/clip', 'output/clip'],
+  diffusion_models: ['models/unet', 'models/diffusion_models', 'output/diffusion_models'],
+  clip_vision: ['models/clip_vision'],
+  style_models: ['models/style_models'],
+  embeddings: ['models/embeddings'],
+  diffusers: ['models/diffusers'],
+  vae_approx: ['models/vae_approx'],
+  controlnet: ['models/controlnet', 'models/t2i_adapter'],
+  gligen: ['models/gligen'],
+  upscale_models: ['models/upscale_models'],
+  custom_nodes: ['custom_nodes'],
+  hypernetworks: ['models/hypernetworks'],
+  photomaker: ['models/photomaker'],
+  classifiers: ['models/classifiers'],
+  model_patches: ['models/model_patches'],
+  audio_encoders: ['models/audio_encoders'],
+};
 const SERVER_FEATURES = { supports_preview_metadata: true, max_upload_size: 104857600 };
 const MIME: Record<string, string> = {
   '.png': 'image/png',
@@ -95,12 +123,25 @@ export interface ComfyServerOptions {
   stepMs?: number;
   /** Model files to create: folder key → relative paths. */
   models?: Record<string, string[]>;
-  /** Reported by /system_stats. @default '0.3.64' */
+  /**
+   * Behave like a newer ComfyUI (0.38.x, read from its source): the jobs API under `/api/jobs`, client
+   * prompt ids must be canonical lowercase UUIDs (400 `invalid_prompt_id`), accepted prompts get
+   * `extra_data.create_time`, partner tokens are kept out of `/queue`, and a missing node class is
+   * `missing_node_type`. @default false (0.3.64)
+   */
+  newer?: boolean;
+  /** Reported by /system_stats. @default '0.3.64' ('0.38.1' when `newer`) */
   version?: string;
   /** The first device /system_stats lists. @default a CPU device like the recorded server's */
   device?: { name: string; type: string; vram_total: number; vram_free: number };
   /** Called just before each JSON message goes out (benchmarks timestamp it). */
   onJsonSent?: (type: string, data: unknown) => void;
+  /** Emulate ComfyUI-Manager on this server (its legacy routes, model list and packs). */
+  manager?: ManagerOptions;
+  /** Answer neither `/internal/folder_paths` nor `/api/experiment/models` (a server that does not say where its folders are). */
+  hidesFolderPaths?: boolean;
+  /** Report folders under this base instead of the data folder, as a server on another machine would (`/workspace/ComfyUI`). */
+  reportedBase?: string;
 }
 
 /** Everything a test can see or change about the emulated server. */
@@ -125,6 +166,10 @@ export interface ComfyTestServer {
   dropSockets(): void;
   /** Waits until nothing runs and nothing is pending. */
   waitForIdle(timeoutMs?: number): Promise<void>;
+  /** Folder key → absolute folders on this machine (the first is where new files go); `/internal/folder_paths` reports them under `reportedBase` when set. */
+  folderPaths(): Record<string, string[]>;
+  /** The ComfyUI-Manager emulation, when the server was started with one. */
+  readonly manager: ManagerEmulation | undefined;
   /** Stops and starts again on the same port: queue, history and temp files are gone, as after a real restart. */
   restart(): Promise<void>;
   /** Stops listening, leaving the port closed (a crashed server), until `start()`. */
@@ -150,6 +195,9 @@ class EmulatedComfy implements ComfyTestServer {
   readonly #sockets = new Map<string, WebSocket>();
   readonly #socketFlags = new Map<string, Record<string, unknown>>();
   readonly #executor: PromptExecutor;
+  readonly manager: ManagerEmulation | undefined;
+  /** Node types of custom-node packs installed (through the Manager emulation) and loaded at a restart. */
+  #installedNodes: Record<string, NodeDefinition> = {};
   #http: Server | undefined;
   #wss: WebSocketServer | undefined;
   #port = 0;
@@ -188,6 +236,30 @@ class EmulatedComfy implements ComfyTestServer {
     }
     this.#timing = { nodeMs: options.nodeMs ?? 0, stepMs: options.stepMs };
     this.#executor = new PromptExecutor(this.#host());
+    this.manager = options.manager
+      ? new ManagerEmulation(options.manager, {
+          folderPaths: () => this.folderPaths(),
+          installNodes: (definitions) => (this.#installedNodes = { ...this.#installedNodes, ...definitions }),
+          restart: () => this.restart(),
+        })
+      : undefined;
+  }
+
+  folderPaths(base: string = this.dataDir): Record<string, string[]> {
+    return Object.fromEntries(
+      Object.entries(FOLDER_DIRS).map(([key, dirs]) => [key, dirs.map((dir) => join(base, ...dir.split('/')))]),
+    );
+  }
+
+  /** The folders as the server reports them (another machine's paths with `reportedBase`). */
+  #reportedFolderPaths(): Record<string, string[]> {
+    return this.folderPaths(this.#options.reportedBase ?? this.dataDir);
+  }
+
+  /** Every model file of a folder key, from all of its folders, relative to the folder it is in. */
+  #modelFiles(folder: string): string[] {
+    const dirs = this.folderPaths()[folder] ?? [join(this.dataDir, 'models', folder)];
+    return [...new Set(dirs.flatMap((dir) => listModelFiles(dir, FOLDER_EXTENSIONS[folder])))].sort();
   }
 
   get url(): string {
@@ -199,7 +271,7 @@ class EmulatedComfy implements ComfyTestServer {
    * its model folder (folder_paths.get_filename_list), so a server started with `models` offers them.
    */
   #objectInfoNow(): Record<string, NodeDefinition> {
-    const definitions = { ...this.#objectInfo };
+    const definitions = { ...this.#objectInfo, ...this.#installedNodes };
     for (const [classType, inputs] of Object.entries(MODEL_INPUT_FOLDERS)) {
       const definition = definitions[classType];
       if (!definition) continue;
@@ -209,7 +281,7 @@ class EmulatedComfy implements ComfyTestServer {
           const spec = definition.input[category]?.[input];
           if (!spec || !Array.isArray(spec[0])) continue;
           copy ??= structuredClone(definition);
-          copy.input[category]![input] = [listModelFiles(join(this.dataDir, 'models', folder)), ...spec.slice(1)];
+          copy.input[category]![input] = [this.#modelFiles(folder), ...spec.slice(1)];
         }
       }
       if (copy) definitions[classType] = copy;
@@ -512,9 +584,20 @@ class EmulatedComfy implements ComfyTestServer {
     this.requests.push({ method: request.method ?? 'GET', path: url.pathname + url.search });
     if (this.#responseDelayMs > 0) await this.#sleep(this.#responseDelayMs).catch(() => undefined);
     if (!originAllowed(request)) return plain(response, 403, '403: Forbidden');
+    // /internal/* is not aliased under /api on a real server.
+    if (url.pathname === '/internal/folder_paths' && request.method === 'GET' && !this.#options.hidesFolderPaths)
+      return json(response, 200, this.#reportedFolderPaths());
     const path = url.pathname.startsWith('/api/') ? url.pathname.slice(4) : url.pathname;
     const body = request.method === 'POST' ? await readBody(request) : Buffer.alloc(0);
+    const managed = await this.manager?.handle(request.method ?? 'GET', path, body);
+    if (managed)
+      return typeof managed.body === 'string'
+        ? plain(response, managed.status, managed.body)
+        : json(response, managed.status, managed.body);
     try {
+      // Newer servers register the jobs API with its /api prefix only (no bare /jobs).
+      if (this.#options.newer && url.pathname.startsWith('/api/jobs'))
+        return this.#jobsRoute(request.method ?? 'GET', url.pathname, url.searchParams, body, response);
       await this.#route(request.method ?? 'GET', path, url.searchParams, body, request, response);
     } catch {
       plain(response, 500, '500 Internal Server Error\n\nServer got itself in trouble');
@@ -553,7 +636,7 @@ class EmulatedComfy implements ComfyTestServer {
       if (path.startsWith('/models/')) {
         const folder = decodeURIComponent(path.slice('/models/'.length));
         if (!MODEL_FOLDERS.includes(folder)) return plain(response, 404, '404: Not Found');
-        return json(response, 200, listModelFiles(join(this.dataDir, 'models', folder), FOLDER_EXTENSIONS[folder]));
+        return json(response, 200, this.#modelFiles(folder));
       }
       if (path === '/userdata') return this.#listUserData(query, response);
       if (path.startsWith('/userdata/')) {
@@ -567,7 +650,31 @@ class EmulatedComfy implements ComfyTestServer {
         });
         return void response.end(bytes);
       }
+      if (path === '/experiment/models' && !this.#options.hidesFolderPaths)
+        return json(
+          response,
+          200,
+          Object.entries(this.#reportedFolderPaths())
+            .filter(([name]) => name !== 'configs' && name !== 'custom_nodes')
+            .map(([name, folders]) => ({ name, folders })),
+        );
       if (path === '/embeddings' || path === '/extensions') return json(response, 200, []);
+      if (path.startsWith('/experiment/models/')) {
+        const folder = decodeURIComponent(path.slice('/experiment/models/'.length));
+        if (!MODEL_FOLDERS.includes(folder)) return plain(response, 404, '404: Not Found');
+        // Every file of every folder of the key, with the index of the folder it is in.
+        const dirs = this.folderPaths()[folder] ?? [join(this.dataDir, 'models', folder)];
+        return json(
+          response,
+          200,
+          dirs.flatMap((dir, pathIndex) =>
+            listModelFiles(dir).map((name) => {
+              const stat = statSync(join(dir, name));
+              return { name, pathIndex, modified: stat.mtimeMs / 1000, created: stat.ctimeMs / 1000, size: stat.size };
+            }),
+          ),
+        );
+      }
       if (path === '/view') return this.#view(query, response);
       return plain(response, 404, '404: Not Found');
     }
@@ -696,6 +803,66 @@ class EmulatedComfy implements ComfyTestServer {
     );
   }
 
+  #jobsRoute(method: string, path: string, query: URLSearchParams, body: Buffer, response: ServerResponse): void {
+    const running = this.#running ? [this.#running] : [];
+    if (method === 'GET' && path === '/api/jobs') {
+      const result = listJobs(query, running, this.#heap, this.#history as Map<string, never>);
+      return json(response, result.status, result.body);
+    }
+    const single = /^\/api\/jobs\/([^/]+)$/.exec(path);
+    if (method === 'GET' && single) {
+      const id = decodeURIComponent(single[1]!);
+      const entry = this.#history.get(id);
+      if (entry) return json(response, 200, historyJob(id, entry as never, true));
+      const item = running.find((tuple) => tuple[1] === id);
+      if (item) return json(response, 200, queueJob(item, 'in_progress', true));
+      const waiting = this.#heap.find((tuple) => tuple[1] === id);
+      if (waiting) return json(response, 200, queueJob(waiting, 'pending', true));
+      return json(response, 404, { error: 'Job not found' });
+    }
+    const cancelOne = /^\/api\/jobs\/([^/]+)\/cancel$/.exec(path);
+    if (method === 'POST' && path === '/api/jobs/cancel') {
+      let data: unknown;
+      try {
+        data = JSON.parse(body.toString('utf8'));
+      } catch {
+        return json(response, 400, { error: 'Request body must be valid JSON' });
+      }
+      const ids =
+        typeof data === 'object' && data !== null && !Array.isArray(data)
+          ? (data as { job_ids?: unknown }).job_ids
+          : undefined;
+      if (!Array.isArray(ids)) return json(response, 400, { error: 'job_ids must be a list' });
+      const invalid = ids
+        .filter((id) => !isCanonicalUuid(id))
+        .map((id) => (typeof id === 'string' ? id : JSON.stringify(id)));
+      if (invalid.length > 0)
+        return json(response, 400, { error: 'job_ids contains invalid id(s)', invalid_ids: invalid });
+      let cancelled = false;
+      for (const id of ids as string[]) if (this.#cancelJob(id)) cancelled = true;
+      return json(response, 200, { cancelled });
+    }
+    if (method === 'POST' && cancelOne)
+      return json(response, 200, { cancelled: this.#cancelJob(decodeURIComponent(cancelOne[1]!)) });
+    if (method === 'GET') return plain(response, 404, '404: Not Found');
+    return plain(response, 405, '405: Method Not Allowed');
+  }
+
+  /** Interrupt if it runs, else dequeue if it waits; whether either happened. */
+  #cancelJob(id: string): boolean {
+    if (this.#running?.[1] === id) {
+      this.#interrupted = true;
+      return true;
+    }
+    const index = this.#heap.findIndex((item) => item[1] === id);
+    if (index < 0) return false;
+    this.#heap.splice(index, 1);
+    heapify(this.#heap);
+    this.#queueUpdated();
+    this.#notifyIdle();
+    return true;
+  }
+
   #postPrompt(data: Record<string, unknown>, response: ServerResponse): void {
     let number: number;
     if ('number' in data) number = Number(data.number);
@@ -711,8 +878,24 @@ class EmulatedComfy implements ComfyTestServer {
       });
     }
     const prompt = data.prompt as Record<string, PromptNode>;
-    const promptId =
-      data.prompt_id === undefined ? randomUUID() : data.prompt_id === null ? 'None' : String(data.prompt_id);
+    let promptId: string;
+    if (this.#options.newer) {
+      if (data.prompt_id === undefined || data.prompt_id === null) promptId = randomUUID();
+      else if (isCanonicalUuid(data.prompt_id)) promptId = data.prompt_id;
+      else
+        return json(response, 400, {
+          error: {
+            type: 'invalid_prompt_id',
+            message: 'prompt_id must be a valid UUID',
+            details:
+              'prompt_id must be a UUID string in canonical lowercase hyphenated form; omit it to let the server generate one',
+            extra_info: {},
+          },
+          node_errors: {},
+        });
+    } else
+      promptId =
+        data.prompt_id === undefined ? randomUUID() : data.prompt_id === null ? 'None' : String(data.prompt_id);
     const partial = Array.isArray(data.partial_execution_targets)
       ? data.partial_execution_targets.map(String)
       : undefined;
@@ -724,7 +907,16 @@ class EmulatedComfy implements ComfyTestServer {
         ? { ...(data.extra_data as Record<string, unknown>) }
         : {};
     if ('client_id' in data) extraData.client_id = data.client_id;
-    if (!result.ok) return json(response, 400, { error: result.error, node_errors: result.nodeErrors });
+    if (!result.ok) {
+      const error = this.#options.newer ? missingNodeType(result.error, prompt) : result.error;
+      return json(response, 400, { error, node_errors: result.nodeErrors });
+    }
+    if (this.#options.newer) {
+      // Partner tokens are held apart from the queue item, and the accept time is recorded (ms).
+      delete extraData.auth_token_comfy_org;
+      delete extraData.api_key_comfy_org;
+      extraData.create_time = Date.now();
+    }
     heapPush(this.#heap, [number, promptId, prompt, extraData, result.outputs]);
     this.#queueUpdated();
     json(response, 200, { prompt_id: promptId, number, node_errors: result.nodeErrors });
@@ -748,6 +940,7 @@ class EmulatedComfy implements ComfyTestServer {
     return out;
   }
 
+  /** GET /internal/folder_paths: every folder key with its absolute folders (models under <base>/models). */
   #systemStats(): Record<string, unknown> {
     const device = this.#options.device ?? {
       name: 'cpu',
@@ -760,7 +953,7 @@ class EmulatedComfy implements ComfyTestServer {
         os: 'posix',
         ram_total: 25276510208,
         ram_free: 24603373568,
-        comfyui_version: this.#options.version ?? '0.3.64',
+        comfyui_version: this.#options.version ?? (this.#options.newer ? '0.38.1' : '0.3.64'),
         required_frontend_version: '1.27.10',
         installed_templates_version: null,
         required_templates_version: '0.1.95',
@@ -835,6 +1028,33 @@ class EmulatedComfy implements ComfyTestServer {
     writeFileSync(join(folder, name), bytes);
     json(response, 200, { name, subfolder, type });
   }
+}
+
+/** Newer servers name a missing node class `missing_node_type`, by its title, instead of `invalid_prompt`. */
+function missingNodeType(
+  error: { type: string; message: string; details: string; extra_info: Record<string, unknown> },
+  prompt: Record<string, PromptNode>,
+): typeof error {
+  const id = /^Node ID '#(.+)'$/.exec(error.details)?.[1];
+  if (error.type !== 'invalid_prompt' || id === undefined) return error;
+  const node = prompt[id] as (PromptNode & { _meta?: { title?: string } }) | undefined;
+  const classType = typeof node?.class_type === 'string' ? node.class_type : null;
+  if (classType === null) {
+    const title = node?._meta?.title;
+    return {
+      type: 'missing_node_type',
+      message: `Node '${title ?? `ID #${id}`}' has no class_type. The workflow may be corrupted or a custom node is missing.`,
+      details: `Node ID '#${id}'`,
+      extra_info: { node_id: id, class_type: null, node_title: title ?? null },
+    };
+  }
+  const title = node?._meta?.title ?? classType;
+  return {
+    type: 'missing_node_type',
+    message: `Node '${title}' not found. The custom node may not be installed.`,
+    details: `Node ID '#${id}'`,
+    extra_info: { node_id: id, class_type: classType, node_title: title },
+  };
 }
 
 function originAllowed(request: IncomingMessage): boolean {

@@ -114,7 +114,7 @@ async function report(
   const where =
     draft.kind === 'ssh'
       ? { ssh: `${draft.username}@${draft.host}:${draft.port}`, remote: `${draft.remoteHost}:${draft.remotePort}` }
-      : { url: draft.url };
+      : { url: draft.kind === 'runpod' ? draft.podId : draft.url };
   if (flags.json) {
     writeJson(io, {
       state: health.state,

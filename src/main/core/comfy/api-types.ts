@@ -22,6 +22,13 @@ export interface ComfyClientDeps {
   timeoutMs?: number;
   /** Deadline of `/object_info`, which lists model files and can take seconds on big installs. @default 60000 */
   objectInfoTimeoutMs?: number;
+  /**
+   * The longest any request waits for the server to start answering. A RunPod proxy cuts a request
+   * that has no answer after 100 s (HTTP 524), so behind one nothing may wait that long: slow work is
+   * polled instead. A body that streams (a large output) is not cut by this.
+   * @default 90000 for a RunPod proxy address (`*.proxy.runpod.net`), no extra limit otherwise
+   */
+  responseDeadlineMs?: number;
   socket?: { backoff?: BackoffOptions; pingIntervalMs?: number; featureFlags?: Record<string, unknown> };
 }
 
@@ -62,10 +69,14 @@ export interface QueueItem {
   promptId: string;
   prompt: Record<string, unknown>;
   extraData: Record<string, unknown>;
-  outputsToExecute: string[];
+  /** The output node ids it will run (from `/queue`; the jobs API of newer servers does not list them). */
+  outputsToExecute?: string[];
   /** The `client_id` it was queued with (absent for other tools that sent none). */
   clientId?: string;
 }
+
+/** Which queue and history routes a server offers: the jobs API of newer servers, or only the older routes. */
+export type QueueRoutes = 'jobs-api' | 'legacy';
 
 /** ComfyUI's whole queue: every client's jobs. */
 export interface QueueSnapshot {

@@ -2,31 +2,32 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { AppError } from '../lib/errors';
 import type { Unsubscribe } from '../lib/emitter';
-import { ComfySocket, type ComfySocketEvents } from './comfy-socket';
 import type {
   ComfyClientDeps,
-  FetchLike,
   FileRef,
-  QueueItem,
   QueuePromptInput,
+  QueueRoutes,
   QueueSnapshot,
   QueuedPrompt,
   RequestOptions,
   UploadInput,
 } from './api-types';
+import { ComfyHttp } from './comfy-http';
+import { ComfySocket, type ComfySocketEvents } from './comfy-socket';
 import { NOT_MODEL_FILE, NOT_MODEL_FOLDERS } from './api-types';
-import { describeAddress, notComfyUi, promptRejection, requestFailure } from './http-errors';
+import { notComfyUi, promptRejection } from './http-errors';
+import { CANONICAL_UUID, JobsApiCancelled, historyEntryFromJob, isFinishedJobStatus } from './jobs-api';
 import {
   HistoryResponse,
   PromptAccepted,
   PromptRejected,
-  QueueResponse,
   SystemStats,
   UploadResult,
   UserDataFile,
   type HistoryEntry,
 } from './messages';
 import { parseObjectInfo, type ObjectInfo, type ObjectInfoProblem } from './object-info';
+import { QueueRoutesReader } from './queue-routes';
 
 export type {
   ComfyClientDeps,
@@ -34,11 +35,13 @@ export type {
   FileRef,
   QueueItem,
   QueuePromptInput,
+  QueueRoutes,
   QueueSnapshot,
   QueuedPrompt,
   RequestOptions,
   UploadInput,
 } from './api-types';
+export { promptRejection } from './http-errors';
 
 /**
  * A client for one ComfyUI server: every REST endpoint the app needs, with deadlines, abort and
@@ -48,15 +51,19 @@ export class ComfyClient {
   readonly clientId: string;
   readonly baseUrl: string;
   readonly #deps: ComfyClientDeps;
-  readonly #fetch: FetchLike;
+  readonly #http: ComfyHttp;
+  readonly #queue: QueueRoutesReader;
   readonly #socket: ComfySocket;
   #objectInfo: Promise<{ objectInfo: ObjectInfo; problems: ObjectInfoProblem[] }> | undefined;
+  /** Whether the server has `/api/jobs`; asked once, and again after the socket reconnects (the server may have been upgraded). */
+  #routes: Promise<QueueRoutes> | undefined;
 
   constructor(deps: ComfyClientDeps) {
     this.#deps = deps;
     this.baseUrl = deps.baseUrl.replace(/\/+$/, '');
     this.clientId = deps.clientId ?? randomUUID();
-    this.#fetch = deps.fetch ?? ((input, init) => fetch(input, init));
+    this.#http = new ComfyHttp(deps, this.baseUrl);
+    this.#queue = new QueueRoutesReader(this.#http);
     this.#socket = new ComfySocket({
       baseUrl: this.baseUrl,
       clientId: this.clientId,
@@ -65,6 +72,10 @@ export class ComfyClient {
       backoff: deps.socket?.backoff,
       pingIntervalMs: deps.socket?.pingIntervalMs,
       featureFlags: deps.socket?.featureFlags,
+    });
+    // A reconnect may be a restarted (or upgraded) server: ask again which routes it has.
+    this.#socket.on('open', ({ isReconnect }) => {
+      if (isReconnect) this.#routes = undefined;
     });
   }
 
@@ -104,64 +115,119 @@ export class ComfyClient {
   /** Queues a prompt with our client id. Validation failures become `comfy_invalid_prompt` with ComfyUI's `node_errors`. */
   async queuePrompt(input: QueuePromptInput, options: RequestOptions = {}): Promise<QueuedPrompt> {
     const promptId = input.promptId ?? randomUUID();
+    if (!CANONICAL_UUID.test(promptId))
+      throw new AppError(
+        'invalid_input',
+        `The prompt id "${promptId.slice(0, 80)}" is not a lowercase UUID; newer ComfyUI servers refuse any other id.`,
+        { details: { promptId } },
+      );
     const body: Record<string, unknown> = { prompt: input.prompt, client_id: this.clientId, prompt_id: promptId };
     if (input.extraData) body.extra_data = input.extraData;
     if (input.front !== undefined) body.front = input.front;
     if (input.number !== undefined) body.number = input.number;
     if (input.partialExecutionTargets) body.partial_execution_targets = input.partialExecutionTargets;
-    const response = await this.#request('/prompt', { method: 'POST', json: body }, options);
+    const response = await this.#http.request('/prompt', { method: 'POST', json: body }, options);
     if (response.status === 400) {
-      const rejected = PromptRejected.safeParse(await this.#json(response, '/prompt'));
-      if (!rejected.success) throw notComfyUi(this.#url('/prompt'), "an error without ComfyUI's error shape");
+      const rejected = PromptRejected.safeParse(await this.#http.json(response, '/prompt'));
+      if (!rejected.success) throw notComfyUi(this.#http.url('/prompt'), "an error without ComfyUI's error shape");
       throw promptRejection(rejected.data);
     }
-    await this.#ensureOk(response, '/prompt');
-    const accepted = this.#parse(PromptAccepted, await this.#json(response, '/prompt'), '/prompt');
+    await this.#http.ensureOk(response, '/prompt');
+    const accepted = this.#http.parse(PromptAccepted, await this.#http.json(response, '/prompt'), '/prompt');
     return { promptId: accepted.prompt_id, number: accepted.number, nodeErrors: accepted.node_errors };
   }
 
-  /** Running and pending jobs of every client on this server; pending sorted by execution order. */
+  /**
+   * Running and pending jobs of every client on this server; pending sorted by execution order.
+   * Newer servers answer from `/api/jobs` (a short list, then each new job's prompt once); older ones
+   * from `/queue`, which sends every queued prompt on every call.
+   */
   async getQueue(options: RequestOptions = {}): Promise<QueueSnapshot> {
-    const raw = this.#parse(QueueResponse, await this.#getJson('/queue', options), '/queue');
-    const toItem = (tuple: z.infer<typeof QueueResponse>['queue_running'][number]): QueueItem => {
-      const [number, promptId, prompt, extraData, outputsToExecute] = tuple;
-      const clientId = typeof extraData.client_id === 'string' ? extraData.client_id : undefined;
-      return { number, promptId, prompt, extraData, outputsToExecute, ...(clientId ? { clientId } : {}) };
-    };
-    const pending = raw.queue_pending
-      .map(toItem)
-      .sort((a, b) => a.number - b.number || (a.promptId < b.promptId ? -1 : a.promptId > b.promptId ? 1 : 0));
-    return { running: raw.queue_running.map(toItem), pending };
+    const snapshot =
+      (await this.queueRoutes(options)) === 'jobs-api'
+        ? await this.#queue.queueFromJobs(options)
+        : await this.#queue.queueFromLegacy(options);
+    snapshot.pending.sort(
+      (a, b) => a.number - b.number || (a.promptId < b.promptId ? -1 : a.promptId > b.promptId ? 1 : 0),
+    );
+    return snapshot;
+  }
+
+  /**
+   * Cancels one job whatever its state: interrupts it if it runs, removes it if it waits. Newer
+   * servers do this in one atomic call (`POST /api/jobs/{id}/cancel`); on older ones the queue is
+   * read first. Resolves to whether a job was running or waiting under that id.
+   */
+  async cancelJob(promptId: string, options: RequestOptions = {}): Promise<boolean> {
+    if ((await this.queueRoutes(options)) === 'jobs-api') {
+      const path = `/jobs/${encodeURIComponent(promptId)}/cancel`;
+      const response = await this.#http.request(path, { method: 'POST' }, options);
+      await this.#http.ensureOk(response, path);
+      return this.#http.parse(JobsApiCancelled, await this.#http.json(response, path), path).cancelled;
+    }
+    const queue = await this.getQueue(options);
+    if (queue.running.some((item) => item.promptId === promptId)) {
+      await this.interrupt(promptId, options);
+      return true;
+    }
+    if (queue.pending.some((item) => item.promptId === promptId)) {
+      await this.deleteFromQueue([promptId], options);
+      return true;
+    }
+    return false;
+  }
+
+  /** Whether the server offers the jobs API (newer servers) or only `/queue` and `/history` (0.3.x). */
+  async queueRoutes(options: RequestOptions = {}): Promise<QueueRoutes> {
+    if (!this.#routes) {
+      const probing = this.#queue.probeRoutes(options);
+      this.#routes = probing;
+      probing.catch(() => {
+        if (this.#routes === probing) this.#routes = undefined; // a failed probe is asked again next time
+      });
+    }
+    return this.#routes;
   }
 
   /** Removes pending jobs (running ones are ignored by ComfyUI: interrupt those). */
   async deleteFromQueue(promptIds: string[], options: RequestOptions = {}): Promise<void> {
-    await this.#postEmpty('/queue', { delete: promptIds }, options);
+    await this.#http.postEmpty('/queue', { delete: promptIds }, options);
   }
 
   /** Drops every pending job on the server — every client's. */
   async clearQueue(options: RequestOptions = {}): Promise<void> {
-    await this.#postEmpty('/queue', { clear: true }, options);
+    await this.#http.postEmpty('/queue', { clear: true }, options);
   }
 
   /** Interrupts `promptId` if it is the one running (a no-op otherwise); without an id, whatever runs. */
   async interrupt(promptId?: string, options: RequestOptions = {}): Promise<void> {
-    await this.#postEmpty('/interrupt', promptId ? { prompt_id: promptId } : {}, options);
+    await this.#http.postEmpty('/interrupt', promptId ? { prompt_id: promptId } : {}, options);
   }
 
   // ---- history ----
 
-  /** One history entry, or undefined while it is not written yet (ComfyUI answers `{}`). */
+  /**
+   * One history entry, or undefined while it is not written yet (ComfyUI answers `{}`). Newer servers
+   * answer from `/api/jobs/{id}`, which gives the same prompt, outputs and status.
+   */
   async getHistory(promptId: string, options: RequestOptions = {}): Promise<HistoryEntry | undefined> {
-    const history = this.#parse(
+    if ((await this.queueRoutes(options)) === 'jobs-api') {
+      const job = await this.#queue.jobDetail(promptId, options);
+      return job && isFinishedJobStatus(job.status) ? historyEntryFromJob(job) : undefined;
+    }
+    const history = this.#http.parse(
       HistoryResponse,
-      await this.#getJson(`/history/${encodeURIComponent(promptId)}`, options),
+      await this.#http.getJson(`/history/${encodeURIComponent(promptId)}`, options),
       '/history',
     );
     return history[promptId];
   }
 
-  /** History entries, oldest first. `maxItems` alone gives the newest N. Always paginate: entries can be large. */
+  /**
+   * History entries, oldest first. `maxItems` alone gives the newest N. Always paginate: entries can be
+   * large. Kept on `/history` for every server: the jobs API lists jobs without their outputs, so a page
+   * from it would cost one more request per entry.
+   */
   async listHistory(
     query: { maxItems?: number; offset?: number } = {},
     options: RequestOptions = {},
@@ -170,16 +236,16 @@ export class ComfyClient {
     if (query.maxItems !== undefined) params.set('max_items', String(Math.trunc(query.maxItems)));
     if (query.offset !== undefined) params.set('offset', String(Math.trunc(query.offset)));
     const path = `/history${params.size > 0 ? `?${params.toString()}` : ''}`;
-    const history = this.#parse(HistoryResponse, await this.#getJson(path, options), '/history');
+    const history = this.#http.parse(HistoryResponse, await this.#http.getJson(path, options), '/history');
     return Object.entries(history).map(([promptId, entry]) => ({ promptId, entry }));
   }
 
   async deleteHistory(promptIds: string[], options: RequestOptions = {}): Promise<void> {
-    await this.#postEmpty('/history', { delete: promptIds }, options);
+    await this.#http.postEmpty('/history', { delete: promptIds }, options);
   }
 
   async clearHistory(options: RequestOptions = {}): Promise<void> {
-    await this.#postEmpty('/history', { clear: true }, options);
+    await this.#http.postEmpty('/history', { clear: true }, options);
   }
 
   // ---- nodes and models ----
@@ -192,16 +258,18 @@ export class ComfyClient {
     options: RequestOptions & { refresh?: boolean } = {},
   ): Promise<{ objectInfo: ObjectInfo; problems: ObjectInfoProblem[] }> {
     if (options.refresh || !this.#objectInfo) {
-      const loading = this.#getJson('/object_info', {
-        timeoutMs: this.#deps.objectInfoTimeoutMs ?? 60_000,
-        ...options,
-      }).then((raw) => {
-        try {
-          return parseObjectInfo(raw);
-        } catch {
-          throw notComfyUi(this.#url('/object_info'), 'object_info is not an object');
-        }
-      });
+      const loading = this.#http
+        .getJson('/object_info', {
+          timeoutMs: this.#deps.objectInfoTimeoutMs ?? 60_000,
+          ...options,
+        })
+        .then((raw) => {
+          try {
+            return parseObjectInfo(raw);
+          } catch {
+            throw notComfyUi(this.#http.url('/object_info'), 'object_info is not an object');
+          }
+        });
       this.#objectInfo = loading;
       loading.catch(() => {
         if (this.#objectInfo === loading) this.#objectInfo = undefined; // a failed load is not cached
@@ -218,7 +286,7 @@ export class ComfyClient {
   async getNodeDefinitions(classTypes: readonly string[], options: RequestOptions = {}): Promise<ObjectInfo> {
     const answers = await Promise.all(
       [...new Set(classTypes)].map((classType) =>
-        this.#getJson(`/object_info/${encodeURIComponent(classType)}`, options),
+        this.#http.getJson(`/object_info/${encodeURIComponent(classType)}`, options),
       ),
     );
     const definitions: ObjectInfo = {};
@@ -240,35 +308,35 @@ export class ComfyClient {
     options: RequestOptions & { overwrite?: boolean } = {},
   ): Promise<{ path: string; size: number; modified: number }> {
     const route = `/userdata/${encodeURIComponent(path)}?overwrite=${options.overwrite === false ? 'false' : 'true'}&full_info=true`;
-    const response = await this.#request(route, { method: 'POST', body }, options);
+    const response = await this.#http.request(route, { method: 'POST', body }, options);
     if (response.status === 409)
       throw new AppError('invalid_input', `${path} already exists on the server.`, { details: { path } });
-    await this.#ensureOk(response, route);
-    return this.#parse(UserDataFile, await this.#json(response, route), route);
+    await this.#http.ensureOk(response, route);
+    return this.#http.parse(UserDataFile, await this.#http.json(response, route), route);
   }
 
   /** Files under a folder of the server's user data (`GET /userdata?dir=…`), relative to it; empty when it does not exist. */
   async listUserData(dir: string, options: RequestOptions & { recurse?: boolean } = {}): Promise<string[]> {
     const route = `/userdata?dir=${encodeURIComponent(dir)}${options.recurse ? '&recurse=true' : ''}`;
-    const response = await this.#request(route, { method: 'GET' }, options);
+    const response = await this.#http.request(route, { method: 'GET' }, options);
     if (response.status === 404) return [];
-    await this.#ensureOk(response, route);
-    return this.#stringList(await this.#json(response, route), route);
+    await this.#http.ensureOk(response, route);
+    return this.#http.stringList(await this.#http.json(response, route), route);
   }
 
   /** Model folder keys (checkpoints, loras, vae, …). */
   async listModelFolders(options: RequestOptions = {}): Promise<string[]> {
-    return this.#stringList(await this.#getJson('/models', options), '/models');
+    return this.#http.stringList(await this.#http.getJson('/models', options), '/models');
   }
 
   /** Files in one model folder, relative to it, with the server's own path separator. */
   async listModels(folder: string, options: RequestOptions = {}): Promise<string[]> {
     const path = `/models/${encodeURIComponent(folder)}`;
-    const response = await this.#request(path, { method: 'GET' }, options);
+    const response = await this.#http.request(path, { method: 'GET' }, options);
     if (response.status === 404)
       throw new AppError('not_found', `ComfyUI has no model folder "${folder}".`, { details: { folder } });
-    await this.#ensureOk(response, path);
-    return this.#stringList(await this.#json(response, path), path);
+    await this.#http.ensureOk(response, path);
+    return this.#http.stringList(await this.#http.json(response, path), path);
   }
 
   /**
@@ -310,7 +378,7 @@ export class ComfyClient {
       type: file.type ?? 'output',
     });
     const path = `/view?${params.toString()}`;
-    const response = await this.#request(
+    const response = await this.#http.request(
       path,
       { method: 'GET' },
       { ...options, timeoutMs: options.timeoutMs ?? 120_000 },
@@ -321,7 +389,7 @@ export class ComfyClient {
         `ComfyUI has no file ${file.filename}${file.subfolder ? ` in ${file.subfolder}` : ''} (${file.type ?? 'output'}).`,
         { details: { ...file } },
       );
-    await this.#ensureOk(response, '/view');
+    await this.#http.ensureOk(response, '/view');
     return response;
   }
 
@@ -338,129 +406,60 @@ export class ComfyClient {
 
   /** Version, OS and devices (GPU name, VRAM). */
   async systemStats(options: RequestOptions = {}): Promise<z.infer<typeof SystemStats>> {
-    return this.#parse(SystemStats, await this.#getJson('/system_stats', options), '/system_stats');
+    return this.#http.parse(SystemStats, await this.#http.getJson('/system_stats', options), '/system_stats');
   }
 
   /** Server feature flags (`supports_preview_metadata`, `max_upload_size`, …). */
   async features(options: RequestOptions = {}): Promise<Record<string, unknown>> {
-    const raw = await this.#getJson('/features', options);
+    const raw = await this.#http.getJson('/features', options);
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-      throw notComfyUi(this.#url('/features'), 'features is not an object');
+      throw notComfyUi(this.#http.url('/features'), 'features is not an object');
     return raw as Record<string, unknown>;
   }
 
   /** Asks the worker to unload models and/or free memory after the current prompt. */
   async free(input: { unloadModels?: boolean; freeMemory?: boolean }, options: RequestOptions = {}): Promise<void> {
-    await this.#postEmpty(
+    await this.#http.postEmpty(
       '/free',
       { unload_models: input.unloadModels ?? false, free_memory: input.freeMemory ?? false },
       options,
     );
   }
 
+  /**
+   * A route outside ComfyUI's own API as the raw response: `/internal/*` (served without the `/api`
+   * prefix) or a custom node's routes (ComfyUI-Manager). The caller checks the status and reads or
+   * cancels the body.
+   */
+  async route(
+    path: string,
+    init: { method?: string; json?: unknown; isInternal?: boolean } = {},
+    options: RequestOptions = {},
+  ): Promise<Response> {
+    return this.#http.request(path, { method: init.method ?? 'GET', json: init.json, raw: init.isInternal }, options);
+  }
+
+  /**
+   * GETs a JSON route that not every server has (ComfyUI-Manager's, `/internal/*`, experimental
+   * ones): undefined when the server answers 404 or 405. `/internal` routes are not served under
+   * `/api`, so they are asked with `isInternal`.
+   */
+  async getOptionalJson(path: string, options: RequestOptions & { isInternal?: boolean } = {}): Promise<unknown> {
+    const response = await this.route(path, { isInternal: options.isInternal }, options);
+    if (response.status === 404 || response.status === 405) {
+      await response.arrayBuffer().catch(() => undefined);
+      return undefined;
+    }
+    await this.#http.ensureOk(response, path);
+    return this.#http.json(response, path, options.timeoutMs);
+  }
+
   /** The full URL of an API path (for messages and for opening ComfyUI). */
   url(path = '/'): string {
-    return this.#url(path).toString();
+    return this.#http.url(path).toString();
   }
 
   // ---- plumbing ----
-
-  #url(path: string): URL {
-    // Every route is served under /api too; the protocol doc recommends it (custom-node routes and the frontend cannot shadow it).
-    return new URL(`${this.baseUrl}/api${path}`);
-  }
-
-  async #request(
-    path: string,
-    init: { method: string; json?: unknown; body?: FormData | string },
-    options: RequestOptions,
-  ): Promise<Response> {
-    const url = this.#url(path);
-    const timeoutMs = options.timeoutMs ?? this.#deps.timeoutMs ?? 15_000;
-    const signals = [AbortSignal.timeout(timeoutMs), ...(options.signal ? [options.signal] : [])];
-    const headers: Record<string, string> = { ...this.#deps.headers };
-    let body: string | FormData | undefined;
-    if (init.json !== undefined) {
-      headers['Content-Type'] = 'application/json';
-      body = JSON.stringify(init.json);
-    } else if (init.body) {
-      body = init.body;
-    }
-    try {
-      return await this.#fetch(url, {
-        method: init.method,
-        headers,
-        body,
-        signal: AbortSignal.any(signals),
-        redirect: 'follow',
-      });
-    } catch (error) {
-      throw requestFailure(error, url, timeoutMs);
-    }
-  }
-
-  async #getJson(path: string, options: RequestOptions): Promise<unknown> {
-    const response = await this.#request(path, { method: 'GET' }, options);
-    await this.#ensureOk(response, path);
-    return this.#json(response, path, options.timeoutMs);
-  }
-
-  async #postEmpty(path: string, json: unknown, options: RequestOptions): Promise<void> {
-    const response = await this.#request(path, { method: 'POST', json }, options);
-    await this.#ensureOk(response, path);
-    await response.arrayBuffer().catch(() => undefined); // ComfyUI answers these with an empty body
-  }
-
-  async #json(response: Response, path: string, timeoutMs?: number): Promise<unknown> {
-    const type = response.headers.get('content-type') ?? '';
-    let text: string;
-    try {
-      text = await response.text();
-    } catch (error) {
-      throw requestFailure(error, this.#url(path), timeoutMs ?? this.#deps.timeoutMs ?? 15_000);
-    }
-    if (/text\/html/i.test(type) || /^\s*</.test(text)) throw notComfyUi(this.#url(path), 'it sent a web page');
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw notComfyUi(this.#url(path), `${path} is not JSON`);
-    }
-  }
-
-  async #ensureOk(response: Response, path: string): Promise<void> {
-    if (response.ok) return;
-    const text = await response.text().catch(() => '');
-    const where = describeAddress(this.#url(path));
-    if (response.status === 401 || response.status === 403) {
-      throw new AppError(
-        'comfy_http_error',
-        `${where} refused access (HTTP ${response.status}): the proxy in front of ComfyUI wants a sign-in. Set this connection's “Proxy sign-in” and its token (or user:password).`,
-        {
-          details: { status: response.status, path },
-        },
-      );
-    }
-    if (response.status === 404) throw notComfyUi(this.#url(path), `${path} does not exist there`);
-    throw new AppError(
-      'comfy_http_error',
-      `ComfyUI at ${where} answered HTTP ${response.status} to ${path}${text && !/^\s*</.test(text) ? `: ${text.trim().slice(0, 300)}` : ''}.`,
-      {
-        details: { status: response.status, path, body: text.slice(0, 2000) },
-      },
-    );
-  }
-
-  #parse<S extends z.ZodType>(schema: S, raw: unknown, path: string): z.output<S> {
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) throw notComfyUi(this.#url(path), `${path} has an unexpected shape`);
-    return parsed.data;
-  }
-
-  #stringList(raw: unknown, path: string): string[] {
-    if (!Array.isArray(raw) || raw.some((item) => typeof item !== 'string'))
-      throw notComfyUi(this.#url(path), `${path} is not a list of names`);
-    return raw as string[];
-  }
 
   async #upload(
     path: string,
@@ -483,7 +482,7 @@ export class ComfyClient {
           type: originalRef.type ?? 'input',
         }),
       );
-    const response = await this.#request(
+    const response = await this.#http.request(
       path,
       { method: 'POST', body: form },
       { ...options, timeoutMs: options.timeoutMs ?? 120_000 },
@@ -494,7 +493,7 @@ export class ComfyClient {
         `${input.filename} is larger than ComfyUI accepts (its --max-upload-size).`,
         { details: { status: 413, filename: input.filename } },
       );
-    await this.#ensureOk(response, path);
-    return this.#parse(UploadResult, await this.#json(response, path), path);
+    await this.#http.ensureOk(response, path);
+    return this.#http.parse(UploadResult, await this.#http.json(response, path), path);
   }
 }

@@ -1,6 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import {
   ConnectionProfile,
+  type RunPodProfile,
+  type SshProfile,
+  type UrlProfile,
   type ConnectionDraft,
   type ConnectionHealth,
   type ConnectionSecrets,
@@ -19,7 +22,12 @@ import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
 import { pageForBrowser, targetKey, type SessionTarget } from './profile-targets';
 import { SECRET_NAMES, secretKey, type SecretStore } from './secret-store';
-import { ServerConnection, type ConnectionSecretsValue } from './server-connection';
+import { ServerConnection, type ConnectionSecretsValue, type ConnectionTarget } from './server-connection';
+
+/** Finds where a RunPod profile's ComfyUI is now, with the profile's API key (the pods area provides it). */
+export interface PodRouteResolver {
+  resolve(profile: RunPodProfile, apiKey: string | undefined): Promise<SshProfile | UrlProfile>;
+}
 
 /** What the connection manager tells the core. */
 export interface ConnectionManagerEvents {
@@ -62,6 +70,8 @@ export interface ConnectionManagerDeps extends ConnectionOptions {
   log: Logger;
   /** Opens ComfyUI's own page in a desktop window (the Electron shell provides it). */
   openWindow?: (url: string) => Promise<void>;
+  /** Resolves RunPod profiles to SSH or proxy targets; without it RunPod connections cannot connect. */
+  pods?: PodRouteResolver;
   now?: () => number;
 }
 
@@ -121,9 +131,40 @@ export class ConnectionManager {
     return id ? this.#connections.get(id)?.connection.client : undefined;
   }
 
+  /** The live connection of a profile kept online (its client, SSH shell and inventory); undefined otherwise. */
+  connection(serverId: string): ServerConnection | undefined {
+    return this.#connections.get(serverId)?.connection;
+  }
+
   /** The node types and model files of an online server, once read. */
   inventory(serverId: string): ServerInventory | undefined {
     return this.#connections.get(serverId)?.connection.inventory;
+  }
+
+  /** Where an online connection goes now: its URL or SSH host (a RunPod profile's resolved route). */
+  target(serverId: string): ConnectionTarget | undefined {
+    return this.#connections.get(serverId)?.connection.target;
+  }
+
+  /** A saved profile, or undefined. */
+  profile(serverId: string): ConnectionProfile | undefined {
+    return this.#settings().profiles.find((item) => item.id === serverId);
+  }
+
+  /** A secret kept for a profile (the pods area reads a RunPod profile's API key). Never logged. */
+  secret(serverId: string, name: 'apiKey' | 'passphrase' | 'headerValue'): string | undefined {
+    return this.#deps.secrets.get(secretKey(serverId, name));
+  }
+
+  /**
+   * Drops an online connection and opens it again now (a pod that was started again, or whose
+   * address changed), instead of waiting for its next retry.
+   */
+  async reconnect(serverId: string): Promise<void> {
+    if (!this.#connections.has(serverId)) return;
+    this.#lastHealth.delete(serverId);
+    await this.#disconnect(serverId);
+    this.#reconcile();
   }
 
   health(serverId: string): ConnectionHealth {
@@ -203,6 +244,9 @@ export class ConnectionManager {
     }
     if (profile.kind === 'ssh' && !existing)
       profile = { ...profile, pinnedHostKey: draft.kind === 'ssh' ? draft.pinnedHostKey : undefined };
+    // A pod's key belongs to that pod: another pod is checked again.
+    if (profile.kind === 'runpod' && (existing?.kind !== 'runpod' || existing.podId !== profile.podId))
+      profile = { ...profile, pinnedHostKey: undefined };
     for (const name of SECRET_NAMES) {
       const value = secrets[name];
       if (value === undefined) continue;
@@ -285,6 +329,7 @@ export class ConnectionManager {
       secrets = {
         passphrase: input.secrets?.passphrase || stored.passphrase,
         headerValue: input.secrets?.headerValue || stored.headerValue,
+        apiKey: input.secrets?.apiKey || stored.apiKey,
       };
     }
     const connection = this.#build(profile, secrets, { readInventory: false, timeoutMs: input.timeoutMs });
@@ -299,12 +344,13 @@ export class ConnectionManager {
   /** Pins an SSH host key the user confirmed: it must be the one the server presented. */
   trustHostKey(id: string, fingerprint: string): ConnectionsSnapshot {
     const profile = this.#profile(id);
-    if (profile.kind !== 'ssh') throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
+    if (profile.kind !== 'ssh' && profile.kind !== 'runpod')
+      throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
     const seen = this.health(id).hostKey;
     if (!seen || seen.kind !== 'unknown' || seen.fingerprint !== fingerprint) {
       throw new AppError(
         'ssh_host_key_unknown',
-        `That fingerprint is not the one ${profile.host} presented. Test the connection again and compare the fingerprint it shows.`,
+        `That fingerprint is not the one ${seen?.host ?? (profile.kind === 'ssh' ? profile.host : 'the pod')} presented. Test the connection again and compare the fingerprint it shows.`,
         { details: { fingerprint } },
       );
     }
@@ -314,7 +360,9 @@ export class ConnectionManager {
     this.#update({
       ...settings,
       profiles: settings.profiles.map((item) =>
-        item.id === id && item.kind === 'ssh' ? { ...item, pinnedHostKey: fingerprint } : item,
+        item.id === id && (item.kind === 'ssh' || item.kind === 'runpod')
+          ? { ...item, pinnedHostKey: fingerprint }
+          : item,
       ),
     });
     return this.snapshot();
@@ -323,7 +371,9 @@ export class ConnectionManager {
   /** ComfyUI's own page: a desktop window when the shell can open one, otherwise the URL for the caller's browser. */
   async open(id: string, options: { canOpenWindow: boolean }): Promise<OpenResult> {
     const profile = this.#profile(id);
-    const url = profile.kind === 'ssh' ? this.#connections.get(id)?.connection.localUrl : profile.url;
+    const connection = this.#connections.get(id)?.connection;
+    const url = profile.kind === 'ssh' || profile.kind === 'runpod' ? connection?.localUrl : profile.url;
+    const target = connection?.target;
     if (!url)
       throw new AppError(
         'comfy_offline',
@@ -333,7 +383,7 @@ export class ConnectionManager {
       await this.#deps.openWindow(url);
       return { url, openedBy: 'window' };
     }
-    return pageForBrowser(profile, url);
+    return pageForBrowser(target ?? profile, url);
   }
 
   /** Installed models by folder on a server (the active one by default). */
@@ -417,9 +467,11 @@ export class ConnectionManager {
   #secretsOf(id: string): ConnectionSecretsValue {
     const passphrase = this.#deps.secrets.get(secretKey(id, 'passphrase'));
     const headerValue = this.#deps.secrets.get(secretKey(id, 'headerValue'));
+    const apiKey = this.#deps.secrets.get(secretKey(id, 'apiKey'));
     return {
       ...(passphrase !== undefined ? { passphrase } : {}),
       ...(headerValue !== undefined ? { headerValue } : {}),
+      ...(apiKey !== undefined ? { apiKey } : {}),
       ...this.#sessionSecrets.get(id),
     };
   }
@@ -453,6 +505,14 @@ export class ConnectionManager {
       backoff: this.#deps.backoff,
       readInventory: options.readInventory,
       clientId: this.#deps.clientIdFor?.(profile.id),
+      resolveRoute: async (runpod) => {
+        if (!this.#deps.pods)
+          throw new AppError(
+            'pod_unreachable',
+            `${runpod.name} is a RunPod connection, which this ComfyDesk cannot use.`,
+          );
+        return this.#deps.pods.resolve(runpod, secrets.apiKey);
+      },
     });
   }
 

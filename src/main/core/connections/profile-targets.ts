@@ -6,8 +6,9 @@ export interface SessionTarget {
   secrets?: ConnectionSecrets;
 }
 
-/** What makes two profiles the same server: the address, or the SSH host, user and remote end. */
+/** What makes two profiles the same server: the address, the SSH host, user and remote end, or the pod. */
 export function targetKey(profile: ConnectionDraft | ConnectionProfile): string {
+  if (profile.kind === 'runpod') return `runpod:${profile.podId}`;
   if (profile.kind !== 'ssh') {
     const url = new URL(profile.url);
     return `url:${url.origin}${url.pathname.replace(/\/+$/, '')}`;

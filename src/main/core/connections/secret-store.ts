@@ -31,7 +31,7 @@ export class MemorySecretStore implements SecretStore {
 }
 
 /** The secret names a profile may have. */
-export const SECRET_NAMES = ['passphrase', 'headerValue'] as const;
+export const SECRET_NAMES = ['passphrase', 'headerValue', 'apiKey'] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
 /** The secret store key of one secret of one profile. */

@@ -1,4 +1,14 @@
-import type { ConnectionHealth, ConnectionProfile, HealthState, ServerFacts } from '@shared/domain/connection';
+import type {
+  ConnectionHealth,
+  ConnectionProfile,
+  HealthState,
+  LocalProfile,
+  RunPodProfile,
+  ServerFacts,
+  SshProfile,
+  UrlProfile,
+} from '@shared/domain/connection';
+import { randomUUID } from 'node:crypto';
 import type { ServerInventory } from '@shared/domain/inventory';
 import { backoffDelayMs, type BackoffOptions } from '@shared/backoff';
 import { ComfyClient, type FetchLike } from '../comfy/comfy-client';
@@ -7,7 +17,10 @@ import { Disposer } from '../lib/disposer';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { SshTunnel } from './ssh-tunnel';
+import { SshTunnel, type RemoteShell } from './ssh-tunnel';
+
+/** Where a connection actually goes: a URL, or an SSH tunnel (a RunPod profile resolves to one of these). */
+export type ConnectionTarget = LocalProfile | UrlProfile | SshProfile;
 
 /** Error codes that need the user (a fix in settings, a key to trust): no automatic retry. */
 export const NEEDS_USER = new Set([
@@ -19,6 +32,8 @@ export const NEEDS_USER = new Set([
   'comfy_tls_error',
   'invalid_url',
   'io_error',
+  'runpod_unauthorized',
+  'pod_not_found',
 ]);
 
 /** True when only the user can fix it: the codes above, and a proxy refusing access (401/403) until a token is set. */
@@ -31,6 +46,8 @@ export function needsUser(error: AppError): boolean {
 export interface ConnectionSecretsValue {
   passphrase?: string;
   headerValue?: string;
+  /** A RunPod profile's API key. */
+  apiKey?: string;
 }
 
 /** What one online connection needs. */
@@ -56,6 +73,11 @@ export interface ServerConnectionDeps {
   readInventory?: boolean;
   /** The socket's client id, kept across restarts (see `ConnectionOptions.clientIdFor`). @default a random id */
   clientId?: string;
+  /**
+   * Finds where a RunPod profile's ComfyUI is now (full SSH or the HTTPS proxy), asked before each
+   * connect: a pod's IP and mapped ports change when it restarts. Required for RunPod profiles.
+   */
+  resolveRoute?: (profile: RunPodProfile) => Promise<SshProfile | UrlProfile>;
 }
 
 /** What one connection reports: its health and its server's inventory. */
@@ -86,8 +108,8 @@ export function factsFrom(stats: SystemStats): ServerFacts {
   };
 }
 
-function describe(profile: ConnectionProfile): string {
-  return profile.kind === 'ssh' ? `${profile.username}@${profile.host}:${profile.port}` : profile.url;
+function describe(target: ConnectionTarget): string {
+  return target.kind === 'ssh' ? `${target.username}@${target.host}:${target.port}` : target.url;
 }
 
 /**
@@ -104,6 +126,10 @@ export class ServerConnection {
   #health: ConnectionHealth;
   #client: ComfyClient | undefined;
   #tunnel: SshTunnel | undefined;
+  /** Where it goes: the profile itself, or what a RunPod profile resolved to. */
+  #target: ConnectionTarget | undefined;
+  /** The socket's client id, the same for every client this connection makes: queued prompts keep reporting to it. */
+  readonly #clientId = randomUUID();
   #inventory: ServerInventory | undefined;
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
@@ -115,6 +141,7 @@ export class ServerConnection {
   constructor(deps: ServerConnectionDeps) {
     this.#deps = deps;
     this.profile = deps.profile;
+    if (deps.profile.kind !== 'runpod') this.#target = deps.profile;
     this.#emitter = new Emitter(deps.log);
     this.#disposer = new Disposer(deps.log);
     this.#health = {
@@ -139,10 +166,25 @@ export class ServerConnection {
     return this.#inventory;
   }
 
+  /**
+   * Commands and SFTP on the SSH server, while the tunnel is open (SSH profiles and RunPod pods
+   * reached over full SSH). Transfers download there; snapshots read `custom_nodes` and hash models.
+   */
+  get shell(): RemoteShell | undefined {
+    return this.#tunnel?.isOpen ? this.#tunnel : undefined;
+  }
+
   /** ComfyUI's address from this machine (the tunnel's local end for SSH). */
   get localUrl(): string | undefined {
-    if (this.profile.kind !== 'ssh') return this.profile.url;
+    const target = this.#target;
+    if (!target) return undefined;
+    if (target.kind !== 'ssh') return target.url;
     return this.#tunnel && this.#tunnel.localPort > 0 ? `http://127.0.0.1:${this.#tunnel.localPort}` : undefined;
+  }
+
+  /** Where the connection goes now (a RunPod profile: the SSH host or proxy URL it resolved to). */
+  get target(): ConnectionTarget | undefined {
+    return this.#target;
   }
 
   on<K extends keyof ServerConnectionEvents>(
@@ -222,18 +264,37 @@ export class ServerConnection {
   async #attempt(options: { once?: boolean } = {}): Promise<void> {
     if (!this.#running || this.#blocked) return;
     try {
-      if (this.profile.kind === 'ssh' && !this.#tunnel) await this.#openTunnel();
+      if (this.profile.kind === 'runpod' && !this.#tunnel && !this.#client) await this.#resolve(this.profile);
+      if (this.#target?.kind === 'ssh' && !this.#tunnel) await this.#openTunnel();
       if (!this.#client) this.#createClient(options.once ?? false);
       await this.#check(options.once ?? false);
     } catch (error) {
+      // A pod may have stopped, or restarted somewhere else: start over from RunPod's answer next time.
+      if (this.profile.kind === 'runpod' && !options.once) await this.#dropRoute();
       this.#fail(error, options.once ?? false);
     }
   }
 
+  /** Closes the client and tunnel of a RunPod route and forgets the route (the client id is kept). */
+  async #dropRoute(): Promise<void> {
+    await this.#disposer.dispose();
+    this.#client = undefined;
+    this.#tunnel = undefined;
+    this.#target = undefined;
+  }
+
+  async #resolve(profile: RunPodProfile): Promise<void> {
+    if (!this.#deps.resolveRoute)
+      throw new AppError('pod_unreachable', `${profile.name} needs RunPod's API to find its pod.`);
+    this.#setHealth({ state: 'connecting', step: `Asking RunPod where pod ${profile.podId} is…` });
+    this.#target = await this.#deps.resolveRoute(profile);
+  }
+
   async #openTunnel(): Promise<void> {
-    if (this.profile.kind !== 'ssh') return;
+    const target = this.#target;
+    if (target?.kind !== 'ssh') return;
     const tunnel = new SshTunnel({
-      profile: this.profile,
+      profile: target,
       passphrase: this.#deps.secrets.passphrase,
       agentSocket: this.#deps.agentSocket,
       readKnownHosts: this.#deps.readKnownHosts,
@@ -267,7 +328,7 @@ export class ServerConnection {
         }
       }),
     );
-    this.#setHealth({ state: 'connecting', step: `Opening the SSH tunnel to ${describe(this.profile)}…` });
+    this.#setHealth({ state: 'connecting', step: `Opening the SSH tunnel to ${describe(target)}…` });
     await tunnel.start();
     this.#tunnel = tunnel;
     this.#disposer.add(() => tunnel.stop());
@@ -279,6 +340,7 @@ export class ServerConnection {
     const client = new ComfyClient({
       baseUrl,
       headers: authHeaders(this.profile, this.#deps.secrets.headerValue),
+      clientId: this.#clientId,
       log: this.#deps.log.child('comfy'),
       fetch: this.#deps.fetch,
       socket: { backoff: this.#deps.backoff },

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { StringDecoder } from 'node:string_decoder';
 import ssh2 from 'ssh2';
-import type { ClientChannel, ConnectConfig } from 'ssh2';
+import type { ClientChannel, ConnectConfig, SFTPWrapper } from 'ssh2';
 import type { HostKeyProblem, SshProfile } from '@shared/domain/connection';
 import { backoffDelayMs, type BackoffOptions } from '@shared/backoff';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
@@ -18,6 +19,39 @@ export type TunnelState = 'connecting' | 'open' | 'reconnecting' | 'failed' | 'c
 export interface SshTunnelEvents {
   /** Each step, in words ("Connecting to pod:22…", "Tunnel open"), and failures. */
   state: { state: TunnelState; step: string; error?: AppError };
+}
+
+/** How a command ran on the SSH server. */
+export interface ExecResult {
+  /** The exit code; null when the command was ended by a signal. */
+  code: number | null;
+  signal: string | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Options of one command run over SSH. */
+export interface ExecOptions {
+  /** Written to the command's standard input, which is then closed. */
+  stdin?: string | Buffer;
+  /** Closes the channel (the command may keep running on the server; scripts stop it themselves). */
+  signal?: AbortSignal;
+  /** Keep at most this much of stdout. @default 1 MiB */
+  maxStdoutBytes?: number;
+  /** Told each piece of standard error as it arrives (a long command's progress). */
+  onStderr?: (text: string) => void;
+  /** Told standard output as it arrives, as text (a command that reports one line per item). */
+  onStdout?: (text: string) => void;
+}
+
+/**
+ * Commands and files on the SSH server, over the same connection as the tunnel — so a model is
+ * downloaded on the pod itself, never through this machine's uplink.
+ */
+export interface RemoteShell {
+  exec(command: string, options?: ExecOptions): Promise<ExecResult>;
+  /** An SFTP session on the same connection; the caller ends it. */
+  sftp(): Promise<SFTPWrapper>;
 }
 
 /** What the tunnel needs: the profile, its secret and how to read known_hosts. */
@@ -46,7 +80,7 @@ export interface SshTunnelDeps {
  * backoff, on the same local port, until `stop()`; authentication and host-key failures stop it
  * (they need the user).
  */
-export class SshTunnel {
+export class SshTunnel implements RemoteShell {
   readonly #deps: SshTunnelDeps;
   readonly #emitter: Emitter<SshTunnelEvents>;
   #server: Server | undefined;
@@ -80,6 +114,78 @@ export class SshTunnel {
 
   on<K extends keyof SshTunnelEvents>(name: K, listener: (payload: SshTunnelEvents[K]) => void): Unsubscribe {
     return this.#emitter.on(name, listener);
+  }
+
+  /**
+   * Runs a command on the SSH server. Rejects with `tunnel_dropped` when the link is down or drops
+   * before the command ends (it may then still be running there).
+   */
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    const client = this.#readyClient();
+    const maxStdout = options.maxStdoutBytes ?? 1024 * 1024;
+    return new Promise<ExecResult>((resolve, reject) => {
+      client.exec(command, (error: Error | undefined, stream: ClientChannel) => {
+        if (error) return reject(this.#dropped(error));
+        const stdout: Buffer[] = [];
+        let stdoutBytes = 0;
+        let stderr = '';
+        let exit: { code: number | null; signal: string | null } | undefined;
+        const onAbort = () => stream.close();
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        const stdoutText = new StringDecoder('utf8');
+        stream.on('data', (chunk: Buffer) => {
+          if (options.onStdout) options.onStdout(stdoutText.write(chunk));
+          if (stdoutBytes >= maxStdout) return;
+          stdout.push(chunk);
+          stdoutBytes += chunk.length;
+        });
+        stream.stderr.on('data', (chunk: Buffer) => {
+          const text = chunk.toString('utf8');
+          options.onStderr?.(text);
+          if (stderr.length < 64 * 1024) stderr += text;
+        });
+        stream.on('exit', (code: number | null, signal?: string) => {
+          exit = { code: typeof code === 'number' ? code : null, signal: signal ?? null };
+        });
+        stream.on('error', () => undefined);
+        stream.on('close', () => {
+          options.signal?.removeEventListener('abort', onAbort);
+          if (!exit) {
+            if (options.signal?.aborted)
+              return resolve({ code: null, signal: 'ABORTED', stdout: Buffer.concat(stdout), stderr });
+            return reject(this.#dropped(new Error('the channel closed without an exit status')));
+          }
+          resolve({ ...exit, stdout: Buffer.concat(stdout), stderr });
+        });
+        if (options.stdin !== undefined) stream.end(options.stdin);
+        else stream.end();
+      });
+    });
+  }
+
+  /** An SFTP session on the tunnel's connection (the server must offer the sftp subsystem). */
+  async sftp(): Promise<SFTPWrapper> {
+    const client = this.#readyClient();
+    return new Promise<SFTPWrapper>((resolve, reject) => {
+      client.sftp((error: Error | undefined, sftp: SFTPWrapper) =>
+        error ? reject(this.#dropped(error)) : resolve(sftp),
+      );
+    });
+  }
+
+  #readyClient(): InstanceType<typeof Client> {
+    const client = this.#client;
+    if (!client || !this.#isReady)
+      throw new AppError('tunnel_dropped', `The SSH connection to ${this.#deps.profile.host} is down right now.`);
+    return client;
+  }
+
+  #dropped(cause: Error): AppError {
+    return new AppError(
+      'tunnel_dropped',
+      `The SSH connection to ${this.#deps.profile.host} dropped while a command ran there (${cause.message}).`,
+      { cause },
+    );
   }
 
   /** Listens locally and opens the SSH connection; resolves once the tunnel works, rejects with a translated AppError. */

@@ -9,7 +9,7 @@ import { AppError, fileError, serializeError, systemErrorCode } from '../lib/err
 import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
 import { LLM_CATALOG, type CatalogModel } from './catalog';
-import { FileDownloader, freeBytesOf } from './downloader';
+import { FileDownloader, freeBytesOf, type DownloadErrorCodes } from '../transfers/file-downloader';
 
 interface ModelStoreEvents {
   /** Install or download state changed; listeners re-read `list()`. */
@@ -301,6 +301,36 @@ export class LlmModelStore {
   #freeBytes(dir: string): Promise<number | null> {
     return (this.#deps.freeBytes ?? freeBytesOf)(dir);
   }
+}
+
+/** Prompt enhancement keeps its own error codes for downloads (the renderer and the CLI branch on them). */
+export const LLM_DOWNLOAD_CODES: DownloadErrorCodes = {
+  failed: 'llm_download_failed',
+  checksum: 'llm_checksum_mismatch',
+  notFound: 'llm_download_failed',
+  needsToken: 'llm_download_failed',
+  loginPage: 'llm_download_failed',
+};
+
+/** A downloader for catalog models: their error codes, words and retry hint. */
+export function llmDownloader(
+  deps: Omit<ConstructorParameters<typeof FileDownloader>[0], 'codes' | 'retryHint' | 'describeRefusal'>,
+): FileDownloader {
+  return new FileDownloader({
+    ...deps,
+    codes: LLM_DOWNLOAD_CODES,
+    retryHint: 'press Download again to resume.',
+    describeRefusal: llmRefusal,
+  });
+}
+
+function llmRefusal(status: number, url: string): string {
+  const host = new URL(url).host;
+  if (status === 404)
+    return `${host} no longer has this file (404). The catalog may be out of date; choose another model or use a GGUF file from disk.`;
+  if (status === 401 || status === 403)
+    return `${host} refused the download (${status}). The model may need an account there; download it in a browser and choose the file from disk.`;
+  return `${host} refused the download (${status}). Try again later.`;
 }
 
 async function fileSize(path: string): Promise<number | null> {

@@ -7,8 +7,10 @@ import type { JobsState } from './jobs.svelte';
 import type { LibraryState } from './library.svelte';
 import type { LlmState } from './llm.svelte';
 import type { Navigation } from './navigation.svelte';
+import type { PodsState } from './pods.svelte';
 import type { SettingsState } from './settings.svelte';
 import type { Toasts } from './toasts.svelte';
+import type { TransfersState } from './transfers.svelte';
 import type { WebNotifications } from './web-notifications.svelte';
 
 // One typed context pair per state class: App.svelte sets them once, components get them, and a
@@ -24,3 +26,17 @@ export const [getJobs, setJobs] = createContext<JobsState>();
 export const [getGeneration, setGeneration] = createContext<GenerationState>();
 export const [getHistory, setHistory] = createContext<HistoryState>();
 export const [getWebNotifications, setWebNotifications] = createContext<WebNotifications>();
+export const [getPods, setPods] = createContext<PodsState>();
+export const [getTransfers, setTransfers] = createContext<TransfersState>();
+
+/**
+ * The transfers state when a parent provides it. Workflow cards use this, so a view that renders
+ * cards without downloads (a test harness, an embedded list) shows them without Get missing.
+ */
+export function findTransfers(): TransfersState | undefined {
+  try {
+    return getTransfers();
+  } catch {
+    return undefined;
+  }
+}

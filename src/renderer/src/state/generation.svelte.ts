@@ -322,7 +322,8 @@ export class GenerationState {
    * for the same workflow; the prompt and negative prompt follow them to another one.
    */
   use(target: GenerationTarget): void {
-    // Called from the page's effect: reading this state here must not make that effect depend on it.
+    // Called from an effect: what it reads here must not become that effect's dependencies, or
+    // writing `#target` below would re-run the effect without end (effect_update_depth_exceeded).
     untrack(() => this.#use(target));
   }
 

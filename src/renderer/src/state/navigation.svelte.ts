@@ -1,4 +1,4 @@
-export const PAGES = ['generate', 'workflows', 'models', 'settings'] as const;
+export const PAGES = ['generate', 'workflows', 'models', 'downloads', 'settings'] as const;
 export type Page = (typeof PAGES)[number];
 
 /** Parses `#/page?key=value` into a page and its parameters. */

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, test, vi } from 'vitest';
 import type { Job } from '@shared/domain/job';
+import type { TransferItem } from '@shared/domain/transfer';
 import { job as makeJob } from '../../../support/jobs';
 
 const standIn = await vi.hoisted(async () =>
@@ -177,5 +178,98 @@ describe('tray, taskbar and notifications from job events', () => {
     controller.update([running(10, { id: 'j3' })], false);
     controller.update([job({ id: 'j3', status: 'succeeded' })], false);
     expect(StandInNotification.shown).toHaveLength(0);
+  });
+
+  test("a pod's cost alert becomes a native notification that shows the window when clicked", () => {
+    controller.notifyPod({
+      serverId: 'rp',
+      kind: 'idle',
+      title: 'RunPod 4090 is idle',
+      message: 'RunPod 4090: queue done 10 min ago — pod still running at $0.79/h.',
+    });
+    expect(StandInNotification.shown).toHaveLength(1);
+    const notification = StandInNotification.shown[0]!;
+    expect(notification.options).toEqual({
+      title: 'RunPod 4090 is idle',
+      body: 'RunPod 4090: queue done 10 min ago — pod still running at $0.79/h.',
+    });
+    notification.emit('click');
+    expect(actions).toEqual(['show']);
+  });
+
+  test('no pod notification when notifications are off or the window is in front (it shows the alert itself)', () => {
+    const alert = { serverId: 'rp', kind: 'auto-stop' as const, title: 'Stopping RunPod 4090', message: 'in 60 s' };
+    notificationsEnabled = false;
+    controller.notifyPod(alert);
+    notificationsEnabled = true;
+    window.focus();
+    controller.notifyPod(alert);
+    expect(StandInNotification.shown).toHaveLength(0);
+  });
+});
+
+function transfer(overrides: Partial<TransferItem> = {}): TransferItem {
+  return {
+    id: 't1',
+    serverId: 'pod',
+    serverName: 'Pod',
+    kind: 'model',
+    name: 'sd15.safetensors',
+    folder: 'checkpoints',
+    url: 'https://example.com/sd15.safetensors',
+    destination: '/workspace/ComfyUI/models/checkpoints/sd15.safetensors',
+    method: 'ssh',
+    state: 'running',
+    receivedBytes: 500_000_000,
+    totalBytes: 1_000_000_000,
+    bytesPerSecond: 50_000_000,
+    etaSeconds: 10,
+    error: null,
+    note: null,
+    workflowIds: ['w1'],
+    createdAt: 1,
+    updatedAt: 2,
+    finishedAt: null,
+    ...overrides,
+  };
+}
+
+describe('tray and taskbar while files download onto a server', () => {
+  test('with no job running the ring, tooltip, menu and taskbar follow the downloads', () => {
+    controller.updateDownloads([transfer(), transfer({ id: 't2', receivedBytes: 0, totalBytes: 1_000_000_000 })]);
+    expect(iconName()).toBe('running-2');
+    expect(tray().tooltip).toBe('ComfyDesk — downloading 2 files 25% · 95 MB/s · ~15 s left');
+    expect(tray().menu!.items.map((item) => item.label)).toContain('Downloading 2 files 25% · 95 MB/s · ~15 s left');
+    expect(window.progressBar).toEqual({ value: 0.25, mode: 'normal' });
+    // A job's progress comes first; the downloads stay in the tooltip.
+    controller.update([running(50)], false);
+    expect(iconName()).toBe('running-4');
+    expect(window.progressBar).toEqual({ value: 0.5, mode: 'normal' });
+    expect(tray().tooltip).toContain('· downloading 2 files 25%');
+    // Finished downloads leave the tray.
+    controller.update([], false);
+    controller.updateDownloads([transfer({ state: 'done' })]);
+    expect(iconName()).toBe('idle');
+    expect(window.progressBar.value).toBe(-1);
+    expect(tray().tooltip).toBe('ComfyDesk — idle');
+  });
+
+  test('a download of unknown size shows an indeterminate taskbar bar', () => {
+    controller.updateDownloads([transfer({ totalBytes: null })]);
+    expect(window.progressBar.mode).toBe('indeterminate');
+    expect(tray().tooltip).toBe('ComfyDesk — downloading 1 file · 48 MB/s');
+  });
+
+  test('a workflow turning Ready notifies once, and not while the window is in front', () => {
+    controller.notifyReady({ workflowName: 'Portrait', serverName: 'Pod' });
+    expect(StandInNotification.shown.at(-1)!.options).toMatchObject({
+      title: 'Ready to run',
+      body: 'Portrait is Ready on Pod: its models are on the server.',
+    });
+    StandInNotification.shown.at(-1)!.emit('click');
+    expect(actions).toEqual(['show']);
+    window.focus();
+    controller.notifyReady({ workflowName: 'Portrait', serverName: 'Pod' });
+    expect(StandInNotification.shown).toHaveLength(1);
   });
 });

@@ -58,8 +58,15 @@ export function deviceLine(facts: ServerFacts | undefined): string | undefined {
 export function profileAddress(profile: ConnectionProfile): string {
   if (profile.kind === 'ssh')
     return `${profile.username}@${profile.host}${profile.port === 22 ? '' : `:${profile.port}`} → ${profile.remoteHost}:${profile.remotePort}`;
+  if (profile.kind === 'runpod')
+    return `RunPod pod ${profile.podId} · ${profile.access === 'proxy' ? 'HTTPS proxy' : profile.access === 'ssh' ? 'full SSH' : 'SSH when exposed, else the HTTPS proxy'}`;
   return profile.url;
 }
 
 /** The badge of each kind of connection. */
-export const KIND_WORDS: Record<ConnectionProfile['kind'], string> = { local: 'Local', url: 'URL', ssh: 'SSH tunnel' };
+export const KIND_WORDS: Record<ConnectionProfile['kind'], string> = {
+  local: 'Local',
+  url: 'URL',
+  ssh: 'SSH tunnel',
+  runpod: 'RunPod',
+};

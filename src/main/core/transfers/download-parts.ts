@@ -1,0 +1,213 @@
+import { createHash, type Hash } from 'node:crypto';
+import { posix } from 'node:path';
+import type { DownloadProgress } from '@shared/domain/llm';
+import { AppError, fileError, systemErrorCode } from '../lib/errors';
+import type { DownloadFileStore } from './file-store';
+
+// The pieces FileDownloader is built from: the partial file's record and hash, the stall watch,
+// the progress meter, and the small readers of HTTP answers.
+
+const basename = (path: string) => posix.basename(path.replaceAll('\\', '/'));
+const SPEED_WINDOW_MS = 5000;
+
+/** Kept beside the partial file so a resume only continues the same file from the same place. */
+export interface PartInfo {
+  url: string;
+  etag?: string;
+  lastModified?: string;
+}
+
+/** An interruption worth retrying with a Range request. */
+export class Interrupted extends Error {}
+
+/** Aborts when nothing arrived for `timeoutMs`. */
+export class StallWatch {
+  readonly #controller = new AbortController();
+  readonly #timeoutMs: number;
+  #timer: NodeJS.Timeout;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+    this.#timer = this.#arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  touch(): void {
+    this.#timer.refresh();
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+  }
+
+  #arm(): NodeJS.Timeout {
+    const timer = setTimeout(() => this.#controller.abort(new Error('stalled')), this.#timeoutMs);
+    timer.unref();
+    return timer;
+  }
+}
+
+/** The SHA-256 of the bytes written so far, and how many there are; always in step with the `.part` file. */
+export class HashedFile {
+  #hash: Hash = createHash('sha256');
+  bytes = 0;
+
+  /** Hashes what an earlier run left in `path` (nothing when there is no such file). */
+  static async read(store: DownloadFileStore, path: string): Promise<HashedFile> {
+    const file = new HashedFile();
+    if ((await store.size(path)) === 0) return file;
+    try {
+      for await (const chunk of store.read(path)) file.update(chunk);
+    } catch (error) {
+      if (systemErrorCode(error) !== 'ENOENT') throw fileError(error, 'read', path);
+    }
+    return file;
+  }
+
+  update(chunk: Uint8Array): void {
+    this.#hash.update(chunk);
+    this.bytes += chunk.byteLength;
+  }
+
+  /** Starts over from an empty file. */
+  reset(): void {
+    this.#hash = createHash('sha256');
+    this.bytes = 0;
+  }
+
+  digest(): string {
+    return this.#hash.digest('hex');
+  }
+}
+
+/** Reports received bytes, speed over the last few seconds and the time left, at most every `intervalMs`. */
+/**
+ * Progress reports at most one per interval. A report held back by the interval is sent when the interval
+ * ends, so the last bytes before a pause in the data (a stalled server) are shown too, not only the next chunk.
+ */
+export class ProgressMeter {
+  readonly #now: () => number;
+  readonly #intervalMs: number;
+  readonly #listener: ((progress: DownloadProgress) => void) | undefined;
+  readonly #samples: Array<{ time: number; bytes: number }> = [];
+  #lastReport = Number.NEGATIVE_INFINITY;
+  #held: { receivedBytes: number; totalBytes: number | null } | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(now: () => number, intervalMs: number, listener: ((progress: DownloadProgress) => void) | undefined) {
+    this.#now = now;
+    this.#intervalMs = intervalMs;
+    this.#listener = listener;
+  }
+
+  report(receivedBytes: number, totalBytes: number | null, force: boolean): void {
+    const time = this.#now();
+    const last = this.#samples.at(-1);
+    // Bytes that were already there (a resumed file) are not speed: the window starts afresh.
+    if (last && receivedBytes < last.bytes) this.#samples.length = 0;
+    this.#samples.push({ time, bytes: receivedBytes });
+    while (this.#samples.length > 2 && time - this.#samples[0]!.time > SPEED_WINDOW_MS) this.#samples.shift();
+    if (!this.#listener) return;
+    if (!force && time - this.#lastReport < this.#intervalMs) {
+      this.#held = { receivedBytes, totalBytes };
+      this.#timer ??= setTimeout(() => this.#sendHeld(), this.#intervalMs - (time - this.#lastReport));
+      this.#timer.unref?.();
+      return;
+    }
+    this.#send(time, receivedBytes, totalBytes);
+  }
+
+  /** No report comes after this (the download ended or failed). */
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#held = undefined;
+  }
+
+  #sendHeld(): void {
+    this.#timer = undefined;
+    const held = this.#held;
+    if (held) this.#send(this.#now(), held.receivedBytes, held.totalBytes);
+  }
+
+  #send(time: number, receivedBytes: number, totalBytes: number | null): void {
+    this.dispose();
+    this.#lastReport = time;
+    const first = this.#samples[0]!;
+    const elapsedSeconds = (time - first.time) / 1000;
+    const bytesPerSecond = elapsedSeconds > 0 ? Math.max(0, (receivedBytes - first.bytes) / elapsedSeconds) : 0;
+    const remaining = totalBytes === null ? null : Math.max(0, totalBytes - receivedBytes);
+    const etaSeconds =
+      remaining === null ? null : remaining === 0 ? 0 : bytesPerSecond > 0 ? remaining / bytesPerSecond : null;
+    this.#listener?.({ receivedBytes, totalBytes, bytesPerSecond, etaSeconds });
+  }
+}
+
+export async function readPartInfo(store: DownloadFileStore, path: string): Promise<PartInfo | undefined> {
+  try {
+    const text = await store.readText(path);
+    if (text === undefined) return undefined;
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as PartInfo).url === 'string')
+      return parsed as PartInfo;
+  } catch {
+    // No record (or a damaged one): the partial file, if any, is discarded and the download starts over.
+  }
+  return undefined;
+}
+
+export async function writePartInfo(store: DownloadFileStore, path: string, info: PartInfo): Promise<void> {
+  try {
+    await store.writeText(path, JSON.stringify(info));
+  } catch (error) {
+    throw fileError(error, 'write', path);
+  }
+}
+
+/** Weak ETags (`W/"…"`) cannot be used with If-Range. */
+export function strongEtag(etag: string | null): string | undefined {
+  return etag && !etag.startsWith('W/') ? etag : undefined;
+}
+
+export function parseContentRange(value: string | null): { start: number; total: number | null } | undefined {
+  const match = value ? /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(value.trim()) : null;
+  if (!match) return undefined;
+  return { start: Number(match[1]), total: match[3] === '*' ? null : Number(match[3]) };
+}
+
+export function networkReason(error: unknown): string {
+  const code = systemErrorCode(error instanceof Error && error.cause !== undefined ? error.cause : error);
+  if (code) return `network error ${code}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
+}
+
+export function cancelled(destination: string): AppError {
+  return new AppError('cancelled', `The download of ${basename(destination)} was stopped.`, {
+    details: { path: destination },
+  });
+}
+
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(new AppError('cancelled', 'The download was stopped.'));
+      },
+      { once: true },
+    );
+  });
+}

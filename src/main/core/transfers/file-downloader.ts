@@ -1,0 +1,468 @@
+import { posix } from 'node:path';
+import type { ErrorCode } from '@shared/contract/errors';
+import type { DownloadProgress } from '@shared/domain/llm';
+import type { TokenProvider } from '@shared/domain/transfer';
+import { backoffDelayMs } from '@shared/backoff';
+import { formatBytes } from '@shared/format';
+import { AppError, fileError, systemErrorCode } from '../lib/errors';
+import type { Logger } from '../lib/logger';
+import { type DownloadFileStore, localFileStore } from './file-store';
+import {
+  cancelled,
+  HashedFile,
+  hostOf,
+  Interrupted,
+  networkReason,
+  parseContentRange,
+  readPartInfo,
+  sleep,
+  StallWatch,
+  strongEtag,
+  writePartInfo,
+  ProgressMeter,
+  type PartInfo,
+} from './download-parts';
+import { describeRefusal, looksLikeHtml } from './http-answers';
+
+export { freeBytesOf } from './file-store';
+export { ProgressMeter } from './download-parts';
+
+const basename = (path: string) => posix.basename(path.replaceAll('\\', '/'));
+
+/** What to download and how to check it. */
+export interface DownloadRequest {
+  url: string;
+  /** The final path; the file appears there only once complete and verified. */
+  destination: string;
+  /** Published SHA-256 (hex); checked after the last byte when given. */
+  sha256?: string;
+  /** Exact size; used for the disk-space check before starting and checked at the end. */
+  sizeBytes?: number;
+  /** Extra request headers (an access token for a gated model). Never logged. */
+  headers?: Record<string, string>;
+  /** Whose token the address takes (for the words when it is refused). @default from its host */
+  provider?: TokenProvider;
+  /** Aborting keeps what was written (`<destination>.part`) so the next download resumes from it. */
+  signal: AbortSignal;
+  onProgress?: (progress: DownloadProgress) => void;
+}
+
+/** A finished, verified download. */
+export interface DownloadResult {
+  path: string;
+  sizeBytes: number;
+  sha256: string;
+}
+
+/** The error codes a downloader reports; prompt enhancement keeps its own (`llm_*`). */
+export interface DownloadErrorCodes {
+  failed: ErrorCode;
+  checksum: ErrorCode;
+  notFound: ErrorCode;
+  needsToken: ErrorCode;
+  loginPage: ErrorCode;
+}
+
+/** Codes for model transfers. */
+export const TRANSFER_ERROR_CODES: DownloadErrorCodes = {
+  failed: 'download_failed',
+  checksum: 'checksum_mismatch',
+  notFound: 'download_not_found',
+  needsToken: 'download_needs_token',
+  loginPage: 'download_login_page',
+};
+
+/** What the downloader needs from the world; tests pass a local fetch, a fake free-space probe, no retry delay. */
+export interface FileDownloaderDeps {
+  log: Logger;
+  /** @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** Where files are written: this machine's disk, or a server's over SFTP. @default localFileStore() */
+  store?: DownloadFileStore;
+  /** Free bytes in a folder, or null when unknown. @default the store's */
+  freeBytes?: (dir: string) => Promise<number | null>;
+  /** @default Date.now */
+  now?: () => number;
+  /** Attempts in a row that may fail without progress before giving up. @default 5 */
+  maxAttempts?: number;
+  /** Pause before retry number `attempt` (1-based), in ms. @default 500 ms doubling with jitter, at most 8 s */
+  retryDelayMs?: (attempt: number) => number;
+  /** Least time between two progress reports, in ms. @default 250 */
+  progressIntervalMs?: number;
+  /** An attempt that receives nothing for this long is dropped and resumed. @default 30000 */
+  stallTimeoutMs?: number;
+  /** @default TRANSFER_ERROR_CODES */
+  codes?: DownloadErrorCodes;
+  /** What the user can do after a failure, appended to messages ("press Download again to resume"). */
+  retryHint?: string;
+  /** Words for a refused download (404, 401…). @default describeRefusal (model transfers) */
+  describeRefusal?: (status: number, url: string, hasToken: boolean, provider?: TokenProvider) => string;
+}
+
+/** Room kept free beyond the file itself, so a download never fills the disk to the last byte. */
+export const DISK_MARGIN_BYTES = 64 * 1024 * 1024;
+/** Writes are gathered into blocks this big: one write call per block instead of one per network chunk. */
+const WRITE_BLOCK_BYTES = 1024 * 1024;
+/** Longest time received bytes wait in memory before they are written. */
+const FLUSH_INTERVAL_MS = 200;
+
+/**
+ * Downloads one large file: HTTP Range resume (after a dropped or stalled connection, a pause or a
+ * restart), a disk-space check before starting, SHA-256 and size verification, and a temporary name
+ * (`.part`) that becomes the real name only when the file is complete and verified — so a broken
+ * download never looks installed. A web page (a login wall) is refused instead of being saved as a model.
+ */
+export class FileDownloader {
+  readonly #deps: FileDownloaderDeps;
+  readonly #fetch: typeof fetch;
+  readonly #now: () => number;
+  readonly #codes: DownloadErrorCodes;
+  readonly #store: DownloadFileStore;
+
+  constructor(deps: FileDownloaderDeps) {
+    this.#deps = deps;
+    this.#fetch = deps.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#now = deps.now ?? Date.now;
+    this.#codes = deps.codes ?? TRANSFER_ERROR_CODES;
+    this.#store = deps.store ?? localFileStore();
+  }
+
+  /** The partial file a download of `destination` writes to. */
+  static partPath(destination: string): string {
+    return `${destination}.part`;
+  }
+
+  /** Deletes a partial download and its resume record on this machine. */
+  static async discardPartial(destination: string): Promise<void> {
+    await discardIn(localFileStore(), destination);
+  }
+
+  /** Deletes a partial download and its resume record where this downloader writes. */
+  async discard(destination: string): Promise<void> {
+    await discardIn(this.#store, destination);
+  }
+
+  /** Bytes a partial download of `destination` holds (0 when there is none). */
+  async partialBytes(destination: string): Promise<number> {
+    return this.#store.size(FileDownloader.partPath(destination));
+  }
+
+  async download(request: DownloadRequest): Promise<DownloadResult> {
+    const { destination, signal } = request;
+    const part = FileDownloader.partPath(destination);
+    const infoPath = `${part}.json`;
+    const store = this.#store;
+    const dir = store.dirname(destination);
+    try {
+      await store.mkdirp(dir);
+    } catch (error) {
+      throw fileError(error, 'create the folder', dir);
+    }
+
+    const recorded = await readPartInfo(store, infoPath);
+    if (recorded?.url !== request.url) {
+      // A partial file from another address (or without a record) cannot be trusted to continue.
+      await this.discard(destination);
+    }
+    const session: Session = {
+      info: recorded?.url === request.url ? recorded : { url: request.url },
+      totalBytes: request.sizeBytes ?? null,
+    };
+    let file = await HashedFile.read(store, part);
+    if (request.sizeBytes !== undefined) await this.#checkSpace(dir, request.sizeBytes - file.bytes, destination);
+
+    const progress = new ProgressMeter(this.#now, this.#deps.progressIntervalMs ?? 250, request.onProgress);
+    progress.report(file.bytes, session.totalBytes, true);
+    try {
+      let failures = 0;
+      const maxAttempts = this.#deps.maxAttempts ?? 5;
+
+      for (;;) {
+        if (signal.aborted) throw cancelled(destination);
+        const before = file.bytes;
+        try {
+          await this.#attempt({ request, part, infoPath, session, file, progress, dir });
+          if (session.totalBytes === null || file.bytes >= session.totalBytes) break;
+          throw new Interrupted('the server closed the connection before the end of the file');
+        } catch (error) {
+          if (signal.aborted) throw cancelled(destination);
+          if (!(error instanceof Interrupted)) throw error;
+          // The hash must cover exactly the bytes on disk; a write cut short leaves them apart.
+          if ((await store.size(part)) !== file.bytes) file = await HashedFile.read(store, part);
+          failures = file.bytes > before ? 1 : failures + 1;
+          if (failures >= maxAttempts) {
+            throw new AppError(
+              this.#codes.failed,
+              `The download of ${basename(destination)} kept failing (${error.message}). What was downloaded is kept${this.#hint()}`,
+              { cause: error, details: { url: request.url, receivedBytes: file.bytes } },
+            );
+          }
+          this.#deps.log.warn('download interrupted; resuming', {
+            url: request.url,
+            receivedBytes: file.bytes,
+            attempt: failures,
+            reason: error.message,
+          });
+          await sleep(
+            this.#deps.retryDelayMs?.(failures) ?? backoffDelayMs(failures - 1, { maxDelayMs: 8000 }),
+            signal,
+          ).catch(() => undefined);
+        }
+      }
+    } finally {
+      progress.dispose(); // nothing is reported after a failure
+    }
+
+    progress.report(file.bytes, session.totalBytes, true);
+    const digest = file.digest();
+    const received = file.bytes;
+    if (
+      (request.sizeBytes !== undefined && received !== request.sizeBytes) ||
+      (request.sha256 !== undefined && digest !== request.sha256.toLowerCase())
+    ) {
+      await this.discard(destination);
+      throw new AppError(
+        this.#codes.checksum,
+        `The downloaded ${basename(destination)} does not match its published checksum, so it was deleted. Try again; if it keeps happening, the file on the server has changed.`,
+        {
+          details: {
+            url: request.url,
+            expectedSha256: request.sha256,
+            actualSha256: digest,
+            expectedBytes: request.sizeBytes,
+            receivedBytes: received,
+          },
+        },
+      );
+    }
+    try {
+      await store.rename(part, destination);
+      await store.remove(infoPath);
+    } catch (error) {
+      throw fileError(error, 'save the downloaded file as', destination);
+    }
+    return { path: destination, sizeBytes: received, sha256: digest };
+  }
+
+  #hint(): string {
+    return this.#deps.retryHint ? `; ${this.#deps.retryHint}` : '.';
+  }
+
+  async #checkSpace(dir: string, neededBytes: number, destination: string): Promise<void> {
+    const free = await (this.#deps.freeBytes ?? ((path: string) => this.#store.freeBytes(path)))(dir);
+    if (free === null || neededBytes <= 0) return;
+    if (free < neededBytes + DISK_MARGIN_BYTES) {
+      throw new AppError(
+        'disk_full',
+        `Not enough disk space for ${basename(destination)}: it needs ${formatBytes(neededBytes)} and ${dir} has ${formatBytes(free)} free. Free some space or choose another folder.`,
+        { details: { dir, neededBytes, freeBytes: free } },
+      );
+    }
+  }
+
+  async #attempt(state: {
+    request: DownloadRequest;
+    part: string;
+    infoPath: string;
+    /** Updated as the server answers, even when the attempt is then interrupted. */
+    session: Session;
+    file: HashedFile;
+    progress: ProgressMeter;
+    dir: string;
+  }): Promise<void> {
+    const { request, part, infoPath, session, file, progress } = state;
+    const received = file.bytes;
+    const headers: Record<string, string> = { ...request.headers };
+    if (received > 0) {
+      headers.range = `bytes=${received}-`;
+      // If-Range: the server sends the whole file instead of a range when it has changed meanwhile.
+      const validator = session.info.etag ?? session.info.lastModified;
+      if (validator) headers['if-range'] = validator;
+    }
+    // A stalled server sends nothing and never closes: this attempt is dropped and the next resumes.
+    const stall = new StallWatch(this.#deps.stallTimeoutMs ?? 30_000);
+    const signal = AbortSignal.any([request.signal, stall.signal]);
+    try {
+      let response: Response;
+      try {
+        response = await this.#fetch(request.url, { headers, signal, redirect: 'follow' });
+      } catch (error) {
+        if (request.signal.aborted) throw error;
+        throw new Interrupted(stall.signal.aborted ? 'the server stopped sending data' : networkReason(error));
+      }
+
+      if (response.status === 416 && received > 0) {
+        await response.body?.cancel();
+        // Everything was already there (the end was reached just before an interruption).
+        if (request.sizeBytes !== undefined && received === request.sizeBytes) {
+          session.totalBytes = received;
+          return;
+        }
+        await this.discard(request.destination);
+        file.reset();
+        throw new Interrupted('the server refused to resume; starting over');
+      }
+      if (!response.ok) {
+        await response.body?.cancel();
+        if (response.status >= 500 || response.status === 429)
+          throw new Interrupted(`the server answered ${response.status}`);
+        const code =
+          response.status === 404 || response.status === 410
+            ? this.#codes.notFound
+            : response.status === 401 || response.status === 403
+              ? this.#codes.needsToken
+              : this.#codes.failed;
+        const hasToken = Object.keys(request.headers ?? {}).some((name) => name.toLowerCase() === 'authorization');
+        throw new AppError(
+          code,
+          (this.#deps.describeRefusal ?? describeRefusal)(response.status, request.url, hasToken, request.provider),
+          {
+            details: { url: request.url, status: response.status },
+          },
+        );
+      }
+      if (/text\/html/i.test(response.headers.get('content-type') ?? '')) {
+        await response.body?.cancel();
+        throw this.#loginPage(request.url, response.url);
+      }
+      if (response.status === 206) {
+        const range = parseContentRange(response.headers.get('content-range'));
+        if (!range || range.start !== received) {
+          await response.body?.cancel();
+          await this.discard(request.destination);
+          file.reset();
+          throw new Interrupted('the server resumed from the wrong place; starting over');
+        }
+        session.totalBytes = range.total ?? session.totalBytes;
+      } else {
+        // 200: the whole file, from the first byte (a server without Range support, or a changed file).
+        if (received > 0) {
+          await this.discard(request.destination);
+          file.reset();
+        }
+        const length = Number(response.headers.get('content-length'));
+        session.totalBytes = Number.isFinite(length) && length > 0 ? length : session.totalBytes;
+        session.info = {
+          url: request.url,
+          etag: strongEtag(response.headers.get('etag')),
+          lastModified: response.headers.get('last-modified') ?? undefined,
+        };
+        await writePartInfo(this.#store, infoPath, session.info);
+        if (session.totalBytes !== null && request.sizeBytes === undefined)
+          await this.#checkSpace(state.dir, session.totalBytes, request.destination);
+      }
+      if (!response.body) throw new Interrupted('the server sent no data');
+      await this.#receive(response.body, { request, part, session, file, progress, stall });
+    } finally {
+      stall.dispose();
+    }
+  }
+
+  async #receive(
+    body: ReadableStream<Uint8Array>,
+    state: {
+      request: DownloadRequest;
+      part: string;
+      session: Session;
+      file: HashedFile;
+      progress: ProgressMeter;
+      stall: StallWatch;
+    },
+  ): Promise<void> {
+    const { request, part, session, file, progress, stall } = state;
+    let handle: Awaited<ReturnType<DownloadFileStore['openAppend']>>;
+    try {
+      handle = await this.#store.openAppend(part);
+    } catch (error) {
+      await body.cancel();
+      throw fileError(error, 'write', part);
+    }
+    const reader = body.getReader();
+    const pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    let lastFlush = this.#now();
+    let isFirst = file.bytes === 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const block = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+      pending.length = 0;
+      pendingBytes = 0;
+      lastFlush = this.#now();
+      try {
+        await handle.write(block);
+      } catch (error) {
+        await reader.cancel().catch(() => undefined);
+        if (systemErrorCode(error) === 'ENOSPC') {
+          await handle.close().catch(() => undefined);
+          await this.discard(request.destination);
+          throw new AppError(
+            'disk_full',
+            `The disk filled up while downloading ${basename(request.destination)}, so the partial file was deleted. Free some space and try again.`,
+            { cause: error, details: { path: part } },
+          );
+        }
+        throw fileError(error, 'write', part);
+      }
+      // Only bytes on disk count: the hash and the resume offset always match the partial file.
+      file.update(block);
+      progress.report(file.bytes, session.totalBytes, false);
+    };
+    try {
+      for (;;) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          if (request.signal.aborted) {
+            // Paused or cancelled: what arrived (and was shown) is kept for the resume.
+            await flush().catch(() => undefined);
+            throw error;
+          }
+          await flush();
+          throw new Interrupted(stall.signal.aborted ? 'the server stopped sending data' : networkReason(error));
+        }
+        if (chunk.done) break;
+        stall.touch();
+        if (isFirst && chunk.value.byteLength > 0) {
+          isFirst = false;
+          if (looksLikeHtml(chunk.value)) {
+            await reader.cancel().catch(() => undefined);
+            throw this.#loginPage(request.url, request.url);
+          }
+        }
+        pending.push(chunk.value);
+        pendingBytes += chunk.value.byteLength;
+        // What arrived counts for the display at once; the hash and the resume offset wait for the disk.
+        progress.report(file.bytes + pendingBytes, session.totalBytes, false);
+        // Big blocks for speed, but a slow download still shows progress a few times a second.
+        if (pendingBytes >= WRITE_BLOCK_BYTES || this.#now() - lastFlush >= FLUSH_INTERVAL_MS) await flush();
+      }
+      await flush();
+      await handle.sync();
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  #loginPage(url: string, finalUrl: string): AppError {
+    const host = hostOf(finalUrl) ?? hostOf(url) ?? 'The server';
+    return new AppError(
+      this.#codes.loginPage,
+      `${host} sent a web page instead of the file — usually a login or licence page. Open ${url} in a browser, sign in or accept the licence, and set your access token in Downloads › Access tokens.`,
+      { details: { url, finalUrl } },
+    );
+  }
+}
+
+/** What the server told us about the file so far. */
+interface Session {
+  info: PartInfo;
+  /** Unknown until the caller or the server says. */
+  totalBytes: number | null;
+}
+
+async function discardIn(store: DownloadFileStore, destination: string): Promise<void> {
+  const part = FileDownloader.partPath(destination);
+  await store.remove(part);
+  await store.remove(`${part}.json`);
+}
