@@ -1,9 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   ConnectionProfile,
-  type RunPodProfile,
-  type SshProfile,
-  type UrlProfile,
   type ConnectionDraft,
   type ConnectionHealth,
   type ConnectionSecrets,
@@ -20,14 +17,10 @@ import { AppError } from '../lib/errors';
 import { defaultKnownHostsPath, knownHostsReader } from './known-hosts';
 import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
-import { pageForBrowser, targetKey, type SessionTarget } from './profile-targets';
+import { offlineHealth, pageForBrowser, type PodRouteResolver, type SessionTarget } from './profile-targets';
 import { SECRET_NAMES, secretKey, type SecretStore } from './secret-store';
+import { SessionProfiles } from './session-profiles';
 import { ServerConnection, type ConnectionSecretsValue, type ConnectionTarget } from './server-connection';
-
-/** Finds where a RunPod profile's ComfyUI is now, with the profile's API key (the pods area provides it). */
-export interface PodRouteResolver {
-  resolve(profile: RunPodProfile, apiKey: string | undefined): Promise<SshProfile | UrlProfile>;
-}
 
 /** What the connection manager tells the core. */
 export interface ConnectionManagerEvents {
@@ -87,12 +80,8 @@ export class ConnectionManager {
   readonly #connections = new Map<string, { connection: ServerConnection; signature: string; off: Unsubscribe[] }>();
   /** Health of profiles that are not online: the last test or the last state before going offline. */
   readonly #lastHealth = new Map<string, ConnectionHealth>();
-  /** Session-only profiles (never in settings), their secrets, and saved profiles kept online for this session. */
-  readonly #session = new Map<string, ConnectionProfile>();
-  readonly #sessionSecrets = new Map<string, ConnectionSecretsValue>();
-  readonly #sessionOnline = new Set<string>();
-  /** A session profile (or a saved one) that is the default for this session only. */
-  #sessionActiveId: string | null = null;
+  /** Session-only profiles (never in settings), their secrets, saved profiles kept online, the session default. */
+  readonly #sessions = new SessionProfiles();
   #offSettings: Unsubscribe | undefined;
   #started = false;
 
@@ -169,7 +158,9 @@ export class ConnectionManager {
 
   health(serverId: string): ConnectionHealth {
     return (
-      this.#connections.get(serverId)?.connection.health ?? this.#lastHealth.get(serverId) ?? this.#idleHealth(serverId)
+      this.#connections.get(serverId)?.connection.health ??
+      this.#lastHealth.get(serverId) ??
+      offlineHealth(serverId, (this.#deps.now ?? Date.now)())
     );
   }
 
@@ -187,12 +178,12 @@ export class ConnectionManager {
       withSecrets: settings.profiles
         .filter(
           (profile) =>
-            this.#sessionSecrets.has(profile.id) ||
+            this.#sessions.secrets.has(profile.id) ||
             SECRET_NAMES.some((name) => this.#deps.secrets.get(secretKey(profile.id, name)) !== undefined),
         )
         .map((profile) => profile.id),
       secretStorage: this.#deps.secrets.kind,
-      sessionOnly: [...this.#session.keys()],
+      sessionOnly: [...this.#sessions.profiles.keys()],
     };
   }
 
@@ -203,25 +194,10 @@ export class ConnectionManager {
    * With `makeDefault`, it is the default connection until ComfyDesk stops.
    */
   openSession(target: SessionTarget, options: { makeDefault?: boolean } = {}): string {
-    const key = targetKey(target.profile);
-    const existing = this.#settings().profiles.find((profile) => targetKey(profile) === key);
-    const id = existing?.id ?? `session-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
-    const secrets = {
-      ...(target.secrets?.passphrase ? { passphrase: target.secrets.passphrase } : {}),
-      ...(target.secrets?.headerValue ? { headerValue: target.secrets.headerValue } : {}),
-    };
-    if (Object.keys(secrets).length > 0) {
-      this.#sessionSecrets.set(id, secrets);
-      if (this.#connections.has(id)) void this.#disconnect(id); // reconnect with the secret given now
-    }
-    if (!existing) {
-      this.#session.set(id, ConnectionProfile.parse({ ...target.profile, id }));
-    } else if (this.#session.has(id) && target.profile.kind === 'ssh' && target.profile.pinnedHostKey) {
-      this.#session.set(id, { ...existing, pinnedHostKey: target.profile.pinnedHostKey } as ConnectionProfile);
-    } else if (!this.#session.has(id)) {
-      this.#sessionOnline.add(id);
-    }
-    if (options.makeDefault) this.#sessionActiveId = id;
+    const existing = this.#sessions.find(target, this.#settings());
+    const { id, hasNewSecrets } = this.#sessions.add(target, existing);
+    if (hasNewSecrets && this.#connections.has(id)) void this.#disconnect(id); // reconnect with the secret given now
+    if (options.makeDefault) this.#sessions.activeId = id;
     this.#lastHealth.delete(id);
     this.#reconcile();
     return id;
@@ -250,11 +226,11 @@ export class ConnectionManager {
     for (const name of SECRET_NAMES) {
       const value = secrets[name];
       if (value === undefined) continue;
-      if (this.#session.has(id)) {
-        const kept = { ...this.#sessionSecrets.get(id) };
+      if (this.#sessions.profiles.has(id)) {
+        const kept = { ...this.#sessions.secrets.get(id) };
         if (value === '') delete kept[name];
         else kept[name] = value;
-        this.#sessionSecrets.set(id, kept);
+        this.#sessions.secrets.set(id, kept);
       } else if (value === '') this.#deps.secrets.delete(secretKey(id, name));
       else this.#deps.secrets.set(secretKey(id, name), value);
     }
@@ -273,8 +249,8 @@ export class ConnectionManager {
     const settings = this.#settings();
     this.#profile(id);
     for (const name of SECRET_NAMES) this.#deps.secrets.delete(secretKey(id, name));
-    this.#sessionSecrets.delete(id);
-    this.#sessionOnline.delete(id);
+    this.#sessions.secrets.delete(id);
+    this.#sessions.online.delete(id);
     const profiles = settings.profiles.filter((profile) => profile.id !== id);
     this.#lastHealth.delete(id);
     this.#update({
@@ -300,12 +276,12 @@ export class ConnectionManager {
         'The default connection stays online. Make another connection the default first.',
       );
     }
-    if (!online && this.#session.has(id))
+    if (!online && this.#sessions.profiles.has(id))
       throw new AppError(
         'invalid_input',
         'This connection was opened for this session only and stays online; delete it to disconnect.',
       );
-    if (!online && this.#sessionOnline.delete(id)) this.#reconcile();
+    if (!online && this.#sessions.online.delete(id)) this.#reconcile();
     const alsoOnline = online
       ? [...new Set([...settings.alsoOnline, id])]
       : settings.alsoOnline.filter((item) => item !== id);
@@ -413,42 +389,13 @@ export class ConnectionManager {
 
   /** The saved connections with this session's own merged in (session profiles last, the session default first). */
   #settings(): ConnectionsSettings {
-    const stored = this.#deps.settings.get().connections;
-    if (this.#session.size === 0 && this.#sessionActiveId === null) return stored;
-    return {
-      ...stored,
-      profiles: [...stored.profiles, ...this.#session.values()],
-      activeId: this.#sessionActiveId ?? stored.activeId,
-    };
+    return this.#sessions.merge(this.#deps.settings.get().connections);
   }
 
   /** Writes a change to the merged view: session profiles stay in memory, everything else goes to settings. */
   #update(next: ConnectionsSettings): void {
-    const merged = this.#settings();
-    const stored = this.#deps.settings.get().connections;
-    const sessionBefore = this.#sessionActiveId;
-    for (const id of [...this.#session.keys()]) {
-      const profile = next.profiles.find((item) => item.id === id);
-      if (profile) this.#session.set(id, profile);
-      else {
-        this.#session.delete(id);
-        this.#sessionSecrets.delete(id);
-      }
-    }
-    const profiles = next.profiles.filter((profile) => !this.#session.has(profile.id));
-    let activeId = stored.activeId;
-    if (sessionBefore !== null && !next.profiles.some((profile) => profile.id === sessionBefore)) {
-      this.#sessionActiveId = null; // the session default was deleted: the saved default applies again
-    } else if (next.activeId !== merged.activeId) {
-      if (next.activeId !== null && this.#session.has(next.activeId)) this.#sessionActiveId = next.activeId;
-      else {
-        this.#sessionActiveId = null;
-        activeId = next.activeId;
-      }
-    }
-    if (activeId !== null && !profiles.some((profile) => profile.id === activeId)) activeId = profiles[0]?.id ?? null;
-    const alsoOnline = next.alsoOnline.filter((id) => profiles.some((profile) => profile.id === id));
-    this.#deps.settings.update({ connections: { profiles, activeId, alsoOnline } });
+    const stored = this.#sessions.absorb(next, this.#settings(), this.#deps.settings.get().connections);
+    this.#deps.settings.update({ connections: stored });
     this.#reconcile(); // session-only changes leave settings as they were, so nothing else would reconcile
   }
 
@@ -472,17 +419,7 @@ export class ConnectionManager {
       ...(passphrase !== undefined ? { passphrase } : {}),
       ...(headerValue !== undefined ? { headerValue } : {}),
       ...(apiKey !== undefined ? { apiKey } : {}),
-      ...this.#sessionSecrets.get(id),
-    };
-  }
-
-  #idleHealth(id: string): ConnectionHealth {
-    return {
-      serverId: id,
-      state: 'offline',
-      reason: 'Not connected.',
-      isSocketOpen: false,
-      checkedAt: (this.#deps.now ?? Date.now)(),
+      ...this.#sessions.secrets.get(id),
     };
   }
 
@@ -521,7 +458,7 @@ export class ConnectionManager {
     const settings = this.#settings();
     const wanted = new Map<string, ConnectionProfile>();
     for (const profile of settings.profiles) {
-      const isSession = this.#session.has(profile.id) || this.#sessionOnline.has(profile.id);
+      const isSession = this.#sessions.profiles.has(profile.id) || this.#sessions.online.has(profile.id);
       const isChosen = profile.id === settings.activeId || settings.alsoOnline.includes(profile.id);
       // Session servers were asked for explicitly; saved ones follow autoConnect.
       if (isSession || (isChosen && (this.#deps.autoConnect ?? true))) wanted.set(profile.id, profile);

@@ -1,4 +1,18 @@
-import type { ConnectionDraft, ConnectionProfile, ConnectionSecrets, OpenResult } from '@shared/domain/connection';
+import type {
+  ConnectionDraft,
+  ConnectionHealth,
+  ConnectionProfile,
+  ConnectionSecrets,
+  OpenResult,
+  RunPodProfile,
+  SshProfile,
+  UrlProfile,
+} from '@shared/domain/connection';
+
+/** Finds where a RunPod profile's ComfyUI is now, with the profile's API key (the pods area provides it). */
+export interface PodRouteResolver {
+  resolve(profile: RunPodProfile, apiKey: string | undefined): Promise<SshProfile | UrlProfile>;
+}
 
 /** A server used for one session (a CLI run, one serve mode run): kept online, never saved in settings. */
 export interface SessionTarget {
@@ -32,4 +46,9 @@ export function pageForBrowser(profile: ConnectionProfile, url: string): OpenRes
       note: "The browser does not send ComfyDesk's saved token: the proxy may ask you to sign in.",
     };
   return { url, openedBy: 'client' };
+}
+
+/** The health of a profile that is not online and has nothing newer to say. */
+export function offlineHealth(serverId: string, now: number): ConnectionHealth {
+  return { serverId, state: 'offline', reason: 'Not connected.', isSocketOpen: false, checkedAt: now };
 }

@@ -1,7 +1,7 @@
 import type { RunPodProfile, SshProfile, UrlProfile } from '@shared/domain/connection';
 import { podReach, runPodProxyUrl, type Pod, type PodReach } from '@shared/domain/pod';
 import type { FetchLike } from '../comfy/comfy-client';
-import type { PodRouteResolver } from '../connections/connection-manager';
+import type { PodRouteResolver } from '../connections/profile-targets';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { RunPodApi, type RunPodApiDeps } from './runpod-api';
