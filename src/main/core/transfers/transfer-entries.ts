@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { join, posix } from 'node:path';
+import { basename, join, posix } from 'node:path';
 import type { NodePack, TransferRequest } from '@shared/domain/transfer';
 import { AppError } from '../lib/errors';
 import { normalizeDownloadUrl } from './http-answers';
@@ -144,4 +144,13 @@ export function packEntry(input: {
     pack: { ...(pack.registryId ? { registryId: pack.registryId } : {}), url: pack.url, nodeTypes: pack.nodeTypes },
   };
   return entry;
+}
+
+/** The pack with this id among the candidates, or a GitHub repository given by its address. */
+export function pickPack(candidates: readonly NodePack[], packId: string): NodePack {
+  const found = candidates.find((pack) => pack.id === packId);
+  if (found) return found;
+  if (/^https:\/\/github\.com\/[\w.-]+\/[\w.-]+$/.test(packId))
+    return { id: packId, title: basename(packId), url: packId, nodeTypes: [], source: 'workflow' };
+  throw new AppError('not_found', `ComfyDesk does not know the pack "${packId}".`, { details: { packId } });
 }

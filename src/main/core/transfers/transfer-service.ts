@@ -1,4 +1,4 @@
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Settings } from '@shared/domain/settings';
 import {
   FINISHED_TRANSFER_STATES,
@@ -28,7 +28,7 @@ import { ModelList } from './model-list';
 import { groupByPack, NodeMap } from './node-map';
 import type { TransferServers, TransferTarget, TransferWorkflows } from './ports';
 import { planFor, type ServerPlan } from './server-plan';
-import { managerEntryFor, modelEntry, packEntry, placeRequest } from './transfer-entries';
+import { managerEntryFor, modelEntry, packEntry, pickPack, placeRequest } from './transfer-entries';
 import { sourceKey, TransferQueue, type Entry } from './transfer-queue';
 import { TransferRunners } from './transfer-runners';
 import { TransferScheduler, type ReadyEvent } from './transfer-scheduler';
@@ -296,7 +296,13 @@ export class TransferService {
   }
 
   /** Installs a pack through ComfyUI-Manager on the server. */
-  async installPack(input: { serverId?: string; packId: string; workflowId?: string }): Promise<TransferItem> {
+  async installPack(input: {
+    serverId?: string;
+    packId: string;
+    workflowId?: string;
+    /** The node types it adds, when the caller knows them (a snapshot): it counts once object_info lists them. */
+    nodeTypes?: string[];
+  }): Promise<TransferItem> {
     const target = this.#target(input.serverId);
     const plan = await this.#plan(target);
     if (!plan.manager)
@@ -304,7 +310,8 @@ export class TransferService {
         'transfer_unsupported',
         `${target.profile.name} has no ComfyUI-Manager, so ComfyDesk cannot install custom nodes there. Run the commands shown on the server.`,
       );
-    const pack = await this.#findPack(input.packId, input.workflowId, plan);
+    const found = await this.#findPack(input.packId, input.workflowId, plan);
+    const pack = found.nodeTypes.length === 0 && input.nodeTypes ? { ...found, nodeTypes: input.nodeTypes } : found;
     const existing = [...this.#queue.entries.values()].find(
       (entry) =>
         entry.item.kind === 'pack' &&
@@ -321,6 +328,11 @@ export class TransferService {
     this.#queue.scheduleSave();
     this.#scheduler.schedule();
     return entry.item;
+  }
+
+  /** How files and packs reach a server (its folders, ComfyUI-Manager, its SSH tools). */
+  async plan(serverId?: string): Promise<ServerPlan> {
+    return this.#plan(this.#target(serverId));
   }
 
   /** Asks ComfyUI-Manager to restart ComfyUI; packs waiting for it are checked when the server is back. */
@@ -472,11 +484,7 @@ export class TransferService {
         ).packs,
       );
     }
-    const found = candidates.find((pack) => pack.id === packId);
-    if (found) return found;
-    if (/^https:\/\/github\.com\/[\w.-]+\/[\w.-]+$/.test(packId))
-      return { id: packId, title: basename(packId), url: packId, nodeTypes: [], source: 'workflow' };
-    throw new AppError('not_found', `ComfyDesk does not know the pack "${packId}".`, { details: { packId } });
+    return pickPack(candidates, packId);
   }
 
   #addWorkflow(entry: Entry, workflowId: string | undefined): void {
