@@ -91,15 +91,12 @@ async function restore(run: TransferRun, path: string, flags: RestoreFlags): Pro
   const snapshot = await readSnapshotFile(path);
   const target = run.target();
   if (!target) throw new CliError(`${run.serverName} is not online.`, { code: 'comfy_offline' });
-  const controller = new AbortController();
-  void io.interrupted.then(() => controller.abort());
   const seen = new Map<string, string>();
   const live = !flags.json && io.stderr.isTTY === true;
-  const report = await restoreSnapshot(snapshot, {
+  const restoring = restoreSnapshot(snapshot, {
     transfers: run.service,
     target,
     log: cliLogger(io, flags.verbose, 'restore'),
-    signal: controller.signal,
     onProgress: (items) => {
       for (const item of items) {
         const running = item.state === 'running' && item.kind === 'model';
@@ -120,10 +117,18 @@ async function restore(run: TransferRun, path: string, flags: RestoreFlags): Pro
       }
     },
   });
+  restoring.catch(() => undefined); // after Ctrl+C its end is not waited for
+  const outcome = await Promise.race([restoring, io.interrupted.then(() => 'interrupted' as const)]);
   if (live) io.stderr.write('\r\u001b[2K');
+  if (outcome === 'interrupted') {
+    // Stopping keeps what arrived (the partial files); the same command resumes from there.
+    await run.service.stop();
+    writeLine(io.stderr, 'Stopped; run the same command again to resume from what arrived.');
+    return ExitCode.interrupted;
+  }
+  const report = outcome;
   if (flags.json) writeJson(io, { type: 'result', ok: report.complete, ...report });
   else printRestore(io, run.serverName, report);
-  if (controller.signal.aborted) return ExitCode.interrupted;
   return report.complete ? ExitCode.ok : ExitCode.failed;
 }
 
