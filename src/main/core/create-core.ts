@@ -271,9 +271,10 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   await library.start();
   disposer.add(() => library.stop());
   // Transfers: files and packs onto servers; the same secret store keeps access tokens.
+  const transferServers = connectionServers(connections);
   const transfers = new TransferService({
     ...options.transfers,
-    servers: connectionServers(connections),
+    servers: transferServers,
     workflows: { record: (id) => library.records().find((record) => record.id === id) },
     catalog,
     settings,
@@ -391,12 +392,16 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   const snapshots = new SnapshotService({
     connections,
     sources: knownModelSources({ catalog, workflows: () => library.records() }),
+    transfers,
+    transferTarget: (serverId) => transferServers.target(serverId),
     snapshotsDir: join(options.paths.dataDir, 'snapshots'),
     createdBy: `ComfyDesk ${options.version}`,
     log: log.child('snapshots'),
   });
   disposer.add(snapshots.on('progress', (progress) => events.emit('snapshots.progress', progress)));
   disposer.add(snapshots.on('finished', (finished) => events.emit('snapshots.finished', finished)));
+  disposer.add(snapshots.on('restoreProgress', (progress) => events.emit('snapshots.restoreProgress', progress)));
+  disposer.add(snapshots.on('restoreFinished', (finished) => events.emit('snapshots.restoreFinished', finished)));
   await snapshots.start();
   disposer.add(() => snapshots.stop());
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SerializedError } from './errors';
-import { SnapshotSummary } from '../domain/snapshot';
+import { RestoreItem, RestoreReport, SnapshotSummary } from '../domain/snapshot';
 
 /** Server snapshots: record what a server has (custom node packs, models) into a JSON file. */
 export const snapshotsCommands = {
@@ -21,6 +21,22 @@ export const snapshotsCommands = {
     output: z.object({ snapshotId: z.string(), path: z.string() }),
   },
   'snapshots.cancel': { input: z.object({ snapshotId: z.string().min(1) }).strict(), output: z.object({}) },
+  /**
+   * Starts rebuilding a snapshot on a server (the default connection when no id is given) and
+   * returns at once: packs installed, models downloaded on the server (SHA-256 checked where the
+   * snapshot has it), then a final check against the server's object_info. Progress per item arrives
+   * as `snapshots.restoreProgress`, the end as `snapshots.restoreFinished`. `snapshots.cancel` stops it.
+   */
+  'snapshots.restore': {
+    input: z
+      .object({
+        /** Absolute path of the snapshot file on the machine running ComfyDesk. */
+        path: z.string().min(1).max(4096),
+        serverId: z.string().min(1).optional(),
+      })
+      .strict(),
+    output: z.object({ restoreId: z.string() }),
+  },
 } as const;
 
 export const SnapshotProgressEvent = z.object({
@@ -46,7 +62,23 @@ export const SnapshotFinished = z.discriminatedUnion('ok', [
 ]);
 export type SnapshotFinished = z.infer<typeof SnapshotFinished>;
 
+export const RestoreProgressEvent = z.object({
+  restoreId: z.string(),
+  serverId: z.string(),
+  /** Every pack and model of the snapshot, as it stands now. */
+  items: z.array(RestoreItem),
+});
+export type RestoreProgressEvent = z.infer<typeof RestoreProgressEvent>;
+
+export const RestoreFinished = z.discriminatedUnion('ok', [
+  z.object({ restoreId: z.string(), serverId: z.string(), ok: z.literal(true), report: RestoreReport }),
+  z.object({ restoreId: z.string(), serverId: z.string(), ok: z.literal(false), error: SerializedError }),
+]);
+export type RestoreFinished = z.infer<typeof RestoreFinished>;
+
 export const snapshotsEvents = {
   'snapshots.progress': SnapshotProgressEvent,
   'snapshots.finished': SnapshotFinished,
+  'snapshots.restoreProgress': RestoreProgressEvent,
+  'snapshots.restoreFinished': RestoreFinished,
 } as const;

@@ -138,6 +138,40 @@ export function summarize(snapshot: ServerSnapshot): SnapshotSummary {
   };
 }
 
+/** One pack or model of a restore and where it stands. */
+export const RestoreItem = z.object({
+  kind: z.enum(['pack', 'model']),
+  /** The pack's folder name, or a model's `folder/name`. */
+  name: z.string(),
+  /**
+   * `present`: the server already had it; `queued`/`running`/`done`/`failed`: being put there;
+   * `restart`: installed, loaded once ComfyUI restarts; `no-source`: the snapshot says nowhere to get
+   * it (the user fills it in); `manual`: ComfyDesk cannot install it on this server (see `note`).
+   */
+  state: z.enum(['present', 'queued', 'running', 'done', 'failed', 'restart', 'no-source', 'manual']),
+  receivedBytes: z.number().nonnegative(),
+  totalBytes: z.number().nonnegative().nullable(),
+  /** What happened or what the user can do, in words. */
+  note: z.string().nullable(),
+});
+export type RestoreItem = z.infer<typeof RestoreItem>;
+
+/** The end of a restore: the final check of the new server against the snapshot. */
+export const RestoreReport = z.object({
+  items: z.array(RestoreItem),
+  /** Node types of the snapshot the new server's object_info does not list. */
+  missingNodeTypes: z.array(z.string()),
+  /** `folder/name` of snapshot models the new server does not list. */
+  missingModels: z.array(z.string()),
+  /** Packs and models (`folder/name`) without a source in the snapshot: for the user to fill in. */
+  withoutSource: z.array(z.string()),
+  /** ComfyUI must restart to load packs installed on disk. */
+  needsRestart: z.boolean(),
+  /** Every node type and model of the snapshot is on the new server. */
+  complete: z.boolean(),
+});
+export type RestoreReport = z.infer<typeof RestoreReport>;
+
 /** A snapshot as file text: sorted, 2-space indentation, final newline (stable in git). */
 export function snapshotText(snapshot: ServerSnapshot): string {
   const sorted: ServerSnapshot = {

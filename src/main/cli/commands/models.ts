@@ -15,7 +15,7 @@ import type { Logger } from '../../core/lib/logger';
 import { ModelCatalog, readCatalogFile } from '../../core/workflows/catalog';
 import { bundledCatalog } from '../../core/workflows/resources';
 import { recordFromBytes } from '../../core/workflows/scan-file';
-import { singleServer } from '../../core/transfers/ports';
+import { singleServer, type TransferTarget } from '../../core/transfers/ports';
 import { TransferService } from '../../core/transfers/transfer-service';
 import { collectValues, parseSeconds, type CommandContext } from '../command';
 import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
@@ -53,7 +53,7 @@ interface GetFlags extends TransferFlags {
 }
 
 /** Where the server is, for `models missing` and `models get`. */
-function serverOptions(command: Command): Command {
+export function serverOptions(command: Command): Command {
   return command
     .option('--server <url>', "ComfyUI's address, e.g. http://127.0.0.1:8188", parseServerUrl)
     .option('--ssh <user@host[:port]>', 'reach ComfyUI through an SSH connection to this host', parseSshTarget)
@@ -157,7 +157,7 @@ async function listModels(io: CliIo, flags: ModelsFlags): Promise<number> {
 }
 
 /** What a command body gets: the service on the one server, the workflow loader and the terminal. */
-interface TransferRun {
+export interface TransferRun {
   io: CliIo;
   flags: TransferFlags;
   service: TransferService;
@@ -165,9 +165,12 @@ interface TransferRun {
   serverName: string;
   /** Reads a workflow file and makes it known to the service; answers its id. */
   load(path: string): WorkflowRecord;
+  /** The server as transfers reach it (undefined while it is offline). */
+  target(): TransferTarget | undefined;
 }
 
-async function withTransfers(
+/** Opens the server (--server or --ssh) and a transfer service on it for one command; stops both after. */
+export async function withTransfers(
   io: CliIo,
   flags: TransferFlags,
   body: (run: TransferRun) => Promise<number>,
@@ -177,8 +180,9 @@ async function withTransfers(
   const session = await openServerSession(io, flags, log.child('connection'));
   const records = new Map<string, WorkflowRecord>();
   const userCatalog = await readCatalogFile(join(paths.dataDir, 'model-catalog.json'), log);
+  const servers = singleServer(session.connection);
   const service = new TransferService({
-    servers: singleServer(session.connection),
+    servers,
     workflows: { record: (id) => records.get(id) },
     catalog: new ModelCatalog(userCatalog ? [bundledCatalog(), userCatalog] : [bundledCatalog()]),
     settings: { get: () => cliSettings(io, paths.dataDir) },
@@ -197,6 +201,7 @@ async function withTransfers(
       service,
       serverId: session.profile.id,
       serverName: session.profile.name,
+      target: () => servers.target(session.profile.id),
       load: (path) => {
         const record = readRecord(path);
         if (record.error) throw new CliError(`${path}: ${record.error.reason}`, { code: 'workflow_invalid' });

@@ -1,14 +1,17 @@
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { summarize, type ServerSnapshot } from '@shared/domain/snapshot';
+import { summarize, type RestoreItem, type RestoreReport, type ServerSnapshot } from '@shared/domain/snapshot';
+import { formatBytes } from '@shared/format';
+import { restoreSnapshot } from '../../core/snapshots/restore-snapshot';
 import { knownModelSources } from '../../core/snapshots/model-sources';
-import { targetAddress, writeSnapshotFile } from '../../core/snapshots/snapshot-service';
+import { readSnapshotFile, targetAddress, writeSnapshotFile } from '../../core/snapshots/snapshot-service';
 import { takeSnapshot, type SnapshotProgress } from '../../core/snapshots/take-snapshot';
 import { APP_VERSION } from '../../core/version';
 import { ModelCatalog, readCatalogFile } from '../../core/workflows/catalog';
 import { bundledCatalog } from '../../core/workflows/resources';
 import type { CommandContext } from '../command';
-import { ExitCode, writeJson, writeLine, type CliIo } from '../io';
+import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
+import { serverOptions, withTransfers, type TransferRun } from './models';
 import { cliLogger, cliPaths } from '../runtime';
 import { parseFingerprint, parseRemote, parseServerUrl, parseSshTarget } from '../server-target';
 import { openServerSession, type ServerFlags } from '../server-session';
@@ -61,6 +64,99 @@ export function registerSnapshot(program: Command, context: CommandContext): voi
     .option('--json', 'print the result as one JSON object')
     .option('-v, --verbose', 'log debug details to stderr')
     .action((flags: SnapshotFlags) => context.run(flags.json, () => save(context.io, flags)));
+
+  serverOptions(
+    snapshot
+      .command('restore')
+      .description(
+        'rebuild a snapshot on a server: missing packs installed, missing models downloaded on it (SHA-256 checked), then a check of every node type and model; exit 0 when nothing is missing',
+      )
+      .argument('<file>', 'the snapshot file')
+      .option('--json', 'print JSON lines: each item as it changes, then the result'),
+  ).action((file: string, flags: RestoreFlags) =>
+    context.run(flags.json, () =>
+      withTransfers(context.io, flags, (run) => restore(run, resolve(context.io.cwd, file), flags)),
+    ),
+  );
+}
+
+interface RestoreFlags extends ServerFlags {
+  dataDir?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+async function restore(run: TransferRun, path: string, flags: RestoreFlags): Promise<number> {
+  const { io } = run;
+  const snapshot = await readSnapshotFile(path);
+  const target = run.target();
+  if (!target) throw new CliError(`${run.serverName} is not online.`, { code: 'comfy_offline' });
+  const seen = new Map<string, string>();
+  const live = !flags.json && io.stderr.isTTY === true;
+  const restoring = restoreSnapshot(snapshot, {
+    transfers: run.service,
+    target,
+    log: cliLogger(io, flags.verbose, 'restore'),
+    onProgress: (items) => {
+      for (const item of items) {
+        const running = item.state === 'running' && item.kind === 'model';
+        if (live && running)
+          io.stderr.write(
+            `\r\u001b[2K${item.name}: ${formatBytes(item.receivedBytes)}${item.totalBytes ? ` of ${formatBytes(item.totalBytes)}` : ''}`,
+          );
+        if (seen.get(item.name) === item.state) continue;
+        seen.set(item.name, item.state);
+        if (flags.json) writeJson(io, { type: 'item', ...item });
+        else if (item.state !== 'running' && item.state !== 'queued') {
+          if (live) io.stderr.write('\r\u001b[2K');
+          writeLine(
+            io.stdout,
+            `${item.kind === 'pack' ? 'Pack' : 'Model'} ${item.name}: ${STATE_WORDS[item.state]}${item.note ? ` — ${item.note}` : ''}`,
+          );
+        }
+      }
+    },
+  });
+  restoring.catch(() => undefined); // after Ctrl+C its end is not waited for
+  const outcome = await Promise.race([restoring, io.interrupted.then(() => 'interrupted' as const)]);
+  if (live) io.stderr.write('\r\u001b[2K');
+  if (outcome === 'interrupted') {
+    // Stopping keeps what arrived (the partial files); the same command resumes from there.
+    await run.service.stop();
+    writeLine(io.stderr, 'Stopped; run the same command again to resume from what arrived.');
+    return ExitCode.interrupted;
+  }
+  const report = outcome;
+  if (flags.json) writeJson(io, { type: 'result', ok: report.complete, ...report });
+  else printRestore(io, run.serverName, report);
+  return report.complete ? ExitCode.ok : ExitCode.failed;
+}
+
+const STATE_WORDS: Record<RestoreItem['state'], string> = {
+  present: 'already there',
+  queued: 'waiting',
+  running: 'on its way',
+  done: 'installed',
+  failed: 'failed',
+  restart: 'installed, loads after a restart of ComfyUI',
+  'no-source': 'no source in the snapshot',
+  manual: 'install it yourself',
+};
+
+function printRestore(io: CliIo, serverName: string, report: RestoreReport): void {
+  if (report.complete) {
+    writeLine(io.stdout, `${serverName} now has every node type and model of the snapshot.`);
+    return;
+  }
+  writeLine(io.stdout, `${serverName} still lacks part of the snapshot:`);
+  if (report.missingNodeTypes.length > 0) writeLine(io.stdout, `  node types: ${report.missingNodeTypes.join(', ')}`);
+  if (report.missingModels.length > 0) writeLine(io.stdout, `  models: ${report.missingModels.join(', ')}`);
+  if (report.withoutSource.length > 0)
+    writeLine(
+      io.stdout,
+      `  no source in the snapshot (add a "url" or "repository" to the file): ${report.withoutSource.join(', ')}`,
+    );
+  if (report.needsRestart) writeLine(io.stdout, '  Restart ComfyUI on the server to load the packs installed on disk.');
 }
 
 async function save(io: CliIo, flags: SnapshotFlags): Promise<number> {

@@ -1,19 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
-import type { SnapshotFinished, SnapshotProgressEvent } from '@shared/contract/snapshots';
+import type {
+  RestoreFinished,
+  RestoreProgressEvent,
+  SnapshotFinished,
+  SnapshotProgressEvent,
+} from '@shared/contract/snapshots';
 import type { ConnectionProfile } from '@shared/domain/connection';
-import { snapshotText, summarize, type ServerSnapshot } from '@shared/domain/snapshot';
+import { parseSnapshot, snapshotText, summarize, type ServerSnapshot } from '@shared/domain/snapshot';
 import type { ConnectionTarget } from '../connections/server-connection';
 import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError, fileError, serializeError } from '../lib/errors';
 import { safeFileName } from '../lib/file-names';
 import type { Logger } from '../lib/logger';
+import type { TransferTarget } from '../transfers/ports';
+import { restoreSnapshot, type RestoreDeps } from './restore-snapshot';
 import { takeSnapshot, type ModelSources, type SnapshotTarget } from './take-snapshot';
 
 export interface SnapshotServiceEvents {
   progress: SnapshotProgressEvent;
   finished: SnapshotFinished;
+  restoreProgress: RestoreProgressEvent;
+  restoreFinished: RestoreFinished;
 }
 
 /** What the snapshot service uses of the connections (the ConnectionManager). */
@@ -29,6 +38,10 @@ export interface SnapshotConnections {
 export interface SnapshotServiceDeps {
   connections: SnapshotConnections;
   sources: ModelSources;
+  /** The Missing-to-Ready machinery restores go through. */
+  transfers: RestoreDeps['transfers'];
+  /** A connected server as the transfers see it. */
+  transferTarget: (serverId: string) => TransferTarget | undefined;
   /** Where snapshots go when no path is given. */
   snapshotsDir: string;
   /** "ComfyDesk 0.1.0". */
@@ -55,8 +68,23 @@ export async function writeSnapshotFile(path: string, snapshot: ServerSnapshot):
   }
 }
 
+/** Reads and checks a snapshot file; the error says what is wrong with it. */
+export async function readSnapshotFile(path: string): Promise<ServerSnapshot> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw fileError(error, 'read the snapshot', path);
+  }
+  try {
+    return parseSnapshot(JSON.parse(text));
+  } catch (error) {
+    throw new AppError('invalid_input', `${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 /**
- * Saves snapshots of the app's servers: runs in the background (hashing large models takes a
+ * Saves snapshots of the app's servers and restores them onto others: runs in the background (hashing large models takes a
  * while), reports progress, writes the JSON file, and can be cancelled.
  */
 export class SnapshotService {
@@ -114,6 +142,56 @@ export class SnapshotService {
     return { snapshotId, path };
   }
 
+  /** Starts restoring a snapshot file onto a connected server; resolves once the file is read, with the restore's id. */
+  async restore(input: { path: string; serverId?: string }): Promise<{ restoreId: string }> {
+    const serverId = input.serverId ?? this.#deps.connections.activeId;
+    const profile = serverId ? this.#deps.connections.profile(serverId) : undefined;
+    if (!serverId || !profile)
+      throw new AppError('connection_not_found', 'There is no such connection. Pick one in Settings › Connections.');
+    if (!isAbsolute(input.path))
+      throw new AppError('invalid_input', 'Give the snapshot file as a full path on the machine running ComfyDesk.');
+    const snapshot = await readSnapshotFile(input.path);
+    const target = this.#deps.transferTarget(serverId);
+    if (!target)
+      throw new AppError('comfy_offline', `${profile.name} is not connected. Bring it online to restore onto it.`);
+    const restoreId = randomUUID();
+    const controller = new AbortController();
+    const done = this.#restore(restoreId, serverId, snapshot, target, controller.signal).finally(() =>
+      this.#running.delete(restoreId),
+    );
+    this.#running.set(restoreId, { controller, done });
+    return { restoreId };
+  }
+
+  async #restore(
+    restoreId: string,
+    serverId: string,
+    snapshot: ServerSnapshot,
+    target: TransferTarget,
+    signal: AbortSignal,
+  ): Promise<void> {
+    try {
+      const report = await restoreSnapshot(snapshot, {
+        transfers: this.#deps.transfers,
+        target,
+        log: this.#deps.log.child('restore'),
+        signal,
+        onProgress: (items) => this.#emitter.emit('restoreProgress', { restoreId, serverId, items }),
+      });
+      this.#emitter.emit('restoreFinished', { restoreId, serverId, ok: true, report });
+    } catch (error) {
+      this.#emitter.emit('restoreFinished', {
+        restoreId,
+        serverId,
+        ok: false,
+        error: signal.aborted
+          ? { code: 'cancelled', userMessage: 'The restore was cancelled; what already landed stays on the server.' }
+          : serializeError(error, this.#deps.log),
+      });
+    }
+  }
+
+  /** Cancels a snapshot save or a restore. */
   cancel(snapshotId: string): void {
     this.#running.get(snapshotId)?.controller.abort();
   }

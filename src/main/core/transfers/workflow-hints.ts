@@ -1,3 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { WorkflowRecord } from '@shared/domain/workflow';
+import type { Logger } from '../lib/logger';
+import { decodeWorkflowBytes } from '../workflows/scan-file';
 import type { PackHint } from './node-map';
 import { fileNameFromUrl } from './http-answers';
 
@@ -92,4 +97,16 @@ function collectNoteUrls(text: string, into: Map<string, string>): void {
 /** Drops punctuation a sentence put after a URL. */
 function trimUrl(url: string): string {
   return url.replace(/[.,;:!?]+$/, '');
+}
+
+/** The hints in a library workflow's file (none when it is gone or unreadable). */
+export async function hintsOfRecord(record: WorkflowRecord | undefined, log: Logger): Promise<WorkflowHints> {
+  if (!record) return NO_HINTS;
+  try {
+    const bytes = await readFile(join(record.root, ...record.path.split('/')));
+    return readWorkflowHints(JSON.parse(decodeWorkflowBytes(bytes)));
+  } catch (error) {
+    log.debug('workflow hints unreadable', { workflowId: record.id, error });
+    return NO_HINTS;
+  }
 }

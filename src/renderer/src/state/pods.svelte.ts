@@ -1,6 +1,11 @@
-import type { SnapshotFinished, SnapshotProgressEvent } from '@shared/contract/snapshots';
+import type {
+  RestoreFinished,
+  RestoreProgressEvent,
+  SnapshotFinished,
+  SnapshotProgressEvent,
+} from '@shared/contract/snapshots';
 import type { Pod, PodAlert, PodsSnapshot, PodStatus } from '@shared/domain/pod';
-import type { SnapshotSummary } from '@shared/domain/snapshot';
+import type { RestoreItem, RestoreReport, SnapshotSummary } from '@shared/domain/snapshot';
 import type { ApiClient } from '../api';
 import { ApiError, errorMessage } from '../api';
 import type { Toasts } from './toasts.svelte';
@@ -10,6 +15,12 @@ export type SnapshotState =
   | { state: 'running'; snapshotId: string; path: string; progress?: SnapshotProgressEvent }
   | { state: 'saved'; snapshotId: string; path: string; summary: SnapshotSummary }
   | { state: 'failed'; snapshotId: string; message: string };
+
+/** A snapshot being restored onto a connection, or just restored. */
+export type RestoreState =
+  | { state: 'running'; restoreId: string; items: RestoreItem[] }
+  | { state: 'finished'; restoreId: string; report: RestoreReport }
+  | { state: 'failed'; restoreId: string; message: string };
 
 /** Shows a browser notification for a pod alert while the page is in the background (serve mode). */
 export type PodAlertNotifier = (alert: PodAlert) => void;
@@ -23,6 +34,7 @@ export type PodAlertNotifier = (alert: PodAlert) => void;
 export class PodsState {
   #snapshot = $state.raw<PodsSnapshot>({ pods: [] });
   #snapshots = $state.raw<Record<string, SnapshotState>>({});
+  #restores = $state.raw<Record<string, RestoreState>>({});
   #now = $state(Date.now());
   #busy = $state.raw<Record<string, 'starting' | 'stopping' | undefined>>({});
   readonly #api: ApiClient;
@@ -55,6 +67,10 @@ export class PodsState {
     return this.#snapshots[serverId];
   }
 
+  restoreOf(serverId: string): RestoreState | undefined {
+    return this.#restores[serverId];
+  }
+
   /** Whether a start or stop asked from this window is being sent. */
   isSending(serverId: string): boolean {
     return this.#busy[serverId] !== undefined;
@@ -66,6 +82,8 @@ export class PodsState {
       this.#api.on('pods.alert', (alert) => this.#alert(alert)),
       this.#api.on('snapshots.progress', (progress) => this.#progress(progress)),
       this.#api.on('snapshots.finished', (finished) => this.#finished(finished)),
+      this.#api.on('snapshots.restoreProgress', (progress) => this.#restoreProgress(progress)),
+      this.#api.on('snapshots.restoreFinished', (finished) => this.#restoreFinished(finished)),
       this.#api.onLink((state) => {
         if (state === 'open') void this.refresh(); // errors become a toast inside refresh
       }),
@@ -138,6 +156,37 @@ export class PodsState {
     const current = this.#snapshots[serverId];
     if (current?.state !== 'running') return;
     await this.#toasts.attempt(() => this.#api.call('snapshots.cancel', { snapshotId: current.snapshotId }));
+  }
+
+  /** Starts rebuilding a snapshot file (a full path on the machine running ComfyDesk) on a connected server. */
+  async restoreSnapshot(serverId: string, path: string): Promise<boolean> {
+    return this.#toasts.attempt(async () => {
+      const { restoreId } = await this.#api.call('snapshots.restore', { serverId, path });
+      this.#restores = { ...this.#restores, [serverId]: { state: 'running', restoreId, items: [] } };
+    });
+  }
+
+  async cancelRestore(serverId: string): Promise<void> {
+    const current = this.#restores[serverId];
+    if (current?.state !== 'running') return;
+    await this.#toasts.attempt(() => this.#api.call('snapshots.cancel', { snapshotId: current.restoreId }));
+  }
+
+  #restoreProgress(progress: RestoreProgressEvent): void {
+    const current = this.#restores[progress.serverId];
+    if (current?.restoreId !== progress.restoreId || current.state !== 'running') return;
+    this.#restores = { ...this.#restores, [progress.serverId]: { ...current, items: progress.items } };
+  }
+
+  #restoreFinished(finished: RestoreFinished): void {
+    const current = this.#restores[finished.serverId];
+    if (current?.restoreId !== finished.restoreId) return;
+    this.#restores = {
+      ...this.#restores,
+      [finished.serverId]: finished.ok
+        ? { state: 'finished', restoreId: finished.restoreId, report: finished.report }
+        : { state: 'failed', restoreId: finished.restoreId, message: finished.error.userMessage },
+    };
   }
 
   async #send(serverId: string, what: 'starting' | 'stopping', action: () => Promise<PodsSnapshot>): Promise<boolean> {
