@@ -48,7 +48,6 @@ export async function runCli(
     .helpOption('-h, --help', 'show help')
     // Options belong to the command they follow (`models --server …` lists, `models get … --server …` fetches).
     .enablePositionalOptions()
-    .showHelpAfterError('(run "comfydesk --help" for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => io.stdout.write(text),

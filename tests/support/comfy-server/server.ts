@@ -258,7 +258,8 @@ class EmulatedComfy implements ComfyTestServer {
 
   /** Every model file of a folder key, from all of its folders, relative to the folder it is in. */
   #modelFiles(folder: string): string[] {
-    const dirs = this.folderPaths()[folder] ?? [join(this.dataDir, 'models', folder)];
+    // Files seeded under models/<folder> count too (custom_nodes lives beside models/ in ComfyUI).
+    const dirs = [...new Set([...(this.folderPaths()[folder] ?? []), join(this.dataDir, 'models', folder)])];
     return [...new Set(dirs.flatMap((dir) => listModelFiles(dir, FOLDER_EXTENSIONS[folder])))].sort();
   }
 
