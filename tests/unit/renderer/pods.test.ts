@@ -229,7 +229,7 @@ describe('RunPod connections in Settings', () => {
       'snapshots.save': () => ({ snapshotId: 's1', path: '/d/snapshots/RunPod 4090-2026-12-01-10-00.json' }),
     });
     render(ConnectionsHarness, { api: fake.api, show: 'settings', withPods: true, now: () => NOW });
-    await fireEvent.click(await screen.findByRole('button', { name: 'Save a snapshot of RunPod 4090' }));
+    await fireEvent.click(await screen.findByRole('button', { name: 'Save snapshot of RunPod 4090' }));
     const progress = await screen.findByRole('status', { name: 'Snapshot of RunPod 4090' });
     fake.emit('snapshots.progress', {
       snapshotId: 's1',
