@@ -44,3 +44,44 @@ export class FormMemory {
     return files;
   }
 }
+
+/** The prompt the intent bar put in, and what the Prompt box held before it did. */
+export interface OfferedPrompt {
+  text: string;
+  before: unknown;
+}
+
+/**
+ * The intent bar offers a prompt (`null` takes its offer back): the edits and the standing offer
+ * after it. An offer the person has since changed is dropped, and their own prompt stays as it is.
+ */
+export function offeredPrompt(
+  edits: Readonly<Record<string, unknown>>,
+  offered: OfferedPrompt | undefined,
+  text: string | null,
+): { edits: Readonly<Record<string, unknown>>; offered: OfferedPrompt | undefined; isChanged: boolean } {
+  const current = edits.prompt;
+  const standing = offered && current === offered.text ? offered : undefined;
+  const isUntouched = standing !== undefined || current === undefined || current === '';
+  if (!isUntouched || (text === null && !standing)) return { edits, offered: standing, isChanged: false };
+  const before = standing ? standing.before : current;
+  if (text === null) {
+    const { prompt: _dropped, ...rest } = edits;
+    return { edits: before === undefined ? rest : { ...rest, prompt: before }, offered: undefined, isChanged: true };
+  }
+  return { edits: { ...edits, prompt: text }, offered: { text, before }, isChanged: true };
+}
+
+/** The values the person set that this form has (what Generate and Open in ComfyUI send). */
+export function formValues(
+  form: { parameters: ReadonlyArray<{ id: string }> },
+  edits: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const known = new Set(form.parameters.map((parameter) => parameter.id));
+  return Object.fromEntries(Object.entries(edits).filter(([id]) => known.has(id)));
+}
+
+/** A field's value as text (a prompt box shows nothing for a value that is not text). */
+export function asText(value: unknown): string {
+  return typeof value === 'string' ? value : '';
+}

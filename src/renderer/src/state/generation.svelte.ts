@@ -2,8 +2,7 @@ import { untrack } from 'svelte';
 import type { GenerationForm } from '@shared/contract/jobs';
 import type { Parameter, Preset } from '@shared/domain/generation';
 import type { Job, SeedMode } from '@shared/domain/job';
-import type { ApiClient } from '../api';
-import { ApiError } from '../api';
+import { ApiError, type ApiClient } from '../api';
 import {
   acceptedTypes,
   fieldProblem,
@@ -14,7 +13,7 @@ import {
   type StagedFile,
 } from './field-checks';
 import { FormLoader } from './form-loader.svelte';
-import { FormMemory } from './form-memory';
+import { asText, FormMemory, formValues, offeredPrompt, type OfferedPrompt } from './form-memory';
 import { EMPTY_TARGET, type GenerationTarget, targetBlockedReason } from './form-target';
 import { OpenInComfy, type OpenInComfyStatus } from './open-in-comfy.svelte';
 import { PresetsState, presetEdits, presetValues } from './presets.svelte';
@@ -55,7 +54,7 @@ export class GenerationState {
   #staged = $state.raw<Readonly<Record<string, StagedFile>>>({});
   #isSubmitting = $state(false);
   /** The prompt the intent bar put in, and what the Prompt box held before it did. */
-  #offered: { text: string; before: unknown } | undefined;
+  #offered: OfferedPrompt | undefined;
   readonly #memory = new FormMemory(CARRIED_OVER);
   /** A file to put into the image input of a workflow whose form is still loading ("use as input"). */
   #pendingInput: { workflowId: string; file: File } | undefined;
@@ -274,21 +273,11 @@ export class GenerationState {
    * own, and taken back (`null`) when the bar's text stops describing something.
    */
   offerPrompt(text: string | null): void {
-    const current = this.#edits.prompt;
-    if (this.#offered && current !== this.#offered.text) this.#offered = undefined;
-    const isUntouched = this.#offered !== undefined || current === undefined || current === '';
-    if (!isUntouched) return;
-    const before = this.#offered ? this.#offered.before : current;
-    if (text === null) {
-      if (!this.#offered) return;
-      const { prompt: _dropped, ...rest } = this.#edits;
-      this.#edits = before === undefined ? rest : { ...rest, prompt: before };
-      this.#offered = undefined;
-      return;
-    }
-    this.#edits = { ...this.#edits, prompt: text };
-    this.#feedback.clearIssue('prompt');
-    this.#offered = { text, before };
+    const next = offeredPrompt(this.#edits, this.#offered, text);
+    this.#offered = next.offered;
+    if (!next.isChanged) return;
+    this.#edits = next.edits;
+    if (text !== null) this.#feedback.clearIssue('prompt');
   }
 
   /** Puts a field back to the workflow's own value. */
@@ -417,7 +406,7 @@ export class GenerationState {
       const { jobIds } = await this.#api.call('jobs.enqueue', {
         workflowId: form.workflowId,
         serverId: form.serverId,
-        values: this.#formValues(form),
+        values: formValues(form, this.#edits),
         count: this.#count,
         ...(this.#seedMode ? { seedMode: this.#seedMode } : {}),
       });
@@ -484,19 +473,13 @@ export class GenerationState {
    */
   async openInComfy(): Promise<void> {
     const form = this.#loader.form;
-    if (form?.workflowId) await this.#opener.open(form.workflowId, form.serverId, this.#formValues(form));
+    if (form?.workflowId) await this.#opener.open(form.workflowId, form.serverId, formValues(form, this.#edits));
   }
 
   /** Releases the previews of dropped files (when the window goes). */
   dispose(): void {
     this.#dropAllStaged();
     for (const file of this.#memory.clear()) if (file.previewUrl) this.#revokePreviewUrl(file.previewUrl);
-  }
-
-  /** The values the person set that this form has (what Generate and Open in ComfyUI send). */
-  #formValues(form: GenerationForm): Record<string, unknown> {
-    const known = new Set(form.parameters.map((parameter) => parameter.id));
-    return Object.fromEntries(Object.entries(this.#edits).filter(([id]) => known.has(id)));
   }
 
   #dropStaged(parameterId: string): void {
@@ -511,8 +494,4 @@ export class GenerationState {
     for (const file of Object.values(this.#staged)) if (file.previewUrl) this.#revokePreviewUrl(file.previewUrl);
     this.#staged = {};
   }
-}
-
-function asText(value: unknown): string {
-  return typeof value === 'string' ? value : '';
 }
