@@ -17,7 +17,8 @@ import { AppError } from '../lib/errors';
 import { defaultKnownHostsPath, knownHostsReader } from './known-hosts';
 import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
-import { pageForBrowser, targetKey, type SessionTarget } from './profile-targets';
+import { generationIds, withGeneration } from './generation-members';
+import { pageForBrowser, targetKey, withPinnedHostKey, type SessionTarget } from './profile-targets';
 import { SECRET_NAMES, secretKey, type SecretStore } from './secret-store';
 import { ServerConnection, type ConnectionSecretsValue } from './server-connection';
 
@@ -152,7 +153,13 @@ export class ConnectionManager {
         .map((profile) => profile.id),
       secretStorage: this.#deps.secrets.kind,
       sessionOnly: [...this.#session.keys()],
+      generation: generationIds(settings),
     };
+  }
+
+  /** The servers jobs are spread over: the default profile and those marked "Use for generation". */
+  generationIds(): string[] {
+    return generationIds(this.#settings());
   }
 
   /**
@@ -237,6 +244,7 @@ export class ConnectionManager {
       profiles,
       activeId: settings.activeId === id ? (profiles[0]?.id ?? null) : settings.activeId,
       alsoOnline: settings.alsoOnline.filter((item) => item !== id),
+      generation: settings.generation.filter((item) => item !== id),
     });
     return this.snapshot();
   }
@@ -269,6 +277,13 @@ export class ConnectionManager {
     return this.snapshot();
   }
 
+  /** "Use for generation" on or off: the profile joins or leaves the farm (and is kept online while in it). */
+  setGeneration(id: string, use: boolean): ConnectionsSnapshot {
+    this.#profile(id);
+    this.#update(withGeneration(this.#settings(), id, use));
+    return this.snapshot();
+  }
+
   /** One check of a saved profile or an unsaved draft; nothing is kept except what it teaches about host keys. */
   async test(
     input: ({ id: string } | { profile: ConnectionDraft; secrets?: ConnectionSecrets }) & { timeoutMs?: number },
@@ -298,25 +313,10 @@ export class ConnectionManager {
 
   /** Pins an SSH host key the user confirmed: it must be the one the server presented. */
   trustHostKey(id: string, fingerprint: string): ConnectionsSnapshot {
-    const profile = this.#profile(id);
-    if (profile.kind !== 'ssh') throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
-    const seen = this.health(id).hostKey;
-    if (!seen || seen.kind !== 'unknown' || seen.fingerprint !== fingerprint) {
-      throw new AppError(
-        'ssh_host_key_unknown',
-        `That fingerprint is not the one ${profile.host} presented. Test the connection again and compare the fingerprint it shows.`,
-        { details: { fingerprint } },
-      );
-    }
+    const next = withPinnedHostKey(this.#settings(), this.#profile(id), fingerprint, this.health(id).hostKey);
     if (this.#connections.has(id)) void this.#disconnect(id);
     this.#lastHealth.delete(id); // the host-key error is answered
-    const settings = this.#settings();
-    this.#update({
-      ...settings,
-      profiles: settings.profiles.map((item) =>
-        item.id === id && item.kind === 'ssh' ? { ...item, pinnedHostKey: fingerprint } : item,
-      ),
-    });
+    this.#update(next);
     return this.snapshot();
   }
 
@@ -397,8 +397,9 @@ export class ConnectionManager {
       }
     }
     if (activeId !== null && !profiles.some((profile) => profile.id === activeId)) activeId = profiles[0]?.id ?? null;
-    const alsoOnline = next.alsoOnline.filter((id) => profiles.some((profile) => profile.id === id));
-    this.#deps.settings.update({ connections: { profiles, activeId, alsoOnline } });
+    const isSaved = (id: string) => profiles.some((profile) => profile.id === id);
+    const [alsoOnline, generation] = [next.alsoOnline.filter(isSaved), next.generation.filter(isSaved)];
+    this.#deps.settings.update({ connections: { profiles, activeId, alsoOnline, generation } });
     this.#reconcile(); // session-only changes leave settings as they were, so nothing else would reconcile
   }
 
@@ -425,13 +426,8 @@ export class ConnectionManager {
   }
 
   #idleHealth(id: string): ConnectionHealth {
-    return {
-      serverId: id,
-      state: 'offline',
-      reason: 'Not connected.',
-      isSocketOpen: false,
-      checkedAt: (this.#deps.now ?? Date.now)(),
-    };
+    const checkedAt = (this.#deps.now ?? Date.now)();
+    return { serverId: id, state: 'offline', reason: 'Not connected.', isSocketOpen: false, checkedAt };
   }
 
   #build(
@@ -462,7 +458,10 @@ export class ConnectionManager {
     const wanted = new Map<string, ConnectionProfile>();
     for (const profile of settings.profiles) {
       const isSession = this.#session.has(profile.id) || this.#sessionOnline.has(profile.id);
-      const isChosen = profile.id === settings.activeId || settings.alsoOnline.includes(profile.id);
+      const isChosen =
+        profile.id === settings.activeId ||
+        settings.alsoOnline.includes(profile.id) ||
+        settings.generation.includes(profile.id);
       // Session servers were asked for explicitly; saved ones follow autoConnect.
       if (isSession || (isChosen && (this.#deps.autoConnect ?? true))) wanted.set(profile.id, profile);
     }

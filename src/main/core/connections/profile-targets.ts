@@ -1,4 +1,12 @@
-import type { ConnectionDraft, ConnectionProfile, ConnectionSecrets, OpenResult } from '@shared/domain/connection';
+import type {
+  ConnectionDraft,
+  ConnectionProfile,
+  ConnectionSecrets,
+  ConnectionsSettings,
+  HostKeyProblem,
+  OpenResult,
+} from '@shared/domain/connection';
+import { AppError } from '../lib/errors';
 
 /** A server used for one session (a CLI run, one serve mode run): kept online, never saved in settings. */
 export interface SessionTarget {
@@ -31,4 +39,30 @@ export function pageForBrowser(profile: ConnectionProfile, url: string): OpenRes
       note: "The browser does not send ComfyDesk's saved token: the proxy may ask you to sign in.",
     };
   return { url, openedBy: 'client' };
+}
+
+/**
+ * Settings with an SSH host key the user confirmed pinned to its profile. It must be the unknown key
+ * the server presented (`seen`), so a fingerprint typed from elsewhere is never trusted.
+ */
+export function withPinnedHostKey(
+  settings: ConnectionsSettings,
+  profile: ConnectionProfile,
+  fingerprint: string,
+  seen: HostKeyProblem | undefined,
+): ConnectionsSettings {
+  if (profile.kind !== 'ssh') throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
+  if (!seen || seen.kind !== 'unknown' || seen.fingerprint !== fingerprint) {
+    throw new AppError(
+      'ssh_host_key_unknown',
+      `That fingerprint is not the one ${profile.host} presented. Test the connection again and compare the fingerprint it shows.`,
+      { details: { fingerprint } },
+    );
+  }
+  return {
+    ...settings,
+    profiles: settings.profiles.map((item) =>
+      item.id === profile.id && item.kind === 'ssh' ? { ...item, pinnedHostKey: fingerprint } : item,
+    ),
+  };
 }
