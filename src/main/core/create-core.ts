@@ -293,6 +293,10 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
     staged,
     outputsDir,
     limits: () => settings.get().generation,
+    failover: () => {
+      const { failoverGraceSeconds, retryLostElsewhere } = settings.get().generation;
+      return { graceMs: failoverGraceSeconds * 1000, retryLostElsewhere };
+    },
     log: log.child('jobs'),
     notices,
     isHeldForSession: options.isQueueHeld,

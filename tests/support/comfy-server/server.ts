@@ -87,6 +87,8 @@ export interface ComfyServerOptions {
   device?: { name: string; type: string; vram_total: number; vram_free: number };
   /** Called just before each JSON message goes out (benchmarks timestamp it). */
   onJsonSent?: (type: string, data: unknown) => void;
+  /** Node types this server lacks (a server without a custom node pack), e.g. ['PeerSlowSteps']. */
+  withoutNodes?: string[];
 }
 
 /** Everything a test can see or change about the emulated server. */
@@ -115,6 +117,13 @@ export interface ComfyTestServer {
   restart(): Promise<void>;
   /** Stops listening, leaving the port closed (a crashed server), until `start()`. */
   crash(): Promise<void>;
+  /**
+   * Becomes unreachable while keeping its queue and history (a machine whose network dropped): the
+   * port closes, sockets drop, the prompt running now finishes, pending ones wait. `reconnect()`
+   * listens again on the same port and goes on with the queue.
+   */
+  disconnect(): Promise<void>;
+  reconnect(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -154,6 +163,7 @@ class EmulatedComfy implements ComfyTestServer {
   #timers = new Set<NodeJS.Timeout>();
   #idleWaiters: Array<() => void> = [];
   #freeMemory = false;
+  #isDisconnected = false;
 
   constructor(options: ComfyServerOptions) {
     this.#options = options;
@@ -172,6 +182,7 @@ class EmulatedComfy implements ComfyTestServer {
         writeFileSync(path, 'weights');
       }
     }
+    for (const type of options.withoutNodes ?? []) delete this.#objectInfo[type];
     this.#timing = { nodeMs: options.nodeMs ?? 0, stepMs: options.stepMs };
     this.#executor = new PromptExecutor(this.#host());
   }
@@ -276,6 +287,7 @@ class EmulatedComfy implements ComfyTestServer {
   }
 
   async crash(): Promise<void> {
+    this.#isDisconnected = false;
     this.#generation += 1; // the running prompt's worker stops at its next step
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
@@ -299,6 +311,26 @@ class EmulatedComfy implements ComfyTestServer {
     mkdirSync(this.#dirs.temp, { recursive: true });
     this.#worker = undefined;
     this.#notifyIdle();
+  }
+
+  async disconnect(): Promise<void> {
+    this.#isDisconnected = true;
+    this.dropSockets();
+    const http = this.#http;
+    const wss = this.#wss;
+    this.#http = undefined;
+    this.#wss = undefined;
+    wss?.close();
+    if (http) {
+      http.closeAllConnections();
+      await new Promise<void>((resolvePromise) => http.close(() => resolvePromise()));
+    }
+  }
+
+  async reconnect(): Promise<void> {
+    this.#isDisconnected = false;
+    await this.start();
+    this.#kick();
   }
 
   async restart(): Promise<void> {
@@ -412,10 +444,10 @@ class EmulatedComfy implements ComfyTestServer {
   }
 
   #kick(): void {
-    if (this.#worker || this.#heap.length === 0) return;
+    if (this.#worker || this.#heap.length === 0 || this.#isDisconnected) return;
     const generation = this.#generation;
     this.#worker = (async () => {
-      while (this.#heap.length > 0 && generation === this.#generation) {
+      while (this.#heap.length > 0 && generation === this.#generation && !this.#isDisconnected) {
         const item = heapPop(this.#heap);
         this.#running = item;
         this.#queueUpdated();

@@ -102,6 +102,12 @@ export class JobBook {
     this.#deps.onCountsChanged();
   }
 
+  /** Changes what a job shows without saving it (a held job's wait reason), and tells everyone. */
+  note(entry: Entry, change: Partial<Job>): void {
+    entry.job = { ...entry.job, ...change };
+    this.#deps.emitter.emit('updated', entry.job);
+  }
+
   /** The server started running the job. */
   markRunning(entry: Entry): void {
     if (isFinished(entry.job.status) || entry.job.status === 'running') return;

@@ -63,7 +63,12 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
     },
     'generation.stageFile': ({ path }) => deps.staged.stageFile(path),
     'jobs.enqueue': async (request) => {
-      const id = serverFor(request.serverId);
+      // Converted against the server named, else an online one it may run on (the default first).
+      const candidates = request.servers ?? deps.servers.generationIds();
+      const online = [deps.servers.defaultId(), ...candidates].find(
+        (serverId) => serverId && candidates.includes(serverId) && deps.servers.client(serverId),
+      );
+      const id = serverFor(request.serverId ?? online ?? request.servers?.[0]);
       // The conversion `generation.form` made is reused while the file and the server's nodes are unchanged.
       const loaded = await deps.generation.load(sourceOf(request), id);
       const runs = deps.generation.prepare(loaded, id, {
@@ -71,7 +76,7 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
         count: request.count,
         seedMode: request.seedMode,
       });
-      return { jobIds: deps.jobs.enqueue(runs) };
+      return { jobIds: deps.jobs.enqueue(runs, { servers: request.servers }) };
     },
     'jobs.list': async ({ refresh }) => {
       if (refresh) await deps.jobs.refresh();
