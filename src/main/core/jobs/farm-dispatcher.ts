@@ -20,7 +20,8 @@ export function needsOf(prompt: ApiPrompt): PromptNeeds {
   for (const node of Object.values(prompt)) {
     nodeTypes.add(node.class_type);
     for (const value of Object.values(node.inputs ?? {}))
-      if (typeof value === 'string' && looksLikeModelFile(value) && !SYNTHETIC_MODEL_NAMES.has(value)) models.add(value);
+      if (typeof value === 'string' && looksLikeModelFile(value) && !SYNTHETIC_MODEL_NAMES.has(value))
+        models.add(value);
   }
   return { nodeTypes: [...nodeTypes], models: [...models] };
 }
@@ -28,8 +29,7 @@ export function needsOf(prompt: ApiPrompt): PromptNeeds {
 /** The first thing a server lacks for a prompt, in words ("flux1-dev.safetensors", "the node type X"), or undefined. */
 export function missingOn(needs: PromptNeeds, inventory: PreparedInventory): string | undefined {
   for (const type of needs.nodeTypes) if (!inventory.nodeTypes.has(type)) return `the node type ${type}`;
-  for (const name of needs.models)
-    if (modelState({ name, folder: null }, inventory) === 'missing') return name;
+  for (const name of needs.models) if (modelState({ name, folder: null }, inventory) === 'missing') return name;
   return undefined;
 }
 
@@ -83,17 +83,18 @@ export class FarmDispatcher implements Dispatcher {
     let missing: string | undefined;
     let isAnyOnline = false;
     let isAnyCapable = false;
-    for (const serverId of this.candidates(entry)) {
+    const candidates = this.candidates(entry);
+    for (const serverId of candidates) {
       const target = this.#deps.attachment(serverId);
       if (!target) continue;
       isAnyOnline = true;
       const inventory = this.#deps.servers.inventory(serverId);
-      if (inventory) {
-        const lacks = missingOn(needs, this.#prepare(inventory));
-        if (lacks !== undefined) {
-          missing ??= lacks;
-          continue;
-        }
+      // Until a server's inventory is read it takes nothing, unless it is the only choice (it checks the prompt itself).
+      if (!inventory && candidates.length > 1) continue;
+      const lacks = inventory ? missingOn(needs, this.#prepare(inventory)) : undefined;
+      if (lacks !== undefined) {
+        missing ??= lacks;
+        continue;
       }
       isAnyCapable = true;
       if (!target.hasRoom()) continue;

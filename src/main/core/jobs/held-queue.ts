@@ -125,7 +125,8 @@ export class HeldQueue {
         continue;
       }
       const target = placement.target;
-      if (entry.job.serverId !== target.serverId) book.update(entry, { serverId: target.serverId, heldReason: undefined });
+      if (entry.job.serverId !== target.serverId)
+        book.update(entry, { serverId: target.serverId, heldReason: undefined });
       else if (entry.job.heldReason !== undefined) book.note(entry, { heldReason: undefined });
       void target
         .submit(entry)

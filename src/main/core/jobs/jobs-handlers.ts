@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { DesktopPort } from '../app/desktop-port';
+import type { WorkflowDocument } from '@shared/domain/job';
 import { sourceOf, type GenerationService } from '../generation/generation-service';
 import type { StagedInputs } from '../generation/staging';
 import { AppError } from '../lib/errors';
@@ -48,10 +49,35 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
     return record;
   };
 
+  /**
+   * The server a workflow is converted against: the one named, else the first online server it may
+   * run on that has every node type it uses (the default first), else the default (whose error says
+   * what is missing). The conversion `generation.form` made is reused while nothing changed.
+   */
+  const conversionFor = async (request: {
+    serverId?: string;
+    servers?: string[];
+    workflowId?: string;
+    workflow?: WorkflowDocument;
+  }) => {
+    const source = sourceOf(request);
+    if (request.serverId) return { id: request.serverId, loaded: await deps.generation.load(source, request.serverId) };
+    const candidates = request.servers ?? deps.servers.generationIds();
+    const fallback = deps.servers.defaultId();
+    const online = [...new Set([fallback, ...candidates])].filter(
+      (serverId): serverId is string => !!serverId && candidates.includes(serverId) && !!deps.servers.client(serverId),
+    );
+    for (const id of online) {
+      const loaded = await deps.generation.load(source, id);
+      if (loaded.conversion.missingNodeTypes.length === 0) return { id, loaded };
+    }
+    const id = serverFor(online[0] ?? request.servers?.[0]);
+    return { id, loaded: await deps.generation.load(source, id) };
+  };
+
   return {
     'generation.form': async (request) => {
-      const id = serverFor(request.serverId);
-      const loaded = await deps.generation.load(sourceOf(request), id);
+      const { id, loaded } = await conversionFor(request);
       return {
         ...(loaded.workflowId !== null ? { workflowId: loaded.workflowId } : {}),
         serverId: id,
@@ -63,14 +89,7 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
     },
     'generation.stageFile': ({ path }) => deps.staged.stageFile(path),
     'jobs.enqueue': async (request) => {
-      // Converted against the server named, else an online one it may run on (the default first).
-      const candidates = request.servers ?? deps.servers.generationIds();
-      const online = [deps.servers.defaultId(), ...candidates].find(
-        (serverId) => serverId && candidates.includes(serverId) && deps.servers.client(serverId),
-      );
-      const id = serverFor(request.serverId ?? online ?? request.servers?.[0]);
-      // The conversion `generation.form` made is reused while the file and the server's nodes are unchanged.
-      const loaded = await deps.generation.load(sourceOf(request), id);
+      const { id, loaded } = await conversionFor(request);
       const runs = deps.generation.prepare(loaded, id, {
         values: request.values,
         count: request.count,
