@@ -311,11 +311,11 @@ export class JobService {
   // ---- servers ----
 
   /**
-   * Servers worth watching: the default one (for other clients' jobs), every server used for
+   * Servers worth watching: every online one (for other clients' jobs), every server used for
    * generation, any our jobs are on or pinned to, and any with a stale copy to remove.
    */
   #interestingServers(): Set<string> {
-    const ids = new Set<string>(this.#deps.servers.generationIds());
+    const ids = new Set<string>([...this.#deps.servers.generationIds(), ...this.#deps.servers.onlineIds()]);
     const fallback = this.#deps.servers.defaultId();
     if (fallback) ids.add(fallback);
     for (const entry of this.#book.unfinished()) {

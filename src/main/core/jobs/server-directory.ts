@@ -15,6 +15,8 @@ export interface ServerDirectory {
   defaultId(): string | null;
   /** The servers jobs are spread over when they are not pinned (the farm): online or not. */
   generationIds(): string[];
+  /** Servers kept online now (their queues are shown, whether or not they take our jobs). */
+  onlineIds(): string[];
   /** What an online server has installed (node types, model files), once read; undefined until then. */
   inventory(serverId: string): ServerInventory | undefined;
   /** A name for messages ("Local", "RunPod A100"). */
@@ -26,10 +28,12 @@ export interface ServerDirectory {
 /** The app's servers: its connection profiles, through the connection manager. */
 export function connectionDirectory(connections: ConnectionManager): ServerDirectory & { dispose(): void } {
   const emitter = new Emitter<{ change: string }>();
+  let online = connections.snapshot().online;
   const offs = [
     connections.on('health', (health) => emitter.emit('change', health.serverId)),
     connections.on('inventory', (inventory) => emitter.emit('change', inventory.serverId)),
     connections.on('changed', (snapshot) => {
+      online = snapshot.online;
       for (const id of new Set([...snapshot.online, ...(snapshot.generation ?? [])])) emitter.emit('change', id);
     }),
   ];
@@ -37,6 +41,7 @@ export function connectionDirectory(connections: ConnectionManager): ServerDirec
     client: (serverId) => (connections.health(serverId).state === 'online' ? connections.client(serverId) : undefined),
     defaultId: () => connections.activeId,
     generationIds: () => connections.generationIds(),
+    onlineIds: () => online,
     inventory: (serverId) => connections.inventory(serverId),
     label: (serverId) => connections.snapshot().profiles.find((profile) => profile.id === serverId)?.name ?? serverId,
     onChange: (listener) => emitter.on('change', listener),
@@ -56,6 +61,7 @@ export function singleServerDirectory(
     client: (id) => (id === serverId ? client : undefined),
     defaultId: () => serverId,
     generationIds: () => [serverId],
+    onlineIds: () => [serverId],
     inventory: () => undefined,
     label: () => label,
     onChange: (listener) => emitter.on('change', listener),
