@@ -39,6 +39,7 @@ import { ModelCatalog, readCatalogFile } from './workflows/catalog';
 import { LibraryService, type LibraryServiceDeps } from './workflows/library-service';
 import type { InventorySource, RunStats } from './workflows/ports';
 import { SAMPLE_WORKFLOWS, bundledCatalog } from './workflows/resources';
+import { farmFit } from './workflows/farm-fit';
 import { workflowsHandlers } from './workflows/workflows-handlers';
 
 export interface CoreOptions {
@@ -313,6 +314,20 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   disposer.add(() => jobs.stop());
   staged.prune(jobs.stagedInUse());
 
+  // On how many servers each workflow runs: pushed (coalesced) when inventories, the farm or the library change.
+  const fit = () => farmFit(library.records(), connections.generationIds().map((id) => connections.inventory(id)));
+  let fitTimer: NodeJS.Timeout | undefined;
+  const pushFit = () => {
+    fitTimer ??= setTimeout(() => {
+      fitTimer = undefined;
+      events.emit('workflows.servers', fit());
+    }, 100).unref();
+  };
+  disposer.add(connections.on('inventory', pushFit));
+  disposer.add(connections.on('changed', pushFit));
+  disposer.add(library.on('changed', pushFit));
+  disposer.add(() => clearTimeout(fitTimer));
+
   const handlers: Handlers = {
     ...appHandlers({
       notices,
@@ -325,6 +340,7 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
     }),
     ...settingsHandlers(settings),
     ...workflowsHandlers(library),
+    'workflows.servers': () => fit(),
     ...connectionsHandlers(connections, options.pickFile),
     ...startingFirst(llmHandlers({ service: llm, store: llmStore }), startLlm),
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),

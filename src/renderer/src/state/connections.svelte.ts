@@ -6,6 +6,7 @@ import type {
   ConnectionsSnapshot,
   ModelsListing,
 } from '@shared/domain/connection';
+import type { FarmFit } from '@shared/domain/workflow';
 import type { ApiClient } from '../api';
 import { ApiError, errorMessage } from '../api';
 import type { Toasts } from './toasts.svelte';
@@ -27,6 +28,7 @@ export class ConnectionsState {
   #models = $state.raw<ModelsListing | undefined>(undefined);
   #modelsError = $state<string | undefined>(undefined);
   #isLoadingModels = $state(false);
+  #fit = $state.raw<FarmFit>({ total: 0, ready: {} });
   readonly #api: ApiClient;
   readonly #toasts: Toasts;
   readonly #openTab: OpenTab;
@@ -74,6 +76,25 @@ export class ConnectionsState {
     return this.#health[id];
   }
 
+  /** The servers jobs are spread over: the default one and those marked "Use for generation". */
+  get generationIds(): string[] {
+    return this.#snapshot?.generation ?? (this.activeId ? [this.activeId] : []);
+  }
+
+  isForGeneration(id: string): boolean {
+    return this.generationIds.includes(id);
+  }
+
+  /** A server's name as people know it. */
+  nameOf(id: string): string {
+    return this.profiles.find((profile) => profile.id === id)?.name ?? id;
+  }
+
+  /** On how many of the servers used for generation a workflow can run (`total` 0 until known). */
+  fitOf(workflowId: string): { ready: number; total: number } {
+    return { ready: this.#fit.ready[workflowId] ?? 0, total: this.#fit.total };
+  }
+
   isOnline(id: string): boolean {
     return this.#snapshot?.online.includes(id) ?? false;
   }
@@ -89,6 +110,7 @@ export class ConnectionsState {
       // A server that just came online may have models to show now.
       if (health.state === 'online' && health.serverId === this.activeId && this.#modelsError) void this.loadModels();
     });
+    const offFit = this.#api.on('workflows.servers', (fit) => (this.#fit = fit));
     const offLink = this.#api.onLink((state) => {
       if (state === 'open') void this.refresh(); // errors become a toast inside refresh
     });
@@ -96,13 +118,19 @@ export class ConnectionsState {
     return () => {
       offChanged();
       offHealth();
+      offFit();
       offLink();
     };
   }
 
   async refresh(): Promise<void> {
     try {
-      this.#apply(await this.#api.call('connections.list', {}));
+      const [snapshot, fit] = await Promise.all([
+        this.#api.call('connections.list', {}),
+        this.#api.call('workflows.servers', {}),
+      ]);
+      this.#apply(snapshot);
+      this.#fit = fit;
     } catch (error) {
       this.#toasts.error(error);
     }
@@ -126,6 +154,11 @@ export class ConnectionsState {
 
   async setActive(id: string): Promise<boolean> {
     return this.#run(async () => this.#apply(await this.#api.call('connections.setActive', { id })));
+  }
+
+  /** "Use for generation": the server takes jobs (and is kept online). */
+  async setGeneration(id: string, use: boolean): Promise<boolean> {
+    return this.#run(async () => this.#apply(await this.#api.call('connections.setGeneration', { id, use })));
   }
 
   async setOnline(id: string, online: boolean): Promise<boolean> {

@@ -74,6 +74,8 @@ export class GenerationState {
   #edits = $state.raw<Readonly<Record<string, unknown>>>({});
   #seedMode = $state<SeedMode | undefined>(undefined);
   #count = $state(1);
+  /** The server the next runs are pinned to; null spreads them over every server used for generation. */
+  #pin = $state<string | null>(null);
   #staged = $state.raw<Readonly<Record<string, StagedFile>>>({});
   #serverIssues = $state.raw<Readonly<Record<string, string>>>({});
   #submitError = $state<string | undefined>(undefined);
@@ -183,6 +185,15 @@ export class GenerationState {
 
   get count(): number {
     return this.#count;
+  }
+
+  get pin(): string | null {
+    return this.#pin;
+  }
+
+  /** Pins the next runs to one server, or (null) lets each go to the least busy server that can run it. */
+  setPin(serverId: string | null): void {
+    this.#pin = serverId;
   }
 
   /** What the person changed, by parameter id. */
@@ -395,6 +406,7 @@ export class GenerationState {
       const { jobIds } = await this.#api.call('jobs.enqueue', {
         workflowId: form.workflowId,
         serverId: form.serverId,
+        ...(this.#pin ? { servers: [this.#pin] } : {}),
         values,
         count: this.#count,
         ...(this.#seedMode ? { seedMode: this.#seedMode } : {}),
