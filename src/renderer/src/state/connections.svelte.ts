@@ -125,12 +125,12 @@ export class ConnectionsState {
 
   async refresh(): Promise<void> {
     try {
-      const [snapshot, fit] = await Promise.all([
-        this.#api.call('connections.list', {}),
-        this.#api.call('workflows.servers', {}),
-      ]);
-      this.#apply(snapshot);
-      this.#fit = fit;
+      // Fire-and-forget: without it the cards only leave out on how many servers a workflow runs.
+      void this.#api.call('workflows.servers', {}).then(
+        (fit) => (this.#fit = fit),
+        () => undefined,
+      );
+      this.#apply(await this.#api.call('connections.list', {}));
     } catch (error) {
       this.#toasts.error(error);
     }
