@@ -10,6 +10,8 @@ const PORTRAIT = 'Quick portrait';
 
 /** Two servers used for generation: A has the PeerSlowSteps pack the poster needs, B does not. */
 const test = base.extend<{ servers: { a: ComfyTestServer; b: ComfyTestServer } }>({
+  // Playwright reads a fixture's dependencies from its first parameter: this one has none.
+  // eslint-disable-next-line no-empty-pattern
   servers: async ({}, use) => {
     const models = { checkpoints: ['sd15.safetensors'] };
     const a = await startComfyServer({ models, stepMs: 250 });
