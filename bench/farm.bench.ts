@@ -27,6 +27,8 @@ const WORKFLOW = {
 };
 
 const decisions: number[] = [];
+// Unbound on purpose: it is called back with each dispatcher as `this`.
+// eslint-disable-next-line @typescript-eslint/unbound-method
 const place = FarmDispatcher.prototype.place;
 let servers: ComfyTestServer[] = [];
 let core: Core;
