@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { isFinished, type Job } from '@shared/domain/job';
 import type { Core } from '../../src/main/core/create-core';
 import { startComfyServer, type ComfyServerOptions, type ComfyTestServer } from '../support/comfy-server';
+import { solidPng } from '../support/comfy-server/images';
 import { startTestCore, tempDir, waitFor } from '../support/core';
 import { SSHD_PATH, startSshd, type TestSshd } from '../support/sshd';
 
@@ -28,6 +29,13 @@ function peer(steps: number) {
     '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'peer' } },
   };
 }
+
+/** LoadImage → PeerSlowSteps → SaveImage: needs its input file on the server it runs on. */
+const PHOTO = {
+  '1': { class_type: 'LoadImage', inputs: { image: 'example.png' } },
+  '2': { class_type: 'PeerSlowSteps', inputs: { image: ['1', 0], steps: 2, step_ms: 10, preview: false } },
+  '3': { class_type: 'SaveImage', inputs: { images: ['2', 0], filename_prefix: 'photo' } },
+};
 
 /** A checkpoint no server has. */
 const FLUX = {
@@ -84,7 +92,8 @@ async function farm(
   const data = tempDir('comfydesk-farm-');
   cleanups.push(() => data.remove());
   mkdirSync(join(data.path, 'workflows'), { recursive: true });
-  for (const [name, workflow] of Object.entries({ plain: PLAIN, peer: peer(3), long: peer(60), flux: FLUX }))
+  const workflows = { plain: PLAIN, peer: peer(3), long: peer(60), flux: FLUX, photo: PHOTO };
+  for (const [name, workflow] of Object.entries(workflows))
     writeFileSync(join(data.path, 'workflows', `${name}.json`), JSON.stringify(workflow));
   const known = join(data.path, 'known_hosts');
   writeFileSync(known, '');
@@ -108,7 +117,7 @@ async function farm(
   });
   cleanups.push(() => core.stop());
   const online = ids.filter((id) => !options.offline?.includes(id));
-  await waitFor(() => online.every((id) => core.connections.inventory(id)) && core.library.records().length === 4, {
+  await waitFor(() => online.every((id) => core.connections.inventory(id)) && core.library.records().length === 5, {
     timeoutMs: 15_000,
     message: 'the farm did not come online',
   });
@@ -233,7 +242,20 @@ describe.skipIf(!SSHD_PATH)('several servers as one', () => {
     const core = await farm({ b, c }, { maxInFlightPerServer: 2, offline: ['c'] });
     const [long] = await enqueue(core, 'long', 1, ['b']);
     await waitFor(() => core.jobs.get(long!)?.status === 'running', { message: 'the long job never ran on b' });
-    const [short] = await enqueue(core, 'peer');
+    // The waiting job has an input file: it is uploaded to b, and again to c when the job moves.
+    const inputs = tempDir('comfydesk-farm-input-');
+    cleanups.push(() => inputs.remove());
+    const image = join(inputs.path, 'photo.png');
+    writeFileSync(image, solidPng(8, 8, 0xc81e1e));
+    const staged = await core.router.call('generation.stageFile', { path: image });
+    const form = await core.router.call('generation.form', { workflowId: workflowId(core, 'photo'), serverId: 'b' });
+    const imageParameter = form.parameters.find((parameter) => parameter.kind === 'image')!;
+    const {
+      jobIds: [short],
+    } = await core.router.call('jobs.enqueue', {
+      workflowId: workflowId(core, 'photo'),
+      values: { [imageParameter.id]: { staged: staged.id } },
+    });
     const queued = await waitFor(() =>
       core.jobs.get(short!)?.status === 'queued' ? core.jobs.get(short!) : undefined,
     );
@@ -246,6 +268,8 @@ describe.skipIf(!SSHD_PATH)('several servers as one', () => {
     const [moved] = await allFinished(core, [short!]);
     expect(moved).toMatchObject({ status: 'succeeded', serverId: 'c' });
     expect(moved!.promptId).not.toBe(oldPromptId);
+    for (const server of [b, c])
+      expect(server.requests.some((request) => request.path.endsWith('/upload/image'))).toBe(true);
     expect(core.jobs.get(long!)?.status).toBe('lost');
 
     await b.reconnect();

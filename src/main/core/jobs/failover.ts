@@ -147,6 +147,9 @@ export class Failover {
     entry.sentAt = undefined;
     entry.confirmAfter = undefined;
     entry.tracker = undefined;
+    // Its input files are on the old server only: they go to the new one first.
+    entry.uploads = [...(entry.uploaded ?? []), ...entry.uploads];
+    entry.uploaded = [];
     entry.number = undefined;
     this.#deps.book.update(entry, { status: 'held', promptId: null, queuedAt: null, startedAt: null, progress: null });
     this.#deps.log.info('job moved off an offline server', { jobId: entry.job.id, serverId, promptId });

@@ -294,7 +294,11 @@ export class JobService {
 
   /** Staged files that held jobs still have to upload (the rest can go). */
   stagedInUse(): Set<string> {
-    return new Set(this.#book.unfinished().flatMap((entry) => entry.uploads.map((upload) => upload.stagedId)));
+    return new Set(
+      this.#book
+        .unfinished()
+        .flatMap((entry) => [...entry.uploads, ...(entry.uploaded ?? [])].map((upload) => upload.stagedId)),
+    );
   }
 
   /** Forgets a finished job (and returns it so the caller can delete its files). */
