@@ -315,7 +315,11 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   staged.prune(jobs.stagedInUse());
 
   // On how many servers each workflow runs: pushed (coalesced) when inventories, the farm or the library change.
-  const fit = () => farmFit(library.records(), connections.generationIds().map((id) => connections.inventory(id)));
+  const fit = () =>
+    farmFit(
+      library.records(),
+      connections.generationIds().map((id) => connections.inventory(id)),
+    );
   let fitTimer: NodeJS.Timeout | undefined;
   const pushFit = () => {
     fitTimer ??= setTimeout(() => {
