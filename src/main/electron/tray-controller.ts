@@ -4,7 +4,14 @@ import type { Job } from '@shared/domain/job';
 import { resolveInside } from '../core/lib/inside-folder';
 import type { Logger } from '../core/lib/logger';
 import { describeProgress, formatEta } from '@shared/format';
-import { DesktopStatusTracker, ringStep, tooltipFor, type DesktopStatus, type FinishedJob } from './desktop-status';
+import {
+  DesktopStatusTracker,
+  overallPercent,
+  ringStep,
+  tooltipFor,
+  type DesktopStatus,
+  type FinishedJob,
+} from './desktop-status';
 
 /** The parts of Electron the controller drives; the shell passes the real ones, tests the stand-in. */
 export interface TrayElectron {
@@ -91,8 +98,7 @@ export class TrayController {
 
   #render(): void {
     const status = this.#status;
-    const iconKey =
-      status.state === 'running' ? `running-${ringStep(status.current?.progress?.percent ?? 0)}` : status.state;
+    const iconKey = status.state === 'running' ? `running-${ringStep(overallPercent(status))}` : status.state;
     if (this.#tray) {
       if (iconKey !== this.#iconKey) this.#tray.setImage(this.#icon(iconKey));
       this.#tray.setToolTip(tooltipFor(status));
@@ -101,8 +107,7 @@ export class TrayController {
     this.#iconKey = iconKey;
     const window = this.#options.window();
     if (window && !window.isDestroyed()) {
-      if (status.state === 'running')
-        window.setProgressBar((status.current?.progress?.percent ?? 0) / 100, { mode: 'normal' });
+      if (status.state === 'running') window.setProgressBar(overallPercent(status) / 100, { mode: 'normal' });
       else if (status.state === 'error') window.setProgressBar(1, { mode: 'error' });
       else window.setProgressBar(-1);
     }
