@@ -347,7 +347,11 @@ export class JobService {
       void current.close({ abort: false });
     }
     if (!client) {
-      if (this.#interestingServers().has(serverId)) this.#failover.serverOffline(serverId);
+      // Only a server this process keeps trying to reach counts as gone: a lean CLI core that never
+      // connected the others must not move their jobs. A read-only core moves nothing.
+      const isKeptOnline = this.#deps.servers.onlineIds().includes(serverId);
+      if (isKeptOnline && !this.#deps.isHeldForSession && this.#interestingServers().has(serverId))
+        this.#failover.serverOffline(serverId);
       return;
     }
     let attachment = this.#attachments.get(serverId);
