@@ -318,7 +318,9 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   const fit = () =>
     farmFit(
       library.records(),
-      connections.generationIds().map((id) => connections.inventory(id)),
+      connections
+        .generationIds()
+        .map((id) => (connections.health(id).state === 'online' ? connections.inventory(id) : undefined)),
     );
   let fitTimer: NodeJS.Timeout | undefined;
   const pushFit = () => {
@@ -329,6 +331,7 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   };
   disposer.add(connections.on('inventory', pushFit));
   disposer.add(connections.on('changed', pushFit));
+  disposer.add(connections.on('health', pushFit));
   disposer.add(library.on('changed', pushFit));
   disposer.add(() => clearTimeout(fitTimer));
 
