@@ -140,11 +140,14 @@ describe('comfydesk status and models', () => {
     );
   });
 
-  test('usage errors: a malformed URL, both targets, or SSH flags without --ssh, exit 2', async () => {
+  test('usage errors: a malformed URL, two targets for a one-server command, or SSH flags without --ssh, exit 2', async () => {
     const malformed = await runCli(['status', '--server', 'localhost:8188']);
     expect(malformed.code).toBe(2);
     expect(malformed.stderr).toContain('starts with http:// or https://');
-    expect((await runCli(['status', '--server', comfy.url, '--ssh', 'root@pod'])).code).toBe(2);
+    expect((await runCli(['models', '--server', comfy.url, '--ssh', 'root@pod'])).code).toBe(2);
+    const twice = await runCli(['models', '--server', comfy.url, '--server', comfy.url]);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain('works with one server');
     expect((await runCli(['status', '--ssh', 'no-user-here'])).code).toBe(2);
     expect((await runCli(['status', '--server', comfy.url, '--key', 'id_ed25519'])).code).toBe(2);
   });

@@ -88,6 +88,7 @@ describe('comfydesk run / queue / cancel', () => {
         'node_name',
         'progress',
         'prompt_id',
+        'server',
         'step',
         'steps',
       ]);

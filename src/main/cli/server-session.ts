@@ -30,7 +30,10 @@ export interface ServerSession {
  * else refused with its fingerprint unless `--accept-host-key` names it; changed → refused.
  */
 export async function openServerSession(io: CliIo, flags: ServerFlags, log: Logger): Promise<ServerSession> {
-  let profile = targetProfile(flags, io);
+  let profile = targetProfile(
+    { ...flags, server: flags.server ? [flags.server] : undefined, ssh: flags.ssh ? [flags.ssh] : undefined },
+    io,
+  );
   for (let attempt = 0; ; attempt += 1) {
     const connection = new ServerConnection({
       profile,

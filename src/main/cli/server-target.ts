@@ -52,10 +52,20 @@ export function parseFingerprint(value: string): string {
   return parsed.data;
 }
 
-/** The flags that name a server for one command (or one serve mode run). */
+/** Commander collector for repeatable `--server`. */
+function collectUrls(value: string, previous: string[] = []): string[] {
+  return [...previous, parseServerUrl(value)];
+}
+
+/** Commander collector for repeatable `--ssh`. */
+function collectSsh(value: string, previous: SshTarget[] = []): SshTarget[] {
+  return [...previous, parseSshTarget(value)];
+}
+
+/** The flags that name the servers of one command (or one serve mode run); `run` and `status` take several. */
 export interface ServerTargetFlags {
-  server?: string;
-  ssh?: SshTarget;
+  server?: string[];
+  ssh?: SshTarget[];
   key?: string;
   remote?: { host: string; port: number };
   acceptHostKey?: string;
@@ -70,9 +80,9 @@ export function addServerOptions(command: Command): Command {
     .option(
       '--server <url>',
       "ComfyUI's address, e.g. http://127.0.0.1:8188 or https://POD-8188.proxy.runpod.net (default: the default connection)",
-      parseServerUrl,
+      collectUrls,
     )
-    .option('--ssh <user@host[:port]>', 'reach ComfyUI through an SSH tunnel to this host', parseSshTarget)
+    .option('--ssh <user@host[:port]>', 'reach ComfyUI through an SSH tunnel to this host', collectSsh)
     .option(
       '--key <path>',
       'private key for --ssh (default: the ssh-agent); a passphrase is read from COMFYDESK_SSH_PASSPHRASE',
@@ -91,33 +101,52 @@ export function addServerOptions(command: Command): Command {
 
 /**
  * The server `--server` or `--ssh` name, as a session connection (online for this run, never saved),
- * or undefined when neither is given and the default connection applies.
+ * or undefined when neither is given and the default connection applies. Commands that work with one
+ * server refuse several.
  */
 export function sessionTargetOf(flags: ServerTargetFlags, io: Pick<CliIo, 'cwd' | 'env'>): SessionTarget | undefined {
-  if (flags.server && flags.ssh)
+  const targets = sessionTargetsOf(flags, io);
+  if ((flags.server?.length ?? 0) > 0 && (flags.ssh?.length ?? 0) > 0)
     throw new CliError('Give either --server or --ssh, not both.', { exitCode: ExitCode.usage, code: 'invalid_input' });
-  if (!flags.ssh && (flags.key || flags.remote || flags.acceptHostKey))
+  if (targets.length > 1)
+    throw new CliError('This command works with one server: give --server or --ssh once.', {
+      exitCode: ExitCode.usage,
+      code: 'invalid_input',
+    });
+  return targets[0];
+}
+
+/**
+ * Every server `--server` and `--ssh` name (URLs first, then SSH hosts, each in the order given),
+ * as session connections; empty when neither is given. `--key`, `--remote` and `--accept-host-key`
+ * apply to every `--ssh`.
+ */
+export function sessionTargetsOf(flags: ServerTargetFlags, io: Pick<CliIo, 'cwd' | 'env'>): SessionTarget[] {
+  const ssh = flags.ssh ?? [];
+  if (ssh.length === 0 && (flags.key || flags.remote || flags.acceptHostKey))
     throw new CliError('--key, --remote and --accept-host-key go with --ssh USER@HOST[:PORT].', {
       exitCode: ExitCode.usage,
       code: 'invalid_input',
     });
-  if (flags.server) return { profile: { kind: 'url', name: flags.server, url: flags.server } };
-  if (!flags.ssh) return undefined;
+  const urls: SessionTarget[] = (flags.server ?? []).map((url) => ({ profile: { kind: 'url', name: url, url } }));
   const passphrase = io.env.COMFYDESK_SSH_PASSPHRASE;
-  const profile: ConnectionDraft = {
-    kind: 'ssh',
-    name: `${flags.ssh.username}@${flags.ssh.host}`,
-    host: flags.ssh.host,
-    port: flags.ssh.port,
-    username: flags.ssh.username,
-    auth: flags.key ? 'key' : 'agent',
-    keyPath: flags.key ? resolve(io.cwd, flags.key) : undefined,
-    remoteHost: flags.remote?.host ?? DEFAULT_REMOTE_HOST,
-    remotePort: flags.remote?.port ?? DEFAULT_REMOTE_PORT,
-    localPort: 0,
-    pinnedHostKey: flags.acceptHostKey,
-  };
-  return { profile: ConnectionDraft.parse(profile), ...(passphrase ? { secrets: { passphrase } } : {}) };
+  const tunnels = ssh.map((target): SessionTarget => {
+    const profile: ConnectionDraft = {
+      kind: 'ssh',
+      name: `${target.username}@${target.host}`,
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      auth: flags.key ? 'key' : 'agent',
+      keyPath: flags.key ? resolve(io.cwd, flags.key) : undefined,
+      remoteHost: flags.remote?.host ?? DEFAULT_REMOTE_HOST,
+      remotePort: flags.remote?.port ?? DEFAULT_REMOTE_PORT,
+      localPort: 0,
+      pinnedHostKey: flags.acceptHostKey,
+    };
+    return { profile: ConnectionDraft.parse(profile), ...(passphrase ? { secrets: { passphrase } } : {}) };
+  });
+  return [...urls, ...tunnels];
 }
 
 /** How a session target is named in messages: its URL, `user@host:port → remote`, or the pod. */

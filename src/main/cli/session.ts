@@ -24,6 +24,8 @@ export interface SessionOptions {
   verbose?: boolean;
   /** `--server`/`--ssh`: a connection for this command only. */
   server?: SessionTarget;
+  /** Several `--server`/`--ssh` (`run` spreads its runs over them): connections for this command only. */
+  servers?: SessionTarget[];
   /** The held queue stays paused when this command starts its own core (commands that only read). @default false */
   isQueueHeld?: boolean;
   /** Library options for a core of its own (extra workflow folders). */
@@ -42,6 +44,8 @@ export interface Session {
   owner: OwnerRecord | undefined;
   /** The `--server`/`--ssh` connection's profile id (undefined without those flags). */
   serverId: string | undefined;
+  /** Every `--server`/`--ssh` connection's profile id, in order (empty without those flags). */
+  serverIds: string[];
   paths: Paths;
   log: Logger;
   /** Resolves if the owner this command attached to stops (it never resolves for a command that owns the folder). */
@@ -86,10 +90,12 @@ export async function openSession(io: CliIo, options: SessionOptions): Promise<S
 }
 
 async function withServer(session: Session, options: SessionOptions): Promise<Session> {
-  if (!options.server) return session;
+  const targets = [...(options.server ? [options.server] : []), ...(options.servers ?? [])];
+  if (targets.length === 0) return session;
   try {
-    const { id } = await session.api.call('connections.openSession', options.server);
-    return { ...session, serverId: id };
+    const serverIds: string[] = [];
+    for (const target of targets) serverIds.push((await session.api.call('connections.openSession', target)).id);
+    return { ...session, serverId: serverIds[0], serverIds: [...new Set(serverIds)] };
   } catch (error) {
     await session.close();
     throw error;
@@ -104,7 +110,7 @@ async function own(io: CliIo, options: SessionOptions): Promise<Session> {
     verbose: options.verbose,
     lean: true,
     isQueueHeld: options.isQueueHeld,
-    sessionServer: options.server,
+    sessionServer: options.server ?? options.servers?.[0],
     library: options.library,
     llmWorkerPath: options.llmWorkerPath,
     connections: {
@@ -129,6 +135,7 @@ async function own(io: CliIo, options: SessionOptions): Promise<Session> {
     api,
     owner: undefined,
     serverId: undefined,
+    serverIds: [],
     paths,
     log,
     ownerLost: new Promise<void>(() => undefined),
@@ -186,6 +193,7 @@ async function attach(owner: OwnerRecord, paths: Paths, log: Logger): Promise<Se
     api,
     owner,
     serverId: undefined,
+    serverIds: [],
     paths,
     log,
     ownerLost: watchOwner(api, owner, paths),

@@ -49,6 +49,7 @@ import { ModelCatalog, readCatalogFile } from './workflows/catalog';
 import { LibraryService, type LibraryServiceDeps } from './workflows/library-service';
 import type { InventorySource, RunStats } from './workflows/ports';
 import { SAMPLE_WORKFLOWS, bundledCatalog } from './workflows/resources';
+import { farmFit } from './workflows/farm-fit';
 import { workflowsHandlers } from './workflows/workflows-handlers';
 
 export interface CoreOptions {
@@ -347,6 +348,10 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
     staged,
     outputsDir,
     limits: () => settings.get().generation,
+    failover: () => {
+      const { failoverGraceSeconds, retryLostElsewhere } = settings.get().generation;
+      return { graceMs: failoverGraceSeconds * 1000, retryLostElsewhere };
+    },
     log: log.child('jobs'),
     notices,
     isHeldForSession: options.isQueueHeld,
@@ -405,6 +410,27 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
   await snapshots.start();
   disposer.add(() => snapshots.stop());
 
+  // On how many servers each workflow runs: pushed (coalesced) when inventories, the farm or the library change.
+  const fit = () =>
+    farmFit(
+      library.records(),
+      connections
+        .generationIds()
+        .map((id) => (connections.health(id).state === 'online' ? connections.inventory(id) : undefined)),
+    );
+  let fitTimer: NodeJS.Timeout | undefined;
+  const pushFit = () => {
+    fitTimer ??= setTimeout(() => {
+      fitTimer = undefined;
+      events.emit('workflows.servers', fit());
+    }, 100).unref();
+  };
+  disposer.add(connections.on('inventory', pushFit));
+  disposer.add(connections.on('changed', pushFit));
+  disposer.add(connections.on('health', pushFit));
+  disposer.add(library.on('changed', pushFit));
+  disposer.add(() => clearTimeout(fitTimer));
+
   const handlers: Handlers = {
     ...appHandlers({
       notices,
@@ -417,6 +443,7 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
     }),
     ...settingsHandlers(settings),
     ...workflowsHandlers(library),
+    'workflows.servers': () => fit(),
     ...connectionsHandlers(connections, options.pickFile),
     ...startingFirst(llmHandlers({ service: llm, store: llmStore }), startLlm),
     ...jobsHandlers({ jobs, generation, staged, servers, history, outputsDir, desktop: options.desktop }),

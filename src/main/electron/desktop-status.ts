@@ -11,6 +11,15 @@ export interface DesktopStatus {
   paused: boolean;
   /** The most recent failure, shown until a new job starts. */
   lastFailure: Job | undefined;
+  /** Jobs running now on every server (ours, else all); with several, progress is their mean. */
+  running?: Job[];
+}
+
+/** Overall progress: the mean percent of the jobs running now on every server (0–100). */
+export function overallPercent(status: DesktopStatus): number {
+  const running = status.running?.length ? status.running : status.current ? [status.current] : [];
+  if (running.length === 0) return 0;
+  return running.reduce((sum, job) => sum + (job.progress?.percent ?? 0), 0) / running.length;
 }
 
 /** One change worth a native notification. */
@@ -47,7 +56,12 @@ export class DesktopStatusTracker {
     for (const { job, outcome } of finished) if (outcome === 'failed') this.#lastFailure = job;
     const queueCount = jobs.filter((job) => job.status === 'held' || job.status === 'queued').length;
     const state = current ? 'running' : this.#lastFailure ? 'error' : 'idle';
-    return { status: { state, current, queueCount, paused, lastFailure: this.#lastFailure }, finished };
+    const ours = running.filter((job) => job.origin === 'comfydesk');
+    const shown = ours.length > 0 ? ours : running;
+    return {
+      status: { state, current, queueCount, paused, lastFailure: this.#lastFailure, running: shown },
+      finished,
+    };
   }
 
   /** The user looked at the failure (opened the window): back to idle. */
@@ -65,6 +79,11 @@ export function ringStep(percent: number): number {
 
 /** The tray tooltip for a status. */
 export function tooltipFor(status: DesktopStatus): string {
+  const count = status.running?.length ?? 0;
+  if (status.state === 'running' && count > 1) {
+    const queued = status.queueCount > 0 ? ` · ${status.queueCount} waiting` : '';
+    return `ComfyDesk — ${count} running on your servers, ${Math.floor(overallPercent(status))}% overall${queued}`;
+  }
   if (status.state === 'running' && status.current) {
     const job = status.current;
     const percent = Math.floor(job.progress?.percent ?? 0);

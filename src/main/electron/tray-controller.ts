@@ -6,7 +6,14 @@ import type { PodAlert } from '@shared/domain/pod';
 import { FINISHED_TRANSFER_STATES, type TransferItem } from '@shared/domain/transfer';
 import type { Logger } from '../core/lib/logger';
 import { describeProgress, formatBytes, formatEta } from '@shared/format';
-import { DesktopStatusTracker, ringStep, tooltipFor, type DesktopStatus, type FinishedJob } from './desktop-status';
+import {
+  DesktopStatusTracker,
+  overallPercent,
+  ringStep,
+  tooltipFor,
+  type DesktopStatus,
+  type FinishedJob,
+} from './desktop-status';
 
 /** The parts of Electron the controller drives; the shell passes the real ones, tests the stand-in. */
 export interface TrayElectron {
@@ -175,7 +182,7 @@ export class TrayController {
     const downloadPercent = downloads ? (downloadFraction(downloads) ?? 0) * 100 : 0;
     const iconKey =
       status.state === 'running'
-        ? `running-${ringStep(status.current?.progress?.percent ?? 0)}`
+        ? `running-${ringStep(overallPercent(status))}`
         : showsDownloads
           ? `running-${ringStep(downloadPercent)}`
           : status.state;
@@ -194,8 +201,7 @@ export class TrayController {
     this.#iconKey = iconKey;
     const window = this.#options.window();
     if (window && !window.isDestroyed()) {
-      if (status.state === 'running')
-        window.setProgressBar((status.current?.progress?.percent ?? 0) / 100, { mode: 'normal' });
+      if (status.state === 'running') window.setProgressBar(overallPercent(status) / 100, { mode: 'normal' });
       else if (status.state === 'error') window.setProgressBar(1, { mode: 'error' });
       else if (showsDownloads)
         window.setProgressBar(downloadFraction(downloads) ?? 2, {

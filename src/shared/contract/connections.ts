@@ -31,6 +31,11 @@ export const connectionsCommands = {
     input: z.object({ id: z.string().min(1), online: z.boolean() }).strict(),
     output: ConnectionsSnapshot,
   },
+  /** "Use for generation": the profile joins (or leaves) the servers jobs are spread over, and is kept online. */
+  'connections.setGeneration': {
+    input: z.object({ id: z.string().min(1), use: z.boolean() }).strict(),
+    output: ConnectionsSnapshot,
+  },
   /** One check of a saved profile (`id`) or of an unsaved draft, without keeping anything; `timeoutMs` bounds each step. */
   'connections.test': {
     input: z.union([

@@ -39,6 +39,8 @@ export const jobsCommands = {
         workflowId: z.string().min(1).optional(),
         workflow: WorkflowDocument.optional(),
         serverId: z.string().optional(),
+        /** The servers the runs may go to: the form is read from the first online one that has every node type. */
+        servers: z.array(z.string().min(1)).min(1).max(64).optional(),
       })
       .strict()
       .refine(hasOneWorkflowSource, ONE_WORKFLOW_SOURCE),

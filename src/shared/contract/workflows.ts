@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  FarmFit,
   IntentMatch,
   LibraryDelta,
   LibraryQuery,
@@ -27,6 +28,8 @@ export const workflowsCommands = {
   'workflows.thumbnail': { input: WorkflowId, output: z.object({ dataUrl: z.string().nullable() }) },
   /** Shows the file in the system's file manager where there is one; always answers with the path. */
   'workflows.reveal': { input: WorkflowId, output: z.object({ isRevealed: z.boolean(), path: z.string() }) },
+  /** On how many of the servers used for generation each workflow can run (cards: "runs on 2 of 3 servers"). */
+  'workflows.servers': { input: Empty, output: FarmFit },
   /** Matches free text or a chip's text to a workflow type, then to the library's workflows of that type. */
   'intent.match': { input: z.object({ text: z.string().max(500) }).strict(), output: IntentMatch },
 } as const;
@@ -35,4 +38,6 @@ export const workflowsCommands = {
 export const workflowsEvents = {
   'library.changed': LibraryDelta,
   'library.roots': z.array(RootStatus),
+  /** On how many servers each workflow can run, after a server's inventory was read or the library or farm changed. */
+  'workflows.servers': FarmFit,
 } as const;

@@ -146,6 +146,11 @@ export const ConnectionsSettings = z.object({
   activeId: z.string().nullable().default(LOCAL_PROFILE_ID),
   /** Profiles kept online besides the active one (several may be online at once). */
   alsoOnline: z.array(z.string()).default([]),
+  /**
+   * Profiles that take jobs besides the default one ("Use for generation"): all of them are kept
+   * online and the held queue spreads jobs over them (the farm). The default profile always does.
+   */
+  generation: z.array(z.string()).default([]),
 });
 export type ConnectionsSettings = z.infer<typeof ConnectionsSettings>;
 
@@ -244,6 +249,8 @@ export const ConnectionsSnapshot = z.object({
   secretStorage: SecretStorageKind,
   /** Profile ids opened for this session only (`--server`/`--ssh` of serve mode or a CLI command): not saved in settings. */
   sessionOnly: z.array(z.string()).optional(),
+  /** Profile ids jobs are spread over (the farm): the default one and those marked "Use for generation". */
+  generation: z.array(z.string()).optional(),
 });
 export type ConnectionsSnapshot = z.infer<typeof ConnectionsSnapshot>;
 

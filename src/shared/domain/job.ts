@@ -94,6 +94,10 @@ export const Job = z.object({
    * same inputs, so nothing was computed again (it finishes at once). Absent for older records.
    */
   isCached: z.boolean().optional(),
+  /** The servers this job may run on (pinned by the person); absent = any server used for generation. */
+  servers: z.array(z.string()).optional(),
+  /** Why a held job is not released yet when no server can take it ("no connected server has flux1-dev.safetensors"). */
+  heldReason: z.string().optional(),
 });
 export type Job = z.infer<typeof Job>;
 
@@ -137,8 +141,13 @@ export const EnqueueRequest = z.object({
   workflowId: z.string().min(1).optional(),
   /** …or one handed over whole (the CLI's `run FILE`). */
   workflow: WorkflowDocument.optional(),
-  /** The connection to run on. @default the default connection */
+  /** The connection the workflow is converted against (its nodes and models). @default the default connection */
   serverId: z.string().optional(),
+  /**
+   * Pins the job (or batch) to these servers: each run goes to the least busy of them that can run
+   * it. One id pins to one server. @default every server used for generation (the farm)
+   */
+  servers: z.array(z.string().min(1)).min(1).max(64).optional(),
   /** Parameter id → value (see `Parameter.id`); staged files as `{ staged: id }`. */
   values: z.record(z.string(), z.unknown()).default({}),
   /** Runs in this batch; seeds follow `seedMode`. @default 1 */

@@ -31,6 +31,13 @@ export function isAbsolutePath(value: string): boolean {
 export const GenerationSettings = z.object({
   /** ComfyDesk's jobs sent to one server at a time; more overlap upload and queueing. @default 1 */
   maxInFlightPerServer: z.number().int().min(1).max(8).default(1),
+  /**
+   * A job running on a server that went offline ends as lost; with this on it is queued again at
+   * once on another server that can run it. @default false
+   */
+  retryLostElsewhere: z.boolean().default(false),
+  /** How long a server may be offline before its jobs waiting there move to another server, seconds. @default 30 */
+  failoverGraceSeconds: z.number().min(0).max(3600).default(30),
   /** Live previews shown per second at most. @default 4 */
   previewsPerSecond: z.number().min(0).max(30).default(4),
   /** Where outputs are saved, as a full path; empty = the data folder's `outputs`. */

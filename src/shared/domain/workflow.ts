@@ -244,3 +244,12 @@ export const IntentMatch = z.object({
   message: z.string(),
 });
 export type IntentMatch = z.infer<typeof IntentMatch>;
+
+/** On how many of the servers used for generation each workflow can run ("runs on 2 of 3 servers"). */
+export const FarmFit = z.object({
+  /** Servers used for generation, online or not. */
+  total: z.number().int().nonnegative(),
+  /** Workflow id → online servers that have every node type and model it uses. */
+  ready: z.record(z.string(), z.number().int().nonnegative()),
+});
+export type FarmFit = z.infer<typeof FarmFit>;

@@ -142,6 +142,8 @@ export interface ComfyServerOptions {
   hidesFolderPaths?: boolean;
   /** Report folders under this base instead of the data folder, as a server on another machine would (`/workspace/ComfyUI`). */
   reportedBase?: string;
+  /** Node types this server lacks (a server without a custom node pack), e.g. ['PeerSlowSteps']. */
+  withoutNodes?: string[];
 }
 
 /** Everything a test can see or change about the emulated server. */
@@ -174,6 +176,13 @@ export interface ComfyTestServer {
   restart(): Promise<void>;
   /** Stops listening, leaving the port closed (a crashed server), until `start()`. */
   crash(): Promise<void>;
+  /**
+   * Becomes unreachable while keeping its queue and history (a machine whose network dropped): the
+   * port closes, sockets drop, the prompt running now finishes, pending ones wait. `reconnect()`
+   * listens again on the same port and goes on with the queue.
+   */
+  disconnect(): Promise<void>;
+  reconnect(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -216,6 +225,7 @@ class EmulatedComfy implements ComfyTestServer {
   #timers = new Set<NodeJS.Timeout>();
   #idleWaiters: Array<() => void> = [];
   #freeMemory = false;
+  #isDisconnected = false;
 
   constructor(options: ComfyServerOptions) {
     this.#options = options;
@@ -234,6 +244,7 @@ class EmulatedComfy implements ComfyTestServer {
         writeFileSync(path, 'weights');
       }
     }
+    for (const type of options.withoutNodes ?? []) delete this.#objectInfo[type];
     this.#timing = { nodeMs: options.nodeMs ?? 0, stepMs: options.stepMs };
     this.#executor = new PromptExecutor(this.#host());
     this.manager = options.manager
@@ -391,6 +402,7 @@ class EmulatedComfy implements ComfyTestServer {
   }
 
   async crash(): Promise<void> {
+    this.#isDisconnected = false;
     this.#generation += 1; // the running prompt's worker stops at its next step
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
@@ -414,6 +426,26 @@ class EmulatedComfy implements ComfyTestServer {
     mkdirSync(this.#dirs.temp, { recursive: true });
     this.#worker = undefined;
     this.#notifyIdle();
+  }
+
+  async disconnect(): Promise<void> {
+    this.#isDisconnected = true;
+    this.dropSockets();
+    const http = this.#http;
+    const wss = this.#wss;
+    this.#http = undefined;
+    this.#wss = undefined;
+    wss?.close();
+    if (http) {
+      http.closeAllConnections();
+      await new Promise<void>((resolvePromise) => http.close(() => resolvePromise()));
+    }
+  }
+
+  async reconnect(): Promise<void> {
+    this.#isDisconnected = false;
+    await this.start();
+    this.#kick();
   }
 
   async restart(): Promise<void> {
@@ -527,10 +559,10 @@ class EmulatedComfy implements ComfyTestServer {
   }
 
   #kick(): void {
-    if (this.#worker || this.#heap.length === 0) return;
+    if (this.#worker || this.#heap.length === 0 || this.#isDisconnected) return;
     const generation = this.#generation;
     this.#worker = (async () => {
-      while (this.#heap.length > 0 && generation === this.#generation) {
+      while (this.#heap.length > 0 && generation === this.#generation && !this.#isDisconnected) {
         const item = heapPop(this.#heap);
         this.#running = item;
         this.#queueUpdated();

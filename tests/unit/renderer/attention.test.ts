@@ -216,3 +216,13 @@ describe('Settings › notifications', () => {
     expect(screen.getByRole('switch', { name: 'Start with only the tray icon' })).toBeTruthy();
   });
 });
+
+describe('the page title with several servers', () => {
+  test('while jobs of ours run on several servers, the title shows how many and their mean progress', async () => {
+    const { progressTitle } = await import('../../../src/renderer/src/features/shell/attention');
+    const one = job('a', { status: 'running', serverId: 's1', progress: progress(20) });
+    const two = job('b', { status: 'running', serverId: 's2', progress: progress(61) });
+    expect(progressTitle(one, 'ComfyDesk', [one, two])).toBe('2 running · 40% — ComfyDesk');
+    expect(progressTitle(one, 'ComfyDesk', [one])).toBe(`20% · ${one.workflowName} — ComfyDesk`);
+  });
+});

@@ -4,7 +4,7 @@ import { isFinished, type Job, type JobsSnapshot } from '@shared/domain/job';
 import { AppError } from '../../core/lib/errors';
 import { parseSeconds, type CommandContext } from '../command';
 import { ExitCode, writeJson, writeLine } from '../io';
-import { addServerOptions, describeTarget, sessionTargetOf, type ServerTargetFlags } from '../server-target';
+import { addServerOptions, describeTarget, sessionTargetsOf, type ServerTargetFlags } from '../server-target';
 import { openSession, serverFor, serverLabel, waitForServer, type Session } from '../session';
 
 interface QueueFlags extends ServerTargetFlags {
@@ -14,7 +14,11 @@ interface QueueFlags extends ServerTargetFlags {
   verbose?: boolean;
 }
 
-/** Opens ComfyDesk for `queue`/`cancel`, with the server brought online and its queue read. */
+/**
+ * Opens ComfyDesk for `queue`/`cancel`, with the servers brought online and their queues read: those
+ * named with --server/--ssh, else the default connection and every server used for generation (one
+ * that does not come online in time is named on stderr and left out).
+ */
 async function withQueue<T>(
   context: CommandContext,
   command: string,
@@ -22,26 +26,46 @@ async function withQueue<T>(
   body: (session: Session, serverId: string, label: string, snapshot: JobsSnapshot) => Promise<T>,
 ): Promise<T> {
   const { io } = context;
-  const target = sessionTargetOf(flags, io);
+  const targets = sessionTargetsOf(flags, io);
   const timeoutMs = Math.round(flags.timeout * 1000);
   // Reading or cancelling never sends held jobs: a core of this command's own keeps the queue paused.
   const session = await openSession(io, {
     command,
     dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
     verbose: flags.verbose,
-    server: target,
+    servers: targets,
     isQueueHeld: true,
     checkTimeoutMs: timeoutMs,
   });
   try {
     const serverId = await serverFor(session);
-    const label = target ? describeTarget(target) : await serverLabel(session, serverId);
+    const label = targets[0] ? describeTarget(targets[0]) : await serverLabel(session, serverId);
     await waitForServer(session.api, serverId, { timeoutMs, isFailFast: true, label });
+    const others = session.serverIds.length > 0 ? session.serverIds.slice(1) : await farmOf(session, serverId);
+    await Promise.all(
+      others.map(async (id, index) => {
+        const name = targets[index + 1] ? describeTarget(targets[index + 1]!) : await serverLabel(session, id);
+        await waitForServer(session.api, id, { timeoutMs, isFailFast: true, label: name }).catch((error: unknown) =>
+          writeLine(io.stderr, `comfydesk: ${name}'s queue is not listed: ${(error as Error).message}`),
+        );
+      }),
+    );
     const snapshot = await session.api.call('jobs.list', { refresh: true });
     return await body(session, serverId, label, snapshot);
   } finally {
     await session.close();
   }
+}
+
+/** The other servers used for generation, brought online for this command if they are not. */
+async function farmOf(session: Session, defaultId: string): Promise<string[]> {
+  const snapshot = await session.api.call('connections.list', {});
+  const ids = (snapshot.generation ?? []).filter((id) => id !== defaultId);
+  for (const id of ids) {
+    const profile = snapshot.profiles.find((item) => item.id === id);
+    if (profile && !snapshot.online.includes(id)) await session.api.call('connections.openSession', { profile });
+  }
+  return ids;
 }
 
 interface QueueEntry {
@@ -82,8 +106,9 @@ export function registerQueue(program: Command, context: CommandContext): void {
       context.run(flags.json, () =>
         withQueue(context, 'queue', flags, async (session, serverId, label, { jobs: all, paused }) => {
           const { io } = context;
-          // ComfyDesk's jobs on other servers are listed too unless a server was named.
-          const jobs = all.filter((job) => !isFinished(job.status) && (!session.serverId || job.serverId === serverId));
+          // Every server's jobs, unless servers were named.
+          const named = new Set(session.serverIds);
+          const jobs = all.filter((job) => !isFinished(job.status) && (named.size === 0 || named.has(job.serverId)));
           const names = new Map(
             (await session.api.call('connections.list', {})).profiles.map((profile) => [profile.id, profile.name]),
           );
@@ -95,7 +120,7 @@ export function registerQueue(program: Command, context: CommandContext): void {
             return ExitCode.ok;
           }
           if (jobs.length === 0) {
-            writeLine(io.stdout, `The queue is empty${session.serverId ? ` on ${label}` : ''}.`);
+            writeLine(io.stdout, `The queue is empty${session.serverIds.length === 1 ? ` on ${label}` : ''}.`);
             return ExitCode.ok;
           }
           for (const item of [...running, ...pending]) {

@@ -1,10 +1,8 @@
 import { accessSync, constants, copyFileSync, existsSync, linkSync, mkdirSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import type { Command } from 'commander';
-import type { ConnectionHealth } from '@shared/domain/connection';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { Parameter, ParameterValues } from '@shared/domain/generation';
-import { isFinished, type Job, type JobProgress, type WorkflowDocument } from '@shared/domain/job';
-import { describeProgress, formatEta } from '@shared/format';
+import type { Job, WorkflowDocument } from '@shared/domain/job';
 import { ownerKind } from '../../core/app/owner-lock';
 import { fileError } from '../../core/lib/errors';
 import { readJsonFile } from '../../core/lib/json-file';
@@ -12,9 +10,10 @@ import { safeFileName } from '../../core/lib/file-names';
 import { mediaTypeOf } from '../../core/lib/media-types';
 import { collectValues, parseSeconds, parseSeed, type CommandContext } from '../command';
 import { ApiError, type ApiClient } from '../contract-client';
-import { CliError, ExitCode, stoppedCode, writeJson, writeLine, writeText, type CliIo, type StopReason } from '../io';
+import { CliError, ExitCode, stoppedCode, writeJson, writeLine, type CliIo, type StopReason } from '../io';
 import { collectAssignments, parseSetValues, refusedValuesError } from '../parameter-flags';
-import { addServerOptions, describeTarget, sessionTargetOf, type ServerTargetFlags } from '../server-target';
+import { RunFollower } from '../run-follower';
+import { addServerOptions, describeTarget, sessionTargetsOf, type ServerTargetFlags } from '../server-target';
 import { openSession, serverFor, serverLabel, waitForServer, type Session } from '../session';
 
 interface RunFlags extends ServerTargetFlags {
@@ -28,6 +27,7 @@ interface RunFlags extends ServerTargetFlags {
   timeout: number;
   json?: boolean;
   verbose?: boolean;
+  runs: number;
 }
 
 /** Files LoadImage, LoadVideo and LoadAudio read, accepted by --input. */
@@ -50,7 +50,15 @@ const INPUT_EXTENSIONS = new Set([
 /** How long a cancel may take to be confirmed by the server after Ctrl+C. */
 const CANCEL_CONFIRM_MS = 5000;
 
-/** `comfydesk run FILE [--server URL] …`: queue a workflow, follow it, save its outputs. */
+/** Commander parser for `--runs`: a whole number from 1 to 100. */
+function parseRuns(value: string): number {
+  const runs = Number(value);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 100)
+    throw new InvalidArgumentError('must be a whole number from 1 to 100.');
+  return runs;
+}
+
+/** `comfydesk run FILE [--server URL]… [--runs N] …`: queue a workflow, follow it, save its outputs. */
 export function registerRun(program: Command, context: CommandContext): void {
   const command = program
     .command('run')
@@ -80,6 +88,12 @@ export function registerRun(program: Command, context: CommandContext): void {
     .option(
       '--json',
       'print one JSON object per line per event (generation_started, generation_progress, generation_complete, generation_error, queue_updated)',
+    )
+    .option(
+      '--runs <n>',
+      'run it N times (seeds follow the workflow), spread over every --server and --ssh given',
+      parseRuns,
+      1,
     )
     .option('-v, --verbose', 'log debug details to stderr')
     .action((file: string, flags: RunFlags) =>
@@ -149,18 +163,6 @@ async function stageInputs(
   return values;
 }
 
-/** A one-line progress bar on a terminal (stderr), redrawn in place. */
-function drawBar(io: CliIo, progress: JobProgress): void {
-  const width = 24;
-  const filled = Math.round((progress.percent / 100) * width);
-  const eta = formatEta(progress.etaSeconds);
-  const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(Math.floor(progress.percent)).padStart(3)}%  ${describeProgress(progress)}${eta ? `  ${eta}` : ''}`;
-  writeText(
-    io.stderr,
-    `\r\u001b[2K${line.slice(0, Math.max(20, ((io.stdout as { columns?: number }).columns ?? 100) - 1))}`,
-  );
-}
-
 async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
   // Read and check the file here, on this machine: a bad file is named before anything starts,
   // and the owner (perhaps another process) gets the workflow itself, not a path it may not see.
@@ -168,17 +170,17 @@ async function run(io: CliIo, file: string, flags: RunFlags): Promise<number> {
     name: basename(file).replace(/\.json$/i, '') || 'workflow',
     data: await readJsonFile(file, 'workflow_invalid'),
   };
-  const target = sessionTargetOf(flags, io);
+  const targets = sessionTargetsOf(flags, io);
   const timeoutMs = Math.round(flags.timeout * 1000);
   const session = await openSession(io, {
     command: 'run',
     dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
     verbose: flags.verbose,
-    server: target,
+    servers: targets,
     checkTimeoutMs: timeoutMs,
   });
   try {
-    return await runOn(session, io, document, flags, target ? describeTarget(target) : undefined, file);
+    return await runOn(session, io, document, flags, targets.map(describeTarget), file);
   } finally {
     await session.close();
   }
@@ -189,46 +191,56 @@ async function runOn(
   io: CliIo,
   document: WorkflowDocument,
   flags: RunFlags,
-  targetLabel: string | undefined,
+  targetLabels: string[],
   file: string,
 ): Promise<number> {
   const { api } = session;
   const timeoutMs = Math.round(flags.timeout * 1000);
-  const serverId = await serverFor(session);
-  const label = targetLabel ?? (await serverLabel(session, serverId));
-  await waitForServer(api, serverId, { timeoutMs, isFailFast: true, label });
-  const form = await api.call('generation.form', { workflow: document, serverId }, { timeoutMs: timeoutMs + 60_000 });
+  // The servers given (the runs spread over them), else the default connection.
+  const serverIds = session.serverIds.length > 0 ? session.serverIds : [await serverFor(session)];
+  const labels = new Map<string, string>();
+  for (const [index, serverId] of serverIds.entries())
+    labels.set(serverId, targetLabels[index] ?? (await serverLabel(session, serverId)));
+  const label = (serverId: string) => labels.get(serverId) ?? serverId;
+  await Promise.all(
+    serverIds.map((serverId) => waitForServer(api, serverId, { timeoutMs, isFailFast: true, label: label(serverId) })),
+  );
+  const form = await api.call(
+    'generation.form',
+    { workflow: document, servers: serverIds },
+    { timeoutMs: timeoutMs + 60_000 },
+  );
   const values = { ...valuesFrom(flags, form.parameters), ...(await stageInputs(api, flags, io, form.parameters)) };
 
-  const follower = new JobFollower(io, flags, document.name, label);
+  const follower = new RunFollower(io, flags, document.name, label);
   const offs = [
     api.on('jobs.updated', (job) => follower.updated(job)),
     api.on('generation.progress', (event) => follower.progress(event.jobId, event.progress)),
     api.on('jobs.queue', (counts) => {
       if (flags.json) writeJson(io, { event: 'queue_updated', running: counts.running, pending: counts.pending });
     }),
-    api.on('connections.health', (health) => follower.health(serverId, health)),
+    api.on('connections.health', (health) => follower.health(health)),
   ];
-  // Whatever happens to the sockets, this process stays until the job is settled one way or another.
+  // Whatever happens to the sockets, this process stays until the jobs are settled one way or another.
   const keepAlive = setInterval(() => undefined, 60_000);
   try {
     const { jobIds } = await api
       .call('jobs.enqueue', {
         workflow: document,
-        serverId,
+        serverId: form.serverId,
+        servers: serverIds,
         values,
-        count: 1,
+        count: flags.runs,
         ...(flags.seed !== undefined ? { seedMode: 'fixed' as const } : {}),
       })
       .catch((error: unknown) => {
         throw refusedValuesError(error, `comfydesk convert ${file} --server URL --params`) ?? error;
       });
-    const jobId = jobIds[0]!;
-    follower.follow(jobId);
+    follower.follow(jobIds);
     await follower.announceWaiting(api);
 
     const outcome = await Promise.race([
-      follower.done,
+      follower.done.then((jobs) => ({ jobs })),
       io.interrupted.then((reason) => ({ stopped: reason })),
       session.ownerLost.then(() => ({ ownerLost: true as const })),
     ]);
@@ -237,27 +249,35 @@ async function runOn(
         `ComfyDesk (${session.owner ? `pid ${session.owner.pid}, ${ownerKind(session.owner)}` : 'the process running this job'}) stopped before the job finished. The job is kept in its queue and history and goes on when ComfyDesk starts again.`,
         { code: 'disconnected' },
       );
-    if ('stopped' in outcome) return await cancelRun(api, follower, jobId, outcome.stopped, io);
+    if ('stopped' in outcome) return await cancelRun(api, follower, outcome.stopped, io);
     follower.endLine();
-    return await finish(api, io, flags, outcome, label);
+    let code: number = ExitCode.ok;
+    for (const job of outcome.jobs) {
+      const result = await finish(api, io, flags, job, label(job.serverId)).catch((error: unknown) => {
+        if (outcome.jobs.length === 1) throw error;
+        writeLine(io.stderr, `comfydesk: ${error instanceof Error ? error.message : String(error)}`);
+        return ExitCode.failed;
+      });
+      if (result !== ExitCode.ok) code = result;
+    }
+    return code;
   } finally {
     clearInterval(keepAlive);
     for (const off of offs) off();
   }
 }
 
-/** Ctrl+C, SIGTERM or a closed output: cancel the job on the server, then stop. */
-async function cancelRun(
-  api: ApiClient,
-  follower: JobFollower,
-  jobId: string,
-  reason: StopReason,
-  io: CliIo,
-): Promise<number> {
-  const refused = await api.call('jobs.cancel', { jobId }).then(
-    () => undefined,
-    (error: unknown) => (error instanceof ApiError ? error.userMessage : String(error)),
+/** Ctrl+C, SIGTERM or a closed output: cancel the jobs on the servers, then stop. */
+async function cancelRun(api: ApiClient, follower: RunFollower, reason: StopReason, io: CliIo): Promise<number> {
+  const refusals = await Promise.all(
+    follower.unfinished().map((jobId) =>
+      api.call('jobs.cancel', { jobId }).then(
+        () => undefined,
+        (error: unknown) => (error instanceof ApiError ? error.userMessage : String(error)),
+      ),
+    ),
   );
+  const refused = refusals.find((item) => item !== undefined);
   const confirmed =
     refused === undefined &&
     (await Promise.race([
@@ -282,7 +302,13 @@ async function cancelRun(
 async function finish(api: ApiClient, io: CliIo, flags: RunFlags, job: Job, label: string): Promise<number> {
   if (job.status !== 'succeeded') {
     if (flags.json)
-      writeJson(io, { event: 'generation_error', prompt_id: job.promptId, status: job.status, error: job.error });
+      writeJson(io, {
+        event: 'generation_error',
+        prompt_id: job.promptId,
+        server: label,
+        status: job.status,
+        error: job.error,
+      });
     throw new CliError(failureSentence(job, label), { code: job.status === 'cancelled' ? 'cancelled' : 'comfy_error' });
   }
   const outputsDir = (await api.call('app.info', {})).folders.outputs;
@@ -291,7 +317,8 @@ async function finish(api: ApiClient, io: CliIo, flags: RunFlags, job: Job, labe
     ...output,
     ...(output.localPath ? { path: deliver(join(outputsDir, output.localPath), outDir) } : {}),
   }));
-  if (flags.json) writeJson(io, { event: 'generation_complete', prompt_id: job.promptId, outputs: delivered });
+  if (flags.json)
+    writeJson(io, { event: 'generation_complete', prompt_id: job.promptId, server: label, outputs: delivered });
   else {
     for (const output of delivered) if (output.path) writeLine(io.stdout, output.path);
     for (const output of delivered)
@@ -333,126 +360,4 @@ function failureSentence(job: Job, label: string): string {
     return `The job was lost: ${label} no longer knows it (the server restarted, or its queue was cleared) before it finished. Run the command again to retry.`;
   if (job.status === 'cancelled') return `The job was cancelled${job.error ? `: ${job.error.message}` : '.'}`;
   return job.error?.message ?? `The job ended as ${job.status}.`;
-}
-
-/**
- * Follows one job through `jobs.updated` and `generation.progress` (the contract's events), and says
- * what happens: "Queued…" once ComfyUI accepted the prompt, a progress bar on a terminal, and with
- * --json the seed's lines (generation_started when it runs). Events that arrive before the job id
- * is known are kept and replayed.
- */
-class JobFollower {
-  readonly done: Promise<Job>;
-  readonly #io: CliIo;
-  readonly #flags: RunFlags;
-  readonly #name: string;
-  readonly #label: string;
-  readonly #isTerminal: boolean;
-  #resolve: (job: Job) => void = () => undefined;
-  #jobId: string | undefined;
-  readonly #early: Array<() => void> = [];
-  #last: Job | undefined;
-  #hasQueued = false;
-  #hasStarted = false;
-  #isBarDrawn = false;
-  #isServerAway = false;
-
-  constructor(io: CliIo, flags: RunFlags, name: string, label: string) {
-    this.#io = io;
-    this.#flags = flags;
-    this.#name = name;
-    this.#label = label;
-    this.#isTerminal = !flags.json && Boolean(io.stderr.isTTY);
-    this.done = new Promise<Job>((resolvePromise) => (this.#resolve = resolvePromise));
-  }
-
-  follow(jobId: string): void {
-    this.#jobId = jobId;
-    for (const replay of this.#early.splice(0)) replay();
-  }
-
-  updated(job: Job): void {
-    if (this.#jobId === undefined) return void this.#early.push(() => this.updated(job));
-    if (job.id !== this.#jobId) return;
-    this.#last = job;
-    // ComfyUI has accepted the prompt once the job is queued (a job cancelled while held never was).
-    const isAccepted = job.status === 'queued' || job.status === 'running' || job.queuedAt !== null;
-    if (!this.#hasQueued && job.promptId && job.status !== 'held' && isAccepted) {
-      this.#hasQueued = true;
-      if (!this.#flags.json) this.#say(`Queued ${this.#name} on ${this.#label}.`);
-    }
-    if (!this.#hasStarted && job.promptId && (job.status === 'running' || job.status === 'succeeded')) {
-      this.#hasStarted = true;
-      if (this.#flags.json) writeJson(this.#io, { event: 'generation_started', prompt_id: job.promptId });
-    }
-    if (isFinished(job.status)) this.#resolve(job);
-  }
-
-  progress(jobId: string, progress: JobProgress): void {
-    if (this.#jobId === undefined) return void this.#early.push(() => this.progress(jobId, progress));
-    if (jobId !== this.#jobId || !this.#last?.promptId) return;
-    if (this.#flags.json)
-      writeJson(this.#io, {
-        event: 'generation_progress',
-        prompt_id: this.#last.promptId,
-        progress: Math.floor(progress.percent),
-        node_name: progress.nodeTitle,
-        step: progress.step,
-        steps: progress.steps,
-        eta: progress.etaSeconds,
-      });
-    else if (this.#isTerminal) {
-      drawBar(this.#io, progress);
-      this.#isBarDrawn = true;
-    }
-  }
-
-  /**
-   * The server's live socket dropping, the server going away, and coming back, each said once: the
-   * job is followed by asking the server meanwhile, and checked again when it returns.
-   */
-  health(serverId: string, health: ConnectionHealth): void {
-    const job = this.#last;
-    if (health.serverId !== serverId || this.#flags.json || !job?.promptId || isFinished(job.status)) return;
-    const isAway = health.state !== 'online' || !health.isSocketOpen;
-    if (isAway && !this.#isServerAway) {
-      this.#isServerAway = true;
-      this.#say(
-        health.state === 'online'
-          ? `Lost the live connection to ${this.#label}; following the job by asking the server until it is back (Ctrl+C stops)…`
-          : `${this.#label} is not answering (${health.reason ?? health.state}); waiting for it to come back (Ctrl+C stops)…`,
-      );
-    } else if (!isAway && this.#isServerAway) {
-      this.#isServerAway = false;
-      this.#say(`${this.#label} is back; checking on the job…`);
-    }
-  }
-
-  /** Says so when the job waits in ComfyDesk's own queue (paused, or behind other jobs). */
-  async announceWaiting(api: ApiClient): Promise<void> {
-    if (this.#flags.json || this.#hasQueued) return;
-    const snapshot = await api.call('jobs.list', {});
-    const mine = snapshot.jobs.find((job) => job.id === this.#jobId);
-    if (!mine || mine.status !== 'held' || this.#hasQueued) return;
-    const ahead = snapshot.jobs.filter(
-      (job) =>
-        job.origin === 'comfydesk' &&
-        job.id !== mine.id &&
-        job.serverId === mine.serverId &&
-        !isFinished(job.status) &&
-        (job.status !== 'held' || job.position < mine.position),
-    ).length;
-    if (snapshot.paused) this.#say("Waiting: ComfyDesk's queue is paused (resume it in the app).");
-    else if (ahead > 0) this.#say(`Waiting for ${ahead} job${ahead === 1 ? '' : 's'} ahead in ComfyDesk's queue…`);
-  }
-
-  endLine(): void {
-    if (this.#isBarDrawn) writeText(this.#io.stderr, '\n');
-    this.#isBarDrawn = false;
-  }
-
-  #say(text: string): void {
-    this.endLine();
-    writeLine(this.#io.stderr, text);
-  }
 }

@@ -5,7 +5,8 @@ import { formatBytes } from '@shared/format';
 import { parseSeconds, type CommandContext } from '../command';
 import type { ApiClient } from '../contract-client';
 import { CliError, ExitCode, writeJson, writeLine, type CliIo } from '../io';
-import { addServerOptions, confirm, sessionTargetOf, type ServerTargetFlags } from '../server-target';
+import type { SessionTarget } from '../../core/connections/profile-targets';
+import { addServerOptions, confirm, describeTarget, sessionTargetsOf, type ServerTargetFlags } from '../server-target';
 import { openSession } from '../session';
 
 interface StatusFlags extends ServerTargetFlags {
@@ -45,7 +46,9 @@ async function probe(api: ApiClient, subject: Subject, timeoutMs: number): Promi
 }
 
 async function status(io: CliIo, flags: StatusFlags): Promise<number> {
-  const target = sessionTargetOf(flags, io);
+  const targets = sessionTargetsOf(flags, io);
+  if (targets.length > 1) return statusOfMany(io, flags, targets);
+  const target = targets[0];
   const timeoutMs = Math.round(flags.timeout * 1000);
   const session = await openSession(io, {
     command: 'status',
@@ -135,6 +138,50 @@ async function report(
     writeLine(io.stdout, `${health.state} — ${health.reason ?? 'no answer'}`);
   }
   return health.state === 'online' ? ExitCode.ok : ExitCode.failed;
+}
+
+/** Several servers checked at once: one line each (one JSON object each with --json), in the order given. */
+async function statusOfMany(io: CliIo, flags: StatusFlags, targets: SessionTarget[]): Promise<number> {
+  const timeoutMs = Math.round(flags.timeout * 1000);
+  const session = await openSession(io, {
+    command: 'status',
+    dataDir: flags.dataDir && resolve(io.cwd, flags.dataDir),
+    verbose: flags.verbose,
+    isQueueHeld: true,
+    checkTimeoutMs: timeoutMs,
+  });
+  try {
+    const checks = await Promise.all(
+      targets.map((target) =>
+        probe(
+          session.api,
+          { draft: target.profile, ...(target.secrets ? { secrets: target.secrets } : {}) },
+          timeoutMs,
+        ),
+      ),
+    );
+    for (const [index, health] of checks.entries()) {
+      const where = describeTarget(targets[index]!);
+      if (flags.json)
+        writeJson(io, {
+          server: where,
+          state: health.state,
+          ...(health.reason ? { reason: health.reason } : {}),
+          ...(health.code ? { code: health.code } : {}),
+          ...(health.latencyMs !== undefined ? { latencyMs: health.latencyMs } : {}),
+          ...(health.facts ? { facts: health.facts } : {}),
+        });
+      else if (health.state === 'online')
+        writeLine(
+          io.stdout,
+          `${where}  online — ComfyUI ${health.facts?.comfyuiVersion ?? '(version unknown)'} (${health.latencyMs} ms) · ${health.facts?.gpuName ?? 'device unknown'}${memoryOf(health.facts)}`,
+        );
+      else writeLine(io.stdout, `${where}  ${health.state} — ${health.reason ?? 'no answer'}`);
+    }
+    return checks.every((health) => health.state === 'online') ? ExitCode.ok : ExitCode.failed;
+  } finally {
+    await session.close();
+  }
 }
 
 /**

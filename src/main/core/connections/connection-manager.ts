@@ -17,7 +17,14 @@ import { AppError } from '../lib/errors';
 import { defaultKnownHostsPath, knownHostsReader } from './known-hosts';
 import type { Logger } from '../lib/logger';
 import type { SettingsService } from '../settings/settings-service';
-import { offlineHealth, pageForBrowser, type PodRouteResolver, type SessionTarget } from './profile-targets';
+import { generationIds, withGeneration } from './generation-members';
+import {
+  offlineHealth,
+  pageForBrowser,
+  withPinnedHostKey,
+  type PodRouteResolver,
+  type SessionTarget,
+} from './profile-targets';
 import { SECRET_NAMES, secretKey, type SecretStore } from './secret-store';
 import { SessionProfiles } from './session-profiles';
 import { ServerConnection, type ConnectionSecretsValue, type ConnectionTarget } from './server-connection';
@@ -184,7 +191,13 @@ export class ConnectionManager {
         .map((profile) => profile.id),
       secretStorage: this.#deps.secrets.kind,
       sessionOnly: [...this.#sessions.profiles.keys()],
+      generation: generationIds(settings),
     };
+  }
+
+  /** The servers jobs are spread over: the default profile and those marked "Use for generation". */
+  generationIds(): string[] {
+    return generationIds(this.#settings());
   }
 
   /**
@@ -257,6 +270,7 @@ export class ConnectionManager {
       profiles,
       activeId: settings.activeId === id ? (profiles[0]?.id ?? null) : settings.activeId,
       alsoOnline: settings.alsoOnline.filter((item) => item !== id),
+      generation: settings.generation.filter((item) => item !== id),
     });
     return this.snapshot();
   }
@@ -286,6 +300,13 @@ export class ConnectionManager {
       ? [...new Set([...settings.alsoOnline, id])]
       : settings.alsoOnline.filter((item) => item !== id);
     this.#update({ ...settings, alsoOnline });
+    return this.snapshot();
+  }
+
+  /** "Use for generation" on or off: the profile joins or leaves the farm (and is kept online while in it). */
+  setGeneration(id: string, use: boolean): ConnectionsSnapshot {
+    this.#profile(id);
+    this.#update(withGeneration(this.#settings(), id, use));
     return this.snapshot();
   }
 
@@ -319,28 +340,10 @@ export class ConnectionManager {
 
   /** Pins an SSH host key the user confirmed: it must be the one the server presented. */
   trustHostKey(id: string, fingerprint: string): ConnectionsSnapshot {
-    const profile = this.#profile(id);
-    if (profile.kind !== 'ssh' && profile.kind !== 'runpod')
-      throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
-    const seen = this.health(id).hostKey;
-    if (!seen || seen.kind !== 'unknown' || seen.fingerprint !== fingerprint) {
-      throw new AppError(
-        'ssh_host_key_unknown',
-        `That fingerprint is not the one ${seen?.host ?? (profile.kind === 'ssh' ? profile.host : 'the pod')} presented. Test the connection again and compare the fingerprint it shows.`,
-        { details: { fingerprint } },
-      );
-    }
+    const next = withPinnedHostKey(this.#settings(), this.#profile(id), fingerprint, this.health(id).hostKey);
     if (this.#connections.has(id)) void this.#disconnect(id);
     this.#lastHealth.delete(id); // the host-key error is answered
-    const settings = this.#settings();
-    this.#update({
-      ...settings,
-      profiles: settings.profiles.map((item) =>
-        item.id === id && (item.kind === 'ssh' || item.kind === 'runpod')
-          ? { ...item, pinnedHostKey: fingerprint }
-          : item,
-      ),
-    });
+    this.#update(next);
     return this.snapshot();
   }
 
@@ -377,12 +380,9 @@ export class ConnectionManager {
         'comfy_offline',
         `${profile.name} is not connected right now. ${this.health(id).reason ?? ''}`.trim(),
       );
-    const inventory = !refresh && connection.inventory ? connection.inventory : await connection.refreshInventory();
-    return {
-      serverId: id,
-      folders: Object.entries(inventory.models).map(([name, files]) => ({ name, files })),
-      fetchedAt: inventory.fetchedAt,
-    };
+    const { models, fetchedAt } =
+      !refresh && connection.inventory ? connection.inventory : await connection.refreshInventory();
+    return { serverId: id, folders: Object.entries(models).map(([name, files]) => ({ name, files })), fetchedAt };
   }
 
   // ---- internals ----
@@ -459,7 +459,10 @@ export class ConnectionManager {
     const wanted = new Map<string, ConnectionProfile>();
     for (const profile of settings.profiles) {
       const isSession = this.#sessions.profiles.has(profile.id) || this.#sessions.online.has(profile.id);
-      const isChosen = profile.id === settings.activeId || settings.alsoOnline.includes(profile.id);
+      const isChosen =
+        profile.id === settings.activeId ||
+        settings.alsoOnline.includes(profile.id) ||
+        settings.generation.includes(profile.id);
       // Session servers were asked for explicitly; saved ones follow autoConnect.
       if (isSession || (isChosen && (this.#deps.autoConnect ?? true))) wanted.set(profile.id, profile);
     }

@@ -9,6 +9,7 @@ type ConnectionCommands =
   | 'connections.delete'
   | 'connections.setActive'
   | 'connections.setOnline'
+  | 'connections.setGeneration'
   | 'connections.test'
   | 'connections.openSession'
   | 'connections.trustHostKey'
@@ -26,6 +27,7 @@ export function connectionsHandlers(
     'connections.delete': ({ id }) => manager.delete(id),
     'connections.setActive': ({ id }) => manager.setActive(id),
     'connections.setOnline': ({ id, online }) => manager.setOnline(id, online),
+    'connections.setGeneration': ({ id, use }) => manager.setGeneration(id, use),
     'connections.test': (input) => manager.test(input),
     'connections.openSession': (target) => ({ id: manager.openSession(target) }),
     'connections.trustHostKey': ({ id, fingerprint }) => manager.trustHostKey(id, fingerprint),

@@ -3,11 +3,14 @@ import type {
   ConnectionHealth,
   ConnectionProfile,
   ConnectionSecrets,
+  ConnectionsSettings,
+  HostKeyProblem,
   OpenResult,
   RunPodProfile,
   SshProfile,
   UrlProfile,
 } from '@shared/domain/connection';
+import { AppError } from '../lib/errors';
 
 /** Finds where a RunPod profile's ComfyUI is now, with the profile's API key (the pods area provides it). */
 export interface PodRouteResolver {
@@ -51,4 +54,33 @@ export function pageForBrowser(profile: ConnectionProfile, url: string): OpenRes
 /** The health of a profile that is not online and has nothing newer to say. */
 export function offlineHealth(serverId: string, now: number): ConnectionHealth {
   return { serverId, state: 'offline', reason: 'Not connected.', isSocketOpen: false, checkedAt: now };
+}
+
+/**
+ * Settings with an SSH host key the user confirmed pinned to its profile. It must be the unknown key
+ * the server presented (`seen`), so a fingerprint typed from elsewhere is never trusted.
+ */
+export function withPinnedHostKey(
+  settings: ConnectionsSettings,
+  profile: ConnectionProfile,
+  fingerprint: string,
+  seen: HostKeyProblem | undefined,
+): ConnectionsSettings {
+  if (profile.kind !== 'ssh' && profile.kind !== 'runpod')
+    throw new AppError('invalid_input', `${profile.name} is not an SSH connection.`);
+  if (!seen || seen.kind !== 'unknown' || seen.fingerprint !== fingerprint) {
+    throw new AppError(
+      'ssh_host_key_unknown',
+      `That fingerprint is not the one ${seen?.host ?? (profile.kind === 'ssh' ? profile.host : 'the pod')} presented. Test the connection again and compare the fingerprint it shows.`,
+      { details: { fingerprint } },
+    );
+  }
+  return {
+    ...settings,
+    profiles: settings.profiles.map((item) =>
+      item.id === profile.id && (item.kind === 'ssh' || item.kind === 'runpod')
+        ? { ...item, pinnedHostKey: fingerprint }
+        : item,
+    ),
+  };
 }

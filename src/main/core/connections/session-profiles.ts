@@ -49,8 +49,13 @@ export class SessionProfiles {
       }
     }
     if (activeId !== null && !profiles.some((profile) => profile.id === activeId)) activeId = profiles[0]?.id ?? null;
-    const alsoOnline = next.alsoOnline.filter((id) => profiles.some((profile) => profile.id === id));
-    return { profiles, activeId, alsoOnline };
+    const isSaved = (id: string) => profiles.some((profile) => profile.id === id);
+    return {
+      profiles,
+      activeId,
+      alsoOnline: next.alsoOnline.filter(isSaved),
+      generation: next.generation.filter(isSaved),
+    };
   }
 
   /** The profile (saved or of this session) that points at the same server as `target`. */

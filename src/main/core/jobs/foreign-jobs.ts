@@ -26,6 +26,11 @@ export class ForeignJobs {
     this.#deps = deps;
   }
 
+  /** How many other clients' jobs the server holds. */
+  get size(): number {
+    return this.#jobs.size;
+  }
+
   list(): Job[] {
     return [...this.#jobs.values()];
   }

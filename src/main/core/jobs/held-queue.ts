@@ -6,23 +6,19 @@ import type { Entry } from './job-entry';
 import type { ServerAttachment } from './server-attachment';
 
 /**
- * The one seam through which held jobs find a server: given a job that may go now, the attachment
- * of the server that takes it, or undefined to keep it held (its server is offline or full). Today
- * a job goes to the server it was queued for; a farm decides here from each server's inventory,
- * load and speed.
+ * Where a held job goes now: the attachment of the server that takes it, or nothing yet — with the
+ * reason when no server can take it at all (shown on the job), without one when servers are busy.
+ */
+export type Placement = { target: ServerAttachment } | { target?: undefined; waitReason?: string };
+
+/**
+ * The one seam through which held jobs find a server: the farm dispatcher decides per job from each
+ * server's inventory, load and learned speed.
  */
 export interface Dispatcher {
-  place(entry: Entry): ServerAttachment | undefined;
-}
-
-/** The dispatcher of one-server-at-a-time ComfyDesk: every job runs where the person queued it. */
-export function ownServerDispatcher(attachment: (serverId: string) => ServerAttachment | undefined): Dispatcher {
-  return {
-    place: (entry) => {
-      const target = attachment(entry.job.serverId);
-      return target?.hasRoom() ? target : undefined;
-    },
-  };
+  place(entry: Entry): Placement;
+  /** Whether no online server has room now (the pump stops looking). */
+  isFull(): boolean;
 }
 
 interface HeldQueueDeps {
@@ -119,10 +115,19 @@ export class HeldQueue {
    */
   pump(): void {
     if (!this.#isRunning || this.#paused || this.#deps.isHeldForSession) return;
+    const { book, dispatcher } = this.#deps;
     for (const entry of this.held()) {
       if (entry.isSubmitting || entry.sentAt !== undefined) continue;
-      const target = this.#deps.dispatcher.place(entry);
-      if (!target) continue;
+      const placement = dispatcher.place(entry);
+      if (!placement.target) {
+        if (entry.job.heldReason !== placement.waitReason) book.note(entry, { heldReason: placement.waitReason });
+        if (dispatcher.isFull()) break;
+        continue;
+      }
+      const target = placement.target;
+      if (entry.job.serverId !== target.serverId)
+        book.update(entry, { serverId: target.serverId, heldReason: undefined });
+      else if (entry.job.heldReason !== undefined) book.note(entry, { heldReason: undefined });
       void target
         .submit(entry)
         .then((isSendable) => {

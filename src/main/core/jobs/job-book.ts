@@ -49,6 +49,8 @@ export interface JobBookDeps {
  */
 export class JobBook {
   readonly #entries = new Map<string, Entry>();
+  /** Entries by the server they are on (the farm asks this for every server on every dispatch decision). */
+  readonly #byServer = new Map<string, Set<Entry>>();
   readonly #deps: JobBookDeps;
 
   constructor(deps: JobBookDeps) {
@@ -69,37 +71,53 @@ export class JobBook {
 
   /** Our jobs on one server (finished ones of this session too, so their prompts are never taken for foreign). */
   onServer(serverId: string): Entry[] {
-    return this.all().filter((entry) => entry.job.serverId === serverId);
+    return [...(this.#byServer.get(serverId) ?? [])];
   }
 
   byPrompt(serverId: string, promptId: string | null | undefined): Entry | undefined {
     if (!promptId) return undefined;
-    return this.all().find((entry) => entry.job.serverId === serverId && entry.job.promptId === promptId);
+    for (const entry of this.#byServer.get(serverId) ?? []) if (entry.job.promptId === promptId) return entry;
+    return undefined;
   }
 
   /** Takes in a job without announcing it (jobs read back from the history at start). */
   restore(entry: Entry): void {
     this.#entries.set(entry.job.id, entry);
+    this.#index(entry);
   }
 
   /** A new job: saved and announced. */
   add(entry: Entry): void {
     this.#entries.set(entry.job.id, entry);
+    this.#index(entry);
     this.persist(entry);
     this.#deps.emitter.emit('updated', entry.job);
   }
 
   /** Forgets a job; returns whether it was known. */
   delete(jobId: string): boolean {
+    const entry = this.#entries.get(jobId);
+    if (entry) this.#byServer.get(entry.job.serverId)?.delete(entry);
     return this.#entries.delete(jobId);
   }
 
   /** Changes a job, saves it and tells everyone. */
   update(entry: Entry, change: Partial<Job>): void {
+    if (change.serverId !== undefined && change.serverId !== entry.job.serverId) {
+      this.#byServer.get(entry.job.serverId)?.delete(entry);
+      entry.job = { ...entry.job, ...change };
+      this.#index(entry);
+    }
     entry.job = { ...entry.job, ...change };
     this.persist(entry);
     this.#deps.emitter.emit('updated', entry.job);
     this.#deps.onCountsChanged();
+  }
+
+  /** Changes what a job shows without saving it (a held job's wait reason), and tells everyone. */
+  note(entry: Entry, change: Partial<Job>): void {
+    entry.job = { ...entry.job, ...change };
+    this.#deps.emitter.emit('updated', entry.job);
   }
 
   /** The server started running the job. */
@@ -153,6 +171,12 @@ export class JobBook {
       this.#deps.log.error('could not save job to history', { jobId: entry.job.id, error });
       if (isAppError(error) && error.code === 'disk_full') this.#deps.notices?.raise('error', error.userMessage);
     }
+  }
+
+  #index(entry: Entry): void {
+    let set = this.#byServer.get(entry.job.serverId);
+    if (!set) this.#byServer.set(entry.job.serverId, (set = new Set()));
+    set.add(entry);
   }
 
   /** Saves a job's record or throws: for what must be on disk before it happens (a prompt being sent). */

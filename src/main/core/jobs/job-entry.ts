@@ -21,6 +21,8 @@ export interface Entry {
   titles: Record<string, string>;
   /** Staged files still to upload before the prompt is sent. */
   uploads: StagedUpload[];
+  /** Staged files uploaded to the server it was sent to in this session (uploaded again if it moves to another). */
+  uploaded?: StagedUpload[];
   /** Class types that are outputs (from the server's object_info); unknown for a job restored after a restart. */
   outputClassTypes: ReadonlySet<string> | undefined;
   /** Sampler steps the run takes, for time estimates. */

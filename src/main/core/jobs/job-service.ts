@@ -8,7 +8,10 @@ import { Emitter, type Unsubscribe } from '../lib/emitter';
 import { AppError } from '../lib/errors';
 import type { Logger } from '../lib/logger';
 import { isForeignJobId } from './foreign-jobs';
-import { HeldQueue, ownServerDispatcher } from './held-queue';
+import { median } from './eta';
+import { Failover } from './failover';
+import { FarmDispatcher } from './farm-dispatcher';
+import { HeldQueue } from './held-queue';
 import type { HistoryStore } from './history-store';
 import { JobBook, type JobServiceEvents } from './job-book';
 import { entryForRetry, entryFromRecord, entryFromRun } from './job-entry';
@@ -26,6 +29,8 @@ export interface JobServiceDeps {
   outputsDir: () => string;
   /** Live limits from settings. */
   limits: () => { maxInFlightPerServer: number; previewsPerSecond: number };
+  /** Live failover settings. @default 30 s grace, lost jobs not retried by themselves */
+  failover?: () => { graceMs: number; retryLostElsewhere: boolean };
   log: Logger;
   notices?: NoticeCenter;
   now?: () => number;
@@ -67,6 +72,8 @@ export class JobService {
   readonly #emitter: Emitter<JobServiceEvents>;
   readonly #book: JobBook;
   readonly #held: HeldQueue;
+  readonly #dispatcher: FarmDispatcher;
+  readonly #failover: Failover;
   readonly #attachments = new Map<string, ServerAttachment>();
   #offDirectory: Unsubscribe | undefined;
   #pollTimer: NodeJS.Timeout | undefined;
@@ -84,9 +91,32 @@ export class JobService {
       now: () => this.#now(),
       onCountsChanged: () => this.#emitCounts(),
     });
+    this.#dispatcher = new FarmDispatcher({
+      servers: deps.servers,
+      attachment: (serverId) => this.#attachments.get(serverId),
+      attachments: () => this.#attachments.values(),
+      learnedMs: (workflowId, serverId) => median(deps.history.durations(workflowId, serverId)),
+    });
+    this.#failover = new Failover({
+      book: this.#book,
+      history: deps.history,
+      log: deps.log,
+      now: () => this.#now(),
+      graceMs: () => deps.failover?.().graceMs ?? 30_000,
+      retryLostElsewhere: () => deps.failover?.().retryLostElsewhere ?? false,
+      candidates: (entry) => this.#dispatcher.candidates(entry),
+      label: (serverId) => deps.servers.label(serverId),
+      retry: (jobId) => this.retry(jobId),
+      onMoved: () => this.#held.pump(),
+    });
+    this.#emitter.on('updated', (job) => {
+      if (!isFinished(job.status) || job.origin !== 'comfydesk') return;
+      this.#dispatcher.forgetLearned();
+      this.#failover.finished(job.id);
+    });
     this.#held = new HeldQueue({
       book: this.#book,
-      dispatcher: ownServerDispatcher((serverId) => this.#attachments.get(serverId)),
+      dispatcher: this.#dispatcher,
       history: deps.history,
       log: deps.log,
       isHeldForSession: deps.isHeldForSession,
@@ -113,6 +143,7 @@ export class JobService {
     // sent ones are checked against their server as soon as it is reachable — never sent twice.
     for (const record of this.#deps.history.unfinished())
       if (record.job.origin === 'comfydesk') this.#book.restore(entryFromRecord(record));
+    this.#failover.start();
     this.#held.start();
     this.#offDirectory = this.#deps.servers.onChange((serverId) => this.#serverChanged(serverId));
     for (const serverId of this.#interestingServers()) this.#serverChanged(serverId);
@@ -133,8 +164,12 @@ export class JobService {
 
   // ---- commands ----
 
-  /** Adds prepared runs as held jobs and releases what the queue allows. Returns the job ids. */
-  enqueue(runs: PreparedRun[]): string[] {
+  /**
+   * Adds prepared runs as held jobs and releases what the queue allows. Returns the job ids. Each
+   * run goes to a server of its own choosing: one of `servers` when given (a pin), else any server
+   * used for generation that can run it.
+   */
+  enqueue(runs: PreparedRun[], options: { servers?: string[] } = {}): string[] {
     const now = this.#now();
     const base = this.#held.nextPosition();
     const entries = runs.map((run, index) =>
@@ -145,9 +180,13 @@ export class JobService {
         batch: runs.length > 1 ? { index: index + 1, count: runs.length } : null,
       }),
     );
-    for (const entry of entries) this.#book.add(entry);
+    for (const entry of entries) {
+      if (options.servers) entry.job = { ...entry.job, servers: [...new Set(options.servers)] };
+      this.#book.add(entry);
+      this.#failover.remember(entry);
+    }
     this.#emitCounts();
-    for (const serverId of new Set(runs.map((run) => run.serverId))) this.#serverChanged(serverId);
+    this.#attachAll();
     return entries.map((entry) => entry.job.id);
   }
 
@@ -247,14 +286,19 @@ export class JobService {
       { id: randomUUID(), now: this.#now(), position: this.#held.nextPosition() },
     );
     this.#book.add(entry);
+    this.#failover.remember(entry);
     this.#emitCounts();
-    this.#serverChanged(entry.job.serverId);
+    this.#attachAll();
     return [entry.job.id];
   }
 
   /** Staged files that held jobs still have to upload (the rest can go). */
   stagedInUse(): Set<string> {
-    return new Set(this.#book.unfinished().flatMap((entry) => entry.uploads.map((upload) => upload.stagedId)));
+    return new Set(
+      this.#book
+        .unfinished()
+        .flatMap((entry) => [...entry.uploads, ...(entry.uploaded ?? [])].map((upload) => upload.stagedId)),
+    );
   }
 
   /** Forgets a finished job (and returns it so the caller can delete its files). */
@@ -270,13 +314,27 @@ export class JobService {
 
   // ---- servers ----
 
-  /** Servers worth watching: the default one (for other clients' jobs) and any with jobs of ours. */
+  /**
+   * Servers worth watching: every online one (for other clients' jobs), every server used for
+   * generation, any our jobs are on or pinned to, and any with a stale copy to remove.
+   */
   #interestingServers(): Set<string> {
-    const ids = new Set<string>();
+    const ids = new Set<string>([...this.#deps.servers.generationIds(), ...this.#deps.servers.onlineIds()]);
     const fallback = this.#deps.servers.defaultId();
     if (fallback) ids.add(fallback);
-    for (const entry of this.#book.unfinished()) ids.add(entry.job.serverId);
+    for (const entry of this.#book.unfinished()) {
+      ids.add(entry.job.serverId);
+      for (const id of entry.job.servers ?? []) ids.add(id);
+    }
+    for (const copy of this.#failover.staleCopies()) ids.add(copy.serverId);
     return ids;
+  }
+
+  /** Attaches every interesting server not attached yet, then releases what can go. */
+  #attachAll(): void {
+    for (const serverId of this.#interestingServers())
+      if (!this.#attachments.has(serverId)) this.#serverChanged(serverId);
+    this.#held.pump();
   }
 
   /** A server appeared, changed or came back: (re)attach, reconcile, release. */
@@ -288,10 +346,19 @@ export class JobService {
       this.#attachments.delete(serverId);
       void current.close({ abort: false });
     }
-    if (!client) return;
+    if (!client) {
+      // Only a server this process keeps trying to reach counts as gone: a lean CLI core that never
+      // connected the others must not move their jobs. A read-only core moves nothing.
+      const isKeptOnline = this.#deps.servers.onlineIds().includes(serverId);
+      if (isKeptOnline && !this.#deps.isHeldForSession && this.#interestingServers().has(serverId))
+        this.#failover.serverOffline(serverId);
+      return;
+    }
     let attachment = this.#attachments.get(serverId);
     if (!attachment) {
       if (!this.#interestingServers().has(serverId)) return;
+      // Back (or new): stale copies left there go before anything else is read or sent.
+      const isBack = this.#failover.serverOnline(serverId, client);
       attachment = new ServerAttachment(serverId, client, {
         book: this.#book,
         emitter: this.#emitter,
@@ -311,12 +378,16 @@ export class JobService {
         onCountsChanged: () => this.#emitCounts(),
       });
       this.#attachments.set(serverId, attachment);
+      const target = attachment;
+      void isBack.then(() => target.reconcile()).then(() => this.#held.pump()); // each handles its own errors
+      return;
     }
     const target = attachment;
     void target.reconcile().then(() => this.#held.pump()); // reconcile handles its own errors
   }
 
   #poll(): void {
+    this.#failover.tick();
     const now = this.#now();
     for (const attachment of this.#attachments.values()) attachment.pollIfDue(now);
   }

@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { DesktopPort } from '../app/desktop-port';
+import type { WorkflowDocument } from '@shared/domain/job';
 import { sourceOf, type GenerationService } from '../generation/generation-service';
 import type { StagedInputs } from '../generation/staging';
 import { AppError } from '../lib/errors';
@@ -48,10 +49,34 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
     return record;
   };
 
+  /**
+   * The server a workflow is converted against: the one named, else the first online server it may
+   * run on that has every node type it uses (the default first), else the default (whose error says
+   * what is missing). The conversion `generation.form` made is reused while nothing changed.
+   */
+  const conversionFor = async (
+    request: { serverId?: string; servers?: string[]; workflowId?: string; workflow?: WorkflowDocument },
+    options: { isForForm?: boolean } = {},
+  ) => {
+    const source = sourceOf(request);
+    if (request.serverId)
+      return { id: request.serverId, loaded: await deps.generation.load(source, request.serverId, options) };
+    const candidates = request.servers ?? deps.servers.generationIds();
+    const fallback = deps.servers.defaultId();
+    const online = [...new Set([fallback, ...candidates])].filter(
+      (serverId): serverId is string => !!serverId && candidates.includes(serverId) && !!deps.servers.client(serverId),
+    );
+    for (const id of online) {
+      const loaded = await deps.generation.load(source, id, options);
+      if (loaded.conversion.missingNodeTypes.length === 0) return { id, loaded };
+    }
+    const id = serverFor(online[0] ?? request.servers?.[0]);
+    return { id, loaded: await deps.generation.load(source, id, options) };
+  };
+
   return {
     'generation.form': async (request) => {
-      const id = serverFor(request.serverId);
-      const loaded = await deps.generation.load(sourceOf(request), id, { isForForm: true });
+      const { id, loaded } = await conversionFor(request, { isForForm: true });
       return {
         ...(loaded.workflowId !== null ? { workflowId: loaded.workflowId } : {}),
         serverId: id,
@@ -63,15 +88,13 @@ export function jobsHandlers(deps: JobsHandlerDeps): Pick<Handlers, JobsCommand>
     },
     'generation.stageFile': ({ path }) => deps.staged.stageFile(path),
     'jobs.enqueue': async (request) => {
-      const id = serverFor(request.serverId);
-      // The conversion `generation.form` made is reused while the file and the server's nodes are unchanged.
-      const loaded = await deps.generation.load(sourceOf(request), id);
+      const { id, loaded } = await conversionFor(request);
       const runs = deps.generation.prepare(loaded, id, {
         values: request.values,
         count: request.count,
         seedMode: request.seedMode,
       });
-      return { jobIds: deps.jobs.enqueue(runs) };
+      return { jobIds: deps.jobs.enqueue(runs, { servers: request.servers }) };
     },
     'jobs.list': async ({ refresh }) => {
       if (refresh) await deps.jobs.refresh();

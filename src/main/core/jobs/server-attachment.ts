@@ -114,6 +114,11 @@ export class ServerAttachment implements SocketEventTarget {
       ).length;
   }
 
+  /** How busy the server is: our jobs there and other clients' jobs in its queue. */
+  load(): number {
+    return this.inFlight() + this.foreign.size;
+  }
+
   /** Whether the server takes another of our jobs now (Settings › jobs a server runs at once). */
   hasRoom(): boolean {
     return !this.#isClosed && this.inFlight() < this.#deps.limits().maxInFlightPerServer;

@@ -55,6 +55,7 @@ export async function submitEntry(ctx: SubmitContext, entry: Entry): Promise<boo
       const name = result.subfolder ? `${result.subfolder}/${result.name}` : result.name;
       entry.prompt = withInputs(entry.prompt, upload.targets, name);
       entry.uploads = entry.uploads.filter((item) => item !== upload);
+      entry.uploaded = [...(entry.uploaded ?? []), upload];
     }
     if (entry.isCancelRequested) {
       book.finish(entry, { status: 'cancelled' }); // nothing was sent

@@ -6,6 +6,7 @@ import type {
   ConnectionsSnapshot,
   ModelsListing,
 } from '@shared/domain/connection';
+import type { FarmFit } from '@shared/domain/workflow';
 import type { ApiClient } from '../api';
 import { ApiError, errorMessage } from '../api';
 import type { Toasts } from './toasts.svelte';
@@ -27,6 +28,7 @@ export class ConnectionsState {
   #models = $state.raw<ModelsListing | undefined>(undefined);
   #modelsError = $state<string | undefined>(undefined);
   #isLoadingModels = $state(false);
+  #fit = $state.raw<FarmFit>({ total: 0, ready: {} });
   readonly #api: ApiClient;
   readonly #toasts: Toasts;
   readonly #openTab: OpenTab;
@@ -75,6 +77,25 @@ export class ConnectionsState {
     return this.#health[id];
   }
 
+  /** The servers jobs are spread over: the default one and those marked "Use for generation". */
+  get generationIds(): string[] {
+    return this.#snapshot?.generation ?? (this.activeId ? [this.activeId] : []);
+  }
+
+  isForGeneration(id: string): boolean {
+    return this.generationIds.includes(id);
+  }
+
+  /** A server's name as people know it. */
+  nameOf(id: string): string {
+    return this.profiles.find((profile) => profile.id === id)?.name ?? id;
+  }
+
+  /** On how many of the servers used for generation a workflow can run (`total` 0 until known). */
+  fitOf(workflowId: string): { ready: number; total: number } {
+    return { ready: this.#fit.ready[workflowId] ?? 0, total: this.#fit.total };
+  }
+
   isOnline(id: string): boolean {
     return this.#snapshot?.online.includes(id) ?? false;
   }
@@ -114,6 +135,7 @@ export class ConnectionsState {
       // A server that just came online may have models to show now.
       if (health.state === 'online' && health.serverId === this.activeId && this.#modelsError) void this.loadModels();
     });
+    const offFit = this.#api.on('workflows.servers', (fit) => (this.#fit = fit));
     const offLink = this.#api.onLink((state) => {
       if (state === 'open') void this.refresh(); // errors become a toast inside refresh
     });
@@ -121,12 +143,18 @@ export class ConnectionsState {
     return () => {
       offChanged();
       offHealth();
+      offFit();
       offLink();
     };
   }
 
   async refresh(): Promise<void> {
     try {
+      // Fire-and-forget: without it the cards only leave out on how many servers a workflow runs.
+      void this.#api.call('workflows.servers', {}).then(
+        (fit) => (this.#fit = fit),
+        () => undefined,
+      );
       this.#apply(await this.#api.call('connections.list', {}));
     } catch (error) {
       this.#toasts.error(error);
@@ -151,6 +179,11 @@ export class ConnectionsState {
 
   async setActive(id: string): Promise<boolean> {
     return this.#run(async () => this.#apply(await this.#api.call('connections.setActive', { id })));
+  }
+
+  /** "Use for generation": the server takes jobs (and is kept online). */
+  async setGeneration(id: string, use: boolean): Promise<boolean> {
+    return this.#run(async () => this.#apply(await this.#api.call('connections.setGeneration', { id, use })));
   }
 
   async setOnline(id: string, online: boolean): Promise<boolean> {

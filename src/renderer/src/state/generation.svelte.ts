@@ -51,6 +51,8 @@ export class GenerationState {
   #edits = $state.raw<Readonly<Record<string, unknown>>>({});
   #seedMode = $state<SeedMode | undefined>(undefined);
   #count = $state(1);
+  /** The server the next runs are pinned to; null lets each go to the least busy server that can run it. */
+  pin = $state<string | null>(null);
   #staged = $state.raw<Readonly<Record<string, StagedFile>>>({});
   #isSubmitting = $state(false);
   /** The prompt the intent bar put in, and what the Prompt box held before it did. */
@@ -406,6 +408,7 @@ export class GenerationState {
       const { jobIds } = await this.#api.call('jobs.enqueue', {
         workflowId: form.workflowId,
         serverId: form.serverId,
+        ...(this.pin ? { servers: [this.pin] } : {}),
         values: formValues(form, this.#edits),
         count: this.#count,
         ...(this.#seedMode ? { seedMode: this.#seedMode } : {}),

@@ -95,6 +95,16 @@ describe('tray, taskbar and notifications from job events', () => {
     expect(window.progressBar).toEqual({ value: 0.5, mode: 'normal' });
   });
 
+  test('jobs running on several servers: the tray, tooltip and taskbar show their overall progress', () => {
+    controller.update(
+      [running(20, { serverId: 'a' }), running(60, { id: 'j2', serverId: 'b' }), job({ id: 'j3' })],
+      false,
+    );
+    expect(tray().tooltip).toBe('ComfyDesk — 2 running on your servers, 40% overall · 1 waiting');
+    expect(iconName()).toBe('running-3');
+    expect(window.progressBar).toEqual({ value: 0.4, mode: 'normal' });
+  });
+
   test('success: one notification with the result thumbnail; clicking it shows that job; idle again', () => {
     controller.update([running(90)], false);
     const done = job({

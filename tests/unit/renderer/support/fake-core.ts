@@ -46,6 +46,8 @@ export class FakeCore {
       notices: [],
     }));
     this.handle('settings.get', () => this.settings);
+    // One server (or none): no workflow shows on how many servers it runs.
+    this.handle('workflows.servers', () => ({ total: 0, ready: {} }));
     this.handle('settings.update', (patch) => {
       const next: Record<string, unknown> = { ...this.settings };
       for (const [section, value] of Object.entries(patch))

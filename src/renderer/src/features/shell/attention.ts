@@ -1,7 +1,14 @@
 import type { Job } from '@shared/domain/job';
 
-/** The page title while a job runs: "45% · Text to image — ComfyDesk". */
-export function progressTitle(job: Job | undefined, base: string): string {
+/**
+ * The page title while a job runs: "45% · Text to image — ComfyDesk"; while several run on the
+ * farm's servers, their mean: "3 running · 52% — ComfyDesk".
+ */
+export function progressTitle(job: Job | undefined, base: string, running: readonly Job[] = []): string {
+  if (running.length > 1) {
+    const mean = running.reduce((sum, item) => sum + (item.progress?.percent ?? 0), 0) / running.length;
+    return `${running.length} running · ${Math.floor(mean)}% — ${base}`;
+  }
   if (!job) return base;
   return `${Math.floor(job.progress?.percent ?? 0)}% · ${job.workflowName} — ${base}`;
 }

@@ -91,6 +91,7 @@ describe('profiles', () => {
       profiles: [{ id: 'local', name: 'This computer', kind: 'local', url: 'http://127.0.0.1:8188' }],
       activeId: 'local',
       alsoOnline: [],
+      generation: [],
     });
     expect(ConnectionProfile.safeParse({ id: 'x', name: 'x', kind: 'url', url: 'ftp://a' }).success).toBe(false);
     expect(

@@ -32,7 +32,14 @@ function run(name: string): PreparedRun {
 /** A dispatcher that places nothing and remembers which jobs the pump offered it, in order. */
 function recordingDispatcher(): Dispatcher & { offered: string[] } {
   const offered: string[] = [];
-  return { offered, place: (entry) => void offered.push(entry.job.workflowName) };
+  return {
+    offered,
+    place: (entry) => {
+      offered.push(entry.job.workflowName);
+      return {};
+    },
+    isFull: () => false,
+  };
 }
 
 /** One session of ComfyDesk's queue on a history file: the book, the held queue, and a dispatcher. */
