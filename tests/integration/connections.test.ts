@@ -395,12 +395,13 @@ describe.skipIf(!SSHD_PATH)('SSH connections through the core', () => {
       remotePort: comfy.port,
     };
     const { core, health } = await coreWith([profile], { activeId: 'pod', knownHostsPath });
-    await waitFor(() => lastHealth(health, 'pod')?.state === 'online', { timeoutMs: 8000 });
+    // Generous deadlines: on a busy machine the tunnel's first connect and its reconnect take seconds.
+    await waitFor(() => lastHealth(health, 'pod')?.state === 'online', { timeoutMs: 20_000 });
     await sshd.kill();
     sshd.rotateHostKey();
     await sshd.start();
     await waitFor(() => lastHealth(health, 'pod')?.code === 'ssh_host_key_changed', {
-      timeoutMs: 8000,
+      timeoutMs: 20_000,
       message: 'the changed key was not refused',
     });
     expect(lastHealth(health, 'pod')).toMatchObject({
