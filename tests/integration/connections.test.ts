@@ -379,37 +379,41 @@ describe.skipIf(!SSHD_PATH)('SSH connections through the core', () => {
     });
   });
 
-  test('a host listed in known_hosts connects at once; a changed key is refused with a warning', async () => {
-    const known = tempDir('comfydesk-known-');
-    stops.push(() => known.remove());
-    const knownHostsPath = join(known.path, 'known_hosts');
-    writeFileSync(knownHostsPath, `${sshd.knownHostsLine()}\n`);
-    const profile = {
-      id: 'pod',
-      kind: 'ssh',
-      name: 'Pod',
-      host: sshd.host,
-      port: sshd.port,
-      username: sshd.user,
-      keyPath: sshd.clientKeyPath,
-      remotePort: comfy.port,
-    };
-    const { core, health } = await coreWith([profile], { activeId: 'pod', knownHostsPath });
-    // Generous deadlines: on a busy machine the tunnel's first connect and its reconnect take seconds.
-    await waitFor(() => lastHealth(health, 'pod')?.state === 'online', { timeoutMs: 20_000 });
-    await sshd.kill();
-    sshd.rotateHostKey();
-    await sshd.start();
-    await waitFor(() => lastHealth(health, 'pod')?.code === 'ssh_host_key_changed', {
-      timeoutMs: 20_000,
-      message: 'the changed key was not refused',
-    });
-    expect(lastHealth(health, 'pod')).toMatchObject({
-      state: 'error',
-      reason: expect.stringContaining('WARNING: the host key changed'),
-    });
-    expect(core.connections.health('pod').state).toBe('error');
-  });
+  test(
+    'a host listed in known_hosts connects at once; a changed key is refused with a warning',
+    { timeout: 60_000 },
+    async () => {
+      const known = tempDir('comfydesk-known-');
+      stops.push(() => known.remove());
+      const knownHostsPath = join(known.path, 'known_hosts');
+      writeFileSync(knownHostsPath, `${sshd.knownHostsLine()}\n`);
+      const profile = {
+        id: 'pod',
+        kind: 'ssh',
+        name: 'Pod',
+        host: sshd.host,
+        port: sshd.port,
+        username: sshd.user,
+        keyPath: sshd.clientKeyPath,
+        remotePort: comfy.port,
+      };
+      const { core, health } = await coreWith([profile], { activeId: 'pod', knownHostsPath });
+      // Generous deadlines: on a busy machine the tunnel's first connect and its reconnect take seconds.
+      await waitFor(() => lastHealth(health, 'pod')?.state === 'online', { timeoutMs: 20_000 });
+      await sshd.kill();
+      sshd.rotateHostKey();
+      await sshd.start();
+      await waitFor(() => lastHealth(health, 'pod')?.code === 'ssh_host_key_changed', {
+        timeoutMs: 20_000,
+        message: 'the changed key was not refused',
+      });
+      expect(lastHealth(health, 'pod')).toMatchObject({
+        state: 'error',
+        reason: expect.stringContaining('WARNING: the host key changed'),
+      });
+      expect(core.connections.health('pod').state).toBe('error');
+    },
+  );
 });
 
 describe('connections for one session (--server / --ssh)', () => {
