@@ -4,19 +4,21 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ConnectionProfile } from '@shared/domain/connection';
-import { parseSnapshot } from '@shared/domain/snapshot';
+import { parseSnapshot, snapshotText, type RestoreReport } from '@shared/domain/snapshot';
 import { ServerConnection } from '../../src/main/core/connections/server-connection';
 import { silentLogger } from '../../src/main/core/lib/logger';
 import { writeSnapshotFile } from '../../src/main/core/snapshots/snapshot-service';
 import { takeSnapshot } from '../../src/main/core/snapshots/take-snapshot';
 import { runCli } from '../support/cli';
 import { tempDir, waitFor } from '../support/core';
+import { sha256, TestFileServer } from '../support/file-server';
 import { CAN_RUN_COMFYUI, startRealComfyUi, type RealComfyUi } from '../support/real-comfyui';
 import { SSHD_PATH, startSshd, type TestSshd } from '../support/sshd';
 
 // A real ComfyUI 0.3.64 (started here from /opt/ComfyUI, or COMFYUI_SOURCE, as ../shared/comfyui/README.md
 // describes) with one custom node pack checked out with git and real model files; the snapshot is
-// taken over a real sshd, the way a pod's full SSH is used. Skipped where ComfyUI or sshd is missing.
+// taken over a real sshd, the way a pod's full SSH is used, and restored onto a second, fresh real
+// ComfyUI through the same sshd. Skipped where ComfyUI, sshd or git is missing.
 const PACK_NODE = `
 class SnapshotProbe:
     @classmethod
@@ -41,6 +43,7 @@ describe.skipIf(!canRun)('snapshot save of a real ComfyUI over a real sshd', () 
   let comfy: RealComfyUi;
   let sshd: TestSshd;
   let packCommit: string;
+  let git: (dir: string, ...args: string[]) => string;
   const models: Record<string, Buffer> = {
     'checkpoints/tiny-model.safetensors': randomBytes(256 * 1024),
     'loras/styles/ink.safetensors': randomBytes(48 * 1024),
@@ -51,8 +54,8 @@ describe.skipIf(!canRun)('snapshot save of a real ComfyUI over a real sshd', () 
     const pack = join(base.path, 'custom_nodes', 'snapshot_probe');
     mkdirSync(pack, { recursive: true });
     writeFileSync(join(pack, '__init__.py'), PACK_NODE);
-    const git = (...args: string[]) =>
-      execFileSync('git', ['-C', pack, ...args], {
+    git = (dir: string, ...args: string[]) =>
+      execFileSync('git', ['-C', dir, ...args], {
         encoding: 'utf8',
         env: {
           ...process.env,
@@ -62,11 +65,11 @@ describe.skipIf(!canRun)('snapshot save of a real ComfyUI over a real sshd', () 
           GIT_COMMITTER_EMAIL: 't@e',
         },
       }).trim();
-    git('init', '-q', '-b', 'main');
-    git('add', '.');
-    git('commit', '-q', '-m', 'probe');
-    git('remote', 'add', 'origin', 'https://github.com/comfydesk/snapshot-probe.git');
-    packCommit = git('rev-parse', 'HEAD');
+    git(pack, 'init', '-q', '-b', 'main');
+    git(pack, 'add', '.');
+    git(pack, 'commit', '-q', '-m', 'probe');
+    git(pack, 'remote', 'add', 'origin', 'https://github.com/comfydesk/snapshot-probe.git');
+    packCommit = git(pack, 'rev-parse', 'HEAD');
     for (const [relative, bytes] of Object.entries(models)) {
       const path = join(base.path, 'models', relative);
       mkdirSync(join(path, '..'), { recursive: true });
@@ -168,4 +171,123 @@ describe.skipIf(!canRun)('snapshot save of a real ComfyUI over a real sshd', () 
       ['loras', 'styles/ink.safetensors', 48 * 1024, null],
     ]);
   });
+
+  test('restored through the real sshd onto a second, fresh ComfyUI, it ends with the same model bytes and node types after the restart it asks for', async () => {
+    const cleanup: Array<() => Promise<void> | void> = [];
+    try {
+      const dir = tempDir('comfydesk-real-restore-');
+      cleanup.push(() => dir.remove());
+      // The pack's repository, reachable from the "server" (this same machine); it has moved on since
+      // the snapshot, so only a checkout at the snapshot's commit brings back the node type it had.
+      const repository = join(dir.path, 'snapshot-probe.git');
+      execFileSync('git', ['clone', '-q', '--bare', join(base.path, 'custom_nodes', 'snapshot_probe'), repository]);
+      const later = join(dir.path, 'later');
+      execFileSync('git', ['clone', '-q', repository, later]);
+      writeFileSync(join(later, '__init__.py'), PACK_NODE.replaceAll('SnapshotProbe', 'SnapshotProbeRenamed'));
+      git(later, 'commit', '-q', '-am', 'rename');
+      git(later, 'push', '-q', 'origin', 'main');
+      expect(git(repository, 'rev-parse', 'main')).not.toBe(packCommit);
+      // The models' download addresses: a file server on this machine with the same bytes.
+      const files = new TestFileServer();
+      for (const [relative, bytes] of Object.entries(models)) files.serve(`/files/${relative}`, bytes);
+      await files.start();
+      cleanup.push(() => files.stop());
+      // The second server: a fresh base folder, no pack, no models.
+      const targetBase = join(dir.path, 'target');
+      mkdirSync(targetBase);
+      let target = await startRealComfyUi({ baseDir: targetBase, customNodes: [] });
+      cleanup.push(() => target.stop());
+      const before = await objectInfoTypes(target.url);
+      expect(before).not.toContain('SnapshotProbe');
+
+      const env = { COMFYDESK_KNOWN_HOSTS: join(dir.path, 'known_hosts'), SSH_AUTH_SOCK: '' };
+      writeFileSync(env.COMFYDESK_KNOWN_HOSTS, '');
+      const ssh = (port: number) => [
+        '--ssh',
+        `${sshd.user}@127.0.0.1:${sshd.port}`,
+        '--key',
+        sshd.clientKeyPath,
+        '--remote',
+        `127.0.0.1:${port}`,
+        '--accept-host-key',
+        sshd.hostKeyFingerprint(),
+      ];
+      const out = join(dir.path, 'pod.json');
+      const saved = await runCli(['snapshot', 'save', ...ssh(comfy.port), '--out', out, '--data-dir', dir.path], {
+        env,
+        timeoutMs: 60_000,
+      });
+      expect(saved).toMatchObject({ code: 0 });
+      // The user fills in where things come from (the file is plain JSON).
+      const snapshot = parseSnapshot(JSON.parse(readFileSync(out, 'utf8')));
+      writeFileSync(
+        out,
+        snapshotText({
+          ...snapshot,
+          customNodes: snapshot.customNodes.map((pack) => ({ ...pack, repository: `file://${repository}` })),
+          models: snapshot.models.map((model) => ({
+            ...model,
+            url: files.url(`/files/${model.folder}/${model.name}`),
+            urlSource: 'user' as const,
+          })),
+        }),
+      );
+
+      const restore = async (port: number) => {
+        const result = await runCli(['snapshot', 'restore', out, ...ssh(port), '--json', '--data-dir', dir.path], {
+          env,
+          timeoutMs: 120_000,
+        });
+        const line = result.stdout
+          .trim()
+          .split('\n')
+          .map((text) => JSON.parse(text) as { type: string })
+          .find((entry) => entry.type === 'result');
+        if (!line) throw new Error(`no result from the restore:\n${result.stdout}\n${result.stderr}`);
+        return { code: result.code, report: line as unknown as RestoreReport & { ok: boolean } };
+      };
+      const first = await restore(target.port);
+      expect(first.report).toMatchObject({
+        ok: false,
+        needsRestart: true,
+        missingModels: [],
+        missingNodeTypes: ['SnapshotProbe'],
+        withoutSource: [],
+      });
+      expect(first.code).toBe(1);
+      expect(Object.fromEntries(first.report.items.map((item) => [item.name, item.state]))).toEqual({
+        snapshot_probe: 'restart',
+        'checkpoints/tiny-model.safetensors': 'done',
+        'loras/styles/ink.safetensors': 'done',
+      });
+      // Downloaded on the server (curl over SSH), the pack cloned there at the snapshot's commit.
+      expect(
+        files.requests.every((request) => request.userAgent?.startsWith('curl/') || request.method === 'HEAD'),
+      ).toBe(true);
+      expect(git(join(targetBase, 'custom_nodes', 'snapshot_probe'), 'rev-parse', 'HEAD')).toBe(packCommit);
+
+      // ComfyUI loads a new pack only when it starts.
+      await target.stop();
+      target = await startRealComfyUi({ baseDir: targetBase, customNodes: ['snapshot_probe'] });
+      for (const [relative, bytes] of Object.entries(models))
+        expect(sha256(readFileSync(join(targetBase, 'models', ...relative.split('/'))))).toBe(sha256(bytes));
+      const after = await objectInfoTypes(target.url);
+      expect(after).toContain('SnapshotProbe');
+      expect(after).toEqual([...snapshot.nodeTypes].sort());
+
+      // Restoring again finds everything there and says the server is complete.
+      const second = await restore(target.port);
+      expect(second.report).toMatchObject({ ok: true, complete: true, missingModels: [], missingNodeTypes: [] });
+      expect(second.code).toBe(0);
+      expect(second.report.items.every((item) => item.state === 'present')).toBe(true);
+    } finally {
+      for (const step of cleanup.reverse()) await step();
+    }
+  }, 300_000);
 });
+
+async function objectInfoTypes(url: string): Promise<string[]> {
+  const response = await fetch(`${url}/object_info`);
+  expect(response.ok).toBe(true);
+  return Object.keys((await response.json()) as Record<string, unknown>).sort();
+}
