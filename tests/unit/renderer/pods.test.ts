@@ -261,6 +261,68 @@ describe('RunPod connections in Settings', () => {
     expect(done).toContain('2 custom node packs, 3 models (3 with SHA-256)');
     expect(done).toContain('No download address known for 1: loras/mine.safetensors');
   });
+
+  test('Restore snapshot asks for the file, shows each pack and model on its way, then what the check found', async () => {
+    const restores: unknown[] = [];
+    const fake = fakeApi({
+      'app.info': () => appInfo,
+      'connections.list': connections,
+      'pods.status': () => ({ pods: [pod()] }),
+      'snapshots.restore': (input) => {
+        restores.push(input);
+        return { restoreId: 'r1' };
+      },
+    });
+    render(ConnectionsHarness, { api: fake.api, show: 'settings', withPods: true, now: () => NOW });
+    await fireEvent.click(await screen.findByRole('button', { name: 'Restore snapshot… onto RunPod 4090' }));
+    await fireEvent.input(screen.getByLabelText(/Snapshot file/), { target: { value: '/d/snapshots/pod.json' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Restore' }));
+    await waitFor(() => expect(restores).toEqual([{ serverId: 'rp', path: '/d/snapshots/pod.json' }]));
+    const model = (state: 'running' | 'done', receivedBytes: number) => ({
+      kind: 'model' as const,
+      name: 'checkpoints/sdxl.safetensors',
+      state,
+      receivedBytes,
+      totalBytes: 4_000_000,
+      note: null,
+    });
+    const pack = {
+      kind: 'pack' as const,
+      name: 'ComfyUI-KJNodes',
+      state: 'restart' as const,
+      receivedBytes: 0,
+      totalBytes: null,
+      note: null,
+    };
+    fake.emit('snapshots.restoreProgress', {
+      restoreId: 'r1',
+      serverId: 'rp',
+      items: [pack, model('running', 1_000_000)],
+    });
+    const progress = await screen.findByRole('status', { name: 'Restore onto RunPod 4090' });
+    await waitFor(() => expect(progress.textContent).toContain('checkpoints/sdxl.safetensors'));
+    expect(progress.textContent).toContain('loads after ComfyUI restarts');
+    expect(
+      screen.getByRole('progressbar', { name: 'checkpoints/sdxl.safetensors' }).getAttribute('aria-valuenow'),
+    ).toBe('25');
+    fake.emit('snapshots.restoreFinished', {
+      restoreId: 'r1',
+      serverId: 'rp',
+      ok: true,
+      report: {
+        items: [pack, model('done', 4_000_000)],
+        missingNodeTypes: ['ImageResizeKJ'],
+        missingModels: [],
+        withoutSource: ['loras/mine.safetensors'],
+        needsRestart: true,
+        complete: false,
+      },
+    });
+    const result = (await screen.findByText(/still lacks/)).textContent.replace(/\s+/g, ' ');
+    expect(result).toContain('RunPod 4090 still lacks 1 node type and 0 models.');
+    expect(result).toContain('No source in the snapshot for loras/mine.safetensors');
+    expect(result).toContain('Restart ComfyUI on the server');
+  });
 });
 
 describe('pod alerts and the auto-stop countdown', () => {
