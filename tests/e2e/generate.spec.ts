@@ -219,6 +219,46 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
   });
 });
 
+test('a long queue draws only the rows in view, yet scrolling and Tab reach every run', async ({ page, served }) => {
+  const app = new AppPage(page);
+  const generate = new GeneratePage(page);
+  const list = generate.outputs.getByRole('list', { name: 'Queued jobs' });
+  const row = (run: number) => list.getByRole('listitem', { name: `${WORKFLOW}, run ${run} of 60` });
+
+  await test.step('with the queue paused, 60 runs wait in ComfyDesk', async () => {
+    await app.open(served.url);
+    await generate.choose(WORKFLOW);
+    await generate.prompt.fill('sixty of them');
+    await page.getByRole('spinbutton', { name: 'Runs' }).fill('60');
+    await generate.tab('Queue').click();
+    await generate.outputs.getByRole('button', { name: 'Pause queue' }).click();
+    await generate.generateButton.click();
+    await generate.tab('Queue').click();
+    await expect(row(1)).toHaveAttribute('aria-setsize', '60');
+    expect(await list.getByRole('listitem').count()).toBeLessThan(30);
+    await expect(row(60)).toHaveCount(0);
+  });
+
+  await test.step('scrolling to the end shows the last run, in its place', async () => {
+    await page.locator('#output-panel').evaluate((panel) => panel.scrollTo({ top: panel.scrollHeight }));
+    await expect(row(60)).toBeInViewport();
+    await expect(row(60)).toHaveAttribute('aria-posinset', '60');
+    await expect(row(60)).toContainText('Waiting in ComfyDesk (queue paused) · #60');
+    await expect(row(1)).toHaveCount(0);
+  });
+
+  await test.step('from the top, Tab walks the rows’ buttons past the ones first drawn', async () => {
+    await page.locator('#output-panel').evaluate((panel) => panel.scrollTo({ top: 0 }));
+    await row(1)
+      .getByRole('button', { name: `More actions for ${WORKFLOW}, run 1 of 60` })
+      .focus();
+    // Each held row after the first has Move up, Move down, Cancel and More actions.
+    for (let press = 0; press < 4 * 29; press += 1) await page.keyboard.press('Tab');
+    await expect(row(30).getByRole('button', { name: `More actions for ${WORKFLOW}, run 30 of 60` })).toBeFocused();
+    await expect(row(30)).toBeInViewport();
+  });
+});
+
 test('a past generation is run again from Recent with the same settings, and Ctrl+K goes back to the search', async ({
   page,
   served,

@@ -217,6 +217,33 @@ describe('Settings › notifications', () => {
   });
 });
 
+describe('Settings › Generation', () => {
+  test('the failover wait and the retry of lost jobs on another server show their settings and save changes', async () => {
+    const core = new FakeCore();
+    render(GenerateHarness, { api: core.api, view: 'settings' });
+    const grace = (await screen.findByRole('spinbutton', {
+      name: 'Move waiting jobs off an offline server after',
+    })) as HTMLInputElement;
+    const retry = screen.getByRole('switch', {
+      name: 'Run a job lost with its server again on another server',
+    }) as HTMLInputElement;
+    expect(grace.value).toBe('30');
+    expect(retry.checked).toBe(false);
+    await fireEvent.input(grace, { target: { value: '90' } });
+    await fireEvent.click(retry);
+    await core.answered();
+    expect(core.callsOf('settings.update')).toEqual([
+      { generation: { failoverGraceSeconds: 90 } },
+      { generation: { retryLostElsewhere: true } },
+    ]);
+    await waitFor(() => expect(retry.checked).toBe(true));
+    // A value the setting cannot hold is not sent.
+    await fireEvent.input(grace, { target: { value: '5000' } });
+    await core.answered();
+    expect(core.callsOf('settings.update')).toHaveLength(2);
+  });
+});
+
 describe('the page title with several servers', () => {
   test('while jobs of ours run on several servers, the title shows how many and their mean progress', async () => {
     const { progressTitle } = await import('../../../src/renderer/src/features/shell/attention');

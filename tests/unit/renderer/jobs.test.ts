@@ -106,6 +106,24 @@ describe('JobsState', () => {
     expect(after.slice(1).every((item, index) => item === before[index + 1])).toBe(true);
   });
 
+  test('a long queue renders only the rows in view, each saying its place in the whole queue', async () => {
+    const jobs = Array.from({ length: 500 }, (_, index) =>
+      job(`held-${index}`, { position: index, workflowName: `Flow ${index}` }),
+    );
+    const core = new FakeCore();
+    core.handle('jobs.list', () => ({ jobs, paused: false }));
+    render(GenerateHarness, { api: core.api, view: 'queue', jobs: new JobsState(core.api, new Toasts()) });
+    const list = await screen.findByRole('list', { name: 'Queued jobs' });
+    await waitFor(() => expect(within(list).queryAllByRole('listitem').length).toBeGreaterThan(0));
+    const rows = within(list).getAllByRole('listitem');
+    expect(rows.length).toBeLessThan(30);
+    expect(rows.map((row) => row.getAttribute('aria-posinset'))).toEqual(rows.map((_, index) => String(index + 1)));
+    expect(rows.every((row) => row.getAttribute('aria-setsize') === '500')).toBe(true);
+    expect(within(list).getByRole('listitem', { name: 'Flow 0' })).toBe(rows[0]);
+    // The rows not rendered still take their room, so the scroll bar spans the whole queue.
+    expect(parseFloat(list.style.paddingBottom)).toBe((500 - rows.length) * parseFloat(rows[0]!.style.height));
+  });
+
   test('in the queue view, progress of the running job changes only that job’s row', async () => {
     const jobs = [
       job('run', { status: 'running', progress: progress(10) }),
@@ -119,7 +137,7 @@ describe('JobsState', () => {
     const state = new JobsState(core.api, new Toasts(), { schedule: frames.schedule });
     render(GenerateHarness, { api: core.api, view: 'queue', jobs: state });
     const list = await screen.findByRole('list', { name: 'Queued jobs' });
-    await waitFor(() => expect(within(list).getAllByRole('listitem')).toHaveLength(100));
+    await waitFor(() => expect(within(list).getAllByRole('listitem')[0]?.getAttribute('aria-setsize')).toBe('100'));
     const running = within(list).getAllByRole('listitem')[0]!;
     const changed = new Set<Node>();
     const observer = new MutationObserver((records) => records.forEach((record) => changed.add(record.target)));

@@ -1,6 +1,7 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Job } from '@shared/domain/job';
+import { ConnectionsState } from '../../../src/renderer/src/state/connections.svelte';
 import { HistoryState } from '../../../src/renderer/src/state/history.svelte';
 import { JobsState } from '../../../src/renderer/src/state/jobs.svelte';
 import { Toasts } from '../../../src/renderer/src/state/toasts.svelte';
@@ -46,6 +47,49 @@ async function mount(view: View, live: Job[], past: Job[] = []) {
 }
 
 describe('the Current view', () => {
+  /** The Current view over servers A and B, with `generation` the ones used for generation. */
+  async function mountOnServers(generation: string[], live: Job[]) {
+    const core = new FakeCore();
+    core.handle('jobs.list', () => ({ jobs: live, paused: false }));
+    core.handle('connections.list', () => ({
+      profiles: [
+        { id: 'a', name: 'Server A', kind: 'url', url: 'http://127.0.0.1:1' },
+        { id: 'b', name: 'Server B', kind: 'url', url: 'http://127.0.0.1:2' },
+      ],
+      activeId: 'a',
+      online: ['a', 'b'],
+      health: [],
+      withSecrets: [],
+      secretStorage: 'os-keychain',
+      generation,
+    }));
+    const toasts = new Toasts();
+    const connections = new ConnectionsState(core.api, toasts, { openTab: () => undefined });
+    await connections.refresh();
+    const frames = manualFrames();
+    const state = new JobsState(core.api, toasts, { schedule: frames.schedule });
+    render(GenerateHarness, { api: core.api, view: 'current', jobs: state, connections, toasts });
+    await core.answered();
+    return { core, frames };
+  }
+
+  test('with several servers used for generation, it names the server the job runs on, and that it ran on', async () => {
+    const running = job('j', { status: 'running', serverId: 'b', progress: progress(45) });
+    const { core, frames } = await mountOnServers(['a', 'b'], [running]);
+    expect((await screen.findByText('on Server B')).closest('.title')?.textContent).toContain(running.workflowName);
+    core.emit('jobs.updated', succeeded('j', { serverId: 'b' }));
+    await core.answered();
+    frames.frame();
+    const result = await screen.findByRole('region', { name: `Result of ${running.workflowName}` });
+    expect(within(result).getByText('on Server B')).toBeTruthy();
+  });
+
+  test('with one server used for generation, the Current view does not name it', async () => {
+    await mountOnServers(['a'], [job('j', { status: 'running', serverId: 'a', progress: progress(45) })]);
+    expect(await screen.findByText('45%')).toBeTruthy();
+    expect(screen.queryByText(/on Server/)).toBeNull();
+  });
+
   test('a running job shows the bar with its values, the node and step, the ETA and a live preview; Pause and Cancel work', async () => {
     const { core, frames } = await mount('current', [job('a', { status: 'running', progress: progress(45) })]);
     core.emit('generation.preview', {
