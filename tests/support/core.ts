@@ -52,12 +52,15 @@ export async function startTestCore(
   };
 }
 
-/** Waits until `check` passes or the deadline ends (no fixed sleeps in tests). */
+/**
+ * Waits until `check` passes or the deadline ends (no fixed sleeps in tests). The default deadline is
+ * generous: a condition that holds returns as soon as it does, and a shared CI machine can be slow.
+ */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   options: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
 ): Promise<Exclude<T, false | undefined | null>> {
-  const deadline = Date.now() + (options.timeoutMs ?? 5000);
+  const deadline = Date.now() + (options.timeoutMs ?? 15_000);
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
