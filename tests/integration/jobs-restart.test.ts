@@ -168,7 +168,9 @@ describe('nothing lost, nothing run twice', () => {
     const core = await startDesk(dataFolder(3), proxy.url);
     proxy.setPromptMode('cut-before');
     const { jobIds } = await core.router.call('jobs.enqueue', { workflowId: workflowIdOf(core) });
-    await waitFor(() => proxy.prompts.length === 1, { message: 'the prompt was never sent' });
+    await waitFor(() => proxy.prompts.length === 1, { message: 'the prompt was never sent' }).catch((error: Error) => {
+      throw new Error(`${error.message}; the job: ${JSON.stringify(core.jobs.get(jobIds[0]!))}`);
+    });
     proxy.setPromptMode('forward');
     const job = await finished(core, jobIds[0]!);
     expect(job.status).toBe('succeeded');
