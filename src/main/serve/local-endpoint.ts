@@ -7,7 +7,7 @@ import type { OwnerEndpoint } from '../core/app/owner-lock';
 import { Emitter, type Unsubscribe } from '../core/lib/emitter';
 import type { Logger } from '../core/lib/logger';
 import { SECURITY_HEADERS, createToken, isAllowedHostHeader, tokensEqual } from './security';
-import { attachWsTransport } from './ws-transport';
+import { attachWsTransport, closeEndpoint } from './ws-transport';
 
 export interface LocalEndpointOptions {
   core: Pick<Core, 'router' | 'events'>;
@@ -96,15 +96,7 @@ export class LocalEndpoint {
     this.#wss = undefined;
     this.#detach?.();
     this.#detach = undefined;
-    if (wss) {
-      for (const socket of wss.clients) socket.close(1001, 'ComfyDesk is stopping');
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      for (const socket of wss.clients) socket.terminate();
-    }
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await closeEndpoint(server, wss, 'ComfyDesk is stopping');
   }
 
   #setCount(count: number): void {

@@ -18,7 +18,7 @@ import {
   tokensEqual,
 } from './security';
 import { sendFile } from './send-file';
-import { attachWsTransport } from './ws-transport';
+import { attachWsTransport, closeEndpoint } from './ws-transport';
 
 export interface ServeOptions {
   /** The core; with `staged`, input files can be uploaded to `/upload`. */
@@ -123,15 +123,7 @@ export class ServeServer {
     this.#wss = undefined;
     this.#detachTransport?.();
     this.#detachTransport = undefined;
-    if (wss) {
-      for (const socket of wss.clients) socket.close(1001, 'server shutting down');
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      for (const socket of wss.clients) socket.terminate();
-    }
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    await closeEndpoint(server, wss, 'server shutting down');
   }
 
   #isAuthorized(request: IncomingMessage, url: URL): 'query' | 'cookie' | 'header' | false {

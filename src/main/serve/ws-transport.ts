@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { EventMap } from '@shared/contract/events';
 import type { EventEnvelope, ResponseEnvelope } from '@shared/protocol';
@@ -74,4 +75,24 @@ export function attachWsTransport(deps: {
     clearInterval(pinger);
     unsubscribe();
   };
+}
+
+/**
+ * Closes a contract endpoint: its sockets are told why (close code 1001) and dropped if they linger,
+ * then the HTTP server stops with every open connection. Serve mode and the local endpoint share it.
+ */
+export async function closeEndpoint(
+  server: Server | undefined,
+  wss: WebSocketServer | undefined,
+  reason: string,
+): Promise<void> {
+  if (wss) {
+    for (const socket of wss.clients) socket.close(1001, reason);
+    await new Promise<void>((resolve) => wss.close(() => resolve()));
+    for (const socket of wss.clients) socket.terminate();
+  }
+  if (server) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 }
