@@ -14,8 +14,8 @@ export interface ComfyProxy {
   readonly url: string;
   /** The bodies of every `POST /prompt` the proxy received, in order (whatever it did with them). */
   readonly prompts: Array<{ prompt_id?: string; client_id?: string }>;
-  /** Sets what happens to the next prompts (until changed). */
-  setPromptMode(mode: PromptMode): void;
+  /** Sets what happens to the next prompts: until changed, or to the next `times` of them (then `forward`). */
+  setPromptMode(mode: PromptMode, options?: { times?: number }): void;
   /** Resolves with the server's answer once a prompt was passed on and its answer held or cut. */
   nextWithheldAnswer(): Promise<{ prompt_id: string }>;
   stop(): Promise<void>;
@@ -32,6 +32,7 @@ export async function startComfyProxy(target: string): Promise<ComfyProxy> {
   const waiters: Array<(answer: { prompt_id: string }) => void> = [];
   const prompts: ComfyProxy['prompts'] = [];
   let mode: PromptMode = 'forward';
+  let timesLeft = Infinity;
 
   const withheld = (answer: { prompt_id: string }) => waiters.splice(0).forEach((resolve) => resolve(answer));
 
@@ -70,11 +71,13 @@ export async function startComfyProxy(target: string): Promise<ComfyProxy> {
       return;
     }
     prompts.push(JSON.parse(body.toString()) as ComfyProxy['prompts'][number]);
-    if (mode === 'cut-before') {
+    const current = mode;
+    timesLeft -= 1;
+    if (timesLeft <= 0) mode = 'forward';
+    if (current === 'cut-before') {
       req.socket.destroy();
       return;
     }
-    const current = mode;
     forward(req, body, (_status, _headers, data) => {
       if (current === 'cut-after') req.socket.destroy();
       withheld(JSON.parse(data.toString()) as { prompt_id: string });
@@ -116,8 +119,9 @@ export async function startComfyProxy(target: string): Promise<ComfyProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     prompts,
-    setPromptMode: (next) => {
+    setPromptMode: (next, options = {}) => {
       mode = next;
+      timesLeft = options.times ?? Infinity;
     },
     nextWithheldAnswer: () => new Promise((resolve) => waiters.push(resolve)),
     stop: async () => {
