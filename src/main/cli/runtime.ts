@@ -12,7 +12,7 @@ import type { CliIo } from './io';
 /** Options every subcommand that needs the core shares. */
 export interface RuntimeOptions extends Pick<
   CoreOptions,
-  'command' | 'lean' | 'isQueueHeld' | 'sessionServer' | 'sessionServers' | 'connections' | 'library'
+  'command' | 'lean' | 'isQueueHeld' | 'sessionServer' | 'connections' | 'library'
 > {
   dataDir?: string;
   verbose?: boolean;
@@ -65,7 +65,6 @@ export async function openCore(io: CliIo, options: RuntimeOptions): Promise<{ co
     lean: options.lean,
     isQueueHeld: options.isQueueHeld,
     sessionServer: options.sessionServer,
-    sessionServers: options.sessionServers,
     connections: options.connections,
     version: APP_VERSION,
     paths,

@@ -67,11 +67,6 @@ export interface CoreOptions {
   isQueueHeld?: boolean;
   /** A server for this run only (`--server`, `--ssh`): online and the default, never saved in settings. */
   sessionServer?: SessionTarget;
-  /**
-   * More servers for this run only (serve mode's further `--server`/`--ssh`): online and used for
-   * generation beside the default, as a farm; never saved in settings.
-   */
-  sessionServers?: SessionTarget[];
   /** Overrides for the data folder's lock (tests: a stand-in for another process). */
   lock?: OwnerLockOptions;
   /** The history database. @default <dataDir>/history.db */
@@ -244,7 +239,6 @@ async function compose(options: CoreOptions, owner: OwnerLock, disposer: Dispose
     pods: podDirectory,
     ...options.connections,
     session: options.sessionServer,
-    sessionServers: options.sessionServers,
   });
   disposer.add(connections.on('changed', (snapshot) => events.emit('connections.changed', snapshot)));
   disposer.add(connections.on('health', (health) => events.emit('connections.health', health)));

@@ -65,10 +65,12 @@ async function serve(
     verbose: flags.verbose,
     library,
     sessionServer,
-    sessionServers,
-    ...(targets.some((target) => target.profile.kind === 'ssh') && io.env.COMFYDESK_KNOWN_HOSTS
-      ? { connections: { knownHostsPath: io.env.COMFYDESK_KNOWN_HOSTS } }
-      : {}),
+    connections: {
+      sessionServers,
+      ...(targets.some((target) => target.profile.kind === 'ssh') && io.env.COMFYDESK_KNOWN_HOSTS
+        ? { knownHostsPath: io.env.COMFYDESK_KNOWN_HOSTS }
+        : {}),
+    },
   });
   const server = new ServeServer({
     core,

@@ -61,10 +61,7 @@ export interface ConnectionOptions {
   clientIdFor?: (profileId: string) => string;
   /** A server for this session only, made the default at start (`--server`/`--ssh` of serve mode and the CLI). */
   session?: SessionTarget;
-  /**
-   * More servers for this session only, used for generation beside the default (serve mode's
-   * further `--server`/`--ssh`).
-   */
+  /** More such servers, which take jobs beside the default (serve mode's further `--server`/`--ssh`). */
   sessionServers?: SessionTarget[];
 }
 
@@ -207,18 +204,15 @@ export class ConnectionManager {
   }
 
   /**
-   * Brings a server online for this session only and returns its profile id. A saved profile or
-   * session profile for the same server is reused (a saved one stays as it is in settings); a new
-   * one gets an id derived from its address, so the history of runs on it lines up across sessions.
-   * With `makeDefault`, it is the default connection until ComfyDesk stops; with `isForGeneration`,
-   * it takes jobs beside the default until then (settings are not changed).
+   * Brings a server online for this session only and returns its profile id. A saved or session profile for the
+   * same server is reused (a saved one as it is in settings); a new one gets an id from its address, so its runs
+   * line up across sessions. With `makeDefault` it is the default, with `isForGeneration` it takes jobs too.
    */
   openSession(target: SessionTarget, options: { makeDefault?: boolean; isForGeneration?: boolean } = {}): string {
     const existing = this.#sessions.find(target, this.#settings());
-    const { id, hasNewSecrets } = this.#sessions.add(target, existing);
+    const { id, hasNewSecrets } = this.#sessions.add(target, existing, options.isForGeneration);
     if (hasNewSecrets && this.#connections.has(id)) void this.#disconnect(id); // reconnect with the secret given now
     if (options.makeDefault) this.#sessions.activeId = id;
-    if (options.isForGeneration) this.#sessions.generation.add(id);
     this.#lastHealth.delete(id);
     this.#reconcile();
     return id;

@@ -77,9 +77,14 @@ export class SessionProfiles {
   /**
    * Brings `target` into the session: a saved profile for the same server (`existing`) is kept as it
    * is in settings and only kept online; a new one gets an id derived from its address, so the
-   * history of runs on it lines up across sessions. Answers the id, and whether secrets were given.
+   * history of runs on it lines up across sessions. With `isForGeneration` it takes jobs too. Answers
+   * the id, and whether secrets were given.
    */
-  add(target: SessionTarget, existing: ConnectionProfile | undefined): { id: string; hasNewSecrets: boolean } {
+  add(
+    target: SessionTarget,
+    existing: ConnectionProfile | undefined,
+    isForGeneration = false,
+  ): { id: string; hasNewSecrets: boolean } {
     const id =
       existing?.id ?? `session-${createHash('sha256').update(targetKey(target.profile)).digest('hex').slice(0, 12)}`;
     const secrets = {
@@ -95,6 +100,7 @@ export class SessionProfiles {
     } else if (!this.profiles.has(id)) {
       this.online.add(id);
     }
+    if (isForGeneration) this.generation.add(id);
     return { id, hasNewSecrets };
   }
 }
