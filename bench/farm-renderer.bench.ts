@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, test } from 'vitest';
@@ -9,12 +10,18 @@ import { ServeServer } from '../src/main/serve/serve-server';
 import buildOnce from '../tests/support/build-once';
 import { startComfyServer, type ComfyTestServer } from '../tests/support/comfy-server';
 import { startTestCore, tempDir, waitFor } from '../tests/support/core';
+import { measureFrameWork } from './frame-work';
 import { ms, percentile, printTable } from './table';
 
 // The renderer's Queue view with the farm under load, in a real Chromium against a real serve-mode
 // core: 16 ComfyUI protocol test servers used for generation, 2,000 jobs queued, one running on
-// each server and reporting progress at ~30 events a second each. The page measures the gap
-// between animation frames and the long tasks, as in renderer.bench.ts.
+// each server and reporting progress at ~30 events a second each. The target is the work per frame:
+// the page's main-thread tasks per frame from Chromium's trace (frame-work.ts), as CPU time (what the
+// page spent) and as wall-clock time (which also holds the time its thread waited for a core: on a
+// small machine the 16 servers and the core share the CPU with Chromium, and the load average is
+// printed with the figures). The gap between animation frames and the long tasks are measured in the
+// page too, as information: a gap is never below the display's 16.7 ms, so it cannot show whether a
+// frame's work fits in 16 ms.
 
 const SERVERS = 16;
 const JOBS = 2000;
@@ -36,6 +43,9 @@ const MEASURE = `
     if (state.measuring) for (const entry of list.getEntries()) state.longTasks.push(entry.duration);
   }).observe({ type: 'longtask', buffered: false });
 `;
+
+/** The 1-minute load average, so a figure measured on a busy machine says so. */
+const loadAverage = () => loadavg()[0]!.toFixed(2);
 
 let servers: ComfyTestServer[] = [];
 let core: Core;
@@ -132,24 +142,44 @@ test('the Queue view with 2,000 jobs over 16 servers stays under a frame', async
     { timeoutMs: 60_000, message: `${JOBS} jobs did not appear` },
   );
   let events = 0;
-  const off = core.events.on('generation.progress', () => (events += 1));
-  await page.evaluate(() => (globalThis as unknown as { __startMeasuring: () => void }).__startMeasuring());
-  await page.waitForTimeout(MEASURE_MS);
-  const { frames, longTasks } = await page.evaluate(() =>
-    (globalThis as unknown as { __stopMeasuring: () => { frames: number[]; longTasks: number[] } }).__stopMeasuring(),
-  );
+  let counting = false;
+  const off = core.events.on('generation.progress', () => {
+    if (counting) events += 1;
+  });
+  let frames: number[] = [];
+  let longTasks: number[] = [];
+  const work = await measureFrameWork(browser, page, async () => {
+    await page.evaluate(() => (globalThis as unknown as { __startMeasuring: () => void }).__startMeasuring());
+    counting = true;
+    await page.waitForTimeout(MEASURE_MS);
+    counting = false;
+    ({ frames, longTasks } = await page.evaluate(() =>
+      (globalThis as unknown as { __stopMeasuring: () => { frames: number[]; longTasks: number[] } }).__stopMeasuring(),
+    ));
+  });
   off();
   await page.close();
-  const p95 = percentile(frames, 95);
+  const cpuP95 = percentile(work.cpuPerFrame, 95);
+  const cpuMax = Math.max(...work.cpuPerFrame);
+  const wallP95 = percentile(work.perFrame, 95);
+  const wallMax = Math.max(...work.perFrame);
   printTable(
-    `Renderer: ${JOBS} jobs over ${SERVERS} servers in the Queue view, progress at ${(events / (MEASURE_MS / 1000)).toFixed(0)} events/s, ${MEASURE_MS / 1000} s in Chromium`,
+    `Renderer: ${JOBS} jobs over ${SERVERS} servers in the Queue view, progress at ${(events / (MEASURE_MS / 1000)).toFixed(0)} events/s, ${MEASURE_MS / 1000} s in Chromium (load ${loadAverage()})`,
     [
-      { metric: 'frames', value: String(frames.length) },
-      { metric: 'frame gap p50', value: ms(percentile(frames, 50)) },
-      { metric: 'frame gap p95', value: ms(p95), target: '≤ 16.7 ms', met: p95 <= 16.7 },
-      { metric: 'longest frame', value: ms(Math.max(...frames)) },
+      { metric: 'frames traced', value: String(work.perFrame.length) },
+      { metric: 'work per frame, CPU, p50', value: ms(percentile(work.cpuPerFrame, 50)) },
+      { metric: 'work per frame, CPU, p95', value: ms(cpuP95), target: '≤ 16 ms', met: cpuP95 <= 16 },
+      { metric: 'work per frame, CPU, max', value: ms(cpuMax), target: '≤ 16 ms', met: cpuMax <= 16 },
+      { metric: 'work per frame, wall clock, p50', value: ms(percentile(work.perFrame, 50)) },
+      { metric: 'work per frame, wall clock, p95', value: ms(wallP95), target: '≤ 16 ms', met: wallP95 <= 16 },
+      { metric: 'work per frame, wall clock, max', value: ms(wallMax), target: '≤ 16 ms', met: wallMax <= 16 },
+      { metric: 'busiest frame’s longest tasks', value: work.busiestFrameTasks.map((task) => ms(task)).join(', ') },
+      { metric: 'longest task (trace)', value: ms(work.longestTaskMs) },
+      { metric: 'frame gap p50 (information)', value: ms(percentile(frames, 50)) },
+      { metric: 'frame gap p95 (information)', value: ms(percentile(frames, 95)) },
+      { metric: 'longest frame gap (information)', value: ms(Math.max(...frames)) },
       { metric: 'long tasks (> 50 ms)', value: String(longTasks.length) },
-      { metric: 'longest task', value: longTasks.length > 0 ? ms(Math.max(...longTasks)) : '—' },
+      { metric: 'longest long task', value: longTasks.length > 0 ? ms(Math.max(...longTasks)) : '—' },
     ],
   );
 }, 300_000);

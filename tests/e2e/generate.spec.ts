@@ -219,7 +219,10 @@ test('a batch waits in the queue in order; a held run moves up, one is cancelled
   });
 });
 
-test('a long queue draws only the rows in view, yet scrolling and Tab reach every run', async ({ page, served }) => {
+test('a long queue draws only the rows in view, yet scrolling and Tab reach every run, and a moved run keeps focus', async ({
+  page,
+  served,
+}) => {
   const app = new AppPage(page);
   const generate = new GeneratePage(page);
   const list = generate.outputs.getByRole('list', { name: 'Queued jobs' });
@@ -256,6 +259,27 @@ test('a long queue draws only the rows in view, yet scrolling and Tab reach ever
     for (let press = 0; press < 4 * 29; press += 1) await page.keyboard.press('Tab');
     await expect(row(30).getByRole('button', { name: `More actions for ${WORKFLOW}, run 30 of 60` })).toBeFocused();
     await expect(row(30)).toBeInViewport();
+  });
+
+  await test.step('the last run, sent next from its menu by keyboard, keeps focus at the top of the queue', async () => {
+    await page.locator('#output-panel').evaluate((panel) => panel.scrollTo({ top: panel.scrollHeight }));
+    const more = row(60).getByRole('button', { name: `More actions for ${WORKFLOW}, run 60 of 60` });
+    await more.focus();
+    await page.keyboard.press('Enter');
+    await expect(page.getByRole('menuitem', { name: 'Send next' })).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(row(60)).toHaveAttribute('aria-posinset', '1');
+    await expect(more).toBeFocused();
+    await expect(row(60)).toBeInViewport();
+    await expect(row(59)).toHaveCount(0);
+  });
+
+  await test.step('moved down one place by keyboard, it keeps focus on Move down', async () => {
+    const down = row(60).getByRole('button', { name: `Move down: ${WORKFLOW}, run 60 of 60` });
+    await down.focus();
+    await page.keyboard.press('Enter');
+    await expect(row(60)).toHaveAttribute('aria-posinset', '2');
+    await expect(down).toBeFocused();
   });
 });
 

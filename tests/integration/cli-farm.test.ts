@@ -1,9 +1,11 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { runCli } from '../support/cli';
+import { ApiClient } from '../../src/renderer/src/api/client';
+import { createWsTransport } from '../../src/renderer/src/api/ws-transport';
+import { runCli, startCli } from '../support/cli';
 import { startComfyServer, type ComfyServerOptions, type ComfyTestServer } from '../support/comfy-server';
-import { tempDir } from '../support/core';
+import { tempDir, waitFor } from '../support/core';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -104,5 +106,65 @@ describe('comfydesk with several servers', () => {
         [b.url, 'another client'],
       ].sort(),
     );
+  });
+});
+
+describe('comfydesk serve with several servers', () => {
+  test('serve with two --server: both come online and take jobs for this run, and neither is saved in settings', async () => {
+    const [a, b] = [await comfy({ nodeMs: 150 }), await comfy({ nodeMs: 150 })];
+    const { home } = workflowFile(plain);
+    mkdirSync(join(home, 'workflows'), { recursive: true });
+    writeFileSync(join(home, 'workflows', 'plain.json'), JSON.stringify(plain));
+    const serve = startCli(['serve', '--port', '0', '--data-dir', home, '--server', a.url, '--server', b.url]);
+    cleanups.push(async () => {
+      serve.child.kill('SIGTERM');
+      await serve.exited;
+    });
+    await serve.waitForLine(new RegExp(`^Jobs go to ${a.url}, ${b.url} \\(for this run only\\)\\.$`));
+    const link = new URL(/(http:\S+)/.exec(await serve.waitForLine(/token=/))![1]!);
+    const api = new ApiClient(
+      createWsTransport({
+        url: `ws://127.0.0.1:${link.port}/ws?token=${link.searchParams.get('token')}`,
+        initialDelayMs: 20,
+        maxDelayMs: 100,
+      }),
+      { timeoutMs: 5000 },
+    );
+    cleanups.push(() => api.close());
+
+    const snapshot = await waitFor(async () => {
+      const found = await api.call('connections.list', {});
+      return found.health.filter((health) => health.state === 'online').length === 2 ? found : undefined;
+    });
+    const urlOf = (id: string) => snapshot.profiles.find((profile) => profile.id === id);
+    expect((snapshot.generation ?? []).map((id) => urlOf(id))).toEqual([
+      expect.objectContaining({ url: a.url }),
+      expect.objectContaining({ url: b.url }),
+    ]);
+    expect(urlOf(snapshot.activeId!)).toMatchObject({ url: a.url });
+    expect(new Set(snapshot.sessionOnly)).toEqual(new Set(snapshot.generation));
+
+    // The workflow runs on 2 of 2 servers (both read), and a batch of four goes over both.
+    const card = await waitFor(async () => {
+      const { items } = await api.call('workflows.list', {});
+      const found = items.find((item) => item.path === 'plain.json');
+      const fit = await api.call('workflows.servers', {});
+      return found && fit.total === 2 && fit.ready[found.id] === 2 ? found : undefined;
+    });
+    const { jobIds } = await api.call('jobs.enqueue', { workflowId: card.id, count: 4 });
+    await waitFor(async () => {
+      const { jobs } = await api.call('history.list', {});
+      return jobIds.every((id) => jobs.some((job) => job.id === id && job.status === 'succeeded'));
+    });
+    const ran = [Object.keys(a.history()).length, Object.keys(b.history()).length];
+    expect(ran[0]).toBeGreaterThan(0);
+    expect(ran[1]).toBeGreaterThan(0);
+    expect(ran[0]! + ran[1]!).toBe(4);
+
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    const settings = existsSync(join(home, 'settings.json')) ? readFileSync(join(home, 'settings.json'), 'utf8') : '';
+    expect(settings).not.toContain(a.url);
+    expect(settings).not.toContain(b.url);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { isFinished, type Job } from '@shared/domain/job';
@@ -87,10 +87,17 @@ function profilesFor(servers: Record<string, ComfyTestServer>, sshId?: string) {
 /** A core whose farm is every server given (the first is the default), with the workflows written to its library. */
 async function farm(
   servers: Record<string, ComfyTestServer>,
-  options: { sshId?: string; maxInFlightPerServer?: number; retryLostElsewhere?: boolean; offline?: string[] } = {},
+  options: {
+    sshId?: string;
+    maxInFlightPerServer?: number;
+    retryLostElsewhere?: boolean;
+    offline?: string[];
+    /** The data folder of a core started before (a restart); a new one by default. */
+    dataDir?: string;
+  } = {},
 ): Promise<Core> {
-  const data = tempDir('comfydesk-farm-');
-  cleanups.push(() => data.remove());
+  const data = options.dataDir ? { path: options.dataDir } : tempDir('comfydesk-farm-');
+  if ('remove' in data) cleanups.push(() => data.remove());
   mkdirSync(join(data.path, 'workflows'), { recursive: true });
   const workflows = { plain: PLAIN, peer: peer(3), long: peer(60), flux: FLUX, photo: PHOTO };
   for (const [name, workflow] of Object.entries(workflows))
@@ -281,5 +288,105 @@ describe.skipIf(!SSHD_PATH)('several servers as one', () => {
     await b.waitForIdle(20_000);
     expect(Object.keys(b.history())).not.toContain(oldPromptId);
     expect(Object.keys(c.history())).toEqual([moved!.promptId]);
+  });
+});
+
+/** Stages `photo.png` (a red 8×8 PNG) and queues the `photo` workflow with it. */
+async function enqueuePhoto(core: Core, dataDir: string): Promise<{ jobId: string; bytes: Buffer }> {
+  const image = join(dataDir, 'photo.png');
+  const bytes = solidPng(8, 8, 0xc81e1e);
+  writeFileSync(image, bytes);
+  const staged = await core.router.call('generation.stageFile', { path: image });
+  const form = await core.router.call('generation.form', { workflowId: workflowId(core, 'photo') });
+  const imageParameter = form.parameters.find((parameter) => parameter.kind === 'image')!;
+  const {
+    jobIds: [jobId],
+  } = await core.router.call('jobs.enqueue', {
+    workflowId: workflowId(core, 'photo'),
+    values: { [imageParameter.id]: { staged: staged.id } },
+  });
+  return { jobId: jobId!, bytes };
+}
+
+/** What a server was asked to run for a prompt: its LoadImage's file name. */
+function sentImage(server: ComfyTestServer, promptId: string): string | undefined {
+  const entry = server.history()[promptId] as
+    { prompt: [number, string, Record<string, { inputs: { image?: string } }>] } | undefined;
+  return entry?.prompt[2]['1']?.inputs.image;
+}
+
+describe('a moved job takes its input files along', () => {
+  /**
+   * A queues the photo job behind a long one, with B offline; ComfyDesk restarts; B comes online and
+   * A goes away for good. Answers the restarted core and the photo job's id.
+   */
+  async function queuedOnAThenRestarted(options: { beforeRestart?: (dataDir: string) => void } = {}) {
+    const a = await comfy({ stepMs: 150 });
+    const b = await comfy();
+    await b.crash(); // offline at first: everything goes to a
+    const data = tempDir('comfydesk-farm-restart-');
+    cleanups.push(() => data.remove());
+    const first = await farm({ a, b }, { dataDir: data.path, maxInFlightPerServer: 2, offline: ['b'] });
+    const [long] = await enqueue(first, 'long', 1, ['a']);
+    await waitFor(() => first.jobs.get(long!)?.status === 'running', { message: 'the long job never ran on a' });
+    const { jobId, bytes } = await enqueuePhoto(first, data.path);
+    const queued = await waitFor(() =>
+      first.jobs.get(jobId)?.status === 'queued' ? first.jobs.get(jobId) : undefined,
+    );
+    expect(queued.serverId).toBe('a');
+    expect(a.requests.filter((request) => request.path.endsWith('/upload/image'))).toHaveLength(1);
+    await first.stop();
+    options.beforeRestart?.(data.path);
+
+    const core = await farm({ a, b }, { dataDir: data.path, maxInFlightPerServer: 2, offline: ['b'] });
+    await waitFor(() => core.jobs.get(jobId)?.status === 'queued', { message: 'the photo job was not restored' });
+    await b.start();
+    await a.crash();
+    return { a, b, core, jobId, oldPromptId: queued.promptId!, bytes, dataDir: data.path };
+  }
+
+  test('after ComfyDesk restarted, a job moved off a dead server uploads its input file to the new one and runs there with it', async () => {
+    const { a, b, core, jobId, oldPromptId, bytes } = await queuedOnAThenRestarted();
+    const [moved] = await allFinished(core, [jobId]);
+    expect(moved).toMatchObject({ status: 'succeeded', serverId: 'b' });
+    expect(moved!.promptId).not.toBe(oldPromptId);
+    expect(b.requests.filter((request) => request.path.endsWith('/upload/image'))).toHaveLength(1);
+    const name = sentImage(b, moved!.promptId!);
+    expect(name).toBe('photo.png');
+    expect(readFileSync(join(b.dataDir, 'input', name!))).toEqual(bytes);
+    expect(Object.keys(a.history())).not.toContain(moved!.promptId);
+  });
+
+  test('a job lost with its server is retried elsewhere with its input file', async () => {
+    const a = await comfy({ stepMs: 400 });
+    const b = await comfy();
+    await b.crash(); // offline at first: the photo job runs on a
+    const data = tempDir('comfydesk-farm-lost-');
+    cleanups.push(() => data.remove());
+    const core = await farm({ a, b }, { dataDir: data.path, offline: ['b'], retryLostElsewhere: true });
+    const { jobId, bytes } = await enqueuePhoto(core, data.path);
+    await waitFor(() => core.jobs.get(jobId)?.status === 'running', { message: 'the photo job never ran on a' });
+    await b.start();
+    await a.crash();
+    const [lost] = await allFinished(core, [jobId]);
+    expect(lost!.status).toBe('lost');
+    const retry = await waitFor(() => core.history.list({}).find((job) => job.id !== jobId));
+    const [ran] = await allFinished(core, [retry.id]);
+    expect(ran).toMatchObject({ status: 'succeeded', serverId: 'b' });
+    const name = sentImage(b, ran!.promptId!);
+    expect(readFileSync(join(b.dataDir, 'input', name!))).toEqual(bytes);
+  });
+
+  test('after a restart, a job whose staged file is gone fails and names the file instead of moving without it', async () => {
+    const { b, core, jobId } = await queuedOnAThenRestarted({
+      beforeRestart: (dataDir) => rmSync(join(dataDir, 'cache', 'staged'), { recursive: true, force: true }),
+    });
+    const [failed] = await allFinished(core, [jobId]);
+    expect(failed).toMatchObject({ status: 'failed', serverId: 'a' });
+    expect(failed!.error?.message).toBe(
+      'Server a went offline and this job could not move to another server: its input file photo.png is no longer kept by ComfyDesk, so it was not sent without it. Add the file again and generate it anew.',
+    );
+    expect(b.requests.some((request) => request.path === '/prompt' && request.method === 'POST')).toBe(false);
+    expect(b.requests.some((request) => request.path.endsWith('/upload/image'))).toBe(false);
   });
 });

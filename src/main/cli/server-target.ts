@@ -74,15 +74,17 @@ export interface ServerTargetFlags {
 /**
  * Adds `--server URL` and the `--ssh USER@HOST[:PORT]` family (`--key`, `--remote`,
  * `--accept-host-key`) to a command. Without either, the command uses the default connection.
+ * `several` says in the help what a command that takes more than one server does with them.
  */
-export function addServerOptions(command: Command): Command {
+export function addServerOptions(command: Command, options: { several?: string } = {}): Command {
+  const several = options.several ? `; repeatable: ${options.several}` : '';
   return command
     .option(
       '--server <url>',
-      "ComfyUI's address, e.g. http://127.0.0.1:8188 or https://POD-8188.proxy.runpod.net (default: the default connection)",
+      `ComfyUI's address, e.g. http://127.0.0.1:8188 or https://POD-8188.proxy.runpod.net (default: the default connection)${several}`,
       collectUrls,
     )
-    .option('--ssh <user@host[:port]>', 'reach ComfyUI through an SSH tunnel to this host', collectSsh)
+    .option('--ssh <user@host[:port]>', `reach ComfyUI through an SSH tunnel to this host${several}`, collectSsh)
     .option(
       '--key <path>',
       'private key for --ssh (default: the ssh-agent); a passphrase is read from COMFYDESK_SSH_PASSPHRASE',

@@ -8,7 +8,7 @@ import { openCore } from '../runtime';
 import { collectValues, parsePort, type CommandContext } from '../command';
 import { headSizeFetcher } from '../../core/workflows/ports';
 import { openBrowser } from '../open-browser';
-import { addServerOptions, describeTarget, sessionTargetOf, type ServerTargetFlags } from '../server-target';
+import { addServerOptions, describeTarget, sessionTargetsOf, type ServerTargetFlags } from '../server-target';
 
 interface ServeFlags extends ServerTargetFlags {
   port: number;
@@ -23,7 +23,9 @@ interface ServeFlags extends ServerTargetFlags {
 export function registerServe(program: Command, context: CommandContext): void {
   const command = program
     .command('serve')
-    .description('serve the ComfyDesk app to a browser on this machine (guarded by a per-run token)')
+    .description(
+      'serve the ComfyDesk app to a browser on this machine (guarded by a per-run token); several --server/--ssh are used together for generation, as a farm, for this run',
+    )
     .option('-p, --port <port>', 'port to listen on (0 picks a free one)', parsePort, DEFAULT_SERVE_PORT)
     .option('--host <host>', 'address to listen on; anything but loopback is reachable from the network', '127.0.0.1')
     .option('--data-dir <dir>', "folder for settings, workflows, outputs and history (default: the desktop app's)")
@@ -33,7 +35,7 @@ export function registerServe(program: Command, context: CommandContext): void {
       collectValues,
       [],
     );
-  addServerOptions(command)
+  addServerOptions(command, { several: 'every server named takes jobs, as a farm, for this run only' })
     .option('--open', 'open the link in the default browser (when this machine has a display, or $BROWSER is set)')
     .option('--json', 'print the address as JSON')
     .option('-v, --verbose', 'log debug details to stderr')
@@ -52,7 +54,9 @@ async function serve(
     sessionRoots: flags.workflows.map((dir) => resolve(io.cwd, dir)),
     fetchModelSize: headSizeFetcher(),
   };
-  const sessionServer = sessionTargetOf(flags, io);
+  // The first server named is the default; the others take jobs beside it (a farm for this run).
+  const targets = sessionTargetsOf(flags, io);
+  const [sessionServer, ...sessionServers] = targets;
   // Taking the data folder fails with "ComfyDesk is already running (pid N, URL)" when another process owns it.
   const { core, log } = await openCore(io, {
     llmWorkerPath,
@@ -61,9 +65,12 @@ async function serve(
     verbose: flags.verbose,
     library,
     sessionServer,
-    ...(sessionServer?.profile.kind === 'ssh' && io.env.COMFYDESK_KNOWN_HOSTS
-      ? { connections: { knownHostsPath: io.env.COMFYDESK_KNOWN_HOSTS } }
-      : {}),
+    connections: {
+      sessionServers,
+      ...(targets.some((target) => target.profile.kind === 'ssh') && io.env.COMFYDESK_KNOWN_HOSTS
+        ? { knownHostsPath: io.env.COMFYDESK_KNOWN_HOSTS }
+        : {}),
+    },
   });
   const server = new ServeServer({
     core,
@@ -91,7 +98,8 @@ async function serve(
     writeJson(io, { url: server.url, host: server.host, port: server.port });
   } else {
     writeLine(io.stdout, `ComfyDesk is ready: ${server.url}`);
-    if (sessionServer) writeLine(io.stdout, `Jobs go to ${describeTarget(sessionServer)} (for this run only).`);
+    if (targets.length > 0)
+      writeLine(io.stdout, `Jobs go to ${targets.map(describeTarget).join(', ')} (for this run only).`);
     writeLine(io.stdout, 'Open that link in a browser. Press Ctrl+C to stop.');
   }
   if (!isLoopbackHost(flags.host)) {

@@ -61,6 +61,8 @@ export interface ConnectionOptions {
   clientIdFor?: (profileId: string) => string;
   /** A server for this session only, made the default at start (`--server`/`--ssh` of serve mode and the CLI). */
   session?: SessionTarget;
+  /** More such servers, which take jobs beside the default (serve mode's further `--server`/`--ssh`). */
+  sessionServers?: SessionTarget[];
 }
 
 /** The manager's collaborators: settings for profiles, the secret store, and the shell's window opener. */
@@ -109,7 +111,8 @@ export class ConnectionManager {
     this.#started = true;
     this.#offSettings = this.#deps.settings.on('changed', () => this.#reconcile());
     if (this.#deps.session) this.openSession(this.#deps.session, { makeDefault: true });
-    else this.#reconcile();
+    for (const target of this.#deps.sessionServers ?? []) this.openSession(target, { isForGeneration: true });
+    if (!this.#deps.session && !this.#deps.sessionServers?.length) this.#reconcile();
   }
 
   async stop(): Promise<void> {
@@ -201,14 +204,13 @@ export class ConnectionManager {
   }
 
   /**
-   * Brings a server online for this session only and returns its profile id. A saved profile or
-   * session profile for the same server is reused (a saved one stays as it is in settings); a new
-   * one gets an id derived from its address, so the history of runs on it lines up across sessions.
-   * With `makeDefault`, it is the default connection until ComfyDesk stops.
+   * Brings a server online for this session only and returns its profile id. A saved or session profile for the
+   * same server is reused (a saved one as it is in settings); a new one gets an id from its address, so its runs
+   * line up across sessions. With `makeDefault` it is the default, with `isForGeneration` it takes jobs too.
    */
-  openSession(target: SessionTarget, options: { makeDefault?: boolean } = {}): string {
+  openSession(target: SessionTarget, options: { makeDefault?: boolean; isForGeneration?: boolean } = {}): string {
     const existing = this.#sessions.find(target, this.#settings());
-    const { id, hasNewSecrets } = this.#sessions.add(target, existing);
+    const { id, hasNewSecrets } = this.#sessions.add(target, existing, options.isForGeneration);
     if (hasNewSecrets && this.#connections.has(id)) void this.#disconnect(id); // reconnect with the secret given now
     if (options.makeDefault) this.#sessions.activeId = id;
     this.#lastHealth.delete(id);

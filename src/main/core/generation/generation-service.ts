@@ -34,6 +34,8 @@ export function sourceOf(request: { workflowId?: string; workflow?: WorkflowDocu
 export interface StagedUpload {
   stagedId: string;
   targets: ParameterTarget[];
+  /** The file's name, to say which file is missing if it is gone (absent in jobs recorded before it was kept). */
+  name?: string;
 }
 
 /** One run, ready for the queue: everything a job needs, independent of the library and the form. */
@@ -262,7 +264,7 @@ export class GenerationService {
           details: { parameterId: parameter.id },
         });
       resolved[parameter.id] = staged.name;
-      uploads.push({ stagedId: staged.id, targets: parameter.targets });
+      uploads.push({ stagedId: staged.id, targets: parameter.targets, name: staged.name });
     }
     return { values: resolved, uploads };
   }

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -114,6 +123,12 @@ export class StagedInputs {
 
   get(id: string): (StagedInput & { file: string }) | undefined {
     return this.#items.get(id);
+  }
+
+  /** Whether a staged file is still there to upload (known, and still on disk). */
+  has(id: string): boolean {
+    const item = this.#items.get(id);
+    return item !== undefined && existsSync(item.file);
   }
 
   /** The bytes of a staged file, for upload. */

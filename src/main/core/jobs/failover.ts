@@ -4,6 +4,7 @@ import type { Logger } from '../lib/logger';
 import type { HistoryStore } from './history-store';
 import type { JobBook } from './job-book';
 import type { Entry } from './job-entry';
+import { missingInput } from './job-errors';
 
 /** A copy of one of our prompts left on a server that went offline, to delete there by its prompt id when it is back. */
 export interface StaleCopy {
@@ -33,6 +34,8 @@ export interface FailoverDeps {
   /** The servers a job may go to (its pins, else the farm). */
   candidates: (entry: Entry) => readonly string[];
   label: (serverId: string) => string;
+  /** Whether ComfyDesk still has a staged input file (a moved job uploads its inputs again). */
+  hasInput: (stagedId: string) => boolean;
   /** Queues a lost job again (a new job); returns its id. */
   retry: (jobId: string) => void;
   /** Jobs moved back to held: the held queue may release them elsewhere. */
@@ -134,7 +137,11 @@ export class Failover {
     }
   }
 
-  /** A job waiting on a dead server goes back to the held queue, if another server may take it. */
+  /**
+   * A job waiting on a dead server goes back to the held queue, if another server may take it. Its
+   * input files go along (uploaded again there); if one of them is gone, the job fails rather than
+   * run without it.
+   */
   #move(entry: Entry, serverId: string): void {
     const promptId = entry.job.promptId;
     if (!promptId || !this.#deps.candidates(entry).some((id) => id !== serverId)) return;
@@ -142,6 +149,20 @@ export class Failover {
     this.#record.stale.push({ serverId, promptId, jobId: entry.job.id });
     if (!this.#save()) {
       this.#record.stale.pop(); // not on disk: the job stays where it is rather than risk running twice
+      return;
+    }
+    const missing = [...(entry.uploaded ?? []), ...entry.uploads].find(
+      (upload) => !this.#deps.hasInput(upload.stagedId),
+    );
+    if (missing) {
+      // Its copy on the dead server is a stale copy now: removed when that server is back.
+      this.#deps.book.finish(entry, {
+        status: 'failed',
+        error: {
+          message: `${this.#deps.label(serverId)} went offline and this job could not move to another server: ${missingInput(missing)}, so it was not sent without it. Add the file again and generate it anew.`,
+        },
+      });
+      this.#deps.log.warn('job not moved: an input file is gone', { jobId: entry.job.id, serverId, promptId });
       return;
     }
     entry.sentAt = undefined;

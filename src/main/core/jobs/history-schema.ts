@@ -50,6 +50,9 @@ export const HISTORY_MIGRATIONS: readonly string[] = [
    CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);`,
   // Whether ComfyUI answered a run from its cache.
   `ALTER TABLE jobs ADD COLUMN is_cached INTEGER NOT NULL DEFAULT 0;`,
+  // 4: the staged files a job already uploaded to the server it was sent to, so that a job that
+  // moves to another server after ComfyDesk restarted still takes its inputs along.
+  `ALTER TABLE jobs ADD COLUMN uploaded TEXT;`,
 ];
 
 export const HISTORY_SCHEMA_VERSION = HISTORY_MIGRATIONS.length;
@@ -79,6 +82,7 @@ export interface Row {
   uploads: string | null;
   sampling_steps: number | null;
   is_cached: number;
+  uploaded: string | null;
 }
 
 /** The columns of `jobs`, in order, for copying rows between databases. */
@@ -106,6 +110,7 @@ export const JOB_COLUMNS = [
   'uploads',
   'sampling_steps',
   'is_cached',
+  'uploaded',
 ] as const;
 
 export function parseJson<T>(text: string | null, fallback: T): T {
@@ -145,6 +150,7 @@ export function toRecord(row: Row): JobRecord {
     sourceWorkflow: parseJson(row.source_workflow, null),
     sentAt: row.sent_at,
     uploads: parseJson<StagedUpload[]>(row.uploads, []),
+    uploaded: parseJson<StagedUpload[]>(row.uploaded, []),
     samplingSteps: row.sampling_steps,
   };
 }

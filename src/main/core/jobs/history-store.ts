@@ -28,6 +28,11 @@ export interface JobRecord {
   sentAt?: number | null;
   /** Staged files a held job still has to upload before it is sent. @default [] */
   uploads?: StagedUpload[];
+  /**
+   * Staged files already uploaded to the server the job was sent to: a job that moves to another
+   * server uploads them there again. @default []
+   */
+  uploaded?: StagedUpload[];
   /** Sampler steps the run will take (its steps as chosen), to scale time estimates. @default null */
   samplingSteps?: number | null;
 }
@@ -168,6 +173,7 @@ export class HistoryStore {
       record.uploads && record.uploads.length > 0 ? JSON.stringify(record.uploads) : null,
       record.samplingSteps ?? null,
       job.isCached ? 1 : 0,
+      record.uploaded && record.uploaded.length > 0 ? JSON.stringify(record.uploaded) : null,
     ];
     this.#write(
       `INSERT INTO jobs (${JOB_COLUMNS.join(', ')})

@@ -139,11 +139,16 @@ export class JobBook {
     this.update(entry, { status: 'queued', queuedAt: entry.job.queuedAt ?? this.#deps.now() });
   }
 
-  /** Live progress: kept on the job (not saved) and sent as `generation.progress`. */
+  /**
+   * Live progress: kept on the job (not saved) and sent as `generation.progress`, unless it says
+   * nothing new. ComfyUI reports each sampler step twice (progress_state, then progress), and a farm
+   * of 16 servers would otherwise send every window twice the events it needs.
+   */
   emitProgress(entry: Entry): void {
     const promptId = entry.job.promptId;
     if (!entry.tracker || !promptId || isFinished(entry.job.status)) return;
     const progress = entry.tracker.snapshot();
+    if (isSameProgress(entry.job.progress, progress)) return;
     entry.job = { ...entry.job, progress };
     this.#deps.emitter.emit('progress', { jobId: entry.job.id, promptId, progress });
   }
@@ -183,4 +188,17 @@ export class JobBook {
   persistOrThrow(entry: Entry): void {
     this.#deps.history.save(recordOf(entry));
   }
+}
+
+/** Whether two progress snapshots say the same thing. */
+function isSameProgress(a: JobProgress | null, b: JobProgress): boolean {
+  return (
+    a !== null &&
+    a.percent === b.percent &&
+    a.nodeId === b.nodeId &&
+    a.nodeTitle === b.nodeTitle &&
+    a.step === b.step &&
+    a.steps === b.steps &&
+    a.etaSeconds === b.etaSeconds
+  );
 }

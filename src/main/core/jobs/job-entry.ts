@@ -21,7 +21,7 @@ export interface Entry {
   titles: Record<string, string>;
   /** Staged files still to upload before the prompt is sent. */
   uploads: StagedUpload[];
-  /** Staged files uploaded to the server it was sent to in this session (uploaded again if it moves to another). */
+  /** Staged files uploaded to the server it was sent to (uploaded again if it moves to another); kept in the history. */
   uploaded?: StagedUpload[];
   /** Class types that are outputs (from the server's object_info); unknown for a job restored after a restart. */
   outputClassTypes: ReadonlySet<string> | undefined;
@@ -63,6 +63,7 @@ interface EntrySource {
   sourceWorkflow: unknown;
   titles?: Record<string, string>;
   uploads?: StagedUpload[];
+  uploaded?: StagedUpload[];
   outputClassTypes?: ReadonlySet<string>;
   samplingSteps?: number | null;
   sentAt?: number | null;
@@ -76,6 +77,7 @@ function createEntry(source: EntrySource): Entry {
     sourceWorkflow: source.sourceWorkflow,
     titles: source.titles ?? titlesOf(source.prompt),
     uploads: source.uploads ?? [],
+    ...(source.uploaded && source.uploaded.length > 0 ? { uploaded: source.uploaded } : {}),
     outputClassTypes: source.outputClassTypes,
     samplingSteps:
       source.samplingSteps !== undefined
@@ -134,6 +136,7 @@ export function entryFromRecord(record: JobRecord): Entry {
     prompt: (record.apiPrompt ?? {}) as ApiPrompt,
     sourceWorkflow: record.sourceWorkflow,
     uploads: record.uploads,
+    uploaded: record.uploaded,
     samplingSteps: record.samplingSteps ?? null,
     sentAt: record.sentAt,
   });
@@ -177,6 +180,7 @@ export function recordOf(entry: Entry): JobRecord {
     sourceWorkflow: entry.sourceWorkflow,
     sentAt: entry.sentAt ?? null,
     uploads: entry.uploads,
+    uploaded: entry.uploaded ?? [],
     samplingSteps: entry.samplingSteps,
   };
 }

@@ -1,7 +1,13 @@
 import type { JobError } from '@shared/domain/job';
 import type { HistoryEntry, NodeErrors } from '../comfy/messages';
+import type { StagedUpload } from '../generation/generation-service';
 import type { AppError } from '../lib/errors';
 import type { JobOutcome } from './job-entry';
+
+/** How a job names a staged input file that is gone (jobs recorded before names were kept say less). */
+export function missingInput(upload: StagedUpload): string {
+  return `${upload.name ? `its input file ${upload.name}` : 'one of its input files'} is no longer kept by ComfyDesk`;
+}
 
 /** ComfyUI's per-node validation messages in one line, under the titles the person gave the nodes. */
 export function describeNodeErrors(nodeErrors: NodeErrors, titles: Record<string, string>): string {

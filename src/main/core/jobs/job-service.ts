@@ -106,6 +106,7 @@ export class JobService {
       retryLostElsewhere: () => deps.failover?.().retryLostElsewhere ?? false,
       candidates: (entry) => this.#dispatcher.candidates(entry),
       label: (serverId) => deps.servers.label(serverId),
+      hasInput: (stagedId) => deps.staged.has(stagedId),
       retry: (jobId) => this.retry(jobId),
       onMoved: () => this.#held.pump(),
     });
@@ -275,12 +276,16 @@ export class JobService {
     if (!isFinished(record.job.status)) throw new AppError('job_not_retryable', 'That job has not finished yet.');
     if (!record.apiPrompt || Object.keys(record.apiPrompt).length === 0)
       throw new AppError('job_not_retryable', 'This job was recorded without its prompt, so it cannot be run again.');
+    // Files the job uploaded go again while ComfyDesk still has them, since the retry may run on
+    // another server (a lost job retried elsewhere); without them it reuses what the server stored.
+    const pending = previous?.uploads ?? ('uploads' in record ? record.uploads : undefined) ?? [];
+    const sent = previous?.uploaded ?? ('uploaded' in record ? record.uploaded : undefined) ?? [];
     const entry = entryForRetry(
       {
         job: record.job,
         prompt: record.apiPrompt as ApiPrompt,
         sourceWorkflow: record.sourceWorkflow,
-        uploads: previous?.uploads ?? ('uploads' in record ? record.uploads : undefined),
+        uploads: [...sent.filter((upload) => this.#deps.staged.has(upload.stagedId)), ...pending],
         previous,
       },
       { id: randomUUID(), now: this.#now(), position: this.#held.nextPosition() },

@@ -8,7 +8,7 @@ import type { Logger } from '../lib/logger';
 import type { HistoryStore } from './history-store';
 import type { JobBook } from './job-book';
 import { trackerFor, type Entry } from './job-entry';
-import { describeNodeErrors, rejectionError } from './job-errors';
+import { describeNodeErrors, missingInput, rejectionError } from './job-errors';
 import { withInputs } from './prompt-helpers';
 
 /** What sending one job to one server needs. */
@@ -50,6 +50,15 @@ export async function submitEntry(ctx: SubmitContext, entry: Entry): Promise<boo
   entry.isSubmitting = true;
   try {
     for (const upload of [...entry.uploads]) {
+      if (!ctx.staged.has(upload.stagedId)) {
+        book.finish(entry, {
+          status: 'failed',
+          error: {
+            message: `Not sent: ${missingInput(upload)}, and the job does not run without it. Add the file again and generate it anew.`,
+          },
+        });
+        return true;
+      }
       const file = ctx.staged.read(upload.stagedId);
       const result = await client.uploadImage({ data: file.data, filename: file.name }, { signal: ctx.signal });
       const name = result.subfolder ? `${result.subfolder}/${result.name}` : result.name;

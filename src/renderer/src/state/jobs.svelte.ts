@@ -44,17 +44,37 @@ export interface JobsStateOptions {
   schedule?: FlushScheduler;
 }
 
+/** One job's live progress: a reactive cell of its own, so a change re-renders only what reads that job. */
+class ProgressCell {
+  value = $state.raw<JobProgress | null>(null);
+
+  constructor(value: JobProgress | null) {
+    this.value = value;
+  }
+}
+
 const STATUS_RANK: Partial<Record<Job['status'], number>> = { running: 0, queued: 1, held: 2 };
 
 /**
  * The live queue as the window sees it: every unfinished job (ours and other clients') from
- * `jobs.list`, kept current by `jobs.updated` / `jobs.removed`, with `generation.progress` merged
- * into each job and the latest `generation.preview` frame per job. Events are coalesced and applied
- * at most once per animation frame, so 100 queued jobs and progress at 30 events a second cost one
- * small update per frame, and only the rows whose job changed re-render.
+ * `jobs.list`, kept current by `jobs.updated` / `jobs.removed`, with the live progress of each job
+ * from `generation.progress` and the latest `generation.preview` frame per job. Events are
+ * coalesced and applied at most once per animation frame.
+ *
+ * Progress is kept apart from the jobs (`progressOf`): a farm runs a job on each of 16 servers
+ * beside 2,000 waiting, and hundreds of progress events a second must not copy, sort and hand out
+ * the whole queue again each frame. A frame with only progress touches only the rows of the jobs
+ * that moved; the queue, its order and every other row stay exactly as they were.
  */
 export class JobsState {
+  /** Jobs as their last `jobs.updated` (or the list) said; their live progress is in `#progress`. */
   #jobs = $state.raw<ReadonlyMap<string, Job>>(new Map());
+  /**
+   * Live progress of the jobs that have had progress events, by job id. The first event of a job
+   * goes into the job itself and makes its cell (a reader that found no cell is told through
+   * `#jobs`); later ones change only the cell. A whole job update sets the cell to its progress.
+   */
+  readonly #progress = new Map<string, ProgressCell>();
   #previews = $state.raw<ReadonlyMap<string, string>>(new Map());
   #paused = $state(false);
   #counts = $state.raw<QueueCounts | undefined>(undefined);
@@ -83,17 +103,27 @@ export class JobsState {
   );
   /** The previous held list, returned again while it holds the same jobs so rows that read it stay still. */
   #heldCache: Job[] = [];
-  readonly #held = $derived.by(() => {
-    const next = this.#queue.filter((job) => job.status === 'held' && job.origin === 'comfydesk');
-    const previous = this.#heldCache;
-    if (next.length === previous.length && next.every((job, index) => job === previous[index])) return previous;
-    this.#heldCache = next;
-    return next;
-  });
+  readonly #held = $derived.by(
+    () =>
+      (this.#heldCache = sameOr(
+        this.#heldCache,
+        this.#queue.filter((job) => job.status === 'held' && job.origin === 'comfydesk'),
+      )),
+  );
   readonly #current = $derived.by(() => {
     const own = this.#queue.filter((job) => job.origin === 'comfydesk');
-    return own.find((job) => job.status === 'running') ?? this.#lastFinished ?? own[0];
+    return this.#live(own.find((job) => job.status === 'running') ?? this.#lastFinished ?? own[0]);
   });
+  /** Ours running now (one per server in a farm), without their progress: that is read per job. */
+  #oursRunningCache: Job[] = [];
+  readonly #oursRunning = $derived.by(
+    () =>
+      (this.#oursRunningCache = sameOr(
+        this.#oursRunningCache,
+        this.#queue.filter((job) => job.status === 'running' && job.origin === 'comfydesk'),
+      )),
+  );
+  readonly #allRunning = $derived(this.#oursRunning.map((job) => this.#live(job)!));
 
   constructor(api: ApiClient, toasts: Toasts, options: JobsStateOptions = {}) {
     this.#api = api;
@@ -105,12 +135,24 @@ export class JobsState {
     return this.#isLoaded;
   }
 
-  /** Unfinished jobs by id. */
+  /**
+   * Unfinished jobs by id, as their last update said. A running job's `progress` here is the one it
+   * had then: `progressOf` has the live figure.
+   */
   get jobs(): ReadonlyMap<string, Job> {
     return this.#jobs;
   }
 
-  /** Every unfinished job in the order it will run: running, then queued on a server, then held by ComfyDesk. */
+  /** A job's progress as it is now (events included), or null before any. */
+  progressOf(jobId: string): JobProgress | null {
+    const cell = this.#progress.get(jobId);
+    return cell ? cell.value : (this.#jobs.get(jobId)?.progress ?? null);
+  }
+
+  /**
+   * Every unfinished job in the order it will run: running, then queued on a server, then held by
+   * ComfyDesk. The same array until a job comes, goes or changes (progress alone does not change it).
+   */
   get queue(): Job[] {
     return this.#queue;
   }
@@ -138,17 +180,22 @@ export class JobsState {
   }
 
   /**
-   * The job the Current view shows: ours that is running; else the last of ours that finished in
-   * this session (so its result stays in view); else ours that runs next.
+   * The job the Current view shows, with its live progress: ours that is running; else the last of
+   * ours that finished in this session (so its result stays in view); else ours that runs next.
    */
   get current(): Job | undefined {
     return this.#current;
   }
 
-  /** Our job running now, if any (for the mini status, the title and the favicon). */
+  /** Our job running now, if any, with its live progress (for the mini status, the title and the favicon). */
   get running(): Job | undefined {
     const current = this.#current;
     return current?.status === 'running' ? current : undefined;
+  }
+
+  /** Every job of ours running now (one per server in a farm), with its live progress. */
+  get allRunning(): Job[] {
+    return this.#allRunning;
   }
 
   /** The latest live preview of a job, as a data: URL. */
@@ -221,42 +268,12 @@ export class JobsState {
     this.#cancelFlush = undefined;
     if (this.#pendingJobs.size + this.#pendingProgress.size + this.#pendingPreviews.size === 0 && !this.#pendingCounts)
       return;
-    const jobs = new Map(this.#jobs);
-    const transitions: JobTransition[] = [];
-    let lastFinished = this.#lastFinished;
-    for (const [id, job] of this.#pendingJobs) {
-      if (job === null) {
-        jobs.delete(id);
-        // Deleted from history: the Current view lets go of it too.
-        if (lastFinished?.id === id) lastFinished = undefined;
-        continue;
-      }
-      const before = jobs.get(id);
-      this.#see(id);
-      if (!isFinished(job.status)) {
-        // A new job of ours means the user asked for more: show it rather than the last result.
-        if (!before && job.origin === 'comfydesk' && lastFinished) lastFinished = undefined;
-        jobs.set(id, job);
-        if (before?.status !== job.status) transitions.push({ job, previous: before?.status });
-        continue;
-      }
-      // Finished jobs leave the live queue; history keeps them. Ours stays in view as the last result.
-      jobs.delete(id);
-      if (job.origin === 'comfydesk' && (before || lastFinished?.id === id || !this.#reported.has(id)))
-        lastFinished = job;
-      if (!this.#reported.has(id)) {
-        this.#reported.add(id);
-        transitions.push({ job, previous: before?.status });
-      }
-    }
-    for (const [id, progress] of this.#pendingProgress) {
-      const job = jobs.get(id);
-      if (job && !isFinished(job.status)) jobs.set(id, { ...job, progress });
-    }
-    if (this.#pendingJobs.size > 0 || this.#pendingProgress.size > 0) this.#jobs = jobs;
-    if (lastFinished !== this.#lastFinished) this.#lastFinished = lastFinished;
+    // Only whole jobs (or a job's first progress) make a new map of jobs; other progress goes to its cell.
+    const isWhole =
+      this.#pendingJobs.size > 0 || [...this.#pendingProgress.keys()].some((id) => !this.#progress.has(id));
+    const transitions = isWhole ? this.#applyJobs() : this.#applyProgress();
     if (this.#pendingPreviews.size > 0 || this.#pendingJobs.size > 0)
-      this.#previews = this.#keptPreviews(jobs, lastFinished);
+      this.#previews = this.#keptPreviews(this.#jobs, this.#lastFinished);
     if (this.#pendingCounts) {
       this.#counts = this.#pendingCounts;
       this.#paused = this.#pendingCounts.paused;
@@ -298,6 +315,70 @@ export class JobsState {
     });
   }
 
+  /** Progress alone: each job's own cell changes, and nothing else (the queue stays the same array). */
+  #applyProgress(): JobTransition[] {
+    for (const [id, progress] of this.#pendingProgress) {
+      const cell = this.#progress.get(id);
+      const job = this.#jobs.get(id);
+      if (cell && job && !isFinished(job.status)) cell.value = progress;
+    }
+    return [];
+  }
+
+  /** Whole jobs came (or a job's first progress): a new map of jobs, and the cells set to match it. */
+  #applyJobs(): JobTransition[] {
+    const jobs = new Map(this.#jobs);
+    const transitions: JobTransition[] = [];
+    let lastFinished = this.#lastFinished;
+    for (const [id, job] of this.#pendingJobs) {
+      if (job === null) {
+        jobs.delete(id);
+        // Deleted from history: the Current view lets go of it too.
+        if (lastFinished?.id === id) lastFinished = undefined;
+        continue;
+      }
+      const before = jobs.get(id);
+      this.#see(id);
+      if (!isFinished(job.status)) {
+        // A new job of ours means the user asked for more: show it rather than the last result.
+        if (!before && job.origin === 'comfydesk' && lastFinished) lastFinished = undefined;
+        jobs.set(id, job);
+        if (before?.status !== job.status) transitions.push({ job, previous: before?.status });
+        continue;
+      }
+      // Finished jobs leave the live queue; history keeps them. Ours stays in view as the last result.
+      jobs.delete(id);
+      if (job.origin === 'comfydesk' && (before || lastFinished?.id === id || !this.#reported.has(id)))
+        lastFinished = job;
+      if (!this.#reported.has(id)) {
+        this.#reported.add(id);
+        transitions.push({ job, previous: before?.status });
+      }
+    }
+    // A whole job carries its progress as of then; a job that left takes its cell with it.
+    for (const id of this.#pendingJobs.keys()) {
+      const cell = this.#progress.get(id);
+      const job = jobs.get(id);
+      if (!cell) continue;
+      if (job) cell.value = job.progress;
+      else this.#progress.delete(id);
+    }
+    for (const [id, progress] of this.#pendingProgress) {
+      const job = jobs.get(id);
+      if (!job || isFinished(job.status)) continue;
+      const cell = this.#progress.get(id);
+      if (cell) cell.value = progress;
+      else {
+        // Its first progress: readers that found no cell read the job itself, so it goes there too.
+        jobs.set(id, { ...job, progress });
+        this.#progress.set(id, new ProgressCell(progress));
+      }
+    }
+    this.#jobs = jobs;
+    if (lastFinished !== this.#lastFinished) this.#lastFinished = lastFinished;
+    return transitions;
+  }
+
   #applySnapshot(snapshot: JobsSnapshot): void {
     // The snapshot already contains whatever the events received before it said.
     this.#cancelFlush?.();
@@ -311,6 +392,12 @@ export class JobsState {
       jobs.set(job.id, job);
     }
     this.#jobs = jobs;
+    // Readers of a cell are told through it, not through `#jobs`.
+    for (const [id, cell] of this.#progress) {
+      const job = jobs.get(id);
+      if (job) cell.value = job.progress;
+      else this.#progress.delete(id);
+    }
     this.#paused = snapshot.paused;
     this.#counts = undefined;
     this.#previews = this.#keptPreviews(jobs, this.#lastFinished);
@@ -325,6 +412,13 @@ export class JobsState {
     return previews;
   }
 
+  /** A job with its live progress (the same object while it has none newer). */
+  #live(job: Job | undefined): Job | undefined {
+    if (!job) return undefined;
+    const progress = this.progressOf(job.id);
+    return progress !== job.progress ? { ...job, progress } : job;
+  }
+
   #see(id: string): void {
     if (!this.#seen.has(id)) this.#seen.set(id, this.#seq++);
   }
@@ -335,6 +429,11 @@ export class JobsState {
       this.flush();
     });
   }
+}
+
+/** `next`, or `previous` when it holds the very same jobs (so what reads it stays still). */
+function sameOr(previous: Job[], next: Job[]): Job[] {
+  return next.length === previous.length && next.every((job, index) => job === previous[index]) ? previous : next;
 }
 
 /** Running first, then queued on a server (in the order they were seen), then held by their position. */

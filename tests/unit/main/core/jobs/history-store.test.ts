@@ -195,22 +195,29 @@ describe('HistoryStore', () => {
       .run();
     raw.close();
     const { store } = await open(file);
-    expect(store.get('old')).toMatchObject({ job: { id: 'old', status: 'succeeded' }, sentAt: null, uploads: [] });
+    expect(store.get('old')).toMatchObject({
+      job: { id: 'old', status: 'succeeded' },
+      sentAt: null,
+      uploads: [],
+      uploaded: [],
+    });
     expect(store.pastRuns('wf-1', 'local')).toEqual([{ durationMs: 10_000, samplingSteps: null }]);
     expect(store.list({ text: 'fox' }).map((item) => item.id)).toEqual(['old']);
     store.writeState('queue.paused', 'true');
     expect(store.readState('queue.paused')).toBe('true');
   });
 
-  test('a job keeps when its prompt was sent, its pending uploads and its steps, across a reopen', async () => {
+  test('a job keeps when its prompt was sent, its pending and done uploads and its steps, across a reopen', async () => {
     const { store, dir } = await open();
     const uploads = [{ stagedId: 's-1', targets: [{ nodeId: '10', inputName: 'image' }] }];
+    const uploaded = [{ stagedId: 's-2', targets: [{ nodeId: '11', inputName: 'image' }], name: 'photo.png' }];
     store.save({
       job: job({ id: 'sent', status: 'held' }),
       apiPrompt: {},
       sourceWorkflow: null,
       sentAt: 5000,
       uploads,
+      uploaded,
       samplingSteps: 30,
     });
     store.save({
@@ -224,7 +231,8 @@ describe('HistoryStore', () => {
     const again = new HistoryStore({ file: join(dir, 'history.db'), log: silentLogger });
     await again.start();
     stores.push(again);
-    expect(again.get('sent')).toMatchObject({ sentAt: 5000, uploads, samplingSteps: 30 });
+    expect(again.get('sent')).toMatchObject({ sentAt: 5000, uploads, uploaded, samplingSteps: 30 });
+    expect(again.get('ran')).toMatchObject({ uploads: [], uploaded: [] });
     expect(again.pastRuns('wf-1', 'local')).toEqual([{ durationMs: 9000, samplingSteps: 30 }]);
     expect(again.readState('queue.paused')).toBe('true');
     expect(again.readState('never.written')).toBeUndefined();
