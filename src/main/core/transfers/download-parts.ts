@@ -155,6 +155,15 @@ export class PartSink extends Writable {
   }
 }
 
+/** What a {@link ProgressMeter} can be told besides its interval. */
+export interface ProgressMeterOptions {
+  /**
+   * When nothing was reported for this long, the last report is sent again (and again), so the speed
+   * shown falls toward 0 and the time left grows while no bytes arrive. Off when not given.
+   */
+  idleReportMs?: number;
+}
+
 /**
  * Reports received bytes, speed over the last few seconds and the time left, at most one report per
  * interval. A report held back by the interval is sent when the interval ends, so the last bytes before
@@ -164,16 +173,24 @@ export class PartSink extends Writable {
 export class ProgressMeter {
   readonly #now: () => number;
   readonly #intervalMs: number;
+  readonly #idleReportMs: number | undefined;
   readonly #listener: ((progress: DownloadProgress) => void) | undefined;
   readonly #samples: Array<{ time: number; bytes: number }> = [];
   #lastReport = Number.NEGATIVE_INFINITY;
   #latest: { receivedBytes: number; totalBytes: number | null } | undefined;
   #heldTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(now: () => number, intervalMs: number, listener: ((progress: DownloadProgress) => void) | undefined) {
+  constructor(
+    now: () => number,
+    intervalMs: number,
+    listener: ((progress: DownloadProgress) => void) | undefined,
+    options: ProgressMeterOptions = {},
+  ) {
     this.#now = now;
     this.#intervalMs = intervalMs;
     this.#listener = listener;
+    this.#idleReportMs = options.idleReportMs;
   }
 
   report(receivedBytes: number, totalBytes: number | null, force: boolean): void {
@@ -193,7 +210,9 @@ export class ProgressMeter {
   /** No report comes after this (the download ended or failed). */
   dispose(): void {
     clearTimeout(this.#heldTimer);
+    clearTimeout(this.#idleTimer);
     this.#heldTimer = undefined;
+    this.#idleTimer = undefined;
     this.#latest = undefined;
   }
 
@@ -218,6 +237,11 @@ export class ProgressMeter {
     const remaining = totalBytes === null ? null : Math.max(0, totalBytes - receivedBytes);
     const etaSeconds =
       remaining === null ? null : remaining === 0 ? 0 : bytesPerSecond > 0 ? remaining / bytesPerSecond : null;
+    if (this.#idleReportMs !== undefined) {
+      clearTimeout(this.#idleTimer);
+      this.#idleTimer = setTimeout(() => this.#sendLatest(), this.#idleReportMs);
+      this.#idleTimer.unref?.();
+    }
     this.#listener?.({ receivedBytes, totalBytes, bytesPerSecond, etaSeconds });
   }
 }

@@ -103,6 +103,8 @@ export interface FileDownloaderDeps {
 
 /** Room kept free beyond the file itself, so a download never fills the disk to the last byte. */
 export const DISK_MARGIN_BYTES = 64 * 1024 * 1024;
+/** While no bytes arrive (a stalled server, a wait before retrying), progress is sent again this often, so the speed shown falls. */
+const IDLE_REPORT_MS = 1000;
 
 /**
  * Downloads one large file: HTTP Range resume (after a dropped or stalled connection, a pause or a
@@ -169,7 +171,9 @@ export class FileDownloader {
     let file = await HashedFile.read(store, part);
     if (request.sizeBytes !== undefined) await this.#checkSpace(dir, request.sizeBytes - file.bytes, destination);
 
-    const progress = new ProgressMeter(this.#now, this.#deps.progressIntervalMs ?? 250, request.onProgress);
+    const progress = new ProgressMeter(this.#now, this.#deps.progressIntervalMs ?? 250, request.onProgress, {
+      idleReportMs: IDLE_REPORT_MS,
+    });
     progress.report(file.bytes, session.totalBytes, true);
     try {
       let failures = 0;
