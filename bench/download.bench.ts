@@ -206,6 +206,11 @@ function peakPerSecond(times: number[]): number {
   return peak;
 }
 
+/** Events per second between the first and the last (the last, "done", comes after the download's time). */
+function eventsPerSecond(times: number[]): number {
+  return times.length < 2 ? 0 : ((times.length - 1) * 1000) / (times.at(-1)! - times[0]!);
+}
+
 const mbPerSecond = (seconds: number) => BYTES / MIB / seconds;
 
 test('a local download through ComfyDesk against the raw throughput floor, with its progress events', async () => {
@@ -270,8 +275,8 @@ test('a local download through ComfyDesk against the raw throughput floor, with 
       met: eventsPeak <= 10,
     },
     {
-      metric: 'UI progress events per second over the download',
-      value: (best!.run.events.length / best!.seconds).toFixed(1),
+      metric: 'UI progress events per second, first to last',
+      value: eventsPerSecond(best!.run.events).toFixed(1),
     },
     { metric: 'downloader progress reports, most in any second', value: String(reportsPeak) },
   ];
