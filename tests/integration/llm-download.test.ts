@@ -185,7 +185,7 @@ describe('FileDownloader against a local server with Range support', () => {
         openAppend: async () => {
           const handle = await open('/dev/full', 'a');
           return {
-            write: async (data) => void (await handle.write(data)),
+            write: async (chunks) => void (await handle.writev(chunks)),
             sync: () => handle.sync(),
             close: () => handle.close(),
           };

@@ -442,7 +442,8 @@ function uiNodeLora(id: number, name: string): Record<string, unknown> {
 }
 
 describe('download progress', () => {
-  test('while a server stalls, progress shows every byte that arrived before it (a held-back report is sent when its interval ends)', async () => {
+  /** A download as the transfer service runs it (at most ten reports a second) from a server that stalls after 1,500,000 bytes. */
+  async function stallingDownload() {
     const files = new TestFileServer().serve('/m/half.safetensors', {
       content: CONTENT,
       stallAfterBytes: 1_500_000,
@@ -453,7 +454,6 @@ describe('download progress', () => {
     stops.push(() => dir.remove());
     const controller = new AbortController();
     const reports: DownloadProgress[] = [];
-    // As the transfer service runs it: at most ten reports a second.
     const downloader = new FileDownloader({ log: silentLogger, progressIntervalMs: 100 });
     const download = downloader.download({
       url: files.url('/m/half.safetensors'),
@@ -462,6 +462,11 @@ describe('download progress', () => {
       signal: controller.signal,
       onProgress: (update) => reports.push(update),
     });
+    return { controller, reports, download };
+  }
+
+  test('while a server stalls, progress shows every byte that arrived before it (a held-back report is sent when its interval ends)', async () => {
+    const { controller, reports, download } = await stallingDownload();
     await waitFor(() => reports.at(-1)?.receivedBytes === 1_500_000, {
       message: 'progress never showed the 1500000 bytes sent before the stall',
     });
@@ -472,5 +477,21 @@ describe('download progress', () => {
     // Nothing is reported after the download ended.
     await new Promise<void>((resolve) => setImmediate(resolve));
     expect(reports).toHaveLength(count);
+  });
+
+  test('while a server stalls, the speed shown falls and the time left grows', async () => {
+    const { controller, reports, download } = await stallingDownload();
+    const atStall = await waitFor(() => (reports.at(-1)?.receivedBytes === 1_500_000 ? reports.at(-1) : undefined), {
+      message: 'progress never showed the 1500000 bytes sent before the stall',
+    });
+    expect(atStall.bytesPerSecond).toBeGreaterThan(0);
+    const fallen = await waitFor(() => {
+      const last = reports.at(-1)!;
+      return last.bytesPerSecond < atStall.bytesPerSecond / 2 ? last : undefined;
+    });
+    expect(fallen.receivedBytes).toBe(1_500_000);
+    expect(fallen.etaSeconds ?? Number.POSITIVE_INFINITY).toBeGreaterThan(atStall.etaSeconds!);
+    controller.abort('stop');
+    await expect(download).rejects.toMatchObject({ code: 'cancelled' });
   });
 });

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { posix } from 'node:path';
 import type { ErrorCode } from '@shared/contract/errors';
 import type { DownloadProgress } from '@shared/domain/llm';
@@ -6,7 +7,7 @@ import { backoffDelayMs } from '@shared/backoff';
 import { formatBytes } from '@shared/format';
 import { AppError, fileError, systemErrorCode } from '../lib/errors';
 import type { Logger } from '../lib/logger';
-import { type DownloadFileStore, localFileStore } from './file-store';
+import { type AppendHandle, type DownloadFileStore, localFileStore } from './file-store';
 import {
   cancelled,
   HashedFile,
@@ -14,6 +15,7 @@ import {
   Interrupted,
   networkReason,
   parseContentRange,
+  PartSink,
   readPartInfo,
   sleep,
   StallWatch,
@@ -101,10 +103,8 @@ export interface FileDownloaderDeps {
 
 /** Room kept free beyond the file itself, so a download never fills the disk to the last byte. */
 export const DISK_MARGIN_BYTES = 64 * 1024 * 1024;
-/** Writes are gathered into blocks this big: one write call per block instead of one per network chunk. */
-const WRITE_BLOCK_BYTES = 1024 * 1024;
-/** Longest time received bytes wait in memory before they are written. */
-const FLUSH_INTERVAL_MS = 200;
+/** While no bytes arrive (a stalled server, a wait before retrying), progress is sent again this often, so the speed shown falls. */
+const IDLE_REPORT_MS = 1000;
 
 /**
  * Downloads one large file: HTTP Range resume (after a dropped or stalled connection, a pause or a
@@ -171,7 +171,9 @@ export class FileDownloader {
     let file = await HashedFile.read(store, part);
     if (request.sizeBytes !== undefined) await this.#checkSpace(dir, request.sizeBytes - file.bytes, destination);
 
-    const progress = new ProgressMeter(this.#now, this.#deps.progressIntervalMs ?? 250, request.onProgress);
+    const progress = new ProgressMeter(this.#now, this.#deps.progressIntervalMs ?? 250, request.onProgress, {
+      idleReportMs: IDLE_REPORT_MS,
+    });
     progress.report(file.bytes, session.totalBytes, true);
     try {
       let failures = 0;
@@ -209,11 +211,11 @@ export class FileDownloader {
           ).catch(() => undefined);
         }
       }
+      progress.report(file.bytes, session.totalBytes, true);
     } finally {
-      progress.dispose(); // nothing is reported after a failure
+      progress.dispose(); // nothing is reported after the end or a failure
     }
 
-    progress.report(file.bytes, session.totalBytes, true);
     const digest = file.digest();
     const received = file.bytes;
     if (
@@ -370,76 +372,61 @@ export class FileDownloader {
     },
   ): Promise<void> {
     const { request, part, session, file, progress, stall } = state;
-    let handle: Awaited<ReturnType<DownloadFileStore['openAppend']>>;
+    let handle: AppendHandle;
     try {
       handle = await this.#store.openAppend(part);
     } catch (error) {
       await body.cancel();
       throw fileError(error, 'write', part);
     }
+    // Reading never waits for the disk: the sink gathers what arrives while a block is written. A body
+    // nobody reads during a write fills its small queue, the socket pauses and the server waits.
     const reader = body.getReader();
-    const pending: Uint8Array[] = [];
-    let pendingBytes = 0;
-    let lastFlush = this.#now();
-    let isFirst = file.bytes === 0;
-    const flush = async () => {
-      if (pendingBytes === 0) return;
-      const block = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-      pending.length = 0;
-      pendingBytes = 0;
-      lastFlush = this.#now();
-      try {
-        await handle.write(block);
-      } catch (error) {
-        await reader.cancel().catch(() => undefined);
-        if (systemErrorCode(error) === 'ENOSPC') {
-          await handle.close().catch(() => undefined);
-          await this.discard(request.destination);
-          throw new AppError(
-            'disk_full',
-            `The disk filled up while downloading ${basename(request.destination)}, so the partial file was deleted. Free some space and try again.`,
-            { cause: error, details: { path: part } },
-          );
-        }
-        throw fileError(error, 'write', part);
-      }
-      // Only bytes on disk count: the hash and the resume offset always match the partial file.
-      file.update(block);
-      progress.report(file.bytes, session.totalBytes, false);
-    };
+    const sink = new PartSink(handle, file);
+    sink.on('error', () => void reader.cancel().catch(() => undefined));
+    let arrivedBytes = file.bytes;
     try {
-      for (;;) {
-        let chunk: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          chunk = await reader.read();
-        } catch (error) {
-          if (request.signal.aborted) {
-            // Paused or cancelled: what arrived (and was shown) is kept for the resume.
-            await flush().catch(() => undefined);
-            throw error;
-          }
-          await flush();
-          throw new Interrupted(stall.signal.aborted ? 'the server stopped sending data' : networkReason(error));
-        }
-        if (chunk.done) break;
-        stall.touch();
-        if (isFirst && chunk.value.byteLength > 0) {
-          isFirst = false;
-          if (looksLikeHtml(chunk.value)) {
+      try {
+        for (;;) {
+          const { done, value: chunk } = await reader.read();
+          if (done || sink.failure !== undefined) break;
+          stall.touch();
+          if (arrivedBytes === 0 && chunk.byteLength > 0 && looksLikeHtml(chunk)) {
             await reader.cancel().catch(() => undefined);
             throw this.#loginPage(request.url, request.url);
           }
+          arrivedBytes += chunk.byteLength;
+          // What arrived counts for the display at once; the hash and the resume offset wait for the disk.
+          progress.report(arrivedBytes, session.totalBytes, false);
+          if (!sink.write(chunk)) await once(sink, 'drain');
         }
-        pending.push(chunk.value);
-        pendingBytes += chunk.value.byteLength;
-        // What arrived counts for the display at once; the hash and the resume offset wait for the disk.
-        progress.report(file.bytes + pendingBytes, session.totalBytes, false);
-        // Big blocks for speed, but a slow download still shows progress a few times a second.
-        if (pendingBytes >= WRITE_BLOCK_BYTES || this.#now() - lastFlush >= FLUSH_INTERVAL_MS) await flush();
+      } catch (error) {
+        if (sink.failure !== undefined) throw error;
+        // Paused, cancelled or cut off: what arrived (and was shown) is kept for the resume.
+        if (request.signal.aborted) {
+          await sink.complete().catch(() => undefined);
+          throw error;
+        }
+        if (error instanceof AppError) throw error; // a login page
+        await sink.complete();
+        throw new Interrupted(stall.signal.aborted ? 'the server stopped sending data' : networkReason(error));
       }
-      await flush();
-      await handle.sync();
+      await sink.complete();
+      await sink.sync();
+    } catch (error) {
+      if (sink.failure === undefined) throw error;
+      if (systemErrorCode(sink.failure) === 'ENOSPC') {
+        await handle.close().catch(() => undefined);
+        await this.discard(request.destination);
+        throw new AppError(
+          'disk_full',
+          `The disk filled up while downloading ${basename(request.destination)}, so the partial file was deleted. Free some space and try again.`,
+          { cause: sink.failure, details: { path: part } },
+        );
+      }
+      throw fileError(sink.failure, 'write', part);
     } finally {
+      sink.destroy();
       await handle.close().catch(() => undefined);
     }
   }

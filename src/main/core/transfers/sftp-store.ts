@@ -49,8 +49,8 @@ export function sftpFileStore(shell: RemoteShell, sftp: SFTPWrapper, pathPrefix?
       }
       const handle = await call<Buffer>((done) => sftp.open(path, position > 0 ? 'r+' : 'w', done));
       return {
-        write: async (data) => {
-          const buffer = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+        write: async (chunks) => {
+          const buffer = Buffer.concat(chunks);
           const writes: Array<Promise<void>> = [];
           for (let offset = 0; offset < buffer.length; offset += PIECE_BYTES) {
             const length = Math.min(PIECE_BYTES, buffer.length - offset);

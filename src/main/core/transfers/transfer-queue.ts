@@ -89,7 +89,6 @@ export class TransferQueue {
 
   /** Sends what changed now and saves the list (at stop). */
   async close(): Promise<void> {
-    clearTimeout(this.#flushTimer);
     this.#flush();
     clearTimeout(this.#saveTimer);
     this.#saveTimer = undefined;
@@ -98,15 +97,23 @@ export class TransferQueue {
 
   #scheduleFlush(): void {
     if (this.#flushTimer !== undefined) return;
-    const wait = Math.max(0, (this.#deps.eventIntervalMs ?? 100) - (this.#deps.now() - this.#lastFlush));
-    this.#flushTimer = setTimeout(() => this.#flush(), wait);
+    const intervalMs = this.#deps.eventIntervalMs ?? 100;
+    const wait = Math.max(0, intervalMs - (performance.now() - this.#lastFlush));
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      // A timer may fire a little early (it counts from the loop's cached time): "at most one per
+      // interval" must hold to the millisecond, or a sliding second can hold one event too many.
+      if (performance.now() - this.#lastFlush < intervalMs) this.#scheduleFlush();
+      else this.#flush();
+    }, Math.ceil(wait));
     this.#flushTimer.unref();
   }
 
   #flush(): void {
+    clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     if (this.#dirty.size === 0 && this.#removed.size === 0) return;
-    this.#lastFlush = this.#deps.now();
+    this.#lastFlush = performance.now();
     const items = [...this.#dirty].flatMap((id) => {
       const entry = this.entries.get(id);
       return entry ? [entry.item] : [];
