@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { WorkflowProblem, WorkflowRecord } from '@shared/domain/workflow';
-import { MAX_JSON_DEPTH, jsonTextDepth, tooDeeplyNestedMessage } from '@shared/json-depth';
+import { MAX_JSON_DEPTH, jsonTextDepth, parsedJsonDepth, tooDeeplyNestedMessage } from '@shared/json-depth';
 import { systemErrorCode } from '../lib/errors';
 import { analyzeWorkflow, type WorkflowFacts } from './analyze';
 
@@ -80,38 +80,49 @@ export function decodeWorkflowBytes(bytes: Buffer): string {
   return bytes.toString('utf8');
 }
 
-/** Parses workflow text, telling a file cut short apart from one that is not JSON at all. */
+/**
+ * Parses workflow text, telling a file cut short apart from one that is not JSON at all. Nesting is
+ * checked after parsing, on the value (V8's parser does not recurse, and values are far fewer than
+ * characters); text that does not parse is checked for depth too, so a deep file is called too
+ * deep whether or not it is also broken.
+ */
 export function parseWorkflowText(source: string): { value: unknown } | { problem: WorkflowProblem } {
   const trimmedLength = source.trimEnd().length;
-  if (trimmedLength === 0 || source.trim() === '')
+  if (trimmedLength === 0)
     return { problem: { code: 'empty', reason: 'The file is empty. Save the workflow from ComfyUI again.' } };
-  if (jsonTextDepth(source) > MAX_JSON_DEPTH)
-    return { problem: { code: 'too_deep', reason: tooDeeplyNestedMessage('The file') } };
+  let value: unknown;
   try {
-    return { value: JSON.parse(source) as unknown };
+    value = JSON.parse(source);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const position = /position (\d+)/.exec(message);
-    const atEnd =
-      /end of JSON input|Unterminated string/i.test(message) ||
-      (position !== null && Number(position[1]) >= trimmedLength - 1);
-    if (atEnd) {
-      return {
-        problem: {
-          code: 'truncated',
-          reason:
-            'The file ends in the middle of the workflow: it was cut short (an interrupted save or copy). Save it from ComfyUI again.',
-        },
-      };
-    }
-    const line = /line (\d+)/.exec(message)?.[1];
+    if (jsonTextDepth(source) > MAX_JSON_DEPTH) return { problem: tooDeep() };
+    return { problem: jsonProblem(error, trimmedLength) };
+  }
+  return parsedJsonDepth(value) > MAX_JSON_DEPTH ? { problem: tooDeep() } : { value };
+}
+
+function tooDeep(): WorkflowProblem {
+  return { code: 'too_deep', reason: tooDeeplyNestedMessage('The file') };
+}
+
+/** Why `JSON.parse` refused the text: cut short, or not JSON at all. */
+function jsonProblem(error: unknown, trimmedLength: number): WorkflowProblem {
+  const message = error instanceof Error ? error.message : String(error);
+  const position = /position (\d+)/.exec(message);
+  const atEnd =
+    /end of JSON input|Unterminated string/i.test(message) ||
+    (position !== null && Number(position[1]) >= trimmedLength - 1);
+  if (atEnd) {
     return {
-      problem: {
-        code: 'invalid_json',
-        reason: `The file is not valid JSON${line ? ` (line ${line})` : ''}, so it cannot be a ComfyUI workflow.`,
-      },
+      code: 'truncated',
+      reason:
+        'The file ends in the middle of the workflow: it was cut short (an interrupted save or copy). Save it from ComfyUI again.',
     };
   }
+  const line = /line (\d+)/.exec(message)?.[1];
+  return {
+    code: 'invalid_json',
+    reason: `The file is not valid JSON${line ? ` (line ${line})` : ''}, so it cannot be a ComfyUI workflow.`,
+  };
 }
 
 /** The record of a file that could not be used, shown as an error card. */
