@@ -205,7 +205,8 @@ function analyzeUi(workflow: Json): Analysis {
       const type = raw.type as string;
       const inactive = isInactive || raw.mode === MUTED || raw.mode === BYPASSED;
       // Group-node instances are typed "workflow>NAME" (older files: "workflow/NAME").
-      const groupName = /^workflow[>/]/.test(type) ? type.slice('workflow>'.length) : undefined;
+      const groupName =
+        type.startsWith('workflow>') || type.startsWith('workflow/') ? type.slice('workflow>'.length) : undefined;
       const definition = subgraphs.get(type) ?? (groupName === undefined ? undefined : groupNodes.get(groupName));
       if (definition) {
         if (depth < MAX_NESTING && !path.includes(type)) visit(definition.nodes, inactive, depth + 1, [...path, type]);
@@ -252,6 +253,7 @@ function visitUiNode(node: Json, type: string, inactive: boolean, collector: Col
   collector.addMedia(info);
   if (type === 'LoadImage' && usesMaskOutput(node)) collector.inputs.add('mask');
   for (const model of selected) collector.addModel(model.name, model.folder);
+  if (records.length === 0) return;
   // The frontend counts a node's own record only when the node still selects that file (§7.3).
   const values = new Set(stringWidgetValues(node));
   for (const record of records) {

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { WorkflowProblem, WorkflowRecord } from '@shared/domain/workflow';
@@ -23,7 +23,8 @@ export interface FileFacts {
 
 /** The stable id of a workflow: the same file in the same root always gets the same id. */
 export function workflowId(root: string, path: string): string {
-  return createHash('sha256').update(root).update('\u0000').update(path).digest('base64url').slice(0, 16);
+  // One call (the same bytes as hashing root, NUL and path in turn): a Hash object per file cost more than the hash.
+  return hash('sha256', `${root}\u0000${path}`, 'base64url').slice(0, 16);
 }
 
 /** A file name made readable: no extension, no `.workflow`/`.prompt` suffix, separators as spaces, first letter upper case. */
