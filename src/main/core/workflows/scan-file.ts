@@ -33,11 +33,11 @@ export function readableName(path: string): string {
     .slice(path.lastIndexOf('/') + 1)
     .replace(/\.json$/i, '')
     .replace(/\.(workflow|prompt|api)$/i, '');
-  const spaced = base
-    .replace(/[_]+/g, ' ')
-    .replace(/(?<=\S)-(?=\S)/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
+  // Each rewrite only where it changes something: this runs for every file of a scan.
+  let spaced = base.includes('_') ? base.replace(/_+/g, ' ') : base;
+  if (spaced.includes('-')) spaced = spaced.replace(/(?<=\S)-(?=\S)/g, ' ');
+  if (/\s\s|[^\S ]/.test(spaced)) spaced = spaced.replace(/\s+/g, ' ');
+  spaced = spaced.trim();
   const name = spaced === '' ? base : spaced;
   return name.charAt(0).toUpperCase() + name.slice(1);
 }
