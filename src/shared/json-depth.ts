@@ -38,6 +38,38 @@ export function jsonTextDepth(text: string, limit = MAX_JSON_DEPTH): number {
 }
 
 /**
+ * The deepest nesting of arrays and objects in a value fresh from `JSON.parse` (a tree: nothing
+ * shared, no cycles), or `limit + 1` as soon as it goes past `limit`. It recurses at most `limit + 1`
+ * levels, so no value can overflow the stack, and it costs a fraction of {@link jsonTextDepth}: it
+ * visits values, not characters. V8's `JSON.parse` does not recurse, so parsing first is safe.
+ */
+export function parsedJsonDepth(value: unknown, limit = MAX_JSON_DEPTH): number {
+  return typeof value === 'object' && value !== null ? treeDepth(value, 1, limit) : 0;
+}
+
+function treeDepth(value: object, depth: number, limit: number): number {
+  if (depth > limit) return depth;
+  let deepest = depth;
+  // Indexing and for…in rather than Object.values: no array per object, which halves the cost.
+  if (Array.isArray(value)) {
+    for (let index = 0; index < value.length; index += 1) {
+      const child: unknown = value[index];
+      if (typeof child !== 'object' || child === null) continue;
+      deepest = Math.max(deepest, treeDepth(child, depth + 1, limit));
+      if (deepest > limit) return deepest;
+    }
+    return deepest;
+  }
+  for (const key in value) {
+    const child: unknown = (value as Record<string, unknown>)[key];
+    if (typeof child !== 'object' || child === null) continue;
+    deepest = Math.max(deepest, treeDepth(child, depth + 1, limit));
+    if (deepest > limit) return deepest;
+  }
+  return deepest;
+}
+
+/**
  * The deepest nesting of arrays and objects in a value already parsed, or `limit + 1` as soon as it
  * goes past `limit`. Walks with an explicit stack, so a hostile value cannot overflow the call stack.
  */

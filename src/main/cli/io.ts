@@ -1,7 +1,7 @@
 import type { SerializedError } from '@shared/contract/errors';
 import { isAppError } from '../core/lib/errors';
 import { RouterCallError } from '../core/router-call-error';
-import { ApiError } from './contract-client';
+import { ApiError } from '../../renderer/src/api/api-error';
 
 /** Why a command is asked to stop early: a signal, or the reader of its output went away (`| head`). */
 export type StopReason = NodeJS.Signals | 'output-closed';

@@ -44,7 +44,9 @@ function isObject(value: unknown): value is Json {
 }
 
 function text(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  return trimmed === '' ? undefined : trimmed;
 }
 
 /** Collects what one workflow uses while its nodes are visited. */
@@ -80,8 +82,8 @@ class Collector {
         this.#models.delete(`\u0000${name}`);
         url ??= loose.url;
       }
-    } else if ([...this.#models.values()].some((model) => model.name === name)) {
-      return;
+    } else {
+      for (const model of this.#models.values()) if (model.name === name) return;
     }
     this.#models.set(key, url ? { name, folder, url } : { name, folder });
   }
@@ -109,8 +111,10 @@ interface EmbeddedModel {
   url: string | undefined;
 }
 
-function embeddedModels(value: unknown): EmbeddedModel[] {
-  if (!Array.isArray(value)) return [];
+const NO_RECORDS: readonly EmbeddedModel[] = [];
+
+function embeddedModels(value: unknown): readonly EmbeddedModel[] {
+  if (!Array.isArray(value)) return NO_RECORDS;
   const found: EmbeddedModel[] = [];
   for (const record of value) {
     if (!isObject(record)) continue;
@@ -132,29 +136,47 @@ function widgetValue(node: Json, index: number, name: string): unknown {
 
 function stringWidgetValues(node: Json): string[] {
   const values = node.widgets_values;
-  const list = Array.isArray(values) ? values : isObject(values) ? Object.values(values) : [];
-  return list.filter((value): value is string => typeof value === 'string');
+  return Array.isArray(values) ? strings(values) : isObject(values) ? strings(Object.values(values)) : [];
 }
 
-/** The model files a node selects: the table's loader inputs, else any value that looks like a model file. */
+/** The strings among `values`, in order. Loops rather than filter callbacks: this runs for every node of every file. */
+function strings(values: readonly unknown[]): string[] {
+  const found: string[] = [];
+  for (const value of values) if (typeof value === 'string') found.push(value);
+  return found;
+}
+
+interface SelectedModel {
+  name: string;
+  folder: string | null;
+}
+
+const NO_MODELS: readonly SelectedModel[] = [];
+
+/**
+ * The model files a node selects: the table's loader inputs, else any of its strings that looks like
+ * a model file. `values` is a UI node (its widgets are read) or an API node's `inputs`.
+ */
 function selectedModels(
   type: string,
   info: NodeTypeInfo | undefined,
-  valueOf: (input: string, widget: number) => unknown,
-  allStrings: () => string[],
-): Array<{ name: string; folder: string | null }> {
+  values: Json,
+  format: WorkflowFormat,
+): readonly SelectedModel[] {
   if (info?.models) {
-    const found: Array<{ name: string; folder: string | null }> = [];
+    const found: SelectedModel[] = [];
     for (const model of info.models) {
-      const value = text(valueOf(model.input, model.widget));
+      const value = text(format === 'ui' ? widgetValue(values, model.widget, model.input) : values[model.input]);
       if (value && !SYNTHETIC_MODEL_NAMES.has(value)) found.push({ name: value, folder: model.folder });
     }
     return found;
   }
-  if (info && (info.inputs || info.outputs)) return [];
-  return allStrings()
-    .filter(looksLikeModelFile)
-    .map((name) => ({ name, folder: guessModelFolder(type) }));
+  if (info && (info.inputs || info.outputs)) return NO_MODELS;
+  let found: SelectedModel[] | undefined;
+  for (const name of format === 'ui' ? stringWidgetValues(values) : strings(Object.values(values))) {
+    if (looksLikeModelFile(name)) (found ??= []).push({ name, folder: guessModelFolder(type) });
+  }
+  return found ?? NO_MODELS;
 }
 
 /** True when a LoadImage's MASK output (slot 1) feeds something: the workflow takes a mask too. */
@@ -205,7 +227,8 @@ function analyzeUi(workflow: Json): Analysis {
       const type = raw.type as string;
       const inactive = isInactive || raw.mode === MUTED || raw.mode === BYPASSED;
       // Group-node instances are typed "workflow>NAME" (older files: "workflow/NAME").
-      const groupName = /^workflow[>/]/.test(type) ? type.slice('workflow>'.length) : undefined;
+      const groupName =
+        type.startsWith('workflow>') || type.startsWith('workflow/') ? type.slice('workflow>'.length) : undefined;
       const definition = subgraphs.get(type) ?? (groupName === undefined ? undefined : groupNodes.get(groupName));
       if (definition) {
         if (depth < MAX_NESTING && !path.includes(type)) visit(definition.nodes, inactive, depth + 1, [...path, type]);
@@ -235,14 +258,8 @@ function analyzeUi(workflow: Json): Analysis {
 
 function visitUiNode(node: Json, type: string, inactive: boolean, collector: Collector): void {
   const info = nodeTypeInfo(type);
-  const selected = selectedModels(
-    type,
-    info,
-    (input, widget) => widgetValue(node, widget, input),
-    () => stringWidgetValues(node),
-  );
-  const properties = isObject(node.properties) ? node.properties : {};
-  const records = embeddedModels(properties.models);
+  const selected = selectedModels(type, info, node, 'ui');
+  const records = isObject(node.properties) ? embeddedModels(node.properties.models) : NO_RECORDS;
   if (inactive) {
     for (const model of selected) collector.inactiveNames.add(model.name);
     for (const value of stringWidgetValues(node)) collector.inactiveNames.add(value);
@@ -252,6 +269,7 @@ function visitUiNode(node: Json, type: string, inactive: boolean, collector: Col
   collector.addMedia(info);
   if (type === 'LoadImage' && usesMaskOutput(node)) collector.inputs.add('mask');
   for (const model of selected) collector.addModel(model.name, model.folder);
+  if (records.length === 0) return;
   // The frontend counts a node's own record only when the node still selects that file (§7.3).
   const values = new Set(stringWidgetValues(node));
   for (const record of records) {
@@ -276,10 +294,10 @@ function checkUiNodes(nodes: unknown[], where: string): WorkflowProblem | undefi
 }
 
 function analyzeApi(prompt: Json, meta: Json): Analysis {
-  const collector = new Collector();
   const loadImageIds = new Set<string>();
-  const entries: Array<[string, Json]> = [];
-  for (const [id, value] of Object.entries(prompt)) {
+  const nodes: Json[] = [];
+  for (const id of Object.keys(prompt)) {
+    const value = prompt[id];
     // The same rule as the converter's, so a file the card calls ready also runs.
     if (isPromptMetadata(id, value)) continue;
     if (!isObject(value) || typeof value.class_type !== 'string' || value.class_type === '') {
@@ -290,33 +308,38 @@ function analyzeApi(prompt: Json, meta: Json): Analysis {
         },
       };
     }
-    entries.push([id, value]);
+    nodes.push(value);
     if (value.class_type === 'LoadImage') loadImageIds.add(id);
   }
-  for (const [, node] of entries) {
-    const type = node.class_type as string;
-    const inputs = isObject(node.inputs) ? node.inputs : {};
-    const info = nodeTypeInfo(type);
-    if (isVirtualType(type, NO_SUBGRAPHS)) continue;
-    collector.nodeTypes.add(type);
-    collector.addMedia(info);
-    for (const value of Object.values(inputs)) {
-      // A link is ["<node id>", <output index>]; slot 1 of LoadImage is its MASK.
-      if (Array.isArray(value) && value.length === 2 && value[1] === 1 && loadImageIds.has(String(value[0])))
-        collector.inputs.add('mask');
-    }
-    const strings = () => Object.values(inputs).filter((value): value is string => typeof value === 'string');
-    for (const model of selectedModels(type, info, (input) => inputs[input], strings))
-      collector.addModel(model.name, model.folder);
-  }
+  const collector = new Collector();
+  for (const node of nodes) visitApiNode(node, loadImageIds, collector);
   return {
-    facts: finish('api', collector, entries.length, {
+    facts: finish('api', collector, nodes.length, {
       name: text(meta.name) ?? text(meta.title),
       description: text(meta.description),
       category: text(meta.category),
     }),
   };
 }
+
+function visitApiNode(node: Json, loadImageIds: ReadonlySet<string>, collector: Collector): void {
+  const type = node.class_type as string;
+  if (isVirtualType(type, NO_SUBGRAPHS)) return;
+  const info = nodeTypeInfo(type);
+  const inputs = isObject(node.inputs) ? node.inputs : NO_INPUTS;
+  collector.nodeTypes.add(type);
+  collector.addMedia(info);
+  if (loadImageIds.size > 0) {
+    for (const value of Object.values(inputs)) {
+      // A link is ["<node id>", <output index>]; slot 1 of LoadImage is its MASK.
+      if (Array.isArray(value) && value.length === 2 && value[1] === 1 && loadImageIds.has(String(value[0])))
+        collector.inputs.add('mask');
+    }
+  }
+  for (const model of selectedModels(type, info, inputs, 'api')) collector.addModel(model.name, model.folder);
+}
+
+const NO_INPUTS: Json = Object.freeze({});
 
 function finish(
   format: WorkflowFormat,

@@ -186,22 +186,22 @@ export const NODE_TYPE_PATTERNS: ReadonlyArray<{ pattern: RegExp; info: NodeType
   { pattern: /^(Kling|Minimax|Vidu|Runway|Pika|Pixverse|Moonvalley|Veo\d?)\w*(Video|Node)/, info: { inputs: TEXT } },
 ];
 
-const patternCache = new Map<string, NodeTypeInfo | undefined>();
+/** Every type looked up so far and what the table says of it: one map lookup per node on a scan. */
+const infoCache = new Map<string, NodeTypeInfo | undefined>();
 
 /** What the table knows about a node type (exact entry, else a family pattern, else undefined). */
 export function nodeTypeInfo(type: string): NodeTypeInfo | undefined {
-  const exact = NODE_TYPES[type];
-  if (exact) return exact;
-  if (patternCache.has(type)) return patternCache.get(type);
-  const found = NODE_TYPE_PATTERNS.find((entry) => entry.pattern.test(type))?.info;
-  patternCache.set(type, found);
+  const cached = infoCache.get(type);
+  if (cached !== undefined || infoCache.has(type)) return cached;
+  const found = NODE_TYPES[type] ?? NODE_TYPE_PATTERNS.find((entry) => entry.pattern.test(type))?.info;
+  infoCache.set(type, found);
   return found;
 }
 
 /** Whether a node type is a frontend-only helper (notes, reroutes, primitives, subgraph and group-node instances). */
 export function isVirtualType(type: string, subgraphIds: ReadonlySet<string>): boolean {
   return (
-    NODE_TYPES[type]?.isVirtual === true ||
+    nodeTypeInfo(type)?.isVirtual === true ||
     subgraphIds.has(type) ||
     type.startsWith('workflow>') ||
     type.startsWith('workflow/')

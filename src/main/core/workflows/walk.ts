@@ -41,6 +41,7 @@ export interface WalkProblem {
 
 /** The thumbnail of a workflow among the images of its folder, relative to the root. */
 export function thumbnailFor(workflowPath: string, imagesInFolder: ReadonlySet<string>): string | null {
+  if (imagesInFolder.size === 0) return null;
   const slash = workflowPath.lastIndexOf('/');
   const folder = slash >= 0 ? workflowPath.slice(0, slash + 1) : '';
   const base = workflowPath.slice(slash + 1).replace(/\.json$/i, '');

@@ -1,26 +1,14 @@
 import type { z } from 'zod';
 import { commands, type CommandName, type CommandOutput } from '@shared/contract/commands';
-import type { ErrorCode, SerializedError } from '@shared/contract/errors';
 import { events, isEventName, type EventName, type EventPayload } from '@shared/contract/events';
+import type { SerializedError } from '@shared/contract/errors';
 import type { StagedInput } from '@shared/domain/job';
 import { ServerMessage } from '@shared/protocol';
 import type { FileStager } from './stage-file';
+import { ApiError } from './api-error';
 import { Listeners, type ClientTransport, type LinkState } from './transport';
 
-/** A failed call, with the same code and user message the core produced. */
-export class ApiError extends Error {
-  readonly code: ErrorCode;
-  readonly userMessage: string;
-  readonly details: Record<string, unknown> | undefined;
-
-  constructor(error: SerializedError) {
-    super(error.userMessage);
-    this.name = 'ApiError';
-    this.code = error.code;
-    this.userMessage = error.userMessage;
-    this.details = error.details;
-  }
-}
+export { ApiError };
 
 /** What to tell a person about a failed call: the core's user message, else the error's text. */
 export function errorMessage(error: unknown): string {

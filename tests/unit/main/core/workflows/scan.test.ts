@@ -178,4 +178,15 @@ describe('names and parsing', () => {
     expect(parseWorkflowText('   \n')).toMatchObject({ problem: { code: 'empty' } });
     expect(parseWorkflowText('{"a": 1} trailing')).toMatchObject({ problem: { code: 'invalid_json' } });
   });
+
+  test('JSON nested past the limit is too deep, whether or not it also fails to parse', () => {
+    const nested = (depth: number) => `${'{"a":['.repeat(depth)}1${']}'.repeat(depth)}`;
+    // 256 objects each holding a list: 512 levels pass, 514 do not.
+    expect(parseWorkflowText(nested(256))).toHaveProperty('value');
+    expect(parseWorkflowText(nested(257))).toMatchObject({ problem: { code: 'too_deep' } });
+    expect(parseWorkflowText('['.repeat(100_000))).toMatchObject({ problem: { code: 'too_deep' } });
+    expect(parseWorkflowText(`${nested(300)} trailing`)).toMatchObject({ problem: { code: 'too_deep' } });
+    // Brackets inside strings are text, not nesting.
+    expect(parseWorkflowText(JSON.stringify({ note: '['.repeat(1000) }))).toHaveProperty('value');
+  });
 });

@@ -1,0 +1,25 @@
+import { describe, expect, test } from 'vitest';
+import { jsonTextDepth, parsedJsonDepth } from '../../../src/shared/json-depth';
+
+describe('JSON depth', () => {
+  const samples = [
+    '1',
+    '"[{"',
+    '[]',
+    '{}',
+    '[[], [[]], {"a": {"b": [1, {"c": "]]]"}]}}]',
+    '{"a": "\\\\", "b": [["\\"["]]}',
+    JSON.stringify({ nodes: [{ id: 1, pos: [0, 0], widgets_values: ['x', [1, [2]]] }], extra: {} }),
+  ];
+
+  test.each(samples)('a parsed value is as deep as its text: %s', (text) => {
+    expect(parsedJsonDepth(JSON.parse(text))).toBe(jsonTextDepth(text));
+  });
+
+  test('a value nested past the limit stops the walk just past it, so no depth can overflow the stack', () => {
+    const depth = 200_000;
+    const value = JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`) as unknown;
+    expect(parsedJsonDepth(value)).toBe(513);
+    expect(parsedJsonDepth(value, 10)).toBe(11);
+  });
+});
