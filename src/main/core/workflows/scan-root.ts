@@ -86,7 +86,7 @@ export async function scanFile(
 
 function toRecord(root: string, path: string, thumbnail: string | null, result: FileRead): WorkflowRecord | undefined {
   const file: FileFacts = { root, path, sizeBytes: result.sizeBytes, modifiedMs: result.modifiedMs, thumbnail };
-  if ('bytes' in result) return recordFromBytes(file, result.bytes);
+  if ('bytes' in result) return recordFromBytes(file, result.bytes, result.depth);
   if (result.isGone) return undefined;
   return errorRecord(file, result.problem);
 }
