@@ -14,7 +14,7 @@ export default defineConfig({
         input: {
           index: resolve(import.meta.dirname, 'src/main/electron/main.ts'),
           cli: resolve(import.meta.dirname, 'src/main/cli/index.ts'),
-          // Worker entries, started by path: scan's reader threads, the LLM engine's own process.
+          // Worker entries, started by path: scan's reader thread, the LLM engine's own process.
           'scan-worker': resolve(import.meta.dirname, 'src/main/cli/scan-worker.ts'),
           'llm-worker': resolve(import.meta.dirname, 'src/main/core/llm/engine-worker.ts'),
         },

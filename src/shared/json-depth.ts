@@ -14,19 +14,27 @@ export const MAX_JSON_DEPTH = 512;
  * on any input and cheap enough to run before `JSON.parse`.
  */
 export function jsonTextDepth(text: string, limit = MAX_JSON_DEPTH): number {
+  return jsonBytesDepth(new TextEncoder().encode(text), limit);
+}
+
+/**
+ * {@link jsonTextDepth} of JSON held as UTF-8 bytes, before they are decoded: the same answer, since
+ * every byte of a multi-byte character is 0x80 or more and so never taken for a bracket, a quote or a
+ * backslash. A loop over bytes costs well under half of one over the characters of a string.
+ */
+export function jsonBytesDepth(bytes: Uint8Array, limit = MAX_JSON_DEPTH): number {
   let depth = 0;
   let deepest = 0;
-  let inString = false;
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    if (inString) {
-      if (code === 0x5c)
-        index += 1; // a backslash escapes the next character
-      else if (code === 0x22) inString = false;
-      continue;
-    }
-    if (code === 0x22) inString = true;
-    else if (code === 0x5b || code === 0x7b) {
+  for (let index = 0; index < bytes.length; index += 1) {
+    const code = bytes[index]!;
+    if (code === 0x22) {
+      // A string: skip to its closing quote; a backslash escapes the byte after it.
+      for (index += 1; index < bytes.length; index += 1) {
+        const inside = bytes[index]!;
+        if (inside === 0x22) break;
+        if (inside === 0x5c) index += 1;
+      }
+    } else if (code === 0x5b || code === 0x7b) {
       depth += 1;
       if (depth > deepest) {
         deepest = depth;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { WorkflowRecord } from '@shared/domain/workflow';
 import { listWorkflowFiles, scanFilesSync } from '../../src/main/core/workflows/scan-root';
-import { scanInParallel } from '../../src/main/cli/scan-pool';
+import { scanInParallel, type ScanBatchResult, type ScanPoolOptions } from '../../src/main/cli/scan-pool';
 import { ROOT, runCli } from '../support/cli';
 import { tempDir } from '../support/core';
 import { textToImageApi, textToImageUi, writeTree } from '../support/workflows';
@@ -63,8 +63,14 @@ describe('comfydesk scan', () => {
   });
 });
 
-describe('scan worker threads', () => {
+describe('scan reader thread', () => {
   const WORKER = join(ROOT, 'out', 'main', 'scan-worker.js');
+  /** Every result of a scan, in the order they were handed over. */
+  const collect = async (roots: Parameters<typeof scanInParallel>[0], options: ScanPoolOptions) => {
+    const results: ScanBatchResult[] = [];
+    await scanInParallel(roots, options, (result) => results.push(result));
+    return results;
+  };
   const manyFiles = (count: number) =>
     folder(
       Object.fromEntries(
@@ -75,24 +81,58 @@ describe('scan worker threads', () => {
       ),
     );
 
-  test('records from the worker threads and this thread come back complete and in the order of the files', async () => {
+  test('records read by the reader thread and by this thread come back complete and in the order of the files', async () => {
     const root = manyFiles(700);
     const { files } = await listWorkflowFiles(root);
     files.sort((a, b) => a.path.localeCompare(b.path));
     const expected = scanFilesSync(root, files);
-    const asRecords = await scanInParallel([{ root, files }], { workerPath: WORKER, workers: 2, asJson: false });
+    const asRecords = await collect([{ root, files }], { workerPath: WORKER, asJson: false });
     expect(asRecords.flatMap((result) => ('records' in result ? result.records : []))).toEqual(expected);
-    const asJson = await scanInParallel([{ root, files }], { workerPath: WORKER, workers: 2, asJson: true });
+    const allRead = await collect([{ root, files }], { workerPath: WORKER, asJson: false, waitForReader: true });
+    expect(allRead.flatMap((result) => ('records' in result ? result.records : []))).toEqual(expected);
+    const asJson = await collect([{ root, files }], { workerPath: WORKER, asJson: true });
     const text = `[${asJson.map((result) => ('json' in result ? result.json : '')).join(',')}]`;
     expect(text).toBe(JSON.stringify(expected));
   });
 
-  test('batches of a worker that fails are read by this thread instead', async () => {
+  test('every batch is handed over once, in the order of the files, while the scan is still running', async () => {
+    const root = manyFiles(700);
+    const { files } = await listWorkflowFiles(root);
+    const handed: number[] = [];
+    let isDone = false;
+    const scanning = scanInParallel([{ root, files }], { workerPath: WORKER, asJson: true }, (result) => {
+      expect(isDone).toBe(false);
+      handed.push(result.index);
+    });
+    await scanning;
+    isDone = true;
+    expect(handed).toEqual(Array.from({ length: Math.ceil(700 / 128) }, (_, index) => index));
+  });
+
+  test('what the reader thread answers for each batch is what that batch is made of', async () => {
+    const root = manyFiles(600);
+    const { files } = await listWorkflowFiles(root);
+    const reader = join(folder(), 'fake-reader.mjs');
+    writeFileSync(
+      reader,
+      [
+        "import { parentPort } from 'node:worker_threads';",
+        "const read = { problem: { code: 'unreadable', reason: 'read by the reader' }, sizeBytes: 0, modifiedMs: 0 };",
+        'parentPort.on("message", ({ index, paths }) => parentPort.postMessage({ index, reads: paths.map(() => read) }));',
+      ].join('\n'),
+    );
+    const results = await collect([{ root, files }], { workerPath: reader, asJson: false, waitForReader: true });
+    const records = results.flatMap((result) => ('records' in result ? result.records : []));
+    expect(records.map((record) => record.path)).toEqual(files.map((file) => file.path));
+    expect(records.every((record) => record.error?.reason === 'read by the reader')).toBe(true);
+  });
+
+  test('batches of a reader thread that fails are read by this thread instead', async () => {
     const root = manyFiles(600);
     const broken = join(folder(), 'broken-worker.mjs');
     writeFileSync(broken, 'throw new Error("this worker cannot start");\n');
     const { files } = await listWorkflowFiles(root);
-    const results = await scanInParallel([{ root, files }], { workerPath: broken, workers: 1, asJson: false });
+    const results = await collect([{ root, files }], { workerPath: broken, asJson: false });
     expect(results.flatMap((result) => ('records' in result ? result.records : []))).toEqual(
       scanFilesSync(root, files),
     );

@@ -5,7 +5,7 @@ import { reportFailure, type CliIo } from './io';
 export interface CommandContext {
   io: CliIo;
   rendererDir: string;
-  /** The built worker thread of `scan` (out/main/scan-worker.js); without it `scan` uses one thread. */
+  /** The built reader thread of `scan` (out/main/scan-worker.js); without it `scan` reads on the main thread. */
   scanWorkerPath?: string;
   /** The built engine process of prompt enhancement (out/main/llm-worker.js); without it the LLM runs in this process. */
   llmWorkerPath?: string;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { silenceSqliteExperimentalWarning } from '../core/lib/quiet-warnings';
 import type { CliIo, StopReason } from './io';
 
-// The CLI entry (out/main/cli.js). Serve mode finds the built renderer beside it, scan its worker
+// The CLI entry (out/main/cli.js). Serve mode finds the built renderer beside it, scan its reader
 // thread and enhancement its engine process. The program is loaded after the warning filter is in
 // place, since node:sqlite warns as soon as it is imported.
 silenceSqliteExperimentalWarning();

@@ -1,125 +1,214 @@
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { WorkflowRecord } from '@shared/domain/workflow';
-import { scanFilesSync, type PendingFile } from '../core/workflows/scan-root';
+import type { FileRead } from '../core/workflows/scan-file';
+import { recordFromRead, scanFilesSync, type PendingFile } from '../core/workflows/scan-root';
 
-/** Files per batch handed to a thread: small enough to balance the threads, large enough that messages are few. */
+/** Files per batch: small enough that the first results come soon, large enough that messages are few. */
 const BATCH_FILES = 128;
-/** Below this many files a worker thread costs more to start than it saves. */
-const MIN_FILES_FOR_WORKERS = 512;
-/** Batches a worker has at once. */
-const IN_FLIGHT = 2;
-/** Worker threads at most, besides the main thread. */
-const MAX_WORKERS = 3;
+/** Below this many files a reader thread costs more to start than it saves. */
+const MIN_FILES_FOR_READER = 512;
+/** Batches the reader thread may hold read at once, each in its own slot of shared memory. */
+const SLOTS = 4;
+/** Bytes per slot; a batch's files that do not fit come in buffers of their own. @default 4 MiB */
+const SLOT_BYTES = 4 * 1024 * 1024;
 
-/** Files of one root to read in one go. */
-export interface ScanBatch {
-  index: number;
-  root: string;
-  files: PendingFile[];
-  /** Answer with JSON text instead of records. */
-  asJson: boolean;
+/** What the reader thread is started with. */
+export interface ReaderData {
+  /** `SLOTS` slots of `slotBytes` each, written by the reader, read by this thread. */
+  memory: SharedArrayBuffer;
+  slotBytes: number;
 }
 
-/** A batch's records, or their JSON (each record serialised, joined by commas; '' for none). */
+/** A batch for the reader thread to read into a slot. */
+export interface ReadRequest {
+  index: number;
+  slot: number;
+  root: string;
+  paths: string[];
+}
+
+/**
+ * One file as the reader thread read it: where its bytes lie in the slot, its bytes in a buffer of
+ * their own when the slot was full, or why it could not be read. `depth` is their JSON nesting,
+ * measured by the reader too.
+ */
+export type SlotRead =
+  | { start: number; end: number; sizeBytes: number; modifiedMs: number; depth: number | undefined }
+  | { buffer: ArrayBuffer; sizeBytes: number; modifiedMs: number; depth: number | undefined }
+  | Exclude<FileRead, { bytes: Buffer }>;
+
+/** The reader thread's answer to a {@link ReadRequest}, a read per path. */
+export interface ReadReply {
+  index: number;
+  reads: SlotRead[];
+}
+
+/** A batch's records, or their JSON (the records serialised, joined by commas; '' for none). */
 export type ScanBatchResult = { index: number; records: WorkflowRecord[] } | { index: number; json: string };
 
 /** What `scanInParallel` needs to know. */
 export interface ScanPoolOptions {
-  /** The built worker entry (out/main/scan-worker.js); without it everything runs on this thread. */
+  /** The built reader thread (out/main/scan-worker.js); without it this thread reads too. */
   workerPath?: string;
-  /** Worker threads to use. @default os.availableParallelism() - 1, at most 3 */
-  workers?: number;
   /** Results as JSON text (for `--json`) rather than records. */
   asJson: boolean;
+  /**
+   * Wait for the reader thread to start instead of reading here meanwhile, so every batch is the
+   * reader's (tests use it to see what the reader does). @default false
+   */
+  waitForReader?: boolean;
+}
+
+interface Batch {
+  index: number;
+  root: string;
+  files: readonly PendingFile[];
+  /** The slot the reader thread reads it into; undefined while it is this thread's to read. */
+  slot?: number;
+  reply?: ReadReply;
 }
 
 /**
- * Reads every listed file of every root, spread over this thread and worker threads: each takes the
- * next batch when it is done with the last, so a slow folder does not hold the others back. Results
- * come back in the order of `roots` and their files. A worker that fails has its batch done here.
+ * Reads, parses and analyses every listed file of every root. The system calls that read the files,
+ * and the measuring of their JSON nesting, run on a reader thread a few batches ahead, into shared
+ * memory; this thread decodes, parses and analyses. So V8 compiles the analysis once: threads that
+ * each analysed a share compiled it once each, which on two cores cost more than they saved. Until
+ * the reader has started, and if it fails, this thread reads for itself. Each result goes to
+ * `onResult` in the order of `roots` and their files as soon as it is ready, so output is written
+ * while the rest is still being read.
  */
 export async function scanInParallel(
   roots: ReadonlyArray<{ root: string; files: readonly PendingFile[] }>,
   options: ScanPoolOptions,
-): Promise<ScanBatchResult[]> {
-  const batches: ScanBatch[] = [];
+  onResult: (result: ScanBatchResult) => void,
+): Promise<void> {
+  const batches: Batch[] = [];
   for (const { root, files } of roots) {
     for (let start = 0; start < files.length; start += BATCH_FILES)
-      batches.push({
-        index: batches.length,
-        root,
-        files: files.slice(start, start + BATCH_FILES),
-        asJson: options.asJson,
-      });
+      batches.push({ index: batches.length, root, files: files.slice(start, start + BATCH_FILES) });
   }
-  const results = new Array<ScanBatchResult | undefined>(batches.length);
-  const queue = [...batches];
-  let remaining = batches.length;
-  let wake: (() => void) | undefined;
-  const settle = (result: ScanBatchResult) => {
-    if (results[result.index]) return;
-    results[result.index] = result;
-    remaining -= 1;
-    wake?.();
-  };
-
   const fileCount = roots.reduce((sum, { files }) => sum + files.length, 0);
-  const workerCount =
-    options.workerPath && fileCount >= MIN_FILES_FOR_WORKERS
-      ? Math.max(0, options.workers ?? Math.min(MAX_WORKERS, availableParallelism() - 1))
-      : 0;
-  const workers = Array.from({ length: workerCount }, () => {
-    const worker = new Worker(options.workerPath!);
-    // Two batches in flight: the main thread hands out the next one only between its own batches,
-    // and the worker should not sit idle meanwhile.
-    const inFlight = new Map<number, ScanBatch>();
-    const feed = () => {
-      while (inFlight.size < IN_FLIGHT) {
-        const batch = queue.shift();
-        if (!batch) return;
-        inFlight.set(batch.index, batch);
-        worker.postMessage(batch);
-      }
-    };
-    worker.on('message', (result: ScanBatchResult) => {
-      inFlight.delete(result.index);
-      settle(result);
-      feed();
-    });
-    // A worker that dies leaves its batches to the others (this thread always finishes what is left).
-    const fail = () => {
-      for (const batch of inFlight.values()) if (!results[batch.index]) queue.unshift(batch);
-      inFlight.clear();
-      wake?.();
-    };
-    worker.on('error', fail);
-    worker.on('exit', fail);
-    feed();
-    return worker;
-  });
-
+  const reader =
+    options.workerPath && fileCount >= MIN_FILES_FOR_READER ? startReader(options.workerPath, batches) : undefined;
   try {
-    while (remaining > 0) {
-      const batch = queue.shift();
-      if (batch) {
-        settle(runHere(batch));
-        // Let worker replies in, so they get their next batch while this thread works on its own.
+    if (options.waitForReader) await reader?.started;
+    for (const batch of batches) {
+      reader?.readAhead(batch.index);
+      const records = (await reader?.recordsOf(batch)) ?? scanFilesSync(batch.root, batch.files);
+      onResult(
+        options.asJson
+          ? // One stringify of the list, brackets cut off: the same text as the records' JSON joined by commas.
+            { index: batch.index, json: JSON.stringify(records).slice(1, -1) }
+          : { index: batch.index, records },
+      );
+      if (reader) {
+        reader.release(batch);
+        // Let the reader's replies in between batches.
         await new Promise<void>((resolve) => setImmediate(resolve));
-      } else {
-        await new Promise<void>((resolve) => (wake = resolve));
-        wake = undefined;
       }
     }
   } finally {
-    await Promise.all(workers.map((worker) => worker.terminate()));
+    await reader?.stop();
   }
-  return results as ScanBatchResult[];
 }
 
-function runHere(batch: ScanBatch): ScanBatchResult {
-  const records = scanFilesSync(batch.root, batch.files);
-  return batch.asJson
-    ? { index: batch.index, json: records.map((record) => JSON.stringify(record)).join(',') }
-    : { index: batch.index, records };
+/** The reader thread, from this thread's side. */
+function startReader(workerPath: string, batches: Batch[]) {
+  const memory = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
+  const view = Buffer.from(memory);
+  const workerData: ReaderData = { memory, slotBytes: SLOT_BYTES };
+  const worker = new Worker(workerPath, { workerData });
+  const freeSlots = Array.from({ length: SLOTS }, (_, slot) => slot);
+  let isOnline = false;
+  let isDead = false;
+  let nextToAssign = 0;
+  let wake: (() => void) | undefined;
+  let markStarted: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  worker.on('online', () => {
+    isOnline = true;
+    markStarted();
+  });
+  worker.on('message', (reply: ReadReply) => {
+    batches[reply.index]!.reply = reply;
+    wake?.();
+  });
+  // A reader that fails leaves its batches to this thread.
+  const fail = () => {
+    isDead = true;
+    markStarted();
+    wake?.();
+  };
+  worker.on('error', fail);
+  worker.on('exit', fail);
+
+  return {
+    /** Settles once the reader runs (or has failed). */
+    started,
+
+    /** Hands the reader the next batches from `from` on, as far as there are free slots. */
+    readAhead(from: number): void {
+      if (!isOnline || isDead) return;
+      nextToAssign = Math.max(nextToAssign, from);
+      while (freeSlots.length > 0 && nextToAssign < batches.length) {
+        const batch = batches[nextToAssign]!;
+        nextToAssign += 1;
+        batch.slot = freeSlots.pop()!;
+        const request: ReadRequest = {
+          index: batch.index,
+          slot: batch.slot,
+          root: batch.root,
+          paths: batch.files.map((file) => file.path),
+        };
+        worker.postMessage(request);
+      }
+    },
+
+    /** The records of a batch the reader read, once it has; undefined when it is this thread's to read. */
+    async recordsOf(batch: Batch): Promise<WorkflowRecord[] | undefined> {
+      if (batch.slot === undefined) return undefined;
+      while (!batch.reply && !isDead) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+      }
+      const reply = batch.reply;
+      if (!reply) return undefined;
+      const slotStart = batch.slot * SLOT_BYTES;
+      const records: WorkflowRecord[] = [];
+      for (const [position, file] of batch.files.entries()) {
+        const read = reply.reads[position]!;
+        const fileRead: FileRead =
+          'start' in read
+            ? {
+                bytes: view.subarray(slotStart + read.start, slotStart + read.end),
+                sizeBytes: read.sizeBytes,
+                modifiedMs: read.modifiedMs,
+                depth: read.depth,
+              }
+            : 'buffer' in read
+              ? {
+                  bytes: Buffer.from(read.buffer),
+                  sizeBytes: read.sizeBytes,
+                  modifiedMs: read.modifiedMs,
+                  depth: read.depth,
+                }
+              : read;
+        const record = recordFromRead(batch.root, file, fileRead);
+        if (record) records.push(record);
+      }
+      return records;
+    },
+
+    /** The batch's slot may be read into again: its bytes have been decoded. */
+    release(batch: Batch): void {
+      if (batch.slot === undefined) return;
+      freeSlots.push(batch.slot);
+      batch.slot = undefined;
+      batch.reply = undefined;
+    },
+
+    async stop(): Promise<void> {
+      await worker.terminate();
+    },
+  };
 }

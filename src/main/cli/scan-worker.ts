@@ -1,16 +1,49 @@
-import { parentPort } from 'node:worker_threads';
-import { scanFilesSync } from '../core/workflows/scan-root';
-import type { ScanBatch, ScanBatchResult } from './scan-pool';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { readWorkflowFileSync, workflowBytesDepth, type ReadScratch } from '../core/workflows/scan-file';
+import type { ReadReply, ReadRequest, ReaderData, SlotRead } from './scan-pool';
 
-// A worker thread of `comfydesk scan` (out/main/scan-worker.js): reads, parses and analyses the
-// batches it is sent, and answers with their records, or their JSON text when the command prints JSON
-// (so the main thread does not serialise those records a second time).
+// The reader thread of `comfydesk scan` (out/main/scan-worker.js): reads the files of each batch it
+// is sent into that batch's slot of the shared memory, a file after the other with plain system
+// calls, and answers with where each file's bytes lie and how deeply their JSON nests (or why the file
+// could not be read). Decoding, parsing and analysis stay on the main thread.
 const port = parentPort;
 if (!port) throw new Error('scan-worker runs as a worker thread');
-port.on('message', (batch: ScanBatch) => {
-  const records = scanFilesSync(batch.root, batch.files);
-  const result: ScanBatchResult = batch.asJson
-    ? { index: batch.index, json: records.map((record) => JSON.stringify(record)).join(',') }
-    : { index: batch.index, records };
-  port.postMessage(result);
+const { memory, slotBytes } = workerData as ReaderData;
+const view = Buffer.from(memory);
+
+port.on('message', ({ index, slot, root, paths }: ReadRequest) => {
+  const slotStart = slot * slotBytes;
+  const slotEnd = slotStart + slotBytes;
+  let used = slotStart;
+  const reads: SlotRead[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const path of paths) {
+    // The scratch is the free rest of the slot; a file larger than that is read into a buffer of its own.
+    const scratch: ReadScratch = { buffer: view.subarray(used, slotEnd) };
+    const read = readWorkflowFileSync(join(root, path), undefined, scratch);
+    if (!('bytes' in read)) {
+      reads.push(read);
+    } else if (read.bytes.buffer === memory) {
+      reads.push({
+        start: used - slotStart,
+        end: used - slotStart + read.bytes.length,
+        sizeBytes: read.sizeBytes,
+        modifiedMs: read.modifiedMs,
+        depth: workflowBytesDepth(read.bytes),
+      });
+      used += read.bytes.length;
+    } else {
+      const own = new Uint8Array(read.bytes);
+      transfer.push(own.buffer);
+      reads.push({
+        buffer: own.buffer,
+        sizeBytes: read.sizeBytes,
+        modifiedMs: read.modifiedMs,
+        depth: workflowBytesDepth(own),
+      });
+    }
+  }
+  const reply: ReadReply = { index, reads };
+  port.postMessage(reply, transfer);
 });

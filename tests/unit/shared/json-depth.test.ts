@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { jsonTextDepth, parsedJsonDepth } from '../../../src/shared/json-depth';
+import { jsonBytesDepth, jsonTextDepth, parsedJsonDepth } from '../../../src/shared/json-depth';
 
 describe('JSON depth', () => {
   const samples = [
@@ -16,10 +16,22 @@ describe('JSON depth', () => {
     expect(parsedJsonDepth(JSON.parse(text))).toBe(jsonTextDepth(text));
   });
 
+  test.each([
+    ['["é", {"ключ": ["😀", "\\u005b"]}]', 3],
+    ['{"a": "\\\\"}]]', 1],
+    ['[["unterminated', 2],
+    ['{"x": "[[[", "y": [[["é]"]]]}', 4],
+    ['"\\"[[', 0],
+  ])('brackets inside strings, escaped or after multi-byte characters, are not nesting: %s', (text, depth) => {
+    expect(jsonTextDepth(text)).toBe(depth);
+    expect(jsonBytesDepth(Buffer.from(text, 'utf8'))).toBe(depth);
+  });
+
   test('a value nested past the limit stops the walk just past it, so no depth can overflow the stack', () => {
     const depth = 200_000;
     const value = JSON.parse(`${'['.repeat(depth)}${']'.repeat(depth)}`) as unknown;
     expect(parsedJsonDepth(value)).toBe(513);
     expect(parsedJsonDepth(value, 10)).toBe(11);
+    expect(jsonBytesDepth(Buffer.from('['.repeat(depth), 'utf8'))).toBe(513);
   });
 });

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { WorkflowRecord } from '@shared/domain/workflow';
 import { listWorkflowFiles, type PendingFile } from '../../core/workflows/scan-root';
-import { CliError, ExitCode, writeLine, type CliIo } from '../io';
+import { CliError, ExitCode, writeLine, writeText, type CliIo } from '../io';
 import type { CommandContext } from '../command';
 import { scanInParallel } from '../scan-pool';
 
@@ -37,24 +37,38 @@ async function scan(io: CliIo, dirs: string[], flags: ScanFlags, workerPath: str
         details: { path: root },
       });
   }
+  const uniqueRoots = [...new Set(roots)];
+  const walks = uniqueRoots.map((root) => {
+    const walk = listWorkflowFiles(root);
+    // Awaited in turn below; this only keeps a failing walk from counting as unhandled meanwhile.
+    walk.catch(() => undefined);
+    return walk;
+  });
+  // Built while the walks wait on the file system: ICU's collator takes tens of ms to load its locale data.
   const byPath = new Intl.Collator().compare;
   const listed: Array<{ root: string; files: PendingFile[] }> = [];
-  for (const root of [...new Set(roots)]) {
-    const { files, problems } = await listWorkflowFiles(root);
+  for (const [position, root] of uniqueRoots.entries()) {
+    const { files, problems } = await walks[position]!;
     listed.push({ root, files: files.sort((a, b) => byPath(a.path, b.path)) });
     for (const problem of problems)
       writeLine(io.stderr, `comfydesk: skipped ${resolve(root, problem.path)}: ${problem.message}`);
   }
-  const results = await scanInParallel(listed, { workerPath, asJson: flags.json === true });
+  const options = { workerPath, asJson: flags.json === true };
   if (flags.json) {
-    const parts = results.map((result) => ('json' in result ? result.json : '')).filter((part) => part !== '');
-    io.stdout.write(`[${parts.join(',')}]\n`);
+    // One array, written a batch at a time as the batches come in, in order.
+    let isFirst = true;
+    await scanInParallel(listed, options, (result) => {
+      if (!('json' in result) || result.json === '') return;
+      writeText(io.stdout, `${isFirst ? '[' : ','}${result.json}`);
+      isFirst = false;
+    });
+    writeText(io.stdout, isFirst ? '[]\n' : ']\n');
   } else {
-    printTable(
-      io,
-      results.flatMap((result) => ('records' in result ? result.records : [])),
-      roots.length,
-    );
+    const records: WorkflowRecord[] = [];
+    await scanInParallel(listed, options, (result) => {
+      if ('records' in result) for (const record of result.records) records.push(record);
+    });
+    printTable(io, records, roots.length);
   }
   // The folders exist, so the scan did its job even when some files are not usable workflows.
   return ExitCode.ok;

@@ -2,7 +2,13 @@ import { hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { WorkflowProblem, WorkflowRecord } from '@shared/domain/workflow';
-import { MAX_JSON_DEPTH, jsonTextDepth, parsedJsonDepth, tooDeeplyNestedMessage } from '@shared/json-depth';
+import {
+  MAX_JSON_DEPTH,
+  jsonBytesDepth,
+  jsonTextDepth,
+  parsedJsonDepth,
+  tooDeeplyNestedMessage,
+} from '@shared/json-depth';
 import { systemErrorCode } from '../lib/errors';
 import { analyzeWorkflow, type WorkflowFacts } from './analyze';
 
@@ -81,24 +87,40 @@ export function decodeWorkflowBytes(bytes: Buffer): string {
   return bytes.toString('utf8');
 }
 
+/** Whether {@link decodeWorkflowBytes} reads these bytes as UTF-16 (they start with its byte order mark). */
+function isUtf16(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff));
+}
+
 /**
- * Parses workflow text, telling a file cut short apart from one that is not JSON at all. Nesting is
- * checked after parsing, on the value (V8's parser does not recurse, and values are far fewer than
- * characters); text that does not parse is checked for depth too, so a deep file is called too
- * deep whether or not it is also broken.
+ * Parses workflow text, telling a file cut short apart from one that is not JSON at all. A file
+ * nested deeper than `MAX_JSON_DEPTH` is too deep whether or not it also fails to parse. `depth` is
+ * the text's nesting when the caller measured it already (see {@link workflowBytesDepth}); otherwise
+ * it is measured here, after parsing, on the value (V8's parser does not recurse, and values are far
+ * fewer than characters), and on the text only when it does not parse.
  */
-export function parseWorkflowText(source: string): { value: unknown } | { problem: WorkflowProblem } {
+export function parseWorkflowText(source: string, depth?: number): { value: unknown } | { problem: WorkflowProblem } {
   const trimmedLength = source.trimEnd().length;
   if (trimmedLength === 0)
     return { problem: { code: 'empty', reason: 'The file is empty. Save the workflow from ComfyUI again.' } };
+  if (depth !== undefined && depth > MAX_JSON_DEPTH) return { problem: tooDeep() };
   let value: unknown;
   try {
     value = JSON.parse(source);
   } catch (error) {
-    if (jsonTextDepth(source) > MAX_JSON_DEPTH) return { problem: tooDeep() };
+    if (depth === undefined && jsonTextDepth(source) > MAX_JSON_DEPTH) return { problem: tooDeep() };
     return { problem: jsonProblem(error, trimmedLength) };
   }
-  return parsedJsonDepth(value) > MAX_JSON_DEPTH ? { problem: tooDeep() } : { value };
+  return depth === undefined && parsedJsonDepth(value) > MAX_JSON_DEPTH ? { problem: tooDeep() } : { value };
+}
+
+/**
+ * The nesting of a workflow file's JSON measured on its bytes, for {@link parseWorkflowText}; undefined
+ * for UTF-16 files, whose text is measured after decoding. A thread that reads files can measure
+ * this while another parses.
+ */
+export function workflowBytesDepth(bytes: Uint8Array): number | undefined {
+  return isUtf16(bytes) ? undefined : jsonBytesDepth(bytes);
 }
 
 function tooDeep(): WorkflowProblem {
@@ -149,9 +171,12 @@ export function errorRecord(file: FileFacts, problem: WorkflowProblem): Workflow
   };
 }
 
-/** The record of a file from its bytes. Never throws: whatever is wrong becomes the record's `error`. */
-export function recordFromBytes(file: FileFacts, bytes: Buffer): WorkflowRecord {
-  const parsed = parseWorkflowText(decodeWorkflowBytes(bytes));
+/**
+ * The record of a file from its bytes (and their JSON nesting, when measured already). Never throws:
+ * whatever is wrong becomes the record's `error`.
+ */
+export function recordFromBytes(file: FileFacts, bytes: Buffer, depth?: number): WorkflowRecord {
+  const parsed = parseWorkflowText(decodeWorkflowBytes(bytes), depth);
   if ('problem' in parsed) return errorRecord(file, parsed.problem);
   const analysis = analyzeWorkflow(parsed.value);
   if ('problem' in analysis) return errorRecord(file, analysis.problem);
@@ -179,7 +204,7 @@ export function recordFromBytes(file: FileFacts, bytes: Buffer): WorkflowRecord 
 
 /** The content of a workflow file, or why it could not be read. */
 export type FileRead =
-  | { bytes: Buffer; sizeBytes: number; modifiedMs: number }
+  | { bytes: Buffer; sizeBytes: number; modifiedMs: number; /** See {@link workflowBytesDepth}. */ depth?: number }
   | { problem: WorkflowProblem; sizeBytes: number; modifiedMs: number; isGone?: boolean };
 
 /** Reads a workflow file; one open, one stat, one read. Files over `maxBytes` are not read at all. */

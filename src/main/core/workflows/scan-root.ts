@@ -84,9 +84,17 @@ export async function scanFile(
   return toRecord(root, path, thumbnail, await read(join(root, path)));
 }
 
+/**
+ * The record of a file from what reading it gave: its bytes, or why it could not be read (undefined
+ * for a file that is gone). Whoever did the reading, this thread or another, the record is the same.
+ */
+export function recordFromRead(root: string, file: PendingFile, read: FileRead): WorkflowRecord | undefined {
+  return toRecord(root, file.path, file.thumbnail, read);
+}
+
 function toRecord(root: string, path: string, thumbnail: string | null, result: FileRead): WorkflowRecord | undefined {
   const file: FileFacts = { root, path, sizeBytes: result.sizeBytes, modifiedMs: result.modifiedMs, thumbnail };
-  if ('bytes' in result) return recordFromBytes(file, result.bytes);
+  if ('bytes' in result) return recordFromBytes(file, result.bytes, result.depth);
   if (result.isGone) return undefined;
   return errorRecord(file, result.problem);
 }

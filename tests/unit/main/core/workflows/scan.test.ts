@@ -1,7 +1,7 @@
 import { closeSync, ftruncateSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { parseWorkflowText, readableName } from '../../../../../src/main/core/workflows/scan-file';
+import { parseWorkflowText, readableName, workflowBytesDepth } from '../../../../../src/main/core/workflows/scan-file';
 import { scanRoot, type ReadWorkflow } from '../../../../../src/main/core/workflows/scan-root';
 import { tempDir } from '../../../../support/core';
 import { textToImageApi, textToImageUi, writeTree } from '../../../../support/workflows';
@@ -188,5 +188,15 @@ describe('names and parsing', () => {
     expect(parseWorkflowText(`${nested(300)} trailing`)).toMatchObject({ problem: { code: 'too_deep' } });
     // Brackets inside strings are text, not nesting.
     expect(parseWorkflowText(JSON.stringify({ note: '['.repeat(1000) }))).toHaveProperty('value');
+  });
+
+  test('a depth measured on the bytes beforehand decides the same way', () => {
+    const deep = `${'['.repeat(600)}${']'.repeat(600)}`;
+    const depthOf = (text: string) => workflowBytesDepth(Buffer.from(text, 'utf8'));
+    expect(parseWorkflowText(deep, depthOf(deep))).toMatchObject({ problem: { code: 'too_deep' } });
+    expect(parseWorkflowText('[[[', depthOf('[[['))).toMatchObject({ problem: { code: 'truncated' } });
+    expect(parseWorkflowText('{"a": [1]}', depthOf('{"a": [1]}'))).toEqual({ value: { a: [1] } });
+    // UTF-16 files are measured after decoding.
+    expect(workflowBytesDepth(Buffer.from([0xff, 0xfe, 0x5b, 0x00]))).toBeUndefined();
   });
 });
