@@ -118,7 +118,8 @@ describe('scan reader thread', () => {
       [
         "import { parentPort } from 'node:worker_threads';",
         "const read = { problem: { code: 'unreadable', reason: 'read by the reader' }, sizeBytes: 0, modifiedMs: 0 };",
-        'parentPort.on("message", ({ index, paths }) => parentPort.postMessage({ index, reads: paths.map(() => read) }));',
+        'parentPort.on("message", ({ index, paths }) =>',
+        '  parentPort.postMessage({ index, reads: paths.split("\\0").map(() => read) }));',
       ].join('\n'),
     );
     const results = await collect([{ root, files }], { workerPath: reader, asJson: false, waitForReader: true });

@@ -24,7 +24,8 @@ export interface ReadRequest {
   index: number;
   slot: number;
   root: string;
-  paths: string[];
+  /** The files' paths below `root`, joined by NUL (which no path holds): one string copies faster than many. */
+  paths: string;
 }
 
 /**
@@ -53,8 +54,8 @@ export interface ScanPoolOptions {
   /** Results as JSON text (for `--json`) rather than records. */
   asJson: boolean;
   /**
-   * Wait for the reader thread to start instead of reading here meanwhile, so every batch is the
-   * reader's (tests use it to see what the reader does). @default false
+   * Wait for the reader thread instead of reading here whenever it is not ready, so that every batch
+   * is the reader's unless it fails (tests use it to see what the reader does). @default false
    */
   waitForReader?: boolean;
 }
@@ -66,6 +67,8 @@ interface Batch {
   /** The slot the reader thread reads it into; undefined while it is this thread's to read. */
   slot?: number;
   reply?: ReadReply;
+  /** The reader had not answered when its turn came, so this thread read it; the answer only frees the slot. */
+  isReadHere?: boolean;
 }
 
 /**
@@ -89,7 +92,9 @@ export async function scanInParallel(
   }
   const fileCount = roots.reduce((sum, { files }) => sum + files.length, 0);
   const reader =
-    options.workerPath && fileCount >= MIN_FILES_FOR_READER ? startReader(options.workerPath, batches) : undefined;
+    options.workerPath && fileCount >= MIN_FILES_FOR_READER
+      ? startReader(options.workerPath, batches, options.waitForReader === true)
+      : undefined;
   try {
     if (options.waitForReader) await reader?.started;
     for (const batch of batches) {
@@ -112,8 +117,12 @@ export async function scanInParallel(
   }
 }
 
-/** The reader thread, from this thread's side. */
-function startReader(workerPath: string, batches: Batch[]) {
+/**
+ * The reader thread, from this thread's side. A batch the reader has not answered when its turn comes
+ * is read here rather than waited for (unless `waitForReader`): on two cores the reader can be kept
+ * off the processor for a while by V8's compiler threads, and this thread should not sit idle then.
+ */
+function startReader(workerPath: string, batches: Batch[], waitForReader: boolean) {
   const memory = new SharedArrayBuffer(SLOTS * SLOT_BYTES);
   const view = Buffer.from(memory);
   const workerData: ReaderData = { memory, slotBytes: SLOT_BYTES };
@@ -130,7 +139,9 @@ function startReader(workerPath: string, batches: Batch[]) {
     markStarted();
   });
   worker.on('message', (reply: ReadReply) => {
-    batches[reply.index]!.reply = reply;
+    const batch = batches[reply.index]!;
+    if (batch.isReadHere) freeSlots.push(batch.slot!);
+    else batch.reply = reply;
     wake?.();
   });
   // A reader that fails leaves its batches to this thread.
@@ -158,21 +169,24 @@ function startReader(workerPath: string, batches: Batch[]) {
           index: batch.index,
           slot: batch.slot,
           root: batch.root,
-          paths: batch.files.map((file) => file.path),
+          paths: batch.files.map((file) => file.path).join('\0'),
         };
         worker.postMessage(request);
       }
     },
 
-    /** The records of a batch the reader read, once it has; undefined when it is this thread's to read. */
+    /** The records of a batch the reader has read; undefined when this thread is to read it. */
     async recordsOf(batch: Batch): Promise<WorkflowRecord[] | undefined> {
       if (batch.slot === undefined) return undefined;
-      while (!batch.reply && !isDead) {
+      while (waitForReader && !batch.reply && !isDead) {
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
       }
       const reply = batch.reply;
-      if (!reply) return undefined;
+      if (!reply || isDead) {
+        batch.isReadHere = true;
+        return undefined;
+      }
       const slotStart = batch.slot * SLOT_BYTES;
       const records: WorkflowRecord[] = [];
       for (const [position, file] of batch.files.entries()) {
@@ -199,11 +213,10 @@ function startReader(workerPath: string, batches: Batch[]) {
       return records;
     },
 
-    /** The batch's slot may be read into again: its bytes have been decoded. */
+    /** The batch's slot may be read into again once its bytes have been decoded. */
     release(batch: Batch): void {
-      if (batch.slot === undefined) return;
+      if (batch.slot === undefined || batch.isReadHere) return;
       freeSlots.push(batch.slot);
-      batch.slot = undefined;
       batch.reply = undefined;
     },
 

@@ -18,7 +18,7 @@ port.on('message', ({ index, slot, root, paths }: ReadRequest) => {
   let used = slotStart;
   const reads: SlotRead[] = [];
   const transfer: ArrayBuffer[] = [];
-  for (const path of paths) {
+  for (const path of paths.split('\0')) {
     // The scratch is the free rest of the slot; a file larger than that is read into a buffer of its own.
     const scratch: ReadScratch = { buffer: view.subarray(used, slotEnd) };
     const read = readWorkflowFileSync(join(root, path), undefined, scratch);

@@ -44,7 +44,7 @@ async function scan(io: CliIo, dirs: string[], flags: ScanFlags, workerPath: str
     walk.catch(() => undefined);
     return walk;
   });
-  // Built while the walks wait on the file system: ICU's collator takes tens of ms to load its locale data.
+  // Built while the walks wait on the file system: ICU's collator takes some 10 ms to load its locale data.
   const byPath = new Intl.Collator().compare;
   const listed: Array<{ root: string; files: PendingFile[] }> = [];
   for (const [position, root] of uniqueRoots.entries()) {
