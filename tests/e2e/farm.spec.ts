@@ -70,6 +70,9 @@ test('two servers as one: the sidebar lists both, cards say where they run, runs
 
   await test.step('pinned to the server without its node, the run waits and says why', async () => {
     await generate.choose(POSTER);
+    // Once a workflow is chosen the browser is a list, and its rows say the same.
+    await expect(workflows.getByRole('listitem', { name: POSTER, exact: true })).toContainText('1 of 2 servers');
+    await expect(workflows.getByRole('listitem', { name: PORTRAIT, exact: true })).toContainText('2 of 2 servers');
     await page.getByLabel('Run on').selectOption({ label: 'Server B' });
     await generate.generateButton.click();
     await generate.tab('Queue').click();
