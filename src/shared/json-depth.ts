@@ -23,26 +23,48 @@ export function jsonTextDepth(text: string, limit = MAX_JSON_DEPTH): number {
  * backslash. A loop over bytes costs well under half of one over the characters of a string.
  */
 export function jsonBytesDepth(bytes: Uint8Array, limit = MAX_JSON_DEPTH): number {
+  return measureJsonBytes(bytes, limit).depth;
+}
+
+/** What one pass over JSON bytes tells: their nesting (see {@link jsonBytesDepth}) and whether they are all ASCII. */
+export interface JsonBytesMeasure {
+  depth: number;
+  /**
+   * Every byte is below 0x80, so Latin-1 decoding gives the same text as UTF-8 at a fraction of
+   * the cost (a copy, no validation). False when unknown: the pass stops once the nesting is too deep.
+   */
+  isAscii: boolean;
+}
+
+/** {@link jsonBytesDepth} and, in the same pass, whether the bytes are all ASCII. */
+export function measureJsonBytes(bytes: Uint8Array, limit = MAX_JSON_DEPTH): JsonBytesMeasure {
   let depth = 0;
   let deepest = 0;
+  // Every byte is OR-ed in: bit 7 ends up set if any byte is 0x80 or more.
+  let anyBits = 0;
   for (let index = 0; index < bytes.length; index += 1) {
     const code = bytes[index]!;
+    anyBits |= code;
     if (code === 0x22) {
       // A string: skip to its closing quote; a backslash escapes the byte after it.
       for (index += 1; index < bytes.length; index += 1) {
         const inside = bytes[index]!;
+        anyBits |= inside;
         if (inside === 0x22) break;
-        if (inside === 0x5c) index += 1;
+        if (inside === 0x5c) {
+          index += 1;
+          anyBits |= bytes[index] ?? 0;
+        }
       }
     } else if (code === 0x5b || code === 0x7b) {
       depth += 1;
       if (depth > deepest) {
         deepest = depth;
-        if (deepest > limit) return deepest;
+        if (deepest > limit) return { depth: deepest, isAscii: false };
       }
     } else if (code === 0x5d || code === 0x7d) depth -= 1;
   }
-  return deepest;
+  return { depth: deepest, isAscii: anyBits < 0x80 };
 }
 
 /**

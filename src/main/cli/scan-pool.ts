@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { WorkflowRecord } from '@shared/domain/workflow';
+import type { JsonBytesMeasure } from '@shared/json-depth';
 import type { FileRead } from '../core/workflows/scan-file';
 import { recordFromRead, scanFilesSync, type PendingFile } from '../core/workflows/scan-root';
 
@@ -30,12 +31,12 @@ export interface ReadRequest {
 
 /**
  * One file as the reader thread read it: where its bytes lie in the slot, its bytes in a buffer of
- * their own when the slot was full, or why it could not be read. `depth` is their JSON nesting,
- * measured by the reader too.
+ * their own when the slot was full, or why it could not be read. `measure` is their JSON nesting and
+ * whether they are ASCII, measured by the reader too.
  */
 export type SlotRead =
-  | { start: number; end: number; sizeBytes: number; modifiedMs: number; depth: number | undefined }
-  | { buffer: ArrayBuffer; sizeBytes: number; modifiedMs: number; depth: number | undefined }
+  | { start: number; end: number; sizeBytes: number; modifiedMs: number; measure: JsonBytesMeasure | undefined }
+  | { buffer: ArrayBuffer; sizeBytes: number; modifiedMs: number; measure: JsonBytesMeasure | undefined }
   | Exclude<FileRead, { bytes: Buffer }>;
 
 /** The reader thread's answer to a {@link ReadRequest}, a read per path. */
@@ -197,14 +198,14 @@ function startReader(workerPath: string, batches: Batch[], waitForReader: boolea
                 bytes: view.subarray(slotStart + read.start, slotStart + read.end),
                 sizeBytes: read.sizeBytes,
                 modifiedMs: read.modifiedMs,
-                depth: read.depth,
+                measure: read.measure,
               }
             : 'buffer' in read
               ? {
                   bytes: Buffer.from(read.buffer),
                   sizeBytes: read.sizeBytes,
                   modifiedMs: read.modifiedMs,
-                  depth: read.depth,
+                  measure: read.measure,
                 }
               : read;
         const record = recordFromRead(batch.root, file, fileRead);

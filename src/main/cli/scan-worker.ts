@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { readWorkflowFileSync, workflowBytesDepth, type ReadScratch } from '../core/workflows/scan-file';
+import { readWorkflowFileSync, measureWorkflowBytes, type ReadScratch } from '../core/workflows/scan-file';
 import type { ReadReply, ReadRequest, ReaderData, SlotRead } from './scan-pool';
 
 // The reader thread of `comfydesk scan` (out/main/scan-worker.js): reads the files of each batch it
 // is sent into that batch's slot of the shared memory, a file after the other with plain system
-// calls, and answers with where each file's bytes lie and how deeply their JSON nests (or why the file
+// calls, and answers with where each file's bytes lie and how deeply their JSON nests and whether it is ASCII (or why the file
 // could not be read). Decoding, parsing and analysis stay on the main thread.
 const port = parentPort;
 if (!port) throw new Error('scan-worker runs as a worker thread');
@@ -30,7 +30,7 @@ port.on('message', ({ index, slot, root, paths }: ReadRequest) => {
         end: used - slotStart + read.bytes.length,
         sizeBytes: read.sizeBytes,
         modifiedMs: read.modifiedMs,
-        depth: workflowBytesDepth(read.bytes),
+        measure: measureWorkflowBytes(read.bytes),
       });
       used += read.bytes.length;
     } else {
@@ -40,7 +40,7 @@ port.on('message', ({ index, slot, root, paths }: ReadRequest) => {
         buffer: own.buffer,
         sizeBytes: read.sizeBytes,
         modifiedMs: read.modifiedMs,
-        depth: workflowBytesDepth(own),
+        measure: measureWorkflowBytes(own),
       });
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { jsonBytesDepth, jsonTextDepth, parsedJsonDepth } from '../../../src/shared/json-depth';
+import { jsonBytesDepth, jsonTextDepth, measureJsonBytes, parsedJsonDepth } from '../../../src/shared/json-depth';
 
 describe('JSON depth', () => {
   const samples = [
@@ -33,5 +33,19 @@ describe('JSON depth', () => {
     expect(parsedJsonDepth(value)).toBe(513);
     expect(parsedJsonDepth(value, 10)).toBe(11);
     expect(jsonBytesDepth(Buffer.from('['.repeat(depth), 'utf8'))).toBe(513);
+  });
+
+  test.each([
+    ['{"a": [1, "b"]}', true],
+    ['{"a": "é"}', false],
+    ['{"a": "\\u00e9"}', true],
+    ['[1] é', false],
+    ['"\\', true],
+  ])('the same pass tells whether every byte is ASCII, inside strings and out: %s', (text, isAscii) => {
+    expect(measureJsonBytes(Buffer.from(text, 'utf8'))).toEqual({ depth: jsonTextDepth(text), isAscii });
+  });
+
+  test('a byte escaped by a backslash counts too', () => {
+    expect(measureJsonBytes(Buffer.from('["\\é"]', 'utf8')).isAscii).toBe(false);
   });
 });

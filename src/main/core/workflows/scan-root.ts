@@ -94,7 +94,7 @@ export function recordFromRead(root: string, file: PendingFile, read: FileRead):
 
 function toRecord(root: string, path: string, thumbnail: string | null, result: FileRead): WorkflowRecord | undefined {
   const file: FileFacts = { root, path, sizeBytes: result.sizeBytes, modifiedMs: result.modifiedMs, thumbnail };
-  if ('bytes' in result) return recordFromBytes(file, result.bytes, result.depth);
+  if ('bytes' in result) return recordFromBytes(file, result.bytes, result.measure);
   if (result.isGone) return undefined;
   return errorRecord(file, result.problem);
 }

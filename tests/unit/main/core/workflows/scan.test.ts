@@ -1,7 +1,12 @@
 import { closeSync, ftruncateSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { parseWorkflowText, readableName, workflowBytesDepth } from '../../../../../src/main/core/workflows/scan-file';
+import {
+  decodeWorkflowBytes,
+  measureWorkflowBytes,
+  parseWorkflowText,
+  readableName,
+} from '../../../../../src/main/core/workflows/scan-file';
 import { scanRoot, type ReadWorkflow } from '../../../../../src/main/core/workflows/scan-root';
 import { tempDir } from '../../../../support/core';
 import { textToImageApi, textToImageUi, writeTree } from '../../../../support/workflows';
@@ -192,11 +197,23 @@ describe('names and parsing', () => {
 
   test('a depth measured on the bytes beforehand decides the same way', () => {
     const deep = `${'['.repeat(600)}${']'.repeat(600)}`;
-    const depthOf = (text: string) => workflowBytesDepth(Buffer.from(text, 'utf8'));
+    const depthOf = (text: string) => measureWorkflowBytes(Buffer.from(text, 'utf8'))?.depth;
     expect(parseWorkflowText(deep, depthOf(deep))).toMatchObject({ problem: { code: 'too_deep' } });
     expect(parseWorkflowText('[[[', depthOf('[[['))).toMatchObject({ problem: { code: 'truncated' } });
     expect(parseWorkflowText('{"a": [1]}', depthOf('{"a": [1]}'))).toEqual({ value: { a: [1] } });
     // UTF-16 files are measured after decoding.
-    expect(workflowBytesDepth(Buffer.from([0xff, 0xfe, 0x5b, 0x00]))).toBeUndefined();
+    expect(measureWorkflowBytes(Buffer.from([0xff, 0xfe, 0x5b, 0x00]))).toBeUndefined();
+  });
+
+  test.each([
+    ['{"title": "plain ASCII", "nodes": []}', true],
+    ['{"title": "café", "nodes": []}', false],
+    ['{"title": "\\"é", "nodes": []}', false],
+    ['\ufeff{"nodes": []}', false],
+  ])('bytes measured as ASCII decode to the same text as UTF-8: %s', (text, isAscii) => {
+    const bytes = Buffer.from(text, 'utf8');
+    const measure = measureWorkflowBytes(bytes)!;
+    expect(measure.isAscii).toBe(isAscii);
+    expect(decodeWorkflowBytes(bytes, measure.isAscii)).toBe(decodeWorkflowBytes(bytes));
   });
 });
