@@ -1,10 +1,10 @@
 import { describe, expect, test } from 'vitest';
 import type { ServerInventory } from '@shared/domain/inventory';
-import type { PreparedRun } from '../../../../../src/main/core/generation/generation-service';
 import { FarmDispatcher, needsOf } from '../../../../../src/main/core/jobs/farm-dispatcher';
 import { entryFromRun, type Entry } from '../../../../../src/main/core/jobs/job-entry';
 import type { ServerAttachment } from '../../../../../src/main/core/jobs/server-attachment';
 import type { ServerDirectory } from '../../../../../src/main/core/jobs/server-directory';
+import { preparedRun } from '../../../../support/jobs';
 
 const PROMPT = {
   '1': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd15.safetensors' } },
@@ -14,18 +14,7 @@ const PROMPT = {
 };
 
 function entry(options: { servers?: string[]; workflowId?: string } = {}): Entry {
-  const run: PreparedRun = {
-    workflowId: options.workflowId ?? 'wf',
-    workflowName: 'Poster',
-    serverId: 'a',
-    prompt: PROMPT,
-    sourceWorkflow: null,
-    values: {},
-    promptText: '',
-    titles: {},
-    uploads: [],
-    outputClassTypes: new Set(['SaveImage']),
-  };
+  const run = preparedRun({ workflowId: options.workflowId ?? 'wf', serverId: 'a', prompt: PROMPT });
   const made = entryFromRun(run, { id: 'job', now: 0, position: 0, batch: null });
   if (options.servers) made.job = { ...made.job, servers: options.servers };
   return made;

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import type { PreparedRun } from '../../../../../src/main/core/generation/generation-service';
 import { HeldQueue, type Dispatcher } from '../../../../../src/main/core/jobs/held-queue';
 import { HistoryStore } from '../../../../../src/main/core/jobs/history-store';
 import { JobBook, type JobServiceEvents } from '../../../../../src/main/core/jobs/job-book';
@@ -8,25 +7,19 @@ import { entryFromRecord, entryFromRun, type Entry } from '../../../../../src/ma
 import { Emitter } from '../../../../../src/main/core/lib/emitter';
 import { silentLogger } from '../../../../../src/main/core/lib/logger';
 import { tempDir } from '../../../../support/core';
+import { preparedRun } from '../../../../support/jobs';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function run(name: string): PreparedRun {
-  return {
-    workflowId: 'wf-1',
+function run(name: string) {
+  return preparedRun({
     workflowName: name,
-    serverId: 'local',
     prompt: { '1': { class_type: 'SaveImage', inputs: { filename_prefix: name } } },
-    sourceWorkflow: null,
-    values: {},
     promptText: name,
-    titles: {},
-    uploads: [],
-    outputClassTypes: new Set(['SaveImage']),
-  };
+  });
 }
 
 /** A dispatcher that places nothing and remembers which jobs the pump offered it, in order. */

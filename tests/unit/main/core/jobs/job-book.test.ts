@@ -8,6 +8,7 @@ import { ProgressTracker } from '../../../../../src/main/core/jobs/progress-trac
 import { Emitter } from '../../../../../src/main/core/lib/emitter';
 import { silentLogger } from '../../../../../src/main/core/lib/logger';
 import { tempDir } from '../../../../support/core';
+import { preparedRun } from '../../../../support/jobs';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -35,21 +36,12 @@ describe('JobBook', () => {
       '1': { class_type: 'KSampler', inputs: { steps: 10 } },
       '2': { class_type: 'SaveImage', inputs: { images: ['1', 0] } },
     };
-    const entry = entryFromRun(
-      {
-        workflowId: 'wf-1',
-        workflowName: 'Steps',
-        serverId: 'local',
-        prompt,
-        sourceWorkflow: null,
-        values: {},
-        promptText: '',
-        titles: {},
-        uploads: [],
-        outputClassTypes: new Set(['SaveImage']),
-      },
-      { id: 'job', now: 1000, position: 0, batch: null },
-    );
+    const entry = entryFromRun(preparedRun({ workflowName: 'Steps', prompt }), {
+      id: 'job',
+      now: 1000,
+      position: 0,
+      batch: null,
+    });
     book.add(entry);
     entry.job = { ...entry.job, promptId: 'p-1', status: 'running' };
     entry.tracker = new ProgressTracker({ prompt, isOutputNode: (type) => type === 'SaveImage', now: () => 1000 });
