@@ -6,12 +6,14 @@ import type { EventEnvelope, ResponseEnvelope } from '@shared/protocol';
 import type { Emitter } from '../core/lib/emitter';
 import type { Logger } from '../core/lib/logger';
 import type { Router } from '../core/router';
+import { SocketOutbox } from './socket-outbox';
 
 const PING_INTERVAL_MS = 30_000;
 
 /**
  * The WebSocket transport: JSON text frames in, envelopes through the router, responses and every
- * contract event out. It moves envelopes; it does not think.
+ * contract event out. It moves envelopes; it does not think. Out, a frame holds one envelope or,
+ * when events come faster than one a display frame, a JSON array of them in order (see SocketOutbox).
  */
 export function attachWsTransport(deps: {
   wss: WebSocketServer;
@@ -21,13 +23,20 @@ export function attachWsTransport(deps: {
 }): () => void {
   const { wss, router, events, log } = deps;
   const alive = new WeakSet<WebSocket>();
-
-  const send = (socket: WebSocket, message: ResponseEnvelope | EventEnvelope) => {
-    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
-  };
+  const outboxes = new Map<WebSocket, SocketOutbox>();
 
   wss.on('connection', (socket) => {
     const context = { clientId: randomUUID(), transport: 'ws' as const };
+    const outbox = new SocketOutbox({
+      send: (frame) => {
+        if (socket.readyState === socket.OPEN) socket.send(frame);
+      },
+    });
+    outboxes.set(socket, outbox);
+    socket.on('close', () => {
+      outbox.close();
+      outboxes.delete(socket);
+    });
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
     socket.on('message', (data, isBinary) => {
@@ -44,7 +53,7 @@ export function attachWsTransport(deps: {
         message = undefined;
       }
       router.handle(message, context).then(
-        (response) => send(socket, response),
+        (response: ResponseEnvelope) => outbox.pushNow(JSON.stringify(response)),
         (error: unknown) => log.error('router failed', { error }),
       );
     });
@@ -54,7 +63,7 @@ export function attachWsTransport(deps: {
   const unsubscribe = events.onAny((event, payload) => {
     const frame = JSON.stringify({ kind: 'event', event, payload } satisfies EventEnvelope);
     for (const socket of wss.clients) {
-      if (socket.readyState === socket.OPEN) socket.send(frame);
+      if (socket.readyState === socket.OPEN) outboxes.get(socket)?.push(frame);
     }
   });
 
@@ -74,6 +83,8 @@ export function attachWsTransport(deps: {
   return () => {
     clearInterval(pinger);
     unsubscribe();
+    for (const outbox of outboxes.values()) outbox.close();
+    outboxes.clear();
   };
 }
 
