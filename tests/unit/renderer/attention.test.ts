@@ -1,5 +1,6 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, test } from 'vitest';
+import { RingIcons } from '../../../src/renderer/src/features/shell/attention';
 import { JobsState } from '../../../src/renderer/src/state/jobs.svelte';
 import { Toasts } from '../../../src/renderer/src/state/toasts.svelte';
 import { WebNotifications, type NotificationPort } from '../../../src/renderer/src/state/web-notifications.svelte';
@@ -251,5 +252,44 @@ describe('the page title with several servers', () => {
     const two = job('b', { status: 'running', serverId: 's2', progress: progress(61) });
     expect(progressTitle(one, 'ComfyDesk', [one, two])).toBe('2 running · 40% — ComfyDesk');
     expect(progressTitle(one, 'ComfyDesk', [one])).toBe(`20% · ${one.workflowName} — ComfyDesk`);
+  });
+});
+
+describe('the favicon ring icons', () => {
+  function icons() {
+    const drawn: string[] = [];
+    let reads = 0;
+    const ringIcons = new RingIcons(
+      (percent, colors) => {
+        drawn.push(`${percent}:${colors.fill}`);
+        return `data:image/png;${percent}:${colors.fill}`;
+      },
+      () => {
+        reads += 1;
+        return { track: 'grey', fill: `accent-${reads}` };
+      },
+    );
+    return { ringIcons, drawn, reads: () => reads };
+  }
+
+  test('each step is drawn once per theme, and the theme’s colours are read once per theme', () => {
+    const { ringIcons, drawn, reads } = icons();
+    expect(ringIcons.icon(5, 'dark')).toBe('data:image/png;5:accent-1');
+    expect(ringIcons.icon(5, 'dark')).toBe('data:image/png;5:accent-1');
+    expect(ringIcons.icon(10, 'dark')).toBe('data:image/png;10:accent-1');
+    expect(ringIcons.icon(5, 'light')).toBe('data:image/png;5:accent-2');
+    expect(drawn).toEqual(['5:accent-1', '10:accent-1', '5:accent-2']);
+    expect(reads()).toBe(2);
+  });
+
+  test('a step the page could not draw is tried again next time', () => {
+    let canDraw = false;
+    const ringIcons = new RingIcons(
+      () => (canDraw ? 'data:image/png;ok' : undefined),
+      () => ({ track: 'grey', fill: 'blue' }),
+    );
+    expect(ringIcons.icon(5, 'dark')).toBeUndefined();
+    canDraw = true;
+    expect(ringIcons.icon(5, 'dark')).toBe('data:image/png;ok');
   });
 });

@@ -21,15 +21,54 @@ export function ringPercent(percent: number): number {
   return Math.max(0, Math.min(100, Math.floor(percent / RING_STEP_PERCENT) * RING_STEP_PERCENT));
 }
 
+/** The ring's colours, from the theme. */
+export interface RingColors {
+  track: string;
+  fill: string;
+}
+
+/**
+ * The favicon's ring icons, each drawn once per step and theme and then reused. Drawing one and
+ * encoding it as a PNG takes a few milliseconds of the page's main thread, and reading the theme's
+ * colours makes the browser first work out every style that changed since the last frame: done on
+ * every step of every job, both landed in frames already full of queue updates.
+ */
+export class RingIcons {
+  readonly #draw: (percent: number, colors: RingColors) => string | undefined;
+  readonly #readColors: () => RingColors;
+  readonly #colors = new Map<string, RingColors>();
+  readonly #urls = new Map<string, string>();
+
+  /**
+   * @param draw draws one icon (`ringIcon` over the app's icon)
+   * @param readColors reads the theme's colours from the page
+   */
+  constructor(draw: (percent: number, colors: RingColors) => string | undefined, readColors: () => RingColors) {
+    this.#draw = draw;
+    this.#readColors = readColors;
+  }
+
+  /** The icon for `percent` (a step from `ringPercent`) in `theme`; undefined where the page cannot draw. */
+  icon(percent: number, theme: string): string | undefined {
+    const key = `${theme}:${percent}`;
+    const known = this.#urls.get(key);
+    if (known !== undefined) return known;
+    let colors = this.#colors.get(theme);
+    if (!colors) {
+      colors = this.#readColors();
+      this.#colors.set(theme, colors);
+    }
+    const url = this.#draw(percent, colors);
+    if (url !== undefined) this.#urls.set(key, url);
+    return url;
+  }
+}
+
 /**
  * Draws the app icon with a progress ring over it (for the favicon while a job runs) and answers
  * it as a PNG data: URL; undefined where the page cannot draw.
  */
-export function ringIcon(
-  base: CanvasImageSource | undefined,
-  percent: number,
-  colors: { track: string; fill: string },
-): string | undefined {
+export function ringIcon(base: CanvasImageSource | undefined, percent: number, colors: RingColors): string | undefined {
   const size = 64;
   const canvas = document.createElement('canvas');
   canvas.width = size;
