@@ -260,7 +260,7 @@ describe('the favicon ring icons', () => {
     const drawn: string[] = [];
     let reads = 0;
     const ringIcons = new RingIcons(
-      (percent, colors) => {
+      async (percent, colors) => {
         drawn.push(`${percent}:${colors.fill}`);
         return `data:image/png;${percent}:${colors.fill}`;
       },
@@ -272,24 +272,36 @@ describe('the favicon ring icons', () => {
     return { ringIcons, drawn, reads: () => reads };
   }
 
-  test('each step is drawn once per theme, and the theme’s colours are read once per theme', () => {
+  test('each step is drawn once per theme, and the theme’s colours are read once per theme', async () => {
     const { ringIcons, drawn, reads } = icons();
-    expect(ringIcons.icon(5, 'dark')).toBe('data:image/png;5:accent-1');
-    expect(ringIcons.icon(5, 'dark')).toBe('data:image/png;5:accent-1');
-    expect(ringIcons.icon(10, 'dark')).toBe('data:image/png;10:accent-1');
-    expect(ringIcons.icon(5, 'light')).toBe('data:image/png;5:accent-2');
+    expect(await ringIcons.icon(5, 'dark')).toBe('data:image/png;5:accent-1');
+    expect(await ringIcons.icon(5, 'dark')).toBe('data:image/png;5:accent-1');
+    expect(await ringIcons.icon(10, 'dark')).toBe('data:image/png;10:accent-1');
+    expect(await ringIcons.icon(5, 'light')).toBe('data:image/png;5:accent-2');
     expect(drawn).toEqual(['5:accent-1', '10:accent-1', '5:accent-2']);
     expect(reads()).toBe(2);
   });
 
-  test('a step the page could not draw is tried again next time', () => {
-    let canDraw = false;
+  test('a step asked for again while it is being drawn is drawn once', async () => {
+    const { ringIcons, drawn } = icons();
+    const [first, second] = await Promise.all([ringIcons.icon(5, 'dark'), ringIcons.icon(5, 'dark')]);
+    expect(first).toBe(second);
+    expect(drawn).toEqual(['5:accent-1']);
+  });
+
+  test('a step the page could not draw, or failed to, is tried again next time', async () => {
+    let outcome: 'none' | 'throw' | 'ok' = 'none';
     const ringIcons = new RingIcons(
-      () => (canDraw ? 'data:image/png;ok' : undefined),
+      async () => {
+        if (outcome === 'throw') throw new Error('broken image');
+        return outcome === 'ok' ? 'data:image/png;ok' : undefined;
+      },
       () => ({ track: 'grey', fill: 'blue' }),
     );
-    expect(ringIcons.icon(5, 'dark')).toBeUndefined();
-    canDraw = true;
-    expect(ringIcons.icon(5, 'dark')).toBe('data:image/png;ok');
+    expect(await ringIcons.icon(5, 'dark')).toBeUndefined();
+    outcome = 'throw';
+    expect(await ringIcons.icon(5, 'dark')).toBeUndefined();
+    outcome = 'ok';
+    expect(await ringIcons.icon(5, 'dark')).toBe('data:image/png;ok');
   });
 });
