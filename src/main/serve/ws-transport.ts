@@ -4,16 +4,16 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import type { EventMap } from '@shared/contract/events';
 import type { EventEnvelope, ResponseEnvelope } from '@shared/protocol';
 import type { Emitter } from '../core/lib/emitter';
+import { Outbox, jsonFrame } from '../core/lib/outbox';
 import type { Logger } from '../core/lib/logger';
 import type { Router } from '../core/router';
-import { SocketOutbox } from './socket-outbox';
 
 const PING_INTERVAL_MS = 30_000;
 
 /**
  * The WebSocket transport: JSON text frames in, envelopes through the router, responses and every
  * contract event out. It moves envelopes; it does not think. Out, a frame holds one envelope or,
- * when events come faster than one a display frame, a JSON array of them in order (see SocketOutbox).
+ * when events come faster than one a display frame, a JSON array of them in order (see Outbox).
  */
 export function attachWsTransport(deps: {
   wss: WebSocketServer;
@@ -23,13 +23,13 @@ export function attachWsTransport(deps: {
 }): () => void {
   const { wss, router, events, log } = deps;
   const alive = new WeakSet<WebSocket>();
-  const outboxes = new Map<WebSocket, SocketOutbox>();
+  const outboxes = new Map<WebSocket, Outbox<string>>();
 
   wss.on('connection', (socket) => {
     const context = { clientId: randomUUID(), transport: 'ws' as const };
-    const outbox = new SocketOutbox({
-      send: (frame) => {
-        if (socket.readyState === socket.OPEN) socket.send(frame);
+    const outbox = new Outbox<string>({
+      send: (batch) => {
+        if (socket.readyState === socket.OPEN) socket.send(jsonFrame(batch));
       },
     });
     outboxes.set(socket, outbox);
@@ -53,7 +53,11 @@ export function attachWsTransport(deps: {
         message = undefined;
       }
       router.handle(message, context).then(
-        (response: ResponseEnvelope) => outbox.pushNow(JSON.stringify(response)),
+        (response: ResponseEnvelope) => {
+          // Out at once, after (and with) the events that came before it.
+          outbox.push(JSON.stringify(response));
+          outbox.flush();
+        },
         (error: unknown) => log.error('router failed', { error }),
       );
     });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { SocketOutbox, type WindowTimer } from '../../../../src/main/serve/socket-outbox';
+import { Outbox, jsonFrame, type WindowTimer } from '../../../../../src/main/core/lib/outbox';
 
 /** A timer that fires only when the test says so. */
 function manualTimer(): { timer: WindowTimer; fire: () => void; readonly pending: number } {
@@ -29,10 +29,11 @@ const envelopes = (frames: string[]) => frames.flatMap((frame) => [JSON.parse(fr
 function outbox() {
   const frames: string[] = [];
   const clock = manualTimer();
-  return { frames, clock, box: new SocketOutbox({ send: (frame) => frames.push(frame), timer: clock.timer }) };
+  const box = new Outbox<string>({ send: (batch) => frames.push(jsonFrame(batch)), timer: clock.timer });
+  return { frames, clock, box };
 }
 
-describe('a socket outbox', () => {
+describe('an outbox', () => {
   test('an event after a quiet spell goes out at once, alone, as the plain envelope', () => {
     const { frames, box } = outbox();
     box.push(event(1));
@@ -61,17 +62,20 @@ describe('a socket outbox', () => {
     expect(frames.length).toBeLessThan(40);
   });
 
-  test('a response goes out at once, after the events that waited before it, in the same frame', () => {
+  test('a flush sends at once what waited, a response after the events before it, in the same frame', () => {
     const { frames, box } = outbox();
     box.push(event(1));
     box.push(event(2));
-    box.pushNow(response('a'));
+    box.push(response('a'));
+    box.flush();
     expect(frames).toEqual([event(1), `[${event(2)},${response('a')}]`]);
   });
 
-  test('a response after a quiet spell goes out alone', () => {
+  test('a response after a quiet spell goes out alone, and a flush with nothing waiting sends nothing', () => {
     const { frames, box } = outbox();
-    box.pushNow(response('a'));
+    box.push(response('a'));
+    box.flush();
+    box.flush();
     expect(frames).toEqual([response('a')]);
   });
 
@@ -91,7 +95,7 @@ describe('a socket outbox', () => {
     box.close();
     expect(clock.pending).toBe(0);
     box.push(event(3));
-    box.pushNow(response('a'));
+    box.flush();
     clock.fire();
     expect(frames).toEqual([event(1)]);
   });
