@@ -44,6 +44,16 @@ const MEASURE = `
   }).observe({ type: 'longtask', buffered: false });
 `;
 
+/** The target: the page's main-thread work per frame. ms */
+const FRAME_MS = 16;
+
+/** A frame's longest tasks as "wall (CPU)", to tell one long task from many small ones, and work from waiting. */
+const tasksOf = (tasks: Array<{ wallMs: number; cpuMs: number }> = []) =>
+  `${tasks.length} tasks, longest ${tasks
+    .slice(0, 3)
+    .map((task) => `${ms(task.wallMs)} (${ms(task.cpuMs)} CPU)`)
+    .join(', ')}`;
+
 /** The 1-minute load average, so a figure measured on a busy machine says so. */
 const loadAverage = () => loadavg()[0]!.toFixed(2);
 
@@ -148,6 +158,7 @@ test('the Queue view with 2,000 jobs over 16 servers stays under a frame', async
   });
   let frames: number[] = [];
   let longTasks: number[] = [];
+  const loadBefore = loadAverage();
   const work = await measureFrameWork(browser, page, async () => {
     await page.evaluate(() => (globalThis as unknown as { __startMeasuring: () => void }).__startMeasuring());
     counting = true;
@@ -163,17 +174,31 @@ test('the Queue view with 2,000 jobs over 16 servers stays under a frame', async
   const cpuMax = Math.max(...work.cpuPerFrame);
   const wallP95 = percentile(work.perFrame, 95);
   const wallMax = Math.max(...work.perFrame);
+  const cpuWorst = work.cpuPerFrame.indexOf(cpuMax);
+  const wallWorst = work.perFrame.indexOf(wallMax);
+  const over = (values: number[]) => values.filter((value) => value > FRAME_MS).length;
   printTable(
-    `Renderer: ${JOBS} jobs over ${SERVERS} servers in the Queue view, progress at ${(events / (MEASURE_MS / 1000)).toFixed(0)} events/s, ${MEASURE_MS / 1000} s in Chromium (load ${loadAverage()})`,
+    `Renderer: ${JOBS} jobs over ${SERVERS} servers in the Queue view, progress at ${(events / (MEASURE_MS / 1000)).toFixed(0)} events/s, ${MEASURE_MS / 1000} s in Chromium (load ${loadBefore} before, ${loadAverage()} after)`,
     [
       { metric: 'frames traced', value: String(work.perFrame.length) },
       { metric: 'work per frame, CPU, p50', value: ms(percentile(work.cpuPerFrame, 50)) },
-      { metric: 'work per frame, CPU, p95', value: ms(cpuP95), target: '≤ 16 ms', met: cpuP95 <= 16 },
-      { metric: 'work per frame, CPU, max', value: ms(cpuMax), target: '≤ 16 ms', met: cpuMax <= 16 },
+      { metric: 'work per frame, CPU, p95', value: ms(cpuP95), target: '≤ 16 ms', met: cpuP95 <= FRAME_MS },
+      { metric: 'work per frame, CPU, max', value: ms(cpuMax), target: '≤ 16 ms', met: cpuMax <= FRAME_MS },
       { metric: 'work per frame, wall clock, p50', value: ms(percentile(work.perFrame, 50)) },
-      { metric: 'work per frame, wall clock, p95', value: ms(wallP95), target: '≤ 16 ms', met: wallP95 <= 16 },
-      { metric: 'work per frame, wall clock, max', value: ms(wallMax), target: '≤ 16 ms', met: wallMax <= 16 },
-      { metric: 'busiest frame’s longest tasks', value: work.busiestFrameTasks.map((task) => ms(task)).join(', ') },
+      { metric: 'work per frame, wall clock, p95', value: ms(wallP95), target: '≤ 16 ms', met: wallP95 <= FRAME_MS },
+      { metric: 'work per frame, wall clock, max', value: ms(wallMax), target: '≤ 16 ms', met: wallMax <= FRAME_MS },
+      {
+        metric: 'frames over 16 ms, CPU / wall clock',
+        value: `${over(work.cpuPerFrame)} / ${over(work.perFrame)} of ${work.perFrame.length}`,
+      },
+      {
+        metric: 'worst frame by CPU: wall clock, longest tasks',
+        value: `${ms(work.perFrame[cpuWorst]!)}; ${tasksOf(work.tasksPerFrame[cpuWorst])}`,
+      },
+      {
+        metric: 'worst frame by wall clock: CPU, longest tasks',
+        value: `${ms(work.cpuPerFrame[wallWorst]!)}; ${tasksOf(work.tasksPerFrame[wallWorst])}`,
+      },
       { metric: 'longest task (trace)', value: ms(work.longestTaskMs) },
       { metric: 'frame gap p50 (information)', value: ms(percentile(frames, 50)) },
       { metric: 'frame gap p95 (information)', value: ms(percentile(frames, 95)) },

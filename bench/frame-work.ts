@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 
 // What "under 16 ms a frame" means: the work the page's main thread does per frame, not the gap
@@ -9,6 +10,14 @@ import type { Browser, Page } from 'playwright-core';
 
 /** Trace categories for `measureFrameWork`: tasks and frames only, so tracing costs the page little. */
 const CATEGORIES = ['disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame'];
+
+/**
+ * With FRAME_TRACE_FILE=path the whole trace is also written there (open it in Perfetto or
+ * chrome://tracing), with these categories on top, or FRAME_TRACE_CATEGORIES (comma-separated): what
+ * ran inside each task (script by function, style, layout, paint, GC) and where the browser posted
+ * it from (toplevel). They cost the page more, so figures measured with them are not the bench's.
+ */
+const DETAIL_CATEGORIES = ['devtools.timeline', 'toplevel', 'v8.gc', 'disabled-by-default-v8.cpu_profiler'];
 
 interface TraceEvent {
   name: string;
@@ -35,13 +44,15 @@ export interface FrameWork {
   cpuPerFrame: number[];
   /** The longest main-thread task. ms */
   longestTaskMs: number;
-  /** The busiest frame's tasks, longest first (ms), to tell one long task from many small ones. */
-  busiestFrameTasks: number[];
+  /** Each frame's tasks, longest (wall clock) first, with the CPU time of each: ms. */
+  tasksPerFrame: Array<Array<{ wallMs: number; cpuMs: number }>>;
 }
 
 /** Traces `page` while `during` runs and answers its main-thread work per frame. */
 export async function measureFrameWork(browser: Browser, page: Page, during: () => Promise<void>): Promise<FrameWork> {
-  await browser.startTracing(page, { categories: CATEGORIES });
+  const traceFile = process.env.FRAME_TRACE_FILE;
+  const detail = process.env.FRAME_TRACE_CATEGORIES?.split(',') ?? DETAIL_CATEGORIES;
+  await browser.startTracing(page, { categories: traceFile ? [...CATEGORIES, ...detail] : CATEGORIES });
   let buffer: Buffer;
   try {
     await during();
@@ -49,6 +60,7 @@ export async function measureFrameWork(browser: Browser, page: Page, during: () 
     // Tracing ends even when `during` threw.
     buffer = await browser.stopTracing();
   }
+  if (traceFile) writeFileSync(traceFile, buffer);
   const parsed = JSON.parse(buffer.toString('utf8')) as { traceEvents?: TraceEvent[] } | TraceEvent[];
   return frameWorkOf(Array.isArray(parsed) ? parsed : (parsed.traceEvents ?? []));
 }
@@ -63,7 +75,7 @@ export function frameWorkOf(events: TraceEvent[]): FrameWork {
       frameCounts.set(key, (frameCounts.get(key) ?? 0) + 1);
     }
   const main = [...frameCounts].sort((a, b) => b[1] - a[1])[0]?.[0];
-  if (!main) return { perFrame: [], cpuPerFrame: [], longestTaskMs: Number.NaN, busiestFrameTasks: [] };
+  if (!main) return { perFrame: [], cpuPerFrame: [], longestTaskMs: Number.NaN, tasksPerFrame: [] };
   const onMain = (event: TraceEvent) => `${event.pid}:${event.tid}` === main;
   const starts = events
     .filter((event) => onMain(event) && event.name === 'BeginMainThreadFrame')
@@ -75,7 +87,7 @@ export function frameWorkOf(events: TraceEvent[]): FrameWork {
     .sort((a, b) => a.start - b.start);
   const perFrame: number[] = [];
   const cpuPerFrame: number[] = [];
-  const tasksOf: number[][] = [];
+  const tasksOf: Array<Array<{ wallMs: number; cpuMs: number }>> = [];
   let next = 0;
   // Frames between the first and the last start seen: each is complete.
   for (let index = 0; index + 1 < starts.length; index += 1) {
@@ -83,7 +95,7 @@ export function frameWorkOf(events: TraceEvent[]): FrameWork {
     const to = starts[index + 1]!;
     let busyUs = 0;
     let cpuUs = 0;
-    const own: number[] = [];
+    const own: Array<{ wallMs: number; cpuMs: number }> = [];
     while (next < tasks.length && tasks[next]!.end <= from) next += 1;
     for (let task = next; task < tasks.length && tasks[task]!.start < to; task += 1) {
       const { start, end, cpu } = tasks[task]!;
@@ -92,17 +104,16 @@ export function frameWorkOf(events: TraceEvent[]): FrameWork {
       busyUs += overlap;
       // A task across a frame's start counts in each frame by the share of it there.
       cpuUs += end > start ? (cpu * overlap) / (end - start) : 0;
-      own.push((end - start) / 1000);
+      own.push({ wallMs: (end - start) / 1000, cpuMs: cpu / 1000 });
     }
     perFrame.push(busyUs / 1000);
     cpuPerFrame.push(cpuUs / 1000);
-    tasksOf.push(own);
+    tasksOf.push(own.sort((a, b) => b.wallMs - a.wallMs));
   }
-  const busiest = perFrame.indexOf(Math.max(...perFrame));
   return {
     perFrame,
     cpuPerFrame,
     longestTaskMs: tasks.reduce((longest, task) => Math.max(longest, (task.end - task.start) / 1000), 0),
-    busiestFrameTasks: (tasksOf[busiest] ?? []).sort((a, b) => b - a).slice(0, 5),
+    tasksPerFrame: tasksOf,
   };
 }

@@ -3,7 +3,9 @@ import { SerializedError } from './contract/errors';
 
 /**
  * Wire envelopes shared by both transports (Electron IPC and WebSocket). A discriminated union on
- * `kind`; WebSocket sends them as JSON text frames, IPC carries them on two channels.
+ * `kind`; WebSocket sends them as JSON text frames, IPC carries them on two channels. From the
+ * server, a WebSocket frame holds one envelope, or a JSON array of envelopes to be read in order
+ * (a burst of events gathered into one frame, possibly ending with a response).
  */
 export const RequestEnvelope = z.object({
   kind: z.literal('request'),

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import type { Core } from '../../src/main/core/create-core';
 import { silentLogger } from '../../src/main/core/lib/logger';
 import { ServeServer } from '../../src/main/serve/serve-server';
 import { ApiClient, ApiError } from '../../src/renderer/src/api/client';
@@ -11,6 +12,8 @@ import { createMemoryTransport } from '../support/memory-transport';
 
 interface Harness {
   api: ApiClient;
+  /** The core's event bus, to push events from the server's side. */
+  events: Core['events'];
   /** Sends raw text the way a broken or hostile client would, and returns what came back. */
   sendRaw(text: string): Promise<unknown>;
   drop(): Promise<void>;
@@ -24,6 +27,7 @@ async function memoryHarness(): Promise<Harness> {
   const api = new ApiClient(pair.transport, { timeoutMs: 3000 });
   return {
     api,
+    events: core.events,
     sendRaw: async (text) => {
       let parsed: unknown;
       try {
@@ -58,15 +62,18 @@ async function wsHarness(): Promise<Harness> {
   await waitFor(() => api.linkState === 'open', { message: 'socket did not open' });
   return {
     api,
+    events: core.events,
     sendRaw: (text) =>
       new Promise((resolve, reject) => {
         const socket = new WebSocket(`ws://127.0.0.1:${port}/ws?token=${token}`);
         socket.onopen = () => socket.send(text);
         socket.onmessage = (event) => {
-          const message = JSON.parse(String(event.data)) as { kind?: string };
+          // A frame holds one envelope or an array of them (a burst of events, perhaps with the answer).
+          const messages = [JSON.parse(String(event.data)) as unknown].flat() as Array<{ kind?: string }>;
           // Broadcast events (a connection's health, the job queue) may come first; the answer is what counts.
-          if (message.kind === 'event') return;
-          resolve(message);
+          const answer = messages.find((message) => message.kind !== 'event');
+          if (!answer) return;
+          resolve(answer);
           socket.close();
         };
         socket.onerror = () => reject(new Error('raw socket failed'));
@@ -130,6 +137,16 @@ for (const [name, makeHarness] of [
       const changed = new Promise((resolve) => harness!.api.on('settings.changed', resolve));
       await harness.api.call('settings.update', { general: { theme: 'light' } });
       await expect(changed).resolves.toMatchObject({ general: { theme: 'light' } });
+    });
+
+    test('a burst of events arrives whole and in order, and an answer sent after it comes after it', async () => {
+      harness = await makeHarness();
+      const seen: number[] = [];
+      harness.api.on('jobs.queue', ({ pending }) => seen.push(pending));
+      const burst = Array.from({ length: 500 }, (_, index) => index);
+      for (const pending of burst) harness.events.emit('jobs.queue', { running: 0, pending, paused: false });
+      await harness.api.call('app.info', {});
+      expect(seen).toEqual(burst);
     });
 
     test('after the link drops, calls fail with disconnected, and the client reconnects by itself', async () => {

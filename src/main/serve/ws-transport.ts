@@ -4,6 +4,7 @@ import type { WebSocket, WebSocketServer } from 'ws';
 import type { EventMap } from '@shared/contract/events';
 import type { EventEnvelope, ResponseEnvelope } from '@shared/protocol';
 import type { Emitter } from '../core/lib/emitter';
+import { Outbox, jsonFrame } from '../core/lib/outbox';
 import type { Logger } from '../core/lib/logger';
 import type { Router } from '../core/router';
 
@@ -11,7 +12,8 @@ const PING_INTERVAL_MS = 30_000;
 
 /**
  * The WebSocket transport: JSON text frames in, envelopes through the router, responses and every
- * contract event out. It moves envelopes; it does not think.
+ * contract event out. It moves envelopes; it does not think. Out, a frame holds one envelope or,
+ * when events come faster than one a display frame, a JSON array of them in order (see Outbox).
  */
 export function attachWsTransport(deps: {
   wss: WebSocketServer;
@@ -21,13 +23,20 @@ export function attachWsTransport(deps: {
 }): () => void {
   const { wss, router, events, log } = deps;
   const alive = new WeakSet<WebSocket>();
-
-  const send = (socket: WebSocket, message: ResponseEnvelope | EventEnvelope) => {
-    if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
-  };
+  const outboxes = new Map<WebSocket, Outbox<string>>();
 
   wss.on('connection', (socket) => {
     const context = { clientId: randomUUID(), transport: 'ws' as const };
+    const outbox = new Outbox<string>({
+      send: (batch) => {
+        if (socket.readyState === socket.OPEN) socket.send(jsonFrame(batch));
+      },
+    });
+    outboxes.set(socket, outbox);
+    socket.on('close', () => {
+      outbox.close();
+      outboxes.delete(socket);
+    });
     alive.add(socket);
     socket.on('pong', () => alive.add(socket));
     socket.on('message', (data, isBinary) => {
@@ -44,7 +53,11 @@ export function attachWsTransport(deps: {
         message = undefined;
       }
       router.handle(message, context).then(
-        (response) => send(socket, response),
+        (response: ResponseEnvelope) => {
+          // Out at once, after (and with) the events that came before it.
+          outbox.push(JSON.stringify(response));
+          outbox.flush();
+        },
         (error: unknown) => log.error('router failed', { error }),
       );
     });
@@ -54,7 +67,7 @@ export function attachWsTransport(deps: {
   const unsubscribe = events.onAny((event, payload) => {
     const frame = JSON.stringify({ kind: 'event', event, payload } satisfies EventEnvelope);
     for (const socket of wss.clients) {
-      if (socket.readyState === socket.OPEN) socket.send(frame);
+      if (socket.readyState === socket.OPEN) outboxes.get(socket)?.push(frame);
     }
   });
 
@@ -74,6 +87,8 @@ export function attachWsTransport(deps: {
   return () => {
     clearInterval(pinger);
     unsubscribe();
+    for (const outbox of outboxes.values()) outbox.close();
+    outboxes.clear();
   };
 }
 

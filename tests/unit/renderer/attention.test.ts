@@ -1,5 +1,6 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/svelte';
 import { afterEach, describe, expect, test } from 'vitest';
+import { RingIcons } from '../../../src/renderer/src/features/shell/attention';
 import { JobsState } from '../../../src/renderer/src/state/jobs.svelte';
 import { Toasts } from '../../../src/renderer/src/state/toasts.svelte';
 import { WebNotifications, type NotificationPort } from '../../../src/renderer/src/state/web-notifications.svelte';
@@ -251,5 +252,56 @@ describe('the page title with several servers', () => {
     const two = job('b', { status: 'running', serverId: 's2', progress: progress(61) });
     expect(progressTitle(one, 'ComfyDesk', [one, two])).toBe('2 running · 40% — ComfyDesk');
     expect(progressTitle(one, 'ComfyDesk', [one])).toBe(`20% · ${one.workflowName} — ComfyDesk`);
+  });
+});
+
+describe('the favicon ring icons', () => {
+  function icons() {
+    const drawn: string[] = [];
+    let reads = 0;
+    const ringIcons = new RingIcons(
+      async (percent, colors) => {
+        drawn.push(`${percent}:${colors.fill}`);
+        return `data:image/png;${percent}:${colors.fill}`;
+      },
+      () => {
+        reads += 1;
+        return { track: 'grey', fill: `accent-${reads}` };
+      },
+    );
+    return { ringIcons, drawn, reads: () => reads };
+  }
+
+  test('each step is drawn once per theme, and the theme’s colours are read once per theme', async () => {
+    const { ringIcons, drawn, reads } = icons();
+    expect(await ringIcons.icon(5, 'dark')).toBe('data:image/png;5:accent-1');
+    expect(await ringIcons.icon(5, 'dark')).toBe('data:image/png;5:accent-1');
+    expect(await ringIcons.icon(10, 'dark')).toBe('data:image/png;10:accent-1');
+    expect(await ringIcons.icon(5, 'light')).toBe('data:image/png;5:accent-2');
+    expect(drawn).toEqual(['5:accent-1', '10:accent-1', '5:accent-2']);
+    expect(reads()).toBe(2);
+  });
+
+  test('a step asked for again while it is being drawn is drawn once', async () => {
+    const { ringIcons, drawn } = icons();
+    const [first, second] = await Promise.all([ringIcons.icon(5, 'dark'), ringIcons.icon(5, 'dark')]);
+    expect(first).toBe(second);
+    expect(drawn).toEqual(['5:accent-1']);
+  });
+
+  test('a step the page could not draw, or failed to, is tried again next time', async () => {
+    let outcome: 'none' | 'throw' | 'ok' = 'none';
+    const ringIcons = new RingIcons(
+      async () => {
+        if (outcome === 'throw') throw new Error('broken image');
+        return outcome === 'ok' ? 'data:image/png;ok' : undefined;
+      },
+      () => ({ track: 'grey', fill: 'blue' }),
+    );
+    expect(await ringIcons.icon(5, 'dark')).toBeUndefined();
+    outcome = 'throw';
+    expect(await ringIcons.icon(5, 'dark')).toBeUndefined();
+    outcome = 'ok';
+    expect(await ringIcons.icon(5, 'dark')).toBe('data:image/png;ok');
   });
 });

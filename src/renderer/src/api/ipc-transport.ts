@@ -10,7 +10,11 @@ export function createIpcTransport(bridge: ComfydeskBridge): ClientTransport {
   const messages = new Listeners<unknown>();
   const states = new Listeners<LinkState>();
   let state: LinkState = 'open';
-  const unsubscribe = bridge.subscribe((message) => messages.emit(message));
+  // A burst of events comes as one message holding an array of envelopes, in order.
+  const unsubscribe = bridge.subscribe((message) => {
+    if (Array.isArray(message)) for (const item of message) messages.emit(item);
+    else messages.emit(message);
+  });
 
   return {
     get state() {

@@ -29,6 +29,8 @@ const OPEN = 1;
 /**
  * The WebSocket transport of serve mode. It reconnects by itself with exponential backoff and
  * jitter (so many tabs do not hammer a restarting server in step) and reports each state change.
+ * A frame holds one envelope or an array of them (the server gathers bursts of events into one
+ * frame); each is handed on alone, in order.
  */
 export function createWsTransport(options: WsTransportOptions): ClientTransport {
   const createSocket = options.createSocket ?? ((url: string) => new WebSocket(url) as unknown as WebSocketLike);
@@ -79,7 +81,9 @@ export function createWsTransport(options: WsTransportOptions): ClientTransport 
       } catch {
         message = event.data;
       }
-      messages.emit(message);
+      // A burst of events comes as one frame holding an array of envelopes, in order.
+      if (Array.isArray(message)) for (const item of message) messages.emit(item);
+      else messages.emit(message);
     };
     current.onerror = () => undefined; // a close event always follows; reconnect happens there
     current.onclose = () => {

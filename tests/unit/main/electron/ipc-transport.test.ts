@@ -132,6 +132,16 @@ describe('IPC transport (Electron stand-in)', () => {
     await expect(received).resolves.toMatchObject({ general: { theme: 'light' } });
   });
 
+  test('a burst of events reaches the window whole and in order, before an answer sent after it', async () => {
+    const { core, api } = await setup();
+    const seen: number[] = [];
+    api.on('jobs.queue', ({ pending }) => seen.push(pending));
+    const burst = Array.from({ length: 300 }, (_, index) => index);
+    for (const pending of burst) core.events.emit('jobs.queue', { running: 0, pending, paused: false });
+    await api.call('app.info', {});
+    expect(seen).toEqual(burst);
+  });
+
   test('an invalid message gets a typed error, not a crash', async () => {
     const { bridge } = await setup();
     const response = await bridge.invoke({
