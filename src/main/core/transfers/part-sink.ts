@@ -31,8 +31,8 @@ const CHECKPOINT_INTERVAL_MS = 5000;
  * Durability: every few hundred MB or seconds a sync runs beside the writes (nobody waits for it) and then
  * `onDurable` records the length it covered; a resume after a crash trusts only that length, because
  * bytes past it may never have reached the disk (a file system may keep the size and lose the data). A
- * sync per 16 MiB instead held a 2 GB download to the disk's pace, which a download into the page cache
- * (curl -o) never waits for.
+ * sync per 16 MiB instead cost a journal commit and a disk flush every 16 MiB to keep safe a resume that
+ * a record of the synced length keeps safe as well.
  */
 export class PartSink extends Writable {
   /** The write or sync that failed, if one did (the sink is then destroyed and drops what it held). */
