@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -102,6 +102,9 @@ describe('FileDownloader against a local server with Range support', () => {
     expect(existsSync(destination())).toBe(false);
     const partial = readFileSync(FileDownloader.partPath(destination()));
     expect(partial.length).toBeGreaterThan(512 * 1024);
+    // All it wrote was synced when it stopped, so a restart after a crash resumes from all of it too.
+    const record = JSON.parse(readFileSync(`${FileDownloader.partPath(destination())}.json`, 'utf8')) as unknown;
+    expect(record).toMatchObject({ url: server.url(PATH), durableBytes: partial.length });
 
     server.behaviour.chunkDelayMs = 0;
     await downloader().download({
@@ -247,6 +250,80 @@ describe('FileDownloader against a local server with Range support', () => {
     });
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     expect(server.requests.at(-1)!.range).toBeUndefined();
+  });
+});
+
+// A resume after a crash trusts only the length the last sync made durable: bytes past it may be zeros
+// or missing after a power loss, and a resume that continued after them would build a wrong file.
+describe('FileDownloader resuming after a crash', () => {
+  const part = () => FileDownloader.partPath(destination());
+  beforeEach(() => mkdirSync(join(dir.path, 'models'), { recursive: true }));
+
+  // What a crash can leave past the durable bytes: zeros the disk never got the data for, or other bytes.
+  test.each([
+    { tail: 'zeros', extra: Buffer.alloc(300_000), hash: sha256(CONTENT) },
+    { tail: 'other bytes, and no hash to catch them', extra: randomBytes(50_000), hash: undefined },
+  ])('a partial file longer than its recorded durable length is cut back before resuming ($tail)', async (crash) => {
+    const durableBytes = 700_000;
+    writeFileSync(part(), Buffer.concat([CONTENT.subarray(0, durableBytes), crash.extra]));
+    writeFileSync(`${part()}.json`, JSON.stringify({ url: server.url(PATH), etag: '"v1"', durableBytes }));
+
+    const result = await downloader().download({
+      url: server.url(PATH),
+      destination: destination(),
+      ...(crash.hash ? { sha256: crash.hash } : {}),
+      signal: new AbortController().signal,
+    });
+
+    expect(result.sha256).toBe(sha256(CONTENT));
+    expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
+    expect(server.requests.map((request) => request.range)).toEqual([`bytes=${durableBytes}-`]);
+  });
+
+  test('while the download runs, what was synced is recorded as durable', async () => {
+    server.behaviour.chunkDelayMs = 5;
+    const controller = new AbortController();
+    const durable: number[] = [];
+    // A store that notes each record, so the checkpoints are seen while the download still runs.
+    const store = localFileStore();
+    const noting = {
+      ...store,
+      writeText: async (path: string, text: string) => {
+        const written = (JSON.parse(text) as { durableBytes?: number }).durableBytes;
+        if (written) durable.push(written);
+        await store.writeText(path, text);
+      },
+    };
+    const running = downloader({ store: noting, checkpoint: { bytes: 256 * 1024 } }).download({
+      url: server.url(PATH),
+      destination: destination(),
+      signal: controller.signal,
+      onProgress: (update) => {
+        if (update.receivedBytes > 1536 * 1024) controller.abort('pause');
+      },
+    });
+    await expect(running).rejects.toMatchObject({ code: 'cancelled' });
+
+    // Checkpoints came before the stop (each at least 256 KiB after the last), and each covered bytes on disk.
+    const beforeStop = durable.slice(0, -1);
+    expect(beforeStop.length).toBeGreaterThanOrEqual(2);
+    expect(beforeStop).toEqual([...beforeStop].sort((a, b) => a - b));
+    expect(durable.at(-1)).toBe(statSync(part()).size);
+  });
+
+  test('a record with a durable length that is not a length is not trusted: the download starts over', async () => {
+    writeFileSync(part(), CONTENT.subarray(0, 500_000));
+    writeFileSync(`${part()}.json`, JSON.stringify({ url: server.url(PATH), etag: '"v1"', durableBytes: -5 }));
+
+    await downloader().download({
+      url: server.url(PATH),
+      destination: destination(),
+      sha256: sha256(CONTENT),
+      signal: new AbortController().signal,
+    });
+
+    expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
+    expect(server.requests.map((request) => request.range)).toEqual([undefined]);
   });
 });
 

@@ -1,13 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
 import { posix } from 'node:path';
-import { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { DownloadProgress } from '@shared/domain/llm';
 import { AppError, fileError, systemErrorCode } from '../lib/errors';
-import type { AppendHandle, DownloadFileStore } from './file-store';
+import type { Logger } from '../lib/logger';
+import type { DownloadFileStore } from './file-store';
 
-// The pieces FileDownloader is built from: the partial file's record and hash, the stall watch,
-// the progress meter, and the small readers of HTTP answers.
+// The pieces FileDownloader is built from (besides PartSink): the partial file's record and hash, the
+// stall watch, the progress meter, and the small readers of HTTP answers.
 
 const basename = (path: string) => posix.basename(path.replaceAll('\\', '/'));
 const SPEED_WINDOW_MS = 5000;
@@ -17,6 +16,12 @@ export interface PartInfo {
   url: string;
   etag?: string;
   lastModified?: string;
+  /**
+   * The length the last sync made durable: after a crash, bytes past it may be zeros or missing, so a
+   * resume cuts the partial file back to it. Absent in records written before it existed (the file is
+   * then taken as it is).
+   */
+  durableBytes?: number;
 }
 
 /** An interruption worth retrying with a Range request. */
@@ -90,72 +95,6 @@ export class HashedFile {
 
   digest(): string {
     return this.#hash.digest('hex');
-  }
-}
-
-/**
- * Bytes a {@link PartSink} holds before `write` asks the reader to wait. A Writable says `drain` only
- * once it is empty, so the reader then waits for all of it while the socket stalls: with 4 MiB that
- * happened ~60 times per 256 MB on a busy 2-core machine, with 16 MiB once or a few times.
- */
-const SINK_BUFFER_BYTES = 16 * 1024 * 1024;
-
-/**
- * Appends to the partial file with one write in flight: what arrives meanwhile is written as one block
- * next, so a fast network gets big writes and a slow one still reaches the disk at once. The hash and the
- * byte count follow what was written, never what is still in memory.
- */
-export class PartSink extends Writable {
-  /** The write that failed, if one did (the sink is then destroyed and drops what it held). */
-  failure: unknown;
-  readonly #handle: AppendHandle;
-  readonly #file: HashedFile;
-
-  constructor(handle: AppendHandle, file: HashedFile) {
-    super({ highWaterMark: SINK_BUFFER_BYTES });
-    this.#handle = handle;
-    this.#file = file;
-  }
-
-  /** Writes what is left and ends; rejects with the failure of any write. */
-  complete(): Promise<void> {
-    this.end();
-    return finished(this);
-  }
-
-  /** Makes what was written durable (before the rename); its failure counts as a write's. */
-  async sync(): Promise<void> {
-    try {
-      await this.#handle.sync();
-    } catch (error) {
-      this.failure ??= error;
-      throw error;
-    }
-  }
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.#append([chunk], callback);
-  }
-
-  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    this.#append(
-      chunks.map(({ chunk }) => chunk),
-      callback,
-    );
-  }
-
-  #append(chunks: Buffer[], callback: (error?: Error | null) => void): void {
-    this.#handle.write(chunks).then(
-      () => {
-        // The next block starts for the disk first, then this one is hashed meanwhile (in this same turn).
-        callback();
-        for (const chunk of chunks) this.#file.update(chunk);
-      },
-      (error: unknown) => {
-        this.failure ??= error;
-        callback(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
   }
 }
 
@@ -255,12 +194,32 @@ export async function readPartInfo(store: DownloadFileStore, path: string): Prom
     const text = await store.readText(path);
     if (text === undefined) return undefined;
     const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as PartInfo).url === 'string')
-      return parsed as PartInfo;
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const { url, durableBytes } = parsed as PartInfo;
+    const isLength = durableBytes === undefined || (Number.isSafeInteger(durableBytes) && durableBytes >= 0);
+    if (typeof url === 'string' && isLength) return parsed as PartInfo;
   } catch {
     // No record (or a damaged one): the partial file, if any, is discarded and the download starts over.
   }
   return undefined;
+}
+
+/** Bytes past the last recorded sync may not have survived a crash (zeros, or data never written): cut them off. */
+export async function cutToDurable(
+  store: DownloadFileStore,
+  part: string,
+  durableBytes: number | undefined,
+  log: Logger,
+): Promise<void> {
+  if (durableBytes === undefined) return;
+  const bytes = await store.size(part);
+  if (bytes <= durableBytes) return;
+  try {
+    await store.truncate(part, durableBytes);
+  } catch (error) {
+    throw fileError(error, 'resume from', part);
+  }
+  log.info('partial file cut back to what was last made durable', { path: part, bytes, durableBytes });
 }
 
 export async function writePartInfo(store: DownloadFileStore, path: string, info: PartInfo): Promise<void> {

@@ -1,5 +1,6 @@
-import { once } from 'node:events';
 import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ErrorCode } from '@shared/contract/errors';
 import type { DownloadProgress } from '@shared/domain/llm';
 import type { TokenProvider } from '@shared/domain/transfer';
@@ -10,12 +11,12 @@ import type { Logger } from '../lib/logger';
 import { type AppendHandle, type DownloadFileStore, localFileStore } from './file-store';
 import {
   cancelled,
+  cutToDurable,
   HashedFile,
   hostOf,
   Interrupted,
   networkReason,
   parseContentRange,
-  PartSink,
   readPartInfo,
   sleep,
   StallWatch,
@@ -25,6 +26,8 @@ import {
   type PartInfo,
 } from './download-parts';
 import { describeRefusal, looksLikeHtml } from './http-answers';
+import { fetchHttpGet, type HttpAnswer, type HttpGet, nodeHttpGet } from './http-get';
+import { type CheckpointPolicy, PartSink } from './part-sink';
 
 export { freeBytesOf } from './file-store';
 export { ProgressMeter } from './download-parts';
@@ -77,7 +80,7 @@ export const TRANSFER_ERROR_CODES: DownloadErrorCodes = {
 /** What the downloader needs from the world; tests pass a local fetch, a fake free-space probe, no retry delay. */
 export interface FileDownloaderDeps {
   log: Logger;
-  /** @default globalThis.fetch */
+  /** An HTTP client to use instead of node:http(s) (tests, a proxy). @default nodeHttpGet */
   fetch?: typeof fetch;
   /** Where files are written: this machine's disk, or a server's over SFTP. @default localFileStore() */
   store?: DownloadFileStore;
@@ -93,6 +96,8 @@ export interface FileDownloaderDeps {
   progressIntervalMs?: number;
   /** An attempt that receives nothing for this long is dropped and resumed. @default 30000 */
   stallTimeoutMs?: number;
+  /** How often what was written is made durable during a download. @default every 256 MiB or 5 s */
+  checkpoint?: CheckpointPolicy;
   /** @default TRANSFER_ERROR_CODES */
   codes?: DownloadErrorCodes;
   /** What the user can do after a failure, appended to messages ("press Download again to resume"). */
@@ -114,14 +119,14 @@ const IDLE_REPORT_MS = 1000;
  */
 export class FileDownloader {
   readonly #deps: FileDownloaderDeps;
-  readonly #fetch: typeof fetch;
+  readonly #get: HttpGet;
   readonly #now: () => number;
   readonly #codes: DownloadErrorCodes;
   readonly #store: DownloadFileStore;
 
   constructor(deps: FileDownloaderDeps) {
     this.#deps = deps;
-    this.#fetch = deps.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#get = deps.fetch ? fetchHttpGet(deps.fetch) : nodeHttpGet;
     this.#now = deps.now ?? Date.now;
     this.#codes = deps.codes ?? TRANSFER_ERROR_CODES;
     this.#store = deps.store ?? localFileStore();
@@ -163,6 +168,8 @@ export class FileDownloader {
     if (recorded?.url !== request.url) {
       // A partial file from another address (or without a record) cannot be trusted to continue.
       await this.discard(destination);
+    } else {
+      await cutToDurable(store, part, recorded.durableBytes, this.#deps.log);
     }
     const session: Session = {
       info: recorded?.url === request.url ? recorded : { url: request.url },
@@ -246,6 +253,13 @@ export class FileDownloader {
     return { path: destination, sizeBytes: received, sha256: digest };
   }
 
+  /** Records the durable length beside the partial file; a record that fails only means a resume trusts less. */
+  async #recordDurable(infoPath: string, session: Session, durableBytes: number): Promise<void> {
+    await writePartInfo(this.#store, infoPath, { ...session.info, durableBytes }).catch((error: unknown) =>
+      this.#deps.log.warn('resume record not written', { path: infoPath, error }),
+    );
+  }
+
   #hint(): string {
     return this.#deps.retryHint ? `; ${this.#deps.retryHint}` : '.';
   }
@@ -285,16 +299,16 @@ export class FileDownloader {
     const stall = new StallWatch(this.#deps.stallTimeoutMs ?? 30_000);
     const signal = AbortSignal.any([request.signal, stall.signal]);
     try {
-      let response: Response;
+      let response: HttpAnswer;
       try {
-        response = await this.#fetch(request.url, { headers, signal, redirect: 'follow' });
+        response = await this.#get(request.url, { headers, signal });
       } catch (error) {
         if (request.signal.aborted) throw error;
         throw new Interrupted(stall.signal.aborted ? 'the server stopped sending data' : networkReason(error));
       }
 
       if (response.status === 416 && received > 0) {
-        await response.body?.cancel();
+        response.discard();
         // Everything was already there (the end was reached just before an interruption).
         if (request.sizeBytes !== undefined && received === request.sizeBytes) {
           session.totalBytes = received;
@@ -304,8 +318,8 @@ export class FileDownloader {
         file.reset();
         throw new Interrupted('the server refused to resume; starting over');
       }
-      if (!response.ok) {
-        await response.body?.cancel();
+      if (response.status < 200 || response.status > 299) {
+        response.discard();
         if (response.status >= 500 || response.status === 429)
           throw new Interrupted(`the server answered ${response.status}`);
         const code =
@@ -323,14 +337,14 @@ export class FileDownloader {
           },
         );
       }
-      if (/text\/html/i.test(response.headers.get('content-type') ?? '')) {
-        await response.body?.cancel();
+      if (/text\/html/i.test(response.header('content-type') ?? '')) {
+        response.discard();
         throw this.#loginPage(request.url, response.url);
       }
       if (response.status === 206) {
-        const range = parseContentRange(response.headers.get('content-range'));
+        const range = parseContentRange(response.header('content-range'));
         if (!range || range.start !== received) {
-          await response.body?.cancel();
+          response.discard();
           await this.discard(request.destination);
           file.reset();
           throw new Interrupted('the server resumed from the wrong place; starting over');
@@ -342,73 +356,88 @@ export class FileDownloader {
           await this.discard(request.destination);
           file.reset();
         }
-        const length = Number(response.headers.get('content-length'));
+        const length = Number(response.header('content-length'));
         session.totalBytes = Number.isFinite(length) && length > 0 ? length : session.totalBytes;
         session.info = {
           url: request.url,
-          etag: strongEtag(response.headers.get('etag')),
-          lastModified: response.headers.get('last-modified') ?? undefined,
+          etag: strongEtag(response.header('etag')),
+          lastModified: response.header('last-modified') ?? undefined,
         };
-        await writePartInfo(this.#store, infoPath, session.info);
+        await writePartInfo(this.#store, infoPath, { ...session.info, durableBytes: 0 });
         if (session.totalBytes !== null && request.sizeBytes === undefined)
           await this.#checkSpace(state.dir, session.totalBytes, request.destination);
       }
-      if (!response.body) throw new Interrupted('the server sent no data');
-      await this.#receive(response.body, { request, part, session, file, progress, stall });
+      await this.#receive(response.body, { request, part, infoPath, session, file, progress, stall });
     } finally {
       stall.dispose();
     }
   }
 
   async #receive(
-    body: ReadableStream<Uint8Array>,
+    body: Readable,
     state: {
       request: DownloadRequest;
       part: string;
+      infoPath: string;
       session: Session;
       file: HashedFile;
       progress: ProgressMeter;
       stall: StallWatch;
     },
   ): Promise<void> {
-    const { request, part, session, file, progress, stall } = state;
+    const { request, part, infoPath, session, file, progress, stall } = state;
     let handle: AppendHandle;
     try {
       handle = await this.#store.openAppend(part);
     } catch (error) {
-      await body.cancel();
+      body.destroy();
       throw fileError(error, 'write', part);
     }
-    // Reading never waits for the disk: the sink gathers what arrives while a block is written. A body
-    // nobody reads during a write fills its small queue, the socket pauses and the server waits.
-    const reader = body.getReader();
-    const sink = new PartSink(handle, file);
-    sink.on('error', () => void reader.cancel().catch(() => undefined));
+    // Reading never waits for the disk: the sink gathers what arrives while a block is written. A full
+    // sink pauses the body, its socket fills and the server waits.
+    const sink = new PartSink(
+      handle,
+      file,
+      (durableBytes) => this.#recordDurable(infoPath, session, durableBytes),
+      this.#deps.checkpoint,
+    );
+    sink.on('error', (error) => body.destroy(error));
     let arrivedBytes = file.bytes;
+    let isWaiting = false;
+    const resume = () => {
+      isWaiting = false;
+      body.resume();
+    };
+    // 'data' events rather than an async iterator: no promise per chunk on the hot path.
+    body.on('data', (chunk: Buffer) => {
+      stall.touch();
+      if (arrivedBytes === 0 && chunk.byteLength > 0 && looksLikeHtml(chunk)) {
+        body.destroy(this.#loginPage(request.url, request.url));
+        return;
+      }
+      arrivedBytes += chunk.byteLength;
+      // What arrived counts for the display at once; the hash and the resume offset wait for the disk.
+      progress.report(arrivedBytes, session.totalBytes, false);
+      if (!sink.write(chunk) && !isWaiting) {
+        isWaiting = true;
+        body.pause();
+        sink.once('drain', resume);
+      }
+    });
     try {
       try {
-        for (;;) {
-          const { done, value: chunk } = await reader.read();
-          if (done || sink.failure !== undefined) break;
-          stall.touch();
-          if (arrivedBytes === 0 && chunk.byteLength > 0 && looksLikeHtml(chunk)) {
-            await reader.cancel().catch(() => undefined);
-            throw this.#loginPage(request.url, request.url);
-          }
-          arrivedBytes += chunk.byteLength;
-          // What arrived counts for the display at once; the hash and the resume offset wait for the disk.
-          progress.report(arrivedBytes, session.totalBytes, false);
-          if (!sink.write(chunk)) await once(sink, 'drain');
-        }
+        await finished(body);
       } catch (error) {
         if (sink.failure !== undefined) throw error;
-        // Paused, cancelled or cut off: what arrived (and was shown) is kept for the resume.
+        // Paused, cancelled or cut off: what arrived (and was shown) is kept, made durable, for the resume.
         if (request.signal.aborted) {
           await sink.complete().catch(() => undefined);
+          await sink.sync().catch(() => undefined);
           throw error;
         }
         if (error instanceof AppError) throw error; // a login page
         await sink.complete();
+        await sink.sync();
         throw new Interrupted(stall.signal.aborted ? 'the server stopped sending data' : networkReason(error));
       }
       await sink.complete();
@@ -416,6 +445,7 @@ export class FileDownloader {
     } catch (error) {
       if (sink.failure === undefined) throw error;
       if (systemErrorCode(sink.failure) === 'ENOSPC') {
+        await sink.settled();
         await handle.close().catch(() => undefined);
         await this.discard(request.destination);
         throw new AppError(
@@ -426,7 +456,10 @@ export class FileDownloader {
       }
       throw fileError(sink.failure, 'write', part);
     } finally {
+      sink.off('drain', resume);
       sink.destroy();
+      // A checkpoint still running would record after the next attempt has started over.
+      await sink.settled();
       await handle.close().catch(() => undefined);
     }
   }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { systemErrorCode } from '../lib/errors';
 
@@ -7,7 +7,7 @@ import { systemErrorCode } from '../lib/errors';
 export interface AppendHandle {
   /** Appends the chunks in order: what arrived while the last write ran goes out in one call. */
   write(chunks: readonly Uint8Array[]): Promise<void>;
-  /** Makes what was written durable before the file is renamed. */
+  /** Makes what was written durable; may run while a write does. */
   sync(): Promise<void>;
   close(): Promise<void>;
 }
@@ -23,6 +23,8 @@ export interface DownloadFileStore {
   /** The file's bytes, to hash what an earlier run left. */
   read(path: string): AsyncIterable<Uint8Array>;
   openAppend(path: string): Promise<AppendHandle>;
+  /** Cuts a file back to `sizeBytes` (the part of a partial file a crash may not have kept). */
+  truncate(path: string, sizeBytes: number): Promise<void>;
   /** A small text file, undefined when it does not exist. */
   readText(path: string): Promise<string | undefined>;
   writeText(path: string, text: string): Promise<void>;
@@ -47,12 +49,6 @@ export async function freeBytesOf(dir: string): Promise<number | null> {
   }
 }
 
-/**
- * Written bytes are sent on to the disk every this many (a datasync nobody waits for), so the sync
- * before the rename does not wait for a whole model at once: 2 GB take a second or more to reach an SSD.
- */
-const EARLY_FLUSH_BYTES = 16 * 1024 * 1024;
-
 /** This machine's file system. */
 export function localFileStore(): DownloadFileStore {
   return {
@@ -69,38 +65,14 @@ export function localFileStore(): DownloadFileStore {
     read: (path) => createReadStream(path, { highWaterMark: 1024 * 1024 }),
     openAppend: async (path) => {
       const handle = await open(path, 'a');
-      let unflushedBytes = 0;
-      let flushing: Promise<void> | undefined;
-      let flushError: Error | undefined;
       return {
-        write: async (chunks) => {
-          // One writev: no copy into a fresh block, whose new pages would cost as much as the copy.
-          await handle.writev(chunks);
-          for (const chunk of chunks) unflushedBytes += chunk.byteLength;
-          if (unflushedBytes < EARLY_FLUSH_BYTES || flushing) return;
-          unflushedBytes = 0;
-          flushing = handle.datasync().then(
-            () => {
-              flushing = undefined;
-            },
-            (error: Error) => {
-              // Linux reports a failed write-back once per open file: keep it for sync().
-              flushError ??= error;
-              flushing = undefined;
-            },
-          );
-        },
-        sync: async () => {
-          await flushing;
-          if (flushError !== undefined) throw flushError;
-          await handle.sync();
-        },
-        close: async () => {
-          await flushing;
-          await handle.close();
-        },
+        // One writev: no copy into a fresh block, whose new pages would cost as much as the copy.
+        write: async (chunks) => void (await handle.writev(chunks)),
+        sync: () => handle.datasync(),
+        close: () => handle.close(),
       };
     },
+    truncate: (path, sizeBytes) => truncate(path, sizeBytes),
     readText: async (path) => {
       try {
         return await readFile(path, 'utf8');

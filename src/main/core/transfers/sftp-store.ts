@@ -71,6 +71,8 @@ export function sftpFileStore(shell: RemoteShell, sftp: SFTPWrapper, pathPrefix?
         close: () => call<void>((done) => sftp.close(handle, (error) => done(error, undefined))),
       };
     },
+    truncate: (path, sizeBytes) =>
+      call<void>((done) => sftp.setstat(path, { size: sizeBytes }, (error) => done(error, undefined))),
     readText: async (path) => {
       try {
         return (await call<Buffer>((done) => sftp.readFile(path, done))).toString('utf8');
