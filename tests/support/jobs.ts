@@ -1,22 +1,4 @@
-import type { PreparedRun } from '../../src/main/core/generation/generation-service';
 import type { Job, JobProgress } from '../../src/shared/domain/job';
-
-/** A converted run as `jobs.enqueue` hands it to JobService: one SaveImage unless told otherwise. */
-export function preparedRun(overrides: Partial<PreparedRun> = {}): PreparedRun {
-  return {
-    workflowId: 'wf-1',
-    workflowName: 'Poster',
-    serverId: 'local',
-    prompt: { '1': { class_type: 'SaveImage', inputs: { filename_prefix: 'poster' } } },
-    sourceWorkflow: null,
-    values: {},
-    promptText: '',
-    titles: {},
-    uploads: [],
-    outputClassTypes: new Set(['SaveImage']),
-    ...overrides,
-  };
-}
 
 /** A job as the core sends it; held and ours unless told otherwise. */
 export function job(id: string, overrides: Partial<Job> = {}): Job {

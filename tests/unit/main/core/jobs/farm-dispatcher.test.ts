@@ -4,7 +4,7 @@ import { FarmDispatcher, needsOf } from '../../../../../src/main/core/jobs/farm-
 import { entryFromRun, type Entry } from '../../../../../src/main/core/jobs/job-entry';
 import type { ServerAttachment } from '../../../../../src/main/core/jobs/server-attachment';
 import type { ServerDirectory } from '../../../../../src/main/core/jobs/server-directory';
-import { preparedRun } from '../../../../support/jobs';
+import { preparedRun } from '../../../../support/prepared-run';
 
 const PROMPT = {
   '1': { class_type: 'CheckpointLoaderSimple', inputs: { ckpt_name: 'sd15.safetensors' } },

@@ -8,7 +8,7 @@ import { ProgressTracker } from '../../../../../src/main/core/jobs/progress-trac
 import { Emitter } from '../../../../../src/main/core/lib/emitter';
 import { silentLogger } from '../../../../../src/main/core/lib/logger';
 import { tempDir } from '../../../../support/core';
-import { preparedRun } from '../../../../support/jobs';
+import { preparedRun } from '../../../../support/prepared-run';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
