@@ -1,6 +1,6 @@
 import type { ComfydeskBridge } from '@shared/bridge';
 import type { RequestEnvelope } from '@shared/protocol';
-import { Listeners, type ClientTransport, type LinkState } from './transport';
+import { emitEnvelopes, Listeners, type ClientTransport, type LinkState } from './transport';
 
 /**
  * The Electron transport over the preload's bridge. IPC cannot drop like a socket, so the link
@@ -10,11 +10,7 @@ export function createIpcTransport(bridge: ComfydeskBridge): ClientTransport {
   const messages = new Listeners<unknown>();
   const states = new Listeners<LinkState>();
   let state: LinkState = 'open';
-  // A burst of events comes as one message holding an array of envelopes, in order.
-  const unsubscribe = bridge.subscribe((message) => {
-    if (Array.isArray(message)) for (const item of message) messages.emit(item);
-    else messages.emit(message);
-  });
+  const unsubscribe = bridge.subscribe((message) => emitEnvelopes(messages, message));
 
   return {
     get state() {

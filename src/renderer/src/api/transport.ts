@@ -40,3 +40,12 @@ export class Listeners<T> {
     this.#set.clear();
   }
 }
+
+/**
+ * Hands on what one message from the core carries: one envelope, or a burst of them gathered into an
+ * array (the core sends events that come faster than a display frame together), each alone, in order.
+ */
+export function emitEnvelopes(messages: Listeners<unknown>, message: unknown): void {
+  if (Array.isArray(message)) for (const item of message) messages.emit(item);
+  else messages.emit(message);
+}

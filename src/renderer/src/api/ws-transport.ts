@@ -1,6 +1,6 @@
 import type { RequestEnvelope } from '@shared/protocol';
 import { backoffDelayMs } from '@shared/backoff';
-import { Listeners, type ClientTransport, type LinkState } from './transport';
+import { emitEnvelopes, Listeners, type ClientTransport, type LinkState } from './transport';
 
 /** The part of the WebSocket API this transport uses (browsers and Node 22 both provide it). */
 export interface WebSocketLike {
@@ -81,9 +81,7 @@ export function createWsTransport(options: WsTransportOptions): ClientTransport 
       } catch {
         message = event.data;
       }
-      // A burst of events comes as one frame holding an array of envelopes, in order.
-      if (Array.isArray(message)) for (const item of message) messages.emit(item);
-      else messages.emit(message);
+      emitEnvelopes(messages, message);
     };
     current.onerror = () => undefined; // a close event always follows; reconnect happens there
     current.onclose = () => {
