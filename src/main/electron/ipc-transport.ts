@@ -26,22 +26,22 @@ export interface IpcTransportDeps {
 export function bindIpcTransport(deps: IpcTransportDeps): () => void {
   const { ipcMain, router, events, log } = deps;
 
-  const outboxes = new WeakMap<WebContents, Outbox<EventEnvelope>>();
-  const all = new Set<Outbox<EventEnvelope>>();
+  // A window's outbox is dropped the first time it finds the window gone.
+  const outboxes = new Map<WebContents, Outbox<EventEnvelope>>();
   const outboxOf = (contents: WebContents): Outbox<EventEnvelope> => {
     let outbox = outboxes.get(contents);
     if (!outbox) {
       const created = new Outbox<EventEnvelope>({
         send: (batch) => {
-          if (contents.isDestroyed()) {
+          if (!contents.isDestroyed()) contents.send(IPC_EVENT_CHANNEL, batch.length === 1 ? batch[0] : batch);
+          else {
             created.close();
-            all.delete(created);
-          } else contents.send(IPC_EVENT_CHANNEL, batch.length === 1 ? batch[0] : batch);
+            outboxes.delete(contents);
+          }
         },
       });
       outbox = created;
       outboxes.set(contents, created);
-      all.add(created);
     }
     return outbox;
   };
@@ -72,7 +72,7 @@ export function bindIpcTransport(deps: IpcTransportDeps): () => void {
   return () => {
     unsubscribe();
     ipcMain.removeHandler(IPC_COMMAND_CHANNEL);
-    for (const outbox of all) outbox.close();
-    all.clear();
+    for (const outbox of outboxes.values()) outbox.close();
+    outboxes.clear();
   };
 }
