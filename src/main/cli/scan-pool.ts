@@ -192,22 +192,19 @@ function startReader(workerPath: string, batches: Batch[], waitForReader: boolea
       const records: WorkflowRecord[] = [];
       for (const [position, file] of batch.files.entries()) {
         const read = reply.reads[position]!;
+        // Bytes in the slot, or in a buffer of their own when the slot was full; else why there are none.
         const fileRead: FileRead =
-          'start' in read
+          'start' in read || 'buffer' in read
             ? {
-                bytes: view.subarray(slotStart + read.start, slotStart + read.end),
+                bytes:
+                  'start' in read
+                    ? view.subarray(slotStart + read.start, slotStart + read.end)
+                    : Buffer.from(read.buffer),
                 sizeBytes: read.sizeBytes,
                 modifiedMs: read.modifiedMs,
                 measure: read.measure,
               }
-            : 'buffer' in read
-              ? {
-                  bytes: Buffer.from(read.buffer),
-                  sizeBytes: read.sizeBytes,
-                  modifiedMs: read.modifiedMs,
-                  measure: read.measure,
-                }
-              : read;
+            : read;
         const record = recordFromRead(batch.root, file, fileRead);
         if (record) records.push(record);
       }
