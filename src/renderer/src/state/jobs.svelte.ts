@@ -101,27 +101,19 @@ export class JobsState {
       this.#seen,
     ),
   );
-  /** The previous held list, returned again while it holds the same jobs so rows that read it stay still. */
-  #heldCache: Job[] = [];
-  readonly #held = $derived.by(
-    () =>
-      (this.#heldCache = sameOr(
-        this.#heldCache,
-        this.#queue.filter((job) => job.status === 'held' && job.origin === 'comfydesk'),
-      )),
+  /** Ours held; the same array while it holds the same jobs, so rows that read it stay still. */
+  readonly #keepHeld = steadyList();
+  readonly #held = $derived(
+    this.#keepHeld(this.#queue.filter((job) => job.status === 'held' && job.origin === 'comfydesk')),
   );
   readonly #current = $derived.by(() => {
     const own = this.#queue.filter((job) => job.origin === 'comfydesk');
     return this.#live(own.find((job) => job.status === 'running') ?? this.#lastFinished ?? own[0]);
   });
   /** Ours running now (one per server in a farm), without their progress: that is read per job. */
-  #oursRunningCache: Job[] = [];
-  readonly #oursRunning = $derived.by(
-    () =>
-      (this.#oursRunningCache = sameOr(
-        this.#oursRunningCache,
-        this.#queue.filter((job) => job.status === 'running' && job.origin === 'comfydesk'),
-      )),
+  readonly #keepOursRunning = steadyList();
+  readonly #oursRunning = $derived(
+    this.#keepOursRunning(this.#queue.filter((job) => job.status === 'running' && job.origin === 'comfydesk')),
   );
   readonly #allRunning = $derived(this.#oursRunning.map((job) => this.#live(job)!));
 
@@ -431,9 +423,17 @@ export class JobsState {
   }
 }
 
-/** `next`, or `previous` when it holds the very same jobs (so what reads it stays still). */
-function sameOr(previous: Job[], next: Job[]): Job[] {
-  return next.length === previous.length && next.every((job, index) => job === previous[index]) ? previous : next;
+/**
+ * A list that answers its previous array when given one with the very same jobs, and the new one
+ * otherwise: a derived list made of it changes only when its jobs do, so what reads it stays still.
+ */
+function steadyList(): (next: Job[]) => Job[] {
+  let previous: Job[] = [];
+  return (next) => {
+    const isSame = next.length === previous.length && next.every((job, index) => job === previous[index]);
+    if (!isSame) previous = next;
+    return previous;
+  };
 }
 
 /** Running first, then queued on a server (in the order they were seen), then held by their position. */
