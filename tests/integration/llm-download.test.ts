@@ -41,6 +41,16 @@ function destination(): string {
   return join(dir.path, 'models', 'file.gguf');
 }
 
+/** The test file to its destination, its SHA-256 checked, with nothing to stop it. */
+function downloadVerified(): ReturnType<FileDownloader['download']> {
+  return downloader().download({
+    url: server.url(PATH),
+    destination: destination(),
+    sha256: sha256(CONTENT),
+    signal: new AbortController().signal,
+  });
+}
+
 describe('FileDownloader against a local server with Range support', () => {
   test('a download reports progress with speed and ETA, verifies the checksum and appears under its real name', async () => {
     const progress: DownloadProgress[] = [];
@@ -66,12 +76,7 @@ describe('FileDownloader against a local server with Range support', () => {
   test('when the server drops the connection mid-transfer, the download resumes with a Range request', async () => {
     server.behaviour.dropAfterBytes = 1024 * 1024;
     server.behaviour.dropCount = 2;
-    const result = await downloader().download({
-      url: server.url(PATH),
-      destination: destination(),
-      sha256: sha256(CONTENT),
-      signal: new AbortController().signal,
-    });
+    const result = await downloadVerified();
     expect(result.sha256).toBe(sha256(CONTENT));
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     // Each retry asks for the rest from what arrived (bytes in flight when the socket died are lost, so up to the drop point).
@@ -107,12 +112,7 @@ describe('FileDownloader against a local server with Range support', () => {
     expect(record).toMatchObject({ url: server.url(PATH), durableBytes: partial.length });
 
     server.behaviour.chunkDelayMs = 0;
-    await downloader().download({
-      url: server.url(PATH),
-      destination: destination(),
-      sha256: sha256(CONTENT),
-      signal: new AbortController().signal,
-    });
+    await downloadVerified();
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     expect(server.requests.at(-1)!.range).toBe(`bytes=${partial.length}-`);
   });
@@ -120,12 +120,7 @@ describe('FileDownloader against a local server with Range support', () => {
   test('a server that ignores Range sends the whole file again, and the result is still exact', async () => {
     server.behaviour.dropAfterBytes = 700_000;
     server.behaviour.supportsRange = false;
-    await downloader().download({
-      url: server.url(PATH),
-      destination: destination(),
-      sha256: sha256(CONTENT),
-      signal: new AbortController().signal,
-    });
+    await downloadVerified();
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     expect(server.requests.length).toBe(2);
   });
@@ -242,12 +237,7 @@ describe('FileDownloader against a local server with Range support', () => {
     });
     writeFileSync(part, 'garbage from elsewhere');
     writeFileSync(`${part}.json`, JSON.stringify({ url: 'http://elsewhere.invalid/file.gguf' }));
-    await downloader().download({
-      url: server.url(PATH),
-      destination: destination(),
-      sha256: sha256(CONTENT),
-      signal: new AbortController().signal,
-    });
+    await downloadVerified();
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     expect(server.requests.at(-1)!.range).toBeUndefined();
   });
@@ -315,12 +305,7 @@ describe('FileDownloader resuming after a crash', () => {
     writeFileSync(part(), CONTENT.subarray(0, 500_000));
     writeFileSync(`${part()}.json`, JSON.stringify({ url: server.url(PATH), etag: '"v1"', durableBytes: -5 }));
 
-    await downloader().download({
-      url: server.url(PATH),
-      destination: destination(),
-      sha256: sha256(CONTENT),
-      signal: new AbortController().signal,
-    });
+    await downloadVerified();
 
     expect(readFileSync(destination()).equals(CONTENT)).toBe(true);
     expect(server.requests.map((request) => request.range)).toEqual([undefined]);
